@@ -1,0 +1,469 @@
+//! Subcommands.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
+use aidf_core::explain::thousands;
+use aidf_core::num::{decimal_to_f64, parse_decimal};
+use aidf_core::{DeterminationInput, Policy, Posture, determine};
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::{policy_load, render};
+
+/// Posture as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PostureArg {
+    /// The regulation text in force.
+    AsWritten,
+    /// What BIS enforces.
+    AsEnforced,
+}
+
+impl From<PostureArg> for Posture {
+    fn from(p: PostureArg) -> Posture {
+        match p {
+            PostureArg::AsWritten => Posture::AsWritten,
+            PostureArg::AsEnforced => Posture::AsEnforced,
+        }
+    }
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Determine one transaction (JSON contract) and explain the answer.
+    Check {
+        /// Input JSON file, or `-` for standard input.
+        file: PathBuf,
+        /// Print the determination as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Override the input's posture.
+        #[arg(long, value_enum)]
+        posture: Option<PostureArg>,
+    },
+    /// Classify a chip (catalog or raw rates) as 3A090.a, 3A090.b or not controlled.
+    Classify {
+        /// Catalog id or name, e.g. "H100 SXM".
+        #[arg(long, conflicts_with_all = ["tops", "bits", "die_area", "not_datacenter"])]
+        chip: Option<String>,
+        /// Dense peak rate in T(FL)OPS at a precision (repeat with --bits for each precision).
+        #[arg(long, requires = "bits")]
+        tops: Vec<String>,
+        /// Bit length of the matching --tops.
+        #[arg(long, requires = "tops")]
+        bits: Vec<u32>,
+        /// Applicable (non-planar logic) die area in mm².
+        #[arg(long)]
+        die_area: Option<String>,
+        /// The item is not designed or marketed for datacenters.
+        #[arg(long)]
+        not_datacenter: bool,
+        /// Chips in a system (a computer of N chips is 4A090 with N × TPP).
+        #[arg(long, default_value_t = 1)]
+        quantity: u64,
+        /// Regime whose thresholds apply (default: the one in force on --date).
+        #[arg(long)]
+        regime: Option<String>,
+        /// Date (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the chip catalog.
+    Chips {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect regimes.
+    Regimes {
+        #[command(subcommand)]
+        action: RegimesAction,
+    },
+    /// List countries with their groups and tier on a date.
+    Countries {
+        /// Date (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Posture used to pick the regime for tiers.
+        #[arg(long, value_enum, default_value = "as-written")]
+        posture: PostureArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `aidf regimes …`
+#[derive(Debug, Subcommand)]
+pub enum RegimesAction {
+    /// List regimes and the timeline.
+    List,
+    /// Show one regime's data and digest.
+    Show {
+        /// Regime id.
+        id: String,
+    },
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn read_input(file: &Path) -> Result<String> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading `{}`", file.display()))?;
+    }
+    Ok(text)
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs a subcommand.
+pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
+    let policy = policy_load::load(policy_dir)?;
+    match command {
+        Command::Check {
+            file,
+            json,
+            posture,
+        } => {
+            let text = read_input(&file)?;
+            let mut input = DeterminationInput::from_json(&text)?;
+            if let Some(p) = posture {
+                input.posture = Some(p.into());
+            }
+            let d = determine(&policy, &input)?;
+            if json {
+                print(&(serde_json::to_string_pretty(&d)? + "\n"))?;
+            } else {
+                print(&render::determination(&d))?;
+            }
+        }
+        Command::Classify {
+            chip,
+            tops,
+            bits,
+            die_area,
+            not_datacenter,
+            quantity,
+            regime,
+            date,
+            json,
+        } => classify_cmd(
+            &policy,
+            chip,
+            &tops,
+            &bits,
+            die_area,
+            not_datacenter,
+            quantity,
+            regime,
+            date,
+            json,
+        )?,
+        Command::Chips { json } => chips_cmd(&policy, json)?,
+        Command::Regimes { action } => regimes_cmd(&policy, action)?,
+        Command::Countries {
+            date,
+            posture,
+            json,
+        } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify_cmd(
+    policy: &Policy,
+    chip: Option<String>,
+    tops: &[String],
+    bits: &[u32],
+    die_area: Option<String>,
+    not_datacenter: bool,
+    quantity: u64,
+    regime: Option<String>,
+    date: Option<NaiveDate>,
+    json: bool,
+) -> Result<()> {
+    if quantity == 0 {
+        bail!("option `--quantity`: must be a positive whole number, got `0`");
+    }
+    let date = date.unwrap_or_else(today);
+    let regime = match regime {
+        Some(id) => policy
+            .regime(&id)
+            .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
+        None => {
+            policy
+                .regime_on(date, Posture::AsWritten)
+                .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
+                .0
+        }
+    };
+    let (metrics, chip_ref) = match chip {
+        Some(name) => {
+            let c = policy
+                .catalog
+                .lookup(&name)
+                .map_err(|e| anyhow::anyhow!("option `--chip`: {e}"))?;
+            let m = c.metrics().with_context(|| {
+                format!(
+                    "option `--chip`: `{}` has no published dense throughput; classify it with --tops/--bits",
+                    c.id
+                )
+            })?;
+            (m, Some(c))
+        }
+        None => {
+            if tops.is_empty() {
+                bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
+            }
+            if tops.len() != bits.len() {
+                bail!(
+                    "option `--bits`: give one --bits for each --tops ({} --tops, {} --bits)",
+                    tops.len(),
+                    bits.len()
+                );
+            }
+            let mut rates = Vec::new();
+            for (t, &b) in tops.iter().zip(bits) {
+                let dense = parse_decimal(t)
+                    .filter(|d| d.is_sign_positive() && !d.is_zero())
+                    .with_context(|| format!("option `--tops`: `{t}` is not a positive number"))?;
+                if b == 0 || b > 256 {
+                    bail!("option `--bits`: `{b}` is not a bit length");
+                }
+                rates.push(Rate {
+                    precision: None,
+                    dense_tops: dense,
+                    bits: b,
+                });
+            }
+            let area = match die_area {
+                Some(a) => Some(
+                    parse_decimal(&a)
+                        .filter(|d| d.is_sign_positive() && !d.is_zero())
+                        .with_context(|| {
+                            format!("option `--die-area`: `{a}` is not a positive number")
+                        })?,
+                ),
+                None => None,
+            };
+            let dc = if not_datacenter {
+                Datacenter::No
+            } else {
+                Datacenter::Yes
+            };
+            (
+                Metrics::from_rates(&rates, area, dc).context("no rates given")?,
+                None,
+            )
+        }
+    };
+    let class =
+        classify(&metrics, &regime.spec.classification).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let system_tpp = metrics
+        .tpp_whole()
+        .checked_mul(quantity)
+        .context("option `--quantity`: TPP total overflows")?;
+    let eccn = if quantity > 1 {
+        system_eccn(class.eccn)
+    } else {
+        class.eccn
+    };
+    if json {
+        let v = json!({
+            "chip": chip_ref.map(|c| json!({"id": c.id, "name": c.display_name(), "confidence": c.confidence, "sources": c.sources})),
+            "tpp": decimal_to_f64(metrics.tpp),
+            "tpp_whole": metrics.tpp_whole(),
+            "pd": metrics.pd.map(|p| decimal_to_f64(p.round_dp(2))),
+            "datacenter": class.datacenter,
+            "eccn": eccn.map(|e| e.as_str()),
+            "paragraph": class.paragraph,
+            "quantity": quantity,
+            "system_tpp": system_tpp,
+            "reason": class.reason,
+            "regime": {"id": regime.spec.id, "digest": regime.digest},
+        });
+        print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+    } else {
+        let mut s = String::new();
+        if let Some(c) = chip_ref {
+            s += &format!(
+                "Chip:      {} ({}), confidence {}\n",
+                c.display_name(),
+                c.id,
+                c.confidence
+            );
+        }
+        s += &format!(
+            "TPP:       {} per chip\nPD:        {}\nDatacenter: {}\n",
+            metrics.tpp.normalize(),
+            metrics
+                .pd
+                .map(|p| p.round_dp(2).to_string())
+                .unwrap_or_else(|| "unknown (no die area)".into()),
+            if class.datacenter { "yes" } else { "no" }
+        );
+        s += &format!(
+            "Class:     {} [{}]\nWhy:       {} [{}]\n",
+            eccn.map(|e| e.as_str()).unwrap_or("not controlled"),
+            class.paragraph,
+            class.reason.detail,
+            class.reason.citation
+        );
+        if quantity > 1 {
+            s += &format!(
+                "System:    {} chips = {} TPP ({})\n",
+                thousands(quantity.into()),
+                thousands(system_tpp.into()),
+                eccn.map(|e| e.as_str()).unwrap_or("not controlled")
+            );
+        }
+        s += &format!("Regime:    {} {}\n", regime.spec.id, regime.digest);
+        print(&s)?;
+    }
+    Ok(())
+}
+
+fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
+    if json {
+        print(&(serde_json::to_string_pretty(policy.catalog.chips())? + "\n"))?;
+        return Ok(());
+    }
+    let mut s = format!("{:<28} {:<48} {:>9} {:>7}\n", "ID", "NAME", "TPP", "PD");
+    for c in policy.catalog.chips() {
+        let m = c.metrics();
+        s += &format!(
+            "{:<28} {:<48} {:>9} {:>7}\n",
+            c.id,
+            c.display_name(),
+            m.as_ref()
+                .map(|m| thousands(m.tpp_whole().into()))
+                .unwrap_or_else(|| "-".into()),
+            m.as_ref()
+                .and_then(|m| m.pd)
+                .map(|p| p.round_dp(2).to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    print(&s)
+}
+
+fn regimes_cmd(policy: &Policy, action: RegimesAction) -> Result<()> {
+    match action {
+        RegimesAction::List => {
+            let mut s = String::new();
+            for r in &policy.regimes {
+                s += &format!(
+                    "{:<20} effective {}  compliance {}  {}\n{:<20} {}\n",
+                    r.spec.id,
+                    r.spec.effective_date,
+                    r.spec.compliance_date,
+                    r.spec.title,
+                    "",
+                    r.digest
+                );
+            }
+            for posture in [Posture::AsWritten, Posture::AsEnforced] {
+                s += &format!("\ntimeline {posture}:\n");
+                for e in policy.timeline.entries(posture) {
+                    s += &format!("  from {}  {:<20} {}\n", e.from, e.regime, e.note);
+                }
+            }
+            print(&s)
+        }
+        RegimesAction::Show { id } => {
+            let r = policy
+                .regime(&id)
+                .with_context(|| format!("argument `ID`: unknown regime `{id}`"))?;
+            let v = json!({"id": r.spec.id, "digest": r.digest, "spec": r.spec});
+            print(&(serde_json::to_string_pretty(&v)? + "\n"))
+        }
+    }
+}
+
+fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool) -> Result<()> {
+    let regime = policy
+        .regime_on(date, posture)
+        .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
+        .0;
+    let tier_of = |code| -> Option<u8> {
+        let t = regime.spec.tiers.as_ref()?;
+        let _ = t;
+        let (code, _) = policy.countries.canonical(code);
+        let r = &regime.resolved;
+        let any = |gs: &[aidf_core::country::GroupIdx]| {
+            gs.iter()
+                .any(|&g| policy.countries.membership(code, g, date).member)
+        };
+        Some(if any(&r.tier3_groups) {
+            3
+        } else if any(&r.tier1_groups) {
+            1
+        } else {
+            2
+        })
+    };
+    let rows: Vec<_> = policy
+        .countries
+        .countries()
+        .iter()
+        .map(|c| {
+            let (canon, _) = policy.countries.canonical(c.code);
+            json!({
+                "code": c.code,
+                "name": c.name,
+                "treated_as": if canon != c.code { Some(canon) } else { None },
+                "groups": policy.countries.groups_of(canon, date),
+                "tier": tier_of(c.code),
+            })
+        })
+        .collect();
+    if json {
+        let v = json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows});
+        print(&(serde_json::to_string_pretty(&v)? + "\n"))
+    } else {
+        let mut s = format!("regime {} ({posture}, {date})\n", regime.spec.id);
+        for r in rows {
+            s += &format!(
+                "{}  {:<40} tier {:<4} {}\n",
+                r["code"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+                r["tier"]
+                    .as_u64()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                r["groups"]
+                    .as_array()
+                    .map(|g| g
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "))
+                    .unwrap_or_default()
+            );
+        }
+        print(&s)
+    }
+}

@@ -1,0 +1,41 @@
+//! `aidf`: export-control determinations under the AI Diffusion framework and the rules around it.
+
+mod cmd;
+mod policy_load;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Classify AI chips, determine licenses and explain them, under the US advanced-computing export
+/// rules (90 FR 4544 and its neighbours), as written or as enforced, on any date.
+#[derive(Debug, Parser)]
+#[command(name = "aidf", version, about, max_term_width = 100)]
+struct Cli {
+    /// Load policy files from DIR instead of the embedded defaults (files present replace theirs).
+    #[arg(long, global = true, value_name = "DIR")]
+    policy_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: cmd::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cmd::run(cli.command, cli.policy_dir.as_deref()) {
+        Ok(code) => code,
+        Err(err) => {
+            // Broken pipe (e.g. `| head`) is not an error worth reporting.
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let msg = format!("{err:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The accelerator catalog (policy/chips.toml) and lookup by id or name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Datacenter, Metrics, Rate};
+use crate::num::de_opt_decimal;
+
+/// One catalog entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chip {
+    /// Stable id, e.g. `nvidia-h100-sxm`.
+    pub id: Arc<str>,
+    /// Vendor.
+    pub vendor: String,
+    /// Model as the vendor names it.
+    pub model: String,
+    /// Short names that also find it.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Module, card, chip…
+    #[serde(default)]
+    pub form_factor: String,
+    /// Year of release.
+    #[serde(default)]
+    pub year: Option<u32>,
+    /// Dense rates per precision; empty when the vendor published none.
+    #[serde(default)]
+    pub rates: Vec<Rate>,
+    /// Applicable (non-planar logic) die area in mm², when published.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub die_area_mm2: Option<Decimal>,
+    /// Datacenter note status.
+    pub datacenter: Datacenter,
+    /// Memory in GB.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub memory_gb: Option<Decimal>,
+    /// Peak DRAM bandwidth in TB/s.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub memory_bandwidth_tbs: Option<Decimal>,
+    /// TPP the facts file gives, for cross-checking.
+    #[serde(default)]
+    pub expected_tpp: Option<u64>,
+    /// Class the facts file gives under the October 2023 parameters.
+    #[serde(default)]
+    pub expected_eccn_oct2023: Option<String>,
+    /// H, M or L (vendor figure, secondary, estimate).
+    pub confidence: String,
+    /// Source keys (see shared/spec/chips.md).
+    #[serde(default)]
+    pub sources: String,
+    /// Research notes.
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl Chip {
+    /// Vendor and model, e.g. "NVIDIA H100 SXM5 80GB".
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.vendor, self.model)
+    }
+
+    /// Classification metrics, or `None` when no throughput is published.
+    pub fn metrics(&self) -> Option<Metrics> {
+        Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    schema: u32,
+    chip: Vec<Chip>,
+}
+
+/// A failed lookup, with the nearest candidates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// Nothing matched.
+    #[error("unknown chip `{query}`{}", candidates_text(.nearest))]
+    Unknown {
+        /// The name asked for.
+        query: String,
+        /// Closest ids.
+        nearest: Vec<String>,
+    },
+    /// Several entries matched.
+    #[error("ambiguous chip `{query}`: matches {}", .candidates.join(", "))]
+    Ambiguous {
+        /// The name asked for.
+        query: String,
+        /// The ids that matched.
+        candidates: Vec<String>,
+    },
+}
+
+fn candidates_text(nearest: &[String]) -> String {
+    if nearest.is_empty() {
+        String::new()
+    } else {
+        format!("; nearest: {}", nearest.join(", "))
+    }
+}
+
+/// Errors loading the catalog file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// TOML syntax or a wrong field.
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    /// An unsupported schema version.
+    #[error("field `schema`: unsupported catalog schema {0} (expected 1)")]
+    Schema(u32),
+    /// Two entries share an id or an exact name.
+    #[error("field `chip.id`: id or name `{0}` is used by two chips")]
+    Duplicate(String),
+    /// An id with characters other than lower-case letters, digits and `-`.
+    #[error("field `chip.id`: `{0}` must be lower-case letters, digits and `-`")]
+    BadId(String),
+}
+
+/// Lower-cases and keeps letters and digits, splitting on everything else.
+fn tokens(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+fn normalize(s: &str) -> String {
+    tokens(s).join(" ")
+}
+
+/// The catalog with its name index.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    chips: Vec<Chip>,
+    exact: HashMap<String, usize>,
+    token_sets: Vec<Vec<String>>,
+}
+
+impl Catalog {
+    /// Parses `policy/chips.toml`.
+    pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
+        let file: CatalogFile = toml::from_str(text)?;
+        if file.schema != 1 {
+            return Err(CatalogError::Schema(file.schema));
+        }
+        let mut exact = HashMap::new();
+        let mut token_sets = Vec::with_capacity(file.chip.len());
+        for (i, c) in file.chip.iter().enumerate() {
+            if c.id.is_empty()
+                || !c
+                    .id
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            {
+                return Err(CatalogError::BadId(c.id.to_string()));
+            }
+            let mut names = vec![
+                normalize(&c.id),
+                normalize(&c.display_name()),
+                normalize(&c.model),
+            ];
+            names.extend(c.aliases.iter().map(|a| normalize(a)));
+            names.extend(
+                c.aliases
+                    .iter()
+                    .map(|a| normalize(&format!("{} {a}", c.vendor))),
+            );
+            names.sort();
+            names.dedup();
+            for n in names {
+                if let Some(&other) = exact.get(&n) {
+                    if other != i {
+                        return Err(CatalogError::Duplicate(n));
+                    }
+                }
+                exact.insert(n, i);
+            }
+            let mut set = tokens(&c.display_name());
+            set.extend(tokens(&c.id));
+            set.sort();
+            set.dedup();
+            token_sets.push(set);
+        }
+        Ok(Catalog {
+            chips: file.chip,
+            exact,
+            token_sets,
+        })
+    }
+
+    /// Every entry.
+    pub fn chips(&self) -> &[Chip] {
+        &self.chips
+    }
+
+    /// Finds a chip by id, name or alias; failing that, by words ("h100 sxm" finds the entry whose
+    /// name has a word starting with each query word). Matching is case- and punctuation-blind.
+    pub fn lookup(&self, query: &str) -> Result<&Chip, LookupError> {
+        let norm = normalize(query);
+        if let Some(&i) = self.exact.get(&norm) {
+            return Ok(&self.chips[i]);
+        }
+        let q = tokens(query);
+        let hits: Vec<usize> = if q.is_empty() {
+            Vec::new()
+        } else {
+            (0..self.chips.len())
+                .filter(|&i| {
+                    q.iter()
+                        .all(|w| self.token_sets[i].iter().any(|t| t.starts_with(w.as_str())))
+                })
+                .collect()
+        };
+        match hits.as_slice() {
+            [one] => Ok(&self.chips[*one]),
+            [] => Err(LookupError::Unknown {
+                query: query.to_string(),
+                nearest: self.nearest(&norm, 3),
+            }),
+            many => Err(LookupError::Ambiguous {
+                query: query.to_string(),
+                candidates: many.iter().map(|&i| self.chips[i].id.to_string()).collect(),
+            }),
+        }
+    }
+
+    /// The `n` ids whose names are closest to `norm` (Jaro-Winkler over every name).
+    fn nearest(&self, norm: &str, n: usize) -> Vec<String> {
+        let mut best: HashMap<usize, f64> = HashMap::new();
+        for (name, &i) in &self.exact {
+            let s = strsim::jaro_winkler(norm, name);
+            let e = best.entry(i).or_insert(0.0);
+            if s > *e {
+                *e = s;
+            }
+        }
+        let mut ranked: Vec<(usize, f64)> = best.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+            .into_iter()
+            .take(n)
+            .map(|(i, _)| self.chips[i].id.to_string())
+            .collect()
+    }
+}

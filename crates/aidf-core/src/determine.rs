@@ -1,0 +1,1350 @@
+//! The license determination: which authorization a transaction needs under a regime, why, and
+//! which caps it draws on. Pure: the caller supplies the date, the balances and the policy.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::chip::LookupError;
+use crate::classify::{Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify};
+use crate::country::{CountryCode, CountryDataError, GroupIdx};
+use crate::explain::{Assumption, Obligation, Reason, Trail, thousands};
+use crate::input::{DeterminationInput, EndUse, VeuKind};
+use crate::policy::{Policy, Posture};
+use crate::regime::{Regime, ReviewPolicy};
+use crate::weights::{WeightsError, classify_weights};
+
+/// How the transaction is authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Authorization {
+    /// License Exception AIA.
+    Aia,
+    /// License Exception LPP.
+    Lpp,
+    /// License Exception ACM.
+    Acm,
+    /// License Exception ACA.
+    Aca,
+    /// License Exception NAC (notice first).
+    Nac,
+    /// Universal validated end user.
+    Uveu,
+    /// National validated end user.
+    Nveu,
+    /// Controlled, but no license is required for this transaction.
+    Nlr,
+    /// A license is required.
+    License,
+    /// The item is not controlled by these rules.
+    NotControlled,
+}
+
+impl Authorization {
+    /// As the JSON contract writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Authorization::Aia => "AIA",
+            Authorization::Lpp => "LPP",
+            Authorization::Acm => "ACM",
+            Authorization::Aca => "ACA",
+            Authorization::Nac => "NAC",
+            Authorization::Uveu => "UVEU",
+            Authorization::Nveu => "NVEU",
+            Authorization::Nlr => "NLR",
+            Authorization::License => "license",
+            Authorization::NotControlled => "not_controlled",
+        }
+    }
+
+    /// Every value, in contract order.
+    pub const ALL: [Authorization; 10] = [
+        Authorization::Aia,
+        Authorization::Lpp,
+        Authorization::Acm,
+        Authorization::Aca,
+        Authorization::Nac,
+        Authorization::Uveu,
+        Authorization::Nveu,
+        Authorization::Nlr,
+        Authorization::License,
+        Authorization::NotControlled,
+    ];
+}
+
+impl fmt::Display for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Authorization {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A cap the transaction draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counter {
+    /// The destination's Tier 2 country allocation.
+    CountryAllocation,
+    /// The consignee's LPP calendar-year limit.
+    LppAnnual,
+    /// The NVEU's installed-base schedule in the destination.
+    NveuAllocation,
+}
+
+/// What the item was.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemSummary {
+    /// `chip`, `metrics` or `model_weights`.
+    pub kind: &'static str,
+    /// Catalog id, for catalog chips.
+    pub chip_id: Option<Arc<str>>,
+    /// Catalog name.
+    pub name: Option<String>,
+    /// TPP per unit, exact, for display.
+    pub tpp: Option<f64>,
+    /// Performance density, for display (2 decimals).
+    pub pd: Option<f64>,
+    /// Designed or marketed for datacenters.
+    pub datacenter: Option<bool>,
+    /// The 3A090 paragraph that matched, or why none did.
+    pub paragraph: Option<&'static str>,
+    /// Training operations counted (weights).
+    pub training_ops: Option<f64>,
+}
+
+/// Which regime answered, and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegimeRef {
+    /// Regime id.
+    pub id: Arc<str>,
+    /// `sha256:` digest of its canonical content.
+    pub digest: Arc<str>,
+    /// Posture used to resolve the date.
+    pub posture: Posture,
+    /// Date of the transaction.
+    pub date: NaiveDate,
+    /// `timeline` (resolved from the date) or `pinned` (named in the input).
+    pub selected_by: &'static str,
+}
+
+/// The answer. Field names are the JSON contract.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Determination {
+    /// Whether a license must be obtained.
+    pub license_required: bool,
+    /// How the transaction is authorized.
+    pub authorization: Authorization,
+    /// Review policy when a license is required.
+    pub review_policy: Option<ReviewPolicy>,
+    /// ECCN, or null when not controlled by these rules.
+    pub eccn: Option<Eccn>,
+    /// Destination after aliases (Hong Kong is China).
+    pub destination: CountryCode,
+    /// Destination tier (null when the regime has no tiers).
+    pub destination_tier: Option<u8>,
+    /// Consignee tier: the worst of its location, headquarters and ultimate parent.
+    pub consignee_tier: Option<u8>,
+    /// The item.
+    pub item: ItemSummary,
+    /// Units.
+    pub quantity: u64,
+    /// TPP per unit, whole.
+    pub unit_tpp: u64,
+    /// Quantity × unit TPP.
+    pub total_tpp: u64,
+    /// Total TPP in H100-equivalents.
+    pub h100_equivalents: f64,
+    /// Caps the transaction draws on.
+    pub counts_against: Vec<Counter>,
+    /// What must be done for the authorization to hold.
+    pub obligations: Vec<Obligation>,
+    /// Rules that decided it, in order.
+    pub reasons: Vec<Reason>,
+    /// Unconfirmed readings relied on.
+    pub assumptions: Vec<Assumption>,
+    /// Regime used.
+    pub regime: RegimeRef,
+}
+
+/// Why a determination could not be made. Every variant names the input field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DetermineError {
+    /// A country code that is malformed or unknown.
+    #[error("field `{field}`: {source}")]
+    Country {
+        /// Field path.
+        field: &'static str,
+        /// The problem.
+        source: CountryDataError,
+    },
+    /// A chip name that matched nothing, or several.
+    #[error("field `item.chip`: {0}")]
+    Chip(LookupError),
+    /// An item in no valid form, or a chip without the data to classify it.
+    #[error("field `item`: {0}")]
+    Item(String),
+    /// Classification needs data the input does not give.
+    #[error("field `item`: {0}")]
+    Indeterminate(IndeterminateError),
+    /// Quantity missing, zero or negative.
+    #[error("field `quantity`: {0}")]
+    Quantity(String),
+    /// A pinned regime that does not exist.
+    #[error("field `regime`: unknown regime `{value}`; known: {known}")]
+    UnknownRegime {
+        /// As given.
+        value: String,
+        /// Known ids.
+        known: String,
+    },
+    /// No regime covers the date.
+    #[error("field `date`: no regime is in force on {date} under posture {posture}{}", earliest.map(|d| format!(" (the timeline starts on {d})")).unwrap_or_default())]
+    NoRegime {
+        /// The date.
+        date: NaiveDate,
+        /// The posture.
+        posture: Posture,
+        /// First covered date.
+        earliest: Option<NaiveDate>,
+    },
+    /// Model-weights input that cannot be classified.
+    #[error("{0}")]
+    Weights(WeightsError),
+}
+
+struct Parties {
+    dest: CountryCode,
+    hq: CountryCode,
+    parent: CountryCode,
+    ultimate: Option<CountryCode>,
+}
+
+/// Rule evaluation state for one transaction.
+struct Eval<'a> {
+    policy: &'a Policy,
+    regime: &'a Regime,
+    date: NaiveDate,
+    trail: Trail,
+}
+
+impl<'a> Eval<'a> {
+    fn member_of_any(&mut self, code: CountryCode, groups: &[GroupIdx]) -> Option<GroupIdx> {
+        let mut hit = None;
+        for &g in groups {
+            let m = self.policy.countries.membership(code, g, self.date);
+            if let Some(entry) = m.unconfirmed {
+                let group = self.policy.countries.group(g);
+                self.trail.assume(Assumption {
+                    switch: entry
+                        .unconfirmed
+                        .clone()
+                        .unwrap_or_else(|| Arc::from("membership")),
+                    value: format!(
+                        "{} in {} from {} until {}",
+                        code,
+                        group.id,
+                        entry
+                            .from
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        entry
+                            .until
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into())
+                    ),
+                    confidence: Arc::from("U"),
+                    detail: entry.note.clone().unwrap_or_else(|| group.citation.clone()),
+                });
+            }
+            if m.member && hit.is_none() {
+                hit = Some(g);
+            }
+        }
+        hit
+    }
+
+    fn group_id(&self, g: GroupIdx) -> Arc<str> {
+        self.policy.countries.group(g).id.clone()
+    }
+
+    fn tier(&mut self, code: CountryCode) -> Option<u8> {
+        self.regime.spec.tiers.as_ref()?;
+        let r = &self.regime.resolved;
+        if self.member_of_any(code, &r.tier3_groups).is_some() {
+            Some(3)
+        } else if self.member_of_any(code, &r.tier1_groups).is_some() {
+            Some(1)
+        } else {
+            Some(2)
+        }
+    }
+
+    /// D:5 / Macau (the headquarters-taint list), which is Tier 3 where tiers exist.
+    fn embargoed(&mut self, code: CountryCode) -> Option<GroupIdx> {
+        let groups = self.regime.resolved.taint_groups.clone();
+        self.member_of_any(code, &groups)
+    }
+
+    fn in_country_scope(&mut self, code: CountryCode) -> Option<String> {
+        let r = &self.regime.resolved;
+        if r.scope_countries.contains(&code) {
+            return Some(format!("{code} is named in the license scope"));
+        }
+        let (groups, exclude) = (r.scope_groups.clone(), r.scope_exclude.clone());
+        let g = self.member_of_any(code, &groups)?;
+        if let Some(x) = self.member_of_any(code, &exclude) {
+            let (gid, xid) = (self.group_id(g), self.group_id(x));
+            self.trail.reason(
+                "scope.excluded_group",
+                &self.regime.spec.scope.citation,
+                format!("{code} is in {gid} but also in {xid}, which is carved out of the scope"),
+            );
+            return None;
+        }
+        Some(format!("{code} is in Country Group {}", self.group_id(g)))
+    }
+
+    fn switch_assume(&mut self, a: Option<Assumption>) {
+        if let Some(a) = a {
+            self.trail.assume(a);
+        }
+    }
+}
+
+/// The result of the authorization rules, before the summary fields are attached.
+struct Outcome {
+    authorization: Authorization,
+    review: Option<ReviewPolicy>,
+    counts: Vec<Counter>,
+}
+
+fn outcome(authorization: Authorization) -> Outcome {
+    Outcome {
+        authorization,
+        review: None,
+        counts: Vec::new(),
+    }
+}
+
+fn license(review: ReviewPolicy) -> Outcome {
+    Outcome {
+        authorization: Authorization::License,
+        review: Some(review),
+        counts: Vec::new(),
+    }
+}
+
+fn country(
+    policy: &Policy,
+    field: &'static str,
+    value: &str,
+) -> Result<CountryCode, DetermineError> {
+    policy
+        .countries
+        .lookup(value)
+        .map_err(|source| DetermineError::Country { field, source })
+}
+
+/// Determines one transaction.
+pub fn determine(
+    policy: &Policy,
+    input: &DeterminationInput,
+) -> Result<Determination, DetermineError> {
+    let posture = input.posture.unwrap_or_default();
+    let date = input.date;
+    let (regime, selected_by, timeline_note) = match &input.regime {
+        Some(id) => {
+            let r = policy
+                .regime(id)
+                .ok_or_else(|| DetermineError::UnknownRegime {
+                    value: id.clone(),
+                    known: policy
+                        .regimes
+                        .iter()
+                        .map(|r| r.spec.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            (r, "pinned", None)
+        }
+        None => {
+            let (r, entry) =
+                policy
+                    .regime_on(date, posture)
+                    .ok_or_else(|| DetermineError::NoRegime {
+                        date,
+                        posture,
+                        earliest: policy.earliest_date(posture),
+                    })?;
+            (r, "timeline", Some(entry))
+        }
+    };
+    let mut ev = Eval {
+        policy,
+        regime,
+        date,
+        trail: Trail::default(),
+    };
+    let spec = &regime.spec;
+    match timeline_note {
+        Some(entry) => ev.trail.reason(
+            "regime.timeline",
+            &spec.citation,
+            format!(
+                "{date} under posture {posture}: `{}` applies from {} ({})",
+                spec.id, entry.from, entry.note
+            ),
+        ),
+        None => {
+            let in_force = policy
+                .regime_on(date, posture)
+                .map(|(r, _)| r.spec.id == spec.id)
+                .unwrap_or(false);
+            ev.trail.reason(
+                "regime.pinned",
+                &spec.citation,
+                format!(
+                    "regime `{}` pinned by the input{}",
+                    spec.id,
+                    if in_force {
+                        ""
+                    } else {
+                        "; it is not the regime in force on this date under this posture"
+                    }
+                ),
+            );
+        }
+    }
+
+    // Parties.
+    let dest_given = country(policy, "destination", &input.destination)?;
+    let hq_given = country(policy, "consignee.hq", &input.consignee.hq)?;
+    let parent_given = match &input.consignee.parent_hq {
+        Some(p) => country(policy, "consignee.parent_hq", p)?,
+        None => hq_given,
+    };
+    let ultimate_given = match &input.ultimate_destination {
+        Some(u) => Some(country(policy, "ultimate_destination", u)?),
+        None => None,
+    };
+    if let Some(e) = input.exporter.as_ref().and_then(|e| e.hq.as_deref()) {
+        country(policy, "exporter.hq", e)?;
+    }
+    let canon = |c: CountryCode, ev: &mut Eval<'_>| {
+        let (to, alias) = policy.countries.canonical(c);
+        if let Some(a) = alias {
+            ev.trail.reason(
+                "country.alias",
+                &a.citation,
+                format!("{c} is treated as {to}"),
+            );
+        }
+        to
+    };
+    let parties = Parties {
+        dest: canon(dest_given, &mut ev),
+        hq: canon(hq_given, &mut ev),
+        parent: canon(parent_given, &mut ev),
+        ultimate: ultimate_given.map(|u| canon(u, &mut ev)),
+    };
+
+    let destination_tier = ev.tier(parties.dest);
+    let consignee_tier = match destination_tier {
+        Some(dt) => {
+            let h = ev.tier(parties.hq).unwrap_or(dt);
+            let p = ev.tier(parties.parent).unwrap_or(dt);
+            Some(dt.max(h).max(p))
+        }
+        None => None,
+    };
+    if let (Some(dt), Some(ct), Some(tiers)) = (destination_tier, consignee_tier, &spec.tiers) {
+        ev.trail.reason(
+            "tier.assign",
+            &tiers.citation,
+            format!(
+                "destination {} is Tier {dt}; consignee (HQ {}, ultimate parent HQ {}) is Tier {ct}",
+                parties.dest, parties.hq, parties.parent
+            ),
+        );
+    }
+
+    let h100 = spec.h100_tpp;
+    let finish = |ev: Eval<'_>,
+                  out: Outcome,
+                  eccn: Option<Eccn>,
+                  item: ItemSummary,
+                  quantity: u64,
+                  unit_tpp: u64,
+                  total_tpp: u64| {
+        Determination {
+            license_required: out.authorization == Authorization::License,
+            authorization: out.authorization,
+            review_policy: out.review,
+            eccn,
+            destination: parties.dest,
+            destination_tier,
+            consignee_tier,
+            item,
+            quantity,
+            unit_tpp,
+            total_tpp,
+            h100_equivalents: total_tpp as f64 / h100 as f64,
+            counts_against: out.counts,
+            obligations: ev.trail.obligations,
+            reasons: ev.trail.reasons,
+            assumptions: ev.trail.assumptions,
+            regime: RegimeRef {
+                id: regime.id.clone(),
+                digest: regime.digest.clone(),
+                posture,
+                date,
+                selected_by,
+            },
+        }
+    };
+
+    // Model weights take their own path.
+    if let Some(w) = &input.item.model_weights {
+        if input.item.chip.is_some() || input.item.tpp.is_some() {
+            return Err(DetermineError::Item(
+                "give exactly one of `chip`, `tpp` or `model_weights`".into(),
+            ));
+        }
+        let (out, ops, eccn) = weights_rules(&mut ev, &parties, input, w, destination_tier)?;
+        let item = ItemSummary {
+            kind: "model_weights",
+            chip_id: None,
+            name: None,
+            tpp: None,
+            pd: None,
+            datacenter: None,
+            paragraph: None,
+            training_ops: ops.map(crate::num::decimal_to_f64),
+        };
+        return Ok(finish(ev, out, eccn, item, 1, 0, 0));
+    }
+
+    // Chips.
+    let (metrics, item_base) = chip_metrics(policy, input, &mut ev)?;
+    let quantity = match input.quantity {
+        None => {
+            return Err(DetermineError::Quantity(
+                "required for chips (a whole number of units)".into(),
+            ));
+        }
+        Some(q) if q <= 0 => {
+            return Err(DetermineError::Quantity(format!(
+                "must be a positive whole number, got `{q}`"
+            )));
+        }
+        Some(q) => q as u64,
+    };
+    let unit_tpp = metrics.tpp_whole();
+    let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
+        DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
+    })?;
+    let class: Classification =
+        classify(&metrics, &spec.classification).map_err(DetermineError::Indeterminate)?;
+    ev.trail.reasons.push(class.reason.clone());
+    let item = ItemSummary {
+        paragraph: Some(class.paragraph),
+        pd: metrics
+            .pd
+            .map(|p| crate::num::decimal_to_f64(p.round_dp(2))),
+        tpp: Some(crate::num::decimal_to_f64(metrics.tpp)),
+        datacenter: Some(class.datacenter),
+        ..item_base
+    };
+    let Some(eccn) = class.eccn else {
+        ev.trail.reason(
+            "not_controlled",
+            &spec.classification.citation,
+            "not 3A090/4A090 under this regime: no advanced-computing license requirement".into(),
+        );
+        return Ok(finish(
+            ev,
+            outcome(Authorization::NotControlled),
+            None,
+            item,
+            quantity,
+            unit_tpp,
+            total_tpp,
+        ));
+    };
+    let out = chip_rules(
+        &mut ev,
+        &parties,
+        input,
+        eccn,
+        class.datacenter,
+        total_tpp,
+        destination_tier,
+        consignee_tier,
+    );
+    Ok(finish(
+        ev,
+        out,
+        Some(eccn),
+        item,
+        quantity,
+        unit_tpp,
+        total_tpp,
+    ))
+}
+
+fn chip_metrics(
+    policy: &Policy,
+    input: &DeterminationInput,
+    ev: &mut Eval<'_>,
+) -> Result<(Metrics, ItemSummary), DetermineError> {
+    let item = &input.item;
+    match (&item.chip, item.tpp) {
+        (Some(name), None) => {
+            if item.pd.is_some() || item.die_area_mm2.is_some() || item.datacenter.is_some() {
+                return Err(DetermineError::Item(
+                    "a catalog `chip` takes no `pd`, `die_area_mm2` or `datacenter`; give metrics instead of `chip` to override".into(),
+                ));
+            }
+            let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
+            let metrics = chip.metrics().ok_or_else(|| {
+                DetermineError::Item(format!(
+                    "chip `{}` has no published dense throughput; give the item as {{\"tpp\": …, \"pd\": …, \"datacenter\": …}}",
+                    chip.id
+                ))
+            })?;
+            if chip.datacenter == Datacenter::Contested {
+                ev.trail.assume(Assumption {
+                    switch: Arc::from("chip_datacenter_contested"),
+                    value: format!("{} treated as designed for datacenters", chip.id),
+                    confidence: Arc::from("U"),
+                    detail: Arc::from(
+                        "Whether this workstation card is designed or marketed for datacenters is contested (shared/spec/chips.md); the stricter reading is used.",
+                    ),
+                });
+            }
+            let summary = ItemSummary {
+                kind: "chip",
+                chip_id: Some(chip.id.clone()),
+                name: Some(chip.display_name()),
+                tpp: None,
+                pd: None,
+                datacenter: None,
+                paragraph: None,
+                training_ops: None,
+            };
+            Ok((metrics, summary))
+        }
+        (None, Some(tpp)) => {
+            if tpp.is_sign_negative() || tpp.is_zero() {
+                return Err(DetermineError::Item(format!(
+                    "field `tpp` must be positive, got `{tpp}`"
+                )));
+            }
+            if let Some(pd) = item.pd.filter(|p| p.is_sign_negative()) {
+                return Err(DetermineError::Item(format!(
+                    "field `pd` must not be negative, got `{pd}`"
+                )));
+            }
+            if item.datacenter.is_none() {
+                ev.trail.assume(Assumption {
+                    switch: Arc::from("item_datacenter_default"),
+                    value: "true".into(),
+                    confidence: Arc::from("input"),
+                    detail: Arc::from(
+                        "`item.datacenter` not given: treated as designed or marketed for datacenters (the stricter reading).",
+                    ),
+                });
+            }
+            let metrics = Metrics {
+                tpp,
+                pd: item
+                    .pd
+                    .or_else(|| item.die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a)),
+                die_area_mm2: item.die_area_mm2,
+                datacenter: item.datacenter_status(),
+            };
+            let summary = ItemSummary {
+                kind: "metrics",
+                chip_id: None,
+                name: None,
+                tpp: None,
+                pd: None,
+                datacenter: None,
+                paragraph: None,
+                training_ops: None,
+            };
+            Ok((metrics, summary))
+        }
+        (Some(_), Some(_)) => Err(DetermineError::Item(
+            "give exactly one of `chip`, `tpp` or `model_weights`".into(),
+        )),
+        (None, None) => Err(DetermineError::Item(
+            "missing the item: give `chip`, `tpp` (with `pd`) or `model_weights`".into(),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chip_rules(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    eccn: Eccn,
+    datacenter: bool,
+    total_tpp: u64,
+    destination_tier: Option<u8>,
+    consignee_tier: Option<u8>,
+) -> Outcome {
+    let regime = ev.regime;
+    let spec = &regime.spec;
+    let c = &input.consignee;
+    let ctx = &input.context;
+    let dc_a = eccn.is_a_type() && datacenter;
+
+    // Entity List: its own license requirement, whatever the item's scope.
+    if c.listed {
+        ev.trail.reason(
+            "party.listed",
+            &spec.review.listed_citation,
+            format!(
+                "consignee `{}` is on the Entity List: license required, no exception",
+                c.name
+            ),
+        );
+        return license(spec.review.listed);
+    }
+
+    // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
+    let hq_taint = ev
+        .embargoed(p.hq)
+        .or_else(|| ev.embargoed(p.parent))
+        .map(|g| ev.group_id(g));
+    let dest_embargoed = ev.embargoed(p.dest).map(|g| ev.group_id(g));
+    let ult_embargoed = match p.ultimate {
+        Some(u) => ev.embargoed(u).map(|g| ev.group_id(g)),
+        None => None,
+    };
+
+    // Is a license required at all?
+    let scope_reason = if spec.scope.a_datacenter_worldwide && eccn.is_a_type() {
+        Some((
+            &spec.scope.a_citation,
+            format!("{eccn} requires a license to every destination"),
+        ))
+    } else if let Some(r) = ev.in_country_scope(p.dest) {
+        Some((&spec.scope.citation, r))
+    } else if let Some(r) = p.ultimate.and_then(|u| ev.in_country_scope(u)) {
+        Some((&spec.scope.citation, format!("ultimate destination: {r}")))
+    } else {
+        hq_taint.as_ref().map(|g| {
+            (
+                &spec.scope.hq_taint_citation,
+                format!("consignee or its ultimate parent is headquartered in {g}"),
+            )
+        })
+    };
+    let Some((cite, why)) = scope_reason else {
+        ev.trail.reason(
+            "scope.outside",
+            &spec.scope.citation,
+            format!(
+                "no license requirement for {eccn} to {} for this consignee under `{}`",
+                p.dest, spec.id
+            ),
+        );
+        return outcome(Authorization::Nlr);
+    };
+    ev.trail
+        .reason("scope.license_requirement", cite, format!("{why}"));
+
+    // Tier 3 / D:5 / Macau: presumption of denial; only NAC survives, for items it covers.
+    let embargo = dest_embargoed
+        .as_ref()
+        .map(|g| format!("destination {} is in {g}", p.dest))
+        .or_else(|| {
+            ult_embargoed
+                .as_ref()
+                .map(|g| format!("ultimate destination is in {g}"))
+        })
+        .or_else(|| {
+            hq_taint
+                .as_ref()
+                .map(|g| format!("consignee or its ultimate parent is headquartered in {g}"))
+        });
+    if let Some(why) = embargo {
+        if !dc_a {
+            if let Some(nac) = &spec.nac {
+                ev.trail.reason(
+                    "nac.eligible",
+                    &nac.citation,
+                    format!("{why}; {eccn} not designed for datacenters or .b: License Exception NAC after notice"),
+                );
+                ev.trail.oblige(
+                    "nac.notify",
+                    &nac.citation,
+                    format!(
+                        "notify BIS (SNAP-R) at least {} days before shipment, with TPP, PD and datasheet; ship only on confirmation",
+                        nac.notice_days
+                    ),
+                );
+                return outcome(Authorization::Nac);
+            }
+        }
+        ev.trail.reason(
+            "tier3.denial",
+            &spec.review.tier3_citation,
+            format!("{why}: license required, presumption of denial, no exception"),
+        );
+        return license(spec.review.tier3);
+    }
+
+    // Items NAC/ACA cover (non-datacenter .a, and .b) outside Tier 3.
+    if !dc_a {
+        if eccn.is_a_type()
+            && let Some(aia) = aia_chip_eligible(ev, p, destination_tier, consignee_tier)
+        {
+            ev.trail.reason(
+                "aia.eligible",
+                &aia,
+                "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into(),
+            );
+            return outcome(Authorization::Aia);
+        }
+        if let Some(aca) = &spec.aca {
+            let tier_note = if aca.tier2 && destination_tier == Some(2) {
+                "Tier 2 destination"
+            } else {
+                "destination in the country scope"
+            };
+            ev.trail.reason(
+                "aca.eligible",
+                &aca.citation,
+                format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
+            );
+            return outcome(Authorization::Aca);
+        }
+        ev.trail.reason(
+            "license.review_default",
+            &spec.review.default_citation,
+            "no exception covers the item here".into(),
+        );
+        return license(spec.review.default);
+    }
+
+    // Datacenter .a items outside Tier 3.
+    if let Some(aia) = aia_chip_eligible(ev, p, destination_tier, consignee_tier) {
+        ev.trail.reason(
+            "aia.eligible",
+            &aia,
+            format!(
+                "destination {} is Tier 1 and the consignee and its ultimate parent are headquartered in Tier 1: License Exception AIA",
+                p.dest
+            ),
+        );
+        aia_obligations(ev, total_tpp, ctx.consignee_aia_cumulative_tpp);
+        return outcome(Authorization::Aia);
+    }
+
+    if let Some(acm) = &spec.acm {
+        let end_use = input.end_use.unwrap_or_default();
+        if end_use != EndUse::Deployment {
+            if c.government {
+                ev.trail.reason(
+                    "acm.unavailable_government",
+                    &acm.citation,
+                    "ACM is for private-sector end users; the consignee is a government end user"
+                        .into(),
+                );
+            } else {
+                ev.trail.reason(
+                    "acm.eligible",
+                    &acm.citation,
+                    format!(
+                        "{end_use:?} by a private-sector end user for items bound outside Macau/D:5: License Exception ACM"
+                    )
+                    .to_lowercase(),
+                );
+                ev.trail.oblige(
+                    "acm.records",
+                    &acm.citation,
+                    "keep per-facility distribution records, updated at least every six months"
+                        .into(),
+                );
+                let s = spec.switches.acm_counts_against_allocation.as_ref();
+                ev.switch_assume(
+                    s.and_then(|s| Regime::assumption("acm_counts_against_allocation", s)),
+                );
+                let mut out = outcome(Authorization::Acm);
+                if s.is_some_and(|s| s.value) {
+                    out.counts.push(Counter::CountryAllocation);
+                }
+                return out;
+            }
+        }
+    }
+
+    if let (Some(veu), Some(v)) = (&spec.veu, &c.veu) {
+        match v.kind {
+            VeuKind::Uveu => {
+                let t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+                if t1 {
+                    ev.trail.reason(
+                        "uveu.authorized",
+                        &veu.uveu_citation,
+                        format!(
+                            "consignee holds UVEU `{}` (Tier 1 headquarters): shipment under its authorization; does not draw the country allocation",
+                            v.id
+                        ),
+                    );
+                    return outcome(Authorization::Uveu);
+                }
+                ev.trail.reason(
+                    "uveu.hq_not_tier1",
+                    &veu.uveu_citation,
+                    format!(
+                        "UVEU `{}` requires headquarters in Tier 1; HQ {} / parent {} are not",
+                        v.id, p.hq, p.parent
+                    ),
+                );
+            }
+            VeuKind::Nveu => {
+                let s = spec.switches.nveu_schedule_reading.as_ref();
+                ev.switch_assume(s.and_then(|s| Regime::assumption("nveu_schedule_reading", s)));
+                match regime.nveu_limit_tpp(ev.date) {
+                    Some(limit) => {
+                        let after = ctx.nveu_installed_tpp.saturating_add(total_tpp);
+                        if after <= limit {
+                            ev.trail.reason(
+                                "nveu.within_schedule",
+                                &veu.nveu_citation,
+                                format!(
+                                    "NVEU `{}`: installed base {} + {} = {} <= {} TPP permitted in {} on {}",
+                                    v.id,
+                                    thousands(ctx.nveu_installed_tpp.into()),
+                                    thousands(total_tpp.into()),
+                                    thousands(after.into()),
+                                    thousands(limit.into()),
+                                    p.dest,
+                                    ev.date
+                                ),
+                            );
+                            let mut out = outcome(Authorization::Nveu);
+                            out.counts.push(Counter::NveuAllocation);
+                            return out;
+                        }
+                        ev.trail.reason(
+                            "nveu.exceeds_schedule",
+                            &veu.nveu_citation,
+                            format!(
+                                "NVEU `{}`: installed base {} + {} = {} exceeds the {} TPP permitted on {}",
+                                v.id,
+                                thousands(ctx.nveu_installed_tpp.into()),
+                                thousands(total_tpp.into()),
+                                thousands(after.into()),
+                                thousands(limit.into()),
+                                ev.date
+                            ),
+                        );
+                    }
+                    None => ev.trail.reason(
+                        "nveu.no_schedule",
+                        &veu.nveu_citation,
+                        format!("the NVEU schedule does not cover {}", ev.date),
+                    ),
+                }
+            }
+        }
+    }
+
+    if let Some(lpp) = &spec.lpp {
+        if let Some(out) = lpp_rule(
+            ev,
+            p,
+            lpp,
+            total_tpp,
+            ctx.consignee_ytd_tpp,
+            hq_taint.is_some(),
+        ) {
+            return out;
+        }
+    }
+
+    // A license. Review policy by tier and allocation.
+    match destination_tier {
+        Some(1) => {
+            let s = spec.switches.tier1_license_review.as_ref();
+            ev.switch_assume(s.and_then(|s| Regime::assumption("tier1_license_review", s)));
+            let review = s.map(|s| s.value).unwrap_or(spec.review.default);
+            ev.trail.reason(
+                "license.tier1",
+                &spec.review.default_citation,
+                format!(
+                    "Tier 1 destination but AIA is unavailable (headquarters {} / parent {}): license required",
+                    p.hq, p.parent
+                ),
+            );
+            license(review)
+        }
+        Some(_) => match &spec.allocation {
+            Some(a) => allocation_rule(ev, p, a, total_tpp, ctx),
+            None => {
+                ev.trail.reason(
+                    "license.review_default",
+                    &spec.review.default_citation,
+                    "license required".into(),
+                );
+                license(spec.review.default)
+            }
+        },
+        None => {
+            let denial = ev.regime.resolved.denial_groups.clone();
+            if let Some(g) = ev.member_of_any(p.dest, &denial) {
+                let gid = ev.group_id(g);
+                ev.trail.reason(
+                    "license.review_denial",
+                    &spec.review.tier3_citation,
+                    format!("destination {} is in {gid}: presumption of denial", p.dest),
+                );
+                return license(spec.review.tier3);
+            }
+            ev.trail.reason(
+                "license.review_default",
+                &spec.review.default_citation,
+                format!(
+                    "license required; presumption of approval for {} (not Macau/D:5, no Macau/D:5 headquarters)",
+                    p.dest
+                ),
+            );
+            license(spec.review.default)
+        }
+    }
+}
+
+/// AIA for chips: Tier 1 destination, Tier 1 headquarters and ultimate parent, approved designer.
+fn aia_chip_eligible(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    destination_tier: Option<u8>,
+    consignee_tier: Option<u8>,
+) -> Option<Arc<str>> {
+    let aia = ev.regime.spec.aia.as_ref()?;
+    if destination_tier != Some(1) {
+        return None;
+    }
+    if consignee_tier != Some(1) {
+        ev.trail.reason(
+            "aia.unavailable_hq",
+            &aia.citation,
+            format!(
+                "AIA unavailable: consignee HQ {} / ultimate parent HQ {} not both in Tier 1",
+                p.hq, p.parent
+            ),
+        );
+        return None;
+    }
+    let s = ev.regime.spec.switches.designers_assumed_approved.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("designers_assumed_approved", s)));
+    if !s.is_some_and(|s| s.value) {
+        ev.trail.reason(
+            "aia.designer_not_approved",
+            &aia.citation,
+            "AIA needs an approved or authorized IC designer; not assumed".into(),
+        );
+        return None;
+    }
+    Some(aia.citation.clone())
+}
+
+fn aia_obligations(ev: &mut Eval<'_>, total_tpp: u64, cumulative_tpp: u64) {
+    let spec = &ev.regime.spec;
+    let Some(aia) = &spec.aia else { return };
+    let cite = aia.citation.clone();
+    ev.trail.oblige(
+        "aia.notice",
+        &cite,
+        "give the consignee the ECCN and written notice that the shipment is under AIA; obtain the one-time ultimate-consignee certification".into(),
+    );
+    if let Some(s) = &spec.switches.aia_reporting_trigger_tpp {
+        let after = cumulative_tpp.saturating_add(total_tpp);
+        let a = Regime::assumption("aia_reporting_trigger_tpp", s);
+        let reporting = aia.reporting_citation.clone();
+        if after >= s.value {
+            ev.switch_assume(a);
+            ev.trail.oblige(
+                "aia.report",
+                &reporting,
+                format!(
+                    "consignee's cumulative AIA TPP {} reaches {}: submit the certification to BIS (EARReports) before shipment",
+                    thousands(after.into()),
+                    thousands(s.value.into())
+                ),
+            );
+        } else {
+            ev.trail.reason(
+                "aia.no_report",
+                &reporting,
+                format!(
+                    "cumulative AIA TPP {} is below the {} reporting trigger",
+                    thousands(after.into()),
+                    thousands(s.value.into())
+                ),
+            );
+        }
+    }
+}
+
+fn lpp_rule(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    lpp: &crate::regime::Lpp,
+    total_tpp: u64,
+    ytd_tpp: u64,
+    hq_taint: bool,
+) -> Option<Outcome> {
+    let spec = &ev.regime.spec;
+    if hq_taint {
+        let s = spec.switches.lpp_excludes_d5_hq.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_excludes_d5_hq", s)));
+        if s.is_some_and(|s| s.value) {
+            ev.trail.reason(
+                "lpp.unavailable_hq",
+                &lpp.citation,
+                "LPP unavailable to parties headquartered in Macau/D:5".into(),
+            );
+            return None;
+        }
+    }
+    let d1d4 = ev.regime.resolved.d1_d4.clone();
+    if let Some(g) = ev.member_of_any(p.dest, &d1d4) {
+        let s = spec.switches.lpp_in_d1_d4.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_in_d1_d4", s)));
+        if !s.is_some_and(|s| s.value) {
+            let gid = ev.group_id(g);
+            ev.trail.reason(
+                "lpp.unavailable_d1_d4",
+                &lpp.citation,
+                format!(
+                    "LPP read as unavailable in {gid} destinations ({} is one)",
+                    p.dest
+                ),
+            );
+            return None;
+        }
+    }
+    let cap = lpp.tpp_per_consignee_year;
+    let after = ytd_tpp.saturating_add(total_tpp);
+    let year = ev.date.year();
+    if after <= cap {
+        ev.trail.reason(
+            "lpp.within_limit",
+            &lpp.citation,
+            format!(
+                "consignee's {year} LPP total {} + {} = {} <= {} TPP: License Exception LPP; does not draw the country allocation",
+                thousands(ytd_tpp.into()),
+                thousands(total_tpp.into()),
+                thousands(after.into()),
+                thousands(cap.into())
+            ),
+        );
+        ev.trail.oblige(
+            "lpp.certify",
+            &lpp.citation,
+            "obtain the consignee's certification of its calendar-year LPP total; the consignee notifies BIS on reaching the limit".into(),
+        );
+        let mut out = outcome(Authorization::Lpp);
+        out.counts.push(Counter::LppAnnual);
+        return Some(out);
+    }
+    ev.trail.reason(
+        "lpp.exceeds_limit",
+        &lpp.citation,
+        format!(
+            "consignee's {year} LPP total {} + {} = {} would exceed {} TPP: LPP unavailable",
+            thousands(ytd_tpp.into()),
+            thousands(total_tpp.into()),
+            thousands(after.into()),
+            thousands(cap.into())
+        ),
+    );
+    None
+}
+
+fn allocation_rule(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    a: &crate::regime::Allocation,
+    total_tpp: u64,
+    ctx: &crate::input::Context,
+) -> Outcome {
+    let spec = &ev.regime.spec;
+    let ce = spec.switches.allocation_consumption_event.as_ref();
+    ev.switch_assume(ce.and_then(|s| Regime::assumption("allocation_consumption_event", s)));
+    if ev.date < a.window_start || ev.date > a.window_end {
+        ev.trail.reason(
+            "allocation.outside_window",
+            &a.citation,
+            format!(
+                "{} is outside the allocation window {}..{}; the rule states no review policy for it",
+                ev.date, a.window_start, a.window_end
+            ),
+        );
+        return license(ReviewPolicy::CaseByCase);
+    }
+    let (cap, g2g) = if ctx.gov_to_gov_agreement {
+        (
+            a.tier2_tpp_cap.saturating_mul(a.g2g_multiplier),
+            " (doubled under a government-to-government arrangement)",
+        )
+    } else {
+        (a.tier2_tpp_cap, "")
+    };
+    let after = ctx.country_allocation_used_tpp.saturating_add(total_tpp);
+    if after <= cap {
+        ev.trail.reason(
+            "allocation.within",
+            &a.citation,
+            format!(
+                "{} allocation: {} used + {} = {} <= {} TPP{g2g}: license, presumption of approval",
+                p.dest,
+                thousands(ctx.country_allocation_used_tpp.into()),
+                thousands(total_tpp.into()),
+                thousands(after.into()),
+                thousands(cap.into())
+            ),
+        );
+        let mut out = license(spec.review.default);
+        out.counts.push(Counter::CountryAllocation);
+        return out;
+    }
+    let s = spec.switches.allocation_exhausted_review.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("allocation_exhausted_review", s)));
+    ev.trail.reason(
+        "allocation.exhausted",
+        &a.citation,
+        format!(
+            "{} allocation: {} used + {} = {} would exceed {} TPP{g2g}: license, presumption of denial",
+            p.dest,
+            thousands(ctx.country_allocation_used_tpp.into()),
+            thousands(total_tpp.into()),
+            thousands(after.into()),
+            thousands(cap.into())
+        ),
+    );
+    license(s.map(|s| s.value).unwrap_or(ReviewPolicy::Denial))
+}
+
+fn weights_rules(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    w: &crate::input::ModelWeightsInput,
+    destination_tier: Option<u8>,
+) -> Result<(Outcome, Option<rust_decimal::Decimal>, Option<Eccn>), DetermineError> {
+    let spec = &ev.regime.spec;
+    let Some(mw) = &spec.model_weights else {
+        ev.trail.reason(
+            "weights.not_in_regime",
+            &spec.citation,
+            format!(
+                "`{}` has no ECCN 4E091: model weights are not controlled by it",
+                spec.id
+            ),
+        );
+        return Ok((outcome(Authorization::NotControlled), None, None));
+    };
+    let class = classify_weights(w, mw, &mut ev.trail).map_err(DetermineError::Weights)?;
+    if !class.controlled {
+        return Ok((
+            outcome(Authorization::NotControlled),
+            Some(class.counted_ops),
+            None,
+        ));
+    }
+    let ops = Some(class.counted_ops);
+    let eccn = Some(Eccn::E4091);
+    let c = &input.consignee;
+    if c.listed {
+        ev.trail.reason(
+            "party.listed",
+            &spec.review.listed_citation,
+            format!("consignee `{}` is on the Entity List", c.name),
+        );
+        return Ok((license(spec.review.listed), ops, eccn));
+    }
+    ev.trail.reason(
+        "scope.license_requirement",
+        &mw.citation,
+        "4E091 requires a license to every destination".into(),
+    );
+    let embargoed = ev
+        .embargoed(p.dest)
+        .or_else(|| ev.embargoed(p.hq))
+        .or_else(|| ev.embargoed(p.parent));
+    if let Some(g) = embargoed {
+        let gid = ev.group_id(g);
+        ev.trail.reason(
+            "tier3.denial",
+            &spec.review.tier3_citation,
+            format!("destination or headquarters in {gid}: presumption of denial, no exception"),
+        );
+        return Ok((license(spec.review.tier3), ops, eccn));
+    }
+    if let Some(aia) = &spec.aia {
+        let hq_t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+        if hq_t1 {
+            let s = spec.switches.weights_storage_required_for_aia.as_ref();
+            let needs_storage = s.is_none_or(|s| s.value);
+            let stored = input.context.weights_storage_compliant == Some(true);
+            if !needs_storage || stored {
+                ev.trail.reason(
+                    "aia.weights",
+                    &aia.weights_citation,
+                    format!(
+                        "recipient headquartered in Tier 1 (HQ {} / parent {}), located outside Macau/D:5{}: License Exception AIA",
+                        p.hq,
+                        p.parent,
+                        if stored { ", storage meets Supp. No. 10 paras. 14, 15, 18" } else { "" }
+                    ),
+                );
+                return Ok((outcome(Authorization::Aia), ops, eccn));
+            }
+            ev.trail.reason(
+                "aia.weights_storage_not_asserted",
+                &aia.weights_citation,
+                "AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15 and 18; set context.weights_storage_compliant to assert it".into(),
+            );
+        } else {
+            ev.trail.reason(
+                "aia.unavailable_hq",
+                &aia.weights_citation,
+                format!(
+                    "AIA for weights needs Tier 1 headquarters; HQ {} / parent {}",
+                    p.hq, p.parent
+                ),
+            );
+        }
+    }
+    let review = if destination_tier == Some(1) {
+        mw.review_tier1
+    } else {
+        mw.review_other
+    };
+    ev.trail.reason(
+        "weights.review",
+        &mw.citation,
+        format!(
+            "license required; presumption of {} for a Tier {} destination",
+            review,
+            destination_tier
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "?".into())
+        ),
+    );
+    Ok((license(review), ops, eccn))
+}

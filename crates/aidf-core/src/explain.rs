@@ -1,0 +1,106 @@
+//! The parts of an answer that say why: reasons, assumptions and obligations.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// One rule that decided (part of) an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// Stable rule id, e.g. `lpp.within_limit`.
+    pub rule: &'static str,
+    /// CFR (or Federal Register) citation.
+    pub citation: Arc<str>,
+    /// What the rule found for this input.
+    pub detail: String,
+}
+
+/// An unconfirmed ([U]) reading the answer relied on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assumption {
+    /// The switch name in the policy data.
+    pub switch: Arc<str>,
+    /// The value it had.
+    pub value: String,
+    /// Confidence tag (`U` for unconfirmed).
+    pub confidence: Arc<str>,
+    /// What the reading is and why it is uncertain.
+    pub detail: Arc<str>,
+}
+
+/// Something the exporter or consignee must do for the authorization to hold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Obligation {
+    /// Stable id, e.g. `nac.notify`.
+    pub id: &'static str,
+    /// Citation.
+    pub citation: Arc<str>,
+    /// What must be done.
+    pub detail: String,
+}
+
+/// Collects reasons and assumptions while a determination runs; assumptions are deduplicated.
+#[derive(Debug, Default)]
+pub struct Trail {
+    /// Reasons in the order the rules ran.
+    pub reasons: Vec<Reason>,
+    /// Assumptions, each switch once.
+    pub assumptions: Vec<Assumption>,
+    /// Obligations attached to the authorization.
+    pub obligations: Vec<Obligation>,
+}
+
+impl Trail {
+    /// Records a reason.
+    pub fn reason(&mut self, rule: &'static str, citation: &Arc<str>, detail: String) {
+        self.reasons.push(Reason {
+            rule,
+            citation: citation.clone(),
+            detail,
+        });
+    }
+
+    /// Records that an unconfirmed reading was used.
+    pub fn assume(&mut self, assumption: Assumption) {
+        if !self
+            .assumptions
+            .iter()
+            .any(|a| a.switch == assumption.switch)
+        {
+            self.assumptions.push(assumption);
+        }
+    }
+
+    /// Records an obligation.
+    pub fn oblige(&mut self, id: &'static str, citation: &Arc<str>, detail: String) {
+        self.obligations.push(Obligation {
+            id,
+            citation: citation.clone(),
+            detail,
+        });
+    }
+}
+
+/// Formats a whole number with thousands separators, as the rule writes its numbers.
+pub fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(26_900_000), "26,900,000");
+        assert_eq!(super::thousands(1_000), "1,000");
+    }
+}

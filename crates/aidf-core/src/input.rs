@@ -1,0 +1,251 @@
+//! The determination input contract (JSON), parsed strictly: unknown fields are errors, and every
+//! error names the field path and the value.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Datacenter;
+use crate::num::de_opt_decimal;
+use crate::policy::Posture;
+
+/// Kind of transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Transaction {
+    /// Export from the United States.
+    #[default]
+    Export,
+    /// Reexport from one foreign country to another.
+    Reexport,
+    /// Transfer within a country.
+    Transfer,
+}
+
+/// Intended end use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EndUse {
+    /// Installed and used (the ordinary case).
+    #[default]
+    Deployment,
+    /// Development of items (ACM).
+    Development,
+    /// Production of items (ACM).
+    Production,
+    /// Storage before onward shipment (ACM).
+    Storage,
+}
+
+/// Kind of Data Center validated end user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VeuKind {
+    /// Universal VEU.
+    Uveu,
+    /// National VEU.
+    Nveu,
+}
+
+/// A consignee's VEU authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VeuRef {
+    /// UVEU or NVEU.
+    pub kind: VeuKind,
+    /// Authorization id.
+    pub id: String,
+}
+
+/// The exporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Exporter {
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Headquarters country.
+    #[serde(default)]
+    pub hq: Option<String>,
+}
+
+/// The ultimate consignee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consignee {
+    /// Name (the LPP year-to-date is kept per consignee).
+    pub name: String,
+    /// Headquarters country.
+    pub hq: String,
+    /// Headquarters country of the ultimate parent; defaults to `hq`.
+    #[serde(default)]
+    pub parent_hq: Option<String>,
+    /// VEU authorization, if any.
+    #[serde(default)]
+    pub veu: Option<VeuRef>,
+    /// On the Entity List.
+    #[serde(default)]
+    pub listed: bool,
+    /// A government or government-controlled end user.
+    #[serde(default)]
+    pub government: bool,
+}
+
+/// Training facts of a model whose weights are exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelWeightsInput {
+    /// Operations used to train the model (pre-training and later training), if known.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub training_ops: Option<Decimal>,
+    /// Parameter count, to estimate operations with 6·N·D when `training_ops` is absent.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub parameters: Option<Decimal>,
+    /// Training tokens (examples), for 6·N·D.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub tokens: Option<Decimal>,
+    /// The weights are published (open).
+    #[serde(default)]
+    pub published: bool,
+    /// Operations of the published model this one was derived from, if it was.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub derived_from_published_ops: Option<Decimal>,
+    /// Operations needed (with the most efficient published methods) to match the most capable
+    /// published model: the relative floor.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub floor_ops: Option<Decimal>,
+    /// Synthetic-data rule: share (percent) of training operations on data from the largest
+    /// unpublished generator.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub synthetic_share_pct: Option<Decimal>,
+    /// That generator's operations to produce the data.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub synthetic_generation_ops: Option<Decimal>,
+    /// That generator's own training operations, counted when its weights are unpublished.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub synthetic_generator_training_ops: Option<Decimal>,
+    /// Whether that generator's weights are published.
+    #[serde(default)]
+    pub synthetic_generator_published: bool,
+}
+
+/// The item: a catalog chip, raw metrics, or model weights. Exactly one form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// Catalog id or name.
+    #[serde(default)]
+    pub chip: Option<String>,
+    /// TPP per unit.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub tpp: Option<Decimal>,
+    /// Performance density.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub pd: Option<Decimal>,
+    /// Applicable die area (instead of `pd`).
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub die_area_mm2: Option<Decimal>,
+    /// Designed or marketed for datacenters (metrics form; default: yes, and said so).
+    #[serde(default)]
+    pub datacenter: Option<bool>,
+    /// Model weights.
+    #[serde(default)]
+    pub model_weights: Option<ModelWeightsInput>,
+}
+
+impl ItemInput {
+    /// The datacenter status for the metrics form.
+    pub fn datacenter_status(&self) -> Datacenter {
+        match self.datacenter {
+            Some(false) => Datacenter::No,
+            _ => Datacenter::Yes,
+        }
+    }
+}
+
+/// Balances the determination reads; the ledger fills them in when it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// TPP the consignee has received under LPP this calendar year, before this shipment.
+    #[serde(default)]
+    pub consignee_ytd_tpp: u64,
+    /// TPP already drawn from the destination's country allocation.
+    #[serde(default)]
+    pub country_allocation_used_tpp: u64,
+    /// The destination has a government-to-government arrangement.
+    #[serde(default)]
+    pub gov_to_gov_agreement: bool,
+    /// The NVEU's installed base in the destination before this shipment.
+    #[serde(default)]
+    pub nveu_installed_tpp: u64,
+    /// TPP the consignee has received under AIA so far (certification-report trigger).
+    #[serde(default)]
+    pub consignee_aia_cumulative_tpp: u64,
+    /// The weights will be stored in a facility meeting Supp. No. 10 paras. 14, 15 and 18.
+    #[serde(default)]
+    pub weights_storage_compliant: Option<bool>,
+}
+
+/// One transaction to determine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeterminationInput {
+    /// Date of the shipment.
+    pub date: NaiveDate,
+    /// Posture (default as written).
+    #[serde(default)]
+    pub posture: Option<Posture>,
+    /// Pin a regime instead of resolving the date.
+    #[serde(default)]
+    pub regime: Option<String>,
+    /// Export, reexport or transfer.
+    #[serde(default)]
+    pub transaction: Option<Transaction>,
+    /// The exporter.
+    #[serde(default)]
+    pub exporter: Option<Exporter>,
+    /// Destination country.
+    pub destination: String,
+    /// Ultimate consignee.
+    pub consignee: Consignee,
+    /// End use.
+    #[serde(default)]
+    pub end_use: Option<EndUse>,
+    /// Ultimate destination, if the items move on.
+    #[serde(default)]
+    pub ultimate_destination: Option<String>,
+    /// The item.
+    pub item: ItemInput,
+    /// Units (chips); not needed for model weights.
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    /// Balances.
+    #[serde(default)]
+    pub context: Context,
+}
+
+/// A JSON input that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") })]
+pub struct InputError {
+    /// Dotted path of the field at fault (empty for syntax errors).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl DeterminationInput {
+    /// Parses one JSON document.
+    pub fn from_json(text: &str) -> Result<DeterminationInput, InputError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            InputError {
+                path,
+                message: inner.to_string(),
+            }
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! aidf-core: the pure domain of aidf.
+//!
+//! Countries and dated country groups, the accelerator catalog, 3A090/4A090/4E091 classification,
+//! regimes as data, and the license determination. Nothing here does I/O, reads a clock or
+//! spawns work: dates, balances and policy files come in as values, so every answer is a function
+//! of its inputs and can be replayed.
+
+pub mod chip;
+pub mod classify;
+pub mod country;
+pub mod determine;
+pub mod explain;
+pub mod input;
+pub mod num;
+pub mod policy;
+pub mod regime;
+pub mod weights;
+
+pub use determine::{Authorization, Counter, Determination, DetermineError, determine};
+pub use input::DeterminationInput;
+pub use policy::{Policy, PolicyError, PolicySources, Posture};

@@ -1,0 +1,118 @@
+//! Exact numbers. Rates, areas, thresholds and operation counts are decimals (`rust_decimal`), so a
+//! boundary such as "TPP of 4,800 or more" or "PD of 5.92 or more" is decided exactly; TPP for
+//! accounting is a whole number.
+
+use std::fmt;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::de::{self, Deserializer, Visitor};
+
+/// Converts a JSON/TOML float to the decimal it was written as. Rust prints the shortest digits
+/// that round-trip, which for any literal of up to 15 significant digits are the digits typed, so
+/// `5.92` becomes exactly 5.92 and `3e26` exactly 3×10^26.
+pub fn decimal_from_f64(value: f64) -> Option<Decimal> {
+    if !value.is_finite() {
+        return None;
+    }
+    let text = format!("{value}");
+    text.parse::<Decimal>().ok()
+}
+
+/// Parses a decimal written as text, accepting scientific notation (`1e26`, `2.5e25`).
+pub fn parse_decimal(text: &str) -> Option<Decimal> {
+    let t = text.trim().replace('_', "");
+    if t.contains(['e', 'E']) {
+        Decimal::from_scientific(&t).ok()
+    } else {
+        t.parse::<Decimal>().ok()
+    }
+}
+
+/// Rounds a non-negative decimal to the nearest whole number, halves away from zero.
+pub fn round_to_u64(value: Decimal) -> Option<u64> {
+    let r = value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    u64::try_from(r).ok()
+}
+
+struct DecimalVisitor;
+
+impl Visitor<'_> for DecimalVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number (or a string holding a number such as \"2.5e25\")")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+        decimal_from_f64(v).ok_or_else(|| E::custom(format!("number `{v}` is out of range")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+        parse_decimal(v).ok_or_else(|| E::custom(format!("`{v}` is not a number")))
+    }
+}
+
+/// Serde helper: an exact decimal from a number or a numeric string.
+pub fn de_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    d.deserialize_any(DecimalVisitor)
+}
+
+/// Serde helper: an optional exact decimal.
+pub fn de_opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    struct Opt;
+    impl<'de> Visitor<'de> for Opt {
+        type Value = Option<Decimal>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("null or a number")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            de_decimal(d).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
+}
+
+/// Serializes a decimal as a JSON number (a float for display; decisions never read it back).
+pub fn decimal_to_f64(value: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    value.to_f64().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_become_the_decimal_written() {
+        let cases = [
+            (5.92, "5.92"),
+            (3e26, "300000000000000000000000000"),
+            (2.5e25, "25000000000000000000000000"),
+            (1670.5, "1670.5"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(decimal_from_f64(f).unwrap().to_string(), want, "{f}");
+        }
+        assert_eq!(
+            parse_decimal("1e26").unwrap().to_string(),
+            "100000000000000000000000000"
+        );
+        assert_eq!(round_to_u64(parse_decimal("20919.2").unwrap()), Some(20919));
+        assert_eq!(round_to_u64(parse_decimal("5284.8").unwrap()), Some(5285));
+        assert_eq!(round_to_u64(parse_decimal("0.5").unwrap()), Some(1));
+    }
+}

@@ -1,0 +1,553 @@
+//! The whole policy: countries, groups, catalog, regimes and the timeline, loaded from text and
+//! validated. The default policy is embedded in the binary; `Policy::from_sources` takes files a
+//! user supplies (`--policy-dir`). No I/O happens here: callers hand over file contents.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::chip::Catalog;
+use crate::country::{Alias, Country, CountryTable, DatedMember, Group, GroupIdx, parse_code};
+use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches};
+
+/// Enforcement posture: the text in force, or what BIS enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Posture {
+    /// The regulation text in force on the date.
+    #[default]
+    #[serde(alias = "as-written")]
+    AsWritten,
+    /// What BIS enforces on the date.
+    #[serde(alias = "as-enforced")]
+    AsEnforced,
+}
+
+impl Posture {
+    /// As the JSON contract writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Posture::AsWritten => "as_written",
+            Posture::AsEnforced => "as_enforced",
+        }
+    }
+}
+
+impl fmt::Display for Posture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a posture's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    /// First day the regime applies under this posture.
+    pub from: NaiveDate,
+    /// Regime id.
+    pub regime: String,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Which regime applies on which date, per posture.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeline {
+    /// Format version (1).
+    pub schema: u32,
+    /// The text in force.
+    pub as_written: Vec<TimelineEntry>,
+    /// What BIS enforces.
+    pub as_enforced: Vec<TimelineEntry>,
+}
+
+impl Timeline {
+    /// Entries of one posture.
+    pub fn entries(&self, posture: Posture) -> &[TimelineEntry] {
+        match posture {
+            Posture::AsWritten => &self.as_written,
+            Posture::AsEnforced => &self.as_enforced,
+        }
+    }
+}
+
+/// The raw text of every policy file, with the names used in error messages.
+#[derive(Debug, Clone)]
+pub struct PolicySources {
+    /// `countries.csv`: code,name.
+    pub countries_csv: (String, String),
+    /// `country-groups.toml`.
+    pub groups_toml: (String, String),
+    /// `chips.toml`.
+    pub chips_toml: (String, String),
+    /// `timeline.toml`.
+    pub timeline_toml: (String, String),
+    /// `regimes/*.toml`.
+    pub regimes: Vec<(String, String)>,
+}
+
+impl PolicySources {
+    /// The policy shipped in the repository's `policy/` directory, compiled in.
+    pub fn embedded() -> PolicySources {
+        let f = |name: &str, text: &str| (name.to_string(), text.to_string());
+        PolicySources {
+            countries_csv: f(
+                "countries.csv",
+                include_str!("../../../policy/countries.csv"),
+            ),
+            groups_toml: f(
+                "country-groups.toml",
+                include_str!("../../../policy/country-groups.toml"),
+            ),
+            chips_toml: f("chips.toml", include_str!("../../../policy/chips.toml")),
+            timeline_toml: f(
+                "timeline.toml",
+                include_str!("../../../policy/timeline.toml"),
+            ),
+            regimes: vec![
+                f(
+                    "regimes/ac-2023.toml",
+                    include_str!("../../../policy/regimes/ac-2023.toml"),
+                ),
+                f(
+                    "regimes/ai-diffusion-2025.toml",
+                    include_str!("../../../policy/regimes/ai-diffusion-2025.toml"),
+                ),
+            ],
+        }
+    }
+}
+
+/// A policy file that failed to load. The message names the file, the line when known, and the
+/// field and value at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy file `{file}`{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+pub struct PolicyError {
+    /// File name as given in [`PolicySources`].
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PolicyError {
+    fn new(file: &str, message: impl Into<String>) -> Self {
+        PolicyError {
+            file: file.to_string(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    fn toml(file: &str, text: &str, err: &toml::de::Error) -> Self {
+        let line = err
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        PolicyError {
+            file: file.to_string(),
+            line,
+            message: err.message().replace('\n', " ").trim().to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupsFile {
+    schema: u32,
+    #[serde(default)]
+    alias: Vec<Alias>,
+    group: Vec<GroupSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSpec {
+    id: String,
+    title: String,
+    citation: String,
+    confidence: String,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    members: Vec<String>,
+    #[serde(default)]
+    dated: Vec<DatedSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatedSpec {
+    country: String,
+    #[serde(default)]
+    from: Option<NaiveDate>,
+    #[serde(default)]
+    until: Option<NaiveDate>,
+    #[serde(default)]
+    unconfirmed: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// The loaded policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Countries and groups.
+    pub countries: CountryTable,
+    /// Accelerator catalog.
+    pub catalog: Catalog,
+    /// Regimes in file order.
+    pub regimes: Vec<Regime>,
+    regime_by_id: HashMap<String, usize>,
+    /// The timeline.
+    pub timeline: Timeline,
+}
+
+fn parse_countries(file: &str, text: &str) -> Result<Vec<Country>, PolicyError> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| PolicyError::new(file, e.to_string()))?
+        .clone();
+    if headers.iter().collect::<Vec<_>>() != ["code", "name"] {
+        return Err(PolicyError {
+            file: file.into(),
+            line: Some(1),
+            message: "header must be `code,name`".into(),
+        });
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = Some(i + 2);
+        let rec = rec.map_err(|e| PolicyError {
+            file: file.into(),
+            line,
+            message: e.to_string(),
+        })?;
+        let (code, name) = (rec.get(0).unwrap_or(""), rec.get(1).unwrap_or(""));
+        let code = parse_code(code).map_err(|e| PolicyError {
+            file: file.into(),
+            line,
+            message: format!("field `code`: {e}"),
+        })?;
+        if name.trim().is_empty() {
+            return Err(PolicyError {
+                file: file.into(),
+                line,
+                message: format!("field `name`: empty name for `{code}`"),
+            });
+        }
+        out.push(Country {
+            code,
+            name: Arc::from(name),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_groups(file: &str, text: &str) -> Result<(Vec<Alias>, Vec<Group>), PolicyError> {
+    let spec: GroupsFile = toml::from_str(text).map_err(|e| PolicyError::toml(file, text, &e))?;
+    if spec.schema != 1 {
+        return Err(PolicyError::new(
+            file,
+            format!("field `schema`: unsupported version {}", spec.schema),
+        ));
+    }
+    let mut groups = Vec::new();
+    for g in spec.group {
+        let mut members = Vec::new();
+        for m in &g.members {
+            let country = parse_code(m).map_err(|e| {
+                PolicyError::new(file, format!("field `group.members` of `{}`: {e}", g.id))
+            })?;
+            members.push(DatedMember {
+                country,
+                from: None,
+                until: None,
+                unconfirmed: None,
+                note: None,
+            });
+        }
+        for d in g.dated {
+            let country = parse_code(&d.country).map_err(|e| {
+                PolicyError::new(
+                    file,
+                    format!("field `group.dated.country` of `{}`: {e}", g.id),
+                )
+            })?;
+            members.push(DatedMember {
+                country,
+                from: d.from,
+                until: d.until,
+                unconfirmed: d.unconfirmed.map(Arc::from),
+                note: d.note.map(Arc::from),
+            });
+        }
+        groups.push(Group {
+            id: Arc::from(g.id),
+            title: Arc::from(g.title),
+            citation: Arc::from(g.citation),
+            confidence: Arc::from(g.confidence),
+            note: g.note.map(Arc::from),
+            members,
+        });
+    }
+    Ok((spec.alias, groups))
+}
+
+fn resolve_regime(
+    file: &str,
+    spec: &RegimeSpec,
+    table: &CountryTable,
+) -> Result<Resolved, PolicyError> {
+    let groups = |field: &str, ids: &[String]| -> Result<Vec<GroupIdx>, PolicyError> {
+        ids.iter()
+            .map(|id| {
+                table.group_idx(id).ok_or_else(|| {
+                    PolicyError::new(
+                        file,
+                        format!("field `{field}`: unknown country group `{id}`"),
+                    )
+                })
+            })
+            .collect()
+    };
+    let countries = spec
+        .scope
+        .countries
+        .iter()
+        .map(|c| {
+            table
+                .lookup(c)
+                .map_err(|e| PolicyError::new(file, format!("field `scope.countries`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (tier1, tier3) = match &spec.tiers {
+        Some(t) => (
+            groups("tiers.tier1_groups", &t.tier1_groups)?,
+            groups("tiers.tier3_groups", &t.tier3_groups)?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Resolved {
+        scope_groups: groups("scope.groups", &spec.scope.groups)?,
+        scope_exclude: groups("scope.exclude_groups", &spec.scope.exclude_groups)?,
+        scope_countries: countries,
+        taint_groups: groups("scope.hq_taint_groups", &spec.scope.hq_taint_groups)?,
+        tier1_groups: tier1,
+        tier3_groups: tier3,
+        denial_groups: groups("review.denial_groups", &spec.review.denial_groups)?,
+        d1_d4: ["D:1", "D:4"]
+            .iter()
+            .filter_map(|g| table.group_idx(g))
+            .collect(),
+    })
+}
+
+fn validate_regime(file: &str, spec: &RegimeSpec) -> Result<(), PolicyError> {
+    let err = |m: String| Err(PolicyError::new(file, m));
+    if spec.schema != 1 {
+        return err(format!(
+            "field `schema`: unsupported version {}",
+            spec.schema
+        ));
+    }
+    if spec.id.is_empty()
+        || !spec
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return err(format!(
+            "field `id`: `{}` must be lower-case letters, digits and `-`",
+            spec.id
+        ));
+    }
+    if spec.compliance_date < spec.effective_date {
+        return err(format!(
+            "field `compliance_date`: {} is before the effective date {}",
+            spec.compliance_date, spec.effective_date
+        ));
+    }
+    if spec.h100_tpp == 0 {
+        return err("field `h100_tpp`: must be positive, got `0`".into());
+    }
+    if let Some(a) = &spec.allocation {
+        if a.window_end < a.window_start {
+            return err(format!(
+                "field `allocation.window_end`: {} is before window_start {}",
+                a.window_end, a.window_start
+            ));
+        }
+        if a.g2g_multiplier == 0 {
+            return err("field `allocation.g2g_multiplier`: must be positive, got `0`".into());
+        }
+    }
+    if let Some(v) = &spec.veu {
+        if v.nveu_schedule
+            .windows(2)
+            .any(|w| w[1].through <= w[0].through)
+        {
+            return err("field `veu.nveu_schedule`: milestones must be in date order".into());
+        }
+        for (name, pct) in [
+            ("veu.uveu_tier1_share_min_pct", v.uveu_tier1_share_min_pct),
+            (
+                "veu.uveu_tier2_country_share_max_pct",
+                v.uveu_tier2_country_share_max_pct,
+            ),
+            (
+                "veu.uveu_us_share_min_pct_if_us_hq",
+                v.uveu_us_share_min_pct_if_us_hq,
+            ),
+        ] {
+            if pct > 100 {
+                return err(format!("field `{name}`: {pct} is not a percentage"));
+            }
+        }
+    }
+    for (name, present) in required_switches(spec) {
+        if !present {
+            return err(format!(
+                "field `switches.{name}`: missing; this regime's sections rely on that reading"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn digest(spec: &RegimeSpec, table: &CountryTable) -> Arc<str> {
+    let canonical = serde_json::to_vec(&DigestInput {
+        regime: spec,
+        groups: table.groups(),
+        aliases: table.aliases(),
+    })
+    .unwrap_or_default();
+    let hash = Sha256::digest(&canonical);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    Arc::from(format!("sha256:{hex}"))
+}
+
+impl Policy {
+    /// The embedded default policy.
+    pub fn embedded() -> Result<Policy, PolicyError> {
+        Policy::from_sources(&PolicySources::embedded())
+    }
+
+    /// Loads and validates every file.
+    pub fn from_sources(src: &PolicySources) -> Result<Policy, PolicyError> {
+        let (cf, ct) = &src.countries_csv;
+        let countries = parse_countries(cf, ct)?;
+        let (gf, gt) = &src.groups_toml;
+        let (aliases, groups) = parse_groups(gf, gt)?;
+        let table = CountryTable::new(countries, aliases, groups)
+            .map_err(|e| PolicyError::new(gf, e.to_string()))?;
+        let (chf, cht) = &src.chips_toml;
+        let catalog = Catalog::from_toml(cht).map_err(|e| match e {
+            crate::chip::CatalogError::Parse(te) => PolicyError::toml(chf, cht, &te),
+            other => PolicyError::new(chf, other.to_string()),
+        })?;
+        let mut regimes = Vec::new();
+        let mut regime_by_id = HashMap::new();
+        for (rf, rt) in &src.regimes {
+            let spec: RegimeSpec = toml::from_str(rt).map_err(|e| PolicyError::toml(rf, rt, &e))?;
+            validate_regime(rf, &spec)?;
+            let resolved = resolve_regime(rf, &spec, &table)?;
+            if regime_by_id
+                .insert(spec.id.clone(), regimes.len())
+                .is_some()
+            {
+                return Err(PolicyError::new(
+                    rf,
+                    format!("field `id`: regime `{}` is defined twice", spec.id),
+                ));
+            }
+            let digest = digest(&spec, &table);
+            regimes.push(Regime {
+                id: Arc::from(spec.id.as_str()),
+                spec,
+                digest,
+                resolved,
+            });
+        }
+        let (tf, tt) = &src.timeline_toml;
+        let timeline: Timeline = toml::from_str(tt).map_err(|e| PolicyError::toml(tf, tt, &e))?;
+        if timeline.schema != 1 {
+            return Err(PolicyError::new(
+                tf,
+                format!("field `schema`: unsupported version {}", timeline.schema),
+            ));
+        }
+        for posture in [Posture::AsWritten, Posture::AsEnforced] {
+            let entries = timeline.entries(posture);
+            for (i, e) in entries.iter().enumerate() {
+                let field = format!("{}[{i}]", posture.as_str());
+                let Some(&ri) = regime_by_id.get(&e.regime) else {
+                    return Err(PolicyError::new(
+                        tf,
+                        format!("field `{field}.regime`: unknown regime `{}`", e.regime),
+                    ));
+                };
+                if i > 0 && e.from <= entries[i - 1].from {
+                    return Err(PolicyError::new(
+                        tf,
+                        format!(
+                            "field `{field}.from`: {} is not after the previous entry",
+                            e.from
+                        ),
+                    ));
+                }
+                let compliance = regimes[ri].spec.compliance_date;
+                if posture == Posture::AsWritten && e.from < compliance {
+                    return Err(PolicyError::new(
+                        tf,
+                        format!(
+                            "field `{field}.from`: {} is before the compliance date {compliance} of `{}`",
+                            e.from, e.regime
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Policy {
+            countries: table,
+            catalog,
+            regimes,
+            regime_by_id,
+            timeline,
+        })
+    }
+
+    /// A regime by id.
+    pub fn regime(&self, id: &str) -> Option<&Regime> {
+        self.regime_by_id.get(id).map(|&i| &self.regimes[i])
+    }
+
+    /// The regime in force on `date` under `posture`, with the timeline entry that chose it.
+    pub fn regime_on(
+        &self,
+        date: NaiveDate,
+        posture: Posture,
+    ) -> Option<(&Regime, &TimelineEntry)> {
+        let entry = self
+            .timeline
+            .entries(posture)
+            .iter()
+            .rev()
+            .find(|e| e.from <= date)?;
+        Some((self.regime(&entry.regime)?, entry))
+    }
+
+    /// The earliest date any posture covers.
+    pub fn earliest_date(&self, posture: Posture) -> Option<NaiveDate> {
+        self.timeline.entries(posture).first().map(|e| e.from)
+    }
+}
