@@ -408,23 +408,7 @@ fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool)
         .regime_on(date, posture)
         .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
         .0;
-    let tier_of = |code| -> Option<u8> {
-        let t = regime.spec.tiers.as_ref()?;
-        let _ = t;
-        let (code, _) = policy.countries.canonical(code);
-        let r = &regime.resolved;
-        let any = |gs: &[aidf_core::country::GroupIdx]| {
-            gs.iter()
-                .any(|&g| policy.countries.membership(code, g, date).member)
-        };
-        Some(if any(&r.tier3_groups) {
-            3
-        } else if any(&r.tier1_groups) {
-            1
-        } else {
-            2
-        })
-    };
+    let tier_of = |code| policy.tier(regime, code, date).map(|(t, _)| t);
     let rows: Vec<_> = policy
         .countries
         .countries()

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::chip::LookupError;
 use crate::classify::{Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify};
-use crate::country::{CountryCode, CountryDataError, GroupIdx};
+use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::explain::{Assumption, Obligation, Reason, Trail, thousands};
 use crate::input::{DeterminationInput, EndUse, VeuKind};
 use crate::policy::{Policy, Posture};
@@ -234,33 +234,37 @@ struct Eval<'a> {
 }
 
 impl<'a> Eval<'a> {
+    fn note_unconfirmed(&mut self, code: CountryCode, entry: &DatedMember) {
+        self.trail.assume(Assumption {
+            switch: entry
+                .unconfirmed
+                .clone()
+                .unwrap_or_else(|| Arc::from("membership")),
+            value: format!(
+                "{code} member from {} until {}",
+                entry
+                    .from
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                entry
+                    .until
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ),
+            confidence: Arc::from("U"),
+            detail: entry
+                .note
+                .clone()
+                .unwrap_or_else(|| Arc::from("dated membership")),
+        });
+    }
+
     fn member_of_any(&mut self, code: CountryCode, groups: &[GroupIdx]) -> Option<GroupIdx> {
         let mut hit = None;
         for &g in groups {
             let m = self.policy.countries.membership(code, g, self.date);
             if let Some(entry) = m.unconfirmed {
-                let group = self.policy.countries.group(g);
-                self.trail.assume(Assumption {
-                    switch: entry
-                        .unconfirmed
-                        .clone()
-                        .unwrap_or_else(|| Arc::from("membership")),
-                    value: format!(
-                        "{} in {} from {} until {}",
-                        code,
-                        group.id,
-                        entry
-                            .from
-                            .map(|d| d.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        entry
-                            .until
-                            .map(|d| d.to_string())
-                            .unwrap_or_else(|| "-".into())
-                    ),
-                    confidence: Arc::from("U"),
-                    detail: entry.note.clone().unwrap_or_else(|| group.citation.clone()),
-                });
+                self.note_unconfirmed(code, entry);
             }
             if m.member && hit.is_none() {
                 hit = Some(g);
@@ -274,15 +278,11 @@ impl<'a> Eval<'a> {
     }
 
     fn tier(&mut self, code: CountryCode) -> Option<u8> {
-        self.regime.spec.tiers.as_ref()?;
-        let r = &self.regime.resolved;
-        if self.member_of_any(code, &r.tier3_groups).is_some() {
-            Some(3)
-        } else if self.member_of_any(code, &r.tier1_groups).is_some() {
-            Some(1)
-        } else {
-            Some(2)
+        let (tier, unconfirmed) = self.policy.tier(self.regime, code, self.date)?;
+        if let Some(entry) = unconfirmed {
+            self.note_unconfirmed(code, entry);
         }
+        Some(tier)
     }
 
     /// D:5 / Macau (the headquarters-taint list), which is Tier 3 where tiers exist.

@@ -546,6 +546,38 @@ impl Policy {
         Some((self.regime(&entry.regime)?, entry))
     }
 
+    /// The tier of `code` (aliases applied) under `regime` on `date`: `None` when the regime has no
+    /// tiers. Also returns the dated membership entry resting on an unconfirmed reading that the
+    /// answer depends on, if any.
+    pub fn tier(
+        &self,
+        regime: &Regime,
+        code: crate::country::CountryCode,
+        date: NaiveDate,
+    ) -> Option<(u8, Option<&DatedMember>)> {
+        regime.spec.tiers.as_ref()?;
+        let (code, _) = self.countries.canonical(code);
+        let r = &regime.resolved;
+        let mut unconfirmed = None;
+        let mut any = |groups: &[GroupIdx]| {
+            let mut hit = false;
+            for &g in groups {
+                let m = self.countries.membership(code, g, date);
+                unconfirmed = unconfirmed.or(m.unconfirmed);
+                hit |= m.member;
+            }
+            hit
+        };
+        let tier = if any(&r.tier3_groups) {
+            3
+        } else if any(&r.tier1_groups) {
+            1
+        } else {
+            2
+        };
+        Some((tier, unconfirmed))
+    }
+
     /// The earliest date any posture covers.
     pub fn earliest_date(&self, posture: Posture) -> Option<NaiveDate> {
         self.timeline.entries(posture).first().map(|e| e.from)
