@@ -1,0 +1,966 @@
+//! Backend-independent ledger rules.
+//!
+//! Both backends implement [`TxOps`] on top of an open write transaction; all
+//! rules (validation, idempotency, lazy expiry, cap checks, history entries)
+//! live here once, so the two backends cannot drift apart.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{LedgerError, Result};
+use crate::types::{
+    Account, AccountKind, Applied, Balance, EntryKind, G2gArrangement, Hold, HoldState, License,
+    Meta, Op, OpResult, Shipment, ShipmentStatus, Timestamp, Veu,
+};
+use crate::validate;
+
+/// Tables holding JSON records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordTable {
+    Licenses,
+    Veus,
+    G2g,
+    Shipments,
+}
+
+impl RecordTable {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            RecordTable::Licenses => "licenses",
+            RecordTable::Veus => "veus",
+            RecordTable::G2g => "g2g_arrangements",
+            RecordTable::Shipments => "shipments",
+        }
+    }
+}
+
+/// A stored op: its canonical fields and its result, both JSON.
+#[derive(Debug)]
+pub(crate) struct StoredOp {
+    pub fields: String,
+    pub result: String,
+}
+
+/// Row to insert into `ops`. Reservations double as holds (`hold_state`).
+#[derive(Debug)]
+pub(crate) struct NewOp<'a> {
+    pub op_id: &'a str,
+    pub kind: &'static str,
+    pub account: &'a str,
+    pub amount: i64,
+    pub expires_at: Option<i64>,
+    pub hold_state: Option<&'static str>,
+    pub fields: String,
+    pub result: String,
+    pub at: i64,
+}
+
+/// Row to append to `entries`.
+#[derive(Debug)]
+pub(crate) struct NewEntry<'a> {
+    pub op_id: Option<&'a str>,
+    pub kind: EntryKind,
+    pub account: &'a str,
+    pub posted_delta: i64,
+    pub pending_delta: i64,
+    pub cap: Option<i64>,
+    pub pending_id: Option<&'a str>,
+    pub at: i64,
+    pub meta: &'a Meta,
+}
+
+/// Primitive operations inside one write transaction.
+pub(crate) trait TxOps {
+    /// Loads (and on PostgreSQL, row-locks in key order) the given accounts.
+    /// `keys` is sorted and deduplicated. Missing keys are simply absent.
+    fn lock_accounts(&mut self, keys: &[&str]) -> Result<Vec<Account>>;
+    fn insert_account(&mut self, account: &Account) -> Result<()>;
+    fn update_account(&mut self, account: &Account) -> Result<()>;
+    fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>>;
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()>;
+    fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>>;
+    fn set_hold_state(&mut self, pending_id: &str, state: HoldState) -> Result<()>;
+    /// Unresolved holds on `account` with `expires_at <= now`.
+    fn due_holds(&mut self, account: &str, now: Timestamp) -> Result<Vec<Hold>>;
+    /// Accounts with at least one unresolved hold with `expires_at <= now`.
+    fn due_accounts(&mut self, now: Timestamp) -> Result<Vec<String>>;
+    fn insert_entry(&mut self, entry: &NewEntry<'_>) -> Result<()>;
+    fn get_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
+    fn insert_record(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+}
+
+/// Per-transaction write-back cache of locked accounts.
+#[derive(Debug, Default)]
+struct Cache {
+    slots: HashMap<String, Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    account: Account,
+    dirty: bool,
+    /// `now` of the last expiry sweep in this transaction; `now` is fixed per
+    /// transaction, so one sweep per account suffices.
+    swept: bool,
+}
+
+impl Cache {
+    fn fill(&mut self, accounts: Vec<Account>) {
+        for account in accounts {
+            self.slots.entry(account.key.clone()).or_insert(Slot {
+                account,
+                dirty: false,
+                swept: false,
+            });
+        }
+    }
+
+    /// The account, loaded if needed, with expired holds swept (so that they
+    /// never count against the cap).
+    fn slot<'c, T: TxOps + ?Sized>(
+        &'c mut self,
+        tx: &mut T,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<&'c mut Slot> {
+        if !self.slots.contains_key(key) {
+            let rows = tx.lock_accounts(&[key])?;
+            self.fill(rows);
+        }
+        let slot = self
+            .slots
+            .get_mut(key)
+            .ok_or_else(|| LedgerError::UnknownAccount {
+                key: key.to_owned(),
+            })?;
+        if !slot.swept {
+            for hold in tx.due_holds(key, now)? {
+                expire_hold(tx, slot, &hold)?;
+            }
+            slot.swept = true;
+        }
+        Ok(slot)
+    }
+
+    fn flush<T: TxOps + ?Sized>(self, tx: &mut T) -> Result<()> {
+        for slot in self.slots.into_values() {
+            if slot.dirty {
+                tx.update_account(&slot.account)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn expire_hold<T: TxOps + ?Sized>(tx: &mut T, slot: &mut Slot, hold: &Hold) -> Result<()> {
+    let expires_at = hold.expires_at.unwrap_or(Timestamp(i64::MIN));
+    slot.account.pending = slot
+        .account
+        .pending
+        .checked_sub(hold.amount)
+        .ok_or_else(|| LedgerError::Corrupt {
+            what: format!("account `{}`", slot.account.key),
+            detail: format!(
+                "pending {} below expiring hold {}",
+                slot.account.pending, hold.amount
+            ),
+        })?;
+    slot.dirty = true;
+    tx.set_hold_state(&hold.pending_id, HoldState::Expired)?;
+    tx.insert_entry(&NewEntry {
+        op_id: None,
+        kind: EntryKind::Expire,
+        account: &hold.account,
+        posted_delta: 0,
+        pending_delta: -validate::to_i64(&hold.pending_id, hold.amount)?,
+        cap: None,
+        pending_id: Some(&hold.pending_id),
+        // Dated when it took effect, so that as-of balances are exact.
+        at: expires_at.0,
+        meta: &hold.meta,
+    })
+}
+
+fn wrap(index: usize, len: usize, op: &Op, e: LedgerError) -> LedgerError {
+    if e.is_storage() {
+        e
+    } else {
+        LedgerError::BatchFailed {
+            index,
+            op_id: op.op_id().to_owned(),
+            len,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Applies `ops` as one linked batch inside the caller's transaction. On
+/// error the caller must roll back.
+pub(crate) fn apply_ops<T: TxOps + ?Sized>(
+    tx: &mut T,
+    ops: &[Op],
+    now: Timestamp,
+) -> Result<Vec<Applied>> {
+    let len = ops.len();
+    let mut seen = HashSet::with_capacity(len);
+    let mut batch_reserves: HashMap<&str, &str> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        validate::op(op).map_err(|e| wrap(i, len, op, e))?;
+        if let Op::Reserve {
+            op_id,
+            account,
+            expires_at,
+            ..
+        } = op
+        {
+            if let Some(expires_at) = *expires_at
+                && expires_at <= now
+            {
+                let e = LedgerError::ExpiryNotInFuture {
+                    op_id: op_id.clone(),
+                    expires_at,
+                    now,
+                };
+                return Err(wrap(i, len, op, e));
+            }
+            batch_reserves.insert(op_id, account);
+        }
+        if !seen.insert(op.op_id()) {
+            return Err(wrap(
+                i,
+                len,
+                op,
+                LedgerError::DuplicateOpInBatch {
+                    op_id: op.op_id().to_owned(),
+                },
+            ));
+        }
+    }
+
+    // Lock every account the batch touches up front, in key order, so that
+    // concurrent PostgreSQL transactions cannot deadlock on account rows.
+    let mut keys: Vec<String> = Vec::with_capacity(len);
+    for op in ops {
+        match op {
+            Op::Reserve { account, .. }
+            | Op::Attrition { account, .. }
+            | Op::Transfer { account, .. }
+            | Op::SetCap { account, .. } => keys.push(account.clone()),
+            Op::Post { pending_id, .. } | Op::Void { pending_id, .. } => {
+                if let Some(account) = batch_reserves.get(pending_id.as_str()) {
+                    keys.push((*account).to_owned());
+                } else if let Some(hold) = tx.get_hold(pending_id)? {
+                    // A hold's account never changes, so reading it unlocked is safe.
+                    keys.push(hold.account);
+                }
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut cache = Cache::default();
+    cache.fill(tx.lock_accounts(&key_refs)?);
+
+    let mut out = Vec::with_capacity(len);
+    for (i, op) in ops.iter().enumerate() {
+        let applied = apply_one(tx, &mut cache, op, now).map_err(|e| wrap(i, len, op, e))?;
+        out.push(applied);
+    }
+    cache.flush(tx)?;
+    Ok(out)
+}
+
+fn check_cap(account: &Account, amount: u64) -> Result<()> {
+    if let Some(cap) = account.cap {
+        // u128: the sum of three u64 cannot overflow.
+        let used = u128::from(account.posted) + u128::from(account.pending) + u128::from(amount);
+        if used > u128::from(cap) {
+            return Err(LedgerError::ExceedsCap {
+                account: account.key.clone(),
+                cap,
+                posted: account.posted,
+                pending: account.pending,
+                amount,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn add(account: &Account, a: u64, b: u64) -> Result<u64> {
+    let sum = a.checked_add(b).ok_or_else(|| LedgerError::Overflow {
+        account: account.key.clone(),
+    })?;
+    validate::to_i64(&account.key, sum)?;
+    Ok(sum)
+}
+
+fn sub(account: &Account, a: u64, b: u64) -> Result<u64> {
+    a.checked_sub(b).ok_or_else(|| LedgerError::Corrupt {
+        what: format!("account `{}`", account.key),
+        detail: format!("balance {a} below {b}"),
+    })
+}
+
+fn balance_of(a: &Account) -> Balance {
+    Balance::new(a.cap, a.posted, a.pending)
+}
+
+/// What one op does, computed before anything is written.
+struct Effect {
+    account: String,
+    result: OpResult,
+    entry_kind: EntryKind,
+    posted_delta: i64,
+    pending_delta: i64,
+    /// `Some(cap)` for cap entries (`cap` itself `None` = uncapped).
+    cap_entry: Option<Option<i64>>,
+    pending_id: Option<String>,
+    /// Amount column of the ops row (the held amount for reservations).
+    row_amount: i64,
+    expires_at: Option<i64>,
+    is_hold: bool,
+}
+
+fn apply_one<T: TxOps + ?Sized>(
+    tx: &mut T,
+    cache: &mut Cache,
+    op: &Op,
+    now: Timestamp,
+) -> Result<Applied> {
+    if let Some(stored) = tx.get_op(op.op_id())? {
+        return replay(op, &stored);
+    }
+    let op_id = op.op_id();
+    let effect = match op {
+        Op::Reserve {
+            account,
+            amount,
+            expires_at,
+            ..
+        } => {
+            let slot = cache.slot(tx, account, now)?;
+            check_cap(&slot.account, *amount)?;
+            slot.account.pending = add(&slot.account, slot.account.pending, *amount)?;
+            slot.dirty = true;
+            let amount_i = validate::to_i64(op_id, *amount)?;
+            Effect {
+                account: account.clone(),
+                result: OpResult::Reserved {
+                    pending_id: op_id.to_owned(),
+                    amount: *amount,
+                    expires_at: *expires_at,
+                },
+                entry_kind: EntryKind::Reserve,
+                posted_delta: 0,
+                pending_delta: amount_i,
+                cap_entry: None,
+                pending_id: Some(op_id.to_owned()),
+                row_amount: amount_i,
+                expires_at: expires_at.map(|t| t.0),
+                is_hold: true,
+            }
+        }
+        Op::Post { pending_id, .. } | Op::Void { pending_id, .. } => {
+            let hold = tx
+                .get_hold(pending_id)?
+                .ok_or_else(|| LedgerError::UnknownPending {
+                    pending_id: pending_id.clone(),
+                })?;
+            // Loading the slot sweeps the account, which expires this hold if it is due.
+            let slot = cache.slot(tx, &hold.account, now)?;
+            let expired_now =
+                hold.state == HoldState::Pending && hold.expires_at.is_some_and(|e| e <= now);
+            match hold.state {
+                HoldState::Pending if !expired_now => {}
+                HoldState::Posted => {
+                    return Err(LedgerError::AlreadyPosted {
+                        pending_id: pending_id.clone(),
+                    });
+                }
+                HoldState::Voided => {
+                    return Err(LedgerError::AlreadyVoided {
+                        pending_id: pending_id.clone(),
+                    });
+                }
+                HoldState::Pending | HoldState::Expired => {
+                    return Err(LedgerError::AlreadyExpired {
+                        pending_id: pending_id.clone(),
+                        expires_at: hold.expires_at.unwrap_or(now),
+                    });
+                }
+            }
+            let held_i = validate::to_i64(pending_id, hold.amount)?;
+            let (result, entry_kind, posted, state) = match op {
+                Op::Post { amount, .. } => {
+                    let amount = amount.unwrap_or(hold.amount);
+                    if amount > hold.amount {
+                        return Err(LedgerError::PostExceedsPending {
+                            pending_id: pending_id.clone(),
+                            held: hold.amount,
+                            amount,
+                        });
+                    }
+                    slot.account.posted = add(&slot.account, slot.account.posted, amount)?;
+                    let result = OpResult::Posted {
+                        pending_id: pending_id.clone(),
+                        amount_posted: amount,
+                        amount_released: hold.amount - amount,
+                    };
+                    (
+                        result,
+                        EntryKind::Post,
+                        validate::to_i64(op_id, amount)?,
+                        HoldState::Posted,
+                    )
+                }
+                _ => {
+                    let result = OpResult::Voided {
+                        pending_id: pending_id.clone(),
+                        amount_released: hold.amount,
+                    };
+                    (result, EntryKind::Void, 0, HoldState::Voided)
+                }
+            };
+            slot.account.pending = sub(&slot.account, slot.account.pending, hold.amount)?;
+            slot.dirty = true;
+            tx.set_hold_state(pending_id, state)?;
+            Effect {
+                account: hold.account,
+                result,
+                entry_kind,
+                posted_delta: posted,
+                pending_delta: -held_i,
+                cap_entry: None,
+                pending_id: Some(pending_id.clone()),
+                row_amount: posted,
+                expires_at: None,
+                is_hold: false,
+            }
+        }
+        Op::Attrition {
+            account, amount, ..
+        } => {
+            let slot = cache.slot(tx, account, now)?;
+            if *amount > slot.account.posted {
+                return Err(LedgerError::AttritionExceedsPosted {
+                    account: account.clone(),
+                    posted: slot.account.posted,
+                    amount: *amount,
+                });
+            }
+            slot.account.posted -= *amount;
+            slot.dirty = true;
+            let amount_i = validate::to_i64(op_id, *amount)?;
+            Effect {
+                account: account.clone(),
+                result: OpResult::Attrited { amount: *amount },
+                entry_kind: EntryKind::Attrition,
+                posted_delta: -amount_i,
+                pending_delta: 0,
+                cap_entry: None,
+                pending_id: None,
+                row_amount: amount_i,
+                expires_at: None,
+                is_hold: false,
+            }
+        }
+        Op::Transfer {
+            account, amount, ..
+        } => {
+            let slot = cache.slot(tx, account, now)?;
+            check_cap(&slot.account, *amount)?;
+            slot.account.posted = add(&slot.account, slot.account.posted, *amount)?;
+            slot.dirty = true;
+            let amount_i = validate::to_i64(op_id, *amount)?;
+            Effect {
+                account: account.clone(),
+                result: OpResult::Transferred { amount: *amount },
+                entry_kind: EntryKind::Transfer,
+                posted_delta: amount_i,
+                pending_delta: 0,
+                cap_entry: None,
+                pending_id: None,
+                row_amount: amount_i,
+                expires_at: None,
+                is_hold: false,
+            }
+        }
+        Op::SetCap { account, cap, .. } => {
+            let slot = cache.slot(tx, account, now)?;
+            if let Some(new_cap) = *cap {
+                let used = u128::from(slot.account.posted) + u128::from(slot.account.pending);
+                if u128::from(new_cap) < used {
+                    return Err(LedgerError::CapBelowUsage {
+                        account: account.clone(),
+                        new_cap,
+                        posted: slot.account.posted,
+                        pending: slot.account.pending,
+                    });
+                }
+            }
+            let cap_i = cap.map(|c| validate::to_i64(account, c)).transpose()?;
+            let old_cap = slot.account.cap;
+            slot.account.cap = *cap;
+            slot.dirty = true;
+            Effect {
+                account: account.clone(),
+                result: OpResult::CapSet {
+                    old_cap,
+                    new_cap: *cap,
+                },
+                entry_kind: EntryKind::Cap,
+                posted_delta: 0,
+                pending_delta: 0,
+                cap_entry: Some(cap_i),
+                pending_id: None,
+                row_amount: 0,
+                expires_at: None,
+                is_hold: false,
+            }
+        }
+    };
+    let slot = cache
+        .slots
+        .get(&effect.account)
+        .ok_or_else(|| LedgerError::UnknownAccount {
+            key: effect.account.clone(),
+        })?;
+    let applied = Applied {
+        op_id: op_id.to_owned(),
+        account: effect.account.clone(),
+        at: now,
+        result: effect.result,
+        balance_after: balance_of(&slot.account),
+        replayed: false,
+    };
+    tx.insert_op(&NewOp {
+        op_id,
+        kind: op.kind(),
+        account: &effect.account,
+        amount: effect.row_amount,
+        expires_at: effect.expires_at,
+        hold_state: effect.is_hold.then_some(HoldState::Pending.as_str()),
+        fields: serde_json::to_string(op)?,
+        result: serde_json::to_string(&applied)?,
+        at: now.0,
+    })?;
+    tx.insert_entry(&NewEntry {
+        op_id: Some(op_id),
+        kind: effect.entry_kind,
+        account: &effect.account,
+        posted_delta: effect.posted_delta,
+        pending_delta: effect.pending_delta,
+        cap: effect.cap_entry.flatten(),
+        pending_id: effect.pending_id.as_deref(),
+        at: now.0,
+        meta: op.meta(),
+    })?;
+    Ok(applied)
+}
+
+/// Idempotent replay: identical fields return the original result, anything
+/// else names the first differing field.
+fn replay(op: &Op, stored: &StoredOp) -> Result<Applied> {
+    let original: Op = serde_json::from_str(&stored.fields)?;
+    if let Some(field) = first_diff(&original, op) {
+        return Err(LedgerError::OpExists {
+            op_id: op.op_id().to_owned(),
+            field,
+        });
+    }
+    let mut applied: Applied = serde_json::from_str(&stored.result)?;
+    applied.replayed = true;
+    Ok(applied)
+}
+
+fn meta_diff(a: &Meta, b: &Meta) -> Option<&'static str> {
+    if a.determination_id != b.determination_id {
+        Some("determination_id")
+    } else if a.regime_digest != b.regime_digest {
+        Some("regime_digest")
+    } else if a.memo != b.memo {
+        Some("memo")
+    } else {
+        None
+    }
+}
+
+/// First field (in declaration order) in which two ops differ.
+pub(crate) fn first_diff(a: &Op, b: &Op) -> Option<&'static str> {
+    fn first(checks: &[(bool, &'static str)]) -> Option<&'static str> {
+        checks
+            .iter()
+            .find(|(differs, _)| *differs)
+            .map(|(_, name)| *name)
+    }
+    match (a, b) {
+        (
+            Op::Reserve {
+                account: a1,
+                amount: m1,
+                expires_at: e1,
+                meta: x1,
+                ..
+            },
+            Op::Reserve {
+                account: a2,
+                amount: m2,
+                expires_at: e2,
+                meta: x2,
+                ..
+            },
+        ) => first(&[
+            (a1 != a2, "account"),
+            (m1 != m2, "amount"),
+            (e1 != e2, "expires_at"),
+        ])
+        .or_else(|| meta_diff(x1, x2)),
+        (
+            Op::Post {
+                pending_id: p1,
+                amount: m1,
+                meta: x1,
+                ..
+            },
+            Op::Post {
+                pending_id: p2,
+                amount: m2,
+                meta: x2,
+                ..
+            },
+        ) => first(&[(p1 != p2, "pending_id"), (m1 != m2, "amount")]).or_else(|| meta_diff(x1, x2)),
+        (
+            Op::Void {
+                pending_id: p1,
+                meta: x1,
+                ..
+            },
+            Op::Void {
+                pending_id: p2,
+                meta: x2,
+                ..
+            },
+        ) => first(&[(p1 != p2, "pending_id")]).or_else(|| meta_diff(x1, x2)),
+        (
+            Op::Attrition {
+                account: a1,
+                amount: m1,
+                meta: x1,
+                ..
+            },
+            Op::Attrition {
+                account: a2,
+                amount: m2,
+                meta: x2,
+                ..
+            },
+        )
+        | (
+            Op::Transfer {
+                account: a1,
+                amount: m1,
+                meta: x1,
+                ..
+            },
+            Op::Transfer {
+                account: a2,
+                amount: m2,
+                meta: x2,
+                ..
+            },
+        ) => first(&[(a1 != a2, "account"), (m1 != m2, "amount")]).or_else(|| meta_diff(x1, x2)),
+        (
+            Op::SetCap {
+                account: a1,
+                cap: c1,
+                meta: x1,
+                ..
+            },
+            Op::SetCap {
+                account: a2,
+                cap: c2,
+                meta: x2,
+                ..
+            },
+        ) => first(&[(a1 != a2, "account"), (c1 != c2, "cap")]).or_else(|| meta_diff(x1, x2)),
+        _ => Some("kind"),
+    }
+}
+
+/// Opens an account, or checks that an existing one has the same kind and cap.
+pub(crate) fn ensure_account<T: TxOps + ?Sized>(
+    tx: &mut T,
+    key: &str,
+    kind: AccountKind,
+    cap: Option<u64>,
+    now: Timestamp,
+) -> Result<Account> {
+    validate::account_key(key)?;
+    let cap_i = cap.map(|c| validate::to_i64(key, c)).transpose()?;
+    if let Some(existing) = tx.lock_accounts(&[key])?.pop() {
+        if existing.kind != kind {
+            return Err(LedgerError::AccountExists {
+                key: key.to_owned(),
+                field: "kind",
+            });
+        }
+        if existing.cap != cap {
+            return Err(LedgerError::AccountExists {
+                key: key.to_owned(),
+                field: "cap",
+            });
+        }
+        return Ok(existing);
+    }
+    let account = Account {
+        key: key.to_owned(),
+        kind,
+        cap,
+        posted: 0,
+        pending: 0,
+        created_at: now,
+    };
+    // On PostgreSQL a concurrent creator makes this fail with a unique
+    // violation; the backend retries the transaction, which then finds it.
+    tx.insert_account(&account)?;
+    tx.insert_entry(&NewEntry {
+        op_id: None,
+        kind: EntryKind::Open,
+        account: key,
+        posted_delta: 0,
+        pending_delta: 0,
+        cap: cap_i,
+        pending_id: None,
+        at: now.0,
+        meta: &Meta::default(),
+    })?;
+    Ok(account)
+}
+
+/// Expires every due hold; returns how many were expired.
+pub(crate) fn expire_due<T: TxOps + ?Sized>(tx: &mut T, now: Timestamp) -> Result<u64> {
+    let mut keys = tx.due_accounts(now)?;
+    keys.sort_unstable();
+    keys.dedup();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut cache = Cache::default();
+    cache.fill(tx.lock_accounts(&refs)?);
+    let mut count = 0u64;
+    for key in &keys {
+        let Some(slot) = cache.slots.get_mut(key) else {
+            continue;
+        };
+        for hold in tx.due_holds(key, now)? {
+            expire_hold(tx, slot, &hold)?;
+            count += 1;
+        }
+        slot.swept = true;
+    }
+    cache.flush(tx)?;
+    Ok(count)
+}
+
+/// Inserts a JSON record, or checks that the stored one is identical.
+fn put_record<T: TxOps + ?Sized, R>(
+    tx: &mut T,
+    table: RecordTable,
+    record: &'static str,
+    id: &str,
+    value: &R,
+    diff: impl Fn(&R, &R) -> Option<&'static str>,
+    now: Timestamp,
+) -> Result<bool>
+where
+    R: serde::Serialize + serde::de::DeserializeOwned,
+{
+    if let Some(body) = tx.get_record(table, id)? {
+        let stored: R = serde_json::from_str(&body)?;
+        return match diff(&stored, value) {
+            Some(field) => Err(LedgerError::RecordExists {
+                record,
+                id: id.to_owned(),
+                field,
+            }),
+            None => Ok(false),
+        };
+    }
+    tx.insert_record(table, id, &serde_json::to_string(value)?, now)?;
+    Ok(true)
+}
+
+fn first_of(checks: &[(bool, &'static str)]) -> Option<&'static str> {
+    checks
+        .iter()
+        .find(|(differs, _)| *differs)
+        .map(|(_, name)| *name)
+}
+
+/// Records a license and opens its TPP and units accounts (idempotent).
+pub(crate) fn add_license<T: TxOps + ?Sized>(
+    tx: &mut T,
+    license: &License,
+    now: Timestamp,
+) -> Result<License> {
+    validate::record_id("license id", &license.id)?;
+    validate::text("consignee", &license.consignee)?;
+    validate::country("destination country", &license.destination_country)?;
+    for item in &license.allowed_item_ids {
+        validate::text("allowed item id", item)?;
+    }
+    validate::date("granted date", &license.granted_on)?;
+    validate::date("expiry date", &license.expires_on)?;
+    if license.expires_on < license.granted_on {
+        return Err(LedgerError::InvalidField {
+            field: "expiry date",
+            value: license.expires_on.clone(),
+            reason: "must not precede the granted date",
+        });
+    }
+    validate::to_i64("license tpp cap", license.tpp_cap)?;
+    validate::to_i64("license units cap", license.units_cap)?;
+    let diff = |a: &License, b: &License| {
+        first_of(&[
+            (a.consignee != b.consignee, "consignee"),
+            (
+                a.destination_country != b.destination_country,
+                "destination_country",
+            ),
+            (a.allowed_item_ids != b.allowed_item_ids, "allowed_item_ids"),
+            (a.units_cap != b.units_cap, "units_cap"),
+            (a.tpp_cap != b.tpp_cap, "tpp_cap"),
+            (a.granted_on != b.granted_on, "granted_on"),
+            (a.expires_on != b.expires_on, "expires_on"),
+        ])
+    };
+    if put_record(
+        tx,
+        RecordTable::Licenses,
+        "license",
+        &license.id,
+        license,
+        diff,
+        now,
+    )? {
+        ensure_account(
+            tx,
+            &license.tpp_account(),
+            AccountKind::LicenseTpp,
+            Some(license.tpp_cap),
+            now,
+        )?;
+        ensure_account(
+            tx,
+            &license.units_account(),
+            AccountKind::LicenseUnits,
+            Some(license.units_cap),
+            now,
+        )?;
+    }
+    Ok(license.clone())
+}
+
+/// Records a validated end user (idempotent).
+pub(crate) fn add_veu<T: TxOps + ?Sized>(tx: &mut T, veu: &Veu, now: Timestamp) -> Result<Veu> {
+    validate::record_id("veu id", &veu.id)?;
+    validate::text("owner", &veu.owner)?;
+    validate::country("hq country", &veu.hq_country)?;
+    let mut site_ids = HashSet::new();
+    for site in &veu.sites {
+        validate::record_id("site id", &site.id)?;
+        validate::country("site country", &site.country)?;
+        if !site_ids.insert(site.id.as_str()) {
+            return Err(LedgerError::InvalidField {
+                field: "site id",
+                value: site.id.clone(),
+                reason: "duplicate site id",
+            });
+        }
+    }
+    let diff = |a: &Veu, b: &Veu| {
+        first_of(&[
+            (a.kind != b.kind, "kind"),
+            (a.owner != b.owner, "owner"),
+            (a.hq_country != b.hq_country, "hq_country"),
+            (a.sites != b.sites, "sites"),
+        ])
+    };
+    put_record(tx, RecordTable::Veus, "veu", &veu.id, veu, diff, now)?;
+    Ok(veu.clone())
+}
+
+/// Records a government-to-government arrangement (one per country, idempotent).
+pub(crate) fn add_g2g<T: TxOps + ?Sized>(
+    tx: &mut T,
+    g2g: &G2gArrangement,
+    now: Timestamp,
+) -> Result<G2gArrangement> {
+    validate::country("country", &g2g.country)?;
+    validate::date("arrangement date", &g2g.date)?;
+    let diff = |a: &G2gArrangement, b: &G2gArrangement| first_of(&[(a.date != b.date, "date")]);
+    put_record(tx, RecordTable::G2g, "g2g", &g2g.country, g2g, diff, now)?;
+    Ok(g2g.clone())
+}
+
+/// A shipment to record: the determination and the ops it authorised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewShipment {
+    /// Shipment id (the idempotency key for the whole shipment).
+    pub shipment_id: String,
+    /// Digest of the determination input.
+    pub input_digest: String,
+    /// The determination (opaque JSON from aidf-core).
+    pub determination: serde_json::Value,
+    /// Authorised or refused.
+    pub status: ShipmentStatus,
+    /// Ops to apply as one linked batch (must be empty when refused).
+    pub ops: Vec<Op>,
+}
+
+/// Applies the shipment's ops and stores the shipment row in the same transaction.
+pub(crate) fn record_shipment<T: TxOps + ?Sized>(
+    tx: &mut T,
+    s: &NewShipment,
+    now: Timestamp,
+) -> Result<Shipment> {
+    validate::record_id("shipment id", &s.shipment_id)?;
+    validate::text("input digest", &s.input_digest)?;
+    if let Some(body) = tx.get_record(RecordTable::Shipments, &s.shipment_id)? {
+        let mut stored: Shipment = serde_json::from_str(&body)?;
+        stored.replayed = true;
+        return Ok(stored);
+    }
+    if s.status == ShipmentStatus::Refused && !s.ops.is_empty() {
+        return Err(LedgerError::RefusedWithOps {
+            shipment_id: s.shipment_id.clone(),
+            count: s.ops.len(),
+        });
+    }
+    let applied = if s.ops.is_empty() {
+        Vec::new()
+    } else {
+        apply_ops(tx, &s.ops, now)?
+    };
+    let shipment = Shipment {
+        shipment_id: s.shipment_id.clone(),
+        input_digest: s.input_digest.clone(),
+        determination: s.determination.clone(),
+        status: s.status,
+        applied,
+        recorded_at: now,
+        replayed: false,
+    };
+    tx.insert_record(
+        RecordTable::Shipments,
+        &s.shipment_id,
+        &serde_json::to_string(&shipment)?,
+        now,
+    )?;
+    Ok(shipment)
+}

@@ -1,0 +1,607 @@
+//! # aidf-ledger
+//!
+//! An exact, concurrency-safe allocation ledger (TigerBeetle-style) for TPP
+//! caps under the AI Diffusion rule. It knows no regulation: callers open
+//! accounts with caps and move integer amounts through them.
+//!
+//! ## Model
+//! * **Accounts** (`country:MY:2025-2027`, `license:L1:tpp`, ...) have a kind,
+//!   an optional cap, a `posted` and a `pending` balance (integers, in the
+//!   account's unit: TPP, or units for `license_units`).
+//! * **Ops** carry a client-chosen id and are idempotent: `reserve` places a
+//!   pending hold (its op id is the pending id), `post` commits it fully or
+//!   partially, `void` releases it, holds lapse at `expires_at`, `transfer`
+//!   posts without a hold, `attrition` lowers `posted`, `set_cap` changes a cap.
+//!   [`LedgerStore::apply_batch`] applies several ops all-or-nothing.
+//! * **History**: every balance change appends one row to `entries`
+//!   (append-only, enforced by database triggers) carrying the op id, signed
+//!   `posted_delta`/`pending_delta`, the time and the op's [`Meta`]
+//!   (determination id, regime digest).
+//!
+//! ## Invariants
+//! 1. For capped accounts `posted + pending <= cap` after every commit (also a
+//!    `CHECK` constraint in the schema).
+//! 2. `posted == Σ posted_delta` and `pending == Σ pending_delta` over the
+//!    account's entries, and `pending == Σ amount` of its unresolved holds.
+//! 3. Every stored op has exactly one entry with its op id.
+//! 4. Expired holds never count against caps: every write transaction first
+//!    sweeps due holds of each account it touches (the `expire` entry is dated
+//!    at the hold's `expires_at`, so as-of balances are exact).
+//!
+//! [`LedgerStore::check_invariants`] verifies 1–3 on the stored data.
+//!
+//! ## Idempotency
+//! Only successful ops are stored. Replaying a stored op id with identical
+//! fields returns the original [`Applied`] (with `replayed = true`); different
+//! fields give [`LedgerError::OpExists`] naming the first differing field. A
+//! failed op leaves no trace, so its id may be retried (e.g. after a cap
+//! raise, or with corrected fields).
+//!
+//! ## Concurrency
+//! * **SQLite**: WAL mode, `synchronous=NORMAL`, a busy timeout, and every
+//!   write transaction is `BEGIN IMMEDIATE`, so writers are serialised by the
+//!   database lock and a transaction never upgrades a read lock (no
+//!   `SQLITE_BUSY` deadlocks). Busy errors are retried a bounded number of times.
+//! * **PostgreSQL**: READ COMMITTED; each transaction first locks every
+//!   account it touches with `SELECT … ORDER BY key FOR UPDATE` (a stable order,
+//!   so transactions cannot deadlock on accounts), then re-reads ops and holds
+//!   under those locks. Holds change only under their account's lock. The whole
+//!   transaction is retried (bounded) on SQLSTATE 40001, 40P01 and 23505 (a
+//!   concurrent insert of the same op id / account / record; the retry then
+//!   sees it and replays).
+//!
+//! ## Opening
+//! [`Ledger::open`]: `postgres://…`/`postgresql://…` selects PostgreSQL (use
+//! `options=-csearch_path%3Dmyschema` to pick a schema), anything else is a
+//! SQLite file path. Migrations in `schema_migrations` are applied on open; a
+//! database that is not an aidf ledger is rejected without being modified.
+
+mod engine;
+mod error;
+mod pg;
+mod sqlite;
+mod types;
+mod validate;
+
+use std::collections::HashMap;
+
+pub use engine::NewShipment;
+pub use error::{LedgerError, Result};
+pub use pg::PgLedger;
+pub use sqlite::SqliteLedger;
+pub use types::{
+    Account, AccountKind, Applied, Balance, Entry, EntryKind, G2gArrangement, Hold, HoldState,
+    License, Meta, Op, OpResult, Shipment, ShipmentStatus, Timestamp, Veu, VeuKind, VeuSite,
+};
+
+use engine::{RecordTable, TxOps};
+
+/// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
+pub fn validate_op_id(op_id: &str) -> Result<()> {
+    validate::op_id(op_id)
+}
+
+/// Validates an account key (1–256 characters of `[A-Za-z0-9._:/@+-]`).
+pub fn validate_account_key(key: &str) -> Result<()> {
+    validate::account_key(key)
+}
+
+/// The ledger API, implemented by both backends.
+pub trait LedgerStore: Send + std::fmt::Debug {
+    /// Opens an account; idempotent if kind and cap match, else [`LedgerError::AccountExists`].
+    fn ensure_account(
+        &mut self,
+        key: &str,
+        kind: AccountKind,
+        cap: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Account>;
+
+    /// Applies `ops` all-or-nothing in one transaction. On failure returns
+    /// [`LedgerError::BatchFailed`] naming the failing op; the others are
+    /// `linked_event_failed` and nothing was written.
+    fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>>;
+
+    /// Expires every hold with `expires_at <= now`; returns how many.
+    fn expire_due(&mut self, now: Timestamp) -> Result<u64>;
+
+    /// One account.
+    fn account(&mut self, key: &str) -> Result<Account>;
+
+    /// All accounts, ordered by key.
+    fn accounts(&mut self) -> Result<Vec<Account>>;
+
+    /// Balance now (`as_of = None`: stored balances) or at a past time
+    /// (replayed from history; holds due by then are excluded even if not yet swept).
+    fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance>;
+
+    /// The account's entries in commit order.
+    fn history(&mut self, key: &str) -> Result<Vec<Entry>>;
+
+    /// The stored result of an op, if it succeeded earlier.
+    fn op(&mut self, op_id: &str) -> Result<Option<Applied>>;
+
+    /// A hold by pending id.
+    fn hold(&mut self, pending_id: &str) -> Result<Hold>;
+
+    /// Verifies the invariants listed in the crate docs on the stored data.
+    fn check_invariants(&mut self) -> Result<()>;
+
+    /// Records a license and opens `license:<id>:tpp` / `license:<id>:units` (idempotent).
+    fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License>;
+    /// A license by id.
+    fn license(&mut self, id: &str) -> Result<Option<License>>;
+    /// All licenses, ordered by id.
+    fn licenses(&mut self) -> Result<Vec<License>>;
+
+    /// Records a validated end user (idempotent).
+    fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu>;
+    /// A VEU by id.
+    fn veu(&mut self, id: &str) -> Result<Option<Veu>>;
+    /// All VEUs, ordered by id.
+    fn veus(&mut self) -> Result<Vec<Veu>>;
+
+    /// Records a government-to-government arrangement (one per country, idempotent).
+    fn add_g2g(&mut self, arrangement: &G2gArrangement, now: Timestamp) -> Result<G2gArrangement>;
+    /// All arrangements, ordered by country.
+    fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>>;
+
+    /// Applies the shipment's ops as one linked batch and stores the shipment
+    /// in the same transaction. A replayed shipment id returns the stored
+    /// record (`replayed = true`) without looking at the new fields.
+    fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment>;
+    /// A shipment by id.
+    fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
+
+    /// Places a pending hold of `amount` on `account`.
+    fn reserve(
+        &mut self,
+        op_id: &str,
+        account: &str,
+        amount: u64,
+        expires_at: Option<Timestamp>,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::Reserve {
+            op_id: op_id.into(),
+            account: account.into(),
+            amount,
+            expires_at,
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+
+    /// Commits a hold, fully (`amount = None`) or partially.
+    fn post(
+        &mut self,
+        op_id: &str,
+        pending_id: &str,
+        amount: Option<u64>,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::Post {
+            op_id: op_id.into(),
+            pending_id: pending_id.into(),
+            amount,
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+
+    /// Releases a hold.
+    fn void(
+        &mut self,
+        op_id: &str,
+        pending_id: &str,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::Void {
+            op_id: op_id.into(),
+            pending_id: pending_id.into(),
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+
+    /// Lowers the posted balance (never below zero).
+    fn attrition(
+        &mut self,
+        op_id: &str,
+        account: &str,
+        amount: u64,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::Attrition {
+            op_id: op_id.into(),
+            account: account.into(),
+            amount,
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+
+    /// Posts directly without a hold.
+    fn transfer(
+        &mut self,
+        op_id: &str,
+        account: &str,
+        amount: u64,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::Transfer {
+            op_id: op_id.into(),
+            account: account.into(),
+            amount,
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+
+    /// Raises or lowers a cap; lowering below posted + pending is an error.
+    fn set_cap(
+        &mut self,
+        op_id: &str,
+        account: &str,
+        cap: Option<u64>,
+        meta: Meta,
+        now: Timestamp,
+    ) -> Result<Applied> {
+        let op = Op::SetCap {
+            op_id: op_id.into(),
+            account: account.into(),
+            cap,
+            meta,
+        };
+        single(self.apply_batch(std::slice::from_ref(&op), now))
+    }
+}
+
+/// Unwraps the one-op batch used by the single-op helpers, so that callers
+/// see the op's own error rather than `BatchFailed`.
+fn single(res: Result<Vec<Applied>>) -> Result<Applied> {
+    match res {
+        Ok(mut v) => v.pop().ok_or_else(|| LedgerError::Corrupt {
+            what: "batch".into(),
+            detail: "empty result".into(),
+        }),
+        Err(LedgerError::BatchFailed { source, .. }) => Err(*source),
+        Err(e) => Err(e),
+    }
+}
+
+/// A ledger on either backend, chosen by [`Ledger::open`].
+#[derive(Debug)]
+pub enum Ledger {
+    /// SQLite file.
+    Sqlite(SqliteLedger),
+    /// PostgreSQL database.
+    Postgres(Box<PgLedger>),
+}
+
+impl Ledger {
+    /// Opens (creating or migrating as needed) a ledger:
+    /// `postgres://…` or `postgresql://…` → PostgreSQL, anything else → SQLite file path.
+    pub fn open(url: &str) -> Result<Ledger> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Ledger::Postgres(Box::new(PgLedger::open(url)?)))
+        } else {
+            Ok(Ledger::Sqlite(SqliteLedger::open(url)?))
+        }
+    }
+
+    /// The backend behind this ledger, as a trait object.
+    pub fn store(&mut self) -> &mut dyn LedgerStore {
+        match self {
+            Ledger::Sqlite(s) => s,
+            Ledger::Postgres(p) => p.as_mut(),
+        }
+    }
+}
+
+/// Read and write primitives each backend provides; [`LedgerStore`] is built on them.
+pub(crate) trait Store {
+    /// Runs `f` in a write transaction, retrying on transient conflicts.
+    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R>;
+    fn read_account(&mut self, key: &str) -> Result<Option<Account>>;
+    fn read_accounts(&mut self) -> Result<Vec<Account>>;
+    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf>;
+    fn read_history(&mut self, key: &str) -> Result<Vec<Entry>>;
+    fn read_op(&mut self, op_id: &str) -> Result<Option<String>>;
+    fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>>;
+    fn read_sums(&mut self) -> Result<Sums>;
+    fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
+    fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>>;
+}
+
+/// Raw sums for an as-of balance.
+#[derive(Debug)]
+pub(crate) struct AsOf {
+    posted_sum: i64,
+    pending_sum: i64,
+    /// Cap from the latest `open`/`cap` entry at or before the time (or the opening cap).
+    cap: Option<i64>,
+    /// Holds placed by then, still unresolved, and due by then.
+    unswept_due: i64,
+}
+
+/// Aggregates for invariant checks.
+#[derive(Debug, Default)]
+pub(crate) struct Sums {
+    /// account → (Σ posted_delta, Σ pending_delta)
+    entries: HashMap<String, (i64, i64)>,
+    /// account → Σ amount of unresolved holds
+    holds: HashMap<String, i64>,
+    ops_count: i64,
+    op_entries_count: i64,
+}
+
+fn u64_of(what: &str, v: i64) -> Result<u64> {
+    validate::to_u64(what, v)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| LedgerError::Corrupt {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+macro_rules! impl_ledger_store {
+    ($ty:ty) => {
+        impl LedgerStore for $ty {
+            fn ensure_account(
+                &mut self,
+                key: &str,
+                kind: AccountKind,
+                cap: Option<u64>,
+                now: Timestamp,
+            ) -> Result<Account> {
+                self.write(&mut |tx| engine::ensure_account(tx, key, kind, cap, now))
+            }
+            fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>> {
+                self.write(&mut |tx| engine::apply_ops(tx, ops, now))
+            }
+            fn expire_due(&mut self, now: Timestamp) -> Result<u64> {
+                self.write(&mut |tx| engine::expire_due(tx, now))
+            }
+            fn account(&mut self, key: &str) -> Result<Account> {
+                validate::account_key(key)?;
+                self.read_account(key)?
+                    .ok_or_else(|| LedgerError::UnknownAccount {
+                        key: key.to_owned(),
+                    })
+            }
+            fn accounts(&mut self) -> Result<Vec<Account>> {
+                self.read_accounts()
+            }
+            fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
+                let account = self.account(key)?;
+                let Some(t) = as_of else {
+                    return Ok(Balance::new(account.cap, account.posted, account.pending));
+                };
+                let s = self.read_as_of(key, t)?;
+                let cap = s.cap.map(|c| u64_of(key, c)).transpose()?;
+                let posted = u64_of(key, s.posted_sum)?;
+                let pending = u64_of(key, s.pending_sum.checked_sub(s.unswept_due).unwrap_or(-1))?;
+                Ok(Balance::new(cap, posted, pending))
+            }
+            fn history(&mut self, key: &str) -> Result<Vec<Entry>> {
+                self.account(key)?;
+                self.read_history(key)
+            }
+            fn op(&mut self, op_id: &str) -> Result<Option<Applied>> {
+                validate::op_id(op_id)?;
+                self.read_op(op_id)?
+                    .map(|body| decode("ops.result", &body))
+                    .transpose()
+            }
+            fn hold(&mut self, pending_id: &str) -> Result<Hold> {
+                validate::op_id(pending_id)?;
+                self.read_hold(pending_id)?
+                    .ok_or_else(|| LedgerError::UnknownPending {
+                        pending_id: pending_id.to_owned(),
+                    })
+            }
+            fn check_invariants(&mut self) -> Result<()> {
+                let accounts = self.read_accounts()?;
+                let sums = self.read_sums()?;
+                check_sums(&accounts, &sums)
+            }
+            fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License> {
+                self.write(&mut |tx| engine::add_license(tx, license, now))
+            }
+            fn license(&mut self, id: &str) -> Result<Option<License>> {
+                self.read_record(RecordTable::Licenses, id)?
+                    .map(|b| decode("licenses", &b))
+                    .transpose()
+            }
+            fn licenses(&mut self) -> Result<Vec<License>> {
+                self.read_records(RecordTable::Licenses)?
+                    .iter()
+                    .map(|b| decode("licenses", b))
+                    .collect()
+            }
+            fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
+                self.write(&mut |tx| engine::add_veu(tx, veu, now))
+            }
+            fn veu(&mut self, id: &str) -> Result<Option<Veu>> {
+                self.read_record(RecordTable::Veus, id)?
+                    .map(|b| decode("veus", &b))
+                    .transpose()
+            }
+            fn veus(&mut self) -> Result<Vec<Veu>> {
+                self.read_records(RecordTable::Veus)?
+                    .iter()
+                    .map(|b| decode("veus", b))
+                    .collect()
+            }
+            fn add_g2g(
+                &mut self,
+                arrangement: &G2gArrangement,
+                now: Timestamp,
+            ) -> Result<G2gArrangement> {
+                self.write(&mut |tx| engine::add_g2g(tx, arrangement, now))
+            }
+            fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>> {
+                self.read_records(RecordTable::G2g)?
+                    .iter()
+                    .map(|b| decode("g2g_arrangements", b))
+                    .collect()
+            }
+            fn record_shipment(
+                &mut self,
+                shipment: &NewShipment,
+                now: Timestamp,
+            ) -> Result<Shipment> {
+                self.write(&mut |tx| engine::record_shipment(tx, shipment, now))
+            }
+            fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
+                let found = self.read_record(RecordTable::Shipments, id)?;
+                let mut s: Option<Shipment> = found.map(|b| decode("shipments", &b)).transpose()?;
+                if let Some(s) = s.as_mut() {
+                    s.replayed = false;
+                }
+                Ok(s)
+            }
+        }
+    };
+}
+
+impl_ledger_store!(SqliteLedger);
+impl_ledger_store!(PgLedger);
+
+impl LedgerStore for Ledger {
+    fn ensure_account(
+        &mut self,
+        key: &str,
+        kind: AccountKind,
+        cap: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Account> {
+        self.store().ensure_account(key, kind, cap, now)
+    }
+    fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>> {
+        self.store().apply_batch(ops, now)
+    }
+    fn expire_due(&mut self, now: Timestamp) -> Result<u64> {
+        self.store().expire_due(now)
+    }
+    fn account(&mut self, key: &str) -> Result<Account> {
+        self.store().account(key)
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>> {
+        self.store().accounts()
+    }
+    fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
+        self.store().balance(key, as_of)
+    }
+    fn history(&mut self, key: &str) -> Result<Vec<Entry>> {
+        self.store().history(key)
+    }
+    fn op(&mut self, op_id: &str) -> Result<Option<Applied>> {
+        self.store().op(op_id)
+    }
+    fn hold(&mut self, pending_id: &str) -> Result<Hold> {
+        self.store().hold(pending_id)
+    }
+    fn check_invariants(&mut self) -> Result<()> {
+        self.store().check_invariants()
+    }
+    fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License> {
+        self.store().add_license(license, now)
+    }
+    fn license(&mut self, id: &str) -> Result<Option<License>> {
+        self.store().license(id)
+    }
+    fn licenses(&mut self) -> Result<Vec<License>> {
+        self.store().licenses()
+    }
+    fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
+        self.store().add_veu(veu, now)
+    }
+    fn veu(&mut self, id: &str) -> Result<Option<Veu>> {
+        self.store().veu(id)
+    }
+    fn veus(&mut self) -> Result<Vec<Veu>> {
+        self.store().veus()
+    }
+    fn add_g2g(&mut self, arrangement: &G2gArrangement, now: Timestamp) -> Result<G2gArrangement> {
+        self.store().add_g2g(arrangement, now)
+    }
+    fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>> {
+        self.store().g2g_arrangements()
+    }
+    fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment> {
+        self.store().record_shipment(shipment, now)
+    }
+    fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
+        self.store().shipment(id)
+    }
+}
+
+fn check_sums(accounts: &[Account], sums: &Sums) -> Result<()> {
+    let violated = |account: &str, detail: String| LedgerError::InvariantViolated {
+        account: account.to_owned(),
+        detail,
+    };
+    for a in accounts {
+        let (posted_sum, pending_sum) = sums.entries.get(&a.key).copied().unwrap_or((0, 0));
+        let holds_sum = sums.holds.get(&a.key).copied().unwrap_or(0);
+        if i128::from(posted_sum) != i128::from(a.posted) {
+            return Err(violated(
+                &a.key,
+                format!("posted {} != sum of history {posted_sum}", a.posted),
+            ));
+        }
+        if i128::from(pending_sum) != i128::from(a.pending) {
+            return Err(violated(
+                &a.key,
+                format!("pending {} != sum of history {pending_sum}", a.pending),
+            ));
+        }
+        if i128::from(holds_sum) != i128::from(a.pending) {
+            return Err(violated(
+                &a.key,
+                format!(
+                    "pending {} != sum of unresolved holds {holds_sum}",
+                    a.pending
+                ),
+            ));
+        }
+        if let Some(cap) = a.cap
+            && u128::from(a.posted) + u128::from(a.pending) > u128::from(cap)
+        {
+            return Err(violated(
+                &a.key,
+                format!(
+                    "posted {} + pending {} exceeds cap {cap}",
+                    a.posted, a.pending
+                ),
+            ));
+        }
+    }
+    for key in sums.entries.keys().chain(sums.holds.keys()) {
+        if !accounts.iter().any(|a| &a.key == key) {
+            return Err(violated(
+                key,
+                "history or holds for an account that does not exist".into(),
+            ));
+        }
+    }
+    if sums.ops_count != sums.op_entries_count {
+        return Err(violated(
+            "*",
+            format!(
+                "{} stored ops but {} entries carry an op id",
+                sums.ops_count, sums.op_entries_count
+            ),
+        ));
+    }
+    Ok(())
+}

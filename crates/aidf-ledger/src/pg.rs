@@ -1,0 +1,648 @@
+//! PostgreSQL backend for ledgers shared by several processes.
+//!
+//! Concurrency: READ COMMITTED transactions that first lock every touched
+//! account row with `SELECT … ORDER BY key FOR UPDATE` (stable order, so no
+//! lock-order deadlocks), then read ops/holds under those locks. The whole
+//! transaction is retried, a bounded number of times, on serialization
+//! failure (40001), deadlock (40P01) and unique violation (23505: a concurrent
+//! transaction inserted the same op id, account or record first; the retry
+//! sees the committed row and replays or reports the mismatch).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+
+use crate::engine::{NewEntry, NewOp, RecordTable, StoredOp, TxOps};
+use crate::error::{LedgerError, Result};
+use crate::sqlite::{AS_OF_CAP, ENTRY_COLS, EntryRow};
+use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Op, Timestamp};
+use crate::{AsOf, Store, Sums, validate};
+
+const APPLICATION: &str = "aidf-ledger";
+
+/// Advisory lock key serialising migrations across processes.
+const MIGRATION_LOCK: i64 = 0x6169_6466_6c65_6467; // "aidfledg"
+
+/// Retries of a whole transaction on a transient conflict.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// Numbered migrations; append only, never edit a released one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    r#"
+CREATE TABLE aidf_ledger (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO aidf_ledger (key, value) VALUES ('application', 'aidf-ledger');
+CREATE TABLE accounts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    cap BIGINT CHECK (cap IS NULL OR cap >= 0),
+    posted BIGINT NOT NULL CHECK (posted >= 0),
+    pending BIGINT NOT NULL CHECK (pending >= 0),
+    created_at BIGINT NOT NULL,
+    CHECK (cap IS NULL OR posted::numeric + pending <= cap)
+);
+CREATE TABLE ops (
+    op_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount BIGINT NOT NULL CHECK (amount >= 0),
+    expires_at BIGINT,
+    hold_state TEXT CHECK (hold_state IN ('pending', 'posted', 'voided', 'expired')),
+    fields TEXT NOT NULL,
+    result TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX ops_due ON ops (account, expires_at) WHERE hold_state = 'pending' AND expires_at IS NOT NULL;
+CREATE TABLE entries (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    op_id TEXT,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    posted_delta BIGINT NOT NULL,
+    pending_delta BIGINT NOT NULL,
+    cap BIGINT,
+    pending_id TEXT,
+    at BIGINT NOT NULL,
+    determination_id TEXT,
+    regime_digest TEXT,
+    memo TEXT
+);
+CREATE INDEX entries_account ON entries (account, seq);
+CREATE FUNCTION aidf_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END
+$fn$;
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE licenses (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE veus (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE g2g_arrangements (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE shipments (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER shipments_append_only BEFORE UPDATE OR DELETE ON shipments
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+"#,
+)];
+
+const ACCOUNT_COLS: &str = "key, kind, cap, posted, pending, created_at";
+const HOLD_COLS: &str = "op_id, account, amount, expires_at, hold_state, fields, at";
+
+/// Statements prepared once per connection.
+#[derive(Debug)]
+struct Stmts {
+    lock_accounts: Statement,
+    insert_account: Statement,
+    update_account: Statement,
+    get_op: Statement,
+    insert_op: Statement,
+    get_hold: Statement,
+    set_hold_state: Statement,
+    due_holds: Statement,
+    due_accounts: Statement,
+    insert_entry: Statement,
+}
+
+/// A ledger in a PostgreSQL database (schema chosen by the connection's `search_path`).
+pub struct PgLedger {
+    client: Client,
+    stmts: Stmts,
+    location: String,
+}
+
+impl std::fmt::Debug for PgLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLedger")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes the password from a connection URL for error messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn code(e: &LedgerError) -> Option<&SqlState> {
+    match e {
+        LedgerError::Postgres(pe) => pe.code(),
+        _ => None,
+    }
+}
+
+fn retryable(e: &LedgerError) -> bool {
+    matches!(
+        code(e),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::UNIQUE_VIOLATION
+    )
+}
+
+/// Short randomised back-off so that retrying transactions do not collide again.
+fn backoff(attempt: u32) {
+    let jitter = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % 1000;
+    let base = 200u64 << attempt.min(6);
+    std::thread::sleep(Duration::from_micros(
+        base + jitter * u64::from(attempt.min(10)),
+    ));
+}
+
+impl PgLedger {
+    /// Connects to `url` (libpq-style URL; `options=-csearch_path%3Dschema`
+    /// selects the schema), checks the schema and applies migrations.
+    pub fn open(url: &str) -> Result<PgLedger> {
+        let location = redact(url);
+        let mut client = Client::connect(url, NoTls)?;
+        migrate(&mut client, &location)?;
+        let stmts = Stmts {
+            lock_accounts: client.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = ANY($1) ORDER BY key FOR UPDATE"
+            ))?,
+            insert_account: client.prepare(
+                "INSERT INTO accounts (key, kind, cap, posted, pending, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )?,
+            update_account: client.prepare("UPDATE accounts SET cap = $2, posted = $3, pending = $4 WHERE key = $1")?,
+            get_op: client.prepare("SELECT fields, result FROM ops WHERE op_id = $1")?,
+            insert_op: client.prepare(
+                "INSERT INTO ops (op_id, kind, account, amount, expires_at, hold_state, fields, result, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )?,
+            get_hold: client.prepare(&format!("SELECT {HOLD_COLS} FROM ops WHERE op_id = $1 AND kind = 'reserve'"))?,
+            set_hold_state: client.prepare("UPDATE ops SET hold_state = $2 WHERE op_id = $1 AND kind = 'reserve'")?,
+            due_holds: client.prepare(&format!(
+                "SELECT {HOLD_COLS} FROM ops WHERE account = $1 AND hold_state = 'pending' \
+                 AND expires_at IS NOT NULL AND expires_at <= $2 ORDER BY expires_at, op_id"
+            ))?,
+            due_accounts: client.prepare(
+                "SELECT DISTINCT account FROM ops WHERE hold_state = 'pending' \
+                 AND expires_at IS NOT NULL AND expires_at <= $1",
+            )?,
+            insert_entry: client.prepare(
+                "INSERT INTO entries (op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, \
+                 determination_id, regime_digest, memo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )?,
+        };
+        Ok(PgLedger {
+            client,
+            stmts,
+            location,
+        })
+    }
+
+    /// The connection URL with any password redacted.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+fn migrate(client: &mut Client, location: &str) -> Result<()> {
+    let mut tx = client.transaction()?;
+    // Serialise concurrent openers of a fresh database.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    let version = inspect(&mut tx, location)?;
+    for (v, name, sql) in MIGRATIONS {
+        if *v <= version {
+            continue;
+        }
+        if *v == 1 {
+            tx.batch_execute(
+                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )?;
+        }
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[v, name],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn inspect(tx: &mut Transaction<'_>, location: &str) -> Result<i64> {
+    let not_ledger = |reason: String| LedgerError::NotALedger {
+        location: location.to_owned(),
+        reason,
+    };
+    let schema: Option<String> = tx.query_one("SELECT current_schema()::text", &[])?.get(0);
+    let Some(schema) = schema else {
+        return Err(not_ledger("search_path names no existing schema".into()));
+    };
+    let tables: Vec<String> = tx
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+            &[&schema],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if tables.is_empty() {
+        return Ok(0);
+    }
+    if !tables.iter().any(|t| t == "aidf_ledger")
+        || !tables.iter().any(|t| t == "schema_migrations")
+    {
+        let listed: Vec<&String> = tables.iter().take(5).collect();
+        return Err(not_ledger(format!(
+            "schema `{schema}` has tables {listed:?} but no aidf ledger marker"
+        )));
+    }
+    let app: Option<String> = tx
+        .query_opt(
+            "SELECT value FROM aidf_ledger WHERE key = 'application'",
+            &[],
+        )?
+        .map(|r| r.get(0));
+    if app.as_deref() != Some(APPLICATION) {
+        return Err(not_ledger(format!("marker is {app:?}")));
+    }
+    let version: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    let supported = MIGRATIONS.last().map_or(0, |m| m.0);
+    if version > supported {
+        return Err(LedgerError::SchemaTooNew {
+            location: location.to_owned(),
+            found: version,
+            supported,
+        });
+    }
+    Ok(version)
+}
+
+fn to_account(r: &Row) -> Result<Account> {
+    let key: String = r.try_get(0)?;
+    let kind: String = r.try_get(1)?;
+    let cap: Option<i64> = r.try_get(2)?;
+    Ok(Account {
+        kind: AccountKind::parse(&kind)?,
+        cap: cap.map(|c| validate::to_u64(&key, c)).transpose()?,
+        posted: validate::to_u64(&key, r.try_get(3)?)?,
+        pending: validate::to_u64(&key, r.try_get(4)?)?,
+        created_at: Timestamp(r.try_get(5)?),
+        key,
+    })
+}
+
+fn to_hold(r: &Row) -> Result<Hold> {
+    let pending_id: String = r.try_get(0)?;
+    let fields: String = r.try_get(5)?;
+    let op: Op = serde_json::from_str(&fields)?;
+    let state: Option<String> = r.try_get(4)?;
+    let expires_at: Option<i64> = r.try_get(3)?;
+    Ok(Hold {
+        account: r.try_get(1)?,
+        amount: validate::to_u64(&pending_id, r.try_get(2)?)?,
+        expires_at: expires_at.map(Timestamp),
+        state: HoldState::parse(state.as_deref().unwrap_or("?"))?,
+        at: Timestamp(r.try_get(6)?),
+        meta: op.meta().clone(),
+        pending_id,
+    })
+}
+
+fn to_entry(r: &Row) -> Result<Entry> {
+    EntryRow {
+        seq: r.try_get(0)?,
+        op_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        account: r.try_get(3)?,
+        posted_delta: r.try_get(4)?,
+        pending_delta: r.try_get(5)?,
+        cap: r.try_get(6)?,
+        pending_id: r.try_get(7)?,
+        at: r.try_get(8)?,
+        determination_id: r.try_get(9)?,
+        regime_digest: r.try_get(10)?,
+        memo: r.try_get(11)?,
+    }
+    .into_entry()
+}
+
+/// [`TxOps`] over an open READ COMMITTED transaction.
+struct PgTx<'t, 'c> {
+    tx: &'t mut Transaction<'c>,
+    st: &'t Stmts,
+}
+
+impl TxOps for PgTx<'_, '_> {
+    fn lock_accounts(&mut self, keys: &[&str]) -> Result<Vec<Account>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.tx
+            .query(&self.st.lock_accounts, &[&keys])?
+            .iter()
+            .map(to_account)
+            .collect()
+    }
+
+    fn insert_account(&mut self, a: &Account) -> Result<()> {
+        let cap = a.cap.map(|c| validate::to_i64(&a.key, c)).transpose()?;
+        let posted = validate::to_i64(&a.key, a.posted)?;
+        let pending = validate::to_i64(&a.key, a.pending)?;
+        self.tx.execute(
+            &self.st.insert_account,
+            &[
+                &a.key,
+                &a.kind.as_str(),
+                &cap,
+                &posted,
+                &pending,
+                &a.created_at.0,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_account(&mut self, a: &Account) -> Result<()> {
+        let cap = a.cap.map(|c| validate::to_i64(&a.key, c)).transpose()?;
+        let posted = validate::to_i64(&a.key, a.posted)?;
+        let pending = validate::to_i64(&a.key, a.pending)?;
+        self.tx
+            .execute(&self.st.update_account, &[&a.key, &cap, &posted, &pending])?;
+        Ok(())
+    }
+
+    fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
+        let row = self.tx.query_opt(&self.st.get_op, &[&op_id])?;
+        row.map(|r| {
+            Ok(StoredOp {
+                fields: r.try_get(0)?,
+                result: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()> {
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &op.op_id,
+            &op.kind,
+            &op.account,
+            &op.amount,
+            &op.expires_at,
+            &op.hold_state,
+            &op.fields,
+            &op.result,
+            &op.at,
+        ];
+        self.tx.execute(&self.st.insert_op, &params)?;
+        Ok(())
+    }
+
+    fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
+        self.tx
+            .query_opt(&self.st.get_hold, &[&pending_id])?
+            .as_ref()
+            .map(to_hold)
+            .transpose()
+    }
+
+    fn set_hold_state(&mut self, pending_id: &str, state: HoldState) -> Result<()> {
+        self.tx
+            .execute(&self.st.set_hold_state, &[&pending_id, &state.as_str()])?;
+        Ok(())
+    }
+
+    fn due_holds(&mut self, account: &str, now: Timestamp) -> Result<Vec<Hold>> {
+        self.tx
+            .query(&self.st.due_holds, &[&account, &now.0])?
+            .iter()
+            .map(to_hold)
+            .collect()
+    }
+
+    fn due_accounts(&mut self, now: Timestamp) -> Result<Vec<String>> {
+        Ok(self
+            .tx
+            .query(&self.st.due_accounts, &[&now.0])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn insert_entry(&mut self, e: &NewEntry<'_>) -> Result<()> {
+        let memo = e
+            .meta
+            .memo
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let kind = e.kind.as_str();
+        let params: [&(dyn ToSql + Sync); 11] = [
+            &e.op_id,
+            &kind,
+            &e.account,
+            &e.posted_delta,
+            &e.pending_delta,
+            &e.cap,
+            &e.pending_id,
+            &e.at,
+            &e.meta.determination_id,
+            &e.meta.regime_digest,
+            &memo,
+        ];
+        self.tx.execute(&self.st.insert_entry, &params)?;
+        Ok(())
+    }
+
+    fn get_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
+        let sql = format!("SELECT body FROM {} WHERE id = $1", table.name());
+        Ok(self
+            .tx
+            .query_opt(&sql, &[&id])?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    fn insert_record(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (id, body, created_at) VALUES ($1, $2, $3)",
+            table.name()
+        );
+        self.tx.execute(&sql, &[&id, &body, &at.0])?;
+        Ok(())
+    }
+}
+
+impl PgLedger {
+    /// Runs `f` in a read-only REPEATABLE READ transaction (one snapshot).
+    fn read<R>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Store for PgLedger {
+    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = (|| {
+                let mut tx = self.client.transaction()?;
+                let out = f(&mut PgTx {
+                    tx: &mut tx,
+                    st: &self.stmts,
+                })?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            match res {
+                Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => backoff(attempt),
+                Err(e) if retryable(&e) => {
+                    return Err(LedgerError::RetriesExhausted {
+                        attempts: attempt,
+                        source: Box::new(e),
+                    });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn read_account(&mut self, key: &str) -> Result<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE key = $1");
+        self.client
+            .query_opt(&sql, &[&key])?
+            .as_ref()
+            .map(to_account)
+            .transpose()
+    }
+
+    fn read_accounts(&mut self) -> Result<Vec<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY key");
+        self.client
+            .query(&sql, &[])?
+            .iter()
+            .map(to_account)
+            .collect()
+    }
+
+    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf> {
+        self.read(|tx| {
+            let r = tx.query_one(
+                "SELECT COALESCE(SUM(posted_delta), 0)::bigint, COALESCE(SUM(pending_delta), 0)::bigint \
+                 FROM entries WHERE account = $1 AND at <= $2",
+                &[&key, &as_of.0],
+            )?;
+            let (posted_sum, pending_sum): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            let cap: Option<i64> = match tx.query_opt(AS_OF_CAP, &[&key, &as_of.0])? {
+                Some(r) => r.try_get(0)?,
+                None => None,
+            };
+            let unswept_due: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(SUM(amount), 0)::bigint FROM ops WHERE account = $1 AND hold_state = 'pending' \
+                     AND at <= $2 AND expires_at IS NOT NULL AND expires_at <= $2",
+                    &[&key, &as_of.0],
+                )?
+                .try_get(0)?;
+            Ok(AsOf { posted_sum, pending_sum, cap, unswept_due })
+        })
+    }
+
+    fn read_history(&mut self, key: &str) -> Result<Vec<Entry>> {
+        let sql = format!("SELECT {ENTRY_COLS} FROM entries WHERE account = $1 ORDER BY seq");
+        self.client
+            .query(&sql, &[&key])?
+            .iter()
+            .map(to_entry)
+            .collect()
+    }
+
+    fn read_op(&mut self, op_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .client
+            .query_opt("SELECT result FROM ops WHERE op_id = $1", &[&op_id])?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
+        let sql = format!("SELECT {HOLD_COLS} FROM ops WHERE op_id = $1 AND kind = 'reserve'");
+        self.client
+            .query_opt(&sql, &[&pending_id])?
+            .as_ref()
+            .map(to_hold)
+            .transpose()
+    }
+
+    fn read_sums(&mut self) -> Result<Sums> {
+        self.read(|tx| {
+            let mut sums = Sums::default();
+            for r in tx.query(
+                "SELECT account, SUM(posted_delta)::bigint, SUM(pending_delta)::bigint FROM entries GROUP BY account",
+                &[],
+            )? {
+                sums.entries.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+            }
+            let mut holds = HashMap::new();
+            for r in tx.query(
+                "SELECT account, SUM(amount)::bigint FROM ops WHERE hold_state = 'pending' GROUP BY account",
+                &[],
+            )? {
+                holds.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+            sums.holds = holds;
+            sums.ops_count = tx.query_one("SELECT COUNT(*) FROM ops", &[])?.try_get(0)?;
+            sums.op_entries_count = tx.query_one("SELECT COUNT(*) FROM entries WHERE op_id IS NOT NULL", &[])?.try_get(0)?;
+            Ok(sums)
+        })
+    }
+
+    fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
+        let sql = format!("SELECT body FROM {} WHERE id = $1", table.name());
+        Ok(self
+            .client
+            .query_opt(&sql, &[&id])?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {
+        let sql = format!("SELECT body FROM {} ORDER BY id", table.name());
+        Ok(self
+            .client
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,695 @@
+//! SQLite backend: one file in WAL mode, writers serialised by `BEGIN IMMEDIATE`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::engine::{NewEntry, NewOp, RecordTable, StoredOp, TxOps};
+use crate::error::{LedgerError, Result};
+use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Op, Timestamp};
+use crate::{AsOf, Store, Sums, validate};
+
+/// Marker row identifying an aidf ledger.
+const APPLICATION: &str = "aidf-ledger";
+
+/// Numbered migrations; append only, never edit a released one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    r#"
+CREATE TABLE aidf_ledger (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO aidf_ledger (key, value) VALUES ('application', 'aidf-ledger');
+CREATE TABLE accounts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    cap INTEGER CHECK (cap IS NULL OR cap >= 0),
+    posted INTEGER NOT NULL CHECK (posted >= 0),
+    pending INTEGER NOT NULL CHECK (pending >= 0),
+    created_at INTEGER NOT NULL,
+    CHECK (cap IS NULL OR posted + pending <= cap)
+);
+CREATE TABLE ops (
+    op_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    expires_at INTEGER,
+    hold_state TEXT CHECK (hold_state IN ('pending', 'posted', 'voided', 'expired')),
+    fields TEXT NOT NULL,
+    result TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX ops_due ON ops (account, expires_at) WHERE hold_state = 'pending' AND expires_at IS NOT NULL;
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    op_id TEXT,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    posted_delta INTEGER NOT NULL,
+    pending_delta INTEGER NOT NULL,
+    cap INTEGER,
+    pending_id TEXT,
+    at INTEGER NOT NULL,
+    determination_id TEXT,
+    regime_digest TEXT,
+    memo TEXT
+);
+CREATE INDEX entries_account ON entries (account, seq);
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+CREATE TABLE licenses (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE veus (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE g2g_arrangements (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE shipments (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER shipments_no_update BEFORE UPDATE ON shipments
+    BEGIN SELECT RAISE(ABORT, 'shipments are append-only'); END;
+CREATE TRIGGER shipments_no_delete BEFORE DELETE ON shipments
+    BEGIN SELECT RAISE(ABORT, 'shipments are append-only'); END;
+"#,
+)];
+
+/// How many times a write is retried after `SQLITE_BUSY` outlasting the busy timeout.
+const BUSY_RETRIES: u32 = 10;
+
+/// A ledger stored in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteLedger {
+    conn: Connection,
+    location: String,
+}
+
+impl SqliteLedger {
+    /// Opens or creates the ledger file at `path`, applying migrations.
+    ///
+    /// An existing file that is not SQLite, or a SQLite database without the
+    /// aidf marker, is rejected before anything is written to it.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteLedger> {
+        let path = path.as_ref();
+        let location = path.display().to_string();
+        check_header(path, &location)?;
+        let conn = Connection::open(path)?;
+        // Inspect before any pragma that writes (journal_mode=WAL rewrites the header).
+        inspect(&conn, &location)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(LedgerError::Corrupt {
+                what: location,
+                detail: format!("journal_mode is {mode}, wanted wal"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut ledger = SqliteLedger { conn, location };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// The file path this ledger was opened from.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-inspect under the write lock: another process may have migrated meanwhile.
+        let version = inspect(&tx, &self.location)?;
+        for (v, name, sql) in MIGRATIONS {
+            if *v <= version {
+                continue;
+            }
+            if *v == 1 {
+                tx.execute_batch(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+                     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))",
+                )?;
+            }
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                params![v, name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Rejects non-empty files that do not start with the SQLite header, without opening them.
+fn check_header(path: &Path, location: &str) -> Result<()> {
+    let io = |source| LedgerError::Io {
+        path: location.to_owned(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(LedgerError::NotALedger {
+            location: location.to_owned(),
+            reason: "it is a directory".into(),
+        });
+    }
+    let mut header = Vec::with_capacity(16);
+    file.by_ref()
+        .take(16)
+        .read_to_end(&mut header)
+        .map_err(io)?;
+    if !header.is_empty() && header.as_slice() != b"SQLite format 3\0" {
+        return Err(LedgerError::NotALedger {
+            location: location.to_owned(),
+            reason: "not a SQLite database".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Returns the applied schema version (0 for an empty database) or an error
+/// if the database holds something other than an aidf ledger.
+fn inspect(conn: &Connection, location: &str) -> Result<i64> {
+    let not_ledger = |reason: String| LedgerError::NotALedger {
+        location: location.to_owned(),
+        reason,
+    };
+    let tables: Vec<String> = (|| {
+        let mut stmt = conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+    })()
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => not_ledger("not a SQLite database".into()),
+        _ => LedgerError::Sqlite(e),
+    })?;
+    if tables.is_empty() {
+        return Ok(0);
+    }
+    if !tables.iter().any(|t| t == "aidf_ledger")
+        || !tables.iter().any(|t| t == "schema_migrations")
+    {
+        let mut listed = tables.clone();
+        listed.sort();
+        listed.truncate(5);
+        return Err(not_ledger(format!(
+            "found tables {listed:?} but no aidf ledger marker"
+        )));
+    }
+    let app: Option<String> = conn
+        .query_row(
+            "SELECT value FROM aidf_ledger WHERE key = 'application'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if app.as_deref() != Some(APPLICATION) {
+        return Err(not_ledger(format!("marker is {app:?}")));
+    }
+    let version: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let supported = MIGRATIONS.last().map_or(0, |m| m.0);
+    if version > supported {
+        return Err(LedgerError::SchemaTooNew {
+            location: location.to_owned(),
+            found: version,
+            supported,
+        });
+    }
+    Ok(version)
+}
+
+fn is_busy(e: &LedgerError) -> bool {
+    matches!(e, LedgerError::Sqlite(err) if matches!(err.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)))
+}
+
+const ACCOUNT_COLS: &str = "key, kind, cap, posted, pending, created_at";
+
+fn account_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<i64>, i64, i64, i64)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_account(row: (String, String, Option<i64>, i64, i64, i64)) -> Result<Account> {
+    let (key, kind, cap, posted, pending, created_at) = row;
+    Ok(Account {
+        kind: AccountKind::parse(&kind)?,
+        cap: cap.map(|c| validate::to_u64(&key, c)).transpose()?,
+        posted: validate::to_u64(&key, posted)?,
+        pending: validate::to_u64(&key, pending)?,
+        created_at: Timestamp(created_at),
+        key,
+    })
+}
+
+const HOLD_COLS: &str = "op_id, account, amount, expires_at, hold_state, fields, at";
+
+type HoldRow = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+    i64,
+);
+
+fn hold_row(r: &Row<'_>) -> rusqlite::Result<HoldRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+pub(crate) fn to_hold(row: HoldRow) -> Result<Hold> {
+    let (pending_id, account, amount, expires_at, state, fields, at) = row;
+    let op: Op = serde_json::from_str(&fields)?;
+    Ok(Hold {
+        amount: validate::to_u64(&pending_id, amount)?,
+        expires_at: expires_at.map(Timestamp),
+        state: HoldState::parse(state.as_deref().unwrap_or("?"))?,
+        at: Timestamp(at),
+        meta: op.meta().clone(),
+        pending_id,
+        account,
+    })
+}
+
+/// [`TxOps`] over an open `BEGIN IMMEDIATE` transaction.
+struct SqlTx<'a>(&'a Connection);
+
+impl TxOps for SqlTx<'_> {
+    fn lock_accounts(&mut self, keys: &[&str]) -> Result<Vec<Account>> {
+        // The IMMEDIATE transaction already holds the database write lock.
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = ?1"
+        ))?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(row) = stmt.query_row([key], account_row).optional()? {
+                out.push(to_account(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert_account(&mut self, a: &Account) -> Result<()> {
+        let cap = a.cap.map(|c| validate::to_i64(&a.key, c)).transpose()?;
+        self.0
+            .prepare_cached("INSERT INTO accounts (key, kind, cap, posted, pending, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![
+                a.key,
+                a.kind.as_str(),
+                cap,
+                validate::to_i64(&a.key, a.posted)?,
+                validate::to_i64(&a.key, a.pending)?,
+                a.created_at.0
+            ])?;
+        Ok(())
+    }
+
+    fn update_account(&mut self, a: &Account) -> Result<()> {
+        let cap = a.cap.map(|c| validate::to_i64(&a.key, c)).transpose()?;
+        self.0
+            .prepare_cached(
+                "UPDATE accounts SET cap = ?2, posted = ?3, pending = ?4 WHERE key = ?1",
+            )?
+            .execute(params![
+                a.key,
+                cap,
+                validate::to_i64(&a.key, a.posted)?,
+                validate::to_i64(&a.key, a.pending)?
+            ])?;
+        Ok(())
+    }
+
+    fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT fields, result FROM ops WHERE op_id = ?1")?
+            .query_row([op_id], |r| {
+                Ok(StoredOp {
+                    fields: r.get(0)?,
+                    result: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO ops (op_id, kind, account, amount, expires_at, hold_state, fields, result, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                op.op_id,
+                op.kind,
+                op.account,
+                op.amount,
+                op.expires_at,
+                op.hold_state,
+                op.fields,
+                op.result,
+                op.at
+            ])?;
+        Ok(())
+    }
+
+    fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
+        let row = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {HOLD_COLS} FROM ops WHERE op_id = ?1 AND kind = 'reserve'"
+            ))?
+            .query_row([pending_id], hold_row)
+            .optional()?;
+        row.map(to_hold).transpose()
+    }
+
+    fn set_hold_state(&mut self, pending_id: &str, state: HoldState) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE ops SET hold_state = ?2 WHERE op_id = ?1 AND kind = 'reserve'")?
+            .execute(params![pending_id, state.as_str()])?;
+        Ok(())
+    }
+
+    fn due_holds(&mut self, account: &str, now: Timestamp) -> Result<Vec<Hold>> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {HOLD_COLS} FROM ops WHERE account = ?1 AND hold_state = 'pending' \
+             AND expires_at IS NOT NULL AND expires_at <= ?2 ORDER BY expires_at, op_id"
+        ))?;
+        let rows = stmt
+            .query_map(params![account, now.0], hold_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(to_hold).collect()
+    }
+
+    fn due_accounts(&mut self, now: Timestamp) -> Result<Vec<String>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT DISTINCT account FROM ops WHERE hold_state = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?1",
+        )?;
+        Ok(stmt
+            .query_map([now.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    fn insert_entry(&mut self, e: &NewEntry<'_>) -> Result<()> {
+        let memo = e
+            .meta
+            .memo
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        self.0
+            .prepare_cached(
+                "INSERT INTO entries (op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, \
+                 determination_id, regime_digest, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                e.op_id,
+                e.kind.as_str(),
+                e.account,
+                e.posted_delta,
+                e.pending_delta,
+                e.cap,
+                e.pending_id,
+                e.at,
+                e.meta.determination_id,
+                e.meta.regime_digest,
+                memo
+            ])?;
+        Ok(())
+    }
+
+    fn get_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached(&format!("SELECT body FROM {} WHERE id = ?1", table.name()))?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn insert_record(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.0
+            .prepare_cached(&format!(
+                "INSERT INTO {} (id, body, created_at) VALUES (?1, ?2, ?3)",
+                table.name()
+            ))?
+            .execute(params![id, body, at.0])?;
+        Ok(())
+    }
+}
+
+fn entry_row(r: &Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        seq: r.get(0)?,
+        op_id: r.get(1)?,
+        kind: r.get(2)?,
+        account: r.get(3)?,
+        posted_delta: r.get(4)?,
+        pending_delta: r.get(5)?,
+        cap: r.get(6)?,
+        pending_id: r.get(7)?,
+        at: r.get(8)?,
+        determination_id: r.get(9)?,
+        regime_digest: r.get(10)?,
+        memo: r.get(11)?,
+    })
+}
+
+/// An `entries` row as stored (shared with the PostgreSQL backend).
+pub(crate) struct EntryRow {
+    pub seq: i64,
+    pub op_id: Option<String>,
+    pub kind: String,
+    pub account: String,
+    pub posted_delta: i64,
+    pub pending_delta: i64,
+    pub cap: Option<i64>,
+    pub pending_id: Option<String>,
+    pub at: i64,
+    pub determination_id: Option<String>,
+    pub regime_digest: Option<String>,
+    pub memo: Option<String>,
+}
+
+impl EntryRow {
+    pub(crate) fn into_entry(self) -> Result<Entry> {
+        let memo = self
+            .memo
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| LedgerError::Corrupt {
+                what: "entries.memo".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Entry {
+            seq: self.seq,
+            kind: EntryKind::parse(&self.kind)?,
+            cap: self
+                .cap
+                .map(|c| validate::to_u64(&self.account, c))
+                .transpose()?,
+            op_id: self.op_id,
+            account: self.account,
+            posted_delta: self.posted_delta,
+            pending_delta: self.pending_delta,
+            pending_id: self.pending_id,
+            at: Timestamp(self.at),
+            meta: Meta {
+                determination_id: self.determination_id,
+                regime_digest: self.regime_digest,
+                memo,
+            },
+        })
+    }
+}
+
+pub(crate) const ENTRY_COLS: &str = "seq, op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, determination_id, regime_digest, memo";
+
+/// Σ over SQLite's 64-bit SUM would fail on overflow; TOTAL would round. Use SUM and surface the error.
+const AS_OF_SUMS: &str = "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
+                          FROM entries WHERE account = ?1 AND at <= ?2";
+pub(crate) const AS_OF_CAP: &str = "SELECT cap FROM entries WHERE account = $1 AND kind IN ('open', 'cap') \
+     ORDER BY (at <= $2) DESC, CASE WHEN at <= $2 THEN at END DESC, \
+     CASE WHEN at <= $2 THEN seq ELSE -seq END DESC LIMIT 1";
+
+impl Store for SqliteLedger {
+    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = (|| {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&mut SqlTx(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            match res {
+                Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => continue,
+                Err(e) if is_busy(&e) => {
+                    return Err(LedgerError::RetriesExhausted {
+                        attempts: attempt,
+                        source: Box::new(e),
+                    });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn read_account(&mut self, key: &str) -> Result<Option<Account>> {
+        let row = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = ?1"
+            ))?
+            .query_row([key], account_row)
+            .optional()?;
+        row.map(to_account).transpose()
+    }
+
+    fn read_accounts(&mut self) -> Result<Vec<Account>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY key"))?;
+        let rows = stmt
+            .query_map([], account_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(to_account).collect()
+    }
+
+    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf> {
+        // One read transaction so the three queries see one snapshot.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let (posted_sum, pending_sum): (i64, i64) = tx
+            .prepare_cached(AS_OF_SUMS)?
+            .query_row(params![key, as_of.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let cap: Option<i64> = tx
+            .prepare_cached(AS_OF_CAP)?
+            .query_row(params![key, as_of.0], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let unswept_due: i64 = tx
+            .prepare_cached(
+                "SELECT COALESCE(SUM(amount), 0) FROM ops WHERE account = ?1 AND hold_state = 'pending' \
+                 AND at <= ?2 AND expires_at IS NOT NULL AND expires_at <= ?2",
+            )?
+            .query_row(params![key, as_of.0], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(AsOf {
+            posted_sum,
+            pending_sum,
+            cap,
+            unswept_due,
+        })
+    }
+
+    fn read_history(&mut self, key: &str) -> Result<Vec<Entry>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLS} FROM entries WHERE account = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt
+            .query_map([key], entry_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(EntryRow::into_entry).collect()
+    }
+
+    fn read_op(&mut self, op_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT result FROM ops WHERE op_id = ?1")?
+            .query_row([op_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
+        SqlTx(&self.conn).get_hold(pending_id)
+    }
+
+    fn read_sums(&mut self) -> Result<Sums> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut sums = Sums::default();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT account, SUM(posted_delta), SUM(pending_delta) FROM entries GROUP BY account",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (k, p, q) = row?;
+                sums.entries.insert(k, (p, q));
+            }
+            let mut stmt =
+                tx.prepare("SELECT account, SUM(amount) FROM ops WHERE hold_state = 'pending' GROUP BY account")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut holds = HashMap::new();
+            for row in rows {
+                let (k, s) = row?;
+                holds.insert(k, s);
+            }
+            sums.holds = holds;
+            sums.ops_count = tx.query_row("SELECT COUNT(*) FROM ops", [], |r| r.get(0))?;
+            sums.op_entries_count = tx.query_row(
+                "SELECT COUNT(*) FROM entries WHERE op_id IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
+        }
+        tx.commit()?;
+        Ok(sums)
+    }
+
+    fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
+        SqlTx(&self.conn).get_record(table, id)
+    }
+
+    fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT body FROM {} ORDER BY id", table.name()))?;
+        Ok(stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+}

@@ -1,0 +1,595 @@
+//! Public value types: timestamps, accounts, ops, results, entries, records.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LedgerError, Result};
+
+/// A point in time: milliseconds since the Unix epoch (UTC).
+///
+/// The ledger never reads the system clock; every operation takes `now` so
+/// that tests (and replays) are deterministic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// From milliseconds since the Unix epoch.
+    pub const fn from_unix_millis(ms: i64) -> Self {
+        Timestamp(ms)
+    }
+    /// From seconds since the Unix epoch (saturating).
+    pub const fn from_unix_secs(secs: i64) -> Self {
+        Timestamp(secs.saturating_mul(1000))
+    }
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_unix_millis(self) -> i64 {
+        self.0
+    }
+    /// Reads the system clock. Provided for callers (the CLI); the ledger itself never calls it.
+    pub fn now_utc() -> Self {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+/// What an account limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A country's TPP allocation for a period (`country:MY:2025-2027`).
+    CountryAllocation,
+    /// Low-processing-performance allowance per consignee (`lpp:<consignee>:2025`).
+    Lpp,
+    /// National VEU installed base in one country (`nveu:<veu-id>:<CC>`).
+    NveuInstalledBase,
+    /// TPP authorised by a license (`license:<id>:tpp`).
+    LicenseTpp,
+    /// Units authorised by a license (`license:<id>:units`).
+    LicenseUnits,
+    /// Cumulative AIA exports per consignee, usually uncapped (`aia:<consignee>`).
+    AiaCumulative,
+}
+
+impl AccountKind {
+    /// Stable string form stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::CountryAllocation => "country_allocation",
+            AccountKind::Lpp => "lpp",
+            AccountKind::NveuInstalledBase => "nveu_installed_base",
+            AccountKind::LicenseTpp => "license_tpp",
+            AccountKind::LicenseUnits => "license_units",
+            AccountKind::AiaCumulative => "aia_cumulative",
+        }
+    }
+    /// Parses the stored string form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "country_allocation" => AccountKind::CountryAllocation,
+            "lpp" => AccountKind::Lpp,
+            "nveu_installed_base" => AccountKind::NveuInstalledBase,
+            "license_tpp" => AccountKind::LicenseTpp,
+            "license_units" => AccountKind::LicenseUnits,
+            "aia_cumulative" => AccountKind::AiaCumulative,
+            other => {
+                return Err(LedgerError::InvalidField {
+                    field: "account kind",
+                    value: other.to_owned(),
+                    reason: "expected country_allocation, lpp, nveu_installed_base, license_tpp, license_units or aia_cumulative",
+                });
+            }
+        })
+    }
+}
+
+impl fmt::Display for AccountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Provenance attached to every op and copied onto every history entry it causes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The determination that caused this entry.
+    pub determination_id: Option<String>,
+    /// Digest of the regulatory regime (policy data) the determination used.
+    pub regime_digest: Option<String>,
+    /// Free-form annotation.
+    pub memo: Option<serde_json::Value>,
+}
+
+impl Meta {
+    /// Meta naming a determination and regime digest.
+    pub fn determination(determination_id: &str, regime_digest: &str) -> Self {
+        Meta {
+            determination_id: Some(determination_id.to_owned()),
+            regime_digest: Some(regime_digest.to_owned()),
+            memo: None,
+        }
+    }
+}
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Account key, e.g. `country:MY:2025-2027`.
+    pub key: String,
+    /// What it limits.
+    pub kind: AccountKind,
+    /// Upper bound on posted + pending; `None` = uncapped.
+    pub cap: Option<u64>,
+    /// Committed amount.
+    pub posted: u64,
+    /// Amount held by unresolved holds (may include holds that expired but were not yet swept).
+    pub pending: u64,
+    /// When the account was opened.
+    pub created_at: Timestamp,
+}
+
+/// Balance of one account, now or as of a past time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Cap in force; `None` = uncapped.
+    pub cap: Option<u64>,
+    /// Committed amount.
+    pub posted: u64,
+    /// Held amount.
+    pub pending: u64,
+    /// `cap - posted - pending`, `None` when uncapped.
+    pub available: Option<u64>,
+}
+
+impl Balance {
+    pub(crate) fn new(cap: Option<u64>, posted: u64, pending: u64) -> Self {
+        let available = cap.map(|c| c.saturating_sub(posted.saturating_add(pending)));
+        Balance {
+            cap,
+            posted,
+            pending,
+            available,
+        }
+    }
+}
+
+/// One ledger operation. Every op carries a client-chosen id that makes it idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Place a pending hold; its id (`op_id`) is the pending id used by post/void.
+    Reserve {
+        /// Op id (also the pending id).
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// Amount to hold.
+        amount: u64,
+        /// When the hold lapses by itself; `None` = never.
+        expires_at: Option<Timestamp>,
+        /// Provenance.
+        meta: Meta,
+    },
+    /// Commit a hold fully (`amount: None`) or partially; the remainder is released.
+    Post {
+        /// Op id.
+        op_id: String,
+        /// The reservation's op id.
+        pending_id: String,
+        /// Amount to commit, at most the held amount.
+        amount: Option<u64>,
+        /// Provenance.
+        meta: Meta,
+    },
+    /// Release a hold.
+    Void {
+        /// Op id.
+        op_id: String,
+        /// The reservation's op id.
+        pending_id: String,
+        /// Provenance.
+        meta: Meta,
+    },
+    /// Lower the posted balance (chips lost, failed, resold); never below 0.
+    Attrition {
+        /// Op id.
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// Amount to remove.
+        amount: u64,
+        /// Provenance.
+        meta: Meta,
+    },
+    /// Post directly without a hold (reserve + post in one step).
+    Transfer {
+        /// Op id.
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// Amount to post.
+        amount: u64,
+        /// Provenance.
+        meta: Meta,
+    },
+    /// Raise or lower a cap (`None` = uncapped).
+    SetCap {
+        /// Op id.
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// New cap.
+        cap: Option<u64>,
+        /// Provenance.
+        meta: Meta,
+    },
+}
+
+impl Op {
+    /// The op's id.
+    pub fn op_id(&self) -> &str {
+        match self {
+            Op::Reserve { op_id, .. }
+            | Op::Post { op_id, .. }
+            | Op::Void { op_id, .. }
+            | Op::Attrition { op_id, .. }
+            | Op::Transfer { op_id, .. }
+            | Op::SetCap { op_id, .. } => op_id,
+        }
+    }
+    /// Stable name of the op kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Reserve { .. } => "reserve",
+            Op::Post { .. } => "post",
+            Op::Void { .. } => "void",
+            Op::Attrition { .. } => "attrition",
+            Op::Transfer { .. } => "transfer",
+            Op::SetCap { .. } => "set_cap",
+        }
+    }
+    /// The op's provenance.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Op::Reserve { meta, .. }
+            | Op::Post { meta, .. }
+            | Op::Void { meta, .. }
+            | Op::Attrition { meta, .. }
+            | Op::Transfer { meta, .. }
+            | Op::SetCap { meta, .. } => meta,
+        }
+    }
+}
+
+/// What an op did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum OpResult {
+    /// A hold was placed.
+    Reserved {
+        /// The pending id (= op id).
+        pending_id: String,
+        /// Amount held.
+        amount: u64,
+        /// Expiry of the hold.
+        expires_at: Option<Timestamp>,
+    },
+    /// A hold was committed.
+    Posted {
+        /// The hold.
+        pending_id: String,
+        /// Amount committed.
+        amount_posted: u64,
+        /// Remainder released.
+        amount_released: u64,
+    },
+    /// A hold was released.
+    Voided {
+        /// The hold.
+        pending_id: String,
+        /// Amount released.
+        amount_released: u64,
+    },
+    /// Posted balance was lowered.
+    Attrited {
+        /// Amount removed.
+        amount: u64,
+    },
+    /// Posted directly.
+    Transferred {
+        /// Amount posted.
+        amount: u64,
+    },
+    /// Cap changed.
+    CapSet {
+        /// Previous cap.
+        old_cap: Option<u64>,
+        /// New cap.
+        new_cap: Option<u64>,
+    },
+}
+
+/// The outcome of one successful op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The op id.
+    pub op_id: String,
+    /// The account it touched.
+    pub account: String,
+    /// The `now` it was applied at.
+    pub at: Timestamp,
+    /// What it did.
+    pub result: OpResult,
+    /// Account balance right after the op (in the op's transaction).
+    pub balance_after: Balance,
+    /// True when this call was an idempotent replay of an earlier success.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+/// Kind of a history entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Account opened (carries the initial cap).
+    Open,
+    /// Cap changed (carries the new cap).
+    Cap,
+    /// Hold placed (+pending).
+    Reserve,
+    /// Hold committed (+posted, -held).
+    Post,
+    /// Hold released (-pending).
+    Void,
+    /// Hold lapsed (-pending), dated at its `expires_at`.
+    Expire,
+    /// Posted lowered (-posted).
+    Attrition,
+    /// Posted directly (+posted).
+    Transfer,
+}
+
+impl EntryKind {
+    /// Stable string form stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Open => "open",
+            EntryKind::Cap => "cap",
+            EntryKind::Reserve => "reserve",
+            EntryKind::Post => "post",
+            EntryKind::Void => "void",
+            EntryKind::Expire => "expire",
+            EntryKind::Attrition => "attrition",
+            EntryKind::Transfer => "transfer",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "open" => EntryKind::Open,
+            "cap" => EntryKind::Cap,
+            "reserve" => EntryKind::Reserve,
+            "post" => EntryKind::Post,
+            "void" => EntryKind::Void,
+            "expire" => EntryKind::Expire,
+            "attrition" => EntryKind::Attrition,
+            "transfer" => EntryKind::Transfer,
+            other => {
+                return Err(LedgerError::Corrupt {
+                    what: "entries.kind".into(),
+                    detail: other.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// One append-only history entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Global sequence number (commit order within an account).
+    pub seq: i64,
+    /// The op that caused it; `None` for lazy expiry sweeps.
+    pub op_id: Option<String>,
+    /// What happened.
+    pub kind: EntryKind,
+    /// The account.
+    pub account: String,
+    /// Signed change of the posted balance.
+    pub posted_delta: i64,
+    /// Signed change of the pending balance.
+    pub pending_delta: i64,
+    /// New cap for `open`/`cap` entries (`None` there = uncapped); `None` otherwise.
+    pub cap: Option<u64>,
+    /// The hold involved, if any.
+    pub pending_id: Option<String>,
+    /// When it took effect (expiries are dated at the hold's `expires_at`).
+    pub at: Timestamp,
+    /// Provenance.
+    pub meta: Meta,
+}
+
+/// State of a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldState {
+    /// Still held.
+    Pending,
+    /// Committed.
+    Posted,
+    /// Released.
+    Voided,
+    /// Lapsed.
+    Expired,
+}
+
+impl HoldState {
+    /// Stable string form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HoldState::Pending => "pending",
+            HoldState::Posted => "posted",
+            HoldState::Voided => "voided",
+            HoldState::Expired => "expired",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => HoldState::Pending,
+            "posted" => HoldState::Posted,
+            "voided" => HoldState::Voided,
+            "expired" => HoldState::Expired,
+            other => {
+                return Err(LedgerError::Corrupt {
+                    what: "ops.hold_state".into(),
+                    detail: other.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// A pending hold (a successful reservation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// Pending id (= reservation op id).
+    pub pending_id: String,
+    /// Account.
+    pub account: String,
+    /// Amount held.
+    pub amount: u64,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Current state.
+    pub state: HoldState,
+    /// When it was placed.
+    pub at: Timestamp,
+    /// Provenance of the reservation.
+    pub meta: Meta,
+}
+
+/// An export license and its caps. Creating one opens `license:<id>:tpp` and `license:<id>:units`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct License {
+    /// License id.
+    pub id: String,
+    /// Consignee.
+    pub consignee: String,
+    /// Destination country (ISO 3166-1 alpha-2).
+    pub destination_country: String,
+    /// Item ids the license covers.
+    pub allowed_item_ids: Vec<String>,
+    /// Units cap.
+    pub units_cap: u64,
+    /// TPP cap.
+    pub tpp_cap: u64,
+    /// Grant date `YYYY-MM-DD`.
+    pub granted_on: String,
+    /// Expiry date `YYYY-MM-DD`.
+    pub expires_on: String,
+}
+
+impl License {
+    /// Key of the license's TPP account.
+    pub fn tpp_account(&self) -> String {
+        format!("license:{}:tpp", self.id)
+    }
+    /// Key of the license's units account.
+    pub fn units_account(&self) -> String {
+        format!("license:{}:units", self.id)
+    }
+}
+
+/// Universal or national validated end user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VeuKind {
+    /// Universal VEU.
+    Uveu,
+    /// National VEU.
+    Nveu,
+}
+
+/// A data-center site of a VEU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VeuSite {
+    /// Site id.
+    pub id: String,
+    /// Country (ISO alpha-2).
+    pub country: String,
+}
+
+/// A validated end user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Veu {
+    /// VEU id.
+    pub id: String,
+    /// UVEU or NVEU.
+    pub kind: VeuKind,
+    /// Owner name.
+    pub owner: String,
+    /// Headquarters country (ISO alpha-2).
+    pub hq_country: String,
+    /// Data-center sites.
+    pub sites: Vec<VeuSite>,
+}
+
+/// A government-to-government arrangement with a country, effective from a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct G2gArrangement {
+    /// Country (ISO alpha-2).
+    pub country: String,
+    /// Effective date `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// Outcome of a shipment determination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    /// Authorised; its ops were applied.
+    Authorized,
+    /// Refused; recorded with no ops.
+    Refused,
+}
+
+impl ShipmentStatus {
+    /// Stable string form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::Authorized => "authorized",
+            ShipmentStatus::Refused => "refused",
+        }
+    }
+}
+
+/// A recorded shipment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shipment {
+    /// Shipment id.
+    pub shipment_id: String,
+    /// Digest of the determination input.
+    pub input_digest: String,
+    /// The determination, as produced by aidf-core.
+    pub determination: serde_json::Value,
+    /// Authorised or refused.
+    pub status: ShipmentStatus,
+    /// Results of the ops applied with it (empty when refused).
+    pub applied: Vec<Applied>,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// True when this call returned an earlier record.
+    #[serde(skip)]
+    pub replayed: bool,
+}
