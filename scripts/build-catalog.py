@@ -76,6 +76,11 @@ IDS = {
 }
 
 
+# Published upper bounds on the applicable die area where the exact area is not published
+# (shared/spec/chips.md §4: "TPU v4: Google's own upper bound on die area (<600 mm^2)").
+AREA_MAX = {"google-tpu-v4": "600"}
+
+
 def toml_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -120,6 +125,8 @@ def main():
             out.append("rates = []")
         if r["die_area_mm2"]:
             out.append(f"die_area_mm2 = {toml_str(r['die_area_mm2'])}")
+        elif cid in AREA_MAX:
+            out.append(f"die_area_mm2_max = {toml_str(AREA_MAX[cid])}")
         dc = r["designed_for_datacenter"].strip() or "yes"
         out.append(f"datacenter = {toml_str({'yes': 'yes', 'no': 'no'}.get(dc, 'contested'))}")
         if r["memory_gb"]:

@@ -34,6 +34,9 @@ pub struct Chip {
     /// Applicable (non-planar logic) die area in mm², when published.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub die_area_mm2: Option<Decimal>,
+    /// Published upper bound on the die area, when only a bound is known.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub die_area_mm2_max: Option<Decimal>,
     /// Datacenter note status.
     pub datacenter: Datacenter,
     /// Memory in GB.
@@ -66,7 +69,9 @@ impl Chip {
 
     /// Classification metrics, or `None` when no throughput is published.
     pub fn metrics(&self) -> Option<Metrics> {
-        Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)
+        let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)?;
+        m.die_area_mm2_max = self.die_area_mm2_max;
+        Some(m)
     }
 }
 

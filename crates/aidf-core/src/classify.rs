@@ -121,6 +121,9 @@ pub struct Metrics {
     pub pd: Option<Decimal>,
     /// Die area, when known (PD is then TPP / area).
     pub die_area_mm2: Option<Decimal>,
+    /// Upper bound on the die area when only a bound is published: it proves PD at least
+    /// TPP / bound, never less.
+    pub die_area_mm2_max: Option<Decimal>,
     /// Datacenter note status.
     pub datacenter: Datacenter,
 }
@@ -141,6 +144,7 @@ impl Metrics {
             tpp,
             pd,
             die_area_mm2,
+            die_area_mm2_max: None,
             datacenter,
         })
     }
@@ -155,7 +159,11 @@ impl Metrics {
         match (self.die_area_mm2, self.pd) {
             (Some(area), _) if !area.is_zero() => Some(self.tpp >= min * area),
             (_, Some(pd)) => Some(pd >= min),
-            _ => None,
+            // Area below the bound means PD above TPP / bound: that settles "at least" only when true.
+            _ => match self.die_area_mm2_max {
+                Some(max) if self.tpp >= min * max => Some(true),
+                _ => None,
+            },
         }
     }
 }

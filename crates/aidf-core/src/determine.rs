@@ -667,6 +667,7 @@ fn chip_metrics(
                     .pd
                     .or_else(|| item.die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a)),
                 die_area_mm2: item.die_area_mm2,
+                die_area_mm2_max: None,
                 datacenter: item.datacenter_status(),
             };
             let summary = ItemSummary {

@@ -1,0 +1,134 @@
+//! The catalog agrees with the facts file it was built from, and lookups behave.
+
+use aidf_core::Policy;
+use aidf_core::chip::LookupError;
+use aidf_core::classify::classify;
+
+#[test]
+fn engine_tpp_and_class_match_the_facts_file() {
+    let policy = Policy::embedded().expect("policy");
+    let regime = policy.regime("ac-2023").expect("ac-2023");
+    let mut checked = 0;
+    for chip in policy.catalog.chips() {
+        let expected = chip.expected_eccn_oct2023.clone().unwrap_or_default();
+        let Some(m) = chip.metrics() else {
+            assert!(
+                expected.starts_with("unknown"),
+                "{}: no rates but class `{expected}`",
+                chip.id
+            );
+            continue;
+        };
+        if let Some(tpp) = chip.expected_tpp {
+            assert_eq!(m.tpp_whole(), tpp, "{}: TPP", chip.id);
+        }
+        match classify(&m, &regime.spec.classification) {
+            Ok(c) => {
+                let got = c.eccn.map(|_| c.paragraph).unwrap_or("not 3A090");
+                // The facts file writes e.g. "3A090.b.1/b.2": the engine reports the first match.
+                let ok = expected.starts_with(got)
+                    || (got == "3A090.b.1" && expected.starts_with("3A090.b.1/b.2"))
+                    || (got == "not 3A090" && expected.starts_with("not 3A090"));
+                assert!(ok, "{}: engine {got}, facts `{expected}`", chip.id);
+            }
+            Err(_) => assert!(
+                expected.starts_with("indeterminate"),
+                "{}: engine indeterminate, facts `{expected}`",
+                chip.id
+            ),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 50, "checked {checked}");
+}
+
+#[test]
+fn lookup_by_id_name_alias_and_words() {
+    let policy = Policy::embedded().expect("policy");
+    let cat = &policy.catalog;
+    for (query, id) in [
+        ("nvidia-h100-sxm", "nvidia-h100-sxm"),
+        ("NVIDIA H100 SXM", "nvidia-h100-sxm"),
+        ("h100 sxm", "nvidia-h100-sxm"),
+        ("NVIDIA H100 SXM5 80GB", "nvidia-h100-sxm"),
+        ("H20", "nvidia-h20"),
+        ("mi300x", "amd-mi300x"),
+        ("Gaudi 3", "intel-gaudi3"),
+        ("a100 pcie", "nvidia-a100-pcie"),
+    ] {
+        assert_eq!(
+            cat.lookup(query).map(|c| c.id.to_string()),
+            Ok(id.to_string()),
+            "{query}"
+        );
+    }
+    match cat.lookup("a100") {
+        Err(LookupError::Ambiguous { candidates, .. }) => {
+            assert_eq!(candidates, ["nvidia-a100-sxm", "nvidia-a100-pcie"])
+        }
+        other => panic!("a100: {other:?}"),
+    }
+    match cat.lookup("h1OO sxm") {
+        Err(LookupError::Unknown { nearest, .. }) => assert!(!nearest.is_empty()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn policy_errors_name_file_line_and_field() {
+    use aidf_core::PolicySources;
+    let mut src = PolicySources::embedded();
+    src.regimes[1].1 = src.regimes[1]
+        .1
+        .replace("tpp_per_consignee_year", "tpp_per_year");
+    let err = Policy::from_sources(&src)
+        .expect_err("bad field")
+        .to_string();
+    assert!(err.contains("regimes/ai-diffusion-2025.toml"), "{err}");
+    assert!(err.contains("line"), "{err}");
+    assert!(err.contains("tpp_per_year"), "{err}");
+
+    let mut src = PolicySources::embedded();
+    src.groups_toml.1 = src
+        .groups_toml
+        .1
+        .replace("\"AF\", \"BY\"", "\"AF\", \"QQ\"");
+    let err = Policy::from_sources(&src)
+        .expect_err("bad code")
+        .to_string();
+    assert!(err.contains("unknown country code `QQ`"), "{err}");
+
+    let mut src = PolicySources::embedded();
+    src.regimes[1].1 = src.regimes[1]
+        .1
+        .replace("[switches.lpp_in_d1_d4]", "[switches.lpp_in_d1_d4_x]");
+    let err = Policy::from_sources(&src)
+        .expect_err("unknown switch")
+        .to_string();
+    assert!(err.contains("lpp_in_d1_d4_x"), "{err}");
+
+    let mut src = PolicySources::embedded();
+    src.timeline_toml.1 = src
+        .timeline_toml
+        .1
+        .replace("from = \"2025-05-15\"", "from = \"2025-05-01\"");
+    let err = Policy::from_sources(&src)
+        .expect_err("before compliance")
+        .to_string();
+    assert!(err.contains("before the compliance date"), "{err}");
+}
+
+#[test]
+fn digests_are_stable_and_distinct() {
+    let a = Policy::embedded().expect("policy");
+    let b = Policy::embedded().expect("policy");
+    let d1 = a.regime("ai-diffusion-2025").expect("r").digest.clone();
+    assert_eq!(d1, b.regime("ai-diffusion-2025").expect("r").digest);
+    assert_ne!(d1, a.regime("ac-2023").expect("r").digest);
+    let mut src = aidf_core::PolicySources::embedded();
+    src.regimes[1].1 = src.regimes[1]
+        .1
+        .replace("tier2_tpp_cap = 790000000", "tier2_tpp_cap = 1200000000");
+    let c = Policy::from_sources(&src).expect("policy");
+    assert_ne!(d1, c.regime("ai-diffusion-2025").expect("r").digest);
+}
