@@ -242,10 +242,13 @@ impl DeterminationInput {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            InputError {
-                path,
-                message: inner.to_string(),
-            }
+            let message = match inner.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    format!("invalid JSON: {inner}")
+                }
+                _ => inner.to_string(),
+            };
+            InputError { path, message }
         })
     }
 }

@@ -389,7 +389,11 @@ impl Regime {
         if &*s.confidence != "U" {
             return None;
         }
-        let value = serde_json::to_string(&s.value).unwrap_or_else(|_| format!("{:?}", s.value));
+        let value = match serde_json::to_value(&s.value) {
+            Ok(serde_json::Value::String(text)) => text,
+            Ok(other) => other.to_string(),
+            Err(_) => format!("{:?}", s.value),
+        };
         Some(Assumption {
             switch: Arc::from(name),
             value,

@@ -1,0 +1,270 @@
+//! The `aidf` binary as a user runs it: output snapshots, exit codes, one-line errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn aidf(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aidf");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_example_json_snapshot() {
+    let out = aidf(&["check", "examples/malaysia-h100.json", "--json"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    insta::assert_json_snapshot!("check_malaysia_2000_h100", v);
+}
+
+#[test]
+fn check_explains_in_text() {
+    let out = aidf(&["check", "examples/malaysia-h100.json"], None);
+    assert!(out.status.success());
+    insta::assert_snapshot!("check_malaysia_text", text(&out.stdout));
+}
+
+#[test]
+fn check_as_enforced_and_stdin() {
+    let input = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/malaysia-h100.json"
+    ))
+    .expect("example");
+    let out = aidf(
+        &["check", "-", "--json", "--posture", "as-enforced"],
+        Some(&input),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["authorization"], "NLR");
+    assert_eq!(v["regime"]["id"], "ac-2023");
+    assert_eq!(v["regime"]["posture"], "as_enforced");
+}
+
+#[test]
+fn classify_snapshots() {
+    let out = aidf(
+        &["classify", "--chip", "H100 SXM", "--date", "2025-06-01"],
+        None,
+    );
+    assert!(out.status.success());
+    insta::assert_snapshot!("classify_h100", text(&out.stdout));
+    let out = aidf(
+        &[
+            "classify",
+            "--tops",
+            "1979",
+            "--bits",
+            "8",
+            "--die-area",
+            "814",
+            "--quantity",
+            "8",
+            "--date",
+            "2025-06-01",
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["eccn"], "4A090.a");
+    assert_eq!(v["system_tpp"], 126656);
+    assert_eq!(v["pd"], 19.45);
+    let out = aidf(
+        &[
+            "classify",
+            "--tops",
+            "296",
+            "--bits",
+            "8",
+            "--die-area",
+            "814",
+            "--json",
+            "--date",
+            "2025-06-01",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["eccn"],
+        serde_json::Value::Null,
+        "H20-class rates are not 3A090"
+    );
+    let out = aidf(
+        &[
+            "classify",
+            "--tops",
+            "660.6",
+            "--bits",
+            "8",
+            "--die-area",
+            "608.5",
+            "--not-datacenter",
+            "--json",
+            "--date",
+            "2025-06-01",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["eccn"], "3A090.a");
+    assert_eq!(v["datacenter"], false);
+}
+
+/// Every bad input exits 2 with one line on stderr naming the field and the value.
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let good = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":10}"#;
+    let cases: &[(&[&str], Option<String>, &str)] = &[
+        (
+            &["check", "-"],
+            Some(good.replace("\"MY\",\"consignee\"", "\"XX\",\"consignee\"")),
+            "field `destination`: unknown country code `XX`",
+        ),
+        (
+            &["check", "-"],
+            Some(good.replace("H100 SXM", "H900")),
+            "field `item.chip`: unknown chip `H900`; nearest:",
+        ),
+        (
+            &["check", "-"],
+            Some(good.replace("\"quantity\":10", "\"quantity\":0")),
+            "field `quantity`: must be a positive whole number, got `0`",
+        ),
+        (
+            &["check", "-"],
+            Some(good.replace("\"quantity\":10", "\"quantity\":-3")),
+            "field `quantity`: must be a positive whole number, got `-3`",
+        ),
+        (
+            &["check", "-"],
+            Some("{\"date\": ".into()),
+            "invalid JSON: EOF while parsing",
+        ),
+        (
+            &["check", "-"],
+            Some("not json".into()),
+            "invalid JSON: expected ident at line 1 column 2",
+        ),
+        (
+            &["check", "no-such-file.json"],
+            None,
+            "reading `no-such-file.json`",
+        ),
+        (
+            &["classify", "--chip", "a100"],
+            None,
+            "option `--chip`: ambiguous chip `a100`",
+        ),
+        (
+            &["classify", "--tops=-5", "--bits", "8"],
+            None,
+            "option `--tops`: `-5` is not a positive number",
+        ),
+        (
+            &[
+                "check",
+                "examples/malaysia-h100.json",
+                "--policy-dir",
+                "crates/aidf-cli/tests/bad-policy",
+            ],
+            None,
+            "policy file `crates/aidf-cli/tests/bad-policy/regimes/ai-diffusion-2025.toml`, line",
+        ),
+        (&["regimes", "show", "nope"], None, "unknown regime `nope`"),
+    ];
+    for (args, stdin, want) in cases {
+        let out = aidf(args, stdin.as_deref());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(want),
+            "{args:?}: stderr `{err}` lacks `{want}`"
+        );
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn policy_dir_replaces_a_regime() {
+    // A hypothetical regime: a 1.2 billion TPP country cap.
+    let dir = std::env::temp_dir().join(format!("aidf-policy-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("regimes")).expect("mkdir");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policy/regimes/");
+    for f in ["ac-2023.toml", "ai-diffusion-2025.toml"] {
+        let mut t = std::fs::read_to_string(format!("{root}{f}")).expect("read");
+        t = t.replace("tier2_tpp_cap = 790000000", "tier2_tpp_cap = 1200000000");
+        std::fs::write(dir.join("regimes").join(f), t).expect("write");
+    }
+    let input = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":2000,"context":{"country_allocation_used_tpp":1000000000}}"#;
+    let base = aidf(&["check", "-", "--json"], Some(input));
+    let hypo = aidf(
+        &[
+            "check",
+            "-",
+            "--json",
+            "--policy-dir",
+            dir.to_str().expect("utf8"),
+        ],
+        Some(input),
+    );
+    let b: serde_json::Value = serde_json::from_slice(&base.stdout).expect("json");
+    let h: serde_json::Value = serde_json::from_slice(&hypo.stdout).expect("json");
+    assert_eq!(b["review_policy"], "denial");
+    assert_eq!(h["review_policy"], "approval");
+    assert_ne!(b["regime"]["digest"], h["regime"]["digest"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn lists_work() {
+    let out = aidf(&["chips"], None);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("nvidia-h100-sxm"));
+    let out = aidf(&["regimes", "list"], None);
+    assert!(text(&out.stdout).contains("ai-diffusion-2025"));
+    let out = aidf(&["countries", "--date", "2025-06-01", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let countries = v["countries"].as_array().expect("array");
+    assert_eq!(countries.len(), 249);
+    let tier = |code: &str| {
+        countries
+            .iter()
+            .find(|c| c["code"] == code)
+            .map(|c| c["tier"].clone())
+            .expect("country")
+    };
+    assert_eq!(tier("US"), 1);
+    assert_eq!(tier("DE"), 1);
+    assert_eq!(tier("IN"), 2);
+    assert_eq!(tier("AE"), 2);
+    assert_eq!(tier("CN"), 3);
+    assert_eq!(tier("HK"), 3);
+}
