@@ -211,23 +211,7 @@ pub(crate) fn apply_ops<T: TxOps + ?Sized>(
     let mut batch_reserves: HashMap<&str, &str> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
         validate::op(op).map_err(|e| wrap(i, len, op, e))?;
-        if let Op::Reserve {
-            op_id,
-            account,
-            expires_at,
-            ..
-        } = op
-        {
-            if let Some(expires_at) = *expires_at
-                && expires_at <= now
-            {
-                let e = LedgerError::ExpiryNotInFuture {
-                    op_id: op_id.clone(),
-                    expires_at,
-                    now,
-                };
-                return Err(wrap(i, len, op, e));
-            }
+        if let Op::Reserve { op_id, account, .. } = op {
             batch_reserves.insert(op_id, account);
         }
         if !seen.insert(op.op_id()) {
@@ -345,6 +329,17 @@ fn apply_one<T: TxOps + ?Sized>(
             expires_at,
             ..
         } => {
+            // Checked after the replay lookup: replaying a reservation after
+            // its expiry must still return the original result.
+            if let Some(expires_at) = *expires_at
+                && expires_at <= now
+            {
+                return Err(LedgerError::ExpiryNotInFuture {
+                    op_id: op_id.to_owned(),
+                    expires_at,
+                    now,
+                });
+            }
             let slot = cache.slot(tx, account, now)?;
             check_cap(&slot.account, *amount)?;
             slot.account.pending = add(&slot.account, slot.account.pending, *amount)?;
