@@ -205,10 +205,10 @@ fn crash_loop(b: &Backend) {
     let reference = Backend::sqlite();
     let mut r = reference.open();
     setup(&mut r);
-    for i in 0..TOTAL {
+    for (i, ack) in acked.iter().enumerate() {
         assert_eq!(
             apply(&mut r, i),
-            acked[i] == Some(true),
+            *ack == Some(true),
             "op {i} differs from the reference run"
         );
     }
