@@ -761,8 +761,7 @@ fn chip_rules(
         );
         return outcome(Authorization::Nlr);
     };
-    ev.trail
-        .reason("scope.license_requirement", cite, format!("{why}"));
+    ev.trail.reason("scope.license_requirement", cite, why);
 
     // Tier 3 / D:5 / Macau: presumption of denial; only NAC survives, for items it covers.
     let embargo = dest_embargoed
