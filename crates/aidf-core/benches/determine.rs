@@ -32,8 +32,8 @@ impl Rng {
 }
 
 const COUNTRIES: &[&str] = &[
-    "US", "DE", "FR", "JP", "GB", "NL", "KR", "TW", "MY", "IN", "AE", "SA", "SG", "IL", "BR",
-    "VN", "KZ", "MX", "ID", "TH", "PL", "CH", "CN", "HK", "MO", "RU", "KH",
+    "US", "DE", "FR", "JP", "GB", "NL", "KR", "TW", "MY", "IN", "AE", "SA", "SG", "IL", "BR", "VN",
+    "KZ", "MX", "ID", "TH", "PL", "CH", "CN", "HK", "MO", "RU", "KH",
 ];
 
 fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> {
@@ -43,26 +43,39 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
         .iter()
         .filter(|c| {
             c.metrics().is_some_and(|m| {
-                aidf_core::classify::classify(
-                    &m,
-                    &policy.regimes[0].spec.classification,
-                )
-                .is_ok()
+                aidf_core::classify::classify(&m, &policy.regimes[0].spec.classification).is_ok()
             })
         })
-        .map(|c| if c.aliases.is_empty() { c.id.to_string() } else { c.aliases[0].clone() })
+        .map(|c| {
+            if c.aliases.is_empty() {
+                c.id.to_string()
+            } else {
+                c.aliases[0].clone()
+            }
+        })
         .collect();
     let mut rng = Rng(seed);
     let start = NaiveDate::from_ymd_opt(2024, 6, 1).expect("date");
     (0..rows)
         .map(|i| {
             let dest = *rng.pick(COUNTRIES);
-            let hq = if rng.below(4) == 0 { *rng.pick(COUNTRIES) } else { dest };
-            let parent = if rng.below(6) == 0 { *rng.pick(COUNTRIES) } else { hq };
+            let hq = if rng.below(4) == 0 {
+                *rng.pick(COUNTRIES)
+            } else {
+                dest
+            };
+            let parent = if rng.below(6) == 0 {
+                *rng.pick(COUNTRIES)
+            } else {
+                hq
+            };
             let item = if rng.below(20) == 0 {
                 ItemInput {
                     model_weights: Some(ModelWeightsInput {
-                        training_ops: Some(rust_decimal::Decimal::from_i128_with_scale((rng.below(50) as i128 + 1) * 10i128.pow(25), 0)),
+                        training_ops: Some(rust_decimal::Decimal::from_i128_with_scale(
+                            (rng.below(50) as i128 + 1) * 10i128.pow(25),
+                            0,
+                        )),
                         parameters: None,
                         tokens: None,
                         published: rng.below(5) == 0,
@@ -76,12 +89,19 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
                     ..Default::default()
                 }
             } else {
-                ItemInput { chip: Some(rng.pick(&chips).clone()), ..Default::default() }
+                ItemInput {
+                    chip: Some(rng.pick(&chips).clone()),
+                    ..Default::default()
+                }
             };
             let weights = item.model_weights.is_some();
             DeterminationInput {
                 date: start + chrono::Duration::days(rng.below(900) as i64),
-                posture: Some(if rng.below(3) == 0 { Posture::AsEnforced } else { Posture::AsWritten }),
+                posture: Some(if rng.below(3) == 0 {
+                    Posture::AsEnforced
+                } else {
+                    Posture::AsWritten
+                }),
                 regime: None,
                 transaction: None,
                 exporter: None,
@@ -91,8 +111,14 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
                     hq: hq.into(),
                     parent_hq: Some(parent.into()),
                     veu: match rng.below(10) {
-                        0 => Some(VeuRef { kind: VeuKind::Uveu, id: "u-1".into() }),
-                        1 => Some(VeuRef { kind: VeuKind::Nveu, id: "n-1".into() }),
+                        0 => Some(VeuRef {
+                            kind: VeuKind::Uveu,
+                            id: "u-1".into(),
+                        }),
+                        1 => Some(VeuRef {
+                            kind: VeuKind::Nveu,
+                            id: "n-1".into(),
+                        }),
                         _ => None,
                     },
                     listed: rng.below(50) == 0,
@@ -105,7 +131,11 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
                 }),
                 ultimate_destination: None,
                 item,
-                quantity: if weights { None } else { Some(1 + rng.below(3000) as i64) },
+                quantity: if weights {
+                    None
+                } else {
+                    Some(1 + rng.below(3000) as i64)
+                },
                 context: Context {
                     consignee_ytd_tpp: rng.below(30_000_000),
                     country_allocation_used_tpp: rng.below(900_000_000),
