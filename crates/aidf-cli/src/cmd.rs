@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::{policy_load, render};
+use crate::{ledger_cmd, policy_load, render};
 
 /// Posture as typed on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,6 +77,52 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Determine a transaction against the ledger's real balances and record it atomically.
+    Ship {
+        /// Input JSON file, or `-` for standard input.
+        file: PathBuf,
+        /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Shipment id (idempotency key); a replay returns the stored record.
+        #[arg(long)]
+        id: Option<String>,
+        /// Override the input's posture.
+        #[arg(long, value_enum)]
+        posture: Option<PostureArg>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ledger accounts, balances, history and manual operations.
+    Ledger {
+        /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: crate::ledger_cmd::LedgerAction,
+    },
+    /// Licenses granted by BIS.
+    License {
+        /// Ledger location.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: crate::ledger_cmd::LicenseAction,
+    },
+    /// Validated end users (UVEU/NVEU) and their sites.
+    Veu {
+        /// Ledger location.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: crate::ledger_cmd::VeuAction,
+    },
+    /// Government-to-government arrangements.
+    G2g {
+        #[command(subcommand)]
+        action: G2gAction,
+    },
     /// List the chip catalog.
     Chips {
         /// Print JSON.
@@ -102,6 +148,22 @@ pub enum Command {
     },
 }
 
+/// `aidf g2g …`
+#[derive(Debug, Subcommand)]
+pub enum G2gAction {
+    /// Record an arrangement with COUNTRY effective from --date (doubles its allocation).
+    Add {
+        /// Country.
+        country: String,
+        /// Effective date.
+        #[arg(long)]
+        date: NaiveDate,
+        /// Ledger location.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
 /// `aidf regimes …`
 #[derive(Debug, Subcommand)]
 pub enum RegimesAction {
@@ -118,7 +180,7 @@ fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
-fn read_input(file: &Path) -> Result<String> {
+pub fn read_input(file: &Path) -> Result<String> {
     let mut text = String::new();
     if file == Path::new("-") {
         std::io::stdin()
@@ -131,7 +193,7 @@ fn read_input(file: &Path) -> Result<String> {
     Ok(text)
 }
 
-fn print(text: &str) -> Result<()> {
+pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
@@ -181,6 +243,21 @@ pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
             date,
             json,
         )?,
+        Command::Ship {
+            file,
+            db,
+            id,
+            posture,
+            json,
+        } => ledger_cmd::ship(&policy, &file, &ledger_cmd::db_arg(&db), id, posture, json)?,
+        Command::Ledger { db, action } => ledger_cmd::ledger(&ledger_cmd::db_arg(&db), action)?,
+        Command::License { db, action } => {
+            ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action)?
+        }
+        Command::Veu { db, action } => ledger_cmd::veu(&policy, &ledger_cmd::db_arg(&db), action)?,
+        Command::G2g {
+            action: G2gAction::Add { country, date, db },
+        } => ledger_cmd::g2g(&policy, &ledger_cmd::db_arg(&db), &country, date)?,
         Command::Chips { json } => chips_cmd(&policy, json)?,
         Command::Regimes { action } => regimes_cmd(&policy, action)?,
         Command::Countries {

@@ -1,0 +1,388 @@
+//! `aidf ship`, `aidf ledger …`, `aidf license …`, `aidf veu …`, `aidf g2g …`: the ledger at the
+//! command line. `--db` takes a SQLite path (default `./aidf.db`) or a `postgres://` URL.
+
+use std::path::{Path, PathBuf};
+
+use aidf_core::{DeterminationInput, Policy, Posture};
+use aidf_ledger::{G2gArrangement, Ledger, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::cmd::{PostureArg, print, read_input};
+
+/// Default ledger location: a SQLite file in the working directory.
+pub const DEFAULT_DB: &str = "aidf.db";
+
+fn open(db: &str) -> Result<Ledger> {
+    Ledger::open(db).with_context(|| format!("option `--db`: cannot open ledger `{db}`"))
+}
+
+fn pretty(v: &impl serde::Serialize) -> Result<()> {
+    print(&(serde_json::to_string_pretty(v)? + "\n"))
+}
+
+fn parse_time(field: &str, s: &str) -> Result<Timestamp> {
+    let date = s
+        .parse::<NaiveDate>()
+        .with_context(|| format!("option `{field}`: `{s}` is not a date (YYYY-MM-DD)"))?;
+    let end = date
+        .and_hms_opt(23, 59, 59)
+        .context("date out of range")?
+        .and_utc();
+    Ok(Timestamp(end.timestamp_micros()))
+}
+
+/// Determines and records one shipment.
+pub fn ship(
+    policy: &Policy,
+    file: &Path,
+    db: &str,
+    id: Option<String>,
+    posture: Option<PostureArg>,
+    json: bool,
+) -> Result<()> {
+    let text = read_input(file)?;
+    let mut input = DeterminationInput::from_json(&text)?;
+    if let Some(p) = posture {
+        input.posture = Some(Posture::from(p));
+    }
+    let now = Timestamp::now_utc();
+    let id = id.unwrap_or_else(|| {
+        format!(
+            "ship-{}-{}-{}",
+            now.0,
+            std::process::id(),
+            &aidf_service::input_digest(&input)[7..19]
+        )
+    });
+    aidf_ledger::validate_op_id(&id).map_err(|e| anyhow::anyhow!("option `--id`: {e}"))?;
+    let mut ledger = open(db)?;
+    let out = aidf_service::ship(ledger.store(), policy, &input, &id, now)?;
+    if json {
+        return pretty(&out);
+    }
+    let d = &out.determination;
+    let mut s = format!(
+        "Shipment {}: {}{}\nAuthorization: {} (review policy: {})\nTotal TPP: {}\n",
+        out.shipment_id,
+        out.status.as_str().to_uppercase(),
+        if out.replayed {
+            " (recorded earlier)"
+        } else {
+            ""
+        },
+        d["authorization"].as_str().unwrap_or("?"),
+        d["review_policy"].as_str().unwrap_or("none"),
+        d["total_tpp"]
+    );
+    if let Some(l) = &out.license_id {
+        s += &format!("License drawn: {l}\n");
+    }
+    if let Some(r) = &out.refusal {
+        s += &format!("Refused: {r}\n");
+    }
+    for e in &out.entries {
+        s += &format!(
+            "  {} on {}: posted {} pending {} cap {}\n",
+            e.op_id,
+            e.account,
+            e.balance_after.posted,
+            e.balance_after.pending,
+            e.balance_after
+                .cap
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+    }
+    print(&s)
+}
+
+/// `aidf ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// List accounts with caps and balances.
+    Accounts,
+    /// One account's balance, now or at the end of a past date.
+    Balance {
+        /// Account key, e.g. `country:MY:2025-2027`.
+        key: String,
+        /// Balance as of the end of this date.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// One account's history (append-only).
+    History {
+        /// Account key.
+        key: String,
+    },
+    /// Place a hold on an account.
+    Reserve {
+        /// Client-supplied op id (idempotency key; also the pending id).
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// TPP to hold.
+        amount: u64,
+        /// Hold expiry, in seconds from now.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// Commit a hold, fully or partially.
+    Post {
+        /// Client-supplied op id.
+        op_id: String,
+        /// The reservation's op id.
+        pending_id: String,
+        /// Amount to commit (default: all).
+        #[arg(long)]
+        amount: Option<u64>,
+    },
+    /// Release a hold.
+    Void {
+        /// Client-supplied op id.
+        op_id: String,
+        /// The reservation's op id.
+        pending_id: String,
+    },
+    /// Record attrition (chips lost, failed, resold) on an installed-base account.
+    Attrition {
+        /// Client-supplied op id.
+        op_id: String,
+        /// Account key.
+        account: String,
+        /// TPP removed.
+        amount: u64,
+    },
+}
+
+/// Runs `aidf ledger …`.
+pub fn ledger(db: &str, action: LedgerAction) -> Result<()> {
+    let mut ledger = open(db)?;
+    let store = ledger.store();
+    let now = Timestamp::now_utc();
+    let manual = || Meta {
+        determination_id: None,
+        regime_digest: None,
+        memo: Some(json!({"source": "aidf ledger (manual)"})),
+    };
+    match action {
+        LedgerAction::Accounts => pretty(&store.accounts()?),
+        LedgerAction::Balance { key, as_of } => {
+            let at = as_of.map(|s| parse_time("--as-of", &s)).transpose()?;
+            pretty(
+                &json!({"key": key, "as_of": at.map(|t| t.0), "balance": store.balance(&key, at)?}),
+            )
+        }
+        LedgerAction::History { key } => pretty(&store.history(&key)?),
+        LedgerAction::Reserve {
+            op_id,
+            account,
+            amount,
+            expires_in,
+        } => {
+            let exp = expires_in.map(|s| Timestamp(now.0 + (s as i64) * 1_000_000));
+            pretty(&store.reserve(&op_id, &account, amount, exp, manual(), now)?)
+        }
+        LedgerAction::Post {
+            op_id,
+            pending_id,
+            amount,
+        } => pretty(&store.post(&op_id, &pending_id, amount, manual(), now)?),
+        LedgerAction::Void { op_id, pending_id } => {
+            pretty(&store.void(&op_id, &pending_id, manual(), now)?)
+        }
+        LedgerAction::Attrition {
+            op_id,
+            account,
+            amount,
+        } => pretty(&store.attrition(&op_id, &account, amount, manual(), now)?),
+    }
+}
+
+/// `aidf license …`
+#[derive(Debug, Subcommand)]
+pub enum LicenseAction {
+    /// Record a license granted by BIS.
+    Add {
+        /// License id.
+        id: String,
+        /// Consignee name (as in shipment inputs).
+        #[arg(long)]
+        consignee: String,
+        /// Destination country.
+        #[arg(long)]
+        destination: String,
+        /// Catalog item ids covered (repeat; none = any item).
+        #[arg(long = "item")]
+        items: Vec<String>,
+        /// Units cap.
+        #[arg(long)]
+        units: u64,
+        /// TPP cap.
+        #[arg(long)]
+        tpp: u64,
+        /// Grant date.
+        #[arg(long)]
+        granted: NaiveDate,
+        /// Expiry date.
+        #[arg(long)]
+        expires: NaiveDate,
+    },
+    /// List licenses.
+    List,
+    /// Show one license with its balances.
+    Show {
+        /// License id.
+        id: String,
+    },
+}
+
+/// Runs `aidf license …`.
+pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
+    let mut ledger = open(db)?;
+    let store = ledger.store();
+    let now = Timestamp::now_utc();
+    match action {
+        LicenseAction::Add {
+            id,
+            consignee,
+            destination,
+            items,
+            units,
+            tpp,
+            granted,
+            expires,
+        } => {
+            let dest = policy
+                .countries
+                .lookup(&destination)
+                .map_err(|e| anyhow::anyhow!("option `--destination`: {e}"))?;
+            let mut ids = Vec::new();
+            for i in items {
+                let chip = policy
+                    .catalog
+                    .lookup(&i)
+                    .map_err(|e| anyhow::anyhow!("option `--item`: {e}"))?;
+                ids.push(chip.id.to_string());
+            }
+            if expires < granted {
+                bail!("option `--expires`: {expires} is before the grant date {granted}");
+            }
+            let l = License {
+                id,
+                consignee,
+                destination_country: dest.to_string(),
+                allowed_item_ids: ids,
+                units_cap: units,
+                tpp_cap: tpp,
+                granted_on: granted.to_string(),
+                expires_on: expires.to_string(),
+            };
+            pretty(&store.add_license(&l, now)?)
+        }
+        LicenseAction::List => pretty(&store.licenses()?),
+        LicenseAction::Show { id } => {
+            let l = store
+                .license(&id)?
+                .with_context(|| format!("argument `ID`: unknown license `{id}`"))?;
+            let tpp = store.balance(&l.tpp_account(), None)?;
+            let units = store.balance(&l.units_account(), None)?;
+            pretty(&json!({"license": l, "tpp": tpp, "units": units}))
+        }
+    }
+}
+
+/// `aidf veu …`
+#[derive(Debug, Subcommand)]
+pub enum VeuAction {
+    /// Record a UVEU or NVEU authorization and its data-center sites.
+    Add {
+        /// VEU id.
+        id: String,
+        /// `uveu` or `nveu`.
+        #[arg(long)]
+        kind: String,
+        /// Owner name.
+        #[arg(long)]
+        owner: String,
+        /// Headquarters country.
+        #[arg(long)]
+        hq: String,
+        /// Sites as ID:COUNTRY (repeat).
+        #[arg(long = "site")]
+        sites: Vec<String>,
+    },
+    /// List validated end users.
+    List,
+}
+
+/// Runs `aidf veu …`.
+pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
+    let mut ledger = open(db)?;
+    let store = ledger.store();
+    match action {
+        VeuAction::Add {
+            id,
+            kind,
+            owner,
+            hq,
+            sites,
+        } => {
+            let kind = match kind.as_str() {
+                "uveu" => VeuKind::Uveu,
+                "nveu" => VeuKind::Nveu,
+                other => bail!("option `--kind`: `{other}` is not `uveu` or `nveu`"),
+            };
+            let hq = policy
+                .countries
+                .lookup(&hq)
+                .map_err(|e| anyhow::anyhow!("option `--hq`: {e}"))?;
+            let mut parsed = Vec::new();
+            for s in sites {
+                let (sid, cc) = s
+                    .split_once(':')
+                    .with_context(|| format!("option `--site`: `{s}` is not ID:COUNTRY"))?;
+                let cc = policy
+                    .countries
+                    .lookup(cc)
+                    .map_err(|e| anyhow::anyhow!("option `--site`: {e}"))?;
+                parsed.push(VeuSite {
+                    id: sid.to_string(),
+                    country: cc.to_string(),
+                });
+            }
+            let v = Veu {
+                id,
+                kind,
+                owner,
+                hq_country: hq.to_string(),
+                sites: parsed,
+            };
+            pretty(&store.add_veu(&v, Timestamp::now_utc())?)
+        }
+        VeuAction::List => pretty(&store.veus()?),
+    }
+}
+
+/// Records a government-to-government arrangement.
+pub fn g2g(policy: &Policy, db: &str, country: &str, date: NaiveDate) -> Result<()> {
+    let cc = policy
+        .countries
+        .lookup(country)
+        .map_err(|e| anyhow::anyhow!("argument `COUNTRY`: {e}"))?;
+    let mut ledger = open(db)?;
+    let g = G2gArrangement {
+        country: cc.to_string(),
+        date: date.to_string(),
+    };
+    pretty(&ledger.store().add_g2g(&g, Timestamp::now_utc())?)
+}
+
+/// The `--db` option's value.
+pub fn db_arg(db: &Option<PathBuf>) -> String {
+    db.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| DEFAULT_DB.to_string())
+}
