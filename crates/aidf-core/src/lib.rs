@@ -10,6 +10,7 @@ pub mod classify;
 pub mod country;
 pub mod determine;
 pub mod explain;
+pub mod fleet;
 pub mod input;
 pub mod num;
 pub mod policy;
