@@ -302,3 +302,230 @@ fn shares_of_case_fleets_sum_to_the_total() {
         assert_eq!(by_tier, total, "{}", f.display());
     }
 }
+
+mod properties {
+    use super::*;
+    use aidf_core::fleet::{Headroom, RuleRef, SiteInput};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    const TIER1: [&str; 5] = ["US", "DE", "FR", "JP", "GB"];
+    const TIER2: [&str; 6] = ["IN", "MY", "BR", "AE", "SA", "MX"];
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, 31).expect("date")
+    }
+
+    /// A site: mostly Tier 1 with more compute, some Tier 2 with less, rarely Tier 3; TPP small
+    /// (boundaries hit often) or large.
+    fn site() -> impl Strategy<Value = (String, u64)> {
+        let tier1 = (
+            proptest::sample::select(TIER1.to_vec()),
+            prop_oneof![0u64..2_000, 0u64..5_000_000_000],
+        );
+        let tier2 = (
+            proptest::sample::select(TIER2.to_vec()),
+            prop_oneof![0u64..200, 0u64..400_000_000],
+        );
+        let tier3 = (
+            proptest::sample::select(vec!["CN", "MO", "HK"]),
+            0u64..1_000,
+        );
+        prop_oneof![12 => tier1, 7 => tier2, 1 => tier3].prop_map(|(c, t)| (c.to_string(), t))
+    }
+
+    fn fleet_input() -> impl Strategy<Value = FleetInput> {
+        (
+            prop_oneof![8 => proptest::sample::select(vec!["US", "DE", "JP"]), 1 => Just("IN")],
+            prop_oneof![4 => Just(VeuKind::Uveu), 1 => Just(VeuKind::Nveu)],
+            proptest::collection::vec(site(), 0..8),
+        )
+            .prop_map(|(hq, kind, sites)| FleetInput {
+                owner: "prop".into(),
+                hq: hq.into(),
+                kind,
+                date: date(),
+                sites: sites
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (c, t))| SiteInput {
+                        id: format!("s{i}"),
+                        country: c,
+                        tpp: Some(Decimal::from(t)),
+                        chip: None,
+                        quantity: None,
+                        status: None,
+                        online_date: None,
+                    })
+                    .collect(),
+                lines: None,
+            })
+    }
+
+    fn target() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(
+            TIER1
+                .iter()
+                .chain(TIER2.iter())
+                .chain(["CN"].iter())
+                .copied()
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    struct Env {
+        policy: &'static Policy,
+    }
+
+    impl Env {
+        fn new() -> Env {
+            static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+            Env {
+                policy: POLICY.get_or_init(policy),
+            }
+        }
+
+        fn rules(&self) -> FleetRules<'_> {
+            let r = self.policy.regime("ai-diffusion-2025").expect("regime");
+            FleetRules::new(self.policy, r).expect("rules")
+        }
+
+        fn code(&self, c: &str) -> aidf_core::country::CountryCode {
+            self.policy.countries.lookup(c).expect("country")
+        }
+
+        fn violated(&self, fleet: &Fleet) -> Vec<RuleRef> {
+            self.rules()
+                .check(fleet, fleet.date)
+                .expect("check")
+                .violations
+                .iter()
+                .map(|v| RuleRef {
+                    code: v.code,
+                    country: v.country,
+                })
+                .collect()
+        }
+
+        fn headroom(&self, fleet: &Fleet, c: &str) -> Headroom {
+            self.rules()
+                .headroom(fleet, fleet.date, self.code(c), None)
+                .expect("headroom")
+        }
+
+        fn add(&self, fleet: &Fleet, c: &str, tpp: u128) -> Fleet {
+            fleet.with_added(self.policy, self.code(c), u64::try_from(tpp).expect("fits"))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Adding the headroom keeps (or makes) the fleet compliant; one TPP more breaks the
+        /// binding rule; the minimum is the least that makes it compliant.
+        #[test]
+        fn headroom_is_exact(input in fleet_input(), c in target()) {
+            let env = Env::new();
+            let fleet = Fleet::resolve(&input, env.policy).expect("valid");
+            let h = env.headroom(&fleet, c);
+            prop_assert_eq!(h.compliant_now, env.violated(&fleet).is_empty());
+            if !h.feasible {
+                prop_assert_eq!(h.tpp_headroom, Some(0));
+                prop_assert!(h.binding.is_some());
+                for x in [0u128, 1, 1_000, 10_000_000_000] {
+                    prop_assert!(!env.violated(&env.add(&fleet, c, x)).is_empty(), "adding {} fixed an infeasible fleet", x);
+                }
+                return Ok(());
+            }
+            let lo = h.tpp_min;
+            prop_assert!(env.violated(&env.add(&fleet, c, lo)).is_empty(), "adding tpp_min {} is not compliant", lo);
+            if lo > 0 {
+                prop_assert!(!env.violated(&env.add(&fleet, c, lo - 1)).is_empty(), "tpp_min {} is not the least", lo);
+            }
+            match h.tpp_headroom {
+                Some(hi) => {
+                    prop_assert!(env.violated(&env.add(&fleet, c, hi)).is_empty(), "adding headroom {} breaks a rule", hi);
+                    let over = env.violated(&env.add(&fleet, c, hi + 1));
+                    let binding = h.binding.expect("a finite headroom has a binding rule");
+                    prop_assert!(over.contains(&binding), "adding {} + 1 breaks {:?}, not the binding {:?}", hi, over, binding);
+                }
+                None => {
+                    prop_assert!(h.binding.is_none());
+                    let big = lo.max(1) * 1_000_000;
+                    prop_assert!(env.violated(&env.add(&fleet, c, big)).is_empty(), "unbounded headroom, yet adding {} breaks a rule", big);
+                }
+            }
+        }
+
+        /// For a UVEU, compute added in the US (or, for an owner not headquartered in the US, in
+        /// any Tier 1 country) never lowers the headroom in a Tier 2 country.
+        #[test]
+        fn tier1_or_us_compute_never_lowers_tier2_headroom(
+            input in fleet_input(),
+            c in proptest::sample::select(TIER2.to_vec()),
+            t1 in proptest::sample::select(TIER1.to_vec()),
+            y in 0u128..10_000_000_000,
+        ) {
+            prop_assume!(input.kind == VeuKind::Uveu);
+            let env = Env::new();
+            let fleet = Fleet::resolve(&input, env.policy).expect("valid");
+            // A US-headquartered owner must keep its US share: compute added elsewhere in Tier 1
+            // lowers that share and can lower the headroom; only US compute is monotone there.
+            let add_in = if input.hq == "US" { "US" } else { t1 };
+            let before = env.headroom(&fleet, c);
+            let after = env.headroom(&env.add(&fleet, add_in, y), c);
+            prop_assert!(after.feasible || !before.feasible);
+            let as_key = |h: &Headroom| h.tpp_headroom.map_or(u128::MAX, |x| x);
+            prop_assert!(as_key(&after) >= as_key(&before), "headroom in {} fell from {:?} to {:?} after adding {} in {}", c, before.tpp_headroom, after.tpp_headroom, y, add_in);
+        }
+
+        /// Shares add up to the total exactly, by country, by tier and as fractions.
+        #[test]
+        fn shares_sum_to_the_total(input in fleet_input()) {
+            let env = Env::new();
+            let fleet = Fleet::resolve(&input, env.policy).expect("valid");
+            let r = env.rules().check(&fleet, fleet.date).expect("check");
+            let s = &r.shares;
+            let by_country: u128 = s.countries.values().map(|c| c.share.tpp).sum();
+            prop_assert_eq!(by_country, s.tpp_total);
+            prop_assert_eq!(s.tier1.tpp + s.tier2.tpp + s.tier3.tpp, s.tpp_total);
+            let sites: u128 = fleet.sites.iter().map(|x| u128::from(x.tpp)).sum();
+            prop_assert_eq!(sites, s.tpp_total);
+            if s.tpp_total > 0 {
+                // Σ n_i/d_i = 1, exactly: bring every fraction over the total.
+                let mut num = 0u128;
+                for c in s.countries.values() {
+                    let (n, d) = c.share.fraction().expect("non-empty");
+                    prop_assert_eq!(s.tpp_total % d, 0);
+                    num += n * (s.tpp_total / d);
+                }
+                prop_assert_eq!(num, s.tpp_total);
+            }
+        }
+    }
+
+    #[test]
+    fn us_hq_tier1_elsewhere_can_lower_tier2_headroom() {
+        // Why the monotonicity property adds only US compute for a US-headquartered owner: with 52%
+        // in the US, adding in Germany lowers the US share and so the room in India (21 → 10).
+        let env = Env::new();
+        let input = FleetInput::from_json(
+            r#"{"owner":"x","hq":"US","kind":"uveu","date":"2026-03-31","sites":[
+                {"id":"us","country":"US","tpp":520},{"id":"de","country":"DE","tpp":430},
+                {"id":"in","country":"IN","tpp":50}]}"#,
+        )
+        .expect("parses");
+        let fleet = Fleet::resolve(&input, env.policy).expect("valid");
+        let before = env.headroom(&fleet, "IN").tpp_headroom.expect("bounded");
+        let after = env
+            .headroom(&env.add(&fleet, "DE", 30), "IN")
+            .tpp_headroom
+            .expect("bounded");
+        assert!(after < before, "{after} < {before}");
+        let after_us = env
+            .headroom(&env.add(&fleet, "US", 30), "IN")
+            .tpp_headroom
+            .expect("bounded");
+        assert!(after_us >= before);
+    }
+}
