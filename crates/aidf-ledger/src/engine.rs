@@ -580,7 +580,8 @@ fn meta_diff(a: &Meta, b: &Meta) -> Option<&'static str> {
         Some("determination_id")
     } else if a.regime_digest != b.regime_digest {
         Some("regime_digest")
-    } else if a.memo != b.memo {
+    } else if a.memo.as_ref().filter(|v| !v.is_null()) != b.memo.as_ref().filter(|v| !v.is_null()) {
+        // A JSON `null` memo is stored as no memo.
         Some("memo")
     } else {
         None

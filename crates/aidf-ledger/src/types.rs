@@ -103,14 +103,22 @@ impl fmt::Display for AccountKind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// The determination that caused this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determination_id: Option<String>,
     /// Digest of the regulatory regime (policy data) the determination used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regime_digest: Option<String>,
     /// Free-form annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<serde_json::Value>,
 }
 
 impl Meta {
+    /// True when no field is set (serialised compactly).
+    pub fn is_empty(&self) -> bool {
+        self.determination_id.is_none() && self.regime_digest.is_none() && self.memo.is_none()
+    }
+
     /// Meta naming a determination and regime digest.
     pub fn determination(determination_id: &str, regime_digest: &str) -> Self {
         Meta {
@@ -176,8 +184,10 @@ pub enum Op {
         /// Amount to hold.
         amount: u64,
         /// When the hold lapses by itself; `None` = never.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_at: Option<Timestamp>,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
     /// Commit a hold fully (`amount: None`) or partially; the remainder is released.
@@ -189,6 +199,7 @@ pub enum Op {
         /// Amount to commit, at most the held amount.
         amount: Option<u64>,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
     /// Release a hold.
@@ -198,6 +209,7 @@ pub enum Op {
         /// The reservation's op id.
         pending_id: String,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
     /// Lower the posted balance (chips lost, failed, resold); never below 0.
@@ -209,6 +221,7 @@ pub enum Op {
         /// Amount to remove.
         amount: u64,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
     /// Post directly without a hold (reserve + post in one step).
@@ -220,6 +233,7 @@ pub enum Op {
         /// Amount to post.
         amount: u64,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
     /// Raise or lower a cap (`None` = uncapped).
@@ -231,6 +245,7 @@ pub enum Op {
         /// New cap.
         cap: Option<u64>,
         /// Provenance.
+        #[serde(default, skip_serializing_if = "Meta::is_empty")]
         meta: Meta,
     },
 }
