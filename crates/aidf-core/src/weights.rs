@@ -25,8 +25,16 @@ pub struct WeightsError {
     pub message: String,
 }
 
-fn sci(d: Decimal) -> String {
-    format!("{:e}", d.normalize())
+/// Scientific notation with the mantissa's trailing zeros trimmed (`1.3e26`, not
+/// `1.30000000000000000000000000e26`, which `{:e}` prints for a whole decimal).
+pub fn sci(d: Decimal) -> String {
+    let text = format!("{:e}", d.normalize());
+    match text.split_once('e') {
+        Some((m, e)) if m.contains('.') => {
+            format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+        }
+        _ => text,
+    }
 }
 
 /// Classifies weights under `rule`, writing the reasons to `trail`.
@@ -51,6 +59,27 @@ pub fn classify_weights(
         w.derived_from_published_ops,
     )?;
     neg("item.model_weights.floor_ops", w.floor_ops)?;
+    neg(
+        "item.model_weights.synthetic_generation_ops",
+        w.synthetic_generation_ops,
+    )?;
+    neg(
+        "item.model_weights.synthetic_generator_training_ops",
+        w.synthetic_generator_training_ops,
+    )?;
+    if let Some(share) = w.synthetic_share_pct {
+        if share.is_sign_negative() && !share.is_zero() || share > Decimal::ONE_HUNDRED {
+            return Err(WeightsError {
+                field: "item.model_weights.synthetic_share_pct",
+                message: format!("must be a percentage from 0 to 100, got `{share}`"),
+            });
+        }
+    }
+    // Operation counts near Decimal's range (~7.9e28) must give an error, not a panic.
+    let overflow = |field: &'static str| WeightsError {
+        field,
+        message: "operation count is out of range".into(),
+    };
     let mut ops = match (w.training_ops, w.parameters, w.tokens) {
         (Some(ops), _, _) => ops,
         (None, Some(n), Some(d)) => {
@@ -85,9 +114,15 @@ pub fn classify_weights(
         if share > Decimal::from(rule.synthetic_data_share_min_pct) {
             let mut added = w.synthetic_generation_ops.unwrap_or_default();
             if !w.synthetic_generator_published {
-                added += w.synthetic_generator_training_ops.unwrap_or_default();
+                added = added
+                    .checked_add(w.synthetic_generator_training_ops.unwrap_or_default())
+                    .ok_or_else(|| {
+                        overflow("item.model_weights.synthetic_generator_training_ops")
+                    })?;
             }
-            ops += added;
+            ops = ops
+                .checked_add(added)
+                .ok_or_else(|| overflow("item.model_weights.synthetic_generation_ops"))?;
             trail.reason(
                 "weights.synthetic_data",
                 c,
@@ -136,8 +171,10 @@ pub fn classify_weights(
             });
         }
         let extra = ops - base;
-        let share_min =
-            base * Decimal::from(rule.derivative_extra_share_min_pct) / Decimal::from(100);
+        // Divide first: base × pct can leave Decimal's range where base / 100 × pct does not.
+        let share_min = (base / Decimal::ONE_HUNDRED)
+            .checked_mul(Decimal::from(rule.derivative_extra_share_min_pct))
+            .ok_or_else(|| overflow("item.model_weights.derived_from_published_ops"))?;
         let min = rule.derivative_extra_ops_min.max(share_min);
         if extra <= min {
             return not(
@@ -192,4 +229,71 @@ pub fn classify_weights(
         controlled: true,
         counted_ops: ops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::parse_decimal;
+
+    fn rule() -> ModelWeights {
+        let p = crate::Policy::embedded().expect("embedded policy");
+        let r = p.regime("ai-diffusion-2025").expect("regime");
+        r.spec.model_weights.clone().expect("4E091")
+    }
+
+    fn d(s: &str) -> Decimal {
+        parse_decimal(s).expect("number")
+    }
+
+    fn input() -> ModelWeightsInput {
+        ModelWeightsInput {
+            training_ops: None,
+            parameters: None,
+            tokens: None,
+            published: false,
+            derived_from_published_ops: None,
+            floor_ops: None,
+            synthetic_share_pct: None,
+            synthetic_generation_ops: None,
+            synthetic_generator_training_ops: None,
+            synthetic_generator_published: false,
+        }
+    }
+
+    #[test]
+    fn sci_trims_the_mantissa() {
+        assert_eq!(sci(d("1.3e26")), "1.3e26");
+        assert_eq!(sci(d("1e26")), "1e26");
+        assert_eq!(sci(d("2.5e25")), "2.5e25");
+        assert_eq!(sci(d("0")), "0e0");
+        assert_eq!(sci(d("123")), "1.23e2");
+    }
+
+    #[test]
+    fn huge_counts_are_errors_not_panics() {
+        let mut w = input();
+        w.training_ops = Some(d("7e28"));
+        w.derived_from_published_ops = Some(d("6e28"));
+        assert!(classify_weights(&w, &rule(), &mut Trail::default()).is_ok());
+        let mut w = input();
+        w.training_ops = Some(d("7e28"));
+        w.synthetic_share_pct = Some(d("50"));
+        w.synthetic_generation_ops = Some(d("7e28"));
+        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        assert_eq!(e.field, "item.model_weights.synthetic_generation_ops");
+    }
+
+    #[test]
+    fn synthetic_inputs_are_validated() {
+        let mut w = input();
+        w.training_ops = Some(d("1e26"));
+        w.synthetic_share_pct = Some(d("101"));
+        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        assert_eq!(e.field, "item.model_weights.synthetic_share_pct");
+        w.synthetic_share_pct = Some(d("20"));
+        w.synthetic_generation_ops = Some(d("-1"));
+        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        assert_eq!(e.field, "item.model_weights.synthetic_generation_ops");
+    }
 }

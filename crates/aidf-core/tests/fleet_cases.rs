@@ -529,3 +529,98 @@ mod properties {
         assert!(after_us >= before);
     }
 }
+
+/// ECCN 4E091 classification: rule-facts §11.3 cases 8 and 9, the derivative and synthetic-data
+/// rules at their boundaries, and the relative floor.
+mod weights {
+    use super::*;
+    use aidf_core::explain::Trail;
+    use aidf_core::input::ModelWeightsInput;
+    use aidf_core::weights::classify_weights;
+
+    fn classify(json: &str) -> (bool, String, Vec<&'static str>) {
+        let policy = policy();
+        let rule = policy
+            .regime("ai-diffusion-2025")
+            .and_then(|r| r.spec.model_weights.clone())
+            .expect("4E091 in the regime");
+        let w: ModelWeightsInput = serde_json::from_str(json).expect("input parses");
+        let mut trail = Trail::default();
+        let c = classify_weights(&w, &rule, &mut trail).expect("classifies");
+        let rules = trail.reasons.iter().map(|r| r.rule).collect();
+        (c.controlled, aidf_core::weights::sci(c.counted_ops), rules)
+    }
+
+    #[test]
+    fn case8_closed_3e26_is_controlled() {
+        let (controlled, ops, rules) = classify(r#"{"training_ops": "3e26"}"#);
+        assert!(controlled);
+        assert_eq!(ops, "3e26");
+        assert_eq!(rules, ["weights.4e091"]);
+    }
+
+    #[test]
+    fn case9_fine_tune_above_max_of_floor_and_quarter_is_controlled() {
+        // Base 1e26 (published) + 3e25 of fine-tuning: 3e25 > max(2.5e25, 25% × 1e26).
+        let (controlled, ops, rules) =
+            classify(r#"{"training_ops": "1.3e26", "derived_from_published_ops": "1e26"}"#);
+        assert!(controlled);
+        assert_eq!(ops, "1.3e26");
+        assert_eq!(rules, ["weights.derived_exceeds", "weights.4e091"]);
+    }
+
+    #[test]
+    fn fine_tune_at_exactly_the_derivative_limit_is_not_controlled() {
+        // "exceeds": 2.5e25 extra on a 1e26 base is not more than max(2.5e25, 2.5e25).
+        let (controlled, _, rules) =
+            classify(r#"{"training_ops": "1.25e26", "derived_from_published_ops": "1e26"}"#);
+        assert!(!controlled);
+        assert_eq!(rules, ["weights.derived_from_published"]);
+        // A 2e26 base: 25% = 5e25 is the larger limit, so 4e25 extra is not enough.
+        let (controlled, _, _) =
+            classify(r#"{"training_ops": "2.4e26", "derived_from_published_ops": "2e26"}"#);
+        assert!(!controlled);
+        let (controlled, _, _) =
+            classify(r#"{"training_ops": "2.5000001e26", "derived_from_published_ops": "2e26"}"#);
+        assert!(controlled);
+    }
+
+    #[test]
+    fn synthetic_data_from_one_unpublished_generator_adds_its_operations() {
+        // 8e25 own + 5e24 generation + 2e25 generator training = 1.05e26 ≥ 1e26.
+        let base = r#""training_ops": "8e25", "synthetic_generation_ops": "5e24", "synthetic_generator_training_ops": "2e25""#;
+        let (controlled, ops, rules) =
+            classify(&format!(r#"{{{base}, "synthetic_share_pct": 15}}"#));
+        assert!(controlled);
+        assert_eq!(ops, "1.05e26");
+        assert_eq!(rules, ["weights.synthetic_data", "weights.4e091"]);
+        // "more than 10%": exactly 10% adds nothing.
+        let (controlled, ops, _) = classify(&format!(r#"{{{base}, "synthetic_share_pct": 10}}"#));
+        assert!(!controlled);
+        assert_eq!(ops, "8e25");
+        // A published generator: only the generation operations count (8.5e25).
+        let (controlled, ops, _) = classify(&format!(
+            r#"{{{base}, "synthetic_share_pct": 15, "synthetic_generator_published": true}}"#
+        ));
+        assert!(!controlled);
+        assert_eq!(ops, "8.5e25");
+    }
+
+    #[test]
+    fn published_estimate_and_floor() {
+        let (controlled, _, rules) = classify(r#"{"training_ops": "5e26", "published": true}"#);
+        assert!(!controlled);
+        assert_eq!(rules, ["weights.published"]);
+        let (controlled, ops, rules) = classify(r#"{"parameters": "1e12", "tokens": "2e13"}"#);
+        assert!(controlled);
+        assert_eq!(ops, "1.2e26");
+        assert_eq!(rules, ["weights.estimate_6nd", "weights.4e091"]);
+        let (controlled, _, rules) = classify(r#"{"training_ops": "2e26", "floor_ops": "3e26"}"#);
+        assert!(!controlled);
+        assert_eq!(rules, ["weights.relative_floor"]);
+        let (controlled, _, _) = classify(r#"{"training_ops": "1e26"}"#);
+        assert!(controlled, "10^26 or more");
+        let (controlled, _, _) = classify(r#"{"training_ops": "9.9999999e25"}"#);
+        assert!(!controlled);
+    }
+}
