@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta, Op, Timestamp};
 
-const ACCOUNTS: usize = 10;
+/// Accounts hit by single reservations (spread, like pgbench's random rows).
+const ACCOUNTS: usize = 1000;
+/// Accounts hit by a 1,000-op batch: a bulk of shipments draws on a few allocations.
+const BATCH_ACCOUNTS: usize = 10;
 const BATCH: usize = 1000;
 const NOW: Timestamp = Timestamp(1_735_689_600_000);
 
@@ -26,6 +29,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 fn key(i: usize) -> String {
     format!("country:C{:04}:2025-2027", i % ACCOUNTS)
+}
+
+fn batch_key(i: usize) -> String {
+    key(i % BATCH_ACCOUNTS)
 }
 
 fn setup(url: &str) {
@@ -102,7 +109,7 @@ fn batched(l: &mut Ledger, t: usize, counter: &mut usize) -> usize {
         .map(|_| {
             *counter += 1;
             let i = *counter;
-            reserve(format!("b{t}-{i}"), key(i.wrapping_mul(7919) + t))
+            reserve(format!("b{t}-{i}"), batch_key(i.wrapping_mul(7919) + t))
         })
         .collect();
     l.apply_batch(&ops, NOW).expect("batch").len()
