@@ -257,3 +257,56 @@ fn pg_two_processes() {
     );
     verify(&mut l);
 }
+
+/// The same op ids submitted concurrently from many connections: each is
+/// applied once, every other submission gets the replayed original result.
+fn concurrent_same_ids(b: &Backend) {
+    let mut l = b.open();
+    setup(&mut l);
+    let ids = 200;
+    let results: Vec<Vec<aidf_ledger::Applied>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut l = b.open();
+                    (0..ids)
+                        .map(|i| {
+                            let (key, _) = ACCOUNTS[i % ACCOUNTS.len()];
+                            l.transfer(&format!("same-{i}"), key, 1, Meta::default(), T0)
+                                .expect("transfer")
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for i in 0..ids {
+        let fresh = results.iter().filter(|r| !r[i].replayed).count();
+        assert_eq!(fresh, 1, "op same-{i} applied {fresh} times");
+        assert!(
+            results
+                .iter()
+                .all(|r| r[i].result == results[0][i].result && r[i].at == results[0][i].at)
+        );
+    }
+    let posted: u64 = ACCOUNTS
+        .iter()
+        .map(|(k, _)| l.balance(k, None).expect("balance").posted)
+        .sum();
+    assert_eq!(posted, ids as u64);
+    verify(&mut l);
+}
+
+#[test]
+fn sqlite_concurrent_same_op_ids() {
+    concurrent_same_ids(&Backend::sqlite());
+}
+
+#[test]
+fn pg_concurrent_same_op_ids() {
+    concurrent_same_ids(&Backend::pg());
+}
