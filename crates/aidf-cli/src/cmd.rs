@@ -146,6 +146,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Data Center VEU fleets: check the UVEU/NVEU rules, headroom per country, dated plans.
+    Fleet {
+        #[command(subcommand)]
+        action: crate::fleet_cmd::FleetAction,
+    },
+    /// Model weights: ECCN 4E091 classification.
+    Weights {
+        #[command(subcommand)]
+        action: crate::fleet_cmd::WeightsAction,
+    },
 }
 
 /// `aidf g2g …`
@@ -265,6 +275,8 @@ pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
             posture,
             json,
         } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
+        Command::Fleet { action } => crate::fleet_cmd::fleet(&policy, action)?,
+        Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
     }
     Ok(ExitCode::SUCCESS)
 }

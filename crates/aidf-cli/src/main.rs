@@ -1,6 +1,7 @@
 //! `aidf`: export-control determinations under the AI Diffusion framework and the rules around it.
 
 mod cmd;
+mod fleet_cmd;
 mod ledger_cmd;
 mod policy_load;
 mod render;

@@ -557,11 +557,35 @@ impl Serialize for Share {
     }
 }
 
-fn pct_text(share: &Share) -> String {
-    match share.decimal() {
-        Some(d) => format!("{}%", (d * Decimal::from(100)).round_dp(4).normalize()),
-        None => "-".into(),
+impl Share {
+    /// The share in percent with up to `dp` decimals, e.g. `6.67%`; `-` for an empty fleet.
+    ///
+    /// When rounding to `dp` decimals lands on a whole percent that is not exact (7.00003% shown as
+    /// 7% next to a 7% limit), seven decimals are shown instead, prefixed with `~`.
+    pub fn percent_text(&self, dp: u32) -> String {
+        let Some(d) = self.decimal() else {
+            return "-".into();
+        };
+        let pct = d * Decimal::ONE_HUNDRED;
+        let short = pct.round_dp(dp);
+        let exact = self.fraction().is_some_and(|(n, den)| {
+            // short == 100·n/den exactly ⇔ short·den == 100·n.
+            Decimal::from_u128(den)
+                .and_then(|den| short.checked_mul(den))
+                .zip(Decimal::from_u128(n).and_then(|n| n.checked_mul(Decimal::ONE_HUNDRED)))
+                .is_some_and(|(a, b)| a == b)
+        });
+        // Only a rounding that lands on a whole percent reads like a limit; widen just that one.
+        if exact || !short.fract().is_zero() {
+            format!("{}%", short.normalize())
+        } else {
+            format!("~{}%", pct.round_dp(7).normalize())
+        }
     }
+}
+
+fn pct_text(share: &Share) -> String {
+    share.percent_text(4)
 }
 
 /// A country's part of the fleet.

@@ -37,6 +37,19 @@ pub fn sci(d: Decimal) -> String {
     }
 }
 
+/// Parses training facts written as a JSON object (the `item.model_weights` contract on its own);
+/// errors name the field path.
+pub fn weights_input_from_json(text: &str) -> Result<ModelWeightsInput, crate::input::InputError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        crate::input::InputError {
+            path,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
 /// Classifies weights under `rule`, writing the reasons to `trail`.
 pub fn classify_weights(
     w: &ModelWeightsInput,
