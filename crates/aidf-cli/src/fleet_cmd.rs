@@ -498,31 +498,41 @@ pub struct WeightsArgs {
     /// JSON file of training facts, or `-` for standard input (instead of the flags).
     file: Option<PathBuf>,
     /// Operations used to train the model (pre-training and later training), e.g. 3e26.
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     training_ops: Option<String>,
     /// Parameter count, for the 6·N·D estimate.
-    #[arg(long, conflicts_with = "file", requires = "tokens")]
+    #[arg(
+        long,
+        conflicts_with = "file",
+        requires = "tokens",
+        allow_hyphen_values = true
+    )]
     parameters: Option<String>,
     /// Training tokens, for the 6·N·D estimate.
-    #[arg(long, conflicts_with = "file", requires = "parameters")]
+    #[arg(
+        long,
+        conflicts_with = "file",
+        requires = "parameters",
+        allow_hyphen_values = true
+    )]
     tokens: Option<String>,
     /// The weights are published.
     #[arg(long, conflicts_with = "file")]
     published: bool,
     /// Training operations of the published model this one derives from.
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     derived_from_published_ops: Option<String>,
     /// Operations needed to match the most capable published model (the relative floor).
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     floor_ops: Option<String>,
     /// Percent of training operations on data from the largest unpublished generator.
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     synthetic_share_pct: Option<String>,
     /// That generator's operations to produce the data.
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     synthetic_generation_ops: Option<String>,
     /// That generator's own training operations.
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
     synthetic_generator_training_ops: Option<String>,
     /// That generator's weights are published.
     #[arg(long, conflicts_with = "file")]
