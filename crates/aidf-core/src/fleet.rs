@@ -364,6 +364,11 @@ impl Fleet {
         if input.owner.trim().is_empty() {
             return Err(input_err("owner", None, "must not be empty"));
         }
+        // An empty fleet has no shares to check; saying "compliant" would be an answer we
+        // could not tell.
+        if input.sites.is_empty() {
+            return Err(input_err("sites", None, "the fleet has no sites"));
+        }
         let mut ids = BTreeSet::new();
         let mut sites = Vec::with_capacity(input.sites.len());
         for (i, s) in input.sites.iter().enumerate() {

@@ -338,7 +338,7 @@ mod properties {
         (
             prop_oneof![8 => proptest::sample::select(vec!["US", "DE", "JP"]), 1 => Just("IN")],
             prop_oneof![4 => Just(VeuKind::Uveu), 1 => Just(VeuKind::Nveu)],
-            proptest::collection::vec(site(), 0..8),
+            proptest::collection::vec(site(), 1..8),
         )
             .prop_map(|(hq, kind, sites)| FleetInput {
                 owner: "prop".into(),
