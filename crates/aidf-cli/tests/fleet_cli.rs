@@ -294,10 +294,19 @@ fn bad_fleet_input_exits_2_naming_the_field() {
         &aidf(
             &["fleet", "check", "-"],
             Some(
-                r#"{"owner": "X", "hq": "US", "kind": "uveu", "date": "2024-01-01", "sites": []}"#,
+                r#"{"owner": "X", "hq": "US", "kind": "uveu", "date": "2024-01-01", "sites": [{"id": "a", "country": "US", "tpp": 5}]}"#,
             ),
         ),
         "regime `ac-2023` has no data center VEU rules",
+    );
+    bad(
+        &aidf(
+            &["fleet", "check", "-"],
+            Some(
+                r#"{"owner": "X", "hq": "US", "kind": "uveu", "date": "2026-01-01", "sites": []}"#,
+            ),
+        ),
+        "field `sites`: the fleet has no sites",
     );
     bad(
         &aidf(
