@@ -311,7 +311,9 @@ fn bad_fleet_input_exits_2_naming_the_field() {
     bad(
         &aidf(
             &["fleet", "check", "-", "--regime", "nope"],
-            Some(&format!(r#"{{{FLEET_HEAD}, "sites": []}}"#)),
+            Some(&format!(
+                r#"{{{FLEET_HEAD}, "sites": [{{"id": "a", "country": "US", "tpp": 5}}]}}"#
+            )),
         ),
         "option `--regime`: unknown regime `nope`",
     );
