@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::{ledger_cmd, policy_load, render};
+use crate::{ledger_cmd, policy_load, render, serve_cmd};
 
 /// Posture as typed on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -123,6 +123,28 @@ pub enum Command {
         #[command(subcommand)]
         action: G2gAction,
     },
+    /// Serve the HTTP API (and, later, the dashboard).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL shared by instances.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// No authentication (every request acts as admin of tenant `local`); loopback only.
+        #[arg(long)]
+        insecure_local: bool,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// List the chip catalog.
     Chips {
         /// Print JSON.
@@ -155,6 +177,34 @@ pub enum Command {
     Weights {
         #[command(subcommand)]
         action: crate::fleet_cmd::WeightsAction,
+    },
+}
+
+/// `aidf token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a bearer token for a tenant and role; it is printed once and stored hashed.
+    Create {
+        /// Tenant id (created if new).
+        #[arg(long)]
+        tenant: String,
+        /// viewer, exporter, officer or admin.
+        #[arg(long)]
+        role: String,
+        /// Database (as for `serve`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+/// `aidf audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Verify the chain; reports the first altered or missing record.
+    Verify {
+        /// Database (as for `serve`).
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -268,6 +318,17 @@ pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
         Command::G2g {
             action: G2gAction::Add { country, date, db },
         } => ledger_cmd::g2g(&policy, &ledger_cmd::db_arg(&db), &country, date)?,
+        Command::Serve {
+            addr,
+            db,
+            insecure_local,
+        } => serve_cmd::serve(policy, &addr, &ledger_cmd::db_arg(&db), insecure_local)?,
+        Command::Token {
+            action: TokenAction::Create { tenant, role, db },
+        } => serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role)?,
+        Command::Audit {
+            action: AuditAction::Verify { db },
+        } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db))?,
         Command::Chips { json } => chips_cmd(&policy, json)?,
         Command::Regimes { action } => regimes_cmd(&policy, action)?,
         Command::Countries {

@@ -31,7 +31,7 @@ fn parse_time(field: &str, s: &str) -> Result<Timestamp> {
         .and_hms_opt(23, 59, 59)
         .context("date out of range")?
         .and_utc();
-    Ok(Timestamp(end.timestamp_micros()))
+    Ok(Timestamp(end.timestamp_millis()))
 }
 
 /// Determines and records one shipment.
@@ -182,7 +182,7 @@ pub fn ledger(db: &str, action: LedgerAction) -> Result<()> {
             amount,
             expires_in,
         } => {
-            let exp = expires_in.map(|s| Timestamp(now.0 + (s as i64) * 1_000_000));
+            let exp = expires_in.map(|s| Timestamp(now.0 + (s as i64) * 1_000));
             pretty(&store.reserve(&op_id, &account, amount, exp, manual(), now)?)
         }
         LedgerAction::Post {

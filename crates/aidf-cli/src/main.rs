@@ -5,6 +5,7 @@ mod fleet_cmd;
 mod ledger_cmd;
 mod policy_load;
 mod render;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -136,6 +136,18 @@ pub fn ship(
     shipment_id: &str,
     now: Timestamp,
 ) -> Result<ShipOutcome, ShipError> {
+    ship_scoped(store, policy, input, shipment_id, now, None)
+}
+
+/// [`ship`], drawing only licenses whose id starts with `license_prefix` (a tenant's licenses).
+pub fn ship_scoped(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    input: &DeterminationInput,
+    shipment_id: &str,
+    now: Timestamp,
+    license_prefix: Option<&str>,
+) -> Result<ShipOutcome, ShipError> {
     if let Some(s) = store.shipment(shipment_id)? {
         return Ok(outcome_from_record(s, true));
     }
@@ -171,7 +183,7 @@ pub fn ship(
         };
         ctx.consignee_aia_cumulative_tpp = posted(store, &keys::aia(&hq, &name))?;
         let d = determine(policy, &input)?;
-        let plan = plan(store, regime, &input, &d, shipment_id, now)?;
+        let plan = plan(store, regime, &input, &d, shipment_id, now, license_prefix)?;
         let determination = serde_json::to_value(&d).unwrap_or_default();
         let status = if plan.refusal.is_some() {
             ShipmentStatus::Refused
@@ -255,6 +267,7 @@ fn plan(
     d: &Determination,
     shipment_id: &str,
     now: Timestamp,
+    license_prefix: Option<&str>,
 ) -> Result<Plan, LedgerError> {
     let spec = &regime.spec;
     let meta = Meta::determination(shipment_id, &d.regime.digest);
@@ -353,7 +366,8 @@ fn plan(
         .licenses()?
         .into_iter()
         .filter(|l| {
-            slug(&l.consignee) == slug(name)
+            license_prefix.is_none_or(|p| l.id.starts_with(p))
+                && slug(&l.consignee) == slug(name)
                 && l.destination_country == dest
                 && l.granted_on.as_str() <= date.as_str()
                 && date.as_str() <= l.expires_on.as_str()

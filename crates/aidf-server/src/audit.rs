@@ -1,0 +1,69 @@
+//! The audit writer: one thread appends records to the hash chain in batches (group commit), and
+//! every request waits until its record is durable before it answers.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use crate::problem::ApiError;
+use crate::store::{AuditRecord, Db, NewAudit};
+
+type Job = (NewAudit, oneshot::Sender<Result<AuditRecord, String>>);
+
+/// Handle to the writer thread.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Most records one transaction appends.
+const BATCH_MAX: usize = 512;
+
+impl AuditLog {
+    /// Starts the writer on its own connection.
+    pub fn start(db: Arc<Db>) -> AuditLog {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("aidf-audit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH_MAX {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let records: Vec<NewAudit> = batch.iter().map(|(r, _)| r.clone()).collect();
+                    match db.append_audit(&records) {
+                        Ok(stored) => {
+                            for ((_, reply), rec) in batch.into_iter().zip(stored) {
+                                let _ = reply.send(Ok(rec));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "audit append failed");
+                            for (_, reply) in batch {
+                                let _ = reply.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(error = %e, "could not start the audit writer"));
+        AuditLog { tx }
+    }
+
+    /// Appends one record and waits until it is committed.
+    pub async fn append(&self, record: NewAudit) -> Result<AuditRecord, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((record, reply))
+            .map_err(|_| ApiError::internal("the audit writer has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the audit writer dropped the record"))?
+            .map_err(|e| ApiError::internal(format!("audit append failed: {e}")))
+    }
+}

@@ -1,0 +1,154 @@
+//! aidf-server: the HTTP API (`aidf serve`).
+//!
+//! axum over the same use cases as the CLI. JSON under `/v1`, OpenAPI generated from the handlers
+//! (utoipa) at `/openapi.json`, RFC 9457 problem+json errors naming the field at fault, bearer
+//! tokens (stored hashed) with tenants and roles, a hash-chained audit record for every
+//! determination, shipment and change (including refusals and errors), Prometheus metrics.
+//! Ledger work runs on the blocking pool; the embedded SQLite file is the default and a PostgreSQL
+//! URL lets several instances share one ledger and one audit chain.
+
+pub mod audit;
+pub mod auth;
+mod metrics;
+pub mod problem;
+mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aidf_core::Policy;
+use aidf_ledger::Ledger;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use auth::{Role, new_token, token_hash};
+
+/// Shared state of one server process.
+#[derive(Debug)]
+pub struct AppState {
+    /// The loaded policy.
+    pub policy: Arc<Policy>,
+    /// Ledger location.
+    pub db_url: String,
+    /// The server's tables (tokens, tenants, ownership).
+    pub db: Arc<store::Db>,
+    /// The audit writer.
+    pub audit: audit::AuditLog,
+    /// Authentication is off (loopback only, by explicit flag).
+    pub insecure_local: bool,
+    /// Token lookups already made.
+    pub tokens: auth::TokenCache,
+    /// Idle ledger connections.
+    ledgers: Mutex<Vec<Ledger>>,
+    /// Request counters.
+    metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// Opens the databases and starts the audit writer.
+    pub fn new(policy: Policy, db_url: &str, insecure_local: bool) -> Result<AppState, String> {
+        // Open the ledger once up front so a bad `--db` fails at start-up, not on first use.
+        let ledger = Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"))?;
+        let db = Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
+        let audit_db =
+            Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
+        Ok(AppState {
+            policy: Arc::new(policy),
+            db_url: db_url.to_string(),
+            db,
+            audit: audit::AuditLog::start(audit_db),
+            insecure_local,
+            tokens: auth::TokenCache::default(),
+            ledgers: Mutex::new(vec![ledger]),
+            metrics: metrics::Metrics::default(),
+        })
+    }
+
+    /// Runs `f` with a ledger connection on the blocking pool.
+    pub async fn with_ledger<T, F>(self: &Arc<Self>, f: F) -> Result<T, problem::ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = state
+                .ledgers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let mut ledger = match pooled {
+                Some(l) => l,
+                None => Ledger::open(&state.db_url)
+                    .map_err(|e| problem::ApiError::internal(format!("ledger: {e}")))?,
+            };
+            let out = f(&mut ledger);
+            let mut idle = state.ledgers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < 16 {
+                idle.push(ledger);
+            }
+            out
+        })
+        .await
+        .map_err(|e| problem::ApiError::internal(format!("worker: {e}")))?
+    }
+}
+
+/// The router with every route, the OpenAPI document and the middleware.
+pub fn router(state: Arc<AppState>) -> Router {
+    let (api, openapi) = routes::api();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ))
+    .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+    .layer(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(30),
+    ))
+    .layer(CatchPanicLayer::custom(
+        |_panic: Box<dyn std::any::Any + Send>| {
+            axum::response::IntoResponse::into_response(problem::ApiError::internal(
+                "the request failed unexpectedly; nothing was recorded for it",
+            ))
+        },
+    ))
+    .with_state(state)
+}
+
+/// Serves until Ctrl-C. Refuses `insecure_local` on a non-loopback address.
+pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), String> {
+    if state.insecure_local && !addr.ip().is_loopback() {
+        return Err(format!(
+            "option `--insecure-local`: only allowed on a loopback address, not `{}`",
+            addr.ip()
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("option `--addr`: cannot listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("option `--addr`: {e}"))?;
+    tracing::info!(%local, insecure_local = state.insecure_local, "aidf serving");
+    // The test harness and scripts read this line to learn the port.
+    println!("listening on http://{local}");
+    let app = router(Arc::new(state));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server: {e}"))
+}

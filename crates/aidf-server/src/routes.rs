@@ -1,0 +1,1089 @@
+//! Handlers. Each is annotated for the generated OpenAPI document.
+
+use std::sync::Arc;
+
+use aidf_core::{DeterminationInput, Posture, determine};
+use aidf_ledger::{G2gArrangement, LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Principal, Role};
+use crate::problem::{ApiError, Problem};
+use crate::store::{AuditRecord, NewAudit, Verification};
+use crate::{AppState, metrics};
+
+type S = State<Arc<AppState>>;
+
+/// A JSON body parsed strictly, with the field path of any error, plus its digest.
+pub struct Body<T> {
+    value: T,
+    digest: String,
+}
+
+fn digest(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            ApiError {
+                status: if status.is_client_error() {
+                    status
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                kind: "bad-request",
+                detail: format!("request body: {}", e.body_text()),
+                field: None,
+            }
+        })?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let field = (path != "." && !path.is_empty()).then(|| path.clone());
+            let detail = match (&field, inner.classify()) {
+                (_, serde_json::error::Category::Syntax | serde_json::error::Category::Eof) => {
+                    format!("invalid JSON: {inner}")
+                }
+                (Some(f), _) => format!("field `{f}`: {inner}"),
+                (None, _) => inner.to_string(),
+            };
+            ApiError::bad_request(field, detail)
+        })?;
+        Ok(Body {
+            value,
+            digest: digest(&bytes),
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Records an audit entry for an action and passes its result through.
+async fn audited<T>(
+    state: &Arc<AppState>,
+    who: &Principal,
+    action: &str,
+    input_digest: &str,
+    result: Result<(T, String, String), ApiError>,
+) -> Result<T, ApiError> {
+    let (outcome, regime_digest) = match &result {
+        Ok((_, o, r)) => (o.clone(), r.clone()),
+        Err(e) => (format!("error:{}", e.status.as_u16()), String::new()),
+    };
+    state
+        .audit
+        .append(NewAudit {
+            at: now_ms(),
+            tenant: who.tenant.clone(),
+            actor: who.actor.clone(),
+            action: action.to_string(),
+            input_digest: input_digest.to_string(),
+            outcome,
+            regime_digest,
+        })
+        .await?;
+    result.map(|(v, _, _)| v)
+}
+
+fn ledger_error(e: LedgerError) -> ApiError {
+    if e.is_storage() {
+        ApiError::internal(format!("ledger: {e}"))
+    } else {
+        ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+    }
+}
+
+fn scoped(tenant: &str, id: &str) -> String {
+    format!("{tenant}.{id}")
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            Some(field.into()),
+            format!("field `{field}`: `{id}` must be 1-64 characters of [A-Za-z0-9_:-]"),
+        ))
+    }
+}
+
+// ---------------------------------------------------------------- documentation-only schemas
+
+/// The determination input (the JSON contract; see README).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct DeterminationInputDoc {
+    /// Date of the shipment, YYYY-MM-DD.
+    date: String,
+    /// `as_written` (default) or `as_enforced`.
+    posture: Option<String>,
+    /// Pin a regime id.
+    regime: Option<String>,
+    /// `export`, `reexport` or `transfer`.
+    transaction: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    exporter: Option<Value>,
+    /// ISO 3166-1 alpha-2.
+    destination: String,
+    /// `{name, hq, parent_hq, veu, listed, government}`.
+    #[schema(value_type = Object)]
+    consignee: Value,
+    /// `deployment`, `development`, `production` or `storage`.
+    end_use: Option<String>,
+    ultimate_destination: Option<String>,
+    /// `{chip}`, `{tpp, pd, datacenter}` or `{model_weights: {...}}`.
+    #[schema(value_type = Object)]
+    item: Value,
+    quantity: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    context: Option<Value>,
+}
+
+/// A determination (see README for every field).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct DeterminationDoc {
+    license_required: bool,
+    /// AIA, LPP, ACM, ACA, NAC, UVEU, NVEU, NLR, license, not_controlled.
+    authorization: String,
+    review_policy: Option<String>,
+    eccn: Option<String>,
+    destination: String,
+    destination_tier: Option<u8>,
+    consignee_tier: Option<u8>,
+    total_tpp: u64,
+    h100_equivalents: f64,
+    counts_against: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    reasons: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    assumptions: Vec<Value>,
+    #[schema(value_type = Object)]
+    regime: Value,
+}
+
+/// A recorded shipment.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct ShipmentDoc {
+    shipment_id: String,
+    /// `authorized` or `refused`.
+    status: String,
+    license_id: Option<String>,
+    refusal: Option<String>,
+    #[schema(value_type = Object)]
+    determination: Value,
+    #[schema(value_type = Vec<Object>)]
+    entries: Vec<Value>,
+    replayed: bool,
+}
+
+/// Classification request: a catalog chip, or rates.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ClassifyRequest {
+    /// Catalog id or name.
+    chip: Option<String>,
+    /// Dense rates in T(FL)OPS, one per precision.
+    #[serde(default)]
+    tops: Vec<f64>,
+    /// Bit lengths matching `tops`.
+    #[serde(default)]
+    bits: Vec<u32>,
+    /// Applicable die area, mm².
+    die_area_mm2: Option<f64>,
+    /// Designed for datacenters (default true).
+    datacenter: Option<bool>,
+    /// Chips in a system (4A090 when more than one).
+    quantity: Option<u64>,
+    /// Regime id (default: in force today, as written).
+    regime: Option<String>,
+}
+
+/// A license to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LicenseRequest {
+    id: String,
+    consignee: String,
+    destination: String,
+    #[serde(default)]
+    items: Vec<String>,
+    units: u64,
+    tpp: u64,
+    /// YYYY-MM-DD.
+    granted: String,
+    /// YYYY-MM-DD.
+    expires: String,
+}
+
+/// A site of a VEU.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SiteRequest {
+    id: String,
+    country: String,
+}
+
+/// A validated end user to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct VeuRequest {
+    id: String,
+    /// `uveu` or `nveu`.
+    kind: String,
+    owner: String,
+    hq: String,
+    #[serde(default)]
+    sites: Vec<SiteRequest>,
+}
+
+/// A government-to-government arrangement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct G2gRequest {
+    country: String,
+    /// YYYY-MM-DD.
+    date: String,
+}
+
+/// A tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TenantRequest {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct AsOf {
+    /// Balance at the end of this date (YYYY-MM-DD).
+    as_of: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct CountriesQuery {
+    /// Date (default today).
+    date: Option<String>,
+    /// `as_written` (default) or `as_enforced`.
+    posture: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct Limit {
+    /// Most records (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+// ---------------------------------------------------------------- handlers
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "ok", body = Object)))]
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain")))]
+async fn metrics_text(State(state): S) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        metrics::render(&state),
+    )
+}
+
+/// Classify a chip as 3A090.a, 3A090.b or not controlled.
+#[utoipa::path(post, path = "/v1/classify", tag = "determinations", request_body = ClassifyRequest,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn classify(
+    State(state): S,
+    _who: Principal,
+    body: Body<ClassifyRequest>,
+) -> Result<Json<Value>, ApiError> {
+    use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
+    let r = body.value;
+    let policy = &state.policy;
+    let today = chrono::Utc::now().date_naive();
+    let regime = match &r.regime {
+        Some(id) => policy.regime(id).ok_or_else(|| {
+            ApiError::unprocessable(
+                Some("regime".into()),
+                format!("field `regime`: unknown regime `{id}`"),
+            )
+        })?,
+        None => policy
+            .regime_on(today, Posture::AsWritten)
+            .map(|(r, _)| r)
+            .ok_or_else(|| ApiError::internal("no regime is in force today"))?,
+    };
+    let dec = |field: &str, v: f64| {
+        aidf_core::num::decimal_from_f64(v)
+            .filter(|d| d.is_sign_positive() && !d.is_zero())
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    Some(field.into()),
+                    format!("field `{field}`: `{v}` must be a positive number"),
+                )
+            })
+    };
+    let (metrics, chip) = match &r.chip {
+        Some(name) => {
+            if !r.tops.is_empty() || !r.bits.is_empty() || r.die_area_mm2.is_some() {
+                return Err(ApiError::unprocessable(
+                    Some("chip".into()),
+                    "field `chip`: give a catalog chip or rates, not both",
+                ));
+            }
+            let c = policy.catalog.lookup(name).map_err(|e| {
+                ApiError::unprocessable(Some("chip".into()), format!("field `chip`: {e}"))
+            })?;
+            let m = c.metrics().ok_or_else(|| {
+                ApiError::unprocessable(
+                    Some("chip".into()),
+                    format!("field `chip`: `{}` has no published dense throughput", c.id),
+                )
+            })?;
+            (m, Some(c.id.to_string()))
+        }
+        None => {
+            if r.tops.is_empty() || r.tops.len() != r.bits.len() {
+                return Err(ApiError::unprocessable(
+                    Some("tops".into()),
+                    "field `tops`: give `chip`, or `tops` and `bits` of equal length",
+                ));
+            }
+            let mut rates = Vec::new();
+            for (i, (&t, &b)) in r.tops.iter().zip(&r.bits).enumerate() {
+                if b == 0 || b > 256 {
+                    return Err(ApiError::unprocessable(
+                        Some(format!("bits[{i}]")),
+                        format!("field `bits[{i}]`: `{b}` is not a bit length"),
+                    ));
+                }
+                rates.push(Rate {
+                    precision: None,
+                    dense_tops: dec(&format!("tops[{i}]"), t)?,
+                    bits: b,
+                });
+            }
+            let area = r.die_area_mm2.map(|a| dec("die_area_mm2", a)).transpose()?;
+            let dc = if r.datacenter == Some(false) {
+                Datacenter::No
+            } else {
+                Datacenter::Yes
+            };
+            (
+                Metrics::from_rates(&rates, area, dc)
+                    .ok_or_else(|| ApiError::unprocessable(Some("tops".into()), "no rates"))?,
+                None,
+            )
+        }
+    };
+    let class = classify(&metrics, &regime.spec.classification)
+        .map_err(|e| ApiError::unprocessable(Some("die_area_mm2".into()), e.to_string()))?;
+    let quantity = r.quantity.unwrap_or(1);
+    if quantity == 0 {
+        return Err(ApiError::unprocessable(
+            Some("quantity".into()),
+            "field `quantity`: must be positive, got `0`",
+        ));
+    }
+    let eccn = if quantity > 1 {
+        system_eccn(class.eccn)
+    } else {
+        class.eccn
+    };
+    Ok(Json(json!({
+        "chip": chip,
+        "tpp": aidf_core::num::decimal_to_f64(metrics.tpp),
+        "tpp_whole": metrics.tpp_whole(),
+        "pd": metrics.pd.map(|p| aidf_core::num::decimal_to_f64(p.round_dp(2))),
+        "datacenter": class.datacenter,
+        "eccn": eccn.map(|e| e.as_str()),
+        "paragraph": class.paragraph,
+        "quantity": quantity,
+        "system_tpp": metrics.tpp_whole().saturating_mul(quantity),
+        "reason": class.reason,
+        "regime": {"id": regime.spec.id, "digest": regime.digest},
+    })))
+}
+
+fn parse_input(text: &Bytes) -> Result<DeterminationInput, ApiError> {
+    let s = std::str::from_utf8(text)
+        .map_err(|_| ApiError::bad_request(None, "request body is not UTF-8"))?;
+    DeterminationInput::from_json(s).map_err(|e| {
+        let field = (!e.path.is_empty() && e.path != ".").then(|| e.path.clone());
+        ApiError::bad_request(field, e.to_string())
+    })
+}
+
+/// Determine a transaction (stateless: balances from the input's `context`).
+#[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInputDoc,
+    responses((status = 200, body = DeterminationDoc), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn determinations(
+    State(state): S,
+    who: Principal,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Role::Exporter, "check transactions")?;
+    let raw = Bytes::from(serde_json::to_vec(&body.value).unwrap_or_default());
+    let result = parse_input(&raw).and_then(|input| {
+        let d = determine(&state.policy, &input)
+            .map_err(|e| ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let outcome = d.authorization.as_str().to_string();
+        let digest = d.regime.digest.to_string();
+        Ok((
+            serde_json::to_value(&d).unwrap_or_default(),
+            outcome,
+            digest,
+        ))
+    });
+    audited(&state, &who, "determination", &body.digest, result)
+        .await
+        .map(Json)
+}
+
+/// Determine a transaction against the ledger and record it with its draws.
+#[utoipa::path(post, path = "/v1/shipments", tag = "ledger", request_body = DeterminationInputDoc,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the original response")),
+    responses((status = 200, body = ShipmentDoc), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn shipments(
+    State(state): S,
+    who: Principal,
+    headers: HeaderMap,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Role::Exporter, "record shipments")?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().map_err(|_| {
+                ApiError::bad_request(
+                    Some("Idempotency-Key".into()),
+                    "header `Idempotency-Key` is not text",
+                )
+            })?;
+            check_id("Idempotency-Key", k)?;
+            k.to_string()
+        }
+        None => format!("auto-{}", &body.digest[7..23]).to_string() + &format!("-{}", now_ms()),
+    };
+    let raw = Bytes::from(serde_json::to_vec(&body.value).unwrap_or_default());
+    let input = parse_input(&raw);
+    let tenant = who.tenant.clone();
+    let st = state.clone();
+    let result = match input {
+        Err(e) => Err(e),
+        Ok(input) => {
+            let shipment_id = scoped(&tenant, &key);
+            state.with_ledger(move |ledger| {
+                let store = ledger.store();
+                if let Some(prev) = store.shipment(&shipment_id).map_err(ledger_error)? {
+                    if prev.input_digest != aidf_service::input_digest(&input) {
+                        return Err(ApiError::conflict(Some("Idempotency-Key".into()), format!("header `Idempotency-Key`: `{key}` was used for a different request")));
+                    }
+                }
+                let prefix = format!("{tenant}.");
+                let out = aidf_service::ship_scoped(store, &st.policy, &input, &shipment_id, Timestamp::now_utc(), Some(&prefix))
+                    .map_err(|e| match e {
+                        aidf_service::ShipError::Determine(d) => ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, d.to_string()),
+                        aidf_service::ShipError::Ledger(l) => ledger_error(l),
+                        other => ApiError::unavailable(other.to_string()),
+                    })?;
+                for e in &out.entries {
+                    if !e.account.starts_with("country:") {
+                        st.db.own(&tenant, "account", &e.account).map_err(|e| ApiError::internal(e.to_string()))?;
+                    }
+                }
+                let outcome = format!("{}:{}", out.status.as_str(), out.determination["authorization"].as_str().unwrap_or("?"));
+                let digest = out.determination["regime"]["digest"].as_str().unwrap_or_default().to_string();
+                Ok((serde_json::to_value(&out).unwrap_or_default(), outcome, digest))
+            })
+            .await
+        }
+    };
+    audited(&state, &who, "shipment", &body.digest, result)
+        .await
+        .map(Json)
+}
+
+async fn visible(
+    state: &Arc<AppState>,
+    who: &Principal,
+    key: &str,
+    kind_is_country: bool,
+) -> Result<(), ApiError> {
+    if kind_is_country || key.starts_with("country:") {
+        return Ok(());
+    }
+    let db = state.db.clone();
+    let (t, k) = (who.tenant.clone(), key.to_string());
+    let owns = tokio::task::spawn_blocking(move || db.owns(&t, "account", &k))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if owns {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("key", format!("no account `{key}`")))
+    }
+}
+
+/// Accounts visible to the tenant (country allocations are global).
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", responses((status = 200, body = [Object]), (status = 401, body = Problem)), security(("bearer" = [])))]
+async fn accounts(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    let all = st
+        .with_ledger(|l| l.store().accounts().map_err(ledger_error))
+        .await?;
+    let mut out = Vec::new();
+    for a in all {
+        if visible(&state, &who, &a.key, false).await.is_ok() {
+            out.push(serde_json::to_value(&a).unwrap_or_default());
+        }
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+fn end_of(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    let d: chrono::NaiveDate = s.parse().map_err(|_| {
+        ApiError::bad_request(
+            Some(field.into()),
+            format!("parameter `{field}`: `{s}` is not a date (YYYY-MM-DD)"),
+        )
+    })?;
+    let t = d
+        .and_hms_opt(23, 59, 59)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(i64::MAX);
+    Ok(Timestamp(t))
+}
+
+/// One account's balance, now or as of a date.
+#[utoipa::path(get, path = "/v1/accounts/{key}", tag = "ledger", params(("key" = String, Path, description = "Account key"), AsOf),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn account(
+    State(state): S,
+    who: Principal,
+    Path(key): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    visible(&state, &who, &key, false).await?;
+    let at = q.as_of.as_deref().map(|s| end_of("as_of", s)).transpose()?;
+    let k = key.clone();
+    let bal = state
+        .with_ledger(move |l| match l.store().balance(&k, at) {
+            Err(LedgerError::UnknownAccount { .. }) => {
+                Err(ApiError::not_found("key", format!("no account `{k}`")))
+            }
+            other => other.map_err(ledger_error),
+        })
+        .await?;
+    Ok(Json(json!({"key": key, "as_of": q.as_of, "balance": bal})))
+}
+
+/// One account's history; other tenants' shipment ids are redacted.
+#[utoipa::path(get, path = "/v1/accounts/{key}/history", tag = "ledger", params(("key" = String, Path, description = "Account key")),
+    responses((status = 200, body = [Object]), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn history(
+    State(state): S,
+    who: Principal,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible(&state, &who, &key, false).await?;
+    let k = key.clone();
+    let entries = state
+        .with_ledger(move |l| match l.store().history(&k) {
+            Err(LedgerError::UnknownAccount { .. }) => {
+                Err(ApiError::not_found("key", format!("no account `{k}`")))
+            }
+            other => other.map_err(ledger_error),
+        })
+        .await?;
+    let prefix = format!("{}.", who.tenant);
+    let out: Vec<Value> = entries
+        .into_iter()
+        .map(|mut e| {
+            let mine = e
+                .meta
+                .determination_id
+                .as_deref()
+                .is_none_or(|d| d.starts_with(&prefix));
+            if !mine {
+                e.meta.determination_id = Some("redacted".into());
+                e.meta.memo = None;
+                e.op_id = Some("redacted".into());
+            }
+            serde_json::to_value(&e).unwrap_or_default()
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+fn strip(tenant: &str, id: &str) -> String {
+    id.strip_prefix(&format!("{tenant}."))
+        .unwrap_or(id)
+        .to_string()
+}
+
+/// The tenant's licenses.
+#[utoipa::path(get, path = "/v1/licenses", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+async fn licenses(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
+    let prefix = format!("{}.", who.tenant);
+    let all = state
+        .with_ledger(|l| l.store().licenses().map_err(ledger_error))
+        .await?;
+    let out: Vec<Value> = all
+        .into_iter()
+        .filter(|l| l.id.starts_with(&prefix))
+        .map(|mut l| {
+            l.id = strip(&who.tenant, &l.id);
+            serde_json::to_value(&l).unwrap_or_default()
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// One license with its balances.
+#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "records", params(("id" = String, Path, description = "License id")),
+    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn license(
+    State(state): S,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let full = scoped(&who.tenant, &id);
+    let tenant = who.tenant.clone();
+    state
+        .with_ledger(move |l| {
+            let s = l.store();
+            let lic = s
+                .license(&full)
+                .map_err(ledger_error)?
+                .ok_or_else(|| ApiError::not_found("id", format!("no license `{id}`")))?;
+            let tpp = s.balance(&lic.tpp_account(), None).map_err(ledger_error)?;
+            let units = s
+                .balance(&lic.units_account(), None)
+                .map_err(ledger_error)?;
+            let mut shown = lic.clone();
+            shown.id = strip(&tenant, &lic.id);
+            Ok(Json(json!({"license": shown, "tpp": tpp, "units": units})))
+        })
+        .await
+}
+
+fn date_field(field: &str, s: &str) -> Result<String, ApiError> {
+    s.parse::<chrono::NaiveDate>()
+        .map(|d| d.to_string())
+        .map_err(|_| {
+            ApiError::unprocessable(
+                Some(field.into()),
+                format!("field `{field}`: `{s}` is not a date (YYYY-MM-DD)"),
+            )
+        })
+}
+
+fn country_field(state: &AppState, field: &str, s: &str) -> Result<String, ApiError> {
+    state
+        .policy
+        .countries
+        .lookup(s)
+        .map(|c| c.to_string())
+        .map_err(|e| ApiError::unprocessable(Some(field.into()), format!("field `{field}`: {e}")))
+}
+
+/// Record a license granted by BIS (officer).
+#[utoipa::path(post, path = "/v1/licenses", tag = "records", request_body = LicenseRequest,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn add_license(
+    State(state): S,
+    who: Principal,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest.clone();
+    let result = async {
+        who.require(Role::Officer, "record licenses")?;
+        let r: LicenseRequest = serde_json::from_value(body.value)
+            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        check_id("id", &r.id)?;
+        let dest = country_field(&state, "destination", &r.destination)?;
+        let mut items = Vec::new();
+        for (i, name) in r.items.iter().enumerate() {
+            let c = state.policy.catalog.lookup(name).map_err(|e| {
+                ApiError::unprocessable(
+                    Some(format!("items[{i}]")),
+                    format!("field `items[{i}]`: {e}"),
+                )
+            })?;
+            items.push(c.id.to_string());
+        }
+        let granted = date_field("granted", &r.granted)?;
+        let expires = date_field("expires", &r.expires)?;
+        if expires < granted {
+            return Err(ApiError::unprocessable(
+                Some("expires".into()),
+                format!("field `expires`: {expires} is before `granted` {granted}"),
+            ));
+        }
+        let lic = License {
+            id: scoped(&who.tenant, &r.id),
+            consignee: r.consignee,
+            destination_country: dest,
+            allowed_item_ids: items,
+            units_cap: r.units,
+            tpp_cap: r.tpp,
+            granted_on: granted,
+            expires_on: expires,
+        };
+        let stored = state
+            .with_ledger(move |l| {
+                l.store()
+                    .add_license(&lic, Timestamp::now_utc())
+                    .map_err(ledger_error)
+            })
+            .await?;
+        let mut shown = stored.clone();
+        shown.id = strip(&who.tenant, &stored.id);
+        Ok((
+            serde_json::to_value(&shown).unwrap_or_default(),
+            "recorded".to_string(),
+            String::new(),
+        ))
+    }
+    .await;
+    audited(&state, &who, "license.add", &digest, result)
+        .await
+        .map(Json)
+}
+
+/// The tenant's validated end users.
+#[utoipa::path(get, path = "/v1/veus", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+async fn veus(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
+    let prefix = format!("{}.", who.tenant);
+    let all = state
+        .with_ledger(|l| l.store().veus().map_err(ledger_error))
+        .await?;
+    let out: Vec<Value> = all
+        .into_iter()
+        .filter(|v| v.id.starts_with(&prefix))
+        .map(|mut v| {
+            v.id = strip(&who.tenant, &v.id);
+            serde_json::to_value(&v).unwrap_or_default()
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// Record a UVEU/NVEU authorization and its sites (officer).
+#[utoipa::path(post, path = "/v1/veus", tag = "records", request_body = VeuRequest,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn add_veu(
+    State(state): S,
+    who: Principal,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest.clone();
+    let result = async {
+        who.require(Role::Officer, "record validated end users")?;
+        let r: VeuRequest = serde_json::from_value(body.value)
+            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        check_id("id", &r.id)?;
+        let kind = match r.kind.as_str() {
+            "uveu" => VeuKind::Uveu,
+            "nveu" => VeuKind::Nveu,
+            other => {
+                return Err(ApiError::unprocessable(
+                    Some("kind".into()),
+                    format!("field `kind`: `{other}` is not `uveu` or `nveu`"),
+                ));
+            }
+        };
+        let hq = country_field(&state, "hq", &r.hq)?;
+        let mut sites = Vec::new();
+        for (i, s) in r.sites.iter().enumerate() {
+            check_id(&format!("sites[{i}].id"), &s.id)?;
+            sites.push(VeuSite {
+                id: s.id.clone(),
+                country: country_field(&state, &format!("sites[{i}].country"), &s.country)?,
+            });
+        }
+        let v = Veu {
+            id: scoped(&who.tenant, &r.id),
+            kind,
+            owner: r.owner,
+            hq_country: hq,
+            sites,
+        };
+        let stored = state
+            .with_ledger(move |l| {
+                l.store()
+                    .add_veu(&v, Timestamp::now_utc())
+                    .map_err(ledger_error)
+            })
+            .await?;
+        let mut shown = stored.clone();
+        shown.id = strip(&who.tenant, &stored.id);
+        Ok((
+            serde_json::to_value(&shown).unwrap_or_default(),
+            "recorded".to_string(),
+            String::new(),
+        ))
+    }
+    .await;
+    audited(&state, &who, "veu.add", &digest, result)
+        .await
+        .map(Json)
+}
+
+/// Government-to-government arrangements (global).
+#[utoipa::path(get, path = "/v1/g2g", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+async fn g2g(State(state): S, _who: Principal) -> Result<Json<Value>, ApiError> {
+    let all = state
+        .with_ledger(|l| l.store().g2g_arrangements().map_err(ledger_error))
+        .await?;
+    Ok(Json(serde_json::to_value(all).unwrap_or_default()))
+}
+
+/// Record a government-to-government arrangement (admin).
+#[utoipa::path(post, path = "/v1/g2g", tag = "records", request_body = G2gRequest,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn add_g2g(
+    State(state): S,
+    who: Principal,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest.clone();
+    let result = async {
+        who.require(Role::Admin, "record government-to-government arrangements")?;
+        let r: G2gRequest = serde_json::from_value(body.value)
+            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        let g = G2gArrangement {
+            country: country_field(&state, "country", &r.country)?,
+            date: date_field("date", &r.date)?,
+        };
+        let stored = state
+            .with_ledger(move |l| {
+                l.store()
+                    .add_g2g(&g, Timestamp::now_utc())
+                    .map_err(ledger_error)
+            })
+            .await?;
+        Ok((
+            serde_json::to_value(&stored).unwrap_or_default(),
+            "recorded".to_string(),
+            String::new(),
+        ))
+    }
+    .await;
+    audited(&state, &who, "g2g.add", &digest, result)
+        .await
+        .map(Json)
+}
+
+/// Countries with their groups and tier on a date.
+#[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesQuery),
+    responses((status = 200, body = Object), (status = 400, body = Problem)), security(("bearer" = [])))]
+async fn countries(
+    State(state): S,
+    _who: Principal,
+    Query(q): Query<CountriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let date = match &q.date {
+        Some(d) => d.parse().map_err(|_| {
+            ApiError::bad_request(
+                Some("date".into()),
+                format!("parameter `date`: `{d}` is not a date (YYYY-MM-DD)"),
+            )
+        })?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let posture = match q.posture.as_deref() {
+        None | Some("as_written") | Some("as-written") => Posture::AsWritten,
+        Some("as_enforced") | Some("as-enforced") => Posture::AsEnforced,
+        Some(p) => {
+            return Err(ApiError::bad_request(
+                Some("posture".into()),
+                format!("parameter `posture`: `{p}` is not `as_written` or `as_enforced`"),
+            ));
+        }
+    };
+    let p = &state.policy;
+    let (regime, _) = p.regime_on(date, posture).ok_or_else(|| {
+        ApiError::unprocessable(
+            Some("date".into()),
+            format!("parameter `date`: no regime is in force on {date}"),
+        )
+    })?;
+    let rows: Vec<Value> = p
+        .countries
+        .countries()
+        .iter()
+        .map(|c| {
+            let (canon, _) = p.countries.canonical(c.code);
+            json!({"code": c.code, "name": c.name, "groups": p.countries.groups_of(canon, date),
+                   "tier": p.tier(regime, c.code, date).map(|(t, _)| t)})
+        })
+        .collect();
+    Ok(Json(
+        json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows}),
+    ))
+}
+
+/// Regimes and the timeline.
+#[utoipa::path(get, path = "/v1/regimes", tag = "policy", responses((status = 200, body = Object)), security(("bearer" = [])))]
+async fn regimes(State(state): S, _who: Principal) -> Json<Value> {
+    let p = &state.policy;
+    let list: Vec<Value> = p
+        .regimes
+        .iter()
+        .map(|r| json!({"id": r.spec.id, "title": r.spec.title, "citation": r.spec.citation,
+            "effective_date": r.spec.effective_date, "compliance_date": r.spec.compliance_date, "digest": r.digest}))
+        .collect();
+    Json(json!({"regimes": list, "timeline": p.timeline}))
+}
+
+/// The tenant's audit records, newest first.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Limit), responses((status = 200, body = [AuditRecord])), security(("bearer" = [])))]
+async fn audit(
+    State(state): S,
+    who: Principal,
+    Query(q): Query<Limit>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let db = state.db.clone();
+    let rows = tokio::task::spawn_blocking(move || db.audit(&who.tenant, limit))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(rows))
+}
+
+/// Verify the whole audit chain; reports the first bad record.
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = Verification)), security(("bearer" = [])))]
+async fn verify(State(state): S, _who: Principal) -> Result<Json<Verification>, ApiError> {
+    let db = state.db.clone();
+    let v = tokio::task::spawn_blocking(move || db.verify())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(v))
+}
+
+/// Tenants (admin).
+#[utoipa::path(get, path = "/v1/tenants", tag = "admin", responses((status = 200, body = [String]), (status = 403, body = Problem)), security(("bearer" = [])))]
+async fn tenants(State(state): S, who: Principal) -> Result<Json<Vec<String>>, ApiError> {
+    who.require(Role::Admin, "list tenants")?;
+    let db = state.db.clone();
+    let t = tokio::task::spawn_blocking(move || db.tenants())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(t))
+}
+
+/// Create a tenant (admin).
+#[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = TenantRequest,
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn add_tenant(
+    State(state): S,
+    who: Principal,
+    body: Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest.clone();
+    let result = async {
+        who.require(Role::Admin, "create tenants")?;
+        let r: TenantRequest = serde_json::from_value(body.value)
+            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        check_id("id", &r.id)?;
+        let db = state.db.clone();
+        let (id, name) = (r.id.clone(), r.name.clone());
+        tokio::task::spawn_blocking(move || db.ensure_tenant(&id, &name, now_ms()))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok((
+            json!({"id": r.id, "name": r.name}),
+            "recorded".to_string(),
+            String::new(),
+        ))
+    }
+    .await;
+    audited(&state, &who, "tenant.add", &digest, result)
+        .await
+        .map(Json)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aidf", description = "Export-control determinations and TPP accounting under the AI Diffusion framework and the advanced-computing rules"),
+    modifiers(&Security),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route, with the OpenAPI document generated from the handlers.
+pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics_text))
+        .routes(routes!(classify))
+        .routes(routes!(determinations))
+        .routes(routes!(shipments))
+        .routes(routes!(accounts))
+        .routes(routes!(account))
+        .routes(routes!(history))
+        .routes(routes!(licenses, add_license))
+        .routes(routes!(license))
+        .routes(routes!(veus, add_veu))
+        .routes(routes!(g2g, add_g2g))
+        .routes(routes!(countries))
+        .routes(routes!(regimes))
+        .routes(routes!(audit))
+        .routes(routes!(verify))
+        .routes(routes!(tenants, add_tenant))
+        .split_for_parts()
+}

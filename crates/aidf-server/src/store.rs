@@ -1,0 +1,517 @@
+//! The server's own tables, next to the ledger's in the same database: tenants, API tokens (hashed),
+//! tenant-owned objects, and the hash-chained audit log. SQLite or PostgreSQL, chosen like the
+//! ledger (`postgres://…` or a file path). Statements use `$n` placeholders, which both accept.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A value that violates the schema's rules.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS aidf_tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS aidf_tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS aidf_tenant_objects (tenant TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tenant, kind, key))",
+    "CREATE TABLE IF NOT EXISTS aidf_audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL, outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS aidf_audit_tenant ON aidf_audit (tenant, seq)",
+];
+
+const SQLITE_TRIGGERS: &[&str] = &[
+    "CREATE TRIGGER IF NOT EXISTS aidf_audit_no_update BEFORE UPDATE ON aidf_audit BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS aidf_audit_no_delete BEFORE DELETE ON aidf_audit BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END",
+];
+
+const PG_TRIGGERS: &str = "
+CREATE OR REPLACE FUNCTION aidf_audit_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'aidf_audit is append-only'; END $$ LANGUAGE plpgsql;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'aidf_audit_no_change') THEN
+    CREATE TRIGGER aidf_audit_no_change BEFORE UPDATE OR DELETE ON aidf_audit
+      FOR EACH ROW EXECUTE FUNCTION aidf_audit_append_only();
+  END IF;
+END $$;";
+
+/// One audit record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// Position in the chain (1-based).
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Tenant.
+    pub tenant: String,
+    /// Token id (never the token) or `local`.
+    pub actor: String,
+    /// What was done, e.g. `shipment`.
+    pub action: String,
+    /// `sha256:` of the request body.
+    pub input_digest: String,
+    /// Outcome: authorization, status, or `error:<status>`.
+    pub outcome: String,
+    /// Regime digest the answer used (empty when none).
+    pub regime_digest: String,
+    /// Hash of the previous record (`genesis` for the first).
+    pub prev_hash: String,
+    /// This record's hash.
+    pub hash: String,
+}
+
+/// A record to append; the store assigns seq and hashes.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Tenant.
+    pub tenant: String,
+    /// Token id.
+    pub actor: String,
+    /// Action.
+    pub action: String,
+    /// Digest of the input.
+    pub input_digest: String,
+    /// Outcome.
+    pub outcome: String,
+    /// Regime digest.
+    pub regime_digest: String,
+}
+
+/// The chain hash of a record: sha256 over its fields and the previous hash, length-prefixed so
+/// no two field lists collide.
+pub fn chain_hash(seq: i64, r: &NewAudit, prev_hash: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        seq.to_string().as_str(),
+        r.at.to_string().as_str(),
+        &r.tenant,
+        &r.actor,
+        &r.action,
+        &r.input_digest,
+        &r.outcome,
+        &r.regime_digest,
+        prev_hash,
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The result of verifying the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// Whether every record checks out.
+    pub ok: bool,
+    /// Records checked.
+    pub records: i64,
+    /// The first bad record's seq, if any.
+    pub first_bad_seq: Option<i64>,
+    /// What is wrong with it.
+    pub problem: Option<String>,
+}
+
+/// A database connection for the server's tables.
+pub enum Db {
+    /// SQLite file.
+    Sqlite(Mutex<rusqlite::Connection>),
+    /// PostgreSQL.
+    Postgres(Mutex<postgres::Client>),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Db::Sqlite(_) => "Db::Sqlite",
+            Db::Postgres(_) => "Db::Postgres",
+        })
+    }
+}
+
+/// A row value, so one code path serves both backends.
+#[derive(Debug, Clone)]
+enum V {
+    T(String),
+    I(i64),
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the connection usable; the transaction was rolled back.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Db {
+    /// Opens the database behind `url` and creates the server's tables if needed.
+    pub fn open(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut c = postgres::Client::connect(url, postgres::NoTls)?;
+            for s in SCHEMA {
+                c.batch_execute(s)?;
+            }
+            // Two servers starting together may race creating the trigger; a duplicate is fine.
+            if let Err(e) = c.batch_execute(PG_TRIGGERS) {
+                if !e.to_string().contains("already exists") {
+                    return Err(e.into());
+                }
+            }
+            Ok(Db::Postgres(Mutex::new(c)))
+        } else {
+            let c = rusqlite::Connection::open(url)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            c.pragma_update(None, "journal_mode", "WAL")?;
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            for s in SCHEMA.iter().chain(SQLITE_TRIGGERS) {
+                c.execute_batch(s)?;
+            }
+            Ok(Db::Sqlite(Mutex::new(c)))
+        }
+    }
+
+    fn query(&self, sql: &str, args: &[V]) -> Result<Vec<Vec<V>>> {
+        match self {
+            Db::Sqlite(c) => {
+                let c = lock(c);
+                let mut st = c.prepare_cached(sql)?;
+                let n = st.column_count();
+                let params: Vec<Box<dyn rusqlite::ToSql>> = args
+                    .iter()
+                    .map(|a| -> Box<dyn rusqlite::ToSql> {
+                        match a {
+                            V::T(s) => Box::new(s.clone()),
+                            V::I(i) => Box::new(*i),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
+                let mut rows = st.query(refs.as_slice())?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut row = Vec::with_capacity(n);
+                    for i in 0..n {
+                        row.push(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Integer(x) => V::I(x),
+                            rusqlite::types::ValueRef::Text(t) => {
+                                V::T(String::from_utf8_lossy(t).into_owned())
+                            }
+                            _ => V::T(String::new()),
+                        });
+                    }
+                    out.push(row);
+                }
+                Ok(out)
+            }
+            Db::Postgres(c) => {
+                let mut c = lock(c);
+                let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = args
+                    .iter()
+                    .map(|a| -> Box<dyn postgres::types::ToSql + Sync> {
+                        match a {
+                            V::T(s) => Box::new(s.clone()),
+                            V::I(i) => Box::new(*i),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    params.iter().map(|b| b.as_ref()).collect();
+                let rows = c.query(sql, &refs)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| match r.columns()[i].type_() {
+                                &postgres::types::Type::INT8 => V::I(r.get::<_, i64>(i)),
+                                _ => V::T(r.get::<_, String>(i)),
+                            })
+                            .collect()
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    fn exec(&self, sql: &str, args: &[V]) -> Result<()> {
+        self.query(sql, args).map(|_| ())
+    }
+
+    /// Creates a tenant if it does not exist.
+    pub fn ensure_tenant(&self, id: &str, name: &str, now: i64) -> Result<()> {
+        self.exec(
+            "INSERT INTO aidf_tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            &[V::T(id.into()), V::T(name.into()), V::I(now)],
+        )
+    }
+
+    /// Every tenant id.
+    pub fn tenants(&self) -> Result<Vec<String>> {
+        Ok(self
+            .query("SELECT id FROM aidf_tenants ORDER BY id", &[])?
+            .into_iter()
+            .filter_map(|r| match r.first() {
+                Some(V::T(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Stores a token's hash.
+    pub fn add_token(
+        &self,
+        id: &str,
+        hash: &str,
+        tenant: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO aidf_tokens (id, hash, tenant, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                V::T(id.into()),
+                V::T(hash.into()),
+                V::T(tenant.into()),
+                V::T(role.into()),
+                V::I(now),
+            ],
+        )
+    }
+
+    /// Finds a token by hash: (token id, tenant, role).
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+        let rows = self.query(
+            "SELECT id, tenant, role FROM aidf_tokens WHERE hash = $1",
+            &[V::T(hash.into())],
+        )?;
+        Ok(rows.into_iter().next().and_then(|r| match r.as_slice() {
+            [V::T(a), V::T(b), V::T(c)] => Some((a.clone(), b.clone(), c.clone())),
+            _ => None,
+        }))
+    }
+
+    /// Records that a tenant owns an object (an account key, a license, a shipment).
+    pub fn own(&self, tenant: &str, kind: &str, key: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO aidf_tenant_objects (tenant, kind, key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[V::T(tenant.into()), V::T(kind.into()), V::T(key.into())],
+        )
+    }
+
+    /// Whether a tenant owns an object.
+    pub fn owns(&self, tenant: &str, kind: &str, key: &str) -> Result<bool> {
+        Ok(!self
+            .query(
+                "SELECT key FROM aidf_tenant_objects WHERE tenant = $1 AND kind = $2 AND key = $3",
+                &[V::T(tenant.into()), V::T(kind.into()), V::T(key.into())],
+            )?
+            .is_empty())
+    }
+
+    /// Appends records to the chain in one transaction, serialized across processes.
+    pub fn append_audit(&self, records: &[NewAudit]) -> Result<Vec<AuditRecord>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut c = lock(c);
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let last: Option<(i64, String)> = tx
+                    .query_row(
+                        "SELECT seq, hash FROM aidf_audit ORDER BY seq DESC LIMIT 1",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e),
+                    })?;
+                let out = chain(last, records);
+                {
+                    let mut st = tx.prepare_cached(
+                        "INSERT INTO aidf_audit (seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                    )?;
+                    for r in &out {
+                        st.execute(rusqlite::params![
+                            r.seq,
+                            r.at,
+                            r.tenant,
+                            r.actor,
+                            r.action,
+                            r.input_digest,
+                            r.outcome,
+                            r.regime_digest,
+                            r.prev_hash,
+                            r.hash
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(out)
+            }
+            Db::Postgres(c) => {
+                let mut c = lock(c);
+                let mut tx = c.transaction()?;
+                // One chain across every server process: serialize appends.
+                tx.execute("SELECT pg_advisory_xact_lock(727274)", &[])?;
+                let last = tx
+                    .query_opt(
+                        "SELECT seq, hash FROM aidf_audit ORDER BY seq DESC LIMIT 1",
+                        &[],
+                    )?
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+                let out = chain(last, records);
+                let st = tx.prepare(
+                    "INSERT INTO aidf_audit (seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                )?;
+                for r in &out {
+                    tx.execute(
+                        &st,
+                        &[
+                            &r.seq,
+                            &r.at,
+                            &r.tenant,
+                            &r.actor,
+                            &r.action,
+                            &r.input_digest,
+                            &r.outcome,
+                            &r.regime_digest,
+                            &r.prev_hash,
+                            &r.hash,
+                        ],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// A tenant's audit records, newest first, at most `limit`.
+    pub fn audit(&self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = self.query(
+            "SELECT seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash FROM aidf_audit WHERE tenant = $1 ORDER BY seq DESC LIMIT $2",
+            &[V::T(tenant.into()), V::I(limit)],
+        )?;
+        rows.into_iter().map(|r| record(&r)).collect()
+    }
+
+    /// Walks the whole chain and reports the first record that does not check out.
+    pub fn verify(&self) -> Result<Verification> {
+        let rows = self.query(
+            "SELECT seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash FROM aidf_audit ORDER BY seq",
+            &[],
+        )?;
+        let mut prev = "genesis".to_string();
+        let mut n = 0;
+        for (expect_seq, row) in (1i64..).zip(rows.iter()) {
+            let r = record(row)?;
+            n += 1;
+            let bad = |problem: String| Verification {
+                ok: false,
+                records: n,
+                first_bad_seq: Some(r.seq),
+                problem: Some(problem),
+            };
+            if r.seq != expect_seq {
+                return Ok(Verification {
+                    ok: false,
+                    records: n,
+                    first_bad_seq: Some(expect_seq),
+                    problem: Some(format!(
+                        "record {expect_seq} is missing (next is {})",
+                        r.seq
+                    )),
+                });
+            }
+            if r.prev_hash != prev {
+                return Ok(bad(format!(
+                    "record {} does not follow the previous record's hash",
+                    r.seq
+                )));
+            }
+            let fresh = NewAudit {
+                at: r.at,
+                tenant: r.tenant.clone(),
+                actor: r.actor.clone(),
+                action: r.action.clone(),
+                input_digest: r.input_digest.clone(),
+                outcome: r.outcome.clone(),
+                regime_digest: r.regime_digest.clone(),
+            };
+            if chain_hash(r.seq, &fresh, &r.prev_hash) != r.hash {
+                return Ok(bad(format!(
+                    "record {} was altered: its hash does not match its content",
+                    r.seq
+                )));
+            }
+            prev = r.hash.clone();
+        }
+        Ok(Verification {
+            ok: true,
+            records: n,
+            first_bad_seq: None,
+            problem: None,
+        })
+    }
+}
+
+fn chain(last: Option<(i64, String)>, records: &[NewAudit]) -> Vec<AuditRecord> {
+    let (mut seq, mut prev) = last.unwrap_or((0, "genesis".into()));
+    records
+        .iter()
+        .map(|r| {
+            seq += 1;
+            let hash = chain_hash(seq, r, &prev);
+            let rec = AuditRecord {
+                seq,
+                at: r.at,
+                tenant: r.tenant.clone(),
+                actor: r.actor.clone(),
+                action: r.action.clone(),
+                input_digest: r.input_digest.clone(),
+                outcome: r.outcome.clone(),
+                regime_digest: r.regime_digest.clone(),
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+            };
+            prev = hash;
+            rec
+        })
+        .collect()
+}
+
+fn record(row: &[V]) -> Result<AuditRecord> {
+    let t = |i: usize| match row.get(i) {
+        Some(V::T(s)) => Ok(s.clone()),
+        _ => Err(StoreError::Invalid(format!("audit column {i} is not text"))),
+    };
+    let n = |i: usize| match row.get(i) {
+        Some(V::I(x)) => Ok(*x),
+        _ => Err(StoreError::Invalid(format!(
+            "audit column {i} is not an integer"
+        ))),
+    };
+    Ok(AuditRecord {
+        seq: n(0)?,
+        at: n(1)?,
+        tenant: t(2)?,
+        actor: t(3)?,
+        action: t(4)?,
+        input_digest: t(5)?,
+        outcome: t(6)?,
+        regime_digest: t(7)?,
+        prev_hash: t(8)?,
+        hash: t(9)?,
+    })
+}
