@@ -75,6 +75,44 @@ impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
     }
 }
 
+/// `Query`, with its rejection as problem+json naming the parameter problem.
+pub struct Q<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<AppState>>
+    for Q<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Q(v))
+            .map_err(|e| ApiError::bad_request(None, format!("query string: {}", e.body_text())))
+    }
+}
+
+/// `Path`, with its rejection as problem+json.
+pub struct P<T>(T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<AppState>>
+    for P<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| P(v))
+            .map_err(|e| ApiError::bad_request(None, format!("path: {}", e.body_text())))
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -323,7 +361,7 @@ async fn metrics_text(State(state): S) -> impl IntoResponse {
 
 /// Classify a chip as 3A090.a, 3A090.b or not controlled.
 #[utoipa::path(post, path = "/v1/classify", tag = "determinations", request_body = ClassifyRequest,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Object)),
     security(("bearer" = [])))]
 async fn classify(
     State(state): S,
@@ -449,7 +487,7 @@ fn parse_input(text: &Bytes) -> Result<DeterminationInput, ApiError> {
 
 /// Determine a transaction (stateless: balances from the input's `context`).
 #[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInputDoc,
-    responses((status = 200, body = DeterminationDoc), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = DeterminationDoc)),
     security(("bearer" = [])))]
 async fn determinations(
     State(state): S,
@@ -477,7 +515,7 @@ async fn determinations(
 /// Determine a transaction against the ledger and record it with its draws.
 #[utoipa::path(post, path = "/v1/shipments", tag = "ledger", request_body = DeterminationInputDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the original response")),
-    responses((status = 200, body = ShipmentDoc), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = ShipmentDoc)),
     security(("bearer" = [])))]
 async fn shipments(
     State(state): S,
@@ -561,7 +599,7 @@ async fn visible(
 }
 
 /// Accounts visible to the tenant (country allocations are global).
-#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", responses((status = 200, body = [Object]), (status = 401, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 async fn accounts(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let st = state.clone();
     let all = st
@@ -592,12 +630,12 @@ fn end_of(field: &str, s: &str) -> Result<Timestamp, ApiError> {
 
 /// One account's balance, now or as of a date.
 #[utoipa::path(get, path = "/v1/accounts/{key}", tag = "ledger", params(("key" = String, Path, description = "Account key"), AsOf),
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn account(
     State(state): S,
     who: Principal,
-    Path(key): Path<String>,
-    Query(q): Query<AsOf>,
+    P(key): P<String>,
+    Q(q): Q<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
     visible(&state, &who, &key, false).await?;
     let at = q.as_of.as_deref().map(|s| end_of("as_of", s)).transpose()?;
@@ -615,11 +653,11 @@ async fn account(
 
 /// One account's history; other tenants' shipment ids are redacted.
 #[utoipa::path(get, path = "/v1/accounts/{key}/history", tag = "ledger", params(("key" = String, Path, description = "Account key")),
-    responses((status = 200, body = [Object]), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = [Object])), security(("bearer" = [])))]
 async fn history(
     State(state): S,
     who: Principal,
-    Path(key): Path<String>,
+    P(key): P<String>,
 ) -> Result<Json<Value>, ApiError> {
     visible(&state, &who, &key, false).await?;
     let k = key.clone();
@@ -677,11 +715,11 @@ async fn licenses(State(state): S, who: Principal) -> Result<Json<Value>, ApiErr
 
 /// One license with its balances.
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "records", params(("id" = String, Path, description = "License id")),
-    responses((status = 200, body = Object), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn license(
     State(state): S,
     who: Principal,
-    Path(id): Path<String>,
+    P(id): P<String>,
 ) -> Result<Json<Value>, ApiError> {
     let full = scoped(&who.tenant, &id);
     let tenant = who.tenant.clone();
@@ -725,7 +763,7 @@ fn country_field(state: &AppState, field: &str, s: &str) -> Result<String, ApiEr
 
 /// Record a license granted by BIS (officer).
 #[utoipa::path(post, path = "/v1/licenses", tag = "records", request_body = LicenseRequest,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn add_license(
     State(state): S,
     who: Principal,
@@ -807,7 +845,7 @@ async fn veus(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> 
 
 /// Record a UVEU/NVEU authorization and its sites (officer).
 #[utoipa::path(post, path = "/v1/veus", tag = "records", request_body = VeuRequest,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn add_veu(
     State(state): S,
     who: Principal,
@@ -877,7 +915,7 @@ async fn g2g(State(state): S, _who: Principal) -> Result<Json<Value>, ApiError> 
 
 /// Record a government-to-government arrangement (admin).
 #[utoipa::path(post, path = "/v1/g2g", tag = "records", request_body = G2gRequest,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn add_g2g(
     State(state): S,
     who: Principal,
@@ -913,11 +951,11 @@ async fn add_g2g(
 
 /// Countries with their groups and tier on a date.
 #[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesQuery),
-    responses((status = 200, body = Object), (status = 400, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn countries(
     State(state): S,
     _who: Principal,
-    Query(q): Query<CountriesQuery>,
+    Q(q): Q<CountriesQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let date = match &q.date {
         Some(d) => d.parse().map_err(|_| {
@@ -978,7 +1016,7 @@ async fn regimes(State(state): S, _who: Principal) -> Json<Value> {
 async fn audit(
     State(state): S,
     who: Principal,
-    Query(q): Query<Limit>,
+    Q(q): Q<Limit>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let db = state.db.clone();
@@ -1001,7 +1039,7 @@ async fn verify(State(state): S, _who: Principal) -> Result<Json<Verification>, 
 }
 
 /// Tenants (admin).
-#[utoipa::path(get, path = "/v1/tenants", tag = "admin", responses((status = 200, body = [String]), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/tenants", tag = "admin", responses((status = 200, body = [String])), security(("bearer" = [])))]
 async fn tenants(State(state): S, who: Principal) -> Result<Json<Vec<String>>, ApiError> {
     who.require(Role::Admin, "list tenants")?;
     let db = state.db.clone();
@@ -1014,7 +1052,7 @@ async fn tenants(State(state): S, who: Principal) -> Result<Json<Vec<String>>, A
 
 /// Create a tenant (admin).
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = TenantRequest,
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn add_tenant(
     State(state): S,
     who: Principal,
@@ -1046,8 +1084,10 @@ async fn add_tenant(
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "aidf", description = "Export-control determinations and TPP accounting under the AI Diffusion framework and the advanced-computing rules"),
-    modifiers(&Security),
+    info(
+        title = "aidf",
+        description = "Export-control determinations and TPP accounting under the AI Diffusion framework and the advanced-computing rules"
+    ),
     components(schemas(Problem))
 )]
 struct ApiDoc;
@@ -1057,17 +1097,63 @@ struct Security;
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Every secured operation can fail the same ways; say so once, as problem+json.
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        let errors = [
+            (
+                "400",
+                "Malformed request: syntax, wrong type, unknown field",
+            ),
+            ("401", "Missing or unknown bearer token"),
+            ("403", "The token's role may not do this"),
+            ("404", "Not found, or not visible to this tenant"),
+            (
+                "409",
+                "Conflicts with stored state (e.g. an Idempotency-Key reused with another body)",
+            ),
+            ("413", "Request body larger than 1 MiB"),
+            (
+                "422",
+                "Well-formed but unusable input (unknown country, chip, regime…)",
+            ),
+            ("503", "Busy or timed out; retry"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                if op.security.is_none() {
+                    continue;
+                }
+                for (code, description) in errors {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
     }
 }
 
 /// Every route, with the OpenAPI document generated from the handlers.
 pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    use utoipa::Modify;
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
         .routes(routes!(classify))
@@ -1085,5 +1171,8 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit))
         .routes(routes!(verify))
         .routes(routes!(tenants, add_tenant))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: the modifier walks their operations.
+    Security.modify(&mut openapi);
+    (router, openapi)
 }
