@@ -24,6 +24,11 @@ struct Cli {
     command: cmd::Command,
 }
 
+// The server allocates per request (JSON in and out, audit records); glibc malloc showed up at
+// ~18% of a load profile, mimalloc is markedly faster for that pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cmd::run(cli.command, cli.policy_dir.as_deref()) {

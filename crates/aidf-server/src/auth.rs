@@ -76,11 +76,7 @@ impl Principal {
 
 /// `sha256:` of a token, the only form stored.
 pub fn token_hash(token: &str) -> String {
-    let hex: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    crate::store::sha256_text(&Sha256::digest(token.as_bytes()))
 }
 
 /// Makes a new random token and its id.

@@ -29,12 +29,36 @@ pub struct Body<T> {
     digest: String,
 }
 
+/// The raw body and its digest, for handlers that parse it themselves (once).
+pub struct Raw {
+    bytes: Bytes,
+    digest: String,
+}
+
+impl FromRequest<Arc<AppState>> for Raw {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            ApiError {
+                status: if status.is_client_error() {
+                    status
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                kind: "bad-request",
+                detail: format!("request body: {}", e.body_text()),
+                field: None,
+            }
+        })?;
+        let digest = digest(&bytes);
+        Ok(Raw { bytes, digest })
+    }
+}
+
 fn digest(bytes: &[u8]) -> String {
-    let hex: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    crate::store::sha256_text(&Sha256::digest(bytes))
 }
 
 impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
@@ -521,7 +545,7 @@ async fn shipments(
     State(state): S,
     who: Principal,
     headers: HeaderMap,
-    body: Body<Value>,
+    body: Raw,
 ) -> Result<Json<Value>, ApiError> {
     who.require(Role::Exporter, "record shipments")?;
     let key = match headers.get("idempotency-key") {
@@ -537,8 +561,7 @@ async fn shipments(
         }
         None => format!("auto-{}", &body.digest[7..23]).to_string() + &format!("-{}", now_ms()),
     };
-    let raw = Bytes::from(serde_json::to_vec(&body.value).unwrap_or_default());
-    let input = parse_input(&raw);
+    let input = parse_input(&body.bytes);
     let tenant = who.tenant.clone();
     let st = state.clone();
     let result = match input {

@@ -109,8 +109,19 @@ pub fn chain_hash(seq: i64, r: &NewAudit, prev_hash: &str) -> String {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    sha256_text(&h.finalize())
+}
+
+/// `sha256:` followed by the lower-case hex of `digest` (table lookup: this runs per request).
+pub fn sha256_text(digest: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(7 + digest.len() * 2);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// The result of verifying the chain.
@@ -175,6 +186,8 @@ impl Db {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "NORMAL")?;
+            // Fewer, larger checkpoints: the audit writer commits often.
+            c.pragma_update(None, "wal_autocheckpoint", 4000)?;
             for s in SCHEMA.iter().chain(SQLITE_TRIGGERS) {
                 c.execute_batch(s)?;
             }
