@@ -113,6 +113,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         metrics::track,
     ))
     .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+    // Request spans (method, path, status, latency). Headers, and so tokens, are not recorded.
+    .layer(tower_http::trace::TraceLayer::new_for_http())
     .layer(TimeoutLayer::with_status_code(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         Duration::from_secs(30),
