@@ -211,8 +211,12 @@ pub fn print(text: &str) -> Result<()> {
 }
 
 /// Runs a subcommand.
-pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
-    let policy = policy_load::load(policy_dir)?;
+pub fn run(
+    command: Command,
+    policy_dir: Option<&Path>,
+    regime_files: &[PathBuf],
+) -> Result<ExitCode> {
+    let policy = policy_load::load(policy_dir, regime_files)?;
     match command {
         Command::Check {
             file,

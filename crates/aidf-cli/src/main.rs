@@ -19,13 +19,16 @@ struct Cli {
     /// Load policy files from DIR instead of the embedded defaults (files present replace theirs).
     #[arg(long, global = true, value_name = "DIR")]
     policy_dir: Option<PathBuf>,
+    /// Add a regime file (e.g. a hypothetical that `extends` another); repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    regime_file: Vec<PathBuf>,
     #[command(subcommand)]
     command: cmd::Command,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command, cli.policy_dir.as_deref()) {
+    match cmd::run(cli.command, cli.policy_dir.as_deref(), &cli.regime_file) {
         Ok(code) => code,
         Err(err) => {
             // Broken pipe (e.g. `| head`) is not an error worth reporting.

@@ -15,6 +15,7 @@ pub mod input;
 pub mod num;
 pub mod policy;
 pub mod regime;
+mod regime_file;
 pub mod weights;
 
 pub use determine::{Authorization, Counter, Determination, DetermineError, determine};

@@ -86,6 +86,33 @@ pub fn de_opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>
     d.deserialize_option(Opt)
 }
 
+fn whole_u64<E: de::Error>(d: Decimal) -> Result<u64, E> {
+    if d.fract().is_zero() && !d.is_sign_negative() {
+        u64::try_from(d).map_err(|_| E::custom(format!("`{d}` is out of range")))
+    } else {
+        Err(E::custom(format!(
+            "`{}` is not a non-negative whole number",
+            d.normalize()
+        )))
+    }
+}
+
+/// Serde helper: a non-negative whole number written as an integer, a float such as `1.2e9`, or
+/// a numeric string; a fraction is an error, never rounded.
+pub fn de_whole_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole_u64(de_decimal(d)?)
+}
+
+/// Serde helper: a map from names to whole numbers (see [`de_whole_u64`]).
+pub fn de_whole_u64_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct W(#[serde(deserialize_with = "de_whole_u64")] u64);
+    let m: std::collections::BTreeMap<String, W> = serde::Deserialize::deserialize(d)?;
+    Ok(m.into_iter().map(|(k, W(v))| (k, v)).collect())
+}
+
 /// Serializes a decimal as a JSON number (a float for display; decisions never read it back).
 pub fn decimal_to_f64(value: Decimal) -> f64 {
     use rust_decimal::prelude::ToPrimitive;
