@@ -82,15 +82,18 @@ impl ResolvedFile<'_> {
     pub(crate) fn error(&self, loc: &Locator, field: &str, message: String) -> PolicyError {
         let mut table = Some(&self.table);
         let mut span = None;
+        // Only a field written somewhere has a line; a missing one is reported on the regime's file.
         for part in field.split('.') {
             let name = part.split('[').next().unwrap_or(part);
-            let Some(t) = table else { break };
-            match t.get(name) {
+            match table.and_then(|t| t.get(name)) {
                 Some(v) => {
                     span = Some(v.span());
                     table = v.get_ref().as_table();
                 }
-                None => break,
+                None => {
+                    span = None;
+                    break;
+                }
             }
         }
         match span.and_then(|s| loc.place(s.start)) {
@@ -140,6 +143,8 @@ fn shift_value<'a>(v: Spanned<DeValue<'a>>, by: usize) -> Spanned<DeValue<'a>> {
             }
             DeValue::Array(a)
         }
+        // Dates may be written as TOML dates or as strings; the schema reads strings.
+        DeValue::Datetime(d) => DeValue::String(DeString::Owned(d.to_string())),
         other => other,
     };
     Spanned::new(span, inner)

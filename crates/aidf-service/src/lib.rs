@@ -295,7 +295,7 @@ fn plan(
                 } else {
                     1
                 };
-                let cap = a.tier2_tpp_cap.saturating_mul(mult);
+                let cap = a.cap_for(&dest).saturating_mul(mult);
                 ops.extend(ensure(
                     store,
                     &key,
