@@ -4,6 +4,8 @@ mod cmd;
 mod fleet_cmd;
 mod ledger_cmd;
 mod policy_load;
+mod reevaluate_cmd;
+mod regime_cmd;
 mod render;
 
 use std::path::PathBuf;

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+pub use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
 use serde::de::{self, Deserializer, Visitor};
 
 /// Converts a JSON/TOML float to the decimal it was written as. Rust prints the shortest digits

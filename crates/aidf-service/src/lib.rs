@@ -18,6 +18,8 @@ use chrono::Datelike;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod reevaluate;
+
 /// Why a shipment could not be determined or recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum ShipError {
@@ -51,7 +53,7 @@ pub struct ShipOutcome {
     pub replayed: bool,
 }
 
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.trim().chars() {
         if ch.is_ascii_alphanumeric() {
@@ -116,7 +118,11 @@ struct Plan {
     refusal: Option<String>,
 }
 
-fn has_g2g(store: &mut dyn LedgerStore, cc: &str, date: &str) -> Result<bool, LedgerError> {
+pub(crate) fn has_g2g(
+    store: &mut dyn LedgerStore,
+    cc: &str,
+    date: &str,
+) -> Result<bool, LedgerError> {
     Ok(store
         .g2g_arrangements()?
         .iter()
@@ -140,6 +146,7 @@ pub fn ship(
         return Ok(outcome_from_record(s, true));
     }
     const ATTEMPTS: u32 = 16;
+    let original = serde_json::to_value(input).unwrap_or_default();
     for _ in 0..ATTEMPTS {
         let mut input = input.clone();
         // A first determination tells us the regime and destination; then read real balances.
@@ -185,6 +192,8 @@ pub fn ship(
                 "determination": determination,
                 "license_id": plan.license_id,
                 "refusal": plan.refusal,
+                // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
+                "input": original,
             }),
             status,
             ops: if status == ShipmentStatus::Refused {
