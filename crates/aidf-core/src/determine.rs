@@ -610,7 +610,22 @@ pub fn determine(
     let informed = match &input.item.chip {
         Some(name) => {
             let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
-            informed_rule(&mut ev, &parties, &chip.id)
+            informed_rule(&mut ev, &parties, &chip.id).map(|review| {
+                // The Entity List's own requirement comes first.
+                if input.consignee.listed {
+                    ev.trail.reason(
+                        "party.listed",
+                        &spec.review.listed_citation,
+                        format!(
+                            "consignee `{}` is on the Entity List: license required, no exception",
+                            input.consignee.name
+                        ),
+                    );
+                    spec.review.listed
+                } else {
+                    review
+                }
+            })
         }
         None => None,
     };
