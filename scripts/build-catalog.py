@@ -76,6 +76,12 @@ IDS = {
 }
 
 
+# Aggregate bidirectional interconnect bandwidth (GB/s), the October 2022 rule's second 3A090
+# parameter, is read from the facts file's notes ("NVLink 600 GB/s", "NVLink cut to 400 GB/s").
+# A chip whose notes state none has no `interconnect_gbs`: a determination that needs it is an error.
+NVLINK = re.compile(r"NVLink (?:cut to )?(\d+(?:\.\d+)?) ?GB/s")
+
+
 # Published upper bounds on the applicable die area where the exact area is not published
 # (shared/spec/chips.md §4: "TPU v4: Google's own upper bound on die area (<600 mm^2)").
 AREA_MAX = {"google-tpu-v4": "600"}
@@ -94,6 +100,8 @@ def main():
         "# throughput in T(FL)OPS at the stated bit length; the engine computes TPP = rate x bits and",
         "# PD = TPP / die area itself. `expected_*` fields are the facts file's own figures, kept so a",
         "# test can check the engine agrees with them. Confidence: H vendor figure, M secondary, L estimate.",
+        "# `interconnect_gbs` (aggregate bidirectional I/O, the 2022 rule's test) is given only where the",
+        "# facts state it; `memory_bandwidth_tbs` is peak DRAM bandwidth (the 2026 H200 rule's test).",
         "schema = 1",
         "",
     ]
@@ -133,6 +141,9 @@ def main():
             out.append(f"memory_gb = {toml_str(r['memory_gb'])}")
         if r["memory_bandwidth_tbs"]:
             out.append(f"memory_bandwidth_tbs = {toml_str(r['memory_bandwidth_tbs'])}")
+        link = NVLINK.search(notes)
+        if link:
+            out.append(f"interconnect_gbs = {toml_str(link.group(1))}")
         if r["tpp"]:
             out.append(f"expected_tpp = {int(r['tpp'])}")
         out.append(f"expected_eccn_oct2023 = {toml_str(r['eccn_oct2023'])}")

@@ -46,6 +46,9 @@ pub enum Command {
         /// Override the input's posture.
         #[arg(long, value_enum)]
         posture: Option<PostureArg>,
+        /// Pin a regime (overrides the input's `regime`; default: the one in force on the date).
+        #[arg(long)]
+        regime: Option<String>,
     },
     /// Classify a chip (catalog or raw rates) as 3A090.a, 3A090.b or not controlled.
     Classify {
@@ -76,6 +79,8 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        extra: crate::regime_cmd::ClassifyExtra,
     },
     /// Determine a transaction against the ledger's real balances and record it atomically.
     Ship {
@@ -151,11 +156,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Inspect regimes.
+    /// Inspect regimes: list, show, diff.
     Regimes {
         #[command(subcommand)]
-        action: RegimesAction,
+        action: crate::regime_cmd::RegimesAction,
     },
+    /// Re-run recorded shipments (ledger) or a batch file under another regime; report changes.
+    Reevaluate(crate::reevaluate_cmd::ReevaluateArgs),
     /// List countries with their groups and tier on a date.
     Countries {
         /// Date (default: today).
@@ -224,18 +231,6 @@ pub enum G2gAction {
     },
 }
 
-/// `aidf regimes …`
-#[derive(Debug, Subcommand)]
-pub enum RegimesAction {
-    /// List regimes and the timeline.
-    List,
-    /// Show one regime's data and digest.
-    Show {
-        /// Regime id.
-        id: String,
-    },
-}
-
 fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
@@ -261,18 +256,26 @@ pub fn print(text: &str) -> Result<()> {
 }
 
 /// Runs a subcommand.
-pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
-    let policy = policy_load::load(policy_dir)?;
+pub fn run(
+    command: Command,
+    policy_dir: Option<&Path>,
+    regime_files: &[PathBuf],
+) -> Result<ExitCode> {
+    let policy = policy_load::load(policy_dir, regime_files)?;
     match command {
         Command::Check {
             file,
             json,
             posture,
+            regime,
         } => {
             let text = read_input(&file)?;
             let mut input = DeterminationInput::from_json(&text)?;
             if let Some(p) = posture {
                 input.posture = Some(p.into());
+            }
+            if regime.is_some() {
+                input.regime = regime;
             }
             let d = determine(&policy, &input)?;
             if json {
@@ -287,10 +290,34 @@ pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
             bits,
             die_area,
             not_datacenter,
+            quantity: _,
+            regime,
+            date,
+            json,
+            extra,
+        } if extra.wanted() => crate::regime_cmd::classify(
+            &policy,
+            chip.as_deref(),
+            &tops,
+            &bits,
+            die_area.as_deref(),
+            not_datacenter,
+            regime.as_deref(),
+            date.unwrap_or_else(today),
+            json,
+            &extra,
+        )?,
+        Command::Classify {
+            chip,
+            tops,
+            bits,
+            die_area,
+            not_datacenter,
             quantity,
             regime,
             date,
             json,
+            extra: _,
         } => classify_cmd(
             &policy,
             chip,
@@ -330,7 +357,8 @@ pub fn run(command: Command, policy_dir: Option<&Path>) -> Result<ExitCode> {
             action: AuditAction::Verify { db },
         } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db))?,
         Command::Chips { json } => chips_cmd(&policy, json)?,
-        Command::Regimes { action } => regimes_cmd(&policy, action)?,
+        Command::Regimes { action } => crate::regime_cmd::regimes(&policy, action)?,
+        Command::Reevaluate(args) => crate::reevaluate_cmd::run(&policy, args)?,
         Command::Countries {
             date,
             posture,
@@ -518,39 +546,6 @@ fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
         );
     }
     print(&s)
-}
-
-fn regimes_cmd(policy: &Policy, action: RegimesAction) -> Result<()> {
-    match action {
-        RegimesAction::List => {
-            let mut s = String::new();
-            for r in &policy.regimes {
-                s += &format!(
-                    "{:<20} effective {}  compliance {}  {}\n{:<20} {}\n",
-                    r.spec.id,
-                    r.spec.effective_date,
-                    r.spec.compliance_date,
-                    r.spec.title,
-                    "",
-                    r.digest
-                );
-            }
-            for posture in [Posture::AsWritten, Posture::AsEnforced] {
-                s += &format!("\ntimeline {posture}:\n");
-                for e in policy.timeline.entries(posture) {
-                    s += &format!("  from {}  {:<20} {}\n", e.from, e.regime, e.note);
-                }
-            }
-            print(&s)
-        }
-        RegimesAction::Show { id } => {
-            let r = policy
-                .regime(&id)
-                .with_context(|| format!("argument `ID`: unknown regime `{id}`"))?;
-            let v = json!({"id": r.spec.id, "digest": r.digest, "spec": r.spec});
-            print(&(serde_json::to_string_pretty(&v)? + "\n"))
-        }
-    }
 }
 
 fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool) -> Result<()> {

@@ -4,6 +4,8 @@ mod cmd;
 mod fleet_cmd;
 mod ledger_cmd;
 mod policy_load;
+mod reevaluate_cmd;
+mod regime_cmd;
 mod render;
 mod serve_cmd;
 
@@ -20,6 +22,9 @@ struct Cli {
     /// Load policy files from DIR instead of the embedded defaults (files present replace theirs).
     #[arg(long, global = true, value_name = "DIR")]
     policy_dir: Option<PathBuf>,
+    /// Add a regime file (e.g. a hypothetical that `extends` another); repeatable.
+    #[arg(long, global = true, value_name = "FILE")]
+    regime_file: Vec<PathBuf>,
     #[command(subcommand)]
     command: cmd::Command,
 }
@@ -31,7 +36,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command, cli.policy_dir.as_deref()) {
+    match cmd::run(cli.command, cli.policy_dir.as_deref(), &cli.regime_file) {
         Ok(code) => code,
         Err(err) => {
             // Broken pipe (e.g. `| head`) is not an error worth reporting.

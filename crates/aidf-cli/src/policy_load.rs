@@ -1,14 +1,15 @@
 //! Reading a `--policy-dir`: files present there replace the embedded ones.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aidf_core::{Policy, PolicySources};
 use anyhow::{Context, Result};
 
-/// Loads the embedded policy, with files from `dir` replacing their embedded counterparts. A
-/// `regimes/` directory in `dir` replaces the embedded regimes as a whole.
-pub fn load(dir: Option<&Path>) -> Result<Policy> {
+/// Loads the embedded policy, with files from `dir` replacing their embedded counterparts. Files in
+/// `dir/regimes/` replace the embedded regime file of the same name and add the others (so a
+/// hypothetical regime can `extends` an embedded one). `regime_files` are added last.
+pub fn load(dir: Option<&Path>, regime_files: &[PathBuf]) -> Result<Policy> {
     let mut src = PolicySources::embedded();
     if let Some(dir) = dir {
         if !dir.is_dir() {
@@ -38,15 +39,27 @@ pub fn load(dir: Option<&Path>) -> Result<Policy> {
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
                 .collect();
             files.sort();
-            src.regimes = files
-                .into_iter()
-                .map(|p| {
-                    let text = fs::read_to_string(&p)
-                        .with_context(|| format!("reading policy file `{}`", p.display()))?;
-                    Ok((p.display().to_string(), text))
-                })
-                .collect::<Result<_>>()?;
+            for p in files {
+                let text = fs::read_to_string(&p)
+                    .with_context(|| format!("reading policy file `{}`", p.display()))?;
+                let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+                let slot = src.regimes.iter_mut().find(|(embedded, _)| {
+                    Path::new(embedded)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        == name
+                });
+                match slot {
+                    Some(slot) => *slot = (p.display().to_string(), text),
+                    None => src.regimes.push((p.display().to_string(), text)),
+                }
+            }
         }
+    }
+    for p in regime_files {
+        let text = fs::read_to_string(p)
+            .with_context(|| format!("option `--regime-file`: reading `{}`", p.display()))?;
+        src.regimes.push((p.display().to_string(), text));
     }
     Ok(Policy::from_sources(&src)?)
 }

@@ -57,7 +57,7 @@ fn check_as_enforced_and_stdin() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["authorization"], "NLR");
-    assert_eq!(v["regime"]["id"], "ac-2023");
+    assert_eq!(v["regime"]["id"], "h20-2025");
     assert_eq!(v["regime"]["posture"], "as_enforced");
 }
 

@@ -78,7 +78,7 @@ fn check_case7_fails_only_the_us_share() {
     assert_eq!(v["violations"][0]["limit"]["pct"], 50);
     assert_eq!(v["shares"]["tier1"]["fraction"], "4/5");
     assert_eq!(v["shares"]["countries"]["IN"]["fraction"], "3/50");
-    assert_eq!(v["regime"]["id"], "ai-diffusion-2025");
+    assert_eq!(v["regime"]["id"], "ai-diffusion-h200-2026");
     assert!(
         v["regime"]["digest"]
             .as_str()

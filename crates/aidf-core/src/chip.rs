@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::classify::{Datacenter, Metrics, Rate};
 use crate::num::de_opt_decimal;
 
+/// Gigabytes in a terabyte (unit conversion, not a regulatory number).
+const TB_IN_GB: u32 = 1000;
+
 /// One catalog entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +48,9 @@ pub struct Chip {
     /// Peak DRAM bandwidth in TB/s.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub memory_bandwidth_tbs: Option<Decimal>,
+    /// Aggregate bidirectional interconnect bandwidth in GB/s, where the facts state it.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub interconnect_gbs: Option<Decimal>,
     /// TPP the facts file gives, for cross-checking.
     #[serde(default)]
     pub expected_tpp: Option<u64>,
@@ -71,6 +77,10 @@ impl Chip {
     pub fn metrics(&self) -> Option<Metrics> {
         let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)?;
         m.die_area_mm2_max = self.die_area_mm2_max;
+        m.interconnect_gbs = self.interconnect_gbs;
+        m.dram_bandwidth_gbs = self
+            .memory_bandwidth_tbs
+            .map(|tbs| tbs * Decimal::from(TB_IN_GB));
         Some(m)
     }
 }

@@ -7,9 +7,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
-use crate::num::{de_decimal, round_to_u64};
+use crate::num::{de_decimal, de_opt_decimal, round_to_u64};
 
-/// The 3A090 parameters (unchanged from October 2023 to 2026), as regime data.
+/// The 3A090 parameters of a regime, as data. The October 2023 parameters (TPP and performance
+/// density, `.a.1/.a.2/.b.1/.b.2`, the datacenter note) are unchanged to 2026; the October 2022
+/// rule had one test, TPP (bit length × TOPS) *and* aggregate bidirectional interconnect
+/// bandwidth. A parameter that is absent does not exist in the regime.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
@@ -18,27 +21,89 @@ pub struct Thresholds {
     /// 3A090.a.1: TPP of this or more.
     #[serde(deserialize_with = "de_decimal")]
     pub a1_tpp_min: Decimal,
+    /// 2022 rule: 3A090 also needs aggregate bidirectional I/O of this many GB/s or more.
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interconnect_gbs_min: Option<Decimal>,
     /// 3A090.a.2: TPP of this or more …
-    #[serde(deserialize_with = "de_decimal")]
-    pub a2_tpp_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub a2_tpp_min: Option<Decimal>,
     /// … and PD of this or more.
-    #[serde(deserialize_with = "de_decimal")]
-    pub a2_pd_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub a2_pd_min: Option<Decimal>,
     /// 3A090.b.1: TPP of this or more (and below a1) …
-    #[serde(deserialize_with = "de_decimal")]
-    pub b1_tpp_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub b1_tpp_min: Option<Decimal>,
     /// … and PD of this or more (and below a2's PD).
-    #[serde(deserialize_with = "de_decimal")]
-    pub b1_pd_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub b1_pd_min: Option<Decimal>,
     /// 3A090.b.2: TPP of this or more …
-    #[serde(deserialize_with = "de_decimal")]
-    pub b2_tpp_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub b2_tpp_min: Option<Decimal>,
     /// … and PD of this or more (and below a2's PD).
-    #[serde(deserialize_with = "de_decimal")]
-    pub b2_pd_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub b2_pd_min: Option<Decimal>,
     /// Note 2: items not designed or marketed for datacenters are outside 3A090 below this TPP.
-    #[serde(deserialize_with = "de_decimal")]
-    pub non_datacenter_tpp_min: Decimal,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub non_datacenter_tpp_min: Option<Decimal>,
+}
+
+impl Thresholds {
+    /// Checks that paired parameters come together; returns the field at fault.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let pairs = [
+            ("classification.a2_pd_min", self.a2_tpp_min, self.a2_pd_min),
+            ("classification.b1_pd_min", self.b1_tpp_min, self.b1_pd_min),
+            ("classification.b2_pd_min", self.b2_tpp_min, self.b2_pd_min),
+        ];
+        for (field, tpp, pd) in pairs {
+            if tpp.is_some() != pd.is_some() {
+                return Err((
+                    field,
+                    "a TPP minimum and a PD minimum come together (give both or neither)".into(),
+                ));
+            }
+        }
+        if self.a2_pd_min.is_none() && (self.b1_pd_min.is_some() || self.b2_pd_min.is_some()) {
+            return Err((
+                "classification.a2_pd_min",
+                "the .b parameters are bounded by the .a.2 density; give a2_tpp_min and a2_pd_min"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Whether an item is designed or marketed for use in datacenters (the datacenter note).
@@ -60,6 +125,8 @@ pub enum Eccn {
     A3090a,
     /// Advanced-computing IC meeting the .b parameters.
     A3090b,
+    /// High-bandwidth memory above the bandwidth-density parameter (December 2024).
+    A3090c,
     /// Computer or assembly containing a 3A090.a IC.
     A4090a,
     /// Computer or assembly containing a 3A090.b IC.
@@ -74,6 +141,7 @@ impl Eccn {
         match self {
             Eccn::A3090a => "3A090.a",
             Eccn::A3090b => "3A090.b",
+            Eccn::A3090c => "3A090.c",
             Eccn::A4090a => "4A090.a",
             Eccn::A4090b => "4A090.b",
             Eccn::E4091 => "4E091",
@@ -126,6 +194,10 @@ pub struct Metrics {
     pub die_area_mm2_max: Option<Decimal>,
     /// Datacenter note status.
     pub datacenter: Datacenter,
+    /// Aggregate bidirectional interconnect bandwidth in GB/s, when known (2022 rule).
+    pub interconnect_gbs: Option<Decimal>,
+    /// Total DRAM bandwidth in GB/s, when known (2026 H200 rule).
+    pub dram_bandwidth_gbs: Option<Decimal>,
 }
 
 impl Metrics {
@@ -146,6 +218,8 @@ impl Metrics {
             die_area_mm2,
             die_area_mm2_max: None,
             datacenter,
+            interconnect_gbs: None,
+            dram_bandwidth_gbs: None,
         })
     }
 
@@ -181,20 +255,35 @@ pub struct Classification {
     pub reason: Reason,
 }
 
-/// Classification could not be decided from the data given.
+/// Classification could not be decided from the data given: names the fact that is missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "classification needs the performance density: TPP {tpp} lies between {low} and {high}, where PD decides the class; {hint}"
-)]
-pub struct IndeterminateError {
-    /// TPP of the item.
-    pub tpp: String,
-    /// Lower TPP bound of the undecided band.
-    pub low: String,
-    /// Upper TPP bound of the undecided band.
-    pub high: String,
-    /// What to supply.
-    pub hint: &'static str,
+pub enum IndeterminateError {
+    /// Performance density decides and is unknown.
+    #[error(
+        "classification needs the performance density: TPP {tpp} lies between {low} and {high}, where PD decides the class; {hint}"
+    )]
+    Density {
+        /// TPP of the item.
+        tpp: String,
+        /// Lower TPP bound of the undecided band.
+        low: String,
+        /// Upper TPP bound of the undecided band.
+        high: String,
+        /// What to supply.
+        hint: &'static str,
+    },
+    /// The regime tests interconnect bandwidth and the item's is unknown.
+    #[error(
+        "classification needs the interconnect bandwidth: TPP {tpp} >= {tpp_min}, and this regime also tests aggregate bidirectional I/O >= {min} GB/s; the item has no `interconnect_gbs`"
+    )]
+    Interconnect {
+        /// TPP of the item.
+        tpp: String,
+        /// The TPP minimum it meets.
+        tpp_min: String,
+        /// The bandwidth minimum.
+        min: String,
+    },
 }
 
 fn fmt_dec(d: Decimal) -> String {
@@ -218,7 +307,10 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
             reason: r,
         })
     };
-    if !datacenter && m.tpp < t.non_datacenter_tpp_min {
+    if let Some(min) = t.non_datacenter_tpp_min
+        && !datacenter
+        && m.tpp < min
+    {
         return done(
             None,
             "not 3A090 (datacenter note)",
@@ -226,13 +318,50 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
                 "classify.datacenter_note",
                 format!(
                     "not designed or marketed for datacenters and TPP {tpp} < {}: outside 3A090",
-                    fmt_dec(t.non_datacenter_tpp_min)
+                    fmt_dec(min)
                 ),
             ),
         );
     }
     if m.tpp >= t.a1_tpp_min {
-        let note = if datacenter {
+        if let Some(min) = t.interconnect_gbs_min {
+            let Some(bw) = m.interconnect_gbs else {
+                return Err(IndeterminateError::Interconnect {
+                    tpp,
+                    tpp_min: fmt_dec(t.a1_tpp_min),
+                    min: fmt_dec(min),
+                });
+            };
+            if bw < min {
+                return done(
+                    None,
+                    "not 3A090 (interconnect below the parameter)",
+                    reason(
+                        "classify.interconnect_below",
+                        format!(
+                            "TPP {tpp} >= {} but aggregate bidirectional I/O {} GB/s < {} GB/s: outside 3A090",
+                            fmt_dec(t.a1_tpp_min),
+                            fmt_dec(bw),
+                            fmt_dec(min)
+                        ),
+                    ),
+                );
+            }
+            return done(
+                Some(Eccn::A3090a),
+                "3A090.a",
+                reason(
+                    "classify.3a090.interconnect",
+                    format!(
+                        "TPP {tpp} >= {} and aggregate bidirectional I/O {} GB/s >= {} GB/s",
+                        fmt_dec(t.a1_tpp_min),
+                        fmt_dec(bw),
+                        fmt_dec(min)
+                    ),
+                ),
+            );
+        }
+        let note = if datacenter || t.non_datacenter_tpp_min.is_none() {
             ""
         } else {
             " (not designed for datacenters: NAC/ACA-eligible)"
@@ -246,8 +375,12 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
             ),
         );
     }
-    let floor = t.a2_tpp_min.min(t.b2_tpp_min).min(t.b1_tpp_min);
-    if m.tpp < floor {
+    let floor = [t.a2_tpp_min, t.b2_tpp_min, t.b1_tpp_min]
+        .into_iter()
+        .flatten()
+        .min();
+    let Some(floor) = floor.filter(|f| m.tpp >= *f) else {
+        let bound = floor.unwrap_or(t.a1_tpp_min).min(t.a1_tpp_min);
         return done(
             None,
             "not 3A090 (below parameters)",
@@ -255,12 +388,12 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
                 "classify.below_parameters",
                 format!(
                     "TPP {tpp} < {}: below every 3A090 parameter",
-                    fmt_dec(floor)
+                    fmt_dec(bound)
                 ),
             ),
         );
-    }
-    let indeterminate = || IndeterminateError {
+    };
+    let indeterminate = || IndeterminateError::Density {
         tpp: tpp.clone(),
         low: fmt_dec(floor),
         high: fmt_dec(t.a1_tpp_min),
@@ -269,8 +402,14 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
     let pd_text =
         m.pd.map(|p| fmt_dec(p.round_dp(2)))
             .unwrap_or_else(|| "?".into());
-    let a2 = m.tpp >= t.a2_tpp_min && m.pd_at_least(t.a2_pd_min).ok_or_else(indeterminate)?;
-    if a2 {
+    let test =
+        |tpp_min: Option<Decimal>, pd_min: Option<Decimal>| -> Result<bool, IndeterminateError> {
+            match (tpp_min, pd_min) {
+                (Some(tm), Some(pm)) if m.tpp >= tm => m.pd_at_least(pm).ok_or_else(indeterminate),
+                _ => Ok(false),
+            }
+        };
+    if test(t.a2_tpp_min, t.a2_pd_min)? {
         return done(
             Some(Eccn::A3090a),
             "3A090.a.2",
@@ -278,34 +417,33 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
                 "classify.3a090.a.2",
                 format!(
                     "TPP {tpp} >= {} and PD {pd_text} >= {}",
-                    fmt_dec(t.a2_tpp_min),
-                    fmt_dec(t.a2_pd_min)
+                    t.a2_tpp_min.map(fmt_dec).unwrap_or_default(),
+                    t.a2_pd_min.map(fmt_dec).unwrap_or_default()
                 ),
             ),
         );
     }
-    let b1 = m.tpp >= t.b1_tpp_min && m.pd_at_least(t.b1_pd_min).ok_or_else(indeterminate)?;
-    let b2 = m.tpp >= t.b2_tpp_min && m.pd_at_least(t.b2_pd_min).ok_or_else(indeterminate)?;
+    let b1 = test(t.b1_tpp_min, t.b1_pd_min)?;
+    let b2 = test(t.b2_tpp_min, t.b2_pd_min)?;
     if b1 || b2 {
+        let a2_pd = t.a2_pd_min.map(fmt_dec).unwrap_or_default();
         let (para, detail) = if b1 {
             (
                 "3A090.b.1",
                 format!(
-                    "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {}",
-                    fmt_dec(t.b1_tpp_min),
+                    "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {a2_pd}",
+                    t.b1_tpp_min.map(fmt_dec).unwrap_or_default(),
                     fmt_dec(t.a1_tpp_min),
-                    fmt_dec(t.b1_pd_min),
-                    fmt_dec(t.a2_pd_min)
+                    t.b1_pd_min.map(fmt_dec).unwrap_or_default(),
                 ),
             )
         } else {
             (
                 "3A090.b.2",
                 format!(
-                    "TPP {tpp} >= {} and {} <= PD {pd_text} < {}",
-                    fmt_dec(t.b2_tpp_min),
-                    fmt_dec(t.b2_pd_min),
-                    fmt_dec(t.a2_pd_min)
+                    "TPP {tpp} >= {} and {} <= PD {pd_text} < {a2_pd}",
+                    t.b2_tpp_min.map(fmt_dec).unwrap_or_default(),
+                    t.b2_pd_min.map(fmt_dec).unwrap_or_default(),
                 ),
             )
         };
@@ -330,6 +468,79 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
             format!("TPP {tpp} with PD {pd_text} meets neither 3A090.a nor 3A090.b"),
         ),
     )
+}
+
+/// An HBM (or other DRAM) item for 3A090.c: bandwidth and the package or stack area it is measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HbmItem {
+    /// Memory bandwidth in GB/s (of the packaged device when the stack sits in a package).
+    #[serde(deserialize_with = "de_decimal")]
+    pub bandwidth_gbs: Decimal,
+    /// Area of the package or stack in mm².
+    #[serde(deserialize_with = "de_decimal")]
+    pub area_mm2: Decimal,
+    /// Co-packaged with a logic IC whose dominant function is processing (excluded from 3A090.c).
+    #[serde(default)]
+    pub logic_dominant: bool,
+}
+
+/// Classifies an HBM item under the 3A090.c parameter (`density_above`, GB/s per mm², exclusive).
+pub fn classify_hbm(h: &HbmItem, density_above: Decimal, citation: &Arc<str>) -> Classification {
+    let reason = |rule: &'static str, detail: String| Reason {
+        rule,
+        citation: citation.clone(),
+        detail,
+    };
+    let density = if h.area_mm2.is_zero() {
+        None
+    } else {
+        Some(h.bandwidth_gbs / h.area_mm2)
+    };
+    let shown = density
+        .map(|d| fmt_dec(d.round_dp(2)))
+        .unwrap_or_else(|| "?".into());
+    if h.logic_dominant {
+        return Classification {
+            eccn: None,
+            paragraph: "not 3A090.c (co-packaged with processing logic)",
+            datacenter: true,
+            reason: reason(
+                "classify.3a090.c.logic_excluded",
+                "memory co-packaged with a logic IC whose dominant function is processing is not 3A090.c".into(),
+            ),
+        };
+    }
+    // Exact: bandwidth > min × area.
+    if h.bandwidth_gbs > density_above * h.area_mm2 {
+        Classification {
+            eccn: Some(Eccn::A3090c),
+            paragraph: "3A090.c",
+            datacenter: true,
+            reason: reason(
+                "classify.3a090.c",
+                format!(
+                    "memory bandwidth density {} GB/s / {} mm² = {shown} GB/s/mm² > {}",
+                    fmt_dec(h.bandwidth_gbs),
+                    fmt_dec(h.area_mm2),
+                    fmt_dec(density_above)
+                ),
+            ),
+        }
+    } else {
+        Classification {
+            eccn: None,
+            paragraph: "not 3A090.c (below the density parameter)",
+            datacenter: true,
+            reason: reason(
+                "classify.3a090.c.below",
+                format!(
+                    "memory bandwidth density {shown} GB/s/mm² is not above {}",
+                    fmt_dec(density_above)
+                ),
+            ),
+        }
+    }
 }
 
 /// The ECCN of a computer or assembly holding `chips` ICs of class `ic`: 4A090 mirrors 3A090.

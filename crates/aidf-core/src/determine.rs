@@ -285,10 +285,39 @@ impl<'a> Eval<'a> {
         Some(tier)
     }
 
-    /// D:5 / Macau (the headquarters-taint list), which is Tier 3 where tiers exist.
-    fn embargoed(&mut self, code: CountryCode) -> Option<GroupIdx> {
+    /// Tier 3 where the regime has tiers (its lists, or a country it places there); otherwise the
+    /// headquarters-taint list (D:5 / Macau). Returns the list's name.
+    fn embargoed(&mut self, code: CountryCode) -> Option<Arc<str>> {
+        if self.regime.spec.tiers.is_some() {
+            if self.tier(code) != Some(3) {
+                return None;
+            }
+            let (code, _) = self.policy.countries.canonical(code);
+            let r = &self.regime.resolved;
+            if r.tier_countries[2].contains(&code) {
+                return Some(Arc::from("Tier 3 (tiers.tier3_countries)"));
+            }
+            let groups = r.tier3_groups.clone();
+            return Some(
+                self.member_of_any(code, &groups)
+                    .map(|g| self.group_id(g))
+                    .unwrap_or_else(|| Arc::from("Tier 3")),
+            );
+        }
         let groups = self.regime.resolved.taint_groups.clone();
-        self.member_of_any(code, &groups)
+        self.member_of_any(code, &groups).map(|g| self.group_id(g))
+    }
+
+    /// A review policy for a license, unless the regime's text states none (then the switch).
+    fn review(&mut self, stated: ReviewPolicy) -> ReviewPolicy {
+        match &self.regime.spec.switches.license_review_unstated {
+            Some(s) => {
+                self.trail
+                    .assume_opt(Regime::assumption("license_review_unstated", s));
+                s.value
+            }
+            None => stated,
+        }
     }
 
     fn in_country_scope(&mut self, code: CountryCode) -> Option<String> {
@@ -392,6 +421,16 @@ pub fn determine(
         trail: Trail::default(),
     };
     let spec = &regime.spec;
+    if timeline_note.is_some() {
+        for u in policy.timeline.unconfirmed_on(date, posture) {
+            ev.trail.assume(Assumption {
+                switch: Arc::from(u.switch.as_str()),
+                value: format!("{}..{}", u.from, u.until),
+                confidence: Arc::from("U"),
+                detail: Arc::from(u.note.as_str()),
+            });
+        }
+    }
     match timeline_note {
         Some(entry) => ev.trail.reason(
             "regime.timeline",
@@ -509,13 +548,20 @@ pub fn determine(
         }
     };
 
+    let forms = [
+        input.item.chip.is_some(),
+        input.item.tpp.is_some(),
+        input.item.model_weights.is_some(),
+        input.item.hbm.is_some(),
+    ];
+    if forms.iter().filter(|&&f| f).count() > 1 {
+        return Err(DetermineError::Item(
+            "give exactly one of `chip`, `tpp`, `model_weights` or `hbm`".into(),
+        ));
+    }
+
     // Model weights take their own path.
     if let Some(w) = &input.item.model_weights {
-        if input.item.chip.is_some() || input.item.tpp.is_some() {
-            return Err(DetermineError::Item(
-                "give exactly one of `chip`, `tpp` or `model_weights`".into(),
-            ));
-        }
         let (out, ops, eccn) = weights_rules(&mut ev, &parties, input, w, destination_tier)?;
         let item = ItemSummary {
             kind: "model_weights",
@@ -530,8 +576,6 @@ pub fn determine(
         return Ok(finish(ev, out, eccn, item, 1, 0, 0));
     }
 
-    // Chips.
-    let (metrics, item_base) = chip_metrics(policy, input, &mut ev)?;
     let quantity = match input.quantity {
         None => {
             return Err(DetermineError::Quantity(
@@ -545,12 +589,90 @@ pub fn determine(
         }
         Some(q) => q as u64,
     };
+
+    // High-bandwidth memory (3A090.c) takes its own path too.
+    if let Some(h) = &input.item.hbm {
+        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, input, h)?;
+        let item = ItemSummary {
+            kind: "hbm",
+            chip_id: None,
+            name: None,
+            tpp: None,
+            pd: None,
+            datacenter: None,
+            paragraph,
+            training_ops: None,
+        };
+        return Ok(finish(ev, out, eccn, item, quantity, 0, 0));
+    }
+
+    // "Is informed" requirements name catalog items, whatever their parameters.
+    let informed = match &input.item.chip {
+        Some(name) => {
+            let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
+            informed_rule(&mut ev, &parties, &chip.id).map(|review| {
+                // The Entity List's own requirement comes first.
+                if input.consignee.listed {
+                    ev.trail.reason(
+                        "party.listed",
+                        &spec.review.listed_citation,
+                        format!(
+                            "consignee `{}` is on the Entity List: license required, no exception",
+                            input.consignee.name
+                        ),
+                    );
+                    spec.review.listed
+                } else {
+                    review
+                }
+            })
+        }
+        None => None,
+    };
+    if let Some(review) = informed
+        && input
+            .item
+            .chip
+            .as_ref()
+            .and_then(|n| policy.catalog.lookup(n).ok())
+            .is_some_and(|c| c.metrics().is_none())
+    {
+        // No published throughput: the requirement still holds; TPP stays unknown.
+        let chip = input
+            .item
+            .chip
+            .as_ref()
+            .and_then(|n| policy.catalog.lookup(n).ok());
+        let item = ItemSummary {
+            kind: "chip",
+            chip_id: chip.map(|c| c.id.clone()),
+            name: chip.map(|c| c.display_name()),
+            tpp: None,
+            pd: None,
+            datacenter: None,
+            paragraph: None,
+            training_ops: None,
+        };
+        return Ok(finish(ev, license(review), None, item, quantity, 0, 0));
+    }
+
+    // Chips.
+    let (metrics, item_base) = chip_metrics(policy, input, &mut ev)?;
     let unit_tpp = metrics.tpp_whole();
     let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
         DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
     })?;
-    let class: Classification =
-        classify(&metrics, &spec.classification).map_err(DetermineError::Indeterminate)?;
+    let class: Classification = classify(&metrics, &spec.classification).map_err(|e| {
+        match (&e, &item_base.chip_id) {
+            (IndeterminateError::Interconnect { min, .. }, Some(id)) => DetermineError::Item(
+                format!(
+                    "chip `{id}` has no `interconnect_gbs` in the catalog, and regime `{}` classifies on aggregate bidirectional I/O >= {min} GB/s; give the item as metrics with `interconnect_gbs`",
+                    spec.id
+                ),
+            ),
+            _ => DetermineError::Indeterminate(e),
+        }
+    })?;
     ev.trail.reasons.push(class.reason.clone());
     let item = ItemSummary {
         paragraph: Some(class.paragraph),
@@ -562,6 +684,17 @@ pub fn determine(
         ..item_base
     };
     let Some(eccn) = class.eccn else {
+        if let Some(review) = informed {
+            return Ok(finish(
+                ev,
+                license(review),
+                None,
+                item,
+                quantity,
+                unit_tpp,
+                total_tpp,
+            ));
+        }
         ev.trail.reason(
             "not_controlled",
             &spec.classification.citation,
@@ -577,16 +710,23 @@ pub fn determine(
             total_tpp,
         ));
     };
-    let out = chip_rules(
+    let mut out = chip_rules(
         &mut ev,
         &parties,
         input,
         eccn,
         class.datacenter,
+        &metrics,
         total_tpp,
         destination_tier,
         consignee_tier,
-    );
+    )?;
+    if let Some(review) = informed
+        && !(out.authorization == Authorization::License
+            && out.review == Some(ReviewPolicy::Denial))
+    {
+        out = license(review);
+    }
     Ok(finish(
         ev,
         out,
@@ -598,6 +738,98 @@ pub fn determine(
     ))
 }
 
+/// An "is informed" requirement naming this catalog chip for this destination: its review policy.
+fn informed_rule(ev: &mut Eval<'_>, p: &Parties, chip_id: &str) -> Option<ReviewPolicy> {
+    let spec = &ev.regime.spec;
+    let (_, inf) = spec.informed.iter().enumerate().find(|(i, inf)| {
+        inf.chips.iter().any(|c| c == chip_id)
+            && ev.regime.resolved.informed_countries[*i].contains(&p.dest)
+    })?;
+    let s = spec.switches.informed_license_review.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
+    let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
+    ev.trail.reason(
+        "informed.license_required",
+        &inf.citation,
+        format!(
+            "`{chip_id}` is named in the `{}` requirement for {}: license required whatever its 3A090 status ({})",
+            inf.id, p.dest, inf.note
+        ),
+    );
+    Some(review)
+}
+
+/// 3A090.c (HBM): classification, scope and review.
+fn hbm_rules(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    h: &crate::classify::HbmItem,
+) -> Result<(Outcome, Option<Eccn>, Option<&'static str>), DetermineError> {
+    let spec = &ev.regime.spec;
+    if h.bandwidth_gbs.is_sign_negative() || h.area_mm2.is_sign_negative() || h.area_mm2.is_zero() {
+        return Err(DetermineError::Item(format!(
+            "field `hbm`: bandwidth must not be negative and the area must be positive, got {} GB/s over {} mm²",
+            h.bandwidth_gbs, h.area_mm2
+        )));
+    }
+    let Some(hbm) = &spec.hbm else {
+        ev.trail.reason(
+            "hbm.not_in_regime",
+            &spec.citation,
+            format!(
+                "`{}` has no ECCN 3A090.c: memory is not controlled by it",
+                spec.id
+            ),
+        );
+        return Ok((outcome(Authorization::NotControlled), None, None));
+    };
+    let class = crate::classify::classify_hbm(h, hbm.density_gbs_per_mm2_above, &hbm.citation);
+    let paragraph = Some(class.paragraph);
+    ev.trail.reasons.push(class.reason);
+    let Some(eccn) = class.eccn else {
+        return Ok((outcome(Authorization::NotControlled), None, paragraph));
+    };
+    if input.consignee.listed {
+        ev.trail.reason(
+            "party.listed",
+            &spec.review.listed_citation,
+            format!("consignee `{}` is on the Entity List", input.consignee.name),
+        );
+        return Ok((license(spec.review.listed), Some(eccn), paragraph));
+    }
+    let groups = ev.regime.resolved.hbm_groups.clone();
+    let hit = ev
+        .member_of_any(p.dest, &groups)
+        .or_else(|| p.ultimate.and_then(|u| ev.member_of_any(u, &groups)));
+    let Some(g) = hit else {
+        ev.trail.reason(
+            "scope.outside",
+            &hbm.scope_citation,
+            format!("no license requirement for 3A090.c to {}", p.dest),
+        );
+        return Ok((outcome(Authorization::Nlr), Some(eccn), paragraph));
+    };
+    let gid = ev.group_id(g);
+    ev.trail.reason(
+        "hbm.license_required",
+        &hbm.scope_citation,
+        format!("3A090.c to a destination in {gid}: license required"),
+    );
+    ev.trail.reason(
+        "hbm.exception_not_modelled",
+        &hbm.exception_citation,
+        "License Exception HBM may apply; its conditions are not modelled".into(),
+    );
+    let s = spec.switches.hbm_license_review.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("hbm_license_review", s)));
+    Ok((
+        license(s.map(|s| s.value).unwrap_or(spec.review.tier3)),
+        Some(eccn),
+        paragraph,
+    ))
+}
+
 fn chip_metrics(
     policy: &Policy,
     input: &DeterminationInput,
@@ -606,9 +838,14 @@ fn chip_metrics(
     let item = &input.item;
     match (&item.chip, item.tpp) {
         (Some(name), None) => {
-            if item.pd.is_some() || item.die_area_mm2.is_some() || item.datacenter.is_some() {
+            if item.pd.is_some()
+                || item.die_area_mm2.is_some()
+                || item.datacenter.is_some()
+                || item.interconnect_gbs.is_some()
+                || item.dram_bandwidth_gbs.is_some()
+            {
                 return Err(DetermineError::Item(
-                    "a catalog `chip` takes no `pd`, `die_area_mm2` or `datacenter`; give metrics instead of `chip` to override".into(),
+                    "a catalog `chip` takes no `pd`, `die_area_mm2`, `datacenter`, `interconnect_gbs` or `dram_bandwidth_gbs`; give metrics instead of `chip` to override".into(),
                 ));
             }
             let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
@@ -646,10 +883,16 @@ fn chip_metrics(
                     "field `tpp` must be positive, got `{tpp}`"
                 )));
             }
-            if let Some(pd) = item.pd.filter(|p| p.is_sign_negative()) {
-                return Err(DetermineError::Item(format!(
-                    "field `pd` must not be negative, got `{pd}`"
-                )));
+            for (field, v) in [
+                ("pd", item.pd),
+                ("interconnect_gbs", item.interconnect_gbs),
+                ("dram_bandwidth_gbs", item.dram_bandwidth_gbs),
+            ] {
+                if let Some(v) = v.filter(|v| v.is_sign_negative()) {
+                    return Err(DetermineError::Item(format!(
+                        "field `{field}` must not be negative, got `{v}`"
+                    )));
+                }
             }
             if item.datacenter.is_none() {
                 ev.trail.assume(Assumption {
@@ -669,6 +912,8 @@ fn chip_metrics(
                 die_area_mm2: item.die_area_mm2,
                 die_area_mm2_max: None,
                 datacenter: item.datacenter_status(),
+                interconnect_gbs: item.interconnect_gbs,
+                dram_bandwidth_gbs: item.dram_bandwidth_gbs,
             };
             let summary = ItemSummary {
                 kind: "metrics",
@@ -683,10 +928,10 @@ fn chip_metrics(
             Ok((metrics, summary))
         }
         (Some(_), Some(_)) => Err(DetermineError::Item(
-            "give exactly one of `chip`, `tpp` or `model_weights`".into(),
+            "give exactly one of `chip`, `tpp`, `model_weights` or `hbm`".into(),
         )),
         (None, None) => Err(DetermineError::Item(
-            "missing the item: give `chip`, `tpp` (with `pd`) or `model_weights`".into(),
+            "missing the item: give `chip`, `tpp` (with `pd`), `model_weights` or `hbm`".into(),
         )),
     }
 }
@@ -698,10 +943,11 @@ fn chip_rules(
     input: &DeterminationInput,
     eccn: Eccn,
     datacenter: bool,
+    metrics: &Metrics,
     total_tpp: u64,
     destination_tier: Option<u8>,
     consignee_tier: Option<u8>,
-) -> Outcome {
+) -> Result<Outcome, DetermineError> {
     let regime = ev.regime;
     let spec = &regime.spec;
     let c = &input.consignee;
@@ -718,17 +964,14 @@ fn chip_rules(
                 c.name
             ),
         );
-        return license(spec.review.listed);
+        return Ok(license(spec.review.listed));
     }
 
     // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
-    let hq_taint = ev
-        .embargoed(p.hq)
-        .or_else(|| ev.embargoed(p.parent))
-        .map(|g| ev.group_id(g));
-    let dest_embargoed = ev.embargoed(p.dest).map(|g| ev.group_id(g));
+    let hq_taint = ev.embargoed(p.hq).or_else(|| ev.embargoed(p.parent));
+    let dest_embargoed = ev.embargoed(p.dest);
     let ult_embargoed = match p.ultimate {
-        Some(u) => ev.embargoed(u).map(|g| ev.group_id(g)),
+        Some(u) => ev.embargoed(u),
         None => None,
     };
 
@@ -759,7 +1002,7 @@ fn chip_rules(
                 p.dest, spec.id
             ),
         );
-        return outcome(Authorization::Nlr);
+        return Ok(outcome(Authorization::Nlr));
     };
     ev.trail.reason("scope.license_requirement", cite, why);
 
@@ -793,15 +1036,25 @@ fn chip_rules(
                         nac.notice_days
                     ),
                 );
-                return outcome(Authorization::Nac);
+                return Ok(outcome(Authorization::Nac));
             }
+        }
+        if let Some(out) = us_export_review(
+            ev,
+            p,
+            input,
+            metrics,
+            dest_embargoed.is_some() || ult_embargoed.is_some(),
+        )? {
+            return Ok(out);
         }
         ev.trail.reason(
             "tier3.denial",
             &spec.review.tier3_citation,
             format!("{why}: license required, presumption of denial, no exception"),
         );
-        return license(spec.review.tier3);
+        let review = ev.review(spec.review.tier3);
+        return Ok(license(review));
     }
 
     // Items NAC/ACA cover (non-datacenter .a, and .b) outside Tier 3.
@@ -814,7 +1067,7 @@ fn chip_rules(
                 &aia,
                 "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into(),
             );
-            return outcome(Authorization::Aia);
+            return Ok(outcome(Authorization::Aia));
         }
         if let Some(aca) = &spec.aca {
             let tier_note = if aca.tier2 && destination_tier == Some(2) {
@@ -827,14 +1080,15 @@ fn chip_rules(
                 &aca.citation,
                 format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
             );
-            return outcome(Authorization::Aca);
+            return Ok(outcome(Authorization::Aca));
         }
         ev.trail.reason(
             "license.review_default",
             &spec.review.default_citation,
             "no exception covers the item here".into(),
         );
-        return license(spec.review.default);
+        let review = ev.review(spec.review.default);
+        return Ok(license(review));
     }
 
     // Datacenter .a items outside Tier 3.
@@ -848,7 +1102,7 @@ fn chip_rules(
             ),
         );
         aia_obligations(ev, total_tpp, ctx.consignee_aia_cumulative_tpp);
-        return outcome(Authorization::Aia);
+        return Ok(outcome(Authorization::Aia));
     }
 
     if let Some(acm) = &spec.acm {
@@ -884,7 +1138,7 @@ fn chip_rules(
                 if s.is_some_and(|s| s.value) {
                     out.counts.push(Counter::CountryAllocation);
                 }
-                return out;
+                return Ok(out);
             }
         }
     }
@@ -902,7 +1156,7 @@ fn chip_rules(
                             v.id
                         ),
                     );
-                    return outcome(Authorization::Uveu);
+                    return Ok(outcome(Authorization::Uveu));
                 }
                 ev.trail.reason(
                     "uveu.hq_not_tier1",
@@ -936,7 +1190,7 @@ fn chip_rules(
                             );
                             let mut out = outcome(Authorization::Nveu);
                             out.counts.push(Counter::NveuAllocation);
-                            return out;
+                            return Ok(out);
                         }
                         ev.trail.reason(
                             "nveu.exceeds_schedule",
@@ -962,6 +1216,17 @@ fn chip_rules(
         }
     }
 
+    if let (Some(dc), None, Some(v)) = (&spec.dc_veu, &spec.veu, &c.veu) {
+        ev.trail.reason(
+            "dc_veu.not_evaluated",
+            &dc.citation,
+            format!(
+                "consignee claims VEU `{}`: {}; aidf does not evaluate these authorizations, so the license requirement is reported as if there were none",
+                v.id, dc.note
+            ),
+        );
+    }
+
     if let Some(lpp) = &spec.lpp {
         if let Some(out) = lpp_rule(
             ev,
@@ -971,12 +1236,12 @@ fn chip_rules(
             ctx.consignee_ytd_tpp,
             hq_taint.is_some(),
         ) {
-            return out;
+            return Ok(out);
         }
     }
 
     // A license. Review policy by tier and allocation.
-    match destination_tier {
+    Ok(match destination_tier {
         Some(1) => {
             let s = spec.switches.tier1_license_review.as_ref();
             ev.switch_assume(s.and_then(|s| Regime::assumption("tier1_license_review", s)));
@@ -999,7 +1264,8 @@ fn chip_rules(
                     &spec.review.default_citation,
                     "license required".into(),
                 );
-                license(spec.review.default)
+                let review = ev.review(spec.review.default);
+                license(review)
             }
         },
         None => {
@@ -1011,7 +1277,8 @@ fn chip_rules(
                     &spec.review.tier3_citation,
                     format!("destination {} is in {gid}: presumption of denial", p.dest),
                 );
-                return license(spec.review.tier3);
+                let review = ev.review(spec.review.tier3);
+                return Ok(license(review));
             }
             ev.trail.reason(
                 "license.review_default",
@@ -1021,9 +1288,111 @@ fn chip_rules(
                     p.dest
                 ),
             );
-            license(spec.review.default)
+            let review = ev.review(spec.review.default);
+            license(review)
         }
+    })
+}
+
+/// The January 2026 rule: exports *from the United States* to the named destinations of items
+/// below its parameters get its review policy (case-by-case) with its conditions as obligations;
+/// other transactions, and items at or above the parameters, keep the presumption of denial.
+fn us_export_review(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    metrics: &Metrics,
+    by_destination: bool,
+) -> Result<Option<Outcome>, DetermineError> {
+    let spec = &ev.regime.spec;
+    let Some(u) = &spec.us_export_review else {
+        return Ok(None);
+    };
+    let covered = &ev.regime.resolved.us_export_countries;
+    let dest = [Some(p.dest), p.ultimate]
+        .into_iter()
+        .flatten()
+        .find(|c| covered.contains(c));
+    let (Some(dest), true) = (dest, by_destination) else {
+        return Ok(None);
+    };
+    if input.consignee.listed {
+        return Ok(None);
     }
+    let tx = input.transaction.unwrap_or_default();
+    let tx_name = serde_json::to_value(tx)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    if !u.transactions.contains(&tx) {
+        ev.trail.reason(
+            "us_export_review.transaction_not_covered",
+            &u.citation,
+            format!(
+                "the {} review policy for {dest} covers exports from the United States only; a `{tx_name}` keeps the presumption of denial",
+                u.review
+            ),
+        );
+        return Ok(None);
+    }
+    let fmt = |d: rust_decimal::Decimal| d.normalize().to_string();
+    if metrics.tpp >= u.tpp_below {
+        ev.trail.reason(
+            "us_export_review.above_parameters",
+            &u.citation,
+            format!(
+                "TPP {} is not below {}: the {} review policy does not apply",
+                fmt(metrics.tpp),
+                fmt(u.tpp_below),
+                u.review
+            ),
+        );
+        return Ok(None);
+    }
+    let Some(bw) = metrics.dram_bandwidth_gbs else {
+        return Err(DetermineError::Item(format!(
+            "regime `{}` tests total DRAM bandwidth < {} GB/s for exports to {dest}, and the item has none: {}",
+            spec.id,
+            fmt(u.dram_bandwidth_gbs_below),
+            match &input.item.chip {
+                Some(c) => format!(
+                    "chip `{c}` has no `memory_bandwidth_tbs` in the catalog; give the item as metrics with `dram_bandwidth_gbs`"
+                ),
+                None => "give `dram_bandwidth_gbs`".into(),
+            }
+        )));
+    };
+    if bw >= u.dram_bandwidth_gbs_below {
+        ev.trail.reason(
+            "us_export_review.above_parameters",
+            &u.citation,
+            format!(
+                "total DRAM bandwidth {} GB/s is not below {} GB/s: the {} review policy does not apply",
+                fmt(bw),
+                fmt(u.dram_bandwidth_gbs_below),
+                u.review
+            ),
+        );
+        return Ok(None);
+    }
+    ev.trail.reason(
+        "us_export_review.applies",
+        &u.citation,
+        format!(
+            "export from the United States to {dest} of an item with TPP {} < {} and DRAM bandwidth {} GB/s < {} GB/s: license, {} review (was presumption of denial)",
+            fmt(metrics.tpp),
+            fmt(u.tpp_below),
+            fmt(bw),
+            fmt(u.dram_bandwidth_gbs_below),
+            u.review
+        ),
+    );
+    let cite = u.citation.clone();
+    for c in &u.conditions {
+        ev.trail
+            .oblige_owned(Arc::from(c.id.as_str()), &cite, c.detail.clone());
+    }
+    Ok(Some(license(u.review)))
 }
 
 /// AIA for chips: Tier 1 destination, Tier 1 headquarters and ultimate parent, approved designer.
@@ -1196,13 +1565,14 @@ fn allocation_rule(
         );
         return license(ReviewPolicy::CaseByCase);
     }
+    let base_cap = a.cap_for(p.dest.as_str());
     let (cap, g2g) = if ctx.gov_to_gov_agreement {
         (
-            a.tier2_tpp_cap.saturating_mul(a.g2g_multiplier),
+            base_cap.saturating_mul(a.g2g_multiplier),
             " (doubled under a government-to-government arrangement)",
         )
     } else {
-        (a.tier2_tpp_cap, "")
+        (base_cap, "")
     };
     let after = ctx.country_allocation_used_tpp.saturating_add(total_tpp);
     if after <= cap {
@@ -1286,8 +1656,7 @@ fn weights_rules(
         .embargoed(p.dest)
         .or_else(|| ev.embargoed(p.hq))
         .or_else(|| ev.embargoed(p.parent));
-    if let Some(g) = embargoed {
-        let gid = ev.group_id(g);
+    if let Some(gid) = embargoed {
         ev.trail.reason(
             "tier3.denial",
             &spec.review.tier3_citation,

@@ -32,7 +32,7 @@ pub struct Assumption {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Obligation {
     /// Stable id, e.g. `nac.notify`.
-    pub id: &'static str,
+    pub id: Arc<str>,
     /// Citation.
     pub citation: Arc<str>,
     /// What must be done.
@@ -71,10 +71,26 @@ impl Trail {
         }
     }
 
+    /// Records an assumption, if there is one.
+    pub fn assume_opt(&mut self, assumption: Option<Assumption>) {
+        if let Some(a) = assumption {
+            self.assume(a);
+        }
+    }
+
+    /// Records an obligation whose id comes from policy data.
+    pub fn oblige_owned(&mut self, id: Arc<str>, citation: &Arc<str>, detail: String) {
+        self.obligations.push(Obligation {
+            id,
+            citation: citation.clone(),
+            detail,
+        });
+    }
+
     /// Records an obligation.
     pub fn oblige(&mut self, id: &'static str, citation: &Arc<str>, detail: String) {
         self.obligations.push(Obligation {
-            id,
+            id: Arc::from(id),
             citation: citation.clone(),
             detail,
         });

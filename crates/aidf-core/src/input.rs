@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::classify::Datacenter;
+use crate::classify::{Datacenter, HbmItem};
 use crate::num::de_opt_decimal;
 use crate::policy::Posture;
 
@@ -148,6 +148,15 @@ pub struct ItemInput {
     /// Designed or marketed for datacenters (metrics form; default: yes, and said so).
     #[serde(default)]
     pub datacenter: Option<bool>,
+    /// Aggregate bidirectional interconnect bandwidth in GB/s (metrics form; the 2022 rule tests it).
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub interconnect_gbs: Option<Decimal>,
+    /// Total DRAM bandwidth in GB/s (metrics form; the 2026 H200 rule tests it).
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub dram_bandwidth_gbs: Option<Decimal>,
+    /// High-bandwidth memory (3A090.c).
+    #[serde(default)]
+    pub hbm: Option<HbmItem>,
     /// Model weights.
     #[serde(default)]
     pub model_weights: Option<ModelWeightsInput>,

@@ -11,10 +11,13 @@ pub mod country;
 pub mod determine;
 pub mod explain;
 pub mod fleet;
+pub mod foundry;
 pub mod input;
+pub mod inspect;
 pub mod num;
 pub mod policy;
 pub mod regime;
+mod regime_file;
 pub mod weights;
 
 pub use determine::{Authorization, Counter, Determination, DetermineError, determine};

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+pub use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy;
 use serde::de::{self, Deserializer, Visitor};
 
 /// Converts a JSON/TOML float to the decimal it was written as. Rust prints the shortest digits
@@ -84,6 +85,33 @@ pub fn de_opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>
         }
     }
     d.deserialize_option(Opt)
+}
+
+fn whole_u64<E: de::Error>(d: Decimal) -> Result<u64, E> {
+    if d.fract().is_zero() && !d.is_sign_negative() {
+        u64::try_from(d).map_err(|_| E::custom(format!("`{d}` is out of range")))
+    } else {
+        Err(E::custom(format!(
+            "`{}` is not a non-negative whole number",
+            d.normalize()
+        )))
+    }
+}
+
+/// Serde helper: a non-negative whole number written as an integer, a float such as `1.2e9`, or
+/// a numeric string; a fraction is an error, never rounded.
+pub fn de_whole_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole_u64(de_decimal(d)?)
+}
+
+/// Serde helper: a map from names to whole numbers (see [`de_whole_u64`]).
+pub fn de_whole_u64_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct W(#[serde(deserialize_with = "de_whole_u64")] u64);
+    let m: std::collections::BTreeMap<String, W> = serde::Deserialize::deserialize(d)?;
+    Ok(m.into_iter().map(|(k, W(v))| (k, v)).collect())
 }
 
 /// Serializes a decimal as a JSON number (a float for display; decisions never read it back).

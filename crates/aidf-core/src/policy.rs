@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::chip::Catalog;
-use crate::country::{Alias, Country, CountryTable, DatedMember, Group, GroupIdx, parse_code};
+use crate::country::{
+    Alias, Country, CountryCode, CountryTable, DatedMember, Group, GroupIdx, parse_code,
+};
 use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches};
+use crate::regime_file::{Locator, ResolvedFile};
 
 /// Enforcement posture: the text in force, or what BIS enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -56,6 +59,22 @@ pub struct TimelineEntry {
     pub note: String,
 }
 
+/// A window of dates whose regime rests on an unconfirmed reading of a rule's dates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnconfirmedWindow {
+    /// Switch name reported under `assumptions`.
+    pub switch: String,
+    /// Postures the window applies to.
+    pub postures: Vec<Posture>,
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub until: NaiveDate,
+    /// What is unconfirmed and how it is read.
+    pub note: String,
+}
+
 /// Which regime applies on which date, per posture.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,9 +85,23 @@ pub struct Timeline {
     pub as_written: Vec<TimelineEntry>,
     /// What BIS enforces.
     pub as_enforced: Vec<TimelineEntry>,
+    /// Dates whose regime rests on an unconfirmed reading.
+    #[serde(default)]
+    pub unconfirmed: Vec<UnconfirmedWindow>,
 }
 
 impl Timeline {
+    /// The unconfirmed windows covering `date` under `posture`.
+    pub fn unconfirmed_on(
+        &self,
+        date: NaiveDate,
+        posture: Posture,
+    ) -> impl Iterator<Item = &UnconfirmedWindow> {
+        self.unconfirmed
+            .iter()
+            .filter(move |u| u.postures.contains(&posture) && u.from <= date && date <= u.until)
+    }
+
     /// Entries of one posture.
     pub fn entries(&self, posture: Posture) -> &[TimelineEntry] {
         match posture {
@@ -119,6 +152,38 @@ impl PolicySources {
                 f(
                     "regimes/ai-diffusion-2025.toml",
                     include_str!("../../../policy/regimes/ai-diffusion-2025.toml"),
+                ),
+                f(
+                    "regimes/ec-2022.toml",
+                    include_str!("../../../policy/regimes/ec-2022.toml"),
+                ),
+                f(
+                    "regimes/ac-2024-aca.toml",
+                    include_str!("../../../policy/regimes/ac-2024-aca.toml"),
+                ),
+                f(
+                    "regimes/ac-2024-dcveu.toml",
+                    include_str!("../../../policy/regimes/ac-2024-dcveu.toml"),
+                ),
+                f(
+                    "regimes/ac-2024-hbm.toml",
+                    include_str!("../../../policy/regimes/ac-2024-hbm.toml"),
+                ),
+                f(
+                    "regimes/foundry-2025.toml",
+                    include_str!("../../../policy/regimes/foundry-2025.toml"),
+                ),
+                f(
+                    "regimes/h20-2025.toml",
+                    include_str!("../../../policy/regimes/h20-2025.toml"),
+                ),
+                f(
+                    "regimes/h200-2026.toml",
+                    include_str!("../../../policy/regimes/h200-2026.toml"),
+                ),
+                f(
+                    "regimes/ai-diffusion-h200-2026.toml",
+                    include_str!("../../../policy/regimes/ai-diffusion-h200-2026.toml"),
                 ),
             ],
         }
@@ -304,43 +369,111 @@ fn parse_groups(file: &str, text: &str) -> Result<(Vec<Alias>, Vec<Group>), Poli
 }
 
 fn resolve_regime(
-    file: &str,
-    spec: &RegimeSpec,
+    rf: &ResolvedFile<'_>,
+    loc: &Locator,
     table: &CountryTable,
+    catalog: &Catalog,
 ) -> Result<Resolved, PolicyError> {
+    let spec = &rf.spec;
     let groups = |field: &str, ids: &[String]| -> Result<Vec<GroupIdx>, PolicyError> {
         ids.iter()
             .map(|id| {
-                table.group_idx(id).ok_or_else(|| {
-                    PolicyError::new(
-                        file,
-                        format!("field `{field}`: unknown country group `{id}`"),
-                    )
-                })
+                table
+                    .group_idx(id)
+                    .ok_or_else(|| rf.error(loc, field, format!("unknown country group `{id}`")))
             })
             .collect()
     };
-    let countries = spec
-        .scope
-        .countries
-        .iter()
-        .map(|c| {
-            table
-                .lookup(c)
-                .map_err(|e| PolicyError::new(file, format!("field `scope.countries`: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let (tier1, tier3) = match &spec.tiers {
+    let countries = |field: &str, codes: &[String]| -> Result<Vec<CountryCode>, PolicyError> {
+        codes
+            .iter()
+            .map(|c| {
+                table
+                    .lookup(c)
+                    .map(|code| table.canonical(code).0)
+                    .map_err(|e| rf.error(loc, field, e.to_string()))
+            })
+            .collect()
+    };
+    let (tier1, tier3, tier_countries) = match &spec.tiers {
         Some(t) => (
             groups("tiers.tier1_groups", &t.tier1_groups)?,
             groups("tiers.tier3_groups", &t.tier3_groups)?,
+            [
+                countries("tiers.tier1_countries", &t.tier1_countries)?,
+                countries("tiers.tier2_countries", &t.tier2_countries)?,
+                countries("tiers.tier3_countries", &t.tier3_countries)?,
+            ],
         ),
-        None => (Vec::new(), Vec::new()),
+        None => Default::default(),
     };
+    // A country is in one tier: no code in two explicit lists, and no group member (not moved
+    // explicitly) in both a Tier 1 and a Tier 3 group.
+    let names = ["tier1_countries", "tier2_countries", "tier3_countries"];
+    for (i, list) in tier_countries.iter().enumerate() {
+        for (j, other) in tier_countries.iter().enumerate().skip(i + 1) {
+            if let Some(c) = list.iter().find(|c| other.contains(c)) {
+                return Err(rf.error(
+                    loc,
+                    &format!("tiers.{}", names[j]),
+                    format!(
+                        "`{c}` is also in `tiers.{}`; a country is in one tier",
+                        names[i]
+                    ),
+                ));
+            }
+        }
+    }
+    let explicit: Vec<CountryCode> = tier_countries.iter().flatten().copied().collect();
+    for &g1 in &tier1 {
+        for m in &table.group(g1).members {
+            if explicit.contains(&m.country) {
+                continue;
+            }
+            for &g3 in &tier3 {
+                if table.group(g3).members.iter().any(|n| {
+                    n.country == m.country
+                        && n.from.is_none_or(|f| m.until.is_none_or(|u| f < u))
+                        && m.from.is_none_or(|f| n.until.is_none_or(|u| f < u))
+                }) {
+                    return Err(rf.error(
+                        loc,
+                        "tiers.tier3_groups",
+                        format!(
+                            "`{}` is in `{}` (Tier 1) and in `{}` (Tier 3); a country is in one tier (move it with tiers.tierN_countries)",
+                            m.country,
+                            table.group(g1).id,
+                            table.group(g3).id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(a) = &spec.allocation {
+        for code in a.country_caps.keys() {
+            table
+                .lookup(code)
+                .map_err(|e| rf.error(loc, "allocation.country_caps", e.to_string()))?;
+        }
+    }
+    let mut informed_countries = Vec::new();
+    for (i, inf) in spec.informed.iter().enumerate() {
+        for chip in &inf.chips {
+            if !catalog.chips().iter().any(|c| &*c.id == chip.as_str()) {
+                return Err(rf.error(
+                    loc,
+                    "informed",
+                    format!("entry {i} (`{}`): unknown catalog chip id `{chip}`", inf.id),
+                ));
+            }
+        }
+        informed_countries.push(countries("informed", &inf.countries)?);
+    }
     Ok(Resolved {
         scope_groups: groups("scope.groups", &spec.scope.groups)?,
         scope_exclude: groups("scope.exclude_groups", &spec.scope.exclude_groups)?,
-        scope_countries: countries,
+        scope_countries: countries("scope.countries", &spec.scope.countries)?,
         taint_groups: groups("scope.hq_taint_groups", &spec.scope.hq_taint_groups)?,
         tier1_groups: tier1,
         tier3_groups: tier3,
@@ -349,16 +482,31 @@ fn resolve_regime(
             .iter()
             .filter_map(|g| table.group_idx(g))
             .collect(),
+        tier_countries,
+        hbm_groups: match &spec.hbm {
+            Some(h) => groups("hbm.scope_groups", &h.scope_groups)?,
+            None => Vec::new(),
+        },
+        informed_countries,
+        us_export_countries: match &spec.us_export_review {
+            Some(u) => countries("us_export_review.countries", &u.countries)?,
+            None => Vec::new(),
+        },
+        foundry_excluded: match &spec.foundry {
+            Some(f) => groups(
+                "foundry.packaging_excluded_groups",
+                &f.packaging_excluded_groups,
+            )?,
+            None => Vec::new(),
+        },
     })
 }
 
-fn validate_regime(file: &str, spec: &RegimeSpec) -> Result<(), PolicyError> {
-    let err = |m: String| Err(PolicyError::new(file, m));
+fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyError> {
+    let spec = &rf.spec;
+    let err = |field: &str, m: String| Err(rf.error(loc, field, m));
     if spec.schema != 1 {
-        return err(format!(
-            "field `schema`: unsupported version {}",
-            spec.schema
-        ));
+        return err("schema", format!("unsupported version {}", spec.schema));
     }
     if spec.id.is_empty()
         || !spec
@@ -366,29 +514,41 @@ fn validate_regime(file: &str, spec: &RegimeSpec) -> Result<(), PolicyError> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return err(format!(
-            "field `id`: `{}` must be lower-case letters, digits and `-`",
-            spec.id
-        ));
+        return err(
+            "id",
+            format!("`{}` must be lower-case letters, digits and `-`", spec.id),
+        );
     }
     if spec.compliance_date < spec.effective_date {
-        return err(format!(
-            "field `compliance_date`: {} is before the effective date {}",
-            spec.compliance_date, spec.effective_date
-        ));
+        return err(
+            "compliance_date",
+            format!(
+                "{} is before the effective date {}; dates out of order",
+                spec.compliance_date, spec.effective_date
+            ),
+        );
     }
     if spec.h100_tpp == 0 {
-        return err("field `h100_tpp`: must be positive, got `0`".into());
+        return err("h100_tpp", "must be positive, got `0`".into());
+    }
+    if let Err((field, m)) = spec.classification.check() {
+        return err(field, m);
     }
     if let Some(a) = &spec.allocation {
         if a.window_end < a.window_start {
-            return err(format!(
-                "field `allocation.window_end`: {} is before window_start {}",
-                a.window_end, a.window_start
-            ));
+            return err(
+                "allocation.window_end",
+                format!(
+                    "{} is before window_start {}; dates out of order",
+                    a.window_end, a.window_start
+                ),
+            );
         }
         if a.g2g_multiplier == 0 {
-            return err("field `allocation.g2g_multiplier`: must be positive, got `0`".into());
+            return err(
+                "allocation.g2g_multiplier",
+                "must be positive, got `0`".into(),
+            );
         }
     }
     if let Some(v) = &spec.veu {
@@ -396,7 +556,10 @@ fn validate_regime(file: &str, spec: &RegimeSpec) -> Result<(), PolicyError> {
             .windows(2)
             .any(|w| w[1].through <= w[0].through)
         {
-            return err("field `veu.nveu_schedule`: milestones must be in date order".into());
+            return err(
+                "veu.nveu_schedule",
+                "milestones must be in date order; dates out of order".into(),
+            );
         }
         for (name, pct) in [
             ("veu.uveu_tier1_share_min_pct", v.uveu_tier1_share_min_pct),
@@ -410,15 +573,41 @@ fn validate_regime(file: &str, spec: &RegimeSpec) -> Result<(), PolicyError> {
             ),
         ] {
             if pct > 100 {
-                return err(format!("field `{name}`: {pct} is not a percentage"));
+                return err(name, format!("{pct} is not a percentage"));
             }
         }
     }
+    if let Some(f) = &spec.foundry {
+        let mut last: Option<i32> = None;
+        for (i, t) in f.no_hbm_thresholds.iter().enumerate() {
+            let end = t.year_to.unwrap_or(i32::MAX);
+            if end < t.year_from || last.is_some_and(|l| t.year_from <= l) {
+                return err(
+                    "foundry.no_hbm_thresholds",
+                    format!(
+                        "entry {i} (years {}..{}) overlaps or precedes the previous entry; years out of order",
+                        t.year_from,
+                        t.year_to.map(|y| y.to_string()).unwrap_or_default()
+                    ),
+                );
+            }
+            last = Some(end);
+        }
+    }
+    if let Some(u) = &spec.us_export_review
+        && u.transactions.is_empty()
+    {
+        return err(
+            "us_export_review.transactions",
+            "must name at least one transaction".into(),
+        );
+    }
     for (name, present) in required_switches(spec) {
         if !present {
-            return err(format!(
-                "field `switches.{name}`: missing; this regime's sections rely on that reading"
-            ));
+            return err(
+                &format!("switches.{name}"),
+                "missing; this regime's sections rely on that reading".into(),
+            );
         }
     }
     Ok(())
@@ -457,25 +646,18 @@ impl Policy {
         })?;
         let mut regimes = Vec::new();
         let mut regime_by_id = HashMap::new();
-        for (rf, rt) in &src.regimes {
-            let spec: RegimeSpec = toml::from_str(rt).map_err(|e| PolicyError::toml(rf, rt, &e))?;
-            validate_regime(rf, &spec)?;
-            let resolved = resolve_regime(rf, &spec, &table)?;
-            if regime_by_id
-                .insert(spec.id.clone(), regimes.len())
-                .is_some()
-            {
-                return Err(PolicyError::new(
-                    rf,
-                    format!("field `id`: regime `{}` is defined twice", spec.id),
-                ));
-            }
-            let digest = digest(&spec, &table);
+        let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
+        for rf in &files {
+            validate_regime(rf, &loc)?;
+            let resolved = resolve_regime(rf, &loc, &table, &catalog)?;
+            regime_by_id.insert(rf.spec.id.clone(), regimes.len());
+            let digest = digest(&rf.spec, &table);
             regimes.push(Regime {
-                id: Arc::from(spec.id.as_str()),
-                spec,
+                id: Arc::from(rf.spec.id.as_str()),
+                spec: rf.spec.clone(),
                 digest,
                 resolved,
+                file: Arc::from(rf.file),
             });
         }
         let (tf, tt) = &src.timeline_toml;
@@ -485,6 +667,17 @@ impl Policy {
                 tf,
                 format!("field `schema`: unsupported version {}", timeline.schema),
             ));
+        }
+        for (i, u) in timeline.unconfirmed.iter().enumerate() {
+            if u.until < u.from {
+                return Err(PolicyError::new(
+                    tf,
+                    format!(
+                        "field `unconfirmed[{i}].until`: {} is before `from` {}; dates out of order",
+                        u.until, u.from
+                    ),
+                ));
+            }
         }
         for posture in [Posture::AsWritten, Posture::AsEnforced] {
             let entries = timeline.entries(posture);
@@ -558,6 +751,12 @@ impl Policy {
         regime.spec.tiers.as_ref()?;
         let (code, _) = self.countries.canonical(code);
         let r = &regime.resolved;
+        // Countries the regime places explicitly come first.
+        for (i, list) in [(3u8, 2usize), (1, 0), (2, 1)] {
+            if r.tier_countries[list].contains(&code) {
+                return Some((i, None));
+            }
+        }
         let mut unconfirmed = None;
         let mut any = |groups: &[GroupIdx]| {
             let mut hit = false;

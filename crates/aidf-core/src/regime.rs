@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::classify::Thresholds;
 use crate::country::{CountryCode, GroupIdx};
 use crate::explain::Assumption;
-use crate::num::de_decimal;
+use crate::input::Transaction;
+use crate::num::{de_decimal, de_whole_u64, de_whole_u64_map};
 
 /// License review policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +76,15 @@ pub struct Tiers {
     pub tier1_groups: Vec<String>,
     /// Tier 3 lists.
     pub tier3_groups: Vec<String>,
+    /// Countries placed in Tier 1 whatever their groups (e.g. a hypothetical move).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier1_countries: Vec<String>,
+    /// Countries placed in Tier 2 whatever their groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier2_countries: Vec<String>,
+    /// Countries placed in Tier 3 whatever their groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier3_countries: Vec<String>,
     /// Citation.
     pub citation: Arc<str>,
 }
@@ -147,6 +157,7 @@ pub struct Lpp {
     /// Citation.
     pub citation: Arc<str>,
     /// At most this much TPP per ultimate consignee per calendar year.
+    #[serde(deserialize_with = "de_whole_u64")]
     pub tpp_per_consignee_year: u64,
 }
 
@@ -157,13 +168,31 @@ pub struct Allocation {
     /// Citation.
     pub citation: Arc<str>,
     /// TPP per Tier 2 country over the whole window.
+    #[serde(deserialize_with = "de_whole_u64")]
     pub tier2_tpp_cap: u64,
+    /// Countries with their own cap instead of `tier2_tpp_cap` (e.g. a hypothetical), by code.
+    #[serde(
+        default,
+        deserialize_with = "de_whole_u64_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub country_caps: BTreeMap<String, u64>,
     /// First day of the window.
     pub window_start: NaiveDate,
     /// Last day of the window.
     pub window_end: NaiveDate,
     /// Multiplier under a government-to-government arrangement.
     pub g2g_multiplier: u64,
+}
+
+impl Allocation {
+    /// The cap of `country` (before any government-to-government multiplier).
+    pub fn cap_for(&self, country: &str) -> u64 {
+        self.country_caps
+            .get(country)
+            .copied()
+            .unwrap_or(self.tier2_tpp_cap)
+    }
 }
 
 /// One milestone of the NVEU installed-base schedule.
@@ -227,6 +256,134 @@ pub struct Dates {
     pub supp10_delayed_compliance: NaiveDate,
 }
 
+/// The Data Center VEU of October 2024 (15 CFR 748.15 before the diffusion rule). Recorded with
+/// its citation; the engine does not evaluate these authorizations (a consignee's `veu` is
+/// reported, not applied).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcVeu {
+    /// Citation.
+    pub citation: Arc<str>,
+    /// What the authorization is.
+    pub note: Arc<str>,
+}
+
+/// ECCN 3A090.c (high-bandwidth memory), December 2024.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hbm {
+    /// Citation of 3A090.c.
+    pub citation: Arc<str>,
+    /// Memory bandwidth density (GB/s per mm²) above which memory is 3A090.c (exclusive).
+    #[serde(deserialize_with = "de_decimal")]
+    pub density_gbs_per_mm2_above: Decimal,
+    /// Destinations needing a license for 3A090.c.
+    pub scope_groups: Vec<String>,
+    /// Citation of that license requirement.
+    pub scope_citation: Arc<str>,
+    /// Citation of License Exception HBM (its conditions are not modelled).
+    pub exception_citation: Arc<str>,
+}
+
+/// A license requirement imposed on named items by letters to their exporters ("is informed"),
+/// outside the CCL parameters (the April 2025 H20/MI308 requirement).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Informed {
+    /// Stable id, e.g. `h20-2025`.
+    pub id: String,
+    /// Where the requirement comes from.
+    pub citation: Arc<str>,
+    /// Catalog ids of the items the letters name.
+    pub chips: Vec<String>,
+    /// Destinations (aliases applied: Hong Kong is China).
+    pub countries: Vec<String>,
+    /// What is known and what is not.
+    pub note: Arc<str>,
+}
+
+/// One condition of a license policy, reported as an obligation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// Stable id, e.g. `h200.volume_cap`.
+    pub id: String,
+    /// What must be done or certified.
+    pub detail: String,
+}
+
+/// A review policy for exports *from the United States* of items below stated parameters to
+/// named destinations (the January 2026 H200 rule), replacing the destination's presumption of
+/// denial; other transactions keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsExportReview {
+    /// Citation.
+    pub citation: Arc<str>,
+    /// Destinations it covers (aliases applied).
+    pub countries: Vec<String>,
+    /// Transactions it covers (`export` = from the United States).
+    pub transactions: Vec<Transaction>,
+    /// The item's TPP must be below this.
+    #[serde(deserialize_with = "de_decimal")]
+    pub tpp_below: Decimal,
+    /// The item's total DRAM bandwidth (GB/s) must be below this.
+    #[serde(deserialize_with = "de_decimal")]
+    pub dram_bandwidth_gbs_below: Decimal,
+    /// The review policy it sets.
+    pub review: ReviewPolicy,
+    /// Conditions the exporter certifies (reported as obligations).
+    pub conditions: Vec<Condition>,
+}
+
+/// One transistor threshold of the foundry presumption, for packages without HBM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundryThreshold {
+    /// First export year it applies to.
+    pub year_from: i32,
+    /// Last export year it applies to (absent: every later year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year_to: Option<i32>,
+    /// Aggregated approximated transistor count must be below this.
+    #[serde(deserialize_with = "de_whole_u64")]
+    pub transistors_below: u64,
+}
+
+/// The foundry / OSAT presumption (Note 1 to 3A090.a, January 2025) and the routes that overcome it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Foundry {
+    /// Citation.
+    pub citation: Arc<str>,
+    /// An "applicable advanced logic IC" is made at this node (nm) or below, or is non-planar.
+    pub node_nm_max: u32,
+    /// Routes 2/3: a count below this overcomes the presumption for any package.
+    #[serde(deserialize_with = "de_whole_u64")]
+    pub transistors_below_any: u64,
+    /// Routes 2/3: thresholds for packages without HBM, by export year.
+    pub no_hbm_thresholds: Vec<FoundryThreshold>,
+    /// Designer route: authorized (not approved) designers qualify on their own through this date;
+    /// after it they also need a pending application to become approved.
+    pub authorized_designer_until: NaiveDate,
+    /// Citation of the approved/authorized designer lists.
+    pub designer_citation: Arc<str>,
+    /// Route 2: the front-end fabricator must package outside these groups.
+    pub packaging_excluded_groups: Vec<String>,
+    /// Citation of the packaging routes.
+    pub packaging_citation: Arc<str>,
+}
+
+/// How the foundry presumption treats 2028 exports, for which the text states no no-HBM threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundryGapYear {
+    /// Only the any-package threshold applies (the stricter reading).
+    AnyPackageOnly,
+    /// The latest earlier no-HBM threshold continues.
+    CarryForward,
+}
+
 /// A named reading of an unconfirmed fact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,6 +440,18 @@ pub struct Switches {
     pub acm_counts_against_allocation: Option<SwitchDef<bool>>,
     /// AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15, 18.
     pub weights_storage_required_for_aia: Option<SwitchDef<bool>>,
+    /// Review policy where the regime's text (as the facts record it) states none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_review_unstated: Option<SwitchDef<ReviewPolicy>>,
+    /// Review policy for the 3A090.c license requirement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hbm_license_review: Option<SwitchDef<ReviewPolicy>>,
+    /// Review policy for "is informed" license requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub informed_license_review: Option<SwitchDef<ReviewPolicy>>,
+    /// Foundry presumption: the no-HBM threshold for a year the text leaves out (2028).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundry_gap_year: Option<SwitchDef<FoundryGapYear>>,
 }
 
 /// A regime file as written.
@@ -305,6 +474,15 @@ pub struct RegimeSpec {
     pub confidence: String,
     /// TPP of one H100, for H100-equivalent figures.
     pub h100_tpp: u64,
+    /// The regime this one amends (its data is the parent's with this file's changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Regimes whose own changes are applied on top of the parent (before this file's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// What this regime changes, in words (not inherited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     /// 3A090 parameters.
     pub classification: Thresholds,
     /// License scope.
@@ -341,6 +519,21 @@ pub struct RegimeSpec {
     /// Other dates.
     #[serde(default)]
     pub dates: Option<Dates>,
+    /// The October 2024 Data Center VEU, if in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dc_veu: Option<DcVeu>,
+    /// 3A090.c (HBM), if in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hbm: Option<Hbm>,
+    /// The foundry presumption, if in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundry: Option<Foundry>,
+    /// "Is informed" license requirements on named items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub informed: Vec<Informed>,
+    /// A review policy for exports from the United States below stated parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub us_export_review: Option<UsExportReview>,
     /// Unconfirmed readings.
     #[serde(default)]
     pub switches: Switches,
@@ -365,6 +558,16 @@ pub struct Resolved {
     pub denial_groups: Vec<GroupIdx>,
     /// D:1 and D:4 (for the LPP switch), when the policy has them.
     pub d1_d4: Vec<GroupIdx>,
+    /// `tiers.tier1_countries`, `tier2_countries`, `tier3_countries`.
+    pub tier_countries: [Vec<CountryCode>; 3],
+    /// `hbm.scope_groups`.
+    pub hbm_groups: Vec<GroupIdx>,
+    /// `informed[i].countries`.
+    pub informed_countries: Vec<Vec<CountryCode>>,
+    /// `us_export_review.countries`.
+    pub us_export_countries: Vec<CountryCode>,
+    /// `foundry.packaging_excluded_groups`.
+    pub foundry_excluded: Vec<GroupIdx>,
 }
 
 /// A loaded, validated regime with its digest.
@@ -378,6 +581,8 @@ pub struct Regime {
     pub resolved: Resolved,
     /// Id as a shared string.
     pub id: Arc<str>,
+    /// The file the regime is written in.
+    pub file: Arc<str>,
 }
 
 impl Regime {
@@ -470,6 +675,18 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     }
     if spec.veu.is_some() {
         need.insert("nveu_schedule_reading", s.nveu_schedule_reading.is_some());
+    }
+    if spec.hbm.is_some() {
+        need.insert("hbm_license_review", s.hbm_license_review.is_some());
+    }
+    if !spec.informed.is_empty() {
+        need.insert(
+            "informed_license_review",
+            s.informed_license_review.is_some(),
+        );
+    }
+    if spec.foundry.is_some() {
+        need.insert("foundry_gap_year", s.foundry_gap_year.is_some());
     }
     if spec.acm.is_some() {
         need.insert(

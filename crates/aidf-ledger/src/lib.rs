@@ -152,6 +152,8 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment>;
     /// A shipment by id.
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
+    /// All recorded shipments, ordered by id.
+    fn shipments(&mut self) -> Result<Vec<Shipment>>;
 
     /// Places a pending hold of `amount` on `account`.
     fn reserve(
@@ -469,6 +471,12 @@ macro_rules! impl_ledger_store {
                 }
                 Ok(s)
             }
+            fn shipments(&mut self) -> Result<Vec<Shipment>> {
+                self.read_records(RecordTable::Shipments)?
+                    .iter()
+                    .map(|b| decode("shipments", b))
+                    .collect()
+            }
         }
     };
 }
@@ -542,6 +550,9 @@ impl LedgerStore for Ledger {
     }
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
         self.store().shipment(id)
+    }
+    fn shipments(&mut self) -> Result<Vec<Shipment>> {
+        self.store().shipments()
     }
 }
 

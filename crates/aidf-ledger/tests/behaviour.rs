@@ -773,6 +773,12 @@ fn shipments(b: &Backend) {
         l.shipment("S-1").expect("show").expect("exists").applied,
         s.applied
     );
+    // The listing holds every recorded shipment once, by id, and nothing that failed.
+    let all = l.shipments().expect("list");
+    let ids: Vec<&str> = all.iter().map(|s| s.shipment_id.as_str()).collect();
+    assert_eq!(ids, ["S-1", "S-3"]);
+    assert_eq!(all[0], l.shipment("S-1").expect("show").expect("exists"));
+    assert_eq!(all[1].status, ShipmentStatus::Refused);
     l.check_invariants().expect("invariants");
 }
 

@@ -18,6 +18,8 @@ use chrono::Datelike;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod reevaluate;
+
 /// Why a shipment could not be determined or recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum ShipError {
@@ -51,7 +53,7 @@ pub struct ShipOutcome {
     pub replayed: bool,
 }
 
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.trim().chars() {
         if ch.is_ascii_alphanumeric() {
@@ -116,7 +118,11 @@ struct Plan {
     refusal: Option<String>,
 }
 
-fn has_g2g(store: &mut dyn LedgerStore, cc: &str, date: &str) -> Result<bool, LedgerError> {
+pub(crate) fn has_g2g(
+    store: &mut dyn LedgerStore,
+    cc: &str,
+    date: &str,
+) -> Result<bool, LedgerError> {
     Ok(store
         .g2g_arrangements()?
         .iter()
@@ -152,6 +158,7 @@ pub fn ship_scoped(
         return Ok(outcome_from_record(s, true));
     }
     const ATTEMPTS: u32 = 16;
+    let original = serde_json::to_value(input).unwrap_or_default();
     for _ in 0..ATTEMPTS {
         let mut input = input.clone();
         // A first determination tells us the regime and destination; then read real balances.
@@ -197,6 +204,8 @@ pub fn ship_scoped(
                 "determination": determination,
                 "license_id": plan.license_id,
                 "refusal": plan.refusal,
+                // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
+                "input": original,
             }),
             status,
             ops: if status == ShipmentStatus::Refused {
@@ -308,7 +317,7 @@ fn plan(
                 } else {
                     1
                 };
-                let cap = a.tier2_tpp_cap.saturating_mul(mult);
+                let cap = a.cap_for(&dest).saturating_mul(mult);
                 ops.extend(ensure(
                     store,
                     &key,
