@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
@@ -174,6 +175,104 @@ const BUSY_RETRIES: u32 = 10;
 pub struct SqliteLedger {
     conn: Connection,
     location: String,
+    /// Declared after `conn`: stopped (and joined) after the writer closed.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// How long the background checkpointer rests between two checkpoints.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
+
+#[derive(Debug, Default)]
+struct CheckpointState {
+    requested: bool,
+    stop: bool,
+}
+
+type CheckpointShared = Arc<(Mutex<CheckpointState>, Condvar)>;
+
+/// Runs PASSIVE checkpoints on its own connection and thread while the
+/// ledger writes, so that commits rarely wait for a checkpoint's fsyncs.
+///
+/// Durability is unchanged: a commit is acknowledged once it is in the WAL,
+/// as before; checkpoints only copy committed frames into the database file.
+/// The writer keeps `wal_autocheckpoint`: when the WAL reaches it, the
+/// writer's own checkpoint has little left to copy and lets the WAL restart
+/// (a PASSIVE checkpoint racing a busy writer rarely can).
+#[derive(Debug)]
+struct Checkpointer {
+    shared: CheckpointShared,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn lock_state(shared: &CheckpointShared) -> std::sync::MutexGuard<'_, CheckpointState> {
+    shared
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Checkpointer {
+    /// Starts the checkpointer, or returns `None` if its connection cannot be
+    /// opened (the writer's own auto-checkpoints then do all the work).
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.pragma_update(None, "synchronous", "NORMAL").ok()?;
+        conn.pragma_update(None, "cache_size", -256).ok()?;
+        let shared: CheckpointShared = Arc::default();
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("aidf-ledger-checkpoint".into())
+            .spawn(move || Checkpointer::run(&conn, &theirs))
+            .ok()?;
+        Some(Checkpointer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn run(conn: &Connection, shared: &CheckpointShared) {
+        loop {
+            {
+                let mut st = lock_state(shared);
+                while !st.requested && !st.stop {
+                    st = shared
+                        .1
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                if st.stop {
+                    return;
+                }
+                st.requested = false;
+            }
+            // Busy (another checkpoint running) or failing: the writer's
+            // auto-checkpoint still bounds the WAL.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            let st = lock_state(shared);
+            let _ = shared
+                .1
+                .wait_timeout_while(st, CHECKPOINT_PAUSE, |s| !s.stop);
+        }
+    }
+
+    /// Called after each commit.
+    fn poke(&self) {
+        let mut st = lock_state(&self.shared);
+        if !st.requested {
+            st.requested = true;
+            self.shared.1.notify_one();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        lock_state(&self.shared).stop = true;
+        self.shared.1.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteLedger {
@@ -202,8 +301,13 @@ impl SqliteLedger {
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut ledger = SqliteLedger { conn, location };
+        let mut ledger = SqliteLedger {
+            conn,
+            location,
+            checkpointer: None,
+        };
         ledger.migrate()?;
+        ledger.checkpointer = Checkpointer::start(path);
         Ok(ledger)
     }
 
@@ -696,6 +800,11 @@ impl Store for SqliteLedger {
                 tx.commit()?;
                 Ok(out)
             })();
+            if res.is_ok()
+                && let Some(c) = &self.checkpointer
+            {
+                c.poke();
+            }
             match res {
                 Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => continue,
                 Err(e) if is_busy(&e) => {
