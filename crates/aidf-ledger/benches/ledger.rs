@@ -3,7 +3,8 @@
 //! `cargo bench -p aidf-ledger` (release profile). Environment:
 //! * `AIDF_BENCH_SECS` seconds per measurement (default 5)
 //! * `AIDF_BENCH_CLIENTS` PostgreSQL client threads (default 2)
-//! * `AIDF_BENCH_ONLY` `sqlite` or `pg` to run one backend
+//! * `AIDF_BENCH_ONLY` runs only the measurements whose name starts with it
+//!   (`sqlite`, `pg`, `sqlite_single`, `pg_batched`, ...)
 //! * `AIDF_TEST_PG_URL` server (default `postgres://postgres@127.0.0.1:5432/test`);
 //!   the bench creates and drops its own schema.
 //!
@@ -119,6 +120,21 @@ fn report(name: &str, ops_per_s: f64) {
     println!("RESULT {name} {ops_per_s:.0}");
 }
 
+fn only() -> String {
+    std::env::var("AIDF_BENCH_ONLY").unwrap_or_default()
+}
+
+/// Whether the measurement `name` is selected by `AIDF_BENCH_ONLY`.
+fn selected(name: &str) -> bool {
+    name.starts_with(&only())
+}
+
+/// Whether any measurement of `backend` is selected.
+fn backend_selected(backend: &str) -> bool {
+    let only = only();
+    backend.starts_with(&only) || only.starts_with(backend)
+}
+
 fn sqlite(secs: u64) {
     let dir = std::env::temp_dir().join(format!("aidf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -129,6 +145,9 @@ fn sqlite(secs: u64) {
         ),
         ("sqlite_batched_reserve", batched),
     ] {
+        if !selected(name) {
+            continue;
+        }
         let path = dir.join(format!("{name}.db"));
         let url = path.to_str().expect("utf8 path").to_owned();
         setup(&url);
@@ -151,6 +170,9 @@ fn pg(secs: u64, clients: usize) {
         ),
         ("pg_batched_reserve", batched),
     ] {
+        if !selected(name) {
+            continue;
+        }
         admin
             .batch_execute(&format!(
                 "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -179,11 +201,10 @@ fn main() {
     }
     let secs = env_or("AIDF_BENCH_SECS", 5u64);
     let clients = env_or("AIDF_BENCH_CLIENTS", 2usize);
-    let only = std::env::var("AIDF_BENCH_ONLY").unwrap_or_default();
-    if only.is_empty() || only == "sqlite" {
+    if backend_selected("sqlite") {
         sqlite(secs);
     }
-    if only.is_empty() || only == "pg" {
+    if backend_selected("pg") {
         pg(secs, clients);
     }
 }

@@ -33,14 +33,235 @@ impl RecordTable {
     }
 }
 
-/// A stored op: its canonical fields and its result, both JSON.
-#[derive(Debug)]
-pub(crate) struct StoredOp {
-    pub fields: String,
-    pub result: String,
+/// Columns of an `ops` row (schema version 2), in insert order.
+pub(crate) const OP_COLS: &str = "op_id, kind, account, amount, expires_at, hold_state, at, pending_id, \
+     req_amount, cap, old_cap, released, bal_cap, bal_posted, bal_pending, determination_id, \
+     regime_digest, memo";
+
+/// Columns read back into a [`StoredOp`], in field order.
+pub(crate) const STORED_OP_COLS: &str = "op_id, kind, account, amount, expires_at, at, pending_id, \
+     req_amount, cap, old_cap, released, bal_cap, bal_posted, bal_pending, determination_id, \
+     regime_digest, memo";
+
+/// Columns added by schema version 2 (besides the v1 columns kind, account,
+/// amount, expires_at, hold_state and at), replacing the JSON `fields` and `result`.
+pub(crate) const V2_OP_COLS: [&str; 11] = [
+    "pending_id",
+    "req_amount",
+    "cap",
+    "old_cap",
+    "released",
+    "bal_cap",
+    "bal_posted",
+    "bal_pending",
+    "determination_id",
+    "regime_digest",
+    "memo",
+];
+
+/// Decodes a schema-1 `ops` row (canonical fields and result as JSON) into
+/// the row schema 2 stores, checking it against the row's plain columns.
+pub(crate) fn upgrade_v1_op(
+    op_id: &str,
+    fields: &str,
+    result: &str,
+    plain: (&str, &str, i64, Option<i64>),
+) -> Result<(Op, Applied)> {
+    let bad = |detail: String| corrupt_op(op_id, &detail);
+    let op: Op = serde_json::from_str(fields).map_err(|e| bad(format!("fields: {e}")))?;
+    let applied: Applied = serde_json::from_str(result).map_err(|e| bad(format!("result: {e}")))?;
+    let row = NewOp::new(&op, &applied)?;
+    let ours = (row.kind, row.account, row.amount, row.expires_at);
+    if op.op_id() != op_id || applied.op_id != op_id || ours != plain {
+        return Err(bad(format!(
+            "JSON {ours:?} does not match the columns {plain:?}"
+        )));
+    }
+    Ok((op, applied))
 }
 
-/// Row to insert into `ops`. Reservations double as holds (`hold_state`).
+/// A stored op as read back: the canonical request and its result as plain
+/// columns (no JSON except the free-form memo), enough to rebuild both the
+/// [`Op`] (for replay comparison) and the original [`Applied`].
+#[derive(Debug, Clone)]
+pub(crate) struct StoredOp {
+    pub op_id: String,
+    pub kind: String,
+    /// The account the op touched (a hold's account for post/void).
+    pub account: String,
+    /// Held amount (reserve), posted amount (post), 0 (void, set_cap), or the amount.
+    pub amount: i64,
+    pub expires_at: Option<i64>,
+    pub at: i64,
+    /// The hold a post/void resolves.
+    pub pending_id: Option<String>,
+    /// The amount a post asked for (`None` = the whole hold).
+    pub req_amount: Option<i64>,
+    /// New cap of a set_cap.
+    pub cap: Option<i64>,
+    /// Previous cap of a set_cap.
+    pub old_cap: Option<i64>,
+    /// Amount a post/void released.
+    pub released: Option<i64>,
+    pub bal_cap: Option<i64>,
+    pub bal_posted: i64,
+    pub bal_pending: i64,
+    pub determination_id: Option<String>,
+    pub regime_digest: Option<String>,
+    /// JSON text of the memo.
+    pub memo: Option<String>,
+}
+
+fn corrupt_op(op_id: &str, detail: &str) -> LedgerError {
+    LedgerError::Corrupt {
+        what: format!("ops row `{op_id}`"),
+        detail: detail.to_owned(),
+    }
+}
+
+/// Memo as stored: JSON text, with a JSON `null` stored as no memo.
+pub(crate) fn memo_json(meta: &Meta) -> Result<Option<String>> {
+    Ok(meta
+        .memo
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(serde_json::to_string)
+        .transpose()?)
+}
+
+pub(crate) fn meta_of(
+    determination_id: Option<String>,
+    regime_digest: Option<String>,
+    memo: Option<&str>,
+) -> Result<Meta> {
+    let memo = memo
+        .map(serde_json::from_str::<serde_json::Value>)
+        .transpose()
+        .map_err(|e| LedgerError::Corrupt {
+            what: "ops.memo".into(),
+            detail: e.to_string(),
+        })?;
+    Ok(Meta {
+        determination_id,
+        regime_digest,
+        memo,
+    })
+}
+
+impl StoredOp {
+    fn u64_of(&self, v: i64) -> Result<u64> {
+        validate::to_u64(&self.op_id, v)
+    }
+
+    fn opt_u64(&self, v: Option<i64>) -> Result<Option<u64>> {
+        v.map(|v| self.u64_of(v)).transpose()
+    }
+
+    fn pending_id(&self) -> Result<String> {
+        self.pending_id
+            .clone()
+            .ok_or_else(|| corrupt_op(&self.op_id, "missing pending_id"))
+    }
+
+    fn released(&self) -> Result<u64> {
+        let r = self
+            .released
+            .ok_or_else(|| corrupt_op(&self.op_id, "missing released amount"))?;
+        self.u64_of(r)
+    }
+
+    /// The op as it was requested.
+    pub(crate) fn to_op(&self) -> Result<Op> {
+        let op_id = self.op_id.clone();
+        let meta = meta_of(
+            self.determination_id.clone(),
+            self.regime_digest.clone(),
+            self.memo.as_deref(),
+        )?;
+        let account = self.account.clone();
+        Ok(match self.kind.as_str() {
+            "reserve" => Op::Reserve {
+                op_id,
+                account,
+                amount: self.u64_of(self.amount)?,
+                expires_at: self.expires_at.map(Timestamp),
+                meta,
+            },
+            "post" => Op::Post {
+                op_id,
+                pending_id: self.pending_id()?,
+                amount: self.opt_u64(self.req_amount)?,
+                meta,
+            },
+            "void" => Op::Void {
+                op_id,
+                pending_id: self.pending_id()?,
+                meta,
+            },
+            "attrition" => Op::Attrition {
+                op_id,
+                account,
+                amount: self.u64_of(self.amount)?,
+                meta,
+            },
+            "transfer" => Op::Transfer {
+                op_id,
+                account,
+                amount: self.u64_of(self.amount)?,
+                meta,
+            },
+            "set_cap" => Op::SetCap {
+                op_id,
+                account,
+                cap: self.opt_u64(self.cap)?,
+                meta,
+            },
+            other => return Err(corrupt_op(&self.op_id, &format!("unknown kind `{other}`"))),
+        })
+    }
+
+    /// The op's original result.
+    pub(crate) fn to_applied(&self) -> Result<Applied> {
+        let amount = self.u64_of(self.amount)?;
+        let result = match self.kind.as_str() {
+            "reserve" => OpResult::Reserved {
+                pending_id: self.op_id.clone(),
+                amount,
+                expires_at: self.expires_at.map(Timestamp),
+            },
+            "post" => OpResult::Posted {
+                pending_id: self.pending_id()?,
+                amount_posted: amount,
+                amount_released: self.released()?,
+            },
+            "void" => OpResult::Voided {
+                pending_id: self.pending_id()?,
+                amount_released: self.released()?,
+            },
+            "attrition" => OpResult::Attrited { amount },
+            "transfer" => OpResult::Transferred { amount },
+            "set_cap" => OpResult::CapSet {
+                old_cap: self.opt_u64(self.old_cap)?,
+                new_cap: self.opt_u64(self.cap)?,
+            },
+            other => return Err(corrupt_op(&self.op_id, &format!("unknown kind `{other}`"))),
+        };
+        Ok(Applied {
+            op_id: self.op_id.clone(),
+            account: self.account.clone(),
+            at: Timestamp(self.at),
+            result,
+            balance_after: Balance::new(
+                self.opt_u64(self.bal_cap)?,
+                self.u64_of(self.bal_posted)?,
+                self.u64_of(self.bal_pending)?,
+            ),
+            replayed: false,
+        })
+    }
+}
+
+/// Row to insert into `ops` (see [`OP_COLS`]). Reservations double as holds (`hold_state`).
 #[derive(Debug)]
 pub(crate) struct NewOp<'a> {
     pub op_id: &'a str,
@@ -49,9 +270,101 @@ pub(crate) struct NewOp<'a> {
     pub amount: i64,
     pub expires_at: Option<i64>,
     pub hold_state: Option<&'static str>,
-    pub fields: String,
-    pub result: String,
     pub at: i64,
+    pub pending_id: Option<&'a str>,
+    pub req_amount: Option<i64>,
+    pub cap: Option<i64>,
+    pub old_cap: Option<i64>,
+    pub released: Option<i64>,
+    pub bal_cap: Option<i64>,
+    pub bal_posted: i64,
+    pub bal_pending: i64,
+    pub determination_id: Option<&'a str>,
+    pub regime_digest: Option<&'a str>,
+    pub memo: Option<String>,
+}
+
+impl<'a> NewOp<'a> {
+    /// The row storing `op` and its result `applied`.
+    pub(crate) fn new(op: &'a Op, applied: &'a Applied) -> Result<NewOp<'a>> {
+        let id = op.op_id();
+        let i = |v: u64| validate::to_i64(id, v);
+        let oi = |v: Option<u64>| v.map(i).transpose();
+        let (amount, expires_at, pending_id, req_amount, cap, old_cap, released) =
+            match (op, &applied.result) {
+                (Op::Reserve { expires_at, .. }, OpResult::Reserved { amount, .. }) => (
+                    i(*amount)?,
+                    expires_at.map(|t| t.0),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
+                (
+                    Op::Post {
+                        pending_id, amount, ..
+                    },
+                    OpResult::Posted {
+                        amount_posted,
+                        amount_released,
+                        ..
+                    },
+                ) => (
+                    i(*amount_posted)?,
+                    None,
+                    Some(pending_id.as_str()),
+                    oi(*amount)?,
+                    None,
+                    None,
+                    Some(i(*amount_released)?),
+                ),
+                (
+                    Op::Void { pending_id, .. },
+                    OpResult::Voided {
+                        amount_released, ..
+                    },
+                ) => (
+                    0,
+                    None,
+                    Some(pending_id.as_str()),
+                    None,
+                    None,
+                    None,
+                    Some(i(*amount_released)?),
+                ),
+                (Op::Attrition { .. }, OpResult::Attrited { amount })
+                | (Op::Transfer { .. }, OpResult::Transferred { amount }) => {
+                    (i(*amount)?, None, None, None, None, None, None)
+                }
+                (Op::SetCap { .. }, OpResult::CapSet { old_cap, new_cap }) => {
+                    (0, None, None, None, oi(*new_cap)?, oi(*old_cap)?, None)
+                }
+                _ => return Err(corrupt_op(id, "result does not match the op kind")),
+            };
+        let b = &applied.balance_after;
+        let meta = op.meta();
+        Ok(NewOp {
+            op_id: id,
+            kind: op.kind(),
+            account: &applied.account,
+            amount,
+            expires_at,
+            hold_state: matches!(op, Op::Reserve { .. }).then_some(HoldState::Pending.as_str()),
+            at: applied.at.0,
+            pending_id,
+            req_amount,
+            cap,
+            old_cap,
+            released,
+            bal_cap: oi(b.cap)?,
+            bal_posted: i(b.posted)?,
+            bal_pending: i(b.pending)?,
+            determination_id: meta.determination_id.as_deref(),
+            regime_digest: meta.regime_digest.as_deref(),
+            memo: memo_json(meta)?,
+        })
+    }
 }
 
 /// Row to append to `entries`.
@@ -76,7 +389,8 @@ pub(crate) trait TxOps {
     fn insert_account(&mut self, account: &Account) -> Result<()>;
     fn update_account(&mut self, account: &Account) -> Result<()>;
     fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>>;
-    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()>;
+    /// Inserts the op unless its id is already stored; false if it was.
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<bool>;
     fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>>;
     fn set_hold_state(&mut self, pending_id: &str, state: HoldState) -> Result<()>;
     /// Unresolved holds on `account` with `expires_at <= now`.
@@ -104,9 +418,14 @@ struct Cache {
 struct Slot {
     account: Account,
     dirty: bool,
-    /// `now` of the last expiry sweep in this transaction; `now` is fixed per
-    /// transaction, so one sweep per account suffices.
+    /// Whether the due holds were swept in this transaction; `now` is fixed
+    /// per transaction, so one sweep per account suffices.
     swept: bool,
+    /// Holds the sweep found due: already subtracted from `account.pending`
+    /// (so they never count against the cap), written (state + `expire`
+    /// entry) just before the first op that changes the account. A
+    /// transaction that only replays ops on the account writes nothing.
+    expiring: Vec<Hold>,
 }
 
 impl Cache {
@@ -116,12 +435,12 @@ impl Cache {
                 account,
                 dirty: false,
                 swept: false,
+                expiring: Vec::new(),
             });
         }
     }
 
-    /// The account, loaded if needed, with expired holds swept (so that they
-    /// never count against the cap).
+    /// The account, loaded if needed, with expired holds swept in memory.
     fn slot<'c, T: TxOps + ?Sized>(
         &'c mut self,
         tx: &mut T,
@@ -140,7 +459,18 @@ impl Cache {
             })?;
         if !slot.swept {
             for hold in tx.due_holds(key, now)? {
-                expire_hold(tx, slot, &hold)?;
+                slot.account.pending =
+                    slot.account
+                        .pending
+                        .checked_sub(hold.amount)
+                        .ok_or_else(|| LedgerError::Corrupt {
+                            what: format!("account `{}`", slot.account.key),
+                            detail: format!(
+                                "pending {} below expiring hold {}",
+                                slot.account.pending, hold.amount
+                            ),
+                        })?;
+                slot.expiring.push(hold);
             }
             slot.swept = true;
         }
@@ -157,33 +487,26 @@ impl Cache {
     }
 }
 
-fn expire_hold<T: TxOps + ?Sized>(tx: &mut T, slot: &mut Slot, hold: &Hold) -> Result<()> {
-    let expires_at = hold.expires_at.unwrap_or(Timestamp(i64::MIN));
-    slot.account.pending = slot
-        .account
-        .pending
-        .checked_sub(hold.amount)
-        .ok_or_else(|| LedgerError::Corrupt {
-            what: format!("account `{}`", slot.account.key),
-            detail: format!(
-                "pending {} below expiring hold {}",
-                slot.account.pending, hold.amount
-            ),
+/// Writes the expiries the sweep of `slot` found (see [`Slot::expiring`]).
+fn write_expiries<T: TxOps + ?Sized>(tx: &mut T, slot: &mut Slot) -> Result<()> {
+    for hold in std::mem::take(&mut slot.expiring) {
+        slot.dirty = true;
+        let expires_at = hold.expires_at.unwrap_or(Timestamp(i64::MIN));
+        tx.set_hold_state(&hold.pending_id, HoldState::Expired)?;
+        tx.insert_entry(&NewEntry {
+            op_id: None,
+            kind: EntryKind::Expire,
+            account: &hold.account,
+            posted_delta: 0,
+            pending_delta: -validate::to_i64(&hold.pending_id, hold.amount)?,
+            cap: None,
+            pending_id: Some(&hold.pending_id),
+            // Dated when it took effect, so that as-of balances are exact.
+            at: expires_at.0,
+            meta: &hold.meta,
         })?;
-    slot.dirty = true;
-    tx.set_hold_state(&hold.pending_id, HoldState::Expired)?;
-    tx.insert_entry(&NewEntry {
-        op_id: None,
-        kind: EntryKind::Expire,
-        account: &hold.account,
-        posted_delta: 0,
-        pending_delta: -validate::to_i64(&hold.pending_id, hold.amount)?,
-        cap: None,
-        pending_id: Some(&hold.pending_id),
-        // Dated when it took effect, so that as-of balances are exact.
-        at: expires_at.0,
-        meta: &hold.meta,
-    })
+    }
+    Ok(())
 }
 
 fn wrap(index: usize, len: usize, op: &Op, e: LedgerError) -> LedgerError {
@@ -292,10 +615,6 @@ fn sub(account: &Account, a: u64, b: u64) -> Result<u64> {
     })
 }
 
-fn balance_of(a: &Account) -> Balance {
-    Balance::new(a.cap, a.posted, a.pending)
-}
-
 /// What one op does, computed before anything is written.
 struct Effect {
     account: String,
@@ -306,31 +625,96 @@ struct Effect {
     /// `Some(cap)` for cap entries (`cap` itself `None` = uncapped).
     cap_entry: Option<Option<i64>>,
     pending_id: Option<String>,
-    /// Amount column of the ops row (the held amount for reservations).
-    row_amount: i64,
-    expires_at: Option<i64>,
-    is_hold: bool,
+    /// New state of the hold `pending_id` (post/void).
+    hold_state: Option<HoldState>,
+    /// The account's cap, posted and pending after the op.
+    cap: Option<u64>,
+    posted: u64,
+    pending: u64,
 }
 
+/// Applies one op: the effect is computed first, then the op row is inserted
+/// (insert-first idempotency: only an op id that is already stored costs a
+/// read), and only then are the account, the hold and the history written.
 fn apply_one<T: TxOps + ?Sized>(
     tx: &mut T,
     cache: &mut Cache,
     op: &Op,
     now: Timestamp,
 ) -> Result<Applied> {
-    if let Some(stored) = tx.get_op(op.op_id())? {
+    let op_id = op.op_id();
+    let effect = match plan(tx, cache, op, now) {
+        Ok(effect) => effect,
+        Err(e) if e.is_storage() => return Err(e),
+        // A stored op with this id wins over the checks of the new one:
+        // replaying a reservation after its expiry, a post of a hold it
+        // resolved, an op whose cap check would now fail...
+        Err(e) => {
+            return match tx.get_op(op_id)? {
+                Some(stored) => replay(op, &stored),
+                None => Err(e),
+            };
+        }
+    };
+    let applied = Applied {
+        op_id: op_id.to_owned(),
+        account: effect.account,
+        at: now,
+        result: effect.result,
+        balance_after: Balance::new(effect.cap, effect.posted, effect.pending),
+        replayed: false,
+    };
+    if !tx.insert_op(&NewOp::new(op, &applied)?)? {
+        let stored = tx
+            .get_op(op_id)?
+            .ok_or_else(|| corrupt_op(op_id, "conflicting insert but no stored row"))?;
         return replay(op, &stored);
     }
+    let slot =
+        cache
+            .slots
+            .get_mut(&applied.account)
+            .ok_or_else(|| LedgerError::UnknownAccount {
+                key: applied.account.clone(),
+            })?;
+    write_expiries(tx, slot)?;
+    slot.account.cap = effect.cap;
+    slot.account.posted = effect.posted;
+    slot.account.pending = effect.pending;
+    slot.dirty = true;
+    if let (Some(state), Some(pending_id)) = (effect.hold_state, effect.pending_id.as_deref()) {
+        tx.set_hold_state(pending_id, state)?;
+    }
+    tx.insert_entry(&NewEntry {
+        op_id: Some(op_id),
+        kind: effect.entry_kind,
+        account: &applied.account,
+        posted_delta: effect.posted_delta,
+        pending_delta: effect.pending_delta,
+        cap: effect.cap_entry.flatten(),
+        pending_id: effect.pending_id.as_deref(),
+        at: now.0,
+        meta: op.meta(),
+    })?;
+    Ok(applied)
+}
+
+/// Computes what `op` would do. Writes nothing (the account's expiry sweep
+/// happens in memory, see [`Slot::expiring`]).
+fn plan<T: TxOps + ?Sized>(
+    tx: &mut T,
+    cache: &mut Cache,
+    op: &Op,
+    now: Timestamp,
+) -> Result<Effect> {
     let op_id = op.op_id();
-    let effect = match op {
+    Ok(match op {
         Op::Reserve {
             account,
             amount,
             expires_at,
             ..
         } => {
-            // Checked after the replay lookup: replaying a reservation after
-            // its expiry must still return the original result.
             if let Some(expires_at) = *expires_at
                 && expires_at <= now
             {
@@ -340,11 +724,9 @@ fn apply_one<T: TxOps + ?Sized>(
                     now,
                 });
             }
-            let slot = cache.slot(tx, account, now)?;
-            check_cap(&slot.account, *amount)?;
-            slot.account.pending = add(&slot.account, slot.account.pending, *amount)?;
-            slot.dirty = true;
-            let amount_i = validate::to_i64(op_id, *amount)?;
+            let a = &cache.slot(tx, account, now)?.account;
+            check_cap(a, *amount)?;
+            let pending = add(a, a.pending, *amount)?;
             Effect {
                 account: account.clone(),
                 result: OpResult::Reserved {
@@ -354,12 +736,13 @@ fn apply_one<T: TxOps + ?Sized>(
                 },
                 entry_kind: EntryKind::Reserve,
                 posted_delta: 0,
-                pending_delta: amount_i,
+                pending_delta: validate::to_i64(op_id, *amount)?,
                 cap_entry: None,
                 pending_id: Some(op_id.to_owned()),
-                row_amount: amount_i,
-                expires_at: expires_at.map(|t| t.0),
-                is_hold: true,
+                hold_state: None,
+                cap: a.cap,
+                posted: a.posted,
+                pending,
             }
         }
         Op::Post { pending_id, .. } | Op::Void { pending_id, .. } => {
@@ -369,7 +752,7 @@ fn apply_one<T: TxOps + ?Sized>(
                     pending_id: pending_id.clone(),
                 })?;
             // Loading the slot sweeps the account, which expires this hold if it is due.
-            let slot = cache.slot(tx, &hold.account, now)?;
+            let a = &cache.slot(tx, &hold.account, now)?.account;
             let expired_now =
                 hold.state == HoldState::Pending && hold.expires_at.is_some_and(|e| e <= now);
             match hold.state {
@@ -392,7 +775,7 @@ fn apply_one<T: TxOps + ?Sized>(
                 }
             }
             let held_i = validate::to_i64(pending_id, hold.amount)?;
-            let (result, entry_kind, posted, state) = match op {
+            let (result, entry_kind, posted_amount, state) = match op {
                 Op::Post { amount, .. } => {
                     let amount = amount.unwrap_or(hold.amount);
                     if amount > hold.amount {
@@ -402,18 +785,12 @@ fn apply_one<T: TxOps + ?Sized>(
                             amount,
                         });
                     }
-                    slot.account.posted = add(&slot.account, slot.account.posted, amount)?;
                     let result = OpResult::Posted {
                         pending_id: pending_id.clone(),
                         amount_posted: amount,
                         amount_released: hold.amount - amount,
                     };
-                    (
-                        result,
-                        EntryKind::Post,
-                        validate::to_i64(op_id, amount)?,
-                        HoldState::Posted,
-                    )
+                    (result, EntryKind::Post, amount, HoldState::Posted)
                 }
                 _ => {
                     let result = OpResult::Voided {
@@ -423,154 +800,110 @@ fn apply_one<T: TxOps + ?Sized>(
                     (result, EntryKind::Void, 0, HoldState::Voided)
                 }
             };
-            slot.account.pending = sub(&slot.account, slot.account.pending, hold.amount)?;
-            slot.dirty = true;
-            tx.set_hold_state(pending_id, state)?;
+            let posted = add(a, a.posted, posted_amount)?;
+            let pending = sub(a, a.pending, hold.amount)?;
             Effect {
-                account: hold.account,
                 result,
                 entry_kind,
-                posted_delta: posted,
+                posted_delta: validate::to_i64(op_id, posted_amount)?,
                 pending_delta: -held_i,
                 cap_entry: None,
                 pending_id: Some(pending_id.clone()),
-                row_amount: posted,
-                expires_at: None,
-                is_hold: false,
+                hold_state: Some(state),
+                cap: a.cap,
+                posted,
+                pending,
+                account: hold.account,
             }
         }
         Op::Attrition {
             account, amount, ..
         } => {
-            let slot = cache.slot(tx, account, now)?;
-            if *amount > slot.account.posted {
+            let a = &cache.slot(tx, account, now)?.account;
+            if *amount > a.posted {
                 return Err(LedgerError::AttritionExceedsPosted {
                     account: account.clone(),
-                    posted: slot.account.posted,
+                    posted: a.posted,
                     amount: *amount,
                 });
             }
-            slot.account.posted -= *amount;
-            slot.dirty = true;
-            let amount_i = validate::to_i64(op_id, *amount)?;
             Effect {
                 account: account.clone(),
                 result: OpResult::Attrited { amount: *amount },
                 entry_kind: EntryKind::Attrition,
-                posted_delta: -amount_i,
+                posted_delta: -validate::to_i64(op_id, *amount)?,
                 pending_delta: 0,
                 cap_entry: None,
                 pending_id: None,
-                row_amount: amount_i,
-                expires_at: None,
-                is_hold: false,
+                hold_state: None,
+                cap: a.cap,
+                posted: a.posted - *amount,
+                pending: a.pending,
             }
         }
         Op::Transfer {
             account, amount, ..
         } => {
-            let slot = cache.slot(tx, account, now)?;
-            check_cap(&slot.account, *amount)?;
-            slot.account.posted = add(&slot.account, slot.account.posted, *amount)?;
-            slot.dirty = true;
-            let amount_i = validate::to_i64(op_id, *amount)?;
+            let a = &cache.slot(tx, account, now)?.account;
+            check_cap(a, *amount)?;
             Effect {
                 account: account.clone(),
                 result: OpResult::Transferred { amount: *amount },
                 entry_kind: EntryKind::Transfer,
-                posted_delta: amount_i,
+                posted_delta: validate::to_i64(op_id, *amount)?,
                 pending_delta: 0,
                 cap_entry: None,
                 pending_id: None,
-                row_amount: amount_i,
-                expires_at: None,
-                is_hold: false,
+                hold_state: None,
+                cap: a.cap,
+                posted: add(a, a.posted, *amount)?,
+                pending: a.pending,
             }
         }
         Op::SetCap { account, cap, .. } => {
-            let slot = cache.slot(tx, account, now)?;
+            let a = &cache.slot(tx, account, now)?.account;
             if let Some(new_cap) = *cap {
-                let used = u128::from(slot.account.posted) + u128::from(slot.account.pending);
+                let used = u128::from(a.posted) + u128::from(a.pending);
                 if u128::from(new_cap) < used {
                     return Err(LedgerError::CapBelowUsage {
                         account: account.clone(),
                         new_cap,
-                        posted: slot.account.posted,
-                        pending: slot.account.pending,
+                        posted: a.posted,
+                        pending: a.pending,
                     });
                 }
             }
-            let cap_i = cap.map(|c| validate::to_i64(account, c)).transpose()?;
-            let old_cap = slot.account.cap;
-            slot.account.cap = *cap;
-            slot.dirty = true;
             Effect {
                 account: account.clone(),
                 result: OpResult::CapSet {
-                    old_cap,
+                    old_cap: a.cap,
                     new_cap: *cap,
                 },
                 entry_kind: EntryKind::Cap,
                 posted_delta: 0,
                 pending_delta: 0,
-                cap_entry: Some(cap_i),
+                cap_entry: Some(cap.map(|c| validate::to_i64(account, c)).transpose()?),
                 pending_id: None,
-                row_amount: 0,
-                expires_at: None,
-                is_hold: false,
+                hold_state: None,
+                cap: *cap,
+                posted: a.posted,
+                pending: a.pending,
             }
         }
-    };
-    let slot = cache
-        .slots
-        .get(&effect.account)
-        .ok_or_else(|| LedgerError::UnknownAccount {
-            key: effect.account.clone(),
-        })?;
-    let applied = Applied {
-        op_id: op_id.to_owned(),
-        account: effect.account.clone(),
-        at: now,
-        result: effect.result,
-        balance_after: balance_of(&slot.account),
-        replayed: false,
-    };
-    tx.insert_op(&NewOp {
-        op_id,
-        kind: op.kind(),
-        account: &effect.account,
-        amount: effect.row_amount,
-        expires_at: effect.expires_at,
-        hold_state: effect.is_hold.then_some(HoldState::Pending.as_str()),
-        fields: serde_json::to_string(op)?,
-        result: serde_json::to_string(&applied)?,
-        at: now.0,
-    })?;
-    tx.insert_entry(&NewEntry {
-        op_id: Some(op_id),
-        kind: effect.entry_kind,
-        account: &effect.account,
-        posted_delta: effect.posted_delta,
-        pending_delta: effect.pending_delta,
-        cap: effect.cap_entry.flatten(),
-        pending_id: effect.pending_id.as_deref(),
-        at: now.0,
-        meta: op.meta(),
-    })?;
-    Ok(applied)
+    })
 }
 
 /// Idempotent replay: identical fields return the original result, anything
 /// else names the first differing field.
 fn replay(op: &Op, stored: &StoredOp) -> Result<Applied> {
-    let original: Op = serde_json::from_str(&stored.fields)?;
+    let original = stored.to_op()?;
     if let Some(field) = first_diff(&original, op) {
         return Err(LedgerError::OpExists {
             op_id: op.op_id().to_owned(),
             field,
         });
     }
-    let mut applied: Applied = serde_json::from_str(&stored.result)?;
+    let mut applied = stored.to_applied()?;
     applied.replayed = true;
     Ok(applied)
 }
@@ -750,14 +1083,12 @@ pub(crate) fn expire_due<T: TxOps + ?Sized>(tx: &mut T, now: Timestamp) -> Resul
     cache.fill(tx.lock_accounts(&refs)?);
     let mut count = 0u64;
     for key in &keys {
-        let Some(slot) = cache.slots.get_mut(key) else {
+        if !cache.slots.contains_key(key) {
             continue;
-        };
-        for hold in tx.due_holds(key, now)? {
-            expire_hold(tx, slot, &hold)?;
-            count += 1;
         }
-        slot.swept = true;
+        let slot = cache.slot(tx, key, now)?;
+        count += slot.expiring.len() as u64;
+        write_expiries(tx, slot)?;
     }
     cache.flush(tx)?;
     Ok(count)

@@ -314,7 +314,7 @@ pub(crate) trait Store {
     fn read_accounts(&mut self) -> Result<Vec<Account>>;
     fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf>;
     fn read_history(&mut self, key: &str) -> Result<Vec<Entry>>;
-    fn read_op(&mut self, op_id: &str) -> Result<Option<String>>;
+    fn read_op(&mut self, op_id: &str) -> Result<Option<engine::StoredOp>>;
     fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>>;
     fn read_sums(&mut self) -> Result<Sums>;
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
@@ -399,9 +399,7 @@ macro_rules! impl_ledger_store {
             }
             fn op(&mut self, op_id: &str) -> Result<Option<Applied>> {
                 validate::op_id(op_id)?;
-                self.read_op(op_id)?
-                    .map(|body| decode("ops.result", &body))
-                    .transpose()
+                self.read_op(op_id)?.map(|op| op.to_applied()).transpose()
             }
             fn hold(&mut self, pending_id: &str) -> Result<Hold> {
                 validate::op_id(pending_id)?;

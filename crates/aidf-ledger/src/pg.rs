@@ -16,10 +16,13 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 
-use crate::engine::{NewEntry, NewOp, RecordTable, StoredOp, TxOps};
+use crate::engine::{
+    NewEntry, NewOp, OP_COLS, RecordTable, STORED_OP_COLS, StoredOp, TxOps, V2_OP_COLS,
+    upgrade_v1_op,
+};
 use crate::error::{LedgerError, Result};
-use crate::sqlite::{AS_OF_CAP, ENTRY_COLS, EntryRow};
-use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Op, Timestamp};
+use crate::sqlite::{AS_OF_CAP, ENTRY_COLS, EntryRow, HoldRow};
+use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Timestamp};
 use crate::{AsOf, Store, Sums, validate};
 
 const APPLICATION: &str = "aidf-ledger";
@@ -31,10 +34,8 @@ const MIGRATION_LOCK: i64 = 0x6169_6466_6c65_6467; // "aidfledg"
 const MAX_ATTEMPTS: u32 = 32;
 
 /// Numbered migrations; append only, never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    r#"
+/// Schema version 1.
+const MIGRATION_1: &str = r#"
 CREATE TABLE aidf_ledger (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO aidf_ledger (key, value) VALUES ('application', 'aidf-ledger');
 CREATE TABLE accounts (
@@ -88,11 +89,105 @@ CREATE TABLE g2g_arrangements (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_
 CREATE TABLE shipments (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TRIGGER shipments_append_only BEFORE UPDATE OR DELETE ON shipments
     FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
-"#,
-)];
+"#;
+
+/// Schema version 2: ops store their canonical fields and result as plain
+/// columns instead of JSON (smaller rows, no JSON on the write path).
+const MIGRATION_2: &str = r#"
+ALTER TABLE ops
+    ADD COLUMN pending_id TEXT,
+    ADD COLUMN req_amount BIGINT CHECK (req_amount >= 0),
+    ADD COLUMN cap BIGINT CHECK (cap >= 0),
+    ADD COLUMN old_cap BIGINT CHECK (old_cap >= 0),
+    ADD COLUMN released BIGINT CHECK (released >= 0),
+    ADD COLUMN bal_cap BIGINT CHECK (bal_cap >= 0),
+    ADD COLUMN bal_posted BIGINT CHECK (bal_posted >= 0),
+    ADD COLUMN bal_pending BIGINT CHECK (bal_pending >= 0),
+    ADD COLUMN determination_id TEXT,
+    ADD COLUMN regime_digest TEXT,
+    ADD COLUMN memo TEXT;
+"#;
+
+/// After the backfill of migration 2.
+const MIGRATION_2_FINISH: &str = "ALTER TABLE ops DROP COLUMN fields, DROP COLUMN result;";
+
+/// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+    backfill: Option<fn(&mut Transaction<'_>) -> Result<()>>,
+    finish: &'static str,
+}
+
+/// Numbered migrations; append only, never edit a released one.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: MIGRATION_1,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 2,
+        name: "ops_columns",
+        sql: MIGRATION_2,
+        backfill: Some(backfill_ops_v2),
+        finish: MIGRATION_2_FINISH,
+    },
+];
+
+/// Fills the columns of migration 2 from the JSON of schema 1.
+fn backfill_ops_v2(tx: &mut Transaction<'_>) -> Result<()> {
+    let rows = tx.query(
+        "SELECT op_id, kind, account, amount, expires_at, fields, result FROM ops",
+        &[],
+    )?;
+    let sets: Vec<String> = V2_OP_COLS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 2))
+        .collect();
+    let write = tx.prepare(&format!(
+        "UPDATE ops SET {} WHERE op_id = $1",
+        sets.join(", ")
+    ))?;
+    for r in rows {
+        let op_id: String = r.try_get(0)?;
+        let kind: String = r.try_get(1)?;
+        let account: String = r.try_get(2)?;
+        let fields: String = r.try_get(5)?;
+        let result: String = r.try_get(6)?;
+        let (op, applied) = upgrade_v1_op(
+            &op_id,
+            &fields,
+            &result,
+            (&kind, &account, r.try_get(3)?, r.try_get(4)?),
+        )?;
+        let n = NewOp::new(&op, &applied)?;
+        let params: [&(dyn ToSql + Sync); 12] = [
+            &op_id,
+            &n.pending_id,
+            &n.req_amount,
+            &n.cap,
+            &n.old_cap,
+            &n.released,
+            &n.bal_cap,
+            &n.bal_posted,
+            &n.bal_pending,
+            &n.determination_id,
+            &n.regime_digest,
+            &n.memo,
+        ];
+        tx.execute(&write, &params)?;
+    }
+    Ok(())
+}
 
 const ACCOUNT_COLS: &str = "key, kind, cap, posted, pending, created_at";
-const HOLD_COLS: &str = "op_id, account, amount, expires_at, hold_state, fields, at";
+const HOLD_COLS: &str =
+    "op_id, account, amount, expires_at, hold_state, at, determination_id, regime_digest, memo";
 
 /// Statements prepared once per connection.
 #[derive(Debug)]
@@ -181,11 +276,11 @@ impl PgLedger {
                 "INSERT INTO accounts (key, kind, cap, posted, pending, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )?,
             update_account: client.prepare("UPDATE accounts SET cap = $2, posted = $3, pending = $4 WHERE key = $1")?,
-            get_op: client.prepare("SELECT fields, result FROM ops WHERE op_id = $1")?,
-            insert_op: client.prepare(
-                "INSERT INTO ops (op_id, kind, account, amount, expires_at, hold_state, fields, result, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )?,
+            get_op: client.prepare(&format!("SELECT {STORED_OP_COLS} FROM ops WHERE op_id = $1"))?,
+            insert_op: client.prepare(&format!(
+                "INSERT INTO ops ({OP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18) ON CONFLICT (op_id) DO NOTHING"
+            ))?,
             get_hold: client.prepare(&format!("SELECT {HOLD_COLS} FROM ops WHERE op_id = $1 AND kind = 'reserve'"))?,
             set_hold_state: client.prepare("UPDATE ops SET hold_state = $2 WHERE op_id = $1 AND kind = 'reserve'")?,
             due_holds: client.prepare(&format!(
@@ -219,20 +314,24 @@ fn migrate(client: &mut Client, location: &str) -> Result<()> {
     // Serialise concurrent openers of a fresh database.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     let version = inspect(&mut tx, location)?;
-    for (v, name, sql) in MIGRATIONS {
-        if *v <= version {
+    for m in MIGRATIONS {
+        if m.version <= version {
             continue;
         }
-        if *v == 1 {
+        if m.version == 1 {
             tx.batch_execute(
                 "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
                  applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
             )?;
         }
-        tx.batch_execute(sql)?;
+        tx.batch_execute(m.sql)?;
+        if let Some(backfill) = m.backfill {
+            backfill(&mut tx)?;
+        }
+        tx.batch_execute(m.finish)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            &[v, name],
+            &[&m.version, &m.name],
         )?;
     }
     tx.commit()?;
@@ -282,7 +381,7 @@ fn inspect(tx: &mut Transaction<'_>, location: &str) -> Result<i64> {
             &[],
         )?
         .get(0);
-    let supported = MIGRATIONS.last().map_or(0, |m| m.0);
+    let supported = MIGRATIONS.last().map_or(0, |m| m.version);
     if version > supported {
         return Err(LedgerError::SchemaTooNew {
             location: location.to_owned(),
@@ -308,19 +407,39 @@ fn to_account(r: &Row) -> Result<Account> {
 }
 
 fn to_hold(r: &Row) -> Result<Hold> {
-    let pending_id: String = r.try_get(0)?;
-    let fields: String = r.try_get(5)?;
-    let op: Op = serde_json::from_str(&fields)?;
-    let state: Option<String> = r.try_get(4)?;
-    let expires_at: Option<i64> = r.try_get(3)?;
-    Ok(Hold {
+    HoldRow {
+        pending_id: r.try_get(0)?,
         account: r.try_get(1)?,
-        amount: validate::to_u64(&pending_id, r.try_get(2)?)?,
-        expires_at: expires_at.map(Timestamp),
-        state: HoldState::parse(state.as_deref().unwrap_or("?"))?,
-        at: Timestamp(r.try_get(6)?),
-        meta: op.meta().clone(),
-        pending_id,
+        amount: r.try_get(2)?,
+        expires_at: r.try_get(3)?,
+        state: r.try_get(4)?,
+        at: r.try_get(5)?,
+        determination_id: r.try_get(6)?,
+        regime_digest: r.try_get(7)?,
+        memo: r.try_get(8)?,
+    }
+    .into_hold()
+}
+
+fn to_stored_op(r: &Row) -> Result<StoredOp> {
+    Ok(StoredOp {
+        op_id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        account: r.try_get(2)?,
+        amount: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+        at: r.try_get(5)?,
+        pending_id: r.try_get(6)?,
+        req_amount: r.try_get(7)?,
+        cap: r.try_get(8)?,
+        old_cap: r.try_get(9)?,
+        released: r.try_get(10)?,
+        bal_cap: r.try_get(11)?,
+        bal_posted: r.try_get(12)?,
+        bal_pending: r.try_get(13)?,
+        determination_id: r.try_get(14)?,
+        regime_digest: r.try_get(15)?,
+        memo: r.try_get(16)?,
     })
 }
 
@@ -388,30 +507,35 @@ impl TxOps for PgTx<'_, '_> {
     }
 
     fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
-        let row = self.tx.query_opt(&self.st.get_op, &[&op_id])?;
-        row.map(|r| {
-            Ok(StoredOp {
-                fields: r.try_get(0)?,
-                result: r.try_get(1)?,
-            })
-        })
-        .transpose()
+        self.tx
+            .query_opt(&self.st.get_op, &[&op_id])?
+            .as_ref()
+            .map(to_stored_op)
+            .transpose()
     }
 
-    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()> {
-        let params: [&(dyn ToSql + Sync); 9] = [
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<bool> {
+        let params: [&(dyn ToSql + Sync); 18] = [
             &op.op_id,
             &op.kind,
             &op.account,
             &op.amount,
             &op.expires_at,
             &op.hold_state,
-            &op.fields,
-            &op.result,
             &op.at,
+            &op.pending_id,
+            &op.req_amount,
+            &op.cap,
+            &op.old_cap,
+            &op.released,
+            &op.bal_cap,
+            &op.bal_posted,
+            &op.bal_pending,
+            &op.determination_id,
+            &op.regime_digest,
+            &op.memo,
         ];
-        self.tx.execute(&self.st.insert_op, &params)?;
-        Ok(())
+        Ok(self.tx.execute(&self.st.insert_op, &params)? == 1)
     }
 
     fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
@@ -587,12 +711,13 @@ impl Store for PgLedger {
             .collect()
     }
 
-    fn read_op(&mut self, op_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .client
-            .query_opt("SELECT result FROM ops WHERE op_id = $1", &[&op_id])?
-            .map(|r| r.try_get(0))
-            .transpose()?)
+    fn read_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
+        let sql = format!("SELECT {STORED_OP_COLS} FROM ops WHERE op_id = $1");
+        self.client
+            .query_opt(&sql, &[&op_id])?
+            .as_ref()
+            .map(to_stored_op)
+            .transpose()
     }
 
     fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {

@@ -3,23 +3,24 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::engine::{NewEntry, NewOp, RecordTable, StoredOp, TxOps};
+use crate::engine::{
+    NewEntry, NewOp, OP_COLS, RecordTable, STORED_OP_COLS, StoredOp, TxOps, V2_OP_COLS, meta_of,
+    upgrade_v1_op,
+};
 use crate::error::{LedgerError, Result};
-use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Op, Timestamp};
+use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
 use crate::{AsOf, Store, Sums, validate};
 
 /// Marker row identifying an aidf ledger.
 const APPLICATION: &str = "aidf-ledger";
 
-/// Numbered migrations; append only, never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    r#"
+/// Schema version 1.
+const MIGRATION_1: &str = r#"
 CREATE TABLE aidf_ledger (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO aidf_ledger (key, value) VALUES ('application', 'aidf-ledger');
 CREATE TABLE accounts (
@@ -70,8 +71,101 @@ CREATE TRIGGER shipments_no_update BEFORE UPDATE ON shipments
     BEGIN SELECT RAISE(ABORT, 'shipments are append-only'); END;
 CREATE TRIGGER shipments_no_delete BEFORE DELETE ON shipments
     BEGIN SELECT RAISE(ABORT, 'shipments are append-only'); END;
-"#,
-)];
+"#;
+
+/// Schema version 2: ops store their canonical fields and result as plain
+/// columns instead of JSON (smaller rows, no JSON on the write path).
+const MIGRATION_2: &str = r#"
+ALTER TABLE ops ADD COLUMN pending_id TEXT;
+ALTER TABLE ops ADD COLUMN req_amount INTEGER CHECK (req_amount >= 0);
+ALTER TABLE ops ADD COLUMN cap INTEGER CHECK (cap >= 0);
+ALTER TABLE ops ADD COLUMN old_cap INTEGER CHECK (old_cap >= 0);
+ALTER TABLE ops ADD COLUMN released INTEGER CHECK (released >= 0);
+ALTER TABLE ops ADD COLUMN bal_cap INTEGER CHECK (bal_cap >= 0);
+ALTER TABLE ops ADD COLUMN bal_posted INTEGER CHECK (bal_posted >= 0);
+ALTER TABLE ops ADD COLUMN bal_pending INTEGER CHECK (bal_pending >= 0);
+ALTER TABLE ops ADD COLUMN determination_id TEXT;
+ALTER TABLE ops ADD COLUMN regime_digest TEXT;
+ALTER TABLE ops ADD COLUMN memo TEXT;
+"#;
+
+/// After the backfill of migration 2.
+const MIGRATION_2_FINISH: &str = r#"
+ALTER TABLE ops DROP COLUMN fields;
+ALTER TABLE ops DROP COLUMN result;
+"#;
+
+/// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+    backfill: Option<fn(&Connection) -> Result<()>>,
+    finish: &'static str,
+}
+
+/// Numbered migrations; append only, never edit a released one.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: MIGRATION_1,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 2,
+        name: "ops_columns",
+        sql: MIGRATION_2,
+        backfill: Some(backfill_ops_v2),
+        finish: MIGRATION_2_FINISH,
+    },
+];
+
+/// Fills the columns of migration 2 from the JSON of schema 1.
+fn backfill_ops_v2(conn: &Connection) -> Result<()> {
+    let mut read =
+        conn.prepare("SELECT op_id, kind, account, amount, expires_at, fields, result FROM ops")?;
+    let mut rows = read.query([])?;
+    let sets: Vec<String> = V2_OP_COLS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 2))
+        .collect();
+    let mut write = conn.prepare(&format!(
+        "UPDATE ops SET {} WHERE op_id = ?1",
+        sets.join(", ")
+    ))?;
+    while let Some(r) = rows.next()? {
+        let op_id: String = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let account: String = r.get(2)?;
+        let fields: String = r.get(5)?;
+        let result: String = r.get(6)?;
+        let (op, applied) = upgrade_v1_op(
+            &op_id,
+            &fields,
+            &result,
+            (&kind, &account, r.get(3)?, r.get(4)?),
+        )?;
+        let n = NewOp::new(&op, &applied)?;
+        write.execute(params![
+            op_id,
+            n.pending_id,
+            n.req_amount,
+            n.cap,
+            n.old_cap,
+            n.released,
+            n.bal_cap,
+            n.bal_posted,
+            n.bal_pending,
+            n.determination_id,
+            n.regime_digest,
+            n.memo
+        ])?;
+    }
+    Ok(())
+}
 
 /// How many times a write is retried after `SQLITE_BUSY` outlasting the busy timeout.
 const BUSY_RETRIES: u32 = 10;
@@ -81,6 +175,104 @@ const BUSY_RETRIES: u32 = 10;
 pub struct SqliteLedger {
     conn: Connection,
     location: String,
+    /// Declared after `conn`: stopped (and joined) after the writer closed.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// How long the background checkpointer rests between two checkpoints.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
+
+#[derive(Debug, Default)]
+struct CheckpointState {
+    requested: bool,
+    stop: bool,
+}
+
+type CheckpointShared = Arc<(Mutex<CheckpointState>, Condvar)>;
+
+/// Runs PASSIVE checkpoints on its own connection and thread while the
+/// ledger writes, so that commits rarely wait for a checkpoint's fsyncs.
+///
+/// Durability is unchanged: a commit is acknowledged once it is in the WAL,
+/// as before; checkpoints only copy committed frames into the database file.
+/// The writer keeps `wal_autocheckpoint`: when the WAL reaches it, the
+/// writer's own checkpoint has little left to copy and lets the WAL restart
+/// (a PASSIVE checkpoint racing a busy writer rarely can).
+#[derive(Debug)]
+struct Checkpointer {
+    shared: CheckpointShared,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn lock_state(shared: &CheckpointShared) -> std::sync::MutexGuard<'_, CheckpointState> {
+    shared
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Checkpointer {
+    /// Starts the checkpointer, or returns `None` if its connection cannot be
+    /// opened (the writer's own auto-checkpoints then do all the work).
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.pragma_update(None, "synchronous", "NORMAL").ok()?;
+        conn.pragma_update(None, "cache_size", -256).ok()?;
+        let shared: CheckpointShared = Arc::default();
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("aidf-ledger-checkpoint".into())
+            .spawn(move || Checkpointer::run(&conn, &theirs))
+            .ok()?;
+        Some(Checkpointer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn run(conn: &Connection, shared: &CheckpointShared) {
+        loop {
+            {
+                let mut st = lock_state(shared);
+                while !st.requested && !st.stop {
+                    st = shared
+                        .1
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                if st.stop {
+                    return;
+                }
+                st.requested = false;
+            }
+            // Busy (another checkpoint running) or failing: the writer's
+            // auto-checkpoint still bounds the WAL.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            let st = lock_state(shared);
+            let _ = shared
+                .1
+                .wait_timeout_while(st, CHECKPOINT_PAUSE, |s| !s.stop);
+        }
+    }
+
+    /// Called after each commit.
+    fn poke(&self) {
+        let mut st = lock_state(&self.shared);
+        if !st.requested {
+            st.requested = true;
+            self.shared.1.notify_one();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        lock_state(&self.shared).stop = true;
+        self.shared.1.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteLedger {
@@ -109,8 +301,13 @@ impl SqliteLedger {
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut ledger = SqliteLedger { conn, location };
+        let mut ledger = SqliteLedger {
+            conn,
+            location,
+            checkpointer: None,
+        };
         ledger.migrate()?;
+        ledger.checkpointer = Checkpointer::start(path);
         Ok(ledger)
     }
 
@@ -125,20 +322,24 @@ impl SqliteLedger {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Re-inspect under the write lock: another process may have migrated meanwhile.
         let version = inspect(&tx, &self.location)?;
-        for (v, name, sql) in MIGRATIONS {
-            if *v <= version {
+        for m in MIGRATIONS {
+            if m.version <= version {
                 continue;
             }
-            if *v == 1 {
+            if m.version == 1 {
                 tx.execute_batch(
                     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
                      applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))",
                 )?;
             }
-            tx.execute_batch(sql)?;
+            tx.execute_batch(m.sql)?;
+            if let Some(backfill) = m.backfill {
+                backfill(&tx)?;
+            }
+            tx.execute_batch(m.finish)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-                params![v, name],
+                params![m.version, m.name],
             )?;
         }
         tx.commit()?;
@@ -223,7 +424,7 @@ fn inspect(conn: &Connection, location: &str) -> Result<i64> {
         [],
         |r| r.get(0),
     )?;
-    let supported = MIGRATIONS.last().map_or(0, |m| m.0);
+    let supported = MIGRATIONS.last().map_or(0, |m| m.version);
     if version > supported {
         return Err(LedgerError::SchemaTooNew {
             location: location.to_owned(),
@@ -263,41 +464,73 @@ fn to_account(row: (String, String, Option<i64>, i64, i64, i64)) -> Result<Accou
     })
 }
 
-const HOLD_COLS: &str = "op_id, account, amount, expires_at, hold_state, fields, at";
-
-type HoldRow = (
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    String,
-    i64,
-);
+const HOLD_COLS: &str =
+    "op_id, account, amount, expires_at, hold_state, at, determination_id, regime_digest, memo";
 
 fn hold_row(r: &Row<'_>) -> rusqlite::Result<HoldRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+    Ok(HoldRow {
+        pending_id: r.get(0)?,
+        account: r.get(1)?,
+        amount: r.get(2)?,
+        expires_at: r.get(3)?,
+        state: r.get(4)?,
+        at: r.get(5)?,
+        determination_id: r.get(6)?,
+        regime_digest: r.get(7)?,
+        memo: r.get(8)?,
+    })
 }
 
-pub(crate) fn to_hold(row: HoldRow) -> Result<Hold> {
-    let (pending_id, account, amount, expires_at, state, fields, at) = row;
-    let op: Op = serde_json::from_str(&fields)?;
-    Ok(Hold {
-        amount: validate::to_u64(&pending_id, amount)?,
-        expires_at: expires_at.map(Timestamp),
-        state: HoldState::parse(state.as_deref().unwrap_or("?"))?,
-        at: Timestamp(at),
-        meta: op.meta().clone(),
-        pending_id,
-        account,
+/// A hold as read from `ops` (shared with the PostgreSQL backend).
+pub(crate) struct HoldRow {
+    pub pending_id: String,
+    pub account: String,
+    pub amount: i64,
+    pub expires_at: Option<i64>,
+    pub state: Option<String>,
+    pub at: i64,
+    pub determination_id: Option<String>,
+    pub regime_digest: Option<String>,
+    pub memo: Option<String>,
+}
+
+impl HoldRow {
+    pub(crate) fn into_hold(self) -> Result<Hold> {
+        Ok(Hold {
+            amount: validate::to_u64(&self.pending_id, self.amount)?,
+            expires_at: self.expires_at.map(Timestamp),
+            state: HoldState::parse(self.state.as_deref().unwrap_or("?"))?,
+            at: Timestamp(self.at),
+            meta: meta_of(
+                self.determination_id,
+                self.regime_digest,
+                self.memo.as_deref(),
+            )?,
+            pending_id: self.pending_id,
+            account: self.account,
+        })
+    }
+}
+
+fn stored_op_row(r: &Row<'_>) -> rusqlite::Result<StoredOp> {
+    Ok(StoredOp {
+        op_id: r.get(0)?,
+        kind: r.get(1)?,
+        account: r.get(2)?,
+        amount: r.get(3)?,
+        expires_at: r.get(4)?,
+        at: r.get(5)?,
+        pending_id: r.get(6)?,
+        req_amount: r.get(7)?,
+        cap: r.get(8)?,
+        old_cap: r.get(9)?,
+        released: r.get(10)?,
+        bal_cap: r.get(11)?,
+        bal_posted: r.get(12)?,
+        bal_pending: r.get(13)?,
+        determination_id: r.get(14)?,
+        regime_digest: r.get(15)?,
+        memo: r.get(16)?,
     })
 }
 
@@ -352,22 +585,20 @@ impl TxOps for SqlTx<'_> {
     fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
         Ok(self
             .0
-            .prepare_cached("SELECT fields, result FROM ops WHERE op_id = ?1")?
-            .query_row([op_id], |r| {
-                Ok(StoredOp {
-                    fields: r.get(0)?,
-                    result: r.get(1)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "SELECT {STORED_OP_COLS} FROM ops WHERE op_id = ?1"
+            ))?
+            .query_row([op_id], stored_op_row)
             .optional()?)
     }
 
-    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<()> {
-        self.0
-            .prepare_cached(
-                "INSERT INTO ops (op_id, kind, account, amount, expires_at, hold_state, fields, result, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
+    fn insert_op(&mut self, op: &NewOp<'_>) -> Result<bool> {
+        let inserted = self
+            .0
+            .prepare_cached(&format!(
+                "INSERT INTO ops ({OP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT (op_id) DO NOTHING"
+            ))?
             .execute(params![
                 op.op_id,
                 op.kind,
@@ -375,11 +606,20 @@ impl TxOps for SqlTx<'_> {
                 op.amount,
                 op.expires_at,
                 op.hold_state,
-                op.fields,
-                op.result,
-                op.at
+                op.at,
+                op.pending_id,
+                op.req_amount,
+                op.cap,
+                op.old_cap,
+                op.released,
+                op.bal_cap,
+                op.bal_posted,
+                op.bal_pending,
+                op.determination_id,
+                op.regime_digest,
+                op.memo
             ])?;
-        Ok(())
+        Ok(inserted == 1)
     }
 
     fn get_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
@@ -390,7 +630,7 @@ impl TxOps for SqlTx<'_> {
             ))?
             .query_row([pending_id], hold_row)
             .optional()?;
-        row.map(to_hold).transpose()
+        row.map(HoldRow::into_hold).transpose()
     }
 
     fn set_hold_state(&mut self, pending_id: &str, state: HoldState) -> Result<()> {
@@ -408,7 +648,7 @@ impl TxOps for SqlTx<'_> {
         let rows = stmt
             .query_map(params![account, now.0], hold_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(to_hold).collect()
+        rows.into_iter().map(HoldRow::into_hold).collect()
     }
 
     fn due_accounts(&mut self, now: Timestamp) -> Result<Vec<String>> {
@@ -560,6 +800,11 @@ impl Store for SqliteLedger {
                 tx.commit()?;
                 Ok(out)
             })();
+            if res.is_ok()
+                && let Some(c) = &self.checkpointer
+            {
+                c.poke();
+            }
             match res {
                 Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => continue,
                 Err(e) if is_busy(&e) => {
@@ -632,12 +877,8 @@ impl Store for SqliteLedger {
         rows.into_iter().map(EntryRow::into_entry).collect()
     }
 
-    fn read_op(&mut self, op_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT result FROM ops WHERE op_id = ?1")?
-            .query_row([op_id], |r| r.get(0))
-            .optional()?)
+    fn read_op(&mut self, op_id: &str) -> Result<Option<StoredOp>> {
+        SqlTx(&self.conn).get_op(op_id)
     }
 
     fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>> {
