@@ -269,6 +269,43 @@ fn ensure(
     }
 }
 
+/// The first of the tenant's licenses that covers this shipment and still has room.
+fn matching_license(
+    store: &mut dyn LedgerStore,
+    input: &DeterminationInput,
+    d: &Determination,
+    license_prefix: Option<&str>,
+) -> Result<Option<License>, LedgerError> {
+    let date = d.regime.date.to_string();
+    let dest = d.destination.to_string();
+    let name = &input.consignee.name;
+    let item = d.item.chip_id.as_deref().map(String::from);
+    let candidates: Vec<License> = store
+        .licenses()?
+        .into_iter()
+        .filter(|l| {
+            license_prefix.is_none_or(|p| l.id.starts_with(p))
+                && slug(&l.consignee) == slug(name)
+                && l.destination_country == dest
+                && l.granted_on.as_str() <= date.as_str()
+                && date.as_str() <= l.expires_on.as_str()
+                && (l.allowed_item_ids.is_empty()
+                    || item
+                        .as_ref()
+                        .is_some_and(|i| l.allowed_item_ids.contains(i)))
+        })
+        .collect();
+    for l in candidates {
+        let tpp_bal = store.balance(&l.tpp_account(), None)?;
+        let units_bal = store.balance(&l.units_account(), None)?;
+        let fits = |b: &aidf_ledger::Balance, amount: u64| b.available.is_none_or(|a| amount <= a);
+        if fits(&tpp_bal, d.total_tpp) && fits(&units_bal, d.quantity) {
+            return Ok(Some(l));
+        }
+    }
+    Ok(None)
+}
+
 fn plan(
     store: &mut dyn LedgerStore,
     regime: &Regime,
@@ -284,6 +321,20 @@ fn plan(
     let hq = input.consignee.hq.to_ascii_uppercase();
     let name = &input.consignee.name;
     let tpp = d.total_tpp;
+    // Find the license before touching any account: a refused shipment creates nothing.
+    let license = if d.authorization == Authorization::License {
+        let found = matching_license(store, input, d, license_prefix)?;
+        if found.is_none() {
+            return Ok(Plan {
+                ops: Vec::new(),
+                license_id: None,
+                refusal: Some(refusal_text(d, name, &dest)),
+            });
+        }
+        found
+    } else {
+        None
+    };
     let mut ops = Vec::new();
     let transfer = |ops: &mut Vec<Op>, suffix: &str, key: String| {
         ops.push(Op::Transfer {
@@ -361,61 +412,36 @@ fn plan(
         )?);
         transfer(&mut ops, "aia", key);
     }
-    if d.authorization != Authorization::License {
+    // A license is required: draw the one found above.
+    if let Some(l) = license {
+        ops.push(Op::Transfer {
+            op_id: format!("{shipment_id}:license-tpp"),
+            account: l.tpp_account(),
+            amount: tpp,
+            meta: meta.clone(),
+        });
+        ops.push(Op::Transfer {
+            op_id: format!("{shipment_id}:license-units"),
+            account: l.units_account(),
+            amount: d.quantity,
+            meta: meta.clone(),
+        });
         return Ok(Plan {
             ops,
-            license_id: None,
+            license_id: Some(l.id),
             refusal: None,
         });
     }
-    // A license is required: draw one that matches, or refuse.
-    let date = d.regime.date.to_string();
-    let item = d.item.chip_id.as_deref().map(String::from);
-    let candidates: Vec<License> = store
-        .licenses()?
-        .into_iter()
-        .filter(|l| {
-            license_prefix.is_none_or(|p| l.id.starts_with(p))
-                && slug(&l.consignee) == slug(name)
-                && l.destination_country == dest
-                && l.granted_on.as_str() <= date.as_str()
-                && date.as_str() <= l.expires_on.as_str()
-                && (l.allowed_item_ids.is_empty()
-                    || item
-                        .as_ref()
-                        .is_some_and(|i| l.allowed_item_ids.contains(i)))
-        })
-        .collect();
-    for l in candidates {
-        let tpp_bal = store.balance(&l.tpp_account(), None)?;
-        let units_bal = store.balance(&l.units_account(), None)?;
-        let fits = |b: &aidf_ledger::Balance, amount: u64| b.available.is_none_or(|a| amount <= a);
-        if fits(&tpp_bal, tpp) && fits(&units_bal, d.quantity) {
-            ops.push(Op::Transfer {
-                op_id: format!("{shipment_id}:license-tpp"),
-                account: l.tpp_account(),
-                amount: tpp,
-                meta: meta.clone(),
-            });
-            ops.push(Op::Transfer {
-                op_id: format!("{shipment_id}:license-units"),
-                account: l.units_account(),
-                amount: d.quantity,
-                meta: meta.clone(),
-            });
-            return Ok(Plan {
-                ops,
-                license_id: Some(l.id),
-                refusal: None,
-            });
-        }
-    }
     Ok(Plan {
-        ops: Vec::new(),
+        ops,
         license_id: None,
-        refusal: Some(format!(
-            "license required (review policy: {}) and no matching license with room is recorded for `{name}` in {dest}",
-            d.review_policy.map(|r| r.as_str()).unwrap_or("not stated")
-        )),
+        refusal: None,
     })
+}
+
+fn refusal_text(d: &Determination, name: &str, dest: &str) -> String {
+    format!(
+        "license required (review policy: {}) and no matching license with room is recorded for `{name}` in {dest}",
+        d.review_policy.map(|r| r.as_str()).unwrap_or("not stated")
+    )
 }
