@@ -84,6 +84,14 @@ fn check_case7_fails_only_the_us_share() {
             .as_str()
             .is_some_and(|d| d.starts_with("sha256:"))
     );
+    // The share base ("total AI computing power") is an unconfirmed reading, and is reported.
+    assert!(
+        v["assumptions"]
+            .as_array()
+            .expect("assumptions")
+            .iter()
+            .any(|a| a["switch"] == "uveu_share_base")
+    );
 }
 
 #[test]

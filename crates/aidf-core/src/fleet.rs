@@ -1141,6 +1141,18 @@ impl<'a> FleetRules<'a> {
             }
             tiers.insert(c, tier);
         }
+        if fleet.kind == VeuKind::Uveu {
+            if let Some(a) = self
+                .regime
+                .spec
+                .switches
+                .uveu_share_base
+                .as_ref()
+                .and_then(|s| Regime::assumption("uveu_share_base", s))
+            {
+                push_unique(assumptions, a);
+            }
+        }
         if fleet.kind == VeuKind::Nveu {
             if let Some(a) = self
                 .regime

@@ -406,6 +406,16 @@ pub enum NveuReading {
     PreviousYearEnd,
 }
 
+/// What a UVEU's shares of "total AI computing power" are measured on. Only one reading is
+/// implemented; the switch exists so the reading is data, and is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UveuShareBase {
+    /// TPP installed at the fleet's sites on the test date (planned sites count from their
+    /// online date).
+    InstalledSites,
+}
+
 /// When a licensed export draws the country allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -436,6 +446,9 @@ pub struct Switches {
     pub tier1_license_review: Option<SwitchDef<ReviewPolicy>>,
     /// How the NVEU schedule applies within a year.
     pub nveu_schedule_reading: Option<SwitchDef<NveuReading>>,
+    /// What UVEU shares are measured on ("total AI computing power").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uveu_share_base: Option<SwitchDef<UveuShareBase>>,
     /// ACM exports draw the country allocation.
     pub acm_counts_against_allocation: Option<SwitchDef<bool>>,
     /// AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15, 18.
@@ -675,6 +688,7 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     }
     if spec.veu.is_some() {
         need.insert("nveu_schedule_reading", s.nveu_schedule_reading.is_some());
+        need.insert("uveu_share_base", s.uveu_share_base.is_some());
     }
     if spec.hbm.is_some() {
         need.insert("hbm_license_review", s.hbm_license_review.is_some());
