@@ -255,6 +255,54 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Metrics from `--tops`/`--bits` pairs (one per precision), `--die-area` and
+/// `--not-datacenter`, with errors naming the option and value.
+pub fn metrics_from_rates(
+    tops: &[String],
+    bits: &[u32],
+    die_area: Option<&str>,
+    not_datacenter: bool,
+) -> Result<Metrics> {
+    if tops.is_empty() {
+        bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
+    }
+    if tops.len() != bits.len() {
+        bail!(
+            "option `--bits`: give one --bits for each --tops ({} --tops, {} --bits)",
+            tops.len(),
+            bits.len()
+        );
+    }
+    let mut rates = Vec::new();
+    for (t, &b) in tops.iter().zip(bits) {
+        let dense = parse_decimal(t)
+            .filter(|d| d.is_sign_positive() && !d.is_zero())
+            .with_context(|| format!("option `--tops`: `{t}` is not a positive number"))?;
+        if b == 0 || b > 256 {
+            bail!("option `--bits`: `{b}` is not a bit length");
+        }
+        rates.push(Rate {
+            precision: None,
+            dense_tops: dense,
+            bits: b,
+        });
+    }
+    let area = match die_area {
+        Some(a) => Some(
+            parse_decimal(a)
+                .filter(|d| d.is_sign_positive() && !d.is_zero())
+                .with_context(|| format!("option `--die-area`: `{a}` is not a positive number"))?,
+        ),
+        None => None,
+    };
+    let dc = if not_datacenter {
+        Datacenter::No
+    } else {
+        Datacenter::Yes
+    };
+    Metrics::from_rates(&rates, area, dc).context("no rates given")
+}
+
 /// Runs a subcommand.
 pub fn run(
     command: Command,
@@ -412,51 +460,10 @@ fn classify_cmd(
             })?;
             (m, Some(c))
         }
-        None => {
-            if tops.is_empty() {
-                bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
-            }
-            if tops.len() != bits.len() {
-                bail!(
-                    "option `--bits`: give one --bits for each --tops ({} --tops, {} --bits)",
-                    tops.len(),
-                    bits.len()
-                );
-            }
-            let mut rates = Vec::new();
-            for (t, &b) in tops.iter().zip(bits) {
-                let dense = parse_decimal(t)
-                    .filter(|d| d.is_sign_positive() && !d.is_zero())
-                    .with_context(|| format!("option `--tops`: `{t}` is not a positive number"))?;
-                if b == 0 || b > 256 {
-                    bail!("option `--bits`: `{b}` is not a bit length");
-                }
-                rates.push(Rate {
-                    precision: None,
-                    dense_tops: dense,
-                    bits: b,
-                });
-            }
-            let area = match die_area {
-                Some(a) => Some(
-                    parse_decimal(&a)
-                        .filter(|d| d.is_sign_positive() && !d.is_zero())
-                        .with_context(|| {
-                            format!("option `--die-area`: `{a}` is not a positive number")
-                        })?,
-                ),
-                None => None,
-            };
-            let dc = if not_datacenter {
-                Datacenter::No
-            } else {
-                Datacenter::Yes
-            };
-            (
-                Metrics::from_rates(&rates, area, dc).context("no rates given")?,
-                None,
-            )
-        }
+        None => (
+            metrics_from_rates(tops, bits, die_area.as_deref(), not_datacenter)?,
+            None,
+        ),
     };
     let class =
         classify(&metrics, &regime.spec.classification).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -2,7 +2,7 @@
 //! `aidf classify --foundry` (the foundry presumption).
 
 use aidf_core::chip::Chip;
-use aidf_core::classify::{Datacenter, Metrics, Rate};
+use aidf_core::classify::Metrics;
 use aidf_core::explain::thousands;
 use aidf_core::foundry::{Designer, FoundryInput, Packager, presumption};
 use aidf_core::inspect::{self, Period};
@@ -299,44 +299,7 @@ fn metrics<'p>(
             .map_err(|e| anyhow::anyhow!("option `--chip`: {e}"))?;
         return Ok((c.metrics(), Some(c)));
     }
-    if tops.is_empty() {
-        bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
-    }
-    if tops.len() != bits.len() {
-        bail!(
-            "option `--bits`: give one --bits for each --tops ({} --tops, {} --bits)",
-            tops.len(),
-            bits.len()
-        );
-    }
-    let mut rates = Vec::new();
-    for (t, &b) in tops.iter().zip(bits) {
-        let dense = parse_decimal(t)
-            .filter(|d| d.is_sign_positive() && !d.is_zero())
-            .with_context(|| format!("option `--tops`: `{t}` is not a positive number"))?;
-        if b == 0 || b > 256 {
-            bail!("option `--bits`: `{b}` is not a bit length");
-        }
-        rates.push(Rate {
-            precision: None,
-            dense_tops: dense,
-            bits: b,
-        });
-    }
-    let area = match die_area {
-        Some(a) => Some(
-            parse_decimal(a)
-                .filter(|d| d.is_sign_positive() && !d.is_zero())
-                .with_context(|| format!("option `--die-area`: `{a}` is not a positive number"))?,
-        ),
-        None => None,
-    };
-    let dc = if not_datacenter {
-        Datacenter::No
-    } else {
-        Datacenter::Yes
-    };
-    let mut m = Metrics::from_rates(&rates, area, dc).context("no rates given")?;
+    let mut m = crate::cmd::metrics_from_rates(tops, bits, die_area, not_datacenter)?;
     if let Some(i) = &extra.interconnect {
         m.interconnect_gbs = Some(positive("--interconnect", i)?);
     }
