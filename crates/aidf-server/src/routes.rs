@@ -721,19 +721,28 @@ fn strip(tenant: &str, id: &str) -> String {
 /// The tenant's licenses.
 #[utoipa::path(get, path = "/v1/licenses", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 async fn licenses(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
-    let prefix = format!("{}.", who.tenant);
     let all = state
         .with_ledger(|l| l.store().licenses().map_err(ledger_error))
         .await?;
-    let out: Vec<Value> = all
-        .into_iter()
-        .filter(|l| l.id.starts_with(&prefix))
-        .map(|mut l| {
-            l.id = strip(&who.tenant, &l.id);
-            serde_json::to_value(&l).unwrap_or_default()
-        })
-        .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(tenant_records(&who.tenant, all, |l| &mut l.id)))
+}
+
+/// The records whose id is in the tenant's namespace, shown with the namespace stripped.
+fn tenant_records<T: serde::Serialize>(
+    tenant: &str,
+    all: Vec<T>,
+    id: impl Fn(&mut T) -> &mut String,
+) -> Value {
+    let prefix = format!("{tenant}.");
+    Value::Array(
+        all.into_iter()
+            .filter_map(|mut r| {
+                let own = id(&mut r).strip_prefix(&prefix).map(str::to_string)?;
+                *id(&mut r) = own;
+                serde_json::to_value(&r).ok()
+            })
+            .collect(),
+    )
 }
 
 /// One license with its balances.
@@ -851,19 +860,10 @@ async fn add_license(
 /// The tenant's validated end users.
 #[utoipa::path(get, path = "/v1/veus", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
 async fn veus(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
-    let prefix = format!("{}.", who.tenant);
     let all = state
         .with_ledger(|l| l.store().veus().map_err(ledger_error))
         .await?;
-    let out: Vec<Value> = all
-        .into_iter()
-        .filter(|v| v.id.starts_with(&prefix))
-        .map(|mut v| {
-            v.id = strip(&who.tenant, &v.id);
-            serde_json::to_value(&v).unwrap_or_default()
-        })
-        .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(tenant_records(&who.tenant, all, |v| &mut v.id)))
 }
 
 /// Record a UVEU/NVEU authorization and its sites (officer).
