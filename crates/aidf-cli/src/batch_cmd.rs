@@ -190,3 +190,69 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
         print(&summary.render(h100))
     }
 }
+
+/// `aidf simulate …`
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML; see docs/batch.md and examples/scenarios/).
+    scenario: PathBuf,
+    /// Output directory.
+    #[arg(long, default_value = "sim-out")]
+    out: PathBuf,
+    /// Skip the SVG/PNG charts.
+    #[arg(long)]
+    no_charts: bool,
+}
+
+pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.scenario)
+        .with_context(|| format!("reading `{}`", a.scenario.display()))?;
+    let sc =
+        aidf_batch::scenario::Scenario::parse(&a.scenario.display().to_string(), &text, policy)?;
+    let t0 = std::time::Instant::now();
+    let res = aidf_batch::simulate::simulate(policy, &sc)?;
+    let elapsed = t0.elapsed();
+    let mut files = aidf_batch::simulate::write_outputs(&a.out, &res)?;
+    if !a.no_charts {
+        files.extend(aidf_batch::charts::write_all(&a.out, &res)?);
+    }
+    let h = res.h100_tpp;
+    let mut s = format!(
+        "{}: {} orders x {} run(s), {} quarters ({} to {}), simulated in {:.2?}\n",
+        res.scenario,
+        res.orders(),
+        res.runs.len(),
+        res.quarters.len(),
+        res.quarters.first().map(String::as_str).unwrap_or(""),
+        res.quarters.last().map(String::as_str).unwrap_or(""),
+        elapsed
+    );
+    for run in &res.runs {
+        let all = || run.countries.iter().flat_map(|c| &c.quarters);
+        let demand: u128 = all().map(|q| q.demand_tpp).sum();
+        let granted: u128 = all().map(|q| q.granted_tpp).sum();
+        let refused: u128 = all().map(|q| q.refused_tpp).sum();
+        s += &format!(
+            "{}: demand {} H100e, granted {} H100e, refused {} H100e\n",
+            run.name,
+            aidf_batch::simulate::h100e(demand, h),
+            aidf_batch::simulate::h100e(granted, h),
+            aidf_batch::simulate::h100e(refused, h)
+        );
+        let binds: Vec<String> = run
+            .countries
+            .iter()
+            .filter_map(|c| {
+                c.binds
+                    .map(|q| format!("{} {}", c.country, res.quarters[q as usize]))
+            })
+            .collect();
+        if !binds.is_empty() {
+            s += &format!("  allocation binds: {}\n", binds.join(", "));
+        }
+    }
+    for f in files {
+        s += &format!("wrote {}\n", f.display());
+    }
+    print(&s)
+}

@@ -192,6 +192,8 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::batch_cmd::GenAction,
     },
+    /// Simulate a what-if scenario quarter by quarter through the engine; CSV series and charts.
+    Simulate(crate::batch_cmd::SimulateArgs),
 }
 
 /// `aidf token …`
@@ -375,6 +377,7 @@ pub fn run(
         Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
         Command::Batch(args) => crate::batch_cmd::batch_cmd(&policy, args)?,
         Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
+        Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
