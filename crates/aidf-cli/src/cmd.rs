@@ -185,6 +185,15 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::fleet_cmd::WeightsAction,
     },
+    /// Determine a CSV or JSON-lines file of transactions (in parallel, or in order against a ledger).
+    Batch(crate::batch_cmd::BatchArgs),
+    /// Generate synthetic data (order books).
+    Gen {
+        #[command(subcommand)]
+        action: crate::batch_cmd::GenAction,
+    },
+    /// Simulate a what-if scenario quarter by quarter through the engine; CSV series and charts.
+    Simulate(crate::batch_cmd::SimulateArgs),
 }
 
 /// `aidf token …`
@@ -414,6 +423,9 @@ pub fn run(
         } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
         Command::Fleet { action } => crate::fleet_cmd::fleet(&policy, action)?,
         Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
+        Command::Batch(args) => crate::batch_cmd::batch_cmd(&policy, args)?,
+        Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
+        Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,900 @@
+//! Batch determinations: CSV or JSON lines in, one output row per input row, in input order.
+//!
+//! Stateless ([`run`] with no ledger): a reader thread streams chunks of rows; each chunk is
+//! parsed and determined in parallel (rayon) and written in order by a writer thread, so memory
+//! stays bounded whatever the file size. Stateful ([`run`] with a ledger): rows are applied one by
+//! one, in order, through [`aidf_service::ship`], so caps bind as they would in reality.
+//!
+//! A bad row (unparseable, unknown country or chip…) becomes an output row with `status = error`,
+//! its row number, the field and the value; the batch goes on. The [`Summary`] counts rows by
+//! authorization and by country, and TPP by outcome.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::mpsc;
+
+use aidf_core::{Determination, DeterminationInput, Policy, Posture, determine};
+use aidf_ledger::{LedgerStore, Timestamp};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::row::{self, FieldError, Header};
+
+/// Input file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// CSV with a header (`docs/batch.md`).
+    Csv,
+    /// One JSON input (the contract) per line.
+    Jsonl,
+}
+
+impl Format {
+    /// From a file name's extension (`.csv`, `.jsonl`, `.ndjson`, `.json`).
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Options of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Override every row's posture.
+    pub posture: Option<Posture>,
+    /// Pin every row's regime.
+    pub regime: Option<String>,
+    /// Rows per chunk handed to the workers (default 8192).
+    pub chunk_rows: Option<usize>,
+}
+
+/// Why a batch stopped (a bad row never stops it).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The CSV header is unusable.
+    #[error(transparent)]
+    Header(#[from] row::HeaderError),
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The CSV writer failed.
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Totals over a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Input rows.
+    pub rows: u64,
+    /// Rows determined.
+    pub ok: u64,
+    /// Bad rows.
+    pub errors: u64,
+    /// Rows per authorization.
+    pub by_authorization: BTreeMap<String, u64>,
+    /// Rows per destination country (after aliases), then per authorization.
+    pub by_country: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Total TPP per authorization.
+    pub tpp_by_authorization: BTreeMap<String, u128>,
+    /// Stateful batches: rows per ledger status (`authorized`, `refused`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_status: BTreeMap<String, u64>,
+    /// Stateful batches: TPP per ledger status.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tpp_by_status: BTreeMap<String, u128>,
+    /// Bad rows per field.
+    pub errors_by_field: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    fn add(&mut self, d: &Determination) {
+        self.rows += 1;
+        self.ok += 1;
+        let a = d.authorization.as_str();
+        *self.by_authorization.entry(a.to_string()).or_default() += 1;
+        *self
+            .by_country
+            .entry(d.destination.to_string())
+            .or_default()
+            .entry(a.to_string())
+            .or_default() += 1;
+        *self.tpp_by_authorization.entry(a.to_string()).or_default() += u128::from(d.total_tpp);
+    }
+
+    fn add_json(&mut self, d: &serde_json::Value) {
+        self.rows += 1;
+        self.ok += 1;
+        let a = d["authorization"].as_str().unwrap_or("?").to_string();
+        let cc = d["destination"].as_str().unwrap_or("?").to_string();
+        *self.by_authorization.entry(a.clone()).or_default() += 1;
+        *self
+            .by_country
+            .entry(cc)
+            .or_default()
+            .entry(a.clone())
+            .or_default() += 1;
+        *self.tpp_by_authorization.entry(a).or_default() +=
+            u128::from(d["total_tpp"].as_u64().unwrap_or(0));
+    }
+
+    fn add_error(&mut self, field: &str) {
+        self.rows += 1;
+        self.errors += 1;
+        *self.errors_by_field.entry(field.to_string()).or_default() += 1;
+    }
+
+    fn merge(&mut self, o: Summary) {
+        self.rows += o.rows;
+        self.ok += o.ok;
+        self.errors += o.errors;
+        for (k, v) in o.by_authorization {
+            *self.by_authorization.entry(k).or_default() += v;
+        }
+        for (k, m) in o.by_country {
+            let e = self.by_country.entry(k).or_default();
+            for (a, v) in m {
+                *e.entry(a).or_default() += v;
+            }
+        }
+        for (k, v) in o.tpp_by_authorization {
+            *self.tpp_by_authorization.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_status {
+            *self.by_status.entry(k).or_default() += v;
+        }
+        for (k, v) in o.tpp_by_status {
+            *self.tpp_by_status.entry(k).or_default() += v;
+        }
+        for (k, v) in o.errors_by_field {
+            *self.errors_by_field.entry(k).or_default() += v;
+        }
+    }
+
+    /// A readable rendering.
+    pub fn render(&self, h100_tpp: Option<u64>) -> String {
+        use aidf_core::explain::thousands;
+        let mut s = format!(
+            "rows {}  determined {}  bad {}\n",
+            thousands(self.rows.into()),
+            thousands(self.ok.into()),
+            thousands(self.errors.into())
+        );
+        s += "by authorization (rows, TPP, H100e):\n";
+        for (a, n) in &self.by_authorization {
+            let tpp = self.tpp_by_authorization.get(a).copied().unwrap_or(0);
+            let h = h100_tpp
+                .map(|h| format!("{:.1}", tpp as f64 / h as f64))
+                .unwrap_or_default();
+            s += &format!(
+                "  {a:<15} {:>12} {:>22} {:>14}\n",
+                thousands((*n).into()),
+                thousands(tpp),
+                h
+            );
+        }
+        if !self.by_status.is_empty() {
+            s += "ledger (rows, TPP):\n";
+            for (k, n) in &self.by_status {
+                let tpp = self.tpp_by_status.get(k).copied().unwrap_or(0);
+                s += &format!(
+                    "  {k:<15} {:>12} {:>22}\n",
+                    thousands((*n).into()),
+                    thousands(tpp)
+                );
+            }
+        }
+        s += "by country (rows: authorization=rows):\n";
+        for (cc, m) in &self.by_country {
+            let total: u64 = m.values().sum();
+            let parts: Vec<String> = m.iter().map(|(a, n)| format!("{a}={n}")).collect();
+            s += &format!("  {cc} {:>10}  {}\n", total, parts.join(" "));
+        }
+        if !self.errors_by_field.is_empty() {
+            s += "bad rows by field:\n";
+            for (f, n) in &self.errors_by_field {
+                s += &format!("  {f:<28} {n}\n");
+            }
+        }
+        s
+    }
+}
+
+/// The output columns of a CSV result file.
+pub const OUTPUT_COLUMNS: &[&str] = &[
+    "row",
+    "id",
+    "status",
+    "authorization",
+    "license_required",
+    "review_policy",
+    "eccn",
+    "destination",
+    "destination_tier",
+    "consignee_tier",
+    "item",
+    "quantity",
+    "unit_tpp",
+    "total_tpp",
+    "h100_equivalents",
+    "counts_against",
+    "regime",
+    "reasons",
+    "error_field",
+    "error",
+];
+
+/// Extra output columns of a stateful (ledger) batch.
+pub const LEDGER_COLUMNS: &[&str] = &["shipment_id", "ship_status", "license_id", "refusal"];
+
+/// What the ledger did with a row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShipCols {
+    /// Shipment id.
+    pub shipment_id: String,
+    /// `authorized` or `refused`.
+    pub ship_status: String,
+    /// License drawn.
+    pub license_id: Option<String>,
+    /// Why refused.
+    pub refusal: Option<String>,
+}
+
+/// One processed row.
+enum Outcome {
+    Ok(Box<Determination>),
+    /// The determination a ledger recorded (stateful batches), as stored.
+    Recorded(serde_json::Value),
+    Err(FieldError),
+}
+
+/// Output format, from the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutFormat {
+    /// CSV with [`OUTPUT_COLUMNS`] (and [`LEDGER_COLUMNS`]).
+    Csv,
+    /// One JSON object per row: `row`, `id`, `status` and the full `determination` (exactly what
+    /// `aidf check --json` prints) or `error`.
+    Jsonl,
+}
+
+fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn write_csv_row(
+    w: &mut csv::Writer<Vec<u8>>,
+    row: u64,
+    id: &str,
+    out: &Outcome,
+    ship: Option<&ShipCols>,
+    stateful: bool,
+) -> Result<(), csv::Error> {
+    let row_s = row.to_string();
+    match out {
+        Outcome::Ok(d) => {
+            let counts: Vec<&str> = d
+                .counts_against
+                .iter()
+                .map(|c| match c {
+                    aidf_core::Counter::CountryAllocation => "country_allocation",
+                    aidf_core::Counter::LppAnnual => "lpp_annual",
+                    aidf_core::Counter::NveuAllocation => "nveu_allocation",
+                })
+                .collect();
+            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.rule).collect();
+            let h100e = format!("{:.3}", d.h100_equivalents);
+            w.write_field(&row_s)?;
+            w.write_field(id)?;
+            w.write_field("ok")?;
+            w.write_field(d.authorization.as_str())?;
+            w.write_field(if d.license_required { "true" } else { "false" })?;
+            w.write_field(d.review_policy.map(|r| r.as_str()).unwrap_or(""))?;
+            w.write_field(d.eccn.map(|e| e.as_str()).unwrap_or(""))?;
+            w.write_field(d.destination.as_str())?;
+            w.write_field(fmt_opt(d.destination_tier))?;
+            w.write_field(fmt_opt(d.consignee_tier))?;
+            w.write_field(d.item.chip_id.as_deref().unwrap_or(d.item.kind))?;
+            w.write_field(d.quantity.to_string())?;
+            w.write_field(d.unit_tpp.to_string())?;
+            w.write_field(d.total_tpp.to_string())?;
+            w.write_field(&h100e)?;
+            w.write_field(counts.join(";"))?;
+            w.write_field(&*d.regime.id)?;
+            w.write_field(reasons.join(";"))?;
+            w.write_field("")?;
+            w.write_field("")?;
+        }
+        Outcome::Recorded(d) => {
+            let st = |k: &str| match &d[k] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let list = |k: &str, field: Option<&str>| {
+                d[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| match field {
+                                Some(f) => v[f].as_str(),
+                                None => v.as_str(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(";")
+                    })
+                    .unwrap_or_default()
+            };
+            w.write_field(&row_s)?;
+            w.write_field(id)?;
+            w.write_field("ok")?;
+            for k in [
+                "authorization",
+                "license_required",
+                "review_policy",
+                "eccn",
+                "destination",
+                "destination_tier",
+                "consignee_tier",
+            ] {
+                w.write_field(st(k))?;
+            }
+            let item = d["item"]["chip_id"]
+                .as_str()
+                .or(d["item"]["kind"].as_str())
+                .unwrap_or("");
+            w.write_field(item)?;
+            w.write_field(st("quantity"))?;
+            w.write_field(st("unit_tpp"))?;
+            w.write_field(st("total_tpp"))?;
+            w.write_field(format!(
+                "{:.3}",
+                d["h100_equivalents"].as_f64().unwrap_or(0.0)
+            ))?;
+            w.write_field(list("counts_against", None))?;
+            w.write_field(d["regime"]["id"].as_str().unwrap_or(""))?;
+            w.write_field(list("reasons", Some("rule")))?;
+            w.write_field("")?;
+            w.write_field("")?;
+        }
+        Outcome::Err(e) => {
+            w.write_field(&row_s)?;
+            w.write_field(id)?;
+            w.write_field("error")?;
+            for _ in 3..18 {
+                w.write_field("")?;
+            }
+            w.write_field(&e.field)?;
+            w.write_field(e.to_string())?;
+        }
+    }
+    if stateful {
+        let s = ship;
+        w.write_field(s.map(|s| s.shipment_id.as_str()).unwrap_or(""))?;
+        w.write_field(s.map(|s| s.ship_status.as_str()).unwrap_or(""))?;
+        w.write_field(s.and_then(|s| s.license_id.as_deref()).unwrap_or(""))?;
+        w.write_field(s.and_then(|s| s.refusal.as_deref()).unwrap_or(""))?;
+    }
+    w.write_record(None::<&[u8]>)
+}
+
+fn write_json_row(
+    buf: &mut Vec<u8>,
+    row: u64,
+    id: &str,
+    out: &Outcome,
+    ship: Option<&ShipCols>,
+) -> Result<(), std::io::Error> {
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Det<'a> {
+        Typed(&'a Determination),
+        Json(&'a serde_json::Value),
+    }
+    #[derive(Serialize)]
+    struct Line<'a> {
+        row: u64,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        id: &'a str,
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        determination: Option<Det<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shipment: Option<&'a ShipCols>,
+    }
+    let mut line = Line {
+        row,
+        id,
+        status: "ok",
+        determination: None,
+        field: None,
+        value: None,
+        error: None,
+        shipment: ship,
+    };
+    match out {
+        Outcome::Ok(d) => line.determination = Some(Det::Typed(d)),
+        Outcome::Recorded(d) => line.determination = Some(Det::Json(d)),
+        Outcome::Err(e) => {
+            line.status = "error";
+            line.field = Some(&e.field);
+            line.value = Some(&e.value);
+            line.error = Some(e.to_string());
+        }
+    }
+    serde_json::to_writer(&mut *buf, &line)?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// A raw input row, before parsing.
+enum Raw {
+    Csv(csv::StringRecord),
+    Json(String),
+    /// Unreadable (bad UTF-8, a broken CSV quote…).
+    Bad(String),
+}
+
+fn parse_raw(
+    header: Option<&Header>,
+    raw: &Raw,
+    opts: &Options,
+) -> Result<(Option<String>, DeterminationInput), FieldError> {
+    let (id, mut input) = match raw {
+        Raw::Csv(rec) => row::record_to_input(header.expect("CSV rows come with a header"), rec)?,
+        Raw::Json(text) => {
+            let input = DeterminationInput::from_json(text).map_err(|e| FieldError {
+                field: e.path.clone(),
+                value: String::new(),
+                message: e.message.clone(),
+            })?;
+            (None, input)
+        }
+        Raw::Bad(msg) => {
+            return Err(FieldError {
+                field: String::new(),
+                value: String::new(),
+                message: msg.clone(),
+            });
+        }
+    };
+    if let Some(p) = opts.posture {
+        input.posture = Some(p);
+    }
+    if opts.regime.is_some() {
+        input.regime = opts.regime.clone();
+    }
+    Ok((id, input))
+}
+
+fn determine_error(
+    csv: bool,
+    input: &DeterminationInput,
+    e: &aidf_core::DetermineError,
+) -> FieldError {
+    let path = row::determine_error_field(e);
+    FieldError {
+        field: if csv {
+            row::column_of(path)
+        } else {
+            path.to_string()
+        },
+        value: row::value_of(input, path),
+        message: {
+            // The core's message starts with "field `path`: "; keep only what follows.
+            let m = e.to_string();
+            match m.split_once("`: ") {
+                Some((head, rest)) if head.starts_with("field `") => rest.to_string(),
+                _ => m,
+            }
+        },
+    }
+}
+
+/// Determines one raw row (stateless).
+fn process(
+    policy: &Policy,
+    header: Option<&Header>,
+    raw: &Raw,
+    opts: &Options,
+) -> (String, Outcome) {
+    match parse_raw(header, raw, opts) {
+        Err(e) => (String::new(), Outcome::Err(e)),
+        Ok((id, input)) => match determine(policy, &input) {
+            Ok(d) => (id.unwrap_or_default(), Outcome::Ok(Box::new(d))),
+            Err(e) => (
+                id.unwrap_or_default(),
+                Outcome::Err(determine_error(header.is_some(), &input, &e)),
+            ),
+        },
+    }
+}
+
+struct Chunk {
+    first_row: u64,
+    rows: Vec<Raw>,
+    bytes_read: u64,
+}
+
+/// Reads chunks of raw rows; returns the CSV header if any. Runs on the reader thread.
+fn read_chunks<R: Read>(
+    format: Format,
+    input: R,
+    chunk_rows: usize,
+    header_tx: mpsc::SyncSender<Result<Option<Header>, BatchError>>,
+    tx: mpsc::SyncSender<Result<Chunk, BatchError>>,
+) {
+    let mut next_row = 1u64;
+    match format {
+        Format::Csv => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .has_headers(true)
+                .from_reader(input);
+            let header = match rdr.headers() {
+                Ok(h) => Header::new(h.iter()).map_err(BatchError::from),
+                Err(e) => Err(BatchError::Csv(e)),
+            };
+            let ok = header.is_ok();
+            if header_tx.send(header.map(Some)).is_err() || !ok {
+                return;
+            }
+            loop {
+                let mut rows = Vec::with_capacity(chunk_rows);
+                let mut rec = csv::StringRecord::new();
+                let first_row = next_row;
+                while rows.len() < chunk_rows {
+                    match rdr.read_record(&mut rec) {
+                        Ok(true) => {
+                            rows.push(Raw::Csv(std::mem::take(&mut rec)));
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            if e.is_io_error() {
+                                let _ = tx.send(Err(BatchError::Csv(e)));
+                                return;
+                            }
+                            rows.push(Raw::Bad(format!("unreadable CSV row: {e}")));
+                        }
+                    }
+                }
+                next_row += rows.len() as u64;
+                let done = rows.len() < chunk_rows;
+                let bytes_read = rdr.position().byte();
+                if !rows.is_empty()
+                    && tx
+                        .send(Ok(Chunk {
+                            first_row,
+                            rows,
+                            bytes_read,
+                        }))
+                        .is_err()
+                {
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        }
+        Format::Jsonl => {
+            if header_tx.send(Ok(None)).is_err() {
+                return;
+            }
+            let mut rdr = BufReader::with_capacity(1 << 20, input);
+            let mut bytes = 0u64;
+            let mut buf = Vec::new();
+            loop {
+                let mut rows = Vec::with_capacity(chunk_rows);
+                let first_row = next_row;
+                while rows.len() < chunk_rows {
+                    buf.clear();
+                    match rdr.read_until(b'\n', &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            bytes += n as u64;
+                            if buf.iter().all(u8::is_ascii_whitespace) {
+                                continue;
+                            }
+                            rows.push(match String::from_utf8(std::mem::take(&mut buf)) {
+                                Ok(s) => Raw::Json(s),
+                                Err(_) => Raw::Bad("the line is not valid UTF-8".into()),
+                            });
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(BatchError::Io(e)));
+                            return;
+                        }
+                    }
+                }
+                next_row += rows.len() as u64;
+                let done = rows.len() < chunk_rows;
+                if !rows.is_empty()
+                    && tx
+                        .send(Ok(Chunk {
+                            first_row,
+                            rows,
+                            bytes_read: bytes,
+                        }))
+                        .is_err()
+                {
+                    return;
+                }
+                if done {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn csv_writer(buf: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(buf)
+}
+
+fn header_bytes(out: OutFormat, ledger: bool) -> Result<Vec<u8>, BatchError> {
+    if out == OutFormat::Jsonl {
+        return Ok(Vec::new());
+    }
+    let mut w = csv_writer(Vec::new());
+    let mut cols: Vec<&str> = OUTPUT_COLUMNS.to_vec();
+    if ledger {
+        cols.extend_from_slice(LEDGER_COLUMNS);
+    }
+    w.write_record(&cols)?;
+    w.into_inner().map_err(|e| BatchError::Io(e.into_error()))
+}
+
+/// Where a stateful batch records its shipments.
+pub struct Ledger<'a> {
+    /// The store.
+    pub store: &'a mut dyn LedgerStore,
+    /// Time to record.
+    pub now: Timestamp,
+}
+
+impl std::fmt::Debug for Ledger<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("now", &self.now).finish()
+    }
+}
+
+/// Runs a batch: reads `input` in `format`, writes one row per input row to `output` in
+/// `out_format`, calls `progress(rows_done, bytes_read)` after each chunk, and returns the summary.
+/// With `ledger`, rows are shipped in order (see module docs).
+#[allow(clippy::too_many_arguments)]
+pub fn run<R: Read + Send, W: Write + Send>(
+    policy: &Policy,
+    format: Format,
+    input: R,
+    out_format: OutFormat,
+    mut output: W,
+    opts: &Options,
+    ledger: Option<Ledger<'_>>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Summary, BatchError> {
+    let chunk_rows = opts
+        .chunk_rows
+        .unwrap_or(if ledger.is_some() { 256 } else { 8192 });
+    let stateful = ledger.is_some();
+    std::thread::scope(|s| {
+        let (header_tx, header_rx) = mpsc::sync_channel(1);
+        let (tx, rx) = mpsc::sync_channel::<Result<Chunk, BatchError>>(3);
+        s.spawn(move || read_chunks(format, input, chunk_rows, header_tx, tx));
+        let header = match header_rx.recv() {
+            Ok(h) => h?,
+            Err(_) => return Ok(Summary::default()),
+        };
+        let (wtx, wrx) = mpsc::sync_channel::<Vec<u8>>(3);
+        let writer = s.spawn(move || -> Result<W, std::io::Error> {
+            for buf in wrx {
+                output.write_all(&buf)?;
+            }
+            output.flush()?;
+            Ok(output)
+        });
+        let send = |buf: Vec<u8>| -> Result<(), BatchError> {
+            wtx.send(buf)
+                .map_err(|_| std::io::Error::other("the output writer stopped"))?;
+            Ok(())
+        };
+        send(header_bytes(out_format, stateful)?)?;
+        let mut summary = Summary::default();
+        let mut done = 0u64;
+        let mut ledger = ledger;
+        let mut failure = None;
+        for chunk in rx {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            let (buf, part) = match ledger.as_mut() {
+                None => process_chunk(policy, header.as_ref(), &chunk, out_format, opts)?,
+                Some(l) => ship_chunk(policy, header.as_ref(), &chunk, out_format, opts, l)?,
+            };
+            done += chunk.rows.len() as u64;
+            summary.merge(part);
+            if let Err(e) = send(buf) {
+                failure = Some(e);
+                break;
+            }
+            progress(done, chunk.bytes_read);
+        }
+        drop(wtx);
+        let w = writer
+            .join()
+            .map_err(|_| std::io::Error::other("the output writer panicked"))?;
+        if let Some(e) = failure {
+            // A write error explains a closed channel better than the channel does.
+            w?;
+            return Err(e);
+        }
+        w?;
+        Ok(summary)
+    })
+}
+
+fn render_rows(
+    out_format: OutFormat,
+    stateful: bool,
+    first_row: u64,
+    rows: &[(String, Outcome, Option<ShipCols>)],
+) -> Result<Vec<u8>, BatchError> {
+    let mut buf = Vec::with_capacity(rows.len() * 256);
+    match out_format {
+        OutFormat::Csv => {
+            let mut w = csv_writer(buf);
+            for (i, (id, out, ship)) in rows.iter().enumerate() {
+                write_csv_row(
+                    &mut w,
+                    first_row + i as u64,
+                    id,
+                    out,
+                    ship.as_ref(),
+                    stateful,
+                )?;
+            }
+            buf = w.into_inner().map_err(|e| BatchError::Io(e.into_error()))?;
+        }
+        OutFormat::Jsonl => {
+            for (i, (id, out, ship)) in rows.iter().enumerate() {
+                write_json_row(&mut buf, first_row + i as u64, id, out, ship.as_ref())?;
+            }
+        }
+    }
+    Ok(buf)
+}
+
+fn process_chunk(
+    policy: &Policy,
+    header: Option<&Header>,
+    chunk: &Chunk,
+    out_format: OutFormat,
+    opts: &Options,
+) -> Result<(Vec<u8>, Summary), BatchError> {
+    const SUB: usize = 512;
+    let parts: Vec<Result<(Vec<u8>, Summary), BatchError>> = chunk
+        .rows
+        .par_chunks(SUB)
+        .enumerate()
+        .map(|(k, rows)| {
+            let mut summary = Summary::default();
+            let done: Vec<(String, Outcome, Option<ShipCols>)> = rows
+                .iter()
+                .map(|raw| {
+                    let (id, out) = process(policy, header, raw, opts);
+                    match &out {
+                        Outcome::Ok(d) => summary.add(d),
+                        Outcome::Recorded(d) => summary.add_json(d),
+                        Outcome::Err(e) => summary.add_error(&e.field),
+                    }
+                    (id, out, None)
+                })
+                .collect();
+            let buf = render_rows(out_format, false, chunk.first_row + (k * SUB) as u64, &done)?;
+            Ok((buf, summary))
+        })
+        .collect();
+    let mut buf = Vec::new();
+    let mut summary = Summary::default();
+    for p in parts {
+        let (b, s) = p?;
+        buf.extend_from_slice(&b);
+        summary.merge(s);
+    }
+    Ok((buf, summary))
+}
+
+/// The shipment id of a row: its `id` cell, or one derived from the row number and the input.
+pub fn shipment_id(row: u64, id: Option<&str>, input: &DeterminationInput) -> String {
+    match id {
+        Some(id) => id.to_string(),
+        None => format!("batch-{row}-{}", &aidf_service::input_digest(input)[7..19]),
+    }
+}
+
+fn ship_chunk(
+    policy: &Policy,
+    header: Option<&Header>,
+    chunk: &Chunk,
+    out_format: OutFormat,
+    opts: &Options,
+    ledger: &mut Ledger<'_>,
+) -> Result<(Vec<u8>, Summary), BatchError> {
+    let mut summary = Summary::default();
+    let mut done = Vec::with_capacity(chunk.rows.len());
+    for (i, raw) in chunk.rows.iter().enumerate() {
+        let row = chunk.first_row + i as u64;
+        let (id, input) = match parse_raw(header, raw, opts) {
+            Ok(x) => x,
+            Err(e) => {
+                summary.add_error(&e.field);
+                done.push((String::new(), Outcome::Err(e), None));
+                continue;
+            }
+        };
+        let sid = shipment_id(row, id.as_deref(), &input);
+        if let Err(e) = aidf_ledger::validate_op_id(&sid) {
+            let e = FieldError {
+                field: "id".into(),
+                value: sid.clone(),
+                message: e.to_string(),
+            };
+            summary.add_error(&e.field);
+            done.push((id.unwrap_or_default(), Outcome::Err(e), None));
+            continue;
+        }
+        match aidf_service::ship(&mut *ledger.store, policy, &input, &sid, ledger.now) {
+            Ok(o) => {
+                // The determination the ledger recorded, made against its balances.
+                let d = o.determination;
+                summary.add_json(&d);
+                let st = o.status.as_str().to_string();
+                let tpp = d["total_tpp"].as_u64().unwrap_or(0);
+                *summary.by_status.entry(st.clone()).or_default() += 1;
+                *summary.tpp_by_status.entry(st.clone()).or_default() += u128::from(tpp);
+                done.push((
+                    id.unwrap_or_default(),
+                    Outcome::Recorded(d),
+                    Some(ShipCols {
+                        shipment_id: o.shipment_id,
+                        ship_status: st,
+                        license_id: o.license_id,
+                        refusal: o.refusal,
+                    }),
+                ));
+            }
+            Err(aidf_service::ShipError::Determine(e)) => {
+                let e = determine_error(header.is_some(), &input, &e);
+                summary.add_error(&e.field);
+                done.push((id.unwrap_or_default(), Outcome::Err(e), None));
+            }
+            Err(e) => {
+                let e = FieldError {
+                    field: String::new(),
+                    value: String::new(),
+                    message: format!("ledger: {e}"),
+                };
+                summary.add_error("");
+                done.push((id.unwrap_or_default(), Outcome::Err(e), None));
+            }
+        }
+    }
+    Ok((
+        render_rows(out_format, true, chunk.first_row, &done)?,
+        summary,
+    ))
+}

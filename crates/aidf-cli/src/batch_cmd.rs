@@ -1,0 +1,258 @@
+//! `aidf batch`, `aidf gen shipments` and `aidf simulate`: aidf at scale (crate `aidf-batch`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use aidf_batch::batch::{self, Format, OutFormat};
+use aidf_core::Policy;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cmd::{PostureArg, print};
+
+/// `aidf batch …`
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Input: a CSV file (columns in docs/batch.md) or JSON lines (`.jsonl`), or `-` (stdin).
+    file: PathBuf,
+    /// Output file: `.csv` (key fields and reason ids) or `.jsonl` (full determinations).
+    #[arg(short = 'o', long = "out")]
+    out: PathBuf,
+    /// Ship rows in order against this ledger (SQLite path or postgres:// URL), so caps bind.
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+    /// Input format when it cannot be told from the file name.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Override every row's posture.
+    #[arg(long, value_enum)]
+    posture: Option<PostureArg>,
+    /// Pin every row's regime.
+    #[arg(long)]
+    regime: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// File format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// CSV with a header.
+    Csv,
+    /// JSON lines.
+    Jsonl,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// `aidf gen …`
+#[derive(Debug, Subcommand)]
+pub enum GenAction {
+    /// A synthetic order book (deterministic for a seed).
+    Shipments {
+        /// Number of orders.
+        #[arg(long, default_value_t = 1000)]
+        rows: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (default: standard output).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// csv (default) or jsonl.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FormatArg,
+    },
+}
+
+pub fn gen_cmd(policy: &Policy, action: GenAction) -> Result<()> {
+    let GenAction::Shipments {
+        rows,
+        seed,
+        out,
+        format,
+    } = action;
+    match out {
+        Some(p) => {
+            let f = std::fs::File::create(&p)
+                .with_context(|| format!("option `--out`: cannot create `{}`", p.display()))?;
+            aidf_batch::generate::write(policy, rows, seed, format.into(), f)?;
+        }
+        None => aidf_batch::generate::write(
+            policy,
+            rows,
+            seed,
+            format.into(),
+            std::io::stdout().lock(),
+        )?,
+    }
+    Ok(())
+}
+
+fn input_format(file: &Path, given: Option<FormatArg>) -> Result<Format> {
+    match given {
+        Some(f) => Ok(f.into()),
+        None => Format::from_path(file).with_context(|| {
+            format!(
+                "argument `FILE`: cannot tell the format of `{}` from its name; use --format csv|jsonl",
+                file.display()
+            )
+        }),
+    }
+}
+
+pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
+    let format = input_format(&a.file, a.format)?;
+    let out_format = match a.out.extension().and_then(|e| e.to_str()) {
+        Some("csv") => OutFormat::Csv,
+        Some("jsonl" | "ndjson") => OutFormat::Jsonl,
+        _ => bail!(
+            "option `--out`: `{}` must end in .csv or .jsonl",
+            a.out.display()
+        ),
+    };
+    let opts = batch::Options {
+        posture: a.posture.map(Into::into),
+        regime: a.regime.clone(),
+        chunk_rows: None,
+    };
+    if let Some(r) = &a.regime
+        && policy.regime(r).is_none()
+    {
+        bail!("option `--regime`: unknown regime `{r}`");
+    }
+    let out = std::fs::File::create(&a.out)
+        .with_context(|| format!("option `--out`: cannot create `{}`", a.out.display()))?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let (input, len): (Box<dyn std::io::Read + Send>, u64) = if a.file == Path::new("-") {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let f = std::fs::File::open(&a.file)
+            .with_context(|| format!("reading `{}`", a.file.display()))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), len)
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(len);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let progress = |rows: u64, bytes: u64| {
+        if let Some(b) = &bar {
+            b.set_position(bytes);
+            b.set_message(format!("{rows} rows"));
+        }
+    };
+    let mut ledger_handle = match &a.ledger {
+        Some(db) => {
+            let db = db.to_string_lossy().to_string();
+            Some(
+                aidf_ledger::Ledger::open(&db)
+                    .with_context(|| format!("option `--ledger`: cannot open ledger `{db}`"))?,
+            )
+        }
+        None => None,
+    };
+    let ledger = ledger_handle.as_mut().map(|l| batch::Ledger {
+        store: l.store(),
+        now: aidf_ledger::Timestamp::now_utc(),
+    });
+    let summary = batch::run(
+        policy, format, input, out_format, out, &opts, ledger, &progress,
+    )?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if a.json {
+        print(&(serde_json::to_string_pretty(&summary)? + "\n"))
+    } else {
+        let h100 = policy
+            .regime_on(
+                chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default(),
+                aidf_core::Posture::AsWritten,
+            )
+            .map(|(r, _)| r.spec.h100_tpp);
+        print(&summary.render(h100))
+    }
+}
+
+/// `aidf simulate …`
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML; see docs/batch.md and examples/scenarios/).
+    scenario: PathBuf,
+    /// Output directory.
+    #[arg(long, default_value = "sim-out")]
+    out: PathBuf,
+    /// Skip the SVG/PNG charts.
+    #[arg(long)]
+    no_charts: bool,
+}
+
+pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.scenario)
+        .with_context(|| format!("reading `{}`", a.scenario.display()))?;
+    let sc =
+        aidf_batch::scenario::Scenario::parse(&a.scenario.display().to_string(), &text, policy)?;
+    let t0 = std::time::Instant::now();
+    let res = aidf_batch::simulate::simulate(policy, &sc)?;
+    let elapsed = t0.elapsed();
+    let mut files = aidf_batch::simulate::write_outputs(&a.out, &res)?;
+    if !a.no_charts {
+        files.extend(aidf_batch::charts::write_all(&a.out, &res)?);
+    }
+    let h = res.h100_tpp;
+    let mut s = format!(
+        "{}: {} orders x {} run(s), {} quarters ({} to {}), simulated in {:.2?}\n",
+        res.scenario,
+        res.orders(),
+        res.runs.len(),
+        res.quarters.len(),
+        res.quarters.first().map(String::as_str).unwrap_or(""),
+        res.quarters.last().map(String::as_str).unwrap_or(""),
+        elapsed
+    );
+    for run in &res.runs {
+        let all = || run.countries.iter().flat_map(|c| &c.quarters);
+        let demand: u128 = all().map(|q| q.demand_tpp).sum();
+        let granted: u128 = all().map(|q| q.granted_tpp).sum();
+        let refused: u128 = all().map(|q| q.refused_tpp).sum();
+        s += &format!(
+            "{}: demand {} H100e, granted {} H100e, refused {} H100e\n",
+            run.name,
+            aidf_batch::simulate::h100e(demand, h),
+            aidf_batch::simulate::h100e(granted, h),
+            aidf_batch::simulate::h100e(refused, h)
+        );
+        let binds: Vec<String> = run
+            .countries
+            .iter()
+            .filter_map(|c| {
+                c.binds
+                    .map(|q| format!("{} {}", c.country, res.quarters[q as usize]))
+            })
+            .collect();
+        if !binds.is_empty() {
+            s += &format!("  allocation binds: {}\n", binds.join(", "));
+        }
+    }
+    for f in files {
+        s += &format!("wrote {}\n", f.display());
+    }
+    print(&s)
+}
