@@ -48,7 +48,17 @@ test('the map draws at least 150 countries with the right tiers on 2025-06-01 (a
   await page.waitForSelector('#country-detail h3');
   assert.match(await page.locator('#country-detail h3').textContent(), /Saudi Arabia \(SA\) Tier 2/);
   assert.match(await page.locator('#country-detail').textContent(), /Country groups: D:4/);
-  // Keyboard: focus a country and press Enter.
+  // Keyboard: the map is one tab stop after "Find a country"; arrows move, Enter selects.
+  await page.focus('#map-find');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.name), 'Afghanistan');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.cc), 'AL');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /Albania \(AL\)/.test(document.querySelector('#country-detail h3')?.textContent || ''));
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'country-detail', 'focus moves to the detail');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.cc), 'AL', 'one tab stop, where it was left');
   await page.locator('#map path.country[data-cc="CN"]').first().focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => /\(CN\)/.test(document.querySelector('#country-detail h3')?.textContent || ''));
@@ -152,6 +162,18 @@ test('a bad input shows its error next to the field the problem names', async ()
   assert.match(await page.textContent('#err-item-chip'), /unknown chip `H1000 SXM`; nearest: nvidia-h100-sxm/);
   assert.ok(await page.locator('#err-quantity').isHidden());
   await page.locator('#check-form').screenshot({ path: join(shots, '09-field-error.png') });
+  // The same in the license form: the problem names `destination`.
+  await page.fill('#lic-id', 'BAD-1');
+  await page.fill('#lic-consignee', 'Y');
+  await page.fill('#lic-destination', 'ZZ');
+  await page.fill('#lic-units', '1');
+  await page.fill('#lic-tpp', '1');
+  await page.fill('#lic-granted', '2025-05-20');
+  await page.fill('#lic-expires', '2027-05-20');
+  await page.click('#license-form button[type=submit]');
+  await page.locator('#err-lic-destination').waitFor({ state: 'visible' });
+  assert.match(await page.textContent('#err-lic-destination'), /unknown country code `ZZ`/);
+  assert.equal(await page.getAttribute('#lic-destination', 'aria-invalid'), 'true');
   assert.deepEqual(errors, [], 'no page or console errors');
   assert.deepEqual(browser.offsite, [], 'no request left localhost');
 });

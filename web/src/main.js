@@ -222,14 +222,14 @@ function buildMap() {
   const width = 960, height = 500;
   const projection = geoNaturalEarth1().fitSize([width, height], { type: 'Sphere' });
   const path = geoPath(projection);
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-label': 'World map of tiers; each country is a focusable button' });
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'group', 'aria-label': 'World map of tiers. Arrow keys move between countries, Enter shows one' });
   root.append(patternDefs());
   root.append(svg('path', { d: path({ type: 'Sphere' }), fill: '#e8f0f8', stroke: '#999' }));
-  const g = svg('g', { class: 'countries' });
+  const g = svg('g', { class: 'countries', tabindex: '-1' });
   tierLabels = svg('g', { class: 'tier-labels', 'aria-hidden': 'true' });
   for (const f of land.features) {
     const cc = alpha2Of(f);
-    const p = svg('path', { d: path(f), class: 'country', 'data-cc': cc || '', 'data-name': f.properties?.name || '', tabindex: '0', role: 'button' });
+    const p = svg('path', { d: path(f), class: 'country', 'data-cc': cc || '', 'data-name': f.properties?.name || '', tabindex: '-1', role: 'button' });
     g.append(p);
     // Tier number on larger countries: a label as well as colour and pattern.
     const [[x0, y0], [x1, y1]] = path.bounds(f);
@@ -259,10 +259,30 @@ function buildMap() {
     const p = ev.target.closest('path.country');
     if (p?.dataset.cc) selectCountry(p.dataset.cc);
   });
+  // Keyboard: the map is one tab stop (roving tabindex); arrow keys move between countries in
+  // name order, Home/End jump to the ends, Enter or Space selects.
+  const order = [...g.querySelectorAll('path.country')].sort((a, b) => a.dataset.name.localeCompare(b.dataset.name));
+  order[0].setAttribute('tabindex', '0');
   g.addEventListener('keydown', (ev) => {
     const p = ev.target.closest('path.country');
-    if (p?.dataset.cc && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); selectCountry(p.dataset.cc); }
+    if (!p) return;
+    if (p.dataset.cc && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); selectCountry(p.dataset.cc); return; }
+    const i = order.indexOf(p);
+    const next = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: order.length - 1 }[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    const q = order[(next + order.length) % order.length];
+    p.setAttribute('tabindex', '-1');
+    q.setAttribute('tabindex', '0');
+    q.focus();
+    tip.textContent = describe(q);
+    const box = $('#map').getBoundingClientRect();
+    const r = q.getBoundingClientRect();
+    tip.style.left = `${r.left - box.left + r.width / 2}px`;
+    tip.style.top = `${r.top - box.top + r.height / 2}px`;
+    tip.hidden = false;
   });
+  g.addEventListener('focusout', () => { tip.hidden = true; });
   mapBuilt = true;
 }
 
