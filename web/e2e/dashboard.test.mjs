@@ -27,6 +27,7 @@ const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullP
 test('the map draws at least 150 countries with the right tiers on 2025-06-01 (ai-diffusion-2025, as written)', async () => {
   await page.goto(`${server.base}/?date=2025-06-01&regime=ai-diffusion-2025&posture=as_written`);
   await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.textContent('#session'), 'insecure local mode (no authentication)');
   const drawn = await page.locator('#map path.country').count();
   assert.ok(drawn >= 150, `only ${drawn} countries drawn`);
   const expected = { US: '1', DE: '1', IN: '2', AE: '2', CN: '3' };
@@ -114,6 +115,16 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.click('#license-form button[type=submit]');
   await page.waitForFunction(() => /BIS-MY-1/.test(document.querySelector('#licenses').textContent));
 
+  // And a validated end user with a site in Malaysia (shown in the country panel below).
+  await page.fill('#veu-id', 'UVEU-1');
+  await page.selectOption('#veu-kind', 'uveu');
+  await page.fill('#veu-owner', 'BigCloud Inc');
+  await page.fill('#veu-hq', 'US');
+  await page.fill('#veu-sites', 'kl-1:MY');
+  await page.click('#veu-form button[type=submit]');
+  await page.waitForFunction(() => /UVEU-1/.test(document.querySelector('#veus').textContent));
+  await page.locator('#records-section').screenshot({ path: join(shots, '06a-licenses-veus.png') });
+
   await check(2000);
   await page.waitForSelector('#record-shipment');
   await page.click('#record-shipment');
@@ -129,6 +140,7 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.selectOption('#map-find', 'MY');
   await page.waitForFunction(() => /Used 31,664,000 TPP \(2,000 H100-eq\.\)/.test(document.querySelector('#country-detail').textContent));
   assert.match(await page.textContent('#country-detail'), /BIS-MY-1/);
+  assert.match(await page.textContent('#country-detail'), /UVEU-1\s*UVEU\s*BigCloud Inc/);
   await page.locator('#map-section').screenshot({ path: join(shots, '07-map-malaysia-after-shipment.png') });
 });
 

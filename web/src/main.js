@@ -142,11 +142,12 @@ async function start() {
   $('#signin').hidden = true;
   $('#main').hidden = false;
   const me = state.me;
-  $('#session').replaceChildren(
+  $('#session').replaceChildren(...[
     me.insecure_local
       ? el('span', { class: 'badge warn', text: 'insecure local mode (no authentication)' })
       : el('span', {}, 'Tenant ', el('strong', { text: me.tenant }), ' · role ', el('strong', { id: 'role', text: me.role })),
-    me.insecure_local ? null : el('button', { type: 'button', class: 'secondary', id: 'signout', onclick: signOut, text: 'Sign out' }));
+    me.insecure_local ? null : el('button', { type: 'button', class: 'secondary', id: 'signout', onclick: signOut, text: 'Sign out' }),
+  ].filter(Boolean));
   applyRole();
   const [chips, regimes] = await Promise.all([api('GET', '/v1/chips'), api('GET', '/v1/regimes')]);
   state.chips = chips;
