@@ -5,7 +5,8 @@
 //! tokens (stored hashed) with tenants and roles, a hash-chained audit record for every
 //! determination, shipment and change (including refusals and errors), Prometheus metrics.
 //! Ledger work runs on the blocking pool; the embedded SQLite file is the default and a PostgreSQL
-//! URL lets several instances share one ledger and one audit chain.
+//! URL lets several instances share one ledger and one audit chain. `/` serves the web dashboard
+//! from assets embedded in the binary (`web.rs`).
 
 pub mod audit;
 pub mod auth;
@@ -13,6 +14,7 @@ mod metrics;
 pub mod problem;
 mod routes;
 pub mod store;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -108,6 +110,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+    .merge(web::routes())
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         metrics::track,

@@ -355,6 +355,8 @@ struct CountriesQuery {
     date: Option<String>,
     /// `as_written` (default) or `as_enforced`.
     posture: Option<String>,
+    /// Pin a regime id (default: the one in force on the date under the posture).
+    regime: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -1000,12 +1002,20 @@ async fn countries(
         }
     };
     let p = &state.policy;
-    let (regime, _) = p.regime_on(date, posture).ok_or_else(|| {
-        ApiError::unprocessable(
-            Some("date".into()),
-            format!("parameter `date`: no regime is in force on {date}"),
-        )
-    })?;
+    let regime = match &q.regime {
+        Some(id) => p.regime(id).ok_or_else(|| {
+            ApiError::unprocessable(
+                Some("regime".into()),
+                format!("parameter `regime`: unknown regime `{id}`"),
+            )
+        })?,
+        None => p.regime_on(date, posture).map(|(r, _)| r).ok_or_else(|| {
+            ApiError::unprocessable(
+                Some("date".into()),
+                format!("parameter `date`: no regime is in force on {date}"),
+            )
+        })?,
+    };
     let rows: Vec<Value> = p
         .countries
         .countries()
@@ -1019,6 +1029,31 @@ async fn countries(
     Ok(Json(
         json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows}),
     ))
+}
+
+/// The chip catalog: id, name and TPP of each chip (TPP null when no dense rate is published).
+#[utoipa::path(get, path = "/v1/chips", tag = "policy", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+async fn chips(State(state): S, _who: Principal) -> Json<Value> {
+    let list: Vec<Value> = state
+        .policy
+        .catalog
+        .chips()
+        .iter()
+        .map(|c| {
+            json!({"id": c.id.as_ref(), "name": c.display_name(), "vendor": c.vendor,
+                   "tpp": c.metrics().map(|m| m.tpp_whole())})
+        })
+        .collect();
+    Json(Value::Array(list))
+}
+
+/// The caller: tenant, role and token id (what the dashboard may offer).
+#[utoipa::path(get, path = "/v1/whoami", tag = "admin", responses((status = 200, body = Object)), security(("bearer" = [])))]
+async fn whoami(State(state): S, who: Principal) -> Json<Value> {
+    Json(
+        json!({"tenant": who.tenant, "role": who.role.as_str(), "actor": who.actor,
+                "insecure_local": state.insecure_local}),
+    )
 }
 
 /// Regimes and the timeline.
@@ -1191,6 +1226,8 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(g2g, add_g2g))
         .routes(routes!(countries))
         .routes(routes!(regimes))
+        .routes(routes!(chips))
+        .routes(routes!(whoami))
         .routes(routes!(audit))
         .routes(routes!(verify))
         .routes(routes!(tenants, add_tenant))

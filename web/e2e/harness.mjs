@@ -1,0 +1,60 @@
+// Spawns `aidf serve` (the binary from `cargo build`) and Debian's Chromium via playwright-core.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = resolve(here, '../..');
+export const aidfBin = process.env.AIDF_BIN || join(root, 'target/debug/aidf');
+export const shots = join(root, 'artifacts/screenshots');
+mkdirSync(shots, { recursive: true });
+
+export function tempDb() {
+  return join(mkdtempSync(join(tmpdir(), 'aidf-e2e-')), 'aidf.db');
+}
+
+export function token(db, tenant, role) {
+  return execFileSync(aidfBin, ['token', 'create', '--db', db, '--tenant', tenant, '--role', role]).toString().trim();
+}
+
+/** Starts `aidf serve` on a free port; resolves with {base, startupMs, stop}. */
+export function startServer(db, extra = []) {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(aidfBin, ['serve', '--addr', '127.0.0.1:0', '--db', db, ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((ok, fail) => {
+    const rl = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => fail(new Error('aidf serve did not print its listening line in 10 s')), 10_000);
+    child.on('exit', (code) => fail(new Error(`aidf serve exited with ${code}`)));
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (!m) return fail(new Error(`unexpected first line: ${line}`));
+      ok({ base: m[1], startupMs, stop: () => child.kill('SIGKILL') });
+    });
+  });
+}
+
+export async function launch() {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'aidf-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  // The page must need nothing from another host: fail any request that leaves localhost.
+  const offsite = [];
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === '127.0.0.1' || u.protocol === 'data:') return route.continue();
+    offsite.push(u.href);
+    return route.abort();
+  });
+  return { context, offsite };
+}
