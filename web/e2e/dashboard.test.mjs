@@ -100,8 +100,8 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.click('#record-shipment');
   await page.waitForSelector('#shipment-status');
   assert.equal(await page.textContent('#shipment-status'), 'Recorded: refused');
-  await bar().waitFor();
-  assert.equal(await bar().getAttribute('aria-valuenow'), '0');
+  // A refused shipment draws nothing and opens no account: Malaysia has no allocation bar yet.
+  assert.equal(await bar().count(), 0);
 
   // An officer action (insecure-local is admin): record the license in the Licenses form.
   await page.fill('#lic-id', 'BIS-MY-1');
