@@ -170,6 +170,10 @@ fn main() {
         cpu_batch.as_secs_f64() / cpu_inputs.as_secs_f64().max(1e-9)
     );
 
+    if std::env::var_os("AIDF_BENCH_BATCH_ONLY").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     // 200 countries x 12 quarters, ~1,000,000 orders: 200 x 12 x 417 orders of 10 H100e.
     let text = "name = \"bench: 200 countries\"\nseed = 1\nstart = \"2025-01-01\"\nquarters = 12\n\
         regimes = [\"ai-diffusion-2025\"]\n[defaults]\nconsignees = 25\norder_h100e = 10\n\

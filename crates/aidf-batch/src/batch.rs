@@ -322,8 +322,16 @@ fn write_csv_row(
             num(w, &d.quantity)?;
             num(w, &d.unit_tpp)?;
             num(w, &d.total_tpp)?;
+            // Three decimals, rounded (the exact-float formatter is slow and this is a display
+            // column; TPP stays exact in `total_tpp`).
+            let milli = (d.h100_equivalents * 1000.0).round();
             t.clear();
-            let _ = write!(t, "{:.3}", d.h100_equivalents);
+            if milli.is_finite() && milli.abs() < 9.0e15 {
+                let m = milli as i64;
+                let _ = write!(t, "{}.{:03}", m / 1000, (m % 1000).abs());
+            } else {
+                let _ = write!(t, "{:.3}", d.h100_equivalents);
+            }
             w.write_field(&t)?;
             t.clear();
             for (i, c) in d.counts_against.iter().enumerate() {
@@ -850,7 +858,11 @@ fn process_chunk(
             Ok((buf, summary))
         })
         .collect();
-    let mut buf = Vec::new();
+    let len = parts
+        .iter()
+        .map(|p| p.as_ref().map_or(0, |x| x.0.len()))
+        .sum();
+    let mut buf = Vec::with_capacity(len);
     let mut summary = Summary::default();
     for p in parts {
         let (b, s) = p?;
