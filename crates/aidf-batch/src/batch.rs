@@ -603,7 +603,12 @@ fn read_chunks<R: Read>(
                 while rows.len() < chunk_rows {
                     match rdr.read_record(&mut rec) {
                         Ok(true) => {
-                            rows.push(Raw::Csv(std::mem::take(&mut rec)));
+                            // The next record is sized like this one, so it rarely regrows.
+                            let next = csv::StringRecord::with_capacity(
+                                rec.as_byte_record().as_slice().len(),
+                                rec.len(),
+                            );
+                            rows.push(Raw::Csv(std::mem::replace(&mut rec, next)));
                         }
                         Ok(false) => break,
                         Err(e) => {
