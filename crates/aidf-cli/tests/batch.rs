@@ -474,10 +474,31 @@ fn stateful_batch_on_postgres_gives_the_sqlite_balances() {
     let dir = tmp("pg");
     let book = stateful_book(&dir);
     let sqlite = dir.join("s.db");
-    run_ok(&["batch", s(&book), "-o", s(&dir.join("a.csv")), "--ledger", s(&sqlite)]);
-    run_ok(&["batch", s(&book), "-o", s(&dir.join("b.csv")), "--ledger", &url]);
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("a.csv")),
+        "--ledger",
+        s(&sqlite),
+    ]);
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("b.csv")),
+        "--ledger",
+        &url,
+    ]);
     // A rerun replays the recorded shipments: nothing is drawn twice.
-    run_ok(&["batch", s(&book), "-o", s(&dir.join("c.csv")), "--ledger", &url]);
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("c.csv")),
+        "--ledger",
+        &url,
+    ]);
     let pg: Vec<(String, Option<u64>, u64, u64)> = {
         let mut l = aidf_ledger::Ledger::open(&url).expect("open pg");
         l.store()
