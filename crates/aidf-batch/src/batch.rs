@@ -845,22 +845,30 @@ fn process_chunk(
         .par_chunks(SUB)
         .enumerate()
         .map(|(k, rows)| {
+            // Each row is determined, counted, written and dropped in turn, while it is hot.
             let mut tally = Tally::default();
-            let done: Vec<(String, Outcome, Option<ShipCols>)> = rows
-                .iter()
-                .map(|raw| {
-                    let (id, out) = process(policy, header, raw, opts);
-                    match &out {
-                        Outcome::Ok(d) => tally.add(d),
-                        Outcome::Recorded(d) => tally.rest.add_json(d),
-                        Outcome::Err(e) => tally.rest.add_error(&e.field),
-                    }
-                    (id, out, None)
-                })
-                .collect();
-            let summary = tally.into_summary();
-            let buf = render_rows(out_format, false, chunk.first_row + (k * SUB) as u64, &done)?;
-            Ok((buf, summary))
+            let first = chunk.first_row + (k * SUB) as u64;
+            let mut csv_w = (out_format == OutFormat::Csv)
+                .then(|| csv_writer(Vec::with_capacity(rows.len() * 256)));
+            let mut json_buf = Vec::new();
+            for (i, raw) in rows.iter().enumerate() {
+                let (id, out) = process(policy, header, raw, opts);
+                match &out {
+                    Outcome::Ok(d) => tally.add(d),
+                    Outcome::Recorded(d) => tally.rest.add_json(d),
+                    Outcome::Err(e) => tally.rest.add_error(&e.field),
+                }
+                let row = first + i as u64;
+                match csv_w.as_mut() {
+                    Some(w) => write_csv_row(w, row, &id, &out, None, false)?,
+                    None => write_json_row(&mut json_buf, row, &id, &out, None)?,
+                }
+            }
+            let buf = match csv_w {
+                Some(w) => w.into_inner().map_err(|e| BatchError::Io(e.into_error()))?,
+                None => json_buf,
+            };
+            Ok((buf, tally.into_summary()))
         })
         .collect();
     let len = parts
