@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::mpsc;
 
-use aidf_core::{Determination, DeterminationInput, Policy, Posture, determine};
+use aidf_core::{Authorization, Determination, DeterminationInput, Policy, Posture, determine};
 use aidf_ledger::{LedgerStore, Timestamp};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -91,20 +91,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn add(&mut self, d: &Determination) {
-        self.rows += 1;
-        self.ok += 1;
-        let a = d.authorization.as_str();
-        *self.by_authorization.entry(a.to_string()).or_default() += 1;
-        *self
-            .by_country
-            .entry(d.destination.to_string())
-            .or_default()
-            .entry(a.to_string())
-            .or_default() += 1;
-        *self.tpp_by_authorization.entry(a.to_string()).or_default() += u128::from(d.total_tpp);
-    }
-
     fn add_json(&mut self, d: &serde_json::Value) {
         self.rows += 1;
         self.ok += 1;
@@ -203,6 +189,43 @@ impl Summary {
     }
 }
 
+/// A chunk's counts, kept compact (no strings) while rows are determined, then folded into a
+/// [`Summary`].
+#[derive(Default)]
+struct Tally {
+    by: BTreeMap<(aidf_core::country::CountryCode, u8), (u64, u128)>,
+    rest: Summary,
+}
+
+impl Tally {
+    fn add(&mut self, d: &Determination) {
+        let a = Authorization::ALL
+            .iter()
+            .position(|x| *x == d.authorization)
+            .unwrap_or(0) as u8;
+        let e = self.by.entry((d.destination, a)).or_default();
+        e.0 += 1;
+        e.1 += u128::from(d.total_tpp);
+    }
+
+    fn into_summary(self) -> Summary {
+        let mut s = self.rest;
+        for ((cc, a), (n, tpp)) in self.by {
+            let a = Authorization::ALL[a as usize].as_str();
+            s.rows += n;
+            s.ok += n;
+            *s.by_authorization.entry(a.to_string()).or_default() += n;
+            *s.by_country
+                .entry(cc.to_string())
+                .or_default()
+                .entry(a.to_string())
+                .or_default() += n;
+            *s.tpp_by_authorization.entry(a.to_string()).or_default() += tpp;
+        }
+        s
+    }
+}
+
 /// The output columns of a CSV result file.
 pub const OUTPUT_COLUMNS: &[&str] = &[
     "row",
@@ -261,10 +284,6 @@ pub enum OutFormat {
     Jsonl,
 }
 
-fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
 fn write_csv_row(
     w: &mut csv::Writer<Vec<u8>>,
     row: u64,
@@ -276,17 +295,13 @@ fn write_csv_row(
     let row_s = row.to_string();
     match out {
         Outcome::Ok(d) => {
-            let counts: Vec<&str> = d
-                .counts_against
-                .iter()
-                .map(|c| match c {
-                    aidf_core::Counter::CountryAllocation => "country_allocation",
-                    aidf_core::Counter::LppAnnual => "lpp_annual",
-                    aidf_core::Counter::NveuAllocation => "nveu_allocation",
-                })
-                .collect();
-            let reasons: Vec<&str> = d.reasons.iter().map(|r| r.rule).collect();
-            let h100e = format!("{:.3}", d.h100_equivalents);
+            use std::fmt::Write as _;
+            let mut t = String::with_capacity(160);
+            let mut num = |w: &mut csv::Writer<Vec<u8>>, v: &dyn std::fmt::Display| {
+                t.clear();
+                let _ = write!(t, "{v}");
+                w.write_field(&t)
+            };
             w.write_field(&row_s)?;
             w.write_field(id)?;
             w.write_field("ok")?;
@@ -295,16 +310,50 @@ fn write_csv_row(
             w.write_field(d.review_policy.map(|r| r.as_str()).unwrap_or(""))?;
             w.write_field(d.eccn.map(|e| e.as_str()).unwrap_or(""))?;
             w.write_field(d.destination.as_str())?;
-            w.write_field(fmt_opt(d.destination_tier))?;
-            w.write_field(fmt_opt(d.consignee_tier))?;
+            match d.destination_tier {
+                Some(t) => num(w, &t)?,
+                None => w.write_field("")?,
+            }
+            match d.consignee_tier {
+                Some(t) => num(w, &t)?,
+                None => w.write_field("")?,
+            }
             w.write_field(d.item.chip_id.as_deref().unwrap_or(d.item.kind))?;
-            w.write_field(d.quantity.to_string())?;
-            w.write_field(d.unit_tpp.to_string())?;
-            w.write_field(d.total_tpp.to_string())?;
-            w.write_field(&h100e)?;
-            w.write_field(counts.join(";"))?;
+            num(w, &d.quantity)?;
+            num(w, &d.unit_tpp)?;
+            num(w, &d.total_tpp)?;
+            // Three decimals, rounded (the exact-float formatter is slow and this is a display
+            // column; TPP stays exact in `total_tpp`).
+            let milli = (d.h100_equivalents * 1000.0).round();
+            t.clear();
+            if milli.is_finite() && milli.abs() < 9.0e15 {
+                let m = milli as i64;
+                let _ = write!(t, "{}.{:03}", m / 1000, (m % 1000).abs());
+            } else {
+                let _ = write!(t, "{:.3}", d.h100_equivalents);
+            }
+            w.write_field(&t)?;
+            t.clear();
+            for (i, c) in d.counts_against.iter().enumerate() {
+                if i > 0 {
+                    t.push(';');
+                }
+                t.push_str(match c {
+                    aidf_core::Counter::CountryAllocation => "country_allocation",
+                    aidf_core::Counter::LppAnnual => "lpp_annual",
+                    aidf_core::Counter::NveuAllocation => "nveu_allocation",
+                });
+            }
+            w.write_field(&t)?;
             w.write_field(&*d.regime.id)?;
-            w.write_field(reasons.join(";"))?;
+            t.clear();
+            for (i, r) in d.reasons.iter().enumerate() {
+                if i > 0 {
+                    t.push(';');
+                }
+                t.push_str(r.rule);
+            }
+            w.write_field(&t)?;
             w.write_field("")?;
             w.write_field("")?;
         }
@@ -554,7 +603,12 @@ fn read_chunks<R: Read>(
                 while rows.len() < chunk_rows {
                     match rdr.read_record(&mut rec) {
                         Ok(true) => {
-                            rows.push(Raw::Csv(std::mem::take(&mut rec)));
+                            // The next record is sized like this one, so it rarely regrows.
+                            let next = csv::StringRecord::with_capacity(
+                                rec.as_byte_record().as_slice().len(),
+                                rec.len(),
+                            );
+                            rows.push(Raw::Csv(std::mem::replace(&mut rec, next)));
                         }
                         Ok(false) => break,
                         Err(e) => {
@@ -791,24 +845,37 @@ fn process_chunk(
         .par_chunks(SUB)
         .enumerate()
         .map(|(k, rows)| {
-            let mut summary = Summary::default();
-            let done: Vec<(String, Outcome, Option<ShipCols>)> = rows
-                .iter()
-                .map(|raw| {
-                    let (id, out) = process(policy, header, raw, opts);
-                    match &out {
-                        Outcome::Ok(d) => summary.add(d),
-                        Outcome::Recorded(d) => summary.add_json(d),
-                        Outcome::Err(e) => summary.add_error(&e.field),
-                    }
-                    (id, out, None)
-                })
-                .collect();
-            let buf = render_rows(out_format, false, chunk.first_row + (k * SUB) as u64, &done)?;
-            Ok((buf, summary))
+            // Each row is determined, counted, written and dropped in turn, while it is hot.
+            let mut tally = Tally::default();
+            let first = chunk.first_row + (k * SUB) as u64;
+            let mut csv_w = (out_format == OutFormat::Csv)
+                .then(|| csv_writer(Vec::with_capacity(rows.len() * 256)));
+            let mut json_buf = Vec::new();
+            for (i, raw) in rows.iter().enumerate() {
+                let (id, out) = process(policy, header, raw, opts);
+                match &out {
+                    Outcome::Ok(d) => tally.add(d),
+                    Outcome::Recorded(d) => tally.rest.add_json(d),
+                    Outcome::Err(e) => tally.rest.add_error(&e.field),
+                }
+                let row = first + i as u64;
+                match csv_w.as_mut() {
+                    Some(w) => write_csv_row(w, row, &id, &out, None, false)?,
+                    None => write_json_row(&mut json_buf, row, &id, &out, None)?,
+                }
+            }
+            let buf = match csv_w {
+                Some(w) => w.into_inner().map_err(|e| BatchError::Io(e.into_error()))?,
+                None => json_buf,
+            };
+            Ok((buf, tally.into_summary()))
         })
         .collect();
-    let mut buf = Vec::new();
+    let len = parts
+        .iter()
+        .map(|p| p.as_ref().map_or(0, |x| x.0.len()))
+        .sum();
+    let mut buf = Vec::with_capacity(len);
     let mut summary = Summary::default();
     for p in parts {
         let (b, s) = p?;

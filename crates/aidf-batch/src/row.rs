@@ -156,6 +156,7 @@ pub struct HeaderError(pub String);
 #[derive(Debug, Clone)]
 pub struct Header {
     pos: [Option<usize>; c::N],
+    width: usize,
 }
 
 impl Header {
@@ -182,7 +183,7 @@ impl Header {
                 return Err(HeaderError(format!("required column `{r}` is missing")));
             }
         }
-        Ok(Header { pos })
+        Ok(Header::with(pos))
     }
 
     /// The header `aidf gen` writes: every column, in order.
@@ -191,12 +192,17 @@ impl Header {
         for (i, p) in pos.iter_mut().enumerate() {
             *p = Some(i);
         }
-        Header { pos }
+        Header::with(pos)
+    }
+
+    fn with(pos: [Option<usize>; c::N]) -> Header {
+        let width = pos.iter().flatten().map(|p| p + 1).max().unwrap_or(0);
+        Header { pos, width }
     }
 
     /// Number of columns the file must not exceed.
     fn width(&self) -> usize {
-        self.pos.iter().flatten().map(|p| p + 1).max().unwrap_or(0)
+        self.width
     }
 }
 
@@ -208,7 +214,14 @@ struct Cells<'r> {
 impl<'r> Cells<'r> {
     fn get(&self, col: usize) -> Option<&'r str> {
         let i = self.h.pos[col]?;
-        let v = self.rec.get(i)?.trim();
+        let v = self.rec.get(i)?;
+        let b = v.as_bytes();
+        // Most cells have no surrounding space: skip the general trim for them.
+        let v = match (b.first(), b.last()) {
+            (None, _) => return None,
+            (Some(f), Some(l)) if !f.is_ascii_whitespace() && !l.is_ascii_whitespace() => v,
+            _ => v.trim(),
+        };
         (!v.is_empty()).then_some(v)
     }
     fn string(&self, col: usize) -> Option<String> {

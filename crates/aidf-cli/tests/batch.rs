@@ -456,3 +456,113 @@ fn stateful_batch_gives_the_balances_of_ship_row_by_row() {
     );
     assert_eq!(b1, b2);
 }
+
+#[test]
+fn stateful_batch_on_postgres_gives_the_sqlite_balances() {
+    let base = std::env::var("AIDF_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("aidf_cli_batch_{}", std::process::id());
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .expect("PostgreSQL must be running for this test (CI starts it)");
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let dir = tmp("pg");
+    let book = stateful_book(&dir);
+    let sqlite = dir.join("s.db");
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("a.csv")),
+        "--ledger",
+        s(&sqlite),
+    ]);
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("b.csv")),
+        "--ledger",
+        &url,
+    ]);
+    // A rerun replays the recorded shipments: nothing is drawn twice.
+    run_ok(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("c.csv")),
+        "--ledger",
+        &url,
+    ]);
+    let pg: Vec<(String, Option<u64>, u64, u64)> = {
+        let mut l = aidf_ledger::Ledger::open(&url).expect("open pg");
+        l.store()
+            .accounts()
+            .expect("accounts")
+            .into_iter()
+            .map(|a| (a.key, a.cap, a.posted, a.pending))
+            .collect()
+    };
+    assert_eq!(pg, balances(&sqlite));
+    let (h, a) = read_csv(&dir.join("a.csv"));
+    let (_, c) = read_csv(&dir.join("c.csv"));
+    let st = col(&h, "ship_status");
+    assert_eq!(
+        a.iter().map(|r| &r[st]).collect::<Vec<_>>(),
+        c.iter().map(|r| &r[st]).collect::<Vec<_>>()
+    );
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drop");
+}
+
+#[test]
+fn simulate_writes_series_and_charts_and_rejects_bad_scenarios() {
+    let dir = tmp("sim");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scenarios/tier2-demand.toml"
+    );
+    let out = dir.join("out");
+    let text = run_ok(&["simulate", scenario, "--out", s(&out)]);
+    assert!(text.contains("allocation binds"), "{text}");
+    for f in [
+        "countries.csv",
+        "binding.csv",
+        "tiers.csv",
+        "compare.csv",
+        "summary.json",
+        "burn-down.svg",
+        "burn-down.png",
+        "tiers.svg",
+        "tiers.png",
+        "refused.svg",
+        "refused.png",
+        "compare.svg",
+        "compare.png",
+    ] {
+        let meta = std::fs::metadata(out.join(f)).unwrap_or_else(|_| panic!("{f} written"));
+        assert!(meta.len() > 0, "{f} is empty");
+    }
+    let png = std::fs::read(out.join("burn-down.png")).expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n\
+         [[country]]\ncode = \"MY\"\nstart_h100e = 100\ngrowth = 5\n",
+    )
+    .expect("write");
+    let o = aidf(&["simulate", s(&bad), "--out", s(&dir.join("x"))])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:8:"), "{err}");
+    assert!(err.contains("growth"), "{err}");
+}

@@ -154,7 +154,7 @@ fn normalize(s: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     chips: Vec<Chip>,
-    exact: HashMap<String, usize>,
+    exact: crate::fxhash::FxHashMap<String, usize>,
     token_sets: Vec<Vec<String>>,
 }
 
@@ -165,7 +165,7 @@ impl Catalog {
         if file.schema != 1 {
             return Err(CatalogError::Schema(file.schema));
         }
-        let mut exact = HashMap::new();
+        let mut exact = crate::fxhash::FxHashMap::default();
         let mut token_sets = Vec::with_capacity(file.chip.len());
         for (i, c) in file.chip.iter().enumerate() {
             if c.id.is_empty()

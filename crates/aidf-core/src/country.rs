@@ -1,6 +1,6 @@
 //! Countries (ISO 3166-1 alpha-2) and dated EAR country-group membership.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -132,13 +132,13 @@ pub struct Membership<'a> {
 #[derive(Debug, Clone)]
 pub struct CountryTable {
     countries: Vec<Country>,
-    by_code: HashMap<CountryCode, usize>,
+    by_code: FxHashMap<CountryCode, usize>,
     aliases: Vec<Alias>,
-    alias_target: HashMap<CountryCode, (CountryCode, usize)>,
+    alias_target: FxHashMap<CountryCode, (CountryCode, usize)>,
     groups: Vec<Group>,
-    group_by_id: HashMap<Arc<str>, GroupIdx>,
+    group_by_id: FxHashMap<Arc<str>, GroupIdx>,
     /// Per country, per group: indices into `groups[g].members` that mention it.
-    member_index: HashMap<(CountryCode, GroupIdx), Vec<u16>>,
+    member_index: FxHashMap<(CountryCode, GroupIdx), Vec<u16>>,
 }
 
 /// Errors building a [`CountryTable`] from policy data.
@@ -196,7 +196,7 @@ impl CountryTable {
         aliases: Vec<Alias>,
         groups: Vec<Group>,
     ) -> Result<Self, CountryDataError> {
-        let mut by_code = HashMap::with_capacity(countries.len());
+        let mut by_code = FxHashMap::with_capacity_and_hasher(countries.len(), Default::default());
         for (i, c) in countries.iter().enumerate() {
             if by_code.insert(c.code, i).is_some() {
                 return Err(CountryDataError::Duplicate {
@@ -213,14 +213,14 @@ impl CountryTable {
                 })
             }
         };
-        let mut alias_target = HashMap::new();
+        let mut alias_target = FxHashMap::default();
         for (i, a) in aliases.iter().enumerate() {
             let from = known(parse_code(&a.code)?)?;
             let to = known(parse_code(&a.treated_as)?)?;
             alias_target.insert(from, (to, i));
         }
-        let mut group_by_id = HashMap::new();
-        let mut member_index: HashMap<(CountryCode, GroupIdx), Vec<u16>> = HashMap::new();
+        let mut group_by_id = FxHashMap::default();
+        let mut member_index: FxHashMap<(CountryCode, GroupIdx), Vec<u16>> = FxHashMap::default();
         for (gi, g) in groups.iter().enumerate() {
             let idx = GroupIdx(gi as u16);
             if group_by_id.insert(g.id.clone(), idx).is_some() {

@@ -12,6 +12,7 @@ pub mod determine;
 pub mod explain;
 pub mod fleet;
 pub mod foundry;
+mod fxhash;
 pub mod input;
 pub mod inspect;
 pub mod num;

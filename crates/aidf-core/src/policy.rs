@@ -2,7 +2,6 @@
 //! validated. The default policy is embedded in the binary; `Policy::from_sources` takes files a
 //! user supplies (`--policy-dir`). No I/O happens here: callers hand over file contents.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -271,7 +270,7 @@ pub struct Policy {
     pub catalog: Catalog,
     /// Regimes in file order.
     pub regimes: Vec<Regime>,
-    regime_by_id: HashMap<String, usize>,
+    regime_by_id: crate::fxhash::FxHashMap<String, usize>,
     /// The timeline.
     pub timeline: Timeline,
 }
@@ -645,7 +644,7 @@ impl Policy {
             other => PolicyError::new(chf, other.to_string()),
         })?;
         let mut regimes = Vec::new();
-        let mut regime_by_id = HashMap::new();
+        let mut regime_by_id = crate::fxhash::FxHashMap::default();
         let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
         for rf in &files {
             validate_regime(rf, &loc)?;
