@@ -285,9 +285,11 @@ impl SqliteLedger {
         let location = path.display().to_string();
         check_header(path, &location)?;
         let conn = Connection::open(path)?;
+        // Wait for other openers first (it writes nothing): a process creating the same new
+        // file, or switching it to WAL, holds a lock that would otherwise fail `inspect` at once.
+        conn.busy_timeout(Duration::from_secs(30))?;
         // Inspect before any pragma that writes (journal_mode=WAL rewrites the header).
         inspect(&conn, &location)?;
-        conn.busy_timeout(Duration::from_secs(30))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(LedgerError::Corrupt {
