@@ -26,9 +26,15 @@ const BATCH_MAX: usize = 512;
 const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
 
 impl AuditLog {
-    /// Starts the writer on its own connection.
-    pub fn start(db: Arc<Db>) -> AuditLog {
+    /// Starts the writer on its own connection (`url` is the database it is open on).
+    pub fn start(db: Arc<Db>, url: &str) -> AuditLog {
         let (tx, rx) = mpsc::channel::<Job>();
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if let Err(e) =
+            db.checkpoint_in_background(url, commits.clone(), std::time::Duration::from_millis(50))
+        {
+            tracing::warn!(error = %e, "audit checkpoints stay in the writer");
+        }
         std::thread::Builder::new()
             .name("aidf-audit".into())
             .spawn(move || {
@@ -45,6 +51,7 @@ impl AuditLog {
                     let records: Vec<NewAudit> = batch.iter().map(|(r, _)| r.clone()).collect();
                     match db.append_audit(&records) {
                         Ok(stored) => {
+                            commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             for ((_, reply), rec) in batch.into_iter().zip(stored) {
                                 let _ = reply.send(Ok(rec));
                             }

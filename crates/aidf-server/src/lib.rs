@@ -61,7 +61,7 @@ impl AppState {
             policy: Arc::new(policy),
             db_url: db_url.to_string(),
             db,
-            audit: audit::AuditLog::start(audit_db),
+            audit: audit::AuditLog::start(audit_db, db_url),
             insecure_local,
             tokens: auth::TokenCache::default(),
             ledgers: Mutex::new(vec![ledger]),

@@ -186,13 +186,43 @@ impl Db {
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "NORMAL")?;
-            // Fewer, larger checkpoints: the audit writer commits often.
-            c.pragma_update(None, "wal_autocheckpoint", 4000)?;
             for s in SCHEMA.iter().chain(SQLITE_TRIGGERS) {
                 c.execute_batch(s)?;
             }
             Ok(Db::Sqlite(Mutex::new(c)))
         }
+    }
+
+    /// For SQLite: stop this connection from checkpointing the WAL inside its own commits, and
+    /// run passive checkpoints on a separate connection and thread instead, at most every
+    /// `period`, when `commits` has moved. With `synchronous=NORMAL` a WAL commit does not fsync
+    /// but a checkpoint does; done in the writer, every checkpoint stalled all waiting requests.
+    pub fn checkpoint_in_background(
+        &self,
+        url: &str,
+        commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        period: std::time::Duration,
+    ) -> Result<()> {
+        let Db::Sqlite(c) = self else { return Ok(()) };
+        lock(c).pragma_update(None, "wal_autocheckpoint", 0)?;
+        let bg = rusqlite::Connection::open(url)?;
+        bg.busy_timeout(std::time::Duration::from_secs(10))?;
+        std::thread::Builder::new()
+            .name("aidf-audit-checkpoint".into())
+            .spawn(move || {
+                let mut seen = 0;
+                loop {
+                    std::thread::sleep(period);
+                    let now = commits.load(std::sync::atomic::Ordering::Relaxed);
+                    if now != seen {
+                        seen = now;
+                        // PASSIVE never blocks writers; a busy database just waits for next time.
+                        let _ = bg.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Invalid(format!("cannot start the checkpointer: {e}")))?;
+        Ok(())
     }
 
     fn query(&self, sql: &str, args: &[V]) -> Result<Vec<Vec<V>>> {
