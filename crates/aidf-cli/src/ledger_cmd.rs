@@ -83,6 +83,45 @@ pub fn ship(
     if let Some(r) = &out.refusal {
         s += &format!("Refused: {r}\n");
     }
+    // The same explanation `aidf check` gives: the rules that decided it, with citations.
+    let list = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    s += &format!(
+        "Regime: {} ({}, {}) {}\nWhy:\n",
+        text(&d["regime"], "id"),
+        text(&d["regime"], "posture"),
+        text(&d["regime"], "date"),
+        text(&d["regime"], "digest")
+    );
+    for (i, r) in list("reasons").iter().enumerate() {
+        s += &format!(
+            "  {}. {} [{}; {}]\n",
+            i + 1,
+            text(r, "detail"),
+            text(r, "rule"),
+            text(r, "citation")
+        );
+    }
+    for o in list("obligations") {
+        s += &format!(
+            "  obligation: {} [{}]\n",
+            text(&o, "detail"),
+            text(&o, "citation")
+        );
+    }
+    for a in list("assumptions") {
+        s += &format!(
+            "  assumption: {} = {}: {}\n",
+            text(&a, "switch"),
+            text(&a, "value"),
+            text(&a, "detail")
+        );
+    }
+    s += if out.entries.is_empty() {
+        "Ledger entries: none\n"
+    } else {
+        "Ledger entries:\n"
+    };
     for e in &out.entries {
         s += &format!(
             "  {} on {}: posted {} pending {} cap {}\n",
