@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::batch::BatchError;
@@ -93,6 +94,41 @@ fn y_desc(res: &SimResult, what: &str) -> String {
     )
 }
 
+/// The frame every per-quarter chart shares: caption, quarter axis, H100e axis with its unit.
+fn quarterly_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    res: &SimResult,
+    nq: usize,
+    caption: String,
+    ymax: f64,
+    x_desc: &str,
+    y_what: &str,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    Box<dyn std::error::Error>,
+>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(95)
+        .build_cartesian_2d(-0.5f64..(nq as f64 - 0.5), 0f64..ymax.max(1.0))?;
+    chart
+        .configure_mesh()
+        .x_labels(nq)
+        .x_label_formatter(&quarter_axis(res))
+        .y_label_formatter(&|v| grouped(*v))
+        .x_desc(x_desc)
+        .y_desc(y_desc(res, y_what))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    Ok(chart)
+}
+
 fn burn_down<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, res: &SimResult) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -109,25 +145,15 @@ where
         .max()
         .unwrap_or(1);
     let ymax = h100e(u128::from(max), h) * 1.08;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Country allocation remaining (burn-down) — {}", run.name),
-            ("sans-serif", 24),
-        )
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(95)
-        .build_cartesian_2d(-0.5f64..(nq as f64 - 0.5), 0f64..ymax.max(1.0))?;
-    chart
-        .configure_mesh()
-        .x_labels(nq)
-        .x_label_formatter(&quarter_axis(res))
-        .y_label_formatter(&|v| grouped(*v))
-        .x_desc("Quarter (end)")
-        .y_desc(y_desc(res, "Allocation remaining"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()?;
+    let mut chart = quarterly_chart(
+        &root,
+        res,
+        nq,
+        format!("Country allocation remaining (burn-down) — {}", run.name),
+        ymax,
+        "Quarter (end)",
+        "Allocation remaining",
+    )?;
     if picked.is_empty() {
         root.draw(&Text::new(
             "no country allocation drawn under this regime",
@@ -203,25 +229,15 @@ where
     }
     let totals: Vec<u128> = (0..nq).map(|q| by.values().map(|v| v[q]).sum()).collect();
     let ymax = totals.iter().map(|t| h100e(*t, h)).fold(0.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Compute granted by destination tier — {}", run.name),
-            ("sans-serif", 24),
-        )
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(95)
-        .build_cartesian_2d(-0.5f64..(nq as f64 - 0.5), 0f64..ymax.max(1.0))?;
-    chart
-        .configure_mesh()
-        .x_labels(nq)
-        .x_label_formatter(&quarter_axis(res))
-        .y_label_formatter(&|v| grouped(*v))
-        .x_desc("Quarter")
-        .y_desc(y_desc(res, "Granted per quarter"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()?;
+    let mut chart = quarterly_chart(
+        &root,
+        res,
+        nq,
+        format!("Compute granted by destination tier — {}", run.name),
+        ymax,
+        "Quarter",
+        "Granted per quarter",
+    )?;
     // Stacked: draw the running totals from the top layer down.
     let names: Vec<&String> = by.keys().collect();
     let mut cum = vec![0u128; nq];
@@ -281,25 +297,15 @@ where
         .map(|q| h100e(q.refused_tpp, h))
         .fold(0.0, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Demand refused by country — {}", run.name),
-            ("sans-serif", 24),
-        )
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(95)
-        .build_cartesian_2d(-0.5f64..(nq as f64 - 0.5), 0f64..ymax.max(1.0))?;
-    chart
-        .configure_mesh()
-        .x_labels(nq)
-        .x_label_formatter(&quarter_axis(res))
-        .y_label_formatter(&|v| grouped(*v))
-        .x_desc("Quarter")
-        .y_desc(y_desc(res, "Refused per quarter"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()?;
+    let mut chart = quarterly_chart(
+        &root,
+        res,
+        nq,
+        format!("Demand refused by country — {}", run.name),
+        ymax,
+        "Quarter",
+        "Refused per quarter",
+    )?;
     if v.is_empty() {
         root.draw(&Text::new(
             "no demand refused under this regime",

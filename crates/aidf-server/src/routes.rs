@@ -729,6 +729,21 @@ async fn licenses(State(state): S, who: Principal) -> Result<Json<Value>, ApiErr
     Ok(Json(tenant_records(&who.tenant, all, |l| &mut l.id)))
 }
 
+/// The audit result of a record just stored: shown without the tenant's namespace.
+fn recorded<T: serde::Serialize>(
+    tenant: &str,
+    mut record: T,
+    id: impl Fn(&mut T) -> &mut String,
+) -> (Value, String, String) {
+    let shown = strip(tenant, id(&mut record));
+    *id(&mut record) = shown;
+    (
+        serde_json::to_value(&record).unwrap_or_default(),
+        "recorded".to_string(),
+        String::new(),
+    )
+}
+
 /// The records whose id is in the tenant's namespace, shown with the namespace stripped.
 fn tenant_records<T: serde::Serialize>(
     tenant: &str,
@@ -845,13 +860,7 @@ async fn add_license(
                     .map_err(ledger_error)
             })
             .await?;
-        let mut shown = stored.clone();
-        shown.id = strip(&who.tenant, &stored.id);
-        Ok((
-            serde_json::to_value(&shown).unwrap_or_default(),
-            "recorded".to_string(),
-            String::new(),
-        ))
+        Ok(recorded(&who.tenant, stored, |r| &mut r.id))
     }
     .await;
     audited(&state, &who, "license.add", &digest, result)
@@ -915,13 +924,7 @@ async fn add_veu(
                     .map_err(ledger_error)
             })
             .await?;
-        let mut shown = stored.clone();
-        shown.id = strip(&who.tenant, &stored.id);
-        Ok((
-            serde_json::to_value(&shown).unwrap_or_default(),
-            "recorded".to_string(),
-            String::new(),
-        ))
+        Ok(recorded(&who.tenant, stored, |r| &mut r.id))
     }
     .await;
     audited(&state, &who, "veu.add", &digest, result)
