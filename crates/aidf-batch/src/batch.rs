@@ -1,8 +1,9 @@
 //! Batch determinations: CSV or JSON lines in, one output row per input row, in input order.
 //!
-//! Stateless ([`run`] with no ledger): a reader thread streams chunks of rows; each chunk is
-//! parsed and determined in parallel (rayon) and written in order by a writer thread, so memory
-//! stays bounded whatever the file size. Stateful ([`run`] with a ledger): rows are applied one by
+//! Stateless ([`run`] with no ledger): a reader thread cuts the input into blocks of whole rows
+//! ([`crate::split`]); one worker per core parses, determines and writes each block; a writer
+//! thread writes the blocks in input order. At most a few blocks per worker are in flight, so
+//! memory stays bounded whatever the file size. Stateful ([`run`] with a ledger): rows are applied one by
 //! one, in order, through [`aidf_service::ship`], so caps bind as they would in reality.
 //!
 //! A bad row (unparseable, unknown country or chip…) becomes an output row with `status = error`,
@@ -13,12 +14,14 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::mpsc;
 
-use aidf_core::{Authorization, Determination, DeterminationInput, Policy, Posture, determine};
+use aidf_core::{
+    Authorization, Detail, Determination, DeterminationInput, Policy, Posture, determine_with,
+};
 use aidf_ledger::{LedgerStore, Timestamp};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::row::{self, FieldError, Header};
+use crate::split::Splitter;
 
 /// Input file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +50,11 @@ pub struct Options {
     pub posture: Option<Posture>,
     /// Pin every row's regime.
     pub regime: Option<String>,
-    /// Rows per chunk handed to the workers (default 8192).
+    /// Rows per chunk of a stateful batch (default 256).
     pub chunk_rows: Option<usize>,
+    /// Bytes per block of whole rows handed to a worker in a stateless batch (default 1 MiB; a
+    /// row longer than this gets a block of its own).
+    pub block_bytes: Option<usize>,
 }
 
 /// Why a batch stopped (a bad row never stops it).
@@ -292,16 +298,12 @@ fn write_csv_row(
     ship: Option<&ShipCols>,
     stateful: bool,
 ) -> Result<(), csv::Error> {
-    let row_s = row.to_string();
+    let mut itoa_buf = itoa::Buffer::new();
+    let row_s = itoa_buf.format(row).to_string();
     match out {
         Outcome::Ok(d) => {
-            use std::fmt::Write as _;
             let mut t = String::with_capacity(160);
-            let mut num = |w: &mut csv::Writer<Vec<u8>>, v: &dyn std::fmt::Display| {
-                t.clear();
-                let _ = write!(t, "{v}");
-                w.write_field(&t)
-            };
+            let mut nums = itoa::Buffer::new();
             w.write_field(&row_s)?;
             w.write_field(id)?;
             w.write_field("ok")?;
@@ -310,26 +312,33 @@ fn write_csv_row(
             w.write_field(d.review_policy.map(|r| r.as_str()).unwrap_or(""))?;
             w.write_field(d.eccn.map(|e| e.as_str()).unwrap_or(""))?;
             w.write_field(d.destination.as_str())?;
-            match d.destination_tier {
-                Some(t) => num(w, &t)?,
-                None => w.write_field("")?,
-            }
-            match d.consignee_tier {
-                Some(t) => num(w, &t)?,
-                None => w.write_field("")?,
-            }
+            w.write_field(d.destination_tier.map(|t| nums.format(t)).unwrap_or(""))?;
+            w.write_field(d.consignee_tier.map(|t| nums.format(t)).unwrap_or(""))?;
             w.write_field(d.item.chip_id.as_deref().unwrap_or(d.item.kind))?;
-            num(w, &d.quantity)?;
-            num(w, &d.unit_tpp)?;
-            num(w, &d.total_tpp)?;
+            w.write_field(nums.format(d.quantity))?;
+            w.write_field(nums.format(d.unit_tpp))?;
+            w.write_field(nums.format(d.total_tpp))?;
             // Three decimals, rounded (the exact-float formatter is slow and this is a display
             // column; TPP stays exact in `total_tpp`).
             let milli = (d.h100_equivalents * 1000.0).round();
             t.clear();
             if milli.is_finite() && milli.abs() < 9.0e15 {
                 let m = milli as i64;
-                let _ = write!(t, "{}.{:03}", m / 1000, (m % 1000).abs());
+                if m < 0 {
+                    t.push('-');
+                }
+                t.push_str(nums.format(m.unsigned_abs() / 1000));
+                t.push('.');
+                let frac = m.unsigned_abs() % 1000;
+                if frac < 100 {
+                    t.push('0');
+                }
+                if frac < 10 {
+                    t.push('0');
+                }
+                t.push_str(nums.format(frac));
             } else {
+                use std::fmt::Write as _;
                 let _ = write!(t, "{:.3}", d.h100_equivalents);
             }
             w.write_field(&t)?;
@@ -492,14 +501,39 @@ enum Raw {
     Bad(String),
 }
 
+/// A raw row, borrowed.
+#[derive(Clone, Copy)]
+enum RawRef<'a> {
+    Csv(&'a csv::StringRecord),
+    Json(&'a str),
+    Bad(&'a str),
+}
+
+impl Raw {
+    fn as_ref(&self) -> RawRef<'_> {
+        match self {
+            Raw::Csv(r) => RawRef::Csv(r),
+            Raw::Json(t) => RawRef::Json(t),
+            Raw::Bad(m) => RawRef::Bad(m),
+        }
+    }
+}
+
 fn parse_raw(
     header: Option<&Header>,
-    raw: &Raw,
+    raw: RawRef<'_>,
     opts: &Options,
 ) -> Result<(Option<String>, DeterminationInput), FieldError> {
-    let (id, mut input) = match raw {
-        Raw::Csv(rec) => row::record_to_input(header.expect("CSV rows come with a header"), rec)?,
-        Raw::Json(text) => {
+    let (id, mut input) = match (raw, header) {
+        (RawRef::Csv(rec), Some(header)) => row::record_to_input(header, rec)?,
+        (RawRef::Csv(_), None) => {
+            return Err(FieldError {
+                field: String::new(),
+                value: String::new(),
+                message: "a CSV row without a header".into(),
+            });
+        }
+        (RawRef::Json(text), _) => {
             let input = DeterminationInput::from_json(text).map_err(|e| FieldError {
                 field: e.path.clone(),
                 value: String::new(),
@@ -507,11 +541,11 @@ fn parse_raw(
             })?;
             (None, input)
         }
-        Raw::Bad(msg) => {
+        (RawRef::Bad(msg), _) => {
             return Err(FieldError {
                 field: String::new(),
                 value: String::new(),
-                message: msg.clone(),
+                message: msg.to_string(),
             });
         }
     };
@@ -548,16 +582,17 @@ fn determine_error(
     }
 }
 
-/// Determines one raw row (stateless).
+/// Determines one raw row (stateless), building detail texts only as `detail` says.
 fn process(
     policy: &Policy,
     header: Option<&Header>,
-    raw: &Raw,
+    raw: RawRef<'_>,
     opts: &Options,
+    detail: Detail,
 ) -> (String, Outcome) {
     match parse_raw(header, raw, opts) {
         Err(e) => (String::new(), Outcome::Err(e)),
-        Ok((id, input)) => match determine(policy, &input) {
+        Ok((id, input)) => match determine_with(policy, &input, detail) {
             Ok(d) => (id.unwrap_or_default(), Outcome::Ok(Box::new(d))),
             Err(e) => (
                 id.unwrap_or_default(),
@@ -573,6 +608,27 @@ struct Chunk {
     bytes_read: u64,
 }
 
+/// The CSV reader of every path (the settings [`crate::split`] models).
+fn csv_reader<R: Read>(input: R, has_headers: bool) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(has_headers)
+        .from_reader(input)
+}
+
+/// Reads the header and sends it (or why it is unusable); false when the batch cannot go on.
+fn send_header<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    header_tx: &mpsc::SyncSender<Result<Option<Header>, BatchError>>,
+) -> bool {
+    let header = match rdr.headers() {
+        Ok(h) => Header::new(h.iter()).map_err(BatchError::from),
+        Err(e) => Err(BatchError::Csv(e)),
+    };
+    let ok = header.is_ok();
+    header_tx.send(header.map(Some)).is_ok() && ok
+}
+
 /// Reads chunks of raw rows; returns the CSV header if any. Runs on the reader thread.
 fn read_chunks<R: Read>(
     format: Format,
@@ -584,16 +640,8 @@ fn read_chunks<R: Read>(
     let mut next_row = 1u64;
     match format {
         Format::Csv => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .has_headers(true)
-                .from_reader(input);
-            let header = match rdr.headers() {
-                Ok(h) => Header::new(h.iter()).map_err(BatchError::from),
-                Err(e) => Err(BatchError::Csv(e)),
-            };
-            let ok = header.is_ok();
-            if header_tx.send(header.map(Some)).is_err() || !ok {
+            let mut rdr = csv_reader(input, true);
+            if !send_header(&mut rdr, &header_tx) {
                 return;
             }
             loop {
@@ -737,19 +785,8 @@ pub fn run<R: Read + Send, W: Write + Send>(
     ledger: Option<Ledger<'_>>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Summary, BatchError> {
-    let chunk_rows = opts
-        .chunk_rows
-        .unwrap_or(if ledger.is_some() { 256 } else { 8192 });
-    let stateful = ledger.is_some();
     std::thread::scope(|s| {
-        let (header_tx, header_rx) = mpsc::sync_channel(1);
-        let (tx, rx) = mpsc::sync_channel::<Result<Chunk, BatchError>>(3);
-        s.spawn(move || read_chunks(format, input, chunk_rows, header_tx, tx));
-        let header = match header_rx.recv() {
-            Ok(h) => h?,
-            Err(_) => return Ok(Summary::default()),
-        };
-        let (wtx, wrx) = mpsc::sync_channel::<Vec<u8>>(3);
+        let (wtx, wrx) = mpsc::sync_channel::<Vec<u8>>(4);
         let writer = s.spawn(move || -> Result<W, std::io::Error> {
             for buf in wrx {
                 output.write_all(&buf)?;
@@ -762,43 +799,125 @@ pub fn run<R: Read + Send, W: Write + Send>(
                 .map_err(|_| std::io::Error::other("the output writer stopped"))?;
             Ok(())
         };
-        send(header_bytes(out_format, stateful)?)?;
-        let mut summary = Summary::default();
-        let mut done = 0u64;
-        let mut ledger = ledger;
-        let mut failure = None;
-        for chunk in rx {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            let (buf, part) = match ledger.as_mut() {
-                None => process_chunk(policy, header.as_ref(), &chunk, out_format, opts)?,
-                Some(l) => ship_chunk(policy, header.as_ref(), &chunk, out_format, opts, l)?,
-            };
-            done += chunk.rows.len() as u64;
-            summary.merge(part);
-            if let Err(e) = send(buf) {
-                failure = Some(e);
-                break;
-            }
-            progress(done, chunk.bytes_read);
-        }
+        let outcome = match ledger {
+            None => run_stateless(s, policy, format, input, out_format, opts, progress, &send),
+            Some(l) => run_stateful(
+                s, policy, format, input, out_format, opts, l, progress, &send,
+            ),
+        };
         drop(wtx);
         let w = writer
             .join()
             .map_err(|_| std::io::Error::other("the output writer panicked"))?;
-        if let Some(e) = failure {
+        match outcome {
             // A write error explains a closed channel better than the channel does.
-            w?;
-            return Err(e);
+            Err(e) => {
+                w?;
+                Err(e)
+            }
+            Ok(summary) => {
+                w?;
+                Ok(summary)
+            }
         }
-        w?;
-        Ok(summary)
     })
+}
+
+/// Stateless: a reader thread cuts the input into blocks of whole rows; one worker per core
+/// parses, determines and writes each block; blocks are written in input order.
+#[allow(clippy::too_many_arguments)]
+fn run_stateless<'scope, 'env, R: Read + Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    policy: &'scope Policy,
+    format: Format,
+    input: R,
+    out_format: OutFormat,
+    opts: &'scope Options,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    send: &dyn Fn(Vec<u8>) -> Result<(), BatchError>,
+) -> Result<Summary, BatchError> {
+    let workers = rayon::current_num_threads().max(1);
+    let block_bytes = opts.block_bytes.unwrap_or(1 << 20).max(1);
+    let (header_tx, header_rx) = mpsc::sync_channel(1);
+    let (order_tx, order_rx) = mpsc::sync_channel::<mpsc::Receiver<BlockResult>>(2 * workers + 2);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(Block, mpsc::SyncSender<BlockResult>)>(workers);
+    s.spawn(move || read_blocks(format, input, block_bytes, header_tx, order_tx, work_tx));
+    let header = match header_rx.recv() {
+        Ok(h) => h?,
+        Err(_) => return Ok(Summary::default()),
+    };
+    let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+    for _ in 0..workers {
+        let work_rx = work_rx.clone();
+        let header = header.clone();
+        s.spawn(move || {
+            loop {
+                // The lock is held only to take the next block.
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((block, slot)) = next else { return };
+                let r = process_block(policy, header.as_ref(), format, &block, out_format, opts);
+                let _ = slot.send(r);
+            }
+        });
+    }
+    send(header_bytes(out_format, false)?)?;
+    let mut summary = Summary::default();
+    let mut done = 0u64;
+    for slot in order_rx {
+        let (buf, part, rows, bytes_read) = slot
+            .recv()
+            .map_err(|_| std::io::Error::other("a batch worker stopped"))??;
+        done += rows;
+        summary.merge(part);
+        send(buf)?;
+        progress(done, bytes_read);
+    }
+    Ok(summary)
+}
+
+/// Stateful: rows are shipped one by one, in order, against the ledger.
+#[allow(clippy::too_many_arguments)]
+fn run_stateful<'scope, 'env, R: Read + Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    policy: &Policy,
+    format: Format,
+    input: R,
+    out_format: OutFormat,
+    opts: &Options,
+    mut ledger: Ledger<'_>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    send: &dyn Fn(Vec<u8>) -> Result<(), BatchError>,
+) -> Result<Summary, BatchError> {
+    let chunk_rows = opts.chunk_rows.unwrap_or(256).max(1);
+    let (header_tx, header_rx) = mpsc::sync_channel(1);
+    let (tx, rx) = mpsc::sync_channel::<Result<Chunk, BatchError>>(3);
+    s.spawn(move || read_chunks(format, input, chunk_rows, header_tx, tx));
+    let header = match header_rx.recv() {
+        Ok(h) => h?,
+        Err(_) => return Ok(Summary::default()),
+    };
+    send(header_bytes(out_format, true)?)?;
+    let mut summary = Summary::default();
+    let mut done = 0u64;
+    for chunk in rx {
+        let chunk = chunk?;
+        let (buf, part) = ship_chunk(
+            policy,
+            header.as_ref(),
+            &chunk,
+            out_format,
+            opts,
+            &mut ledger,
+        )?;
+        done += chunk.rows.len() as u64;
+        summary.merge(part);
+        send(buf)?;
+        progress(done, chunk.bytes_read);
+    }
+    Ok(summary)
 }
 
 fn render_rows(
@@ -832,57 +951,207 @@ fn render_rows(
     Ok(buf)
 }
 
-fn process_chunk(
+/// A block of whole rows for a worker (stateless batches).
+struct Block {
+    first_row: u64,
+    rows: u64,
+    bytes: Vec<u8>,
+    bytes_read: u64,
+}
+
+/// A worker's answer for one block: the output bytes, the block's counts, its rows, and how far
+/// into the input it ends.
+type BlockResult = Result<(Vec<u8>, Summary, u64, u64), BatchError>;
+
+/// Parses, determines and writes one block, row by row while each row is hot.
+fn process_block(
     policy: &Policy,
     header: Option<&Header>,
-    chunk: &Chunk,
+    format: Format,
+    block: &Block,
     out_format: OutFormat,
     opts: &Options,
-) -> Result<(Vec<u8>, Summary), BatchError> {
-    const SUB: usize = 512;
-    let parts: Vec<Result<(Vec<u8>, Summary), BatchError>> = chunk
-        .rows
-        .par_chunks(SUB)
-        .enumerate()
-        .map(|(k, rows)| {
-            // Each row is determined, counted, written and dropped in turn, while it is hot.
-            let mut tally = Tally::default();
-            let first = chunk.first_row + (k * SUB) as u64;
-            let mut csv_w = (out_format == OutFormat::Csv)
-                .then(|| csv_writer(Vec::with_capacity(rows.len() * 256)));
-            let mut json_buf = Vec::new();
-            for (i, raw) in rows.iter().enumerate() {
-                let (id, out) = process(policy, header, raw, opts);
-                match &out {
-                    Outcome::Ok(d) => tally.add(d),
-                    Outcome::Recorded(d) => tally.rest.add_json(d),
-                    Outcome::Err(e) => tally.rest.add_error(&e.field),
+) -> BlockResult {
+    // The CSV output keeps rule ids only, so detail texts are not built for it.
+    let detail = match out_format {
+        OutFormat::Csv => Detail::RuleIds,
+        OutFormat::Jsonl => Detail::Full,
+    };
+    let mut tally = Tally::default();
+    let mut csv_w = (out_format == OutFormat::Csv).then(|| {
+        csv_writer(Vec::with_capacity(
+            block.bytes.len() + block.bytes.len() / 2,
+        ))
+    });
+    let mut json_buf = Vec::new();
+    let mut row = block.first_row;
+    let mut emit = |raw: Result<RawRef<'_>, FieldError>| -> Result<(), BatchError> {
+        let (id, out) = match raw {
+            Ok(raw) => process(policy, header, raw, opts, detail),
+            Err(e) => (String::new(), Outcome::Err(e)),
+        };
+        match &out {
+            Outcome::Ok(d) => tally.add(d),
+            Outcome::Recorded(d) => tally.rest.add_json(d),
+            Outcome::Err(e) => tally.rest.add_error(&e.field),
+        }
+        match csv_w.as_mut() {
+            Some(w) => write_csv_row(w, row, &id, &out, None, false)?,
+            None => write_json_row(&mut json_buf, row, &id, &out, None)?,
+        }
+        row += 1;
+        Ok(())
+    };
+    match format {
+        Format::Csv => {
+            // The same reader and settings as for the header (and as `split` models).
+            let mut rdr = csv_reader(block.bytes.as_slice(), false);
+            let mut bytes = csv::ByteRecord::new();
+            loop {
+                match rdr.read_byte_record(&mut bytes) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    // Reading from memory fails only on bad input, which the line path refuses.
+                    Err(e) => {
+                        emit(Err(FieldError::new(
+                            "",
+                            "",
+                            format!("unreadable CSV row: {e}"),
+                        )))?;
+                        continue;
+                    }
                 }
-                let row = first + i as u64;
-                match csv_w.as_mut() {
-                    Some(w) => write_csv_row(w, row, &id, &out, None, false)?,
-                    None => write_json_row(&mut json_buf, row, &id, &out, None)?,
+                // UTF-8 is checked here rather than by the reader, so that a bad cell is named by
+                // its column and shown, and the record's buffers are reused either way.
+                match csv::StringRecord::from_byte_record(std::mem::take(&mut bytes)) {
+                    Ok(rec) => {
+                        emit(Ok(RawRef::Csv(&rec)))?;
+                        bytes = rec.into_byte_record();
+                    }
+                    Err(e) => {
+                        let field = e.utf8_error().field();
+                        bytes = e.into_byte_record();
+                        let column = header.and_then(|h| h.name(field)).unwrap_or("");
+                        let value = String::from_utf8_lossy(bytes.get(field).unwrap_or(b""));
+                        emit(Err(FieldError::new(column, &value, "not valid UTF-8")))?;
+                    }
                 }
             }
-            let buf = match csv_w {
-                Some(w) => w.into_inner().map_err(|e| BatchError::Io(e.into_error()))?,
-                None => json_buf,
-            };
-            Ok((buf, tally.into_summary()))
-        })
-        .collect();
-    let len = parts
-        .iter()
-        .map(|p| p.as_ref().map_or(0, |x| x.0.len()))
-        .sum();
-    let mut buf = Vec::with_capacity(len);
-    let mut summary = Summary::default();
-    for p in parts {
-        let (b, s) = p?;
-        buf.extend_from_slice(&b);
-        summary.merge(s);
+        }
+        Format::Jsonl => {
+            for line in block.bytes.split(|&b| b == b'\n') {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match std::str::from_utf8(line) {
+                    Ok(text) => emit(Ok(RawRef::Json(text)))?,
+                    Err(_) => emit(Ok(RawRef::Bad("the line is not valid UTF-8")))?,
+                }
+            }
+        }
     }
-    Ok((buf, summary))
+    let rows = row - block.first_row;
+    if rows != block.rows {
+        // The splitter and the reader disagree on where rows end: row numbers would be wrong.
+        return Err(BatchError::Io(std::io::Error::other(format!(
+            "internal: a block starting at row {} holds {rows} rows, the splitter counted {}",
+            block.first_row, block.rows
+        ))));
+    }
+    let buf = match csv_w {
+        Some(w) => w.into_inner().map_err(|e| BatchError::Io(e.into_error()))?,
+        None => json_buf,
+    };
+    Ok((buf, tally.into_summary(), rows, block.bytes_read))
+}
+
+/// Reads the input in blocks of whole rows ([`crate::split`]) and hands each to a worker through
+/// `work`, after sending the block's result slot to `order`, so that results are taken in input
+/// order and at most `order`'s capacity of blocks are in flight. Runs on the reader thread.
+fn read_blocks<R: Read>(
+    format: Format,
+    mut input: R,
+    block_bytes: usize,
+    header_tx: mpsc::SyncSender<Result<Option<Header>, BatchError>>,
+    order: mpsc::SyncSender<mpsc::Receiver<BlockResult>>,
+    work: mpsc::SyncSender<(Block, mpsc::SyncSender<BlockResult>)>,
+) {
+    let splitter = Splitter::new(format);
+    let mut buf: Vec<u8> = Vec::with_capacity(block_bytes + block_bytes / 4);
+    let mut eof = false;
+    // Reads until `buf` holds `target` bytes or the input ends.
+    let mut fill = |buf: &mut Vec<u8>, eof: &mut bool, target: usize| -> std::io::Result<()> {
+        if !*eof && buf.len() < target {
+            let want = target - buf.len();
+            let n = (&mut input).take(want as u64).read_to_end(buf)?;
+            *eof = n < want;
+        }
+        Ok(())
+    };
+    let fail = |e: BatchError| {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let _ = tx.send(Err(e));
+        let _ = order.send(rx);
+    };
+    let mut target = block_bytes;
+    let mut bytes_read = 0u64;
+    // The header: the first CSV record.
+    if format == Format::Csv {
+        let end = loop {
+            if let Err(e) = fill(&mut buf, &mut eof, target) {
+                let _ = header_tx.send(Err(BatchError::Io(e)));
+                return;
+            }
+            match splitter.first_row_end(&buf, eof) {
+                Some(end) => break end,
+                None if eof => break buf.len(),
+                None => target = target.saturating_mul(2),
+            }
+        };
+        if !send_header(&mut csv_reader(&buf[..end], true), &header_tx) {
+            return;
+        }
+        buf.drain(..end);
+        bytes_read = end as u64;
+    } else if header_tx.send(Ok(None)).is_err() {
+        return;
+    }
+    let mut next_row = 1u64;
+    target = block_bytes;
+    loop {
+        if let Err(e) = fill(&mut buf, &mut eof, target) {
+            fail(BatchError::Io(e));
+            return;
+        }
+        let cut = splitter.cut(&buf, eof);
+        if cut.end == 0 && !eof {
+            // One row longer than a block: read on until it ends.
+            target = target.saturating_mul(2);
+            continue;
+        }
+        target = block_bytes;
+        let mut rest = Vec::with_capacity(block_bytes + block_bytes / 4);
+        rest.extend_from_slice(&buf[cut.end..]);
+        buf.truncate(cut.end);
+        let bytes = std::mem::replace(&mut buf, rest);
+        bytes_read += bytes.len() as u64;
+        if cut.rows > 0 {
+            let block = Block {
+                first_row: next_row,
+                rows: cut.rows,
+                bytes,
+                bytes_read,
+            };
+            next_row += cut.rows;
+            let (tx, rx) = mpsc::sync_channel(1);
+            if order.send(rx).is_err() || work.send((block, tx)).is_err() {
+                return;
+            }
+        }
+        if eof && buf.is_empty() {
+            return;
+        }
+    }
 }
 
 /// The shipment id of a row: its `id` cell, or one derived from the row number and the input.
@@ -905,7 +1174,7 @@ fn ship_chunk(
     let mut done = Vec::with_capacity(chunk.rows.len());
     for (i, raw) in chunk.rows.iter().enumerate() {
         let row = chunk.first_row + i as u64;
-        let (id, input) = match parse_raw(header, raw, opts) {
+        let (id, input) = match parse_raw(header, raw.as_ref(), opts) {
             Ok(x) => x,
             Err(e) => {
                 summary.add_error(&e.field);

@@ -20,3 +20,4 @@ pub mod rng;
 pub mod row;
 pub mod scenario;
 pub mod simulate;
+pub mod split;

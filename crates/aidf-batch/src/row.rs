@@ -138,7 +138,8 @@ impl fmt::Display for FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, value: &str, message: impl Into<String>) -> FieldError {
+    /// An error in `field` (a column or JSON path) with the value found.
+    pub fn new(field: &str, value: &str, message: impl Into<String>) -> FieldError {
         FieldError {
             field: field.to_string(),
             value: value.to_string(),
@@ -184,6 +185,14 @@ impl Header {
             }
         }
         Ok(Header::with(pos))
+    }
+
+    /// The column at `index` in the file, if it is a known one.
+    pub fn name(&self, index: usize) -> Option<&'static str> {
+        self.pos
+            .iter()
+            .position(|p| *p == Some(index))
+            .map(|k| INPUT_COLUMNS[k])
     }
 
     /// The header `aidf gen` writes: every column, in order.

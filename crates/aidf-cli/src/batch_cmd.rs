@@ -123,6 +123,7 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
         posture: a.posture.map(Into::into),
         regime: a.regime.clone(),
         chunk_rows: None,
+        block_bytes: None,
     };
     if let Some(r) = &a.regime
         && policy.regime(r).is_none()

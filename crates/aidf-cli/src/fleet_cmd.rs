@@ -626,10 +626,12 @@ pub fn weights(policy: &Policy, action: WeightsAction) -> Result<()> {
             trail.reason(
                 "weights.not_in_regime",
                 &regime.spec.citation.clone(),
-                format!(
-                    "`{}` has no ECCN 4E091: model weights are not controlled by it",
-                    regime.spec.id
-                ),
+                || {
+                    format!(
+                        "`{}` has no ECCN 4E091: model weights are not controlled by it",
+                        regime.spec.id
+                    )
+                },
             );
             (false, None, None)
         }

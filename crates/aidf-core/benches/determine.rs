@@ -2,14 +2,16 @@
 //!
 //! `cargo bench -p aidf-core --bench determine [-- ROWS]` prints the median and p99 latency of one
 //! `determine()` call (explanation included: every reason, assumption and obligation is built),
-//! and of determine + JSON serialization. Timings are per call with `Instant`, whose own cost
-//! (~20-30 ns) is included, so the figures are slight overestimates.
+//! of the same call building rule ids only (`Detail::RuleIds`), and of determine + JSON
+//! serialization. Timings are per call with `Instant`, whose own cost
+//! (~20-30 ns) is included, so the figures are slight overestimates. With `PROFILE_IDS=1` it only
+//! runs rule-ids determinations in a loop, for a profiler (`perf record`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use aidf_core::input::{Consignee, Context, EndUse, ItemInput, ModelWeightsInput, VeuKind, VeuRef};
-use aidf_core::{DeterminationInput, Policy, Posture, determine};
+use aidf_core::{Detail, DeterminationInput, Policy, Posture, determine, determine_with};
 use chrono::NaiveDate;
 
 /// A small deterministic generator (SplitMix64), so runs are comparable.
@@ -168,9 +170,24 @@ fn main() {
         *mix.entry(d.authorization.as_str()).or_insert(0u32) += 1;
     }
     let passes = 5;
+    if std::env::var_os("PROFILE_IDS").is_some() {
+        for _ in 0..200 {
+            for i in &inputs {
+                black_box(determine_with(&policy, black_box(i), Detail::RuleIds)).ok();
+            }
+        }
+        return;
+    }
     let mut t_det = Vec::with_capacity(rows * passes);
     let mut t_json = Vec::with_capacity(rows * passes);
+    let mut t_ids = Vec::with_capacity(rows * passes);
     for _ in 0..passes {
+        for i in &inputs {
+            let t0 = Instant::now();
+            let d = determine_with(&policy, black_box(i), Detail::RuleIds);
+            t_ids.push(t0.elapsed());
+            black_box(&d);
+        }
         for i in &inputs {
             let t0 = Instant::now();
             let d = determine(&policy, black_box(i));
@@ -187,6 +204,7 @@ fn main() {
     }
     t_det.sort();
     t_json.sort();
+    t_ids.sort();
     let total: Duration = t_det.iter().sum();
     println!("determine: {rows} generated transactions x {passes} passes");
     println!("  mix: {mix:?}");
@@ -196,6 +214,11 @@ fn main() {
         percentile(&t_det, 0.99),
         total / t_det.len() as u32,
         t_det.len() as f64 / total.as_secs_f64()
+    );
+    println!(
+        "  rule ids only        median {:>8.2?}  p99 {:>8.2?}  (Detail::RuleIds: no detail texts, as the batch CSV)",
+        percentile(&t_ids, 0.5),
+        percentile(&t_ids, 0.99)
     );
     println!(
         "  determine() + JSON   median {:>8.2?}  p99 {:>8.2?}",

@@ -65,6 +65,16 @@ pub struct Chip {
     /// Research notes.
     #[serde(default)]
     pub notes: String,
+    /// Derived once when the catalog loads (see [`Catalog::from_toml`]): the display name and
+    /// the metrics, which every determination of this chip reads.
+    #[serde(skip)]
+    derived: Option<Derived>,
+}
+
+#[derive(Debug, Clone)]
+struct Derived {
+    name: Arc<str>,
+    metrics: Option<Metrics>,
 }
 
 impl Chip {
@@ -73,8 +83,23 @@ impl Chip {
         format!("{} {}", self.vendor, self.model)
     }
 
+    /// [`Chip::display_name`], shared (computed once for catalog entries).
+    pub fn name(&self) -> Arc<str> {
+        match &self.derived {
+            Some(d) => d.name.clone(),
+            None => Arc::from(self.display_name()),
+        }
+    }
+
     /// Classification metrics, or `None` when no throughput is published.
     pub fn metrics(&self) -> Option<Metrics> {
+        match &self.derived {
+            Some(d) => d.metrics.clone(),
+            None => self.compute_metrics(),
+        }
+    }
+
+    fn compute_metrics(&self) -> Option<Metrics> {
         let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)?;
         m.die_area_mm2_max = self.die_area_mm2_max;
         m.interconnect_gbs = self.interconnect_gbs;
@@ -146,14 +171,27 @@ fn tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The tokens joined by single spaces (`tokens(s).join(" ")`, in one pass).
 fn normalize(s: &str) -> String {
-    tokens(s).join(" ")
+    let mut out = String::with_capacity(s.len());
+    for t in s.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if t.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(t.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    out
 }
 
 /// The catalog with its name index.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     chips: Vec<Chip>,
+    /// Ids as written (the common query, found without normalizing).
+    by_id: crate::fxhash::FxHashMap<Arc<str>, usize>,
     exact: crate::fxhash::FxHashMap<String, usize>,
     token_sets: Vec<Vec<String>>,
 }
@@ -165,7 +203,15 @@ impl Catalog {
         if file.schema != 1 {
             return Err(CatalogError::Schema(file.schema));
         }
+        let mut file = file;
+        for c in &mut file.chip {
+            c.derived = Some(Derived {
+                name: Arc::from(c.display_name()),
+                metrics: c.compute_metrics(),
+            });
+        }
         let mut exact = crate::fxhash::FxHashMap::default();
+        let mut by_id = crate::fxhash::FxHashMap::default();
         let mut token_sets = Vec::with_capacity(file.chip.len());
         for (i, c) in file.chip.iter().enumerate() {
             if c.id.is_empty()
@@ -176,6 +222,7 @@ impl Catalog {
             {
                 return Err(CatalogError::BadId(c.id.to_string()));
             }
+            by_id.insert(c.id.clone(), i);
             let mut names = vec![
                 normalize(&c.id),
                 normalize(&c.display_name()),
@@ -205,6 +252,7 @@ impl Catalog {
         }
         Ok(Catalog {
             chips: file.chip,
+            by_id,
             exact,
             token_sets,
         })
@@ -218,6 +266,9 @@ impl Catalog {
     /// Finds a chip by id, name or alias; failing that, by words ("h100 sxm" finds the entry whose
     /// name has a word starting with each query word). Matching is case- and punctuation-blind.
     pub fn lookup(&self, query: &str) -> Result<&Chip, LookupError> {
+        if let Some(&i) = self.by_id.get(query) {
+            return Ok(&self.chips[i]);
+        }
         let norm = normalize(query);
         if let Some(&i) = self.exact.get(&norm) {
             return Ok(&self.chips[i]);
@@ -263,5 +314,22 @@ impl Catalog {
             .take(n)
             .map(|(i, _)| self.chips[i].id.to_string())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn normalize_joins_tokens() {
+        for s in [
+            "H100 SXM",
+            "  nvidia-h100--sxm ",
+            "",
+            "--",
+            "MI300X",
+            "Gaudi 3 (HL-325L)",
+        ] {
+            assert_eq!(super::normalize(s), super::tokens(s).join(" "), "{s:?}");
+        }
     }
 }

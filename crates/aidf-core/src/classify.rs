@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::explain::Reason;
+use crate::explain::{Detail, Reason};
 use crate::num::{de_decimal, de_opt_decimal, round_to_u64};
 
 /// The 3A090 parameters of a regime, as data. The October 2023 parameters (TPP and performance
@@ -290,14 +290,48 @@ fn fmt_dec(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
+/// A decimal shown as the rule writes it (trailing zeros dropped), formatted only when displayed.
+struct Shown(Decimal);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.normalize(), f)
+    }
+}
+
+/// An optional decimal rounded to two places, `?` when absent.
+struct Shown2(Option<Decimal>);
+
+impl std::fmt::Display for Shown2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(d) => Shown(d.round_dp(2)).fmt(f),
+            None => f.write_str("?"),
+        }
+    }
+}
+
 /// Classifies one IC under `t`.
 pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, IndeterminateError> {
+    classify_with(m, t, Detail::Full)
+}
+
+/// Classifies one IC under `t`, building the reason's detail text only as `detail` says (the
+/// classification is the same either way).
+pub fn classify_with(
+    m: &Metrics,
+    t: &Thresholds,
+    detail: Detail,
+) -> Result<Classification, IndeterminateError> {
     let datacenter = m.datacenter != Datacenter::No;
-    let tpp = fmt_dec(m.tpp);
-    let reason = |rule: &'static str, detail: String| Reason {
+    let tpp = Shown(m.tpp);
+    let reason = |rule: &'static str, text: &dyn Fn() -> String| Reason {
         rule,
         citation: t.citation.clone(),
-        detail,
+        detail: match detail {
+            Detail::Full => text(),
+            Detail::RuleIds => String::new(),
+        },
     };
     let done = |eccn, paragraph, r| {
         Ok(Classification {
@@ -314,20 +348,19 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
         return done(
             None,
             "not 3A090 (datacenter note)",
-            reason(
-                "classify.datacenter_note",
+            reason("classify.datacenter_note", &|| {
                 format!(
                     "not designed or marketed for datacenters and TPP {tpp} < {}: outside 3A090",
                     fmt_dec(min)
-                ),
-            ),
+                )
+            }),
         );
     }
     if m.tpp >= t.a1_tpp_min {
         if let Some(min) = t.interconnect_gbs_min {
             let Some(bw) = m.interconnect_gbs else {
                 return Err(IndeterminateError::Interconnect {
-                    tpp,
+                    tpp: tpp.to_string(),
                     tpp_min: fmt_dec(t.a1_tpp_min),
                     min: fmt_dec(min),
                 });
@@ -336,29 +369,27 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
                 return done(
                     None,
                     "not 3A090 (interconnect below the parameter)",
-                    reason(
-                        "classify.interconnect_below",
+                    reason("classify.interconnect_below", &|| {
                         format!(
                             "TPP {tpp} >= {} but aggregate bidirectional I/O {} GB/s < {} GB/s: outside 3A090",
                             fmt_dec(t.a1_tpp_min),
                             fmt_dec(bw),
                             fmt_dec(min)
-                        ),
-                    ),
+                        )
+                    }),
                 );
             }
             return done(
                 Some(Eccn::A3090a),
                 "3A090.a",
-                reason(
-                    "classify.3a090.interconnect",
+                reason("classify.3a090.interconnect", &|| {
                     format!(
                         "TPP {tpp} >= {} and aggregate bidirectional I/O {} GB/s >= {} GB/s",
                         fmt_dec(t.a1_tpp_min),
                         fmt_dec(bw),
                         fmt_dec(min)
-                    ),
-                ),
+                    )
+                }),
             );
         }
         let note = if datacenter || t.non_datacenter_tpp_min.is_none() {
@@ -369,10 +400,9 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
         return done(
             Some(Eccn::A3090a),
             "3A090.a.1",
-            reason(
-                "classify.3a090.a.1",
-                format!("TPP {tpp} >= {}{note}", fmt_dec(t.a1_tpp_min)),
-            ),
+            reason("classify.3a090.a.1", &|| {
+                format!("TPP {tpp} >= {}{note}", fmt_dec(t.a1_tpp_min))
+            }),
         );
     }
     let floor = [t.a2_tpp_min, t.b2_tpp_min, t.b1_tpp_min]
@@ -384,24 +414,21 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
         return done(
             None,
             "not 3A090 (below parameters)",
-            reason(
-                "classify.below_parameters",
+            reason("classify.below_parameters", &|| {
                 format!(
                     "TPP {tpp} < {}: below every 3A090 parameter",
                     fmt_dec(bound)
-                ),
-            ),
+                )
+            }),
         );
     };
     let indeterminate = || IndeterminateError::Density {
-        tpp: tpp.clone(),
+        tpp: tpp.to_string(),
         low: fmt_dec(floor),
         high: fmt_dec(t.a1_tpp_min),
         hint: "give the die area (or pd) of the item",
     };
-    let pd_text =
-        m.pd.map(|p| fmt_dec(p.round_dp(2)))
-            .unwrap_or_else(|| "?".into());
+    let pd_text = Shown2(m.pd);
     let test =
         |tpp_min: Option<Decimal>, pd_min: Option<Decimal>| -> Result<bool, IndeterminateError> {
             match (tpp_min, pd_min) {
@@ -413,40 +440,38 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
         return done(
             Some(Eccn::A3090a),
             "3A090.a.2",
-            reason(
-                "classify.3a090.a.2",
+            reason("classify.3a090.a.2", &|| {
                 format!(
                     "TPP {tpp} >= {} and PD {pd_text} >= {}",
                     t.a2_tpp_min.map(fmt_dec).unwrap_or_default(),
                     t.a2_pd_min.map(fmt_dec).unwrap_or_default()
-                ),
-            ),
+                )
+            }),
         );
     }
     let b1 = test(t.b1_tpp_min, t.b1_pd_min)?;
     let b2 = test(t.b2_tpp_min, t.b2_pd_min)?;
     if b1 || b2 {
-        let a2_pd = t.a2_pd_min.map(fmt_dec).unwrap_or_default();
-        let (para, detail) = if b1 {
-            (
-                "3A090.b.1",
+        let a2_pd = || t.a2_pd_min.map(fmt_dec).unwrap_or_default();
+        let text = || {
+            if b1 {
                 format!(
-                    "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {a2_pd}",
+                    "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {}",
                     t.b1_tpp_min.map(fmt_dec).unwrap_or_default(),
                     fmt_dec(t.a1_tpp_min),
                     t.b1_pd_min.map(fmt_dec).unwrap_or_default(),
-                ),
-            )
-        } else {
-            (
-                "3A090.b.2",
+                    a2_pd(),
+                )
+            } else {
                 format!(
-                    "TPP {tpp} >= {} and {} <= PD {pd_text} < {a2_pd}",
+                    "TPP {tpp} >= {} and {} <= PD {pd_text} < {}",
                     t.b2_tpp_min.map(fmt_dec).unwrap_or_default(),
                     t.b2_pd_min.map(fmt_dec).unwrap_or_default(),
-                ),
-            )
+                    a2_pd(),
+                )
+            }
         };
+        let para = if b1 { "3A090.b.1" } else { "3A090.b.2" };
         return done(
             Some(Eccn::A3090b),
             para,
@@ -456,17 +481,16 @@ pub fn classify(m: &Metrics, t: &Thresholds) -> Result<Classification, Indetermi
                 } else {
                     "classify.3a090.b.2"
                 },
-                detail,
+                &text,
             ),
         );
     }
     done(
         None,
         "not 3A090 (below parameters)",
-        reason(
-            "classify.below_parameters",
-            format!("TPP {tpp} with PD {pd_text} meets neither 3A090.a nor 3A090.b"),
-        ),
+        reason("classify.below_parameters", &|| {
+            format!("TPP {tpp} with PD {pd_text} meets neither 3A090.a nor 3A090.b")
+        }),
     )
 }
 

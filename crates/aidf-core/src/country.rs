@@ -14,6 +14,16 @@ use serde::{Deserialize, Serialize};
 pub struct CountryCode([u8; 2]);
 
 impl CountryCode {
+    /// Number of distinct two-letter codes ([`CountryCode::slot`] is below it).
+    pub const SLOTS: usize = 26 * 26;
+
+    /// A dense index of the code, `0..SLOTS`, for tables indexed by country.
+    pub fn slot(self) -> usize {
+        // INVARIANT: both bytes are ASCII upper-case letters.
+        (self.0[0].wrapping_sub(b'A') as usize % 26) * 26
+            + (self.0[1].wrapping_sub(b'A') as usize % 26)
+    }
+
     /// The code as a two-letter string slice.
     pub fn as_str(&self) -> &str {
         // INVARIANT: both bytes are ASCII upper-case letters (checked in `from_str`).
@@ -137,8 +147,10 @@ pub struct CountryTable {
     alias_target: FxHashMap<CountryCode, (CountryCode, usize)>,
     groups: Vec<Group>,
     group_by_id: FxHashMap<Arc<str>, GroupIdx>,
-    /// Per country, per group: indices into `groups[g].members` that mention it.
-    member_index: FxHashMap<(CountryCode, GroupIdx), Vec<u16>>,
+    /// Per country slot ([`CountryCode::slot`]) and group, at `slot * groups.len() + group`:
+    /// indices into `groups[g].members` that mention the country. A dense table because every
+    /// determination asks several membership questions.
+    member_index: Vec<Vec<u16>>,
 }
 
 /// Errors building a [`CountryTable`] from policy data.
@@ -220,7 +232,7 @@ impl CountryTable {
             alias_target.insert(from, (to, i));
         }
         let mut group_by_id = FxHashMap::default();
-        let mut member_index: FxHashMap<(CountryCode, GroupIdx), Vec<u16>> = FxHashMap::default();
+        let mut member_index: Vec<Vec<u16>> = vec![Vec::new(); CountryCode::SLOTS * groups.len()];
         for (gi, g) in groups.iter().enumerate() {
             let idx = GroupIdx(gi as u16);
             if group_by_id.insert(g.id.clone(), idx).is_some() {
@@ -240,10 +252,7 @@ impl CountryTable {
                         });
                     }
                 }
-                member_index
-                    .entry((m.country, idx))
-                    .or_default()
-                    .push(mi as u16);
+                member_index[m.country.slot() * groups.len() + gi].push(mi as u16);
             }
         }
         Ok(CountryTable {
@@ -309,12 +318,17 @@ impl CountryTable {
 
     /// Whether `code` (already canonical) is in group `idx` on `date`.
     pub fn membership(&self, code: CountryCode, idx: GroupIdx, date: NaiveDate) -> Membership<'_> {
-        let Some(entries) = self.member_index.get(&(code, idx)) else {
+        let entries = self
+            .member_index
+            .get(code.slot() * self.groups.len() + idx.0 as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if entries.is_empty() {
             return Membership {
                 member: false,
                 unconfirmed: None,
             };
-        };
+        }
         let group = &self.groups[idx.0 as usize];
         let mut unconfirmed = None;
         let mut member = false;

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::chip::LookupError;
-use crate::classify::{Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify};
+use crate::chip::{Chip, LookupError};
+use crate::classify::{
+    Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify_with,
+};
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
-use crate::explain::{Assumption, Obligation, Reason, Trail, thousands};
+use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
 use crate::input::{DeterminationInput, EndUse, VeuKind};
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
@@ -105,7 +107,7 @@ pub struct ItemSummary {
     /// Catalog id, for catalog chips.
     pub chip_id: Option<Arc<str>>,
     /// Catalog name.
-    pub name: Option<String>,
+    pub name: Option<Arc<str>>,
     /// TPP per unit, exact, for display.
     pub tpp: Option<f64>,
     /// Performance density, for display (2 decimals).
@@ -293,19 +295,21 @@ impl<'a> Eval<'a> {
                 return None;
             }
             let (code, _) = self.policy.countries.canonical(code);
-            let r = &self.regime.resolved;
+            let regime: &'a Regime = self.regime;
+            let r = &regime.resolved;
             if r.tier_countries[2].contains(&code) {
                 return Some(Arc::from("Tier 3 (tiers.tier3_countries)"));
             }
-            let groups = r.tier3_groups.clone();
+            let groups = &r.tier3_groups;
             return Some(
-                self.member_of_any(code, &groups)
+                self.member_of_any(code, groups)
                     .map(|g| self.group_id(g))
                     .unwrap_or_else(|| Arc::from("Tier 3")),
             );
         }
-        let groups = self.regime.resolved.taint_groups.clone();
-        self.member_of_any(code, &groups).map(|g| self.group_id(g))
+        let regime: &'a Regime = self.regime;
+        self.member_of_any(code, &regime.resolved.taint_groups)
+            .map(|g| self.group_id(g))
     }
 
     /// A review policy for a license, unless the regime's text states none (then the switch).
@@ -321,18 +325,22 @@ impl<'a> Eval<'a> {
     }
 
     fn in_country_scope(&mut self, code: CountryCode) -> Option<String> {
-        let r = &self.regime.resolved;
+        let regime: &'a Regime = self.regime;
+        let r = &regime.resolved;
         if r.scope_countries.contains(&code) {
             return Some(format!("{code} is named in the license scope"));
         }
-        let (groups, exclude) = (r.scope_groups.clone(), r.scope_exclude.clone());
-        let g = self.member_of_any(code, &groups)?;
-        if let Some(x) = self.member_of_any(code, &exclude) {
+        let g = self.member_of_any(code, &r.scope_groups)?;
+        if let Some(x) = self.member_of_any(code, &r.scope_exclude) {
             let (gid, xid) = (self.group_id(g), self.group_id(x));
             self.trail.reason(
                 "scope.excluded_group",
                 &self.regime.spec.scope.citation,
-                format!("{code} is in {gid} but also in {xid}, which is carved out of the scope"),
+                || {
+                    format!(
+                        "{code} is in {gid} but also in {xid}, which is carved out of the scope"
+                    )
+                },
             );
             return None;
         }
@@ -380,10 +388,22 @@ fn country(
         .map_err(|source| DetermineError::Country { field, source })
 }
 
-/// Determines one transaction.
+/// Determines one transaction, with every reason's and obligation's detail text.
 pub fn determine(
     policy: &Policy,
     input: &DeterminationInput,
+) -> Result<Determination, DetermineError> {
+    determine_with(policy, input, Detail::Full)
+}
+
+/// Determines one transaction, building detail texts only as `detail` says. The answer is the
+/// same either way (authorization, rule ids, citations, obligations' ids, assumptions); with
+/// [`Detail::RuleIds`] every reason's and obligation's `detail` is empty, for bulk consumers that
+/// keep only rule ids.
+pub fn determine_with(
+    policy: &Policy,
+    input: &DeterminationInput,
+    detail: Detail,
 ) -> Result<Determination, DetermineError> {
     let posture = input.posture.unwrap_or_default();
     let date = input.date;
@@ -418,7 +438,7 @@ pub fn determine(
         policy,
         regime,
         date,
-        trail: Trail::default(),
+        trail: Trail::new(detail),
     };
     let spec = &regime.spec;
     if timeline_note.is_some() {
@@ -432,22 +452,18 @@ pub fn determine(
         }
     }
     match timeline_note {
-        Some(entry) => ev.trail.reason(
-            "regime.timeline",
-            &spec.citation,
+        Some(entry) => ev.trail.reason("regime.timeline", &spec.citation, || {
             format!(
                 "{date} under posture {posture}: `{}` applies from {} ({})",
                 spec.id, entry.from, entry.note
-            ),
-        ),
+            )
+        }),
         None => {
             let in_force = policy
                 .regime_on(date, posture)
                 .map(|(r, _)| r.spec.id == spec.id)
                 .unwrap_or(false);
-            ev.trail.reason(
-                "regime.pinned",
-                &spec.citation,
+            ev.trail.reason("regime.pinned", &spec.citation, || {
                 format!(
                     "regime `{}` pinned by the input{}",
                     spec.id,
@@ -456,8 +472,8 @@ pub fn determine(
                     } else {
                         "; it is not the regime in force on this date under this posture"
                     }
-                ),
-            );
+                )
+            });
         }
     }
 
@@ -478,11 +494,9 @@ pub fn determine(
     let canon = |c: CountryCode, ev: &mut Eval<'_>| {
         let (to, alias) = policy.countries.canonical(c);
         if let Some(a) = alias {
-            ev.trail.reason(
-                "country.alias",
-                &a.citation,
-                format!("{c} is treated as {to}"),
-            );
+            ev.trail.reason("country.alias", &a.citation, || {
+                format!("{c} is treated as {to}")
+            });
         }
         to
     };
@@ -506,7 +520,7 @@ pub fn determine(
         ev.trail.reason(
             "tier.assign",
             &tiers.citation,
-            format!(
+            || format!(
                 "destination {} is Tier {dt}; consignee (HQ {}, ultimate parent HQ {}) is Tier {ct}",
                 parties.dest, parties.hq, parties.parent
             ),
@@ -607,16 +621,20 @@ pub fn determine(
     }
 
     // "Is informed" requirements name catalog items, whatever their parameters.
-    let informed = match &input.item.chip {
-        Some(name) => {
-            let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
+    // The catalog entry, looked up once.
+    let catalog_chip = match &input.item.chip {
+        Some(name) => Some(policy.catalog.lookup(name).map_err(DetermineError::Chip)?),
+        None => None,
+    };
+    let informed = match catalog_chip {
+        Some(chip) => {
             informed_rule(&mut ev, &parties, &chip.id).map(|review| {
                 // The Entity List's own requirement comes first.
                 if input.consignee.listed {
                     ev.trail.reason(
                         "party.listed",
                         &spec.review.listed_citation,
-                        format!(
+                        || format!(
                             "consignee `{}` is on the Entity List: license required, no exception",
                             input.consignee.name
                         ),
@@ -630,23 +648,14 @@ pub fn determine(
         None => None,
     };
     if let Some(review) = informed
-        && input
-            .item
-            .chip
-            .as_ref()
-            .and_then(|n| policy.catalog.lookup(n).ok())
-            .is_some_and(|c| c.metrics().is_none())
+        && catalog_chip.is_some_and(|c| c.metrics().is_none())
     {
         // No published throughput: the requirement still holds; TPP stays unknown.
-        let chip = input
-            .item
-            .chip
-            .as_ref()
-            .and_then(|n| policy.catalog.lookup(n).ok());
+        let chip = catalog_chip;
         let item = ItemSummary {
             kind: "chip",
             chip_id: chip.map(|c| c.id.clone()),
-            name: chip.map(|c| c.display_name()),
+            name: chip.map(|c| c.name()),
             tpp: None,
             pd: None,
             datacenter: None,
@@ -657,12 +666,12 @@ pub fn determine(
     }
 
     // Chips.
-    let (metrics, item_base) = chip_metrics(policy, input, &mut ev)?;
+    let (metrics, item_base) = chip_metrics(catalog_chip, input, &mut ev)?;
     let unit_tpp = metrics.tpp_whole();
     let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
         DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
     })?;
-    let class: Classification = classify(&metrics, &spec.classification).map_err(|e| {
+    let class: Classification = classify_with(&metrics, &spec.classification, detail).map_err(|e| {
         match (&e, &item_base.chip_id) {
             (IndeterminateError::Interconnect { min, .. }, Some(id)) => DetermineError::Item(
                 format!(
@@ -673,7 +682,7 @@ pub fn determine(
             _ => DetermineError::Indeterminate(e),
         }
     })?;
-    ev.trail.reasons.push(class.reason.clone());
+    ev.trail.reasons.push(class.reason);
     let item = ItemSummary {
         paragraph: Some(class.paragraph),
         pd: metrics
@@ -695,11 +704,11 @@ pub fn determine(
                 total_tpp,
             ));
         }
-        ev.trail.reason(
-            "not_controlled",
-            &spec.classification.citation,
-            "not 3A090/4A090 under this regime: no advanced-computing license requirement".into(),
-        );
+        ev.trail
+            .reason("not_controlled", &spec.classification.citation, || {
+                "not 3A090/4A090 under this regime: no advanced-computing license requirement"
+                    .into()
+            });
         return Ok(finish(
             ev,
             outcome(Authorization::NotControlled),
@@ -751,7 +760,7 @@ fn informed_rule(ev: &mut Eval<'_>, p: &Parties, chip_id: &str) -> Option<Review
     ev.trail.reason(
         "informed.license_required",
         &inf.citation,
-        format!(
+        || format!(
             "`{chip_id}` is named in the `{}` requirement for {}: license required whatever its 3A090 status ({})",
             inf.id, p.dest, inf.note
         ),
@@ -774,14 +783,12 @@ fn hbm_rules(
         )));
     }
     let Some(hbm) = &spec.hbm else {
-        ev.trail.reason(
-            "hbm.not_in_regime",
-            &spec.citation,
+        ev.trail.reason("hbm.not_in_regime", &spec.citation, || {
             format!(
                 "`{}` has no ECCN 3A090.c: memory is not controlled by it",
                 spec.id
-            ),
-        );
+            )
+        });
         return Ok((outcome(Authorization::NotControlled), None, None));
     };
     let class = crate::classify::classify_hbm(h, hbm.density_gbs_per_mm2_above, &hbm.citation);
@@ -791,35 +798,32 @@ fn hbm_rules(
         return Ok((outcome(Authorization::NotControlled), None, paragraph));
     };
     if input.consignee.listed {
-        ev.trail.reason(
-            "party.listed",
-            &spec.review.listed_citation,
-            format!("consignee `{}` is on the Entity List", input.consignee.name),
-        );
+        ev.trail
+            .reason("party.listed", &spec.review.listed_citation, || {
+                format!("consignee `{}` is on the Entity List", input.consignee.name)
+            });
         return Ok((license(spec.review.listed), Some(eccn), paragraph));
     }
-    let groups = ev.regime.resolved.hbm_groups.clone();
+    let regime = ev.regime;
+    let groups = &regime.resolved.hbm_groups;
     let hit = ev
-        .member_of_any(p.dest, &groups)
-        .or_else(|| p.ultimate.and_then(|u| ev.member_of_any(u, &groups)));
+        .member_of_any(p.dest, groups)
+        .or_else(|| p.ultimate.and_then(|u| ev.member_of_any(u, groups)));
     let Some(g) = hit else {
-        ev.trail.reason(
-            "scope.outside",
-            &hbm.scope_citation,
-            format!("no license requirement for 3A090.c to {}", p.dest),
-        );
+        ev.trail.reason("scope.outside", &hbm.scope_citation, || {
+            format!("no license requirement for 3A090.c to {}", p.dest)
+        });
         return Ok((outcome(Authorization::Nlr), Some(eccn), paragraph));
     };
     let gid = ev.group_id(g);
-    ev.trail.reason(
-        "hbm.license_required",
-        &hbm.scope_citation,
-        format!("3A090.c to a destination in {gid}: license required"),
-    );
+    ev.trail
+        .reason("hbm.license_required", &hbm.scope_citation, || {
+            format!("3A090.c to a destination in {gid}: license required")
+        });
     ev.trail.reason(
         "hbm.exception_not_modelled",
         &hbm.exception_citation,
-        "License Exception HBM may apply; its conditions are not modelled".into(),
+        || "License Exception HBM may apply; its conditions are not modelled".into(),
     );
     let s = spec.switches.hbm_license_review.as_ref();
     ev.switch_assume(s.and_then(|s| Regime::assumption("hbm_license_review", s)));
@@ -831,13 +835,13 @@ fn hbm_rules(
 }
 
 fn chip_metrics(
-    policy: &Policy,
+    catalog_chip: Option<&Chip>,
     input: &DeterminationInput,
     ev: &mut Eval<'_>,
 ) -> Result<(Metrics, ItemSummary), DetermineError> {
     let item = &input.item;
-    match (&item.chip, item.tpp) {
-        (Some(name), None) => {
+    match (catalog_chip, item.tpp) {
+        (Some(chip), None) => {
             if item.pd.is_some()
                 || item.die_area_mm2.is_some()
                 || item.datacenter.is_some()
@@ -848,7 +852,6 @@ fn chip_metrics(
                     "a catalog `chip` takes no `pd`, `die_area_mm2`, `datacenter`, `interconnect_gbs` or `dram_bandwidth_gbs`; give metrics instead of `chip` to override".into(),
                 ));
             }
-            let chip = policy.catalog.lookup(name).map_err(DetermineError::Chip)?;
             let metrics = chip.metrics().ok_or_else(|| {
                 DetermineError::Item(format!(
                     "chip `{}` has no published dense throughput; give the item as {{\"tpp\": …, \"pd\": …, \"datacenter\": …}}",
@@ -868,7 +871,7 @@ fn chip_metrics(
             let summary = ItemSummary {
                 kind: "chip",
                 chip_id: Some(chip.id.clone()),
-                name: Some(chip.display_name()),
+                name: Some(chip.name()),
                 tpp: None,
                 pd: None,
                 datacenter: None,
@@ -956,14 +959,13 @@ fn chip_rules(
 
     // Entity List: its own license requirement, whatever the item's scope.
     if c.listed {
-        ev.trail.reason(
-            "party.listed",
-            &spec.review.listed_citation,
-            format!(
-                "consignee `{}` is on the Entity List: license required, no exception",
-                c.name
-            ),
-        );
+        ev.trail
+            .reason("party.listed", &spec.review.listed_citation, || {
+                format!(
+                    "consignee `{}` is on the Entity List: license required, no exception",
+                    c.name
+                )
+            });
         return Ok(license(spec.review.listed));
     }
 
@@ -994,17 +996,15 @@ fn chip_rules(
         })
     };
     let Some((cite, why)) = scope_reason else {
-        ev.trail.reason(
-            "scope.outside",
-            &spec.scope.citation,
+        ev.trail.reason("scope.outside", &spec.scope.citation, || {
             format!(
                 "no license requirement for {eccn} to {} for this consignee under `{}`",
                 p.dest, spec.id
-            ),
-        );
+            )
+        });
         return Ok(outcome(Authorization::Nlr));
     };
-    ev.trail.reason("scope.license_requirement", cite, why);
+    ev.trail.reason("scope.license_requirement", cite, || why);
 
     // Tier 3 / D:5 / Macau: presumption of denial; only NAC survives, for items it covers.
     let embargo = dest_embargoed
@@ -1026,12 +1026,12 @@ fn chip_rules(
                 ev.trail.reason(
                     "nac.eligible",
                     &nac.citation,
-                    format!("{why}; {eccn} not designed for datacenters or .b: License Exception NAC after notice"),
+                    || format!("{why}; {eccn} not designed for datacenters or .b: License Exception NAC after notice"),
                 );
                 ev.trail.oblige(
                     "nac.notify",
                     &nac.citation,
-                    format!(
+                    || format!(
                         "notify BIS (SNAP-R) at least {} days before shipment, with TPP, PD and datasheet; ship only on confirmation",
                         nac.notice_days
                     ),
@@ -1048,11 +1048,10 @@ fn chip_rules(
         )? {
             return Ok(out);
         }
-        ev.trail.reason(
-            "tier3.denial",
-            &spec.review.tier3_citation,
-            format!("{why}: license required, presumption of denial, no exception"),
-        );
+        ev.trail
+            .reason("tier3.denial", &spec.review.tier3_citation, || {
+                format!("{why}: license required, presumption of denial, no exception")
+            });
         let review = ev.review(spec.review.tier3);
         return Ok(license(review));
     }
@@ -1062,11 +1061,9 @@ fn chip_rules(
         if eccn.is_a_type()
             && let Some(aia) = aia_chip_eligible(ev, p, destination_tier, consignee_tier)
         {
-            ev.trail.reason(
-                "aia.eligible",
-                &aia,
-                "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into(),
-            );
+            ev.trail.reason("aia.eligible", &aia, || {
+                "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into()
+            });
             return Ok(outcome(Authorization::Aia));
         }
         if let Some(aca) = &spec.aca {
@@ -1078,14 +1075,14 @@ fn chip_rules(
             ev.trail.reason(
                 "aca.eligible",
                 &aca.citation,
-                format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
+                || format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
             );
             return Ok(outcome(Authorization::Aca));
         }
         ev.trail.reason(
             "license.review_default",
             &spec.review.default_citation,
-            "no exception covers the item here".into(),
+            || "no exception covers the item here".into(),
         );
         let review = ev.review(spec.review.default);
         return Ok(license(review));
@@ -1096,7 +1093,7 @@ fn chip_rules(
         ev.trail.reason(
             "aia.eligible",
             &aia,
-            format!(
+            || format!(
                 "destination {} is Tier 1 and the consignee and its ultimate parent are headquartered in Tier 1: License Exception AIA",
                 p.dest
             ),
@@ -1112,24 +1109,22 @@ fn chip_rules(
                 ev.trail.reason(
                     "acm.unavailable_government",
                     &acm.citation,
-                    "ACM is for private-sector end users; the consignee is a government end user"
+                    || "ACM is for private-sector end users; the consignee is a government end user"
                         .into(),
                 );
             } else {
                 ev.trail.reason(
                     "acm.eligible",
                     &acm.citation,
-                    format!(
+                    || format!(
                         "{end_use:?} by a private-sector end user for items bound outside Macau/D:5: License Exception ACM"
                     )
                     .to_lowercase(),
                 );
-                ev.trail.oblige(
-                    "acm.records",
-                    &acm.citation,
+                ev.trail.oblige("acm.records", &acm.citation, || {
                     "keep per-facility distribution records, updated at least every six months"
-                        .into(),
-                );
+                        .into()
+                });
                 let s = spec.switches.acm_counts_against_allocation.as_ref();
                 ev.switch_assume(
                     s.and_then(|s| Regime::assumption("acm_counts_against_allocation", s)),
@@ -1151,21 +1146,20 @@ fn chip_rules(
                     ev.trail.reason(
                         "uveu.authorized",
                         &veu.uveu_citation,
-                        format!(
+                        || format!(
                             "consignee holds UVEU `{}` (Tier 1 headquarters): shipment under its authorization; does not draw the country allocation",
                             v.id
                         ),
                     );
                     return Ok(outcome(Authorization::Uveu));
                 }
-                ev.trail.reason(
-                    "uveu.hq_not_tier1",
-                    &veu.uveu_citation,
-                    format!(
-                        "UVEU `{}` requires headquarters in Tier 1; HQ {} / parent {} are not",
-                        v.id, p.hq, p.parent
-                    ),
-                );
+                ev.trail
+                    .reason("uveu.hq_not_tier1", &veu.uveu_citation, || {
+                        format!(
+                            "UVEU `{}` requires headquarters in Tier 1; HQ {} / parent {} are not",
+                            v.id, p.hq, p.parent
+                        )
+                    });
             }
             VeuKind::Nveu => {
                 let s = spec.switches.nveu_schedule_reading.as_ref();
@@ -1177,7 +1171,7 @@ fn chip_rules(
                             ev.trail.reason(
                                 "nveu.within_schedule",
                                 &veu.nveu_citation,
-                                format!(
+                                || format!(
                                     "NVEU `{}`: installed base {} + {} = {} <= {} TPP permitted in {} on {}",
                                     v.id,
                                     thousands(ctx.nveu_installed_tpp.into()),
@@ -1195,7 +1189,7 @@ fn chip_rules(
                         ev.trail.reason(
                             "nveu.exceeds_schedule",
                             &veu.nveu_citation,
-                            format!(
+                            || format!(
                                 "NVEU `{}`: installed base {} + {} = {} exceeds the {} TPP permitted on {}",
                                 v.id,
                                 thousands(ctx.nveu_installed_tpp.into()),
@@ -1206,11 +1200,9 @@ fn chip_rules(
                             ),
                         );
                     }
-                    None => ev.trail.reason(
-                        "nveu.no_schedule",
-                        &veu.nveu_citation,
-                        format!("the NVEU schedule does not cover {}", ev.date),
-                    ),
+                    None => ev.trail.reason("nveu.no_schedule", &veu.nveu_citation, || {
+                        format!("the NVEU schedule does not cover {}", ev.date)
+                    }),
                 }
             }
         }
@@ -1220,7 +1212,7 @@ fn chip_rules(
         ev.trail.reason(
             "dc_veu.not_evaluated",
             &dc.citation,
-            format!(
+            || format!(
                 "consignee claims VEU `{}`: {}; aidf does not evaluate these authorizations, so the license requirement is reported as if there were none",
                 v.id, dc.note
             ),
@@ -1249,7 +1241,7 @@ fn chip_rules(
             ev.trail.reason(
                 "license.tier1",
                 &spec.review.default_citation,
-                format!(
+                || format!(
                     "Tier 1 destination but AIA is unavailable (headquarters {} / parent {}): license required",
                     p.hq, p.parent
                 ),
@@ -1262,28 +1254,27 @@ fn chip_rules(
                 ev.trail.reason(
                     "license.review_default",
                     &spec.review.default_citation,
-                    "license required".into(),
+                    || "license required".into(),
                 );
                 let review = ev.review(spec.review.default);
                 license(review)
             }
         },
         None => {
-            let denial = ev.regime.resolved.denial_groups.clone();
-            if let Some(g) = ev.member_of_any(p.dest, &denial) {
+            let regime = ev.regime;
+            if let Some(g) = ev.member_of_any(p.dest, &regime.resolved.denial_groups) {
                 let gid = ev.group_id(g);
-                ev.trail.reason(
-                    "license.review_denial",
-                    &spec.review.tier3_citation,
-                    format!("destination {} is in {gid}: presumption of denial", p.dest),
-                );
+                ev.trail
+                    .reason("license.review_denial", &spec.review.tier3_citation, || {
+                        format!("destination {} is in {gid}: presumption of denial", p.dest)
+                    });
                 let review = ev.review(spec.review.tier3);
                 return Ok(license(review));
             }
             ev.trail.reason(
                 "license.review_default",
                 &spec.review.default_citation,
-                format!(
+                || format!(
                     "license required; presumption of approval for {} (not Macau/D:5, no Macau/D:5 headquarters)",
                     p.dest
                 ),
@@ -1328,7 +1319,7 @@ fn us_export_review(
         ev.trail.reason(
             "us_export_review.transaction_not_covered",
             &u.citation,
-            format!(
+            || format!(
                 "the {} review policy for {dest} covers exports from the United States only; a `{tx_name}` keeps the presumption of denial",
                 u.review
             ),
@@ -1337,16 +1328,15 @@ fn us_export_review(
     }
     let fmt = |d: rust_decimal::Decimal| d.normalize().to_string();
     if metrics.tpp >= u.tpp_below {
-        ev.trail.reason(
-            "us_export_review.above_parameters",
-            &u.citation,
-            format!(
-                "TPP {} is not below {}: the {} review policy does not apply",
-                fmt(metrics.tpp),
-                fmt(u.tpp_below),
-                u.review
-            ),
-        );
+        ev.trail
+            .reason("us_export_review.above_parameters", &u.citation, || {
+                format!(
+                    "TPP {} is not below {}: the {} review policy does not apply",
+                    fmt(metrics.tpp),
+                    fmt(u.tpp_below),
+                    u.review
+                )
+            });
         return Ok(None);
     }
     let Some(bw) = metrics.dram_bandwidth_gbs else {
@@ -1366,7 +1356,7 @@ fn us_export_review(
         ev.trail.reason(
             "us_export_review.above_parameters",
             &u.citation,
-            format!(
+            || format!(
                 "total DRAM bandwidth {} GB/s is not below {} GB/s: the {} review policy does not apply",
                 fmt(bw),
                 fmt(u.dram_bandwidth_gbs_below),
@@ -1378,7 +1368,7 @@ fn us_export_review(
     ev.trail.reason(
         "us_export_review.applies",
         &u.citation,
-        format!(
+        || format!(
             "export from the United States to {dest} of an item with TPP {} < {} and DRAM bandwidth {} GB/s < {} GB/s: license, {} review (was presumption of denial)",
             fmt(metrics.tpp),
             fmt(u.tpp_below),
@@ -1390,7 +1380,7 @@ fn us_export_review(
     let cite = u.citation.clone();
     for c in &u.conditions {
         ev.trail
-            .oblige_owned(Arc::from(c.id.as_str()), &cite, c.detail.clone());
+            .oblige_owned(Arc::from(c.id.as_str()), &cite, || c.detail.clone());
     }
     Ok(Some(license(u.review)))
 }
@@ -1407,24 +1397,21 @@ fn aia_chip_eligible(
         return None;
     }
     if consignee_tier != Some(1) {
-        ev.trail.reason(
-            "aia.unavailable_hq",
-            &aia.citation,
+        ev.trail.reason("aia.unavailable_hq", &aia.citation, || {
             format!(
                 "AIA unavailable: consignee HQ {} / ultimate parent HQ {} not both in Tier 1",
                 p.hq, p.parent
-            ),
-        );
+            )
+        });
         return None;
     }
     let s = ev.regime.spec.switches.designers_assumed_approved.as_ref();
     ev.switch_assume(s.and_then(|s| Regime::assumption("designers_assumed_approved", s)));
     if !s.is_some_and(|s| s.value) {
-        ev.trail.reason(
-            "aia.designer_not_approved",
-            &aia.citation,
-            "AIA needs an approved or authorized IC designer; not assumed".into(),
-        );
+        ev.trail
+            .reason("aia.designer_not_approved", &aia.citation, || {
+                "AIA needs an approved or authorized IC designer; not assumed".into()
+            });
         return None;
     }
     Some(aia.citation.clone())
@@ -1437,7 +1424,7 @@ fn aia_obligations(ev: &mut Eval<'_>, total_tpp: u64, cumulative_tpp: u64) {
     ev.trail.oblige(
         "aia.notice",
         &cite,
-        "give the consignee the ECCN and written notice that the shipment is under AIA; obtain the one-time ultimate-consignee certification".into(),
+        || "give the consignee the ECCN and written notice that the shipment is under AIA; obtain the one-time ultimate-consignee certification".into(),
     );
     if let Some(s) = &spec.switches.aia_reporting_trigger_tpp {
         let after = cumulative_tpp.saturating_add(total_tpp);
@@ -1448,22 +1435,20 @@ fn aia_obligations(ev: &mut Eval<'_>, total_tpp: u64, cumulative_tpp: u64) {
             ev.trail.oblige(
                 "aia.report",
                 &reporting,
-                format!(
+                || format!(
                     "consignee's cumulative AIA TPP {} reaches {}: submit the certification to BIS (EARReports) before shipment",
                     thousands(after.into()),
                     thousands(s.value.into())
                 ),
             );
         } else {
-            ev.trail.reason(
-                "aia.no_report",
-                &reporting,
+            ev.trail.reason("aia.no_report", &reporting, || {
                 format!(
                     "cumulative AIA TPP {} is below the {} reporting trigger",
                     thousands(after.into()),
                     thousands(s.value.into())
-                ),
-            );
+                )
+            });
         }
     }
 }
@@ -1481,11 +1466,9 @@ fn lpp_rule(
         let s = spec.switches.lpp_excludes_d5_hq.as_ref();
         ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_excludes_d5_hq", s)));
         if s.is_some_and(|s| s.value) {
-            ev.trail.reason(
-                "lpp.unavailable_hq",
-                &lpp.citation,
-                "LPP unavailable to parties headquartered in Macau/D:5".into(),
-            );
+            ev.trail.reason("lpp.unavailable_hq", &lpp.citation, || {
+                "LPP unavailable to parties headquartered in Macau/D:5".into()
+            });
             return None;
         }
     }
@@ -1495,14 +1478,12 @@ fn lpp_rule(
         ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_in_d1_d4", s)));
         if !s.is_some_and(|s| s.value) {
             let gid = ev.group_id(g);
-            ev.trail.reason(
-                "lpp.unavailable_d1_d4",
-                &lpp.citation,
+            ev.trail.reason("lpp.unavailable_d1_d4", &lpp.citation, || {
                 format!(
                     "LPP read as unavailable in {gid} destinations ({} is one)",
                     p.dest
-                ),
-            );
+                )
+            });
             return None;
         }
     }
@@ -1513,7 +1494,7 @@ fn lpp_rule(
         ev.trail.reason(
             "lpp.within_limit",
             &lpp.citation,
-            format!(
+            || format!(
                 "consignee's {year} LPP total {} + {} = {} <= {} TPP: License Exception LPP; does not draw the country allocation",
                 thousands(ytd_tpp.into()),
                 thousands(total_tpp.into()),
@@ -1524,23 +1505,21 @@ fn lpp_rule(
         ev.trail.oblige(
             "lpp.certify",
             &lpp.citation,
-            "obtain the consignee's certification of its calendar-year LPP total; the consignee notifies BIS on reaching the limit".into(),
+            || "obtain the consignee's certification of its calendar-year LPP total; the consignee notifies BIS on reaching the limit".into(),
         );
         let mut out = outcome(Authorization::Lpp);
         out.counts.push(Counter::LppAnnual);
         return Some(out);
     }
-    ev.trail.reason(
-        "lpp.exceeds_limit",
-        &lpp.citation,
+    ev.trail.reason("lpp.exceeds_limit", &lpp.citation, || {
         format!(
             "consignee's {year} LPP total {} + {} = {} would exceed {} TPP: LPP unavailable",
             thousands(ytd_tpp.into()),
             thousands(total_tpp.into()),
             thousands(after.into()),
             thousands(cap.into())
-        ),
-    );
+        )
+    });
     None
 }
 
@@ -1558,7 +1537,7 @@ fn allocation_rule(
         ev.trail.reason(
             "allocation.outside_window",
             &a.citation,
-            format!(
+            || format!(
                 "{} is outside the allocation window {}..{}; the rule states no review policy for it",
                 ev.date, a.window_start, a.window_end
             ),
@@ -1576,9 +1555,7 @@ fn allocation_rule(
     };
     let after = ctx.country_allocation_used_tpp.saturating_add(total_tpp);
     if after <= cap {
-        ev.trail.reason(
-            "allocation.within",
-            &a.citation,
+        ev.trail.reason("allocation.within", &a.citation, || {
             format!(
                 "{} allocation: {} used + {} = {} <= {} TPP{g2g}: license, presumption of approval",
                 p.dest,
@@ -1586,8 +1563,8 @@ fn allocation_rule(
                 thousands(total_tpp.into()),
                 thousands(after.into()),
                 thousands(cap.into())
-            ),
-        );
+            )
+        });
         let mut out = license(spec.review.default);
         out.counts.push(Counter::CountryAllocation);
         return out;
@@ -1597,7 +1574,7 @@ fn allocation_rule(
     ev.trail.reason(
         "allocation.exhausted",
         &a.citation,
-        format!(
+        || format!(
             "{} allocation: {} used + {} = {} would exceed {} TPP{g2g}: license, presumption of denial",
             p.dest,
             thousands(ctx.country_allocation_used_tpp.into()),
@@ -1618,14 +1595,13 @@ fn weights_rules(
 ) -> Result<(Outcome, Option<rust_decimal::Decimal>, Option<Eccn>), DetermineError> {
     let spec = &ev.regime.spec;
     let Some(mw) = &spec.model_weights else {
-        ev.trail.reason(
-            "weights.not_in_regime",
-            &spec.citation,
-            format!(
-                "`{}` has no ECCN 4E091: model weights are not controlled by it",
-                spec.id
-            ),
-        );
+        ev.trail
+            .reason("weights.not_in_regime", &spec.citation, || {
+                format!(
+                    "`{}` has no ECCN 4E091: model weights are not controlled by it",
+                    spec.id
+                )
+            });
         return Ok((outcome(Authorization::NotControlled), None, None));
     };
     let class = classify_weights(w, mw, &mut ev.trail).map_err(DetermineError::Weights)?;
@@ -1640,28 +1616,25 @@ fn weights_rules(
     let eccn = Some(Eccn::E4091);
     let c = &input.consignee;
     if c.listed {
-        ev.trail.reason(
-            "party.listed",
-            &spec.review.listed_citation,
-            format!("consignee `{}` is on the Entity List", c.name),
-        );
+        ev.trail
+            .reason("party.listed", &spec.review.listed_citation, || {
+                format!("consignee `{}` is on the Entity List", c.name)
+            });
         return Ok((license(spec.review.listed), ops, eccn));
     }
-    ev.trail.reason(
-        "scope.license_requirement",
-        &mw.citation,
-        "4E091 requires a license to every destination".into(),
-    );
+    ev.trail
+        .reason("scope.license_requirement", &mw.citation, || {
+            "4E091 requires a license to every destination".into()
+        });
     let embargoed = ev
         .embargoed(p.dest)
         .or_else(|| ev.embargoed(p.hq))
         .or_else(|| ev.embargoed(p.parent));
     if let Some(gid) = embargoed {
-        ev.trail.reason(
-            "tier3.denial",
-            &spec.review.tier3_citation,
-            format!("destination or headquarters in {gid}: presumption of denial, no exception"),
-        );
+        ev.trail
+            .reason("tier3.denial", &spec.review.tier3_citation, || {
+                format!("destination or headquarters in {gid}: presumption of denial, no exception")
+            });
         return Ok((license(spec.review.tier3), ops, eccn));
     }
     if let Some(aia) = &spec.aia {
@@ -1674,7 +1647,7 @@ fn weights_rules(
                 ev.trail.reason(
                     "aia.weights",
                     &aia.weights_citation,
-                    format!(
+                    || format!(
                         "recipient headquartered in Tier 1 (HQ {} / parent {}), located outside Macau/D:5{}: License Exception AIA",
                         p.hq,
                         p.parent,
@@ -1686,17 +1659,16 @@ fn weights_rules(
             ev.trail.reason(
                 "aia.weights_storage_not_asserted",
                 &aia.weights_citation,
-                "AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15 and 18; set context.weights_storage_compliant to assert it".into(),
+                || "AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15 and 18; set context.weights_storage_compliant to assert it".into(),
             );
         } else {
-            ev.trail.reason(
-                "aia.unavailable_hq",
-                &aia.weights_citation,
-                format!(
-                    "AIA for weights needs Tier 1 headquarters; HQ {} / parent {}",
-                    p.hq, p.parent
-                ),
-            );
+            ev.trail
+                .reason("aia.unavailable_hq", &aia.weights_citation, || {
+                    format!(
+                        "AIA for weights needs Tier 1 headquarters; HQ {} / parent {}",
+                        p.hq, p.parent
+                    )
+                });
         }
     }
     let review = if destination_tier == Some(1) {
@@ -1704,16 +1676,14 @@ fn weights_rules(
     } else {
         mw.review_other
     };
-    ev.trail.reason(
-        "weights.review",
-        &mw.citation,
+    ev.trail.reason("weights.review", &mw.citation, || {
         format!(
             "license required; presumption of {} for a Tier {} destination",
             review,
             destination_tier
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "?".into())
-        ),
-    );
+        )
+    });
     Ok((license(review), ops, eccn))
 }

@@ -39,6 +39,20 @@ pub struct Obligation {
     pub detail: String,
 }
 
+/// How much of an explanation a determination builds.
+///
+/// Rule ids, citations, obligations' ids and assumptions are always recorded; only the
+/// human-readable `detail` texts are optional, because formatting them is most of the cost of a
+/// determination and a bulk consumer that keeps only rule ids (the batch CSV) never reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Every reason and obligation with its detail text (the contract's default).
+    #[default]
+    Full,
+    /// Rule ids and citations only; every `detail` is empty.
+    RuleIds,
+}
+
 /// Collects reasons and assumptions while a determination runs; assumptions are deduplicated.
 #[derive(Debug, Default)]
 pub struct Trail {
@@ -48,11 +62,35 @@ pub struct Trail {
     pub assumptions: Vec<Assumption>,
     /// Obligations attached to the authorization.
     pub obligations: Vec<Obligation>,
+    /// Whether detail texts are built.
+    pub detail: Detail,
 }
 
 impl Trail {
-    /// Records a reason.
-    pub fn reason(&mut self, rule: &'static str, citation: &Arc<str>, detail: String) {
+    /// An empty trail that builds detail texts as `detail` says.
+    pub fn new(detail: Detail) -> Trail {
+        Trail {
+            detail,
+            ..Trail::default()
+        }
+    }
+
+    /// The detail text, built only when this trail keeps details.
+    fn text(&self, detail: impl FnOnce() -> String) -> String {
+        match self.detail {
+            Detail::Full => detail(),
+            Detail::RuleIds => String::new(),
+        }
+    }
+
+    /// Records a reason; `detail` runs only when the trail keeps details.
+    pub fn reason(
+        &mut self,
+        rule: &'static str,
+        citation: &Arc<str>,
+        detail: impl FnOnce() -> String,
+    ) {
+        let detail = self.text(detail);
         self.reasons.push(Reason {
             rule,
             citation: citation.clone(),
@@ -79,7 +117,13 @@ impl Trail {
     }
 
     /// Records an obligation whose id comes from policy data.
-    pub fn oblige_owned(&mut self, id: Arc<str>, citation: &Arc<str>, detail: String) {
+    pub fn oblige_owned(
+        &mut self,
+        id: Arc<str>,
+        citation: &Arc<str>,
+        detail: impl FnOnce() -> String,
+    ) {
+        let detail = self.text(detail);
         self.obligations.push(Obligation {
             id,
             citation: citation.clone(),
@@ -88,12 +132,13 @@ impl Trail {
     }
 
     /// Records an obligation.
-    pub fn oblige(&mut self, id: &'static str, citation: &Arc<str>, detail: String) {
-        self.obligations.push(Obligation {
-            id: Arc::from(id),
-            citation: citation.clone(),
-            detail,
-        });
+    pub fn oblige(
+        &mut self,
+        id: &'static str,
+        citation: &Arc<str>,
+        detail: impl FnOnce() -> String,
+    ) {
+        self.oblige_owned(Arc::from(id), citation, detail);
     }
 }
 

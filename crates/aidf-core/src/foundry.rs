@@ -107,14 +107,12 @@ pub fn presumption(
         regime: regime.id.clone(),
     };
     let Some(fd) = &regime.spec.foundry else {
-        t.reason(
-            "foundry.not_in_regime",
-            &regime.spec.citation,
+        t.reason("foundry.not_in_regime", &regime.spec.citation, || {
             format!(
                 "`{}` has no foundry presumption: classify on the 3A090 parameters",
                 regime.spec.id
-            ),
-        );
+            )
+        });
         return done(t, false, false, None);
     };
     let cite = fd.citation.clone();
@@ -122,7 +120,7 @@ pub fn presumption(
         t.reason(
             "foundry.not_applicable",
             &cite,
-            format!(
+            || format!(
                 "{} nm planar logic is not an applicable advanced logic IC (<= {} nm or non-planar): no presumption",
                 f.node_nm, fd.node_nm_max
             ),
@@ -132,7 +130,7 @@ pub fn presumption(
     t.reason(
         "foundry.presumed",
         &cite,
-        format!(
+        || format!(
             "{} nm{} logic IC exported by a front-end fabricator or OSAT: presumed 3A090.a and designed for datacenters unless overcome",
             f.node_nm,
             if f.non_planar { " non-planar" } else { "" }
@@ -150,7 +148,7 @@ pub fn presumption(
         t.reason(
             "foundry.route_designer",
             &fd.designer_citation,
-            format!(
+            || format!(
                 "designer is {}: the presumption is overcome by its datasheet/attestation of TPP and PD",
                 match f.designer {
                     Designer::Approved => "an approved IC designer".to_string(),
@@ -162,22 +160,20 @@ pub fn presumption(
         t.oblige(
             "foundry.designer_attestation",
             &fd.designer_citation,
-            "hold the designer's datasheet or attestation of TPP and PD showing the IC is not 3A090.a; then classify on the parameters".into(),
+            || "hold the designer's datasheet or attestation of TPP and PD showing the IC is not 3A090.a; then classify on the parameters".into(),
         );
         if f.designer == Designer::AuthorizedPending {
-            t.oblige(
-                "foundry.designer_pending",
-                &fd.designer_citation,
+            t.oblige("foundry.designer_pending", &fd.designer_citation, || {
                 "authorized status lapses 180 days after the approval application is submitted"
-                    .into(),
-            );
+                    .into()
+            });
         }
         return done(t, true, false, Some("designer"));
     }
     t.reason(
         "foundry.designer_route_closed",
         &fd.designer_citation,
-        match f.designer {
+        || match f.designer {
             Designer::Authorized => format!(
                 "an authorized designer without a pending approval application qualifies only for exports through {}",
                 fd.authorized_designer_until
@@ -193,7 +189,7 @@ pub fn presumption(
                 t.reason(
                     "foundry.packaging_unknown",
                     &fd.packaging_citation,
-                    "the fabricator-packaging route needs the packaging country (--packaged-in); not evaluated".into(),
+                    || "the fabricator-packaging route needs the packaging country (--packaged-in); not evaluated".into(),
                 );
                 None
             }
@@ -209,7 +205,7 @@ pub fn presumption(
                         t.reason(
                             "foundry.packaged_in_excluded",
                             &fd.packaging_citation,
-                            format!(
+                            || format!(
                                 "packaged in {cc}, which is in {}: the fabricator-packaging route is closed",
                                 policy.countries.group(g).id
                             ),
@@ -224,8 +220,10 @@ pub fn presumption(
             t.reason(
                 "foundry.packager_not_approved",
                 &fd.packaging_citation,
-                "packaged by neither the fabricator nor an approved OSAT: no packaging route"
-                    .into(),
+                || {
+                    "packaged by neither the fabricator nor an approved OSAT: no packaging route"
+                        .into()
+                },
             );
             None
         }
@@ -236,7 +234,7 @@ pub fn presumption(
             t.reason(
                 "foundry.route_transistors",
                 &fd.packaging_citation,
-                format!(
+                || format!(
                     "aggregated approximated transistor count {count} < {}: presumption overcome ({route})",
                     thousands(fd.transistors_below_any.into())
                 ),
@@ -244,7 +242,7 @@ pub fn presumption(
             t.oblige(
                 "foundry.transistor_attestation",
                 &fd.packaging_citation,
-                "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
+                || "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
             );
             return done(t, true, false, Some(route));
         }
@@ -252,7 +250,7 @@ pub fn presumption(
             t.reason(
                 "foundry.hbm_any_threshold_only",
                 &fd.packaging_citation,
-                format!(
+                || format!(
                     "the package contains HBM: only the {} threshold applies, and {count} is not below it",
                     thousands(fd.transistors_below_any.into())
                 ),
@@ -287,7 +285,7 @@ pub fn presumption(
                     t.reason(
                         "foundry.route_transistors",
                         &fd.packaging_citation,
-                        format!(
+                        || format!(
                             "no HBM, exported in {y}: count {count} < {}: presumption overcome ({route})",
                             thousands(th.into())
                         ),
@@ -295,14 +293,14 @@ pub fn presumption(
                     t.oblige(
                         "foundry.transistor_attestation",
                         &fd.packaging_citation,
-                        "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
+                        || "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
                     );
                     return done(t, true, false, Some(route));
                 }
                 Some(th) => t.reason(
                     "foundry.above_threshold",
                     &fd.packaging_citation,
-                    format!(
+                    || format!(
                         "no HBM, exported in {y}: count {count} is not below {}",
                         thousands(th.into())
                     ),
@@ -310,7 +308,7 @@ pub fn presumption(
                 None => t.reason(
                     "foundry.no_year_threshold",
                     &fd.packaging_citation,
-                    format!(
+                    || format!(
                         "no HBM, but no no-HBM threshold covers exports in {y}; count {count} is not below the {} any-package threshold",
                         thousands(fd.transistors_below_any.into())
                     ),
@@ -318,10 +316,8 @@ pub fn presumption(
             }
         }
     }
-    t.reason(
-        "foundry.not_overcome",
-        &cite,
-        "presumption not overcome: treat as 3A090.a, designed for datacenters".into(),
-    );
+    t.reason("foundry.not_overcome", &cite, || {
+        "presumption not overcome: treat as 3A090.a, designed for datacenters".into()
+    });
     done(t, true, true, None)
 }

@@ -21,6 +21,9 @@ pub mod regime;
 mod regime_file;
 pub mod weights;
 
-pub use determine::{Authorization, Counter, Determination, DetermineError, determine};
+pub use determine::{
+    Authorization, Counter, Determination, DetermineError, determine, determine_with,
+};
+pub use explain::Detail;
 pub use input::DeterminationInput;
 pub use policy::{Policy, PolicyError, PolicySources, Posture};

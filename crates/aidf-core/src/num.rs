@@ -117,6 +117,18 @@ pub fn de_whole_u64_map<'de, D: Deserializer<'de>>(
 /// Serializes a decimal as a JSON number (a float for display; decisions never read it back).
 pub fn decimal_to_f64(value: Decimal) -> f64 {
     use rust_decimal::prelude::ToPrimitive;
+    // Fast path: a mantissa below 2^53 and a power of ten up to 10^22 are both exact doubles,
+    // and IEEE division rounds their quotient correctly, so this is the nearest double, as the
+    // general (string-based) conversion gives.
+    let mantissa = value.mantissa();
+    let scale = value.scale();
+    if mantissa.unsigned_abs() < (1u128 << 53) && scale <= 22 {
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        return mantissa as f64 / POW10[scale as usize];
+    }
     value.to_f64().unwrap_or(f64::NAN)
 }
 
@@ -142,5 +154,29 @@ mod tests {
         assert_eq!(round_to_u64(parse_decimal("20919.2").unwrap()), Some(20919));
         assert_eq!(round_to_u64(parse_decimal("5284.8").unwrap()), Some(5285));
         assert_eq!(round_to_u64(parse_decimal("0.5").unwrap()), Some(1));
+    }
+
+    #[test]
+    fn decimal_to_f64_fast_path_matches_the_general_conversion() {
+        use rust_decimal::prelude::ToPrimitive;
+        for text in [
+            "0",
+            "5.92",
+            "1670.5",
+            "15832",
+            "3957.76",
+            "-2.5",
+            "0.1",
+            "0.3",
+            "123456789.987654321",
+            "9007199254740991",
+            "9007199254740993",
+            "1e26",
+            "1.23456789012345678901",
+            "0.0000001",
+        ] {
+            let d = parse_decimal(text).unwrap();
+            assert_eq!(decimal_to_f64(d), d.to_f64().unwrap(), "{text}");
+        }
     }
 }

@@ -103,16 +103,14 @@ pub fn classify_weights(
                     field: "item.model_weights.parameters",
                     message: "6 x parameters x tokens is out of range".into(),
                 })?;
-            trail.reason(
-                "weights.estimate_6nd",
-                c,
+            trail.reason("weights.estimate_6nd", c, || {
                 format!(
                     "training operations estimated as 6 x {} parameters x {} tokens = {}",
                     sci(n),
                     sci(d),
                     sci(ops)
-                ),
-            );
+                )
+            });
             ops
         }
         _ => {
@@ -139,7 +137,7 @@ pub fn classify_weights(
             trail.reason(
                 "weights.synthetic_data",
                 c,
-                format!(
+                || format!(
                     "{share}% of operations used data from one unpublished generator (more than {}%): {} operations added",
                     rule.synthetic_data_share_min_pct,
                     sci(added)
@@ -148,7 +146,7 @@ pub fn classify_weights(
         }
     }
     let not = |trail: &mut Trail, rule_id, detail: String| {
-        trail.reason(rule_id, c, detail);
+        trail.reason(rule_id, c, || detail);
         Ok(WeightsClass {
             controlled: false,
             counted_ops: ops,
@@ -206,7 +204,7 @@ pub fn classify_weights(
         trail.reason(
             "weights.derived_exceeds",
             c,
-            format!(
+            || format!(
                 "derived from a published model, but extra training {} exceeds max({}, {}% of {}) = {}",
                 sci(extra),
                 sci(rule.derivative_extra_ops_min),
@@ -229,15 +227,13 @@ pub fn classify_weights(
             );
         }
     }
-    trail.reason(
-        "weights.4e091",
-        c,
+    trail.reason("weights.4e091", c, || {
         format!(
             "unpublished weights trained with {} operations >= {}",
             sci(ops),
             sci(rule.threshold_ops)
-        ),
-    );
+        )
+    });
     Ok(WeightsClass {
         controlled: true,
         counted_ops: ops,
