@@ -247,6 +247,11 @@ pub struct InputError {
 impl DeterminationInput {
     /// Parses one JSON document.
     pub fn from_json(text: &str) -> Result<DeterminationInput, InputError> {
+        // Valid input, the common case, parses without tracking the path; only a failure is
+        // parsed again to name the field.
+        if let Ok(input) = serde_json::from_str(text) {
+            return Ok(input);
+        }
         let de = &mut serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
