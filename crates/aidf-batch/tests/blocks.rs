@@ -132,3 +132,26 @@ fn rule_ids_mode_gives_the_full_answer_without_texts() {
     }
     assert!(seen_reasons > 5000);
 }
+
+proptest::proptest! {
+    /// `CsvOut` writes the bytes `csv::Writer` (default settings) writes.
+    #[test]
+    fn csv_out_writes_what_the_csv_writer_writes(
+        rows in proptest::collection::vec(
+            proptest::collection::vec("[a-z ,\"\r\n;éß0-9-]{0,8}", 2..6),
+            1..5,
+        ),
+    ) {
+        let mut ours = batch::CsvOut::default();
+        let mut theirs = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        for row in &rows {
+            for f in row {
+                ours.field(f);
+            }
+            ours.end();
+            theirs.write_record(row).expect("in memory");
+        }
+        let theirs = theirs.into_inner().expect("flush");
+        proptest::prop_assert_eq!(ours.buf, theirs);
+    }
+}
