@@ -321,7 +321,7 @@ fn batch_files_and_errors() {
     bad(
         &["reevaluate", "--under", "ac-2023", "--batch", "-"],
         Some("{\"date\":\"2025-06-01\"}\n"),
-        "batch line 1: missing field `destination`",
+        "batch line 1: field `destination`: required but missing",
     );
     bad(
         &[

@@ -254,15 +254,63 @@ impl DeterminationInput {
         }
         let de = &mut serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            let mut path = e.path().to_string();
             let inner = e.into_inner();
-            let message = match inner.classify() {
+            let mut message = match inner.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("invalid JSON: {inner}")
                 }
                 _ => inner.to_string(),
             };
+            // serde reports a missing field at the object that lacks it; name the field itself.
+            if let Some(name) = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_string())
+            {
+                path = if path.is_empty() || path == "." {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
+                message = "required but missing".into();
+            }
             InputError { path, message }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeterminationInput;
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                r#"{"date":"2025-06-01","consignee":{"name":"X","hq":"MY"},"item":{}}"#,
+                "destination",
+            ),
+            (
+                r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X"},"item":{}}"#,
+                "consignee.hq",
+            ),
+            (
+                r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X","hq":"MY"},"item":{},"quantity":"x"}"#,
+                "quantity",
+            ),
+            (r#"{"date": 5"#, "date"),
+            ("nope", ""),
+        ];
+        for (text, path) in cases {
+            let e = DeterminationInput::from_json(text).expect_err(text);
+            assert_eq!(e.path.trim_start_matches('.'), path, "{text}: {e}");
+            if !path.is_empty() {
+                assert!(
+                    e.to_string().starts_with(&format!("field `{path}`: ")),
+                    "{e}"
+                );
+            }
+        }
     }
 }
