@@ -3,8 +3,9 @@
 //! Stateless ([`run`] with no ledger): a reader thread cuts the input into blocks of whole rows
 //! ([`crate::split`]); one worker per core parses, determines and writes each block; a writer
 //! thread writes the blocks in input order. At most a few blocks per worker are in flight, so
-//! memory stays bounded whatever the file size. Stateful ([`run`] with a ledger): rows are applied one by
-//! one, in order, through [`aidf_service::ship`], so caps bind as they would in reality.
+//! memory stays bounded whatever the file size. Stateful ([`run`] with a ledger): rows are
+//! applied one by one, in order, through [`aidf_service::ship`], so caps bind as they would in
+//! reality.
 //!
 //! A bad row (unparseable, unknown country or chip…) becomes an output row with `status = error`,
 //! its row number, the field and the value; the batch goes on. The [`Summary`] counts rows by
@@ -343,13 +344,13 @@ fn write_csv_row(
     ship: Option<&ShipCols>,
     stateful: bool,
 ) {
-    let mut itoa_buf = itoa::Buffer::new();
-    let row_s = itoa_buf.format(row).to_string();
+    let mut row_buf = itoa::Buffer::new();
+    let row_s = row_buf.format(row);
     match out {
         Outcome::Ok(d) => {
             let mut t = String::with_capacity(160);
             let mut nums = itoa::Buffer::new();
-            w.field(&row_s);
+            w.field(row_s);
             w.field(id);
             w.field("ok");
             w.field(d.authorization.as_str());
@@ -430,7 +431,7 @@ fn write_csv_row(
                     })
                     .unwrap_or_default()
             };
-            w.field(&row_s);
+            w.field(row_s);
             w.field(id);
             w.field("ok");
             for k in [
@@ -463,7 +464,7 @@ fn write_csv_row(
             w.field("");
         }
         Outcome::Err(e) => {
-            w.field(&row_s);
+            w.field(row_s);
             w.field(id);
             w.field("error");
             for _ in 3..18 {
@@ -572,11 +573,7 @@ fn parse_raw(
     let (id, mut input) = match (raw, header) {
         (RawRef::Csv(rec), Some(header)) => row::record_to_input(header, rec)?,
         (RawRef::Csv(_), None) => {
-            return Err(FieldError {
-                field: String::new(),
-                value: String::new(),
-                message: "a CSV row without a header".into(),
-            });
+            return Err(FieldError::new("", "", "a CSV row without a header"));
         }
         (RawRef::Json(text), _) => {
             let input = DeterminationInput::from_json(text).map_err(|e| FieldError {
@@ -586,13 +583,7 @@ fn parse_raw(
             })?;
             (None, input)
         }
-        (RawRef::Bad(msg), _) => {
-            return Err(FieldError {
-                field: String::new(),
-                value: String::new(),
-                message: msg.to_string(),
-            });
-        }
+        (RawRef::Bad(msg), _) => return Err(FieldError::new("", "", msg)),
     };
     if let Some(p) = opts.posture {
         input.posture = Some(p);
@@ -748,7 +739,7 @@ fn read_chunks<R: Read>(
                         Ok(0) => break,
                         Ok(n) => {
                             bytes += n as u64;
-                            if buf.iter().all(u8::is_ascii_whitespace) {
+                            if !crate::split::is_json_row(&buf) {
                                 continue;
                             }
                             rows.push(match String::from_utf8(std::mem::take(&mut buf)) {
@@ -1140,7 +1131,7 @@ fn process_block(
         }
         Format::Jsonl => {
             for line in block.bytes.split(|&b| b == b'\n') {
-                if line.iter().all(u8::is_ascii_whitespace) {
+                if !crate::split::is_json_row(line) {
                     continue;
                 }
                 match std::str::from_utf8(line) {

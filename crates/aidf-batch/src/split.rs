@@ -38,9 +38,7 @@ impl Splitter {
     /// buffer ends the last row.
     pub fn cut(&self, buf: &[u8], eof: bool) -> Cut {
         match self.format {
-            Format::Jsonl => lines_cut(buf, eof, |line| {
-                line.iter().any(|b| !b.is_ascii_whitespace())
-            }),
+            Format::Jsonl => lines_cut(buf, eof, is_json_row),
             Format::Csv => {
                 if memchr::memchr(b'"', buf).is_none() && lone_cr_free(buf) {
                     // No quotes and every CR ends a CRLF: records are exactly the lines that are
@@ -64,6 +62,11 @@ impl Splitter {
         });
         first
     }
+}
+
+/// Whether a JSON-lines line holds a row (blank lines do not).
+pub fn is_json_row(line: &[u8]) -> bool {
+    line.iter().any(|b| !b.is_ascii_whitespace())
 }
 
 /// Whether every carriage return in `buf` is followed by a line feed (a lone CR also ends a CSV

@@ -45,31 +45,27 @@ const AUDIT_WAL_RESTART_PAGES: i64 = 32_768;
 /// Audit rows inserted by one statement: fewer statement runs per group commit.
 const AUDIT_ROWS_PER_INSERT: usize = 16;
 
-/// The insert of `rows` audit records (`$n` placeholders, which both backends take).
-fn audit_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO aidf_audit (seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        let n = i * 10;
-        sql.push_str(&format!(
-            "(${},${},${},${},${},${},${},${},${},${})",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
-            n + 6,
-            n + 7,
-            n + 8,
-            n + 9,
-            n + 10
-        ));
-    }
-    sql
+/// The insert of `rows` audit records, `1..=AUDIT_ROWS_PER_INSERT` (`$n` placeholders, which
+/// both backends take); built once, as the writer uses them thousands of times a second.
+fn audit_insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (1..=AUDIT_ROWS_PER_INSERT)
+            .map(|rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|i| {
+                        let cols: Vec<String> =
+                            (1..=10).map(|c| format!("${}", i * 10 + c)).collect();
+                        format!("({})", cols.join(","))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO aidf_audit (seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash) VALUES {}",
+                    values.join(",")
+                )
+            })
+            .collect()
+    });
+    &SQL[rows.clamp(1, AUDIT_ROWS_PER_INSERT) - 1]
 }
 
 /// The values of an audit record in [`audit_insert_sql`]'s column order, as parameters of
@@ -436,17 +432,14 @@ impl Db {
         c: &rusqlite::Connection,
         records: &[NewAudit],
     ) -> Result<Vec<AuditRecord>> {
+        use rusqlite::OptionalExtension;
         let last: Option<(i64, String)> = c
             .prepare_cached("SELECT seq, hash FROM aidf_audit ORDER BY seq DESC LIMIT 1")?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
+            .optional()?;
         let out = chain(last, records);
         for rows in out.chunks(AUDIT_ROWS_PER_INSERT) {
-            let mut st = c.prepare_cached(&audit_insert_sql(rows.len()))?;
+            let mut st = c.prepare_cached(audit_insert_sql(rows.len()))?;
             let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 10);
             for r in rows {
                 params.extend_from_slice(&audit_values!(r));
@@ -491,7 +484,7 @@ impl Db {
                     for r in rows {
                         params.extend_from_slice(&audit_values!(r));
                     }
-                    tx.execute(&audit_insert_sql(rows.len()), &params)?;
+                    tx.execute(audit_insert_sql(rows.len()), &params)?;
                 }
                 tx.commit()?;
                 Ok(out)
