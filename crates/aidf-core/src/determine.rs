@@ -12,6 +12,7 @@ use crate::classify::{
     Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify_with,
 };
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
+use crate::draws::Draw;
 use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
 use crate::input::{DeterminationInput, EndUse, VeuKind};
 use crate::policy::{Policy, Posture};
@@ -164,6 +165,9 @@ pub struct Determination {
     pub h100_equivalents: f64,
     /// Caps the transaction draws on.
     pub counts_against: Vec<Counter>,
+    /// The ledger draws this answer authorizes: account, amount and cap, built from canonical
+    /// parties. A license's own accounts are drawn in addition when a license is used.
+    pub draws: Vec<Draw>,
     /// What must be done for the authorization to hold.
     pub obligations: Vec<Obligation>,
     /// Rules that decided it, in order.
@@ -388,6 +392,59 @@ fn country(
         .map_err(|source| DetermineError::Country { field, source })
 }
 
+/// The regime that answers `input`: the pinned one, or the one in force on its date under its
+/// posture (with the timeline entry that put it there).
+pub(crate) fn select_regime<'p>(
+    policy: &'p Policy,
+    input: &DeterminationInput,
+) -> Result<
+    (
+        &'p Regime,
+        &'static str,
+        Option<&'p crate::policy::TimelineEntry>,
+    ),
+    DetermineError,
+> {
+    let posture = input.posture.unwrap_or_default();
+    let date = input.date;
+    match &input.regime {
+        Some(id) => {
+            let r = policy
+                .regime(id)
+                .ok_or_else(|| DetermineError::UnknownRegime {
+                    value: id.clone(),
+                    known: policy
+                        .regimes
+                        .iter()
+                        .map(|r| r.spec.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            Ok((r, "pinned", None))
+        }
+        None => {
+            let (r, entry) =
+                policy
+                    .regime_on(date, posture)
+                    .ok_or_else(|| DetermineError::NoRegime {
+                        date,
+                        posture,
+                        earliest: policy.earliest_date(posture),
+                    })?;
+            Ok((r, "timeline", Some(entry)))
+        }
+    }
+}
+
+/// A country field looked up and resolved through its aliases (Hong Kong is China).
+pub(crate) fn canonical_country(
+    policy: &Policy,
+    field: &'static str,
+    value: &str,
+) -> Result<CountryCode, DetermineError> {
+    Ok(policy.countries.canonical(country(policy, field, value)?).0)
+}
+
 /// Determines one transaction, with every reason's and obligation's detail text.
 pub fn determine(
     policy: &Policy,
@@ -407,33 +464,7 @@ pub fn determine_with(
 ) -> Result<Determination, DetermineError> {
     let posture = input.posture.unwrap_or_default();
     let date = input.date;
-    let (regime, selected_by, timeline_note) = match &input.regime {
-        Some(id) => {
-            let r = policy
-                .regime(id)
-                .ok_or_else(|| DetermineError::UnknownRegime {
-                    value: id.clone(),
-                    known: policy
-                        .regimes
-                        .iter()
-                        .map(|r| r.spec.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-            (r, "pinned", None)
-        }
-        None => {
-            let (r, entry) =
-                policy
-                    .regime_on(date, posture)
-                    .ok_or_else(|| DetermineError::NoRegime {
-                        date,
-                        posture,
-                        earliest: policy.earliest_date(posture),
-                    })?;
-            (r, "timeline", Some(entry))
-        }
-    };
+    let (regime, selected_by, timeline_note) = select_regime(policy, input)?;
     let mut ev = Eval {
         policy,
         regime,
@@ -548,6 +579,15 @@ pub fn determine_with(
             unit_tpp,
             total_tpp,
             h100_equivalents: total_tpp as f64 / h100 as f64,
+            draws: crate::draws::draws(&crate::draws::Drawn {
+                regime,
+                input,
+                party: crate::party::PartyId::of(&input.consignee.name, parties.hq.as_str()),
+                destination: parties.dest,
+                authorization: out.authorization,
+                counts: &out.counts,
+                total_tpp,
+            }),
             counts_against: out.counts,
             obligations: ev.trail.obligations,
             reasons: ev.trail.reasons,
@@ -1583,7 +1623,11 @@ fn allocation_rule(
             thousands(cap.into())
         ),
     );
-    license(s.map(|s| s.value).unwrap_or(ReviewPolicy::Denial))
+    // A license granted beyond the allocation would still draw it: the draw stays, so the ledger
+    // refuses it unless the allocation has room by then.
+    let mut out = license(s.map(|s| s.value).unwrap_or(ReviewPolicy::Denial));
+    out.counts.push(Counter::CountryAllocation);
+    out
 }
 
 fn weights_rules(

@@ -9,6 +9,7 @@ pub mod chip;
 pub mod classify;
 pub mod country;
 pub mod determine;
+pub mod draws;
 pub mod explain;
 pub mod fleet;
 pub mod foundry;
@@ -16,6 +17,7 @@ mod fxhash;
 pub mod input;
 pub mod inspect;
 pub mod num;
+pub mod party;
 pub mod policy;
 pub mod regime;
 mod regime_file;
@@ -24,6 +26,8 @@ pub mod weights;
 pub use determine::{
     Authorization, Counter, Determination, DetermineError, determine, determine_with,
 };
+pub use draws::{AccountRef, BalanceReads, Draw, balance_reads};
 pub use explain::Detail;
 pub use input::DeterminationInput;
+pub use party::PartyId;
 pub use policy::{Policy, PolicyError, PolicySources, Posture};
