@@ -23,11 +23,20 @@ fn policy() -> Policy {
 fn lpp_draws_are_keyed_by_party_whatever_the_script() {
     let p = policy();
     let mut keys = std::collections::BTreeSet::new();
-    for name in ["华为技术", "中兴通讯", "شركة ألف", "شركة باء", "Acme Sdn Bhd"] {
+    for name in [
+        "华为技术",
+        "中兴通讯",
+        "شركة ألف",
+        "شركة باء",
+        "Acme Sdn Bhd",
+    ] {
         let d = determine(&p, &shipment(name, "MY", 1000, "")).expect("determines");
         assert_eq!(d.draws.len(), 1, "{name}: {:?}", d.draws);
         let draw = &d.draws[0];
-        assert!(matches!(draw.account, AccountRef::LppAnnual { year: 2025, .. }));
+        assert!(matches!(
+            draw.account,
+            AccountRef::LppAnnual { year: 2025, .. }
+        ));
         assert_eq!(draw.amount_tpp, 15_832_000);
         assert_eq!(draw.cap_tpp, Some(26_900_000));
         keys.insert(draw.account.ledger_key("local"));

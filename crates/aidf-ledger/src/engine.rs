@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{LedgerError, Result};
 use crate::types::{
-    Account, AccountKind, Applied, Balance, EntryKind, G2gArrangement, Hold, HoldState, License,
-    Meta, Op, OpResult, Shipment, ShipmentStatus, Timestamp, Veu,
+    Account, AccountKind, AccountSpec, Applied, Balance, EntryKind, ExpectedBalance,
+    G2gArrangement, Hold, HoldState, License, Meta, Op, OpResult, Party, Shipment, ShipmentStatus,
+    Timestamp, Veu,
 };
 use crate::validate;
 
@@ -20,6 +21,7 @@ pub(crate) enum RecordTable {
     Veus,
     G2g,
     Shipments,
+    Parties,
 }
 
 impl RecordTable {
@@ -29,6 +31,7 @@ impl RecordTable {
             RecordTable::Veus => "veus",
             RecordTable::G2g => "g2g_arrangements",
             RecordTable::Shipments => "shipments",
+            RecordTable::Parties => "parties",
         }
     }
 }
@@ -1235,12 +1238,13 @@ pub(crate) fn add_g2g<T: TxOps + ?Sized>(
     Ok(g2g.clone())
 }
 
-/// A shipment to record: the determination and the ops it authorised.
-#[derive(Debug, Clone, PartialEq)]
+/// A shipment to record: the determination, the ops it authorised, and what they rest on.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewShipment {
     /// Shipment id (the idempotency key for the whole shipment).
     pub shipment_id: String,
-    /// Digest of the determination input.
+    /// Digest of the client's request: a replay with another digest is
+    /// [`LedgerError::ShipmentConflict`].
     pub input_digest: String,
     /// The determination (opaque JSON from aidf-core).
     pub determination: serde_json::Value,
@@ -1248,9 +1252,94 @@ pub struct NewShipment {
     pub status: ShipmentStatus,
     /// Ops to apply as one linked batch (must be empty when refused).
     pub ops: Vec<Op>,
+    /// The tenant recording it (`local` for the CLI).
+    pub tenant: Option<String>,
+    /// The business date (YYYY-MM-DD).
+    pub business_date: Option<String>,
+    /// Back-dated beyond the window (an officer's backfill).
+    pub backfill: bool,
+    /// Accounts the ops draw on, opened (or their cap set) in the same transaction.
+    pub accounts: Vec<AccountSpec>,
+    /// Every balance the determination read, compared before anything is written.
+    pub expected: Vec<ExpectedBalance>,
+    /// Parties of the shipment, added to the registry if absent.
+    pub parties: Vec<Party>,
 }
 
-/// Applies the shipment's ops and stores the shipment row in the same transaction.
+/// Checks every balance a determination read against what the transaction sees now (expired
+/// holds excluded); any difference fails the whole shipment with [`LedgerError::BalanceMoved`].
+fn compare_balances<T: TxOps + ?Sized>(
+    tx: &mut T,
+    expected: &[ExpectedBalance],
+    now: Timestamp,
+) -> Result<()> {
+    for e in expected {
+        let found = match tx.lock_accounts(&[e.key.as_str()])?.pop() {
+            None => 0,
+            Some(a) if e.posted_only => a.posted,
+            Some(a) => {
+                let due: u64 = tx.due_holds(&a.key, now)?.iter().map(|h| h.amount).sum();
+                a.posted.saturating_add(a.pending.saturating_sub(due))
+            }
+        };
+        if found != e.used {
+            return Err(LedgerError::BalanceMoved {
+                account: e.key.clone(),
+                expected: e.used,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Opens the shipment's accounts that do not exist; returns `set_cap` ops for those whose cap
+/// differs, to run first in the shipment's batch.
+fn prepare_accounts<T: TxOps + ?Sized>(
+    tx: &mut T,
+    s: &NewShipment,
+    now: Timestamp,
+) -> Result<Vec<Op>> {
+    let mut cap_ops = Vec::new();
+    for spec in &s.accounts {
+        match tx.lock_accounts(&[spec.key.as_str()])?.pop() {
+            None => {
+                ensure_account(tx, &spec.key, spec.kind, spec.cap, now)?;
+            }
+            Some(a) if a.cap != spec.cap => {
+                let cap_text = spec.cap.map_or_else(|| "none".into(), |c| c.to_string());
+                cap_ops.push(Op::SetCap {
+                    op_id: format!("{}:cap:{}:{cap_text}", s.shipment_id, cap_ops.len()),
+                    account: spec.key.clone(),
+                    cap: spec.cap,
+                    meta: Meta::default(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(cap_ops)
+}
+
+/// Adds the shipment's parties to the registry (once each; a known party is left as it is).
+fn register_parties<T: TxOps + ?Sized>(
+    tx: &mut T,
+    parties: &[Party],
+    now: Timestamp,
+) -> Result<()> {
+    for p in parties {
+        validate::text("party name", &p.name)?;
+        let id = p.record_id();
+        if tx.get_record(RecordTable::Parties, &id)?.is_none() {
+            tx.insert_record(RecordTable::Parties, &id, &serde_json::to_string(p)?, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Compares the read balances, opens accounts, registers parties, applies the shipment's ops
+/// and stores the shipment row, all in the caller's transaction. A stored id is replayed when
+/// the request digest matches and refused with [`LedgerError::ShipmentConflict`] when not.
 pub(crate) fn record_shipment<T: TxOps + ?Sized>(
     tx: &mut T,
     s: &NewShipment,
@@ -1260,6 +1349,12 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
     validate::text("input digest", &s.input_digest)?;
     if let Some(body) = tx.get_record(RecordTable::Shipments, &s.shipment_id)? {
         let mut stored: Shipment = serde_json::from_str(&body)?;
+        if stored.input_digest != s.input_digest {
+            return Err(LedgerError::ShipmentConflict {
+                shipment_id: s.shipment_id.clone(),
+                stored: stored.input_digest,
+            });
+        }
         stored.replayed = true;
         return Ok(stored);
     }
@@ -1269,10 +1364,17 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
             count: s.ops.len(),
         });
     }
+    compare_balances(tx, &s.expected, now)?;
+    register_parties(tx, &s.parties, now)?;
     let applied = if s.ops.is_empty() {
         Vec::new()
     } else {
-        apply_ops(tx, &s.ops, now)?
+        let mut ops = prepare_accounts(tx, s, now)?;
+        let cap_ops = ops.len();
+        ops.extend(s.ops.iter().cloned());
+        let mut applied = apply_ops(tx, &ops, now)?;
+        applied.drain(..cap_ops);
+        applied
     };
     let shipment = Shipment {
         shipment_id: s.shipment_id.clone(),
@@ -1281,6 +1383,9 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         status: s.status,
         applied,
         recorded_at: now,
+        tenant: s.tenant.clone(),
+        business_date: s.business_date.clone(),
+        backfill: s.backfill,
         replayed: false,
     };
     tx.insert_record(

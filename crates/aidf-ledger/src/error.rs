@@ -188,6 +188,26 @@ pub enum LedgerError {
         /// First field that differs.
         field: &'static str,
     },
+    /// A shipment id recorded before for a different request.
+    #[error(
+        "shipment `{shipment_id}` was recorded for a different request (digest {stored}); use a new id"
+    )]
+    ShipmentConflict {
+        /// The shipment id.
+        shipment_id: String,
+        /// Digest of the request recorded under it.
+        stored: String,
+    },
+    /// A balance the determination read changed before the write (compare-and-set failed).
+    #[error("account `{account}`: balance moved from {expected} to {found} since it was read")]
+    BalanceMoved {
+        /// The account.
+        account: String,
+        /// What the determination read (posted + pending, or posted for installed bases).
+        expected: u64,
+        /// What the write found.
+        found: u64,
+    },
     /// A refused shipment must not carry ledger ops.
     #[error("shipment `{shipment_id}` is refused but carries {count} ops")]
     RefusedWithOps {
@@ -300,6 +320,11 @@ impl LedgerError {
     /// True if the root cause is a cap check failure.
     pub fn is_exceeds_cap(&self) -> bool {
         matches!(self.root_cause(), LedgerError::ExceedsCap { .. })
+    }
+
+    /// True if a balance read for a determination moved before its write: determine again.
+    pub fn is_balance_moved(&self) -> bool {
+        matches!(self.root_cause(), LedgerError::BalanceMoved { .. })
     }
 }
 

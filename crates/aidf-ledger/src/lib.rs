@@ -70,8 +70,9 @@ pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
 pub use sqlite::SqliteLedger;
 pub use types::{
-    Account, AccountKind, Applied, Balance, Entry, EntryKind, G2gArrangement, Hold, HoldState,
-    License, Meta, Op, OpResult, Shipment, ShipmentStatus, Timestamp, Veu, VeuKind, VeuSite,
+    Account, AccountKind, AccountSpec, Applied, Balance, Entry, EntryKind, ExpectedBalance,
+    G2gArrangement, Hold, HoldState, License, Meta, Op, OpResult, Party, Shipment, ShipmentStatus,
+    Timestamp, Veu, VeuKind, VeuSite,
 };
 
 use engine::{RecordTable, TxOps};
@@ -110,6 +111,14 @@ pub trait LedgerStore: Send + std::fmt::Debug {
 
     /// All accounts, ordered by key.
     fn accounts(&mut self) -> Result<Vec<Account>>;
+
+    /// The accounts among `keys` as of `now`, read in one snapshot, in the order of `keys`
+    /// (`None` for an account that does not exist). Holds due by `now` are left out of
+    /// `pending` even before a write sweeps them.
+    fn live_accounts(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>>;
+
+    /// A party in the registry (`tenant/party id`).
+    fn party(&mut self, record_id: &str) -> Result<Option<Party>>;
 
     /// Balance now (`as_of = None`: stored balances) or at a past time
     /// (replayed from history; holds due by then are excluded even if not yet swept).
@@ -312,6 +321,8 @@ pub(crate) trait Store {
     fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R>;
     fn read_account(&mut self, key: &str) -> Result<Option<Account>>;
     fn read_accounts(&mut self) -> Result<Vec<Account>>;
+    /// The accounts among `keys` in one snapshot, each with the sum of its holds due by `now`.
+    fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>>;
     fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf>;
     fn read_history(&mut self, key: &str) -> Result<Vec<Entry>>;
     fn read_op(&mut self, op_id: &str) -> Result<Option<engine::StoredOp>>;
@@ -341,6 +352,18 @@ pub(crate) struct Sums {
     holds: HashMap<String, i64>,
     ops_count: i64,
     op_entries_count: i64,
+}
+
+/// Orders `found` (account, sum of its due holds) as `keys`, with due holds taken out of
+/// `pending`: expired holds never count, swept or not.
+fn live_accounts(keys: &[&str], found: Vec<(Account, i64)>) -> Result<Vec<Option<Account>>> {
+    let mut by_key: HashMap<String, Account> = HashMap::with_capacity(found.len());
+    for (mut account, due) in found {
+        let due = u64_of(&account.key, due)?;
+        account.pending = account.pending.saturating_sub(due);
+        by_key.insert(account.key.clone(), account);
+    }
+    Ok(keys.iter().map(|k| by_key.get(*k).cloned()).collect())
 }
 
 fn u64_of(what: &str, v: i64) -> Result<u64> {
@@ -381,6 +404,21 @@ macro_rules! impl_ledger_store {
             }
             fn accounts(&mut self) -> Result<Vec<Account>> {
                 self.read_accounts()
+            }
+            fn live_accounts(
+                &mut self,
+                keys: &[&str],
+                now: Timestamp,
+            ) -> Result<Vec<Option<Account>>> {
+                for k in keys {
+                    validate::account_key(k)?;
+                }
+                self.read_live(keys, now)
+            }
+            fn party(&mut self, record_id: &str) -> Result<Option<Party>> {
+                self.read_record(RecordTable::Parties, record_id)?
+                    .map(|b| decode("parties", &b))
+                    .transpose()
             }
             fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
                 let account = self.account(key)?;
@@ -503,6 +541,12 @@ impl LedgerStore for Ledger {
     }
     fn accounts(&mut self) -> Result<Vec<Account>> {
         self.store().accounts()
+    }
+    fn live_accounts(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
+        self.store().live_accounts(keys, now)
+    }
+    fn party(&mut self, record_id: &str) -> Result<Option<Party>> {
+        self.store().party(record_id)
     }
     fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
         self.store().balance(key, as_of)

@@ -111,6 +111,11 @@ ALTER TABLE ops
 /// After the backfill of migration 2.
 const MIGRATION_2_FINISH: &str = "ALTER TABLE ops DROP COLUMN fields, DROP COLUMN result;";
 
+/// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
+const MIGRATION_4: &str = r#"
+CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 struct Migration {
     version: i64,
@@ -135,6 +140,13 @@ const MIGRATIONS: &[Migration] = &[
         sql: MIGRATION_2,
         backfill: Some(backfill_ops_v2),
         finish: MIGRATION_2_FINISH,
+    },
+    Migration {
+        version: 4,
+        name: "parties",
+        sql: MIGRATION_4,
+        backfill: None,
+        finish: "",
     },
 ];
 
@@ -668,6 +680,23 @@ impl Store for PgLedger {
             .as_ref()
             .map(to_account)
             .transpose()
+    }
+
+    fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0)::bigint FROM ops o \
+                 WHERE o.account = a.key AND o.hold_state = 'pending' AND o.expires_at IS NOT NULL \
+                 AND o.expires_at <= $2) FROM accounts a WHERE a.key = ANY($1)"
+            );
+            let rows = tx.query(&sql, &[&keys, &now.0])?;
+            let mut found = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let due: i64 = r.try_get(6)?;
+                found.push((to_account(r)?, due));
+            }
+            crate::live_accounts(keys, found)
+        })
     }
 
     fn read_accounts(&mut self) -> Result<Vec<Account>> {

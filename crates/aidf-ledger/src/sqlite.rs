@@ -95,6 +95,11 @@ ALTER TABLE ops DROP COLUMN fields;
 ALTER TABLE ops DROP COLUMN result;
 "#;
 
+/// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
+const MIGRATION_4: &str = r#"
+CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 struct Migration {
     version: i64,
@@ -119,6 +124,13 @@ const MIGRATIONS: &[Migration] = &[
         sql: MIGRATION_2,
         backfill: Some(backfill_ops_v2),
         finish: MIGRATION_2_FINISH,
+    },
+    Migration {
+        version: 4,
+        name: "parties",
+        sql: MIGRATION_4,
+        backfill: None,
+        finish: "",
     },
 ];
 
@@ -829,6 +841,32 @@ impl Store for SqliteLedger {
             .query_row([key], account_row)
             .optional()?;
         row.map(to_account).transpose()
+    }
+
+    fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut found = Vec::with_capacity(keys.len());
+        {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0) FROM ops o \
+                 WHERE o.account = a.key AND o.hold_state = 'pending' AND o.expires_at IS NOT NULL \
+                 AND o.expires_at <= ?2) FROM accounts a WHERE a.key = ?1"
+            ))?;
+            for key in keys {
+                let row = stmt
+                    .query_row(params![key, now.0], |r| {
+                        Ok((account_row(r)?, r.get::<_, i64>(6)?))
+                    })
+                    .optional()?;
+                if let Some((row, due)) = row {
+                    found.push((to_account(row)?, due));
+                }
+            }
+        }
+        tx.commit()?;
+        crate::live_accounts(keys, found)
     }
 
     fn read_accounts(&mut self) -> Result<Vec<Account>> {

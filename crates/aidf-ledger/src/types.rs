@@ -570,12 +570,13 @@ pub struct G2gArrangement {
 }
 
 /// Outcome of a shipment determination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentStatus {
     /// Authorised; its ops were applied.
     Authorized,
     /// Refused; recorded with no ops.
+    #[default]
     Refused,
 }
 
@@ -604,7 +605,67 @@ pub struct Shipment {
     pub applied: Vec<Applied>,
     /// When it was recorded.
     pub recorded_at: Timestamp,
+    /// The tenant that recorded it (`local` for the CLI; absent on records made before tenants
+    /// were stored with shipments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The shipment's business date (YYYY-MM-DD), as opposed to `recorded_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_date: Option<String>,
+    /// Recorded more than the back-dating window after its business date, by an officer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backfill: bool,
     /// True when this call returned an earlier record.
     #[serde(skip)]
     pub replayed: bool,
+}
+
+/// A party (consignee, end user, ultimate parent) in a tenant's registry. Its id comes from the
+/// caller (aidf-core derives it from the normalized name and headquarters), so the same party
+/// always has the same id and accounts keyed by it never merge two parties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// Tenant (`local` for the CLI).
+    pub tenant: String,
+    /// Stable party id.
+    pub id: String,
+    /// Name as first given.
+    pub name: String,
+    /// Name as compared (Unicode-normalized; any script).
+    pub normalized_name: String,
+    /// Headquarters country (ISO alpha-2).
+    pub hq: String,
+    /// Ultimate parent's headquarters country, if given.
+    #[serde(default)]
+    pub parent_hq: Option<String>,
+}
+
+impl Party {
+    /// Record id in the registry: tenant and party id.
+    pub fn record_id(&self) -> String {
+        format!("{}/{}", self.tenant, self.id)
+    }
+}
+
+/// An account a shipment needs, opened in the shipment's transaction if it does not exist, its
+/// cap set if it differs (a G2G arrangement doubles a country cap; the NVEU schedule steps up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSpec {
+    /// Key.
+    pub key: String,
+    /// Kind.
+    pub kind: AccountKind,
+    /// Cap (none: uncapped).
+    pub cap: Option<u64>,
+}
+
+/// A balance a determination read: the write fails with `BalanceMoved` unless it is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedBalance {
+    /// Key.
+    pub key: String,
+    /// The value read: posted + pending of live holds, or posted alone when `posted_only`.
+    pub used: u64,
+    /// Compare the posted total only (installed bases, cumulative totals).
+    pub posted_only: bool,
 }

@@ -3,8 +3,9 @@
 mod common;
 
 use aidf_ledger::{
-    AccountKind, Balance, EntryKind, G2gArrangement, HoldState, Ledger, LedgerError, LedgerStore,
-    License, Meta, NewShipment, Op, OpResult, ShipmentStatus, Veu, VeuKind, VeuSite,
+    AccountKind, AccountSpec, Balance, EntryKind, ExpectedBalance, G2gArrangement, HoldState,
+    Ledger, LedgerError, LedgerStore, License, Meta, NewShipment, Op, OpResult, Party,
+    ShipmentStatus, Veu, VeuKind, VeuSite,
 };
 use common::{Backend, t};
 
@@ -716,10 +717,12 @@ fn shipments(b: &Backend) {
                 meta: meta("det-S-1"),
             },
         ],
+        ..NewShipment::default()
     };
     let s = l.record_shipment(&ship, t(1)).expect("record");
     assert_eq!((s.applied.len(), s.replayed), (2, false));
-    let again = l
+    // The same id for another request is a conflict naming the id, never the other's answer.
+    let e = l
         .record_shipment(
             &NewShipment {
                 input_digest: "other".into(),
@@ -727,7 +730,12 @@ fn shipments(b: &Backend) {
             },
             t(2),
         )
-        .expect("replay");
+        .unwrap_err();
+    assert!(
+        matches!(&e, LedgerError::ShipmentConflict { shipment_id, .. } if shipment_id == "S-1"),
+        "{e:?}"
+    );
+    let again = l.record_shipment(&ship, t(2)).expect("replay");
     assert!(again.replayed);
     assert_eq!(
         (again.input_digest.as_str(), again.recorded_at),
@@ -804,6 +812,86 @@ fn append_only(b: &Backend) {
     assert_eq!(bal(&mut l, MY).posted, 5);
 }
 
+/// The shipment path's guarantees: every balance read is compared in the write transaction,
+/// accounts open with the shipment, parties are registered once, and live balances never count
+/// an expired hold (issue 12: "an expired hold still counts as pending").
+fn shipment_transaction(b: &Backend) {
+    let mut l = b.open();
+    setup(&mut l);
+    let lpp = "lpp:local/p1:2025";
+    let base = NewShipment {
+        shipment_id: "S-1".into(),
+        input_digest: "sha256:a".into(),
+        status: ShipmentStatus::Authorized,
+        tenant: Some("local".into()),
+        ops: vec![Op::Transfer {
+            op_id: "S-1:0".into(),
+            account: lpp.into(),
+            amount: 10,
+            meta: meta("S-1"),
+        }],
+        accounts: vec![AccountSpec {
+            key: lpp.into(),
+            kind: AccountKind::Lpp,
+            cap: Some(100),
+        }],
+        expected: vec![ExpectedBalance {
+            key: lpp.into(),
+            used: 0,
+            posted_only: false,
+        }],
+        parties: vec![Party {
+            tenant: "local".into(),
+            id: "p1".into(),
+            name: "华为技术".into(),
+            normalized_name: "华为技术".into(),
+            hq: "CN".into(),
+            parent_hq: None,
+        }],
+        ..NewShipment::default()
+    };
+    l.record_shipment(&base, t(1)).expect("first");
+    assert_eq!(bal(&mut l, lpp), Balance::of(Some(100), 10, 0));
+    assert_eq!(
+        l.party("local/p1").expect("party").map(|p| p.name),
+        Some("华为技术".to_string())
+    );
+    // A second shipment determined against the old balance (0) fails and writes nothing.
+    let stale = NewShipment {
+        shipment_id: "S-2".into(),
+        ops: vec![Op::Transfer {
+            op_id: "S-2:0".into(),
+            account: lpp.into(),
+            amount: 10,
+            meta: meta("S-2"),
+        }],
+        ..base.clone()
+    };
+    let e = l.record_shipment(&stale, t(2)).unwrap_err();
+    assert!(e.is_balance_moved(), "{e:?}");
+    assert!(l.shipment("S-2").expect("lookup").is_none());
+    let fresh = NewShipment {
+        expected: vec![ExpectedBalance {
+            key: lpp.into(),
+            used: 10,
+            posted_only: false,
+        }],
+        ..stale
+    };
+    l.record_shipment(&fresh, t(2)).expect("fresh");
+    assert_eq!(bal(&mut l, lpp).posted, 20);
+    // A hold that has expired is not pending for any read, swept or not.
+    l.reserve("h", MY, 300, Some(t(5)), meta("h"), t(3))
+        .expect("hold");
+    let live = l.live_accounts(&[MY, lpp, "lpp:none"], t(4)).expect("live");
+    assert_eq!(live[0].as_ref().map(|a| a.pending), Some(300));
+    let live = l.live_accounts(&[MY, lpp, "lpp:none"], t(5)).expect("live");
+    assert_eq!(live[0].as_ref().map(|a| a.pending), Some(0));
+    assert_eq!(live[1].as_ref().map(|a| a.posted), Some(20));
+    assert!(live[2].is_none());
+    l.check_invariants().expect("invariants");
+}
+
 trait BalanceExt {
     fn of(cap: Option<u64>, posted: u64, pending: u64) -> Balance;
 }
@@ -840,5 +928,6 @@ suite!(
     bad_input,
     records,
     shipments,
+    shipment_transaction,
     append_only,
 );
