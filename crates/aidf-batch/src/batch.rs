@@ -1246,6 +1246,9 @@ fn read_blocks<R: Read>(
     }
 }
 
+/// The tenant of shipments a batch records into a local ledger (the CLI's).
+pub const LOCAL_TENANT: &str = "local";
+
 /// The shipment id of a row: its `id` cell, or one derived from the row number and the input.
 pub fn shipment_id(row: u64, id: Option<&str>, input: &DeterminationInput) -> String {
     match id {
@@ -1285,7 +1288,21 @@ fn ship_chunk(
             done.push((id.unwrap_or_default(), Outcome::Err(e), None));
             continue;
         }
-        match aidf_service::ship(&mut *ledger.store, policy, &input, &sid, ledger.now) {
+        let config = aidf_service::ShipConfig {
+            posture: opts.posture.unwrap_or_default(),
+            ..aidf_service::ShipConfig::default()
+        };
+        let request = aidf_service::ShipRequest {
+            input: &input,
+            shipment_id: &sid,
+            tenant: LOCAL_TENANT,
+            record_prefix: "",
+            // A batch into a local ledger is the local officer's: back-dated rows are recorded
+            // and marked as backfill.
+            may_backfill: true,
+            now: ledger.now,
+        };
+        match aidf_service::ship(&mut *ledger.store, policy, &config, &request) {
             Ok(o) => {
                 // The determination the ledger recorded, made against its balances.
                 let d = o.determination;
@@ -1307,6 +1324,11 @@ fn ship_chunk(
             }
             Err(aidf_service::ShipError::Determine(e)) => {
                 let e = determine_error(header.is_some(), &input, &e);
+                summary.add_error(&e.field);
+                done.push((id.unwrap_or_default(), Outcome::Err(e), None));
+            }
+            Err(aidf_service::ShipError::Input { field, message }) => {
+                let e = FieldError::new(field, "", &message);
                 summary.add_error(&e.field);
                 done.push((id.unwrap_or_default(), Outcome::Err(e), None));
             }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aidf_core::input::{Consignee, Context, ItemInput, VeuRef};
 use aidf_core::regime::{Regime, ReviewPolicy};
-use aidf_core::{Authorization, Counter, DeterminationInput, Policy, determine};
+use aidf_core::{AccountRef, Authorization, DeterminationInput, Policy, balance_reads, determine};
 use chrono::{Datelike, Days, NaiveDate};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -164,19 +164,8 @@ struct Order {
     unit_tpp: u64,
 }
 
-/// Key of a slug, as `aidf_service` makes it.
-pub fn slug(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.trim().chars() {
-        if ch.is_ascii_alphanumeric() {
-            out.push(ch.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let t = out.trim_matches('-').to_string();
-    if t.is_empty() { "unnamed".into() } else { t }
-}
+/// The tenant scope of a simulation's consignee accounts, as their keys show it.
+pub const SCENARIO_SCOPE: &str = "scenario";
 
 fn regime_for<'p>(
     policy: &'p Policy,
@@ -292,11 +281,8 @@ fn simulate_country(
         RunSpec::Timeline => None,
     };
     let g2g_date = sc.g2g.get(cc).copied();
-    // Accounts, keyed as the ledger keys them.
-    let mut country_acct: HashMap<(i32, i32), Acct> = HashMap::new();
-    let mut lpp: HashMap<(usize, usize, i32), Acct> = HashMap::new();
-    let mut nveu: HashMap<usize, Acct> = HashMap::new();
-    let mut aia: HashMap<(usize, usize), Acct> = HashMap::new();
+    // Accounts, as the determination names them (the ledger's keys, scoped to the scenario).
+    let mut accts: HashMap<AccountRef, Acct> = HashMap::new();
     let mut next_consignee = vec![0usize; buyers.len()];
     let mut quarters = Vec::with_capacity(sc.quarters as usize);
     let mut binds = None;
@@ -339,39 +325,19 @@ fn simulate_country(
         let orders = orders_for(sc, cc, buyers, q, h100_tpp, &mut next_consignee);
         for o in &orders {
             let buyer = &sc.buyers[buyers[o.buyer]];
-            let regime = regime_for(policy, run, o.date, sc.posture)?;
-            let spec = &regime.spec;
-            let year = o.date.year();
-            let window = spec
-                .allocation
-                .as_ref()
-                .map(|a| (a.window_start.year(), a.window_end.year()));
             let g2g = g2g_date.is_some_and(|d| d <= o.date);
             let mut input = templates[o.buyer].clone();
             input.date = o.date;
             input.consignee.name = buyer.consignees[o.consignee].clone();
             input.item.chip = Some(buyer.mix.chips[o.chip].0.clone());
             input.quantity = Some(o.quantity);
-            input.context = Context {
-                consignee_ytd_tpp: if spec.lpp.is_some() {
-                    lpp.get(&(o.buyer, o.consignee, year)).map_or(0, |a| a.used)
-                } else {
-                    0
-                },
-                country_allocation_used_tpp: window
-                    .and_then(|w| country_acct.get(&w))
-                    .map_or(0, |a| a.used),
-                gov_to_gov_agreement: g2g,
-                nveu_installed_tpp: if buyer.veu.is_some() {
-                    nveu.get(&o.buyer).map_or(0, |a| a.used)
-                } else {
-                    0
-                },
-                consignee_aia_cumulative_tpp: aia
-                    .get(&(o.buyer, o.consignee))
-                    .map_or(0, |a| a.used),
-                weights_storage_compliant: None,
-            };
+            // The balances `ship` would read, from the accounts drawn so far.
+            if let Ok(reads) = balance_reads(policy, &input) {
+                reads.fill(&mut input.context, |a| {
+                    (accts.get(a).map_or(0, |acct| acct.used), 0)
+                });
+            }
+            input.context.gov_to_gov_agreement = g2g;
             st.orders += 1;
             let d = match determine(policy, &input) {
                 Ok(d) => d,
@@ -407,38 +373,13 @@ fn simulate_country(
                 }
                 continue;
             }
-            // The draws `ship` would plan, checked against their caps as the ledger checks them.
+            // The determination's draws, checked against their caps as the ledger checks them.
             let mut ok = true;
-            for c in &d.counts_against {
-                ok &= match c {
-                    Counter::LppAnnual => match &spec.lpp {
-                        Some(l) => lpp
-                            .entry((o.buyer, o.consignee, d.regime.date.year()))
-                            .or_default()
-                            .draw(Some(l.tpp_per_consignee_year), tpp),
-                        None => true,
-                    },
-                    Counter::CountryAllocation => match (&spec.allocation, window) {
-                        (Some(a), Some(w)) => {
-                            let mult = if g2g { a.g2g_multiplier } else { 1 };
-                            let cap = a.cap_for(cc).saturating_mul(mult);
-                            country_acct.entry(w).or_default().draw(Some(cap), tpp)
-                        }
-                        _ => true,
-                    },
-                    Counter::NveuAllocation => match &buyer.veu {
-                        Some(_) => nveu
-                            .entry(o.buyer)
-                            .or_default()
-                            .draw(regime.nveu_limit_tpp(d.regime.date), tpp),
-                        None => true,
-                    },
-                };
-            }
-            if d.authorization == Authorization::Aia && tpp > 0 {
-                aia.entry((o.buyer, o.consignee))
+            for draw in &d.draws {
+                ok &= accts
+                    .entry(draw.account.clone())
                     .or_default()
-                    .draw(None, tpp);
+                    .draw(draw.cap_tpp, draw.amount_tpp);
             }
             if !ok {
                 violations += 1;
@@ -456,50 +397,31 @@ fn simulate_country(
         let end = sc.quarter_start(q + 1).pred_opt().unwrap_or(sc.start);
         let regime = regime_for(policy, run, end, sc.posture)?;
         if let Some(a) = &regime.spec.allocation {
-            let w = (a.window_start.year(), a.window_end.year());
             let mult = if g2g_date.is_some_and(|d| d <= end) {
                 a.g2g_multiplier
             } else {
                 1
             };
-            st.allocation_used_tpp = country_acct.get(&w).map_or(0, |a| a.used);
+            let used = accts
+                .iter()
+                .find(|(k, _)| {
+                    matches!(k, AccountRef::CountryAllocation { from_year, to_year, .. }
+                        if (*from_year, *to_year) == (a.window_start.year(), a.window_end.year()))
+                })
+                .map_or(0, |(_, acct)| acct.used);
+            st.allocation_used_tpp = used;
             st.allocation_cap_tpp = Some(a.cap_for(cc).saturating_mul(mult));
         }
         quarters.push(st);
     }
-    let mut accounts = Vec::new();
-    for (w, a) in &country_acct {
-        accounts.push(AccountState {
-            key: aidf_service::keys::country(cc, w.0, w.1),
+    let mut accounts: Vec<AccountState> = accts
+        .iter()
+        .map(|(account, a)| AccountState {
+            key: account.ledger_key(SCENARIO_SCOPE),
             cap: a.cap,
             used: a.used,
-        });
-    }
-    for ((b, k, y), a) in &lpp {
-        let buyer = &sc.buyers[buyers[*b]];
-        accounts.push(AccountState {
-            key: aidf_service::keys::lpp(&buyer.hq, &buyer.consignees[*k], *y),
-            cap: a.cap,
-            used: a.used,
-        });
-    }
-    for (b, a) in &nveu {
-        let buyer = &sc.buyers[buyers[*b]];
-        let id = buyer.veu.as_ref().map(|v| v.1.as_str()).unwrap_or("");
-        accounts.push(AccountState {
-            key: aidf_service::keys::nveu(id, cc),
-            cap: a.cap,
-            used: a.used,
-        });
-    }
-    for ((b, k), a) in &aia {
-        let buyer = &sc.buyers[buyers[*b]];
-        accounts.push(AccountState {
-            key: aidf_service::keys::aia(&buyer.hq, &buyer.consignees[*k]),
-            cap: a.cap,
-            used: a.used,
-        });
-    }
+        })
+        .collect();
     accounts.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(CountryResult {
         country: cc.to_string(),

@@ -139,6 +139,12 @@ pub enum Command {
         /// No authentication (every request acts as admin of tenant `local`); loopback only.
         #[arg(long)]
         insecure_local: bool,
+        /// Posture every shipment is determined under (clients cannot choose another).
+        #[arg(long, value_enum, default_value = "as-written")]
+        posture: PostureArg,
+        /// Shipments dated more than this many days ago are backfills: officers only, marked.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=36500))]
+        backdate_window_days: i64,
     },
     /// API tokens.
     Token {
@@ -406,7 +412,22 @@ pub fn run(
             addr,
             db,
             insecure_local,
-        } => serve_cmd::serve(policy, &addr, &ledger_cmd::db_arg(&db), insecure_local)?,
+            posture,
+            backdate_window_days,
+        } => {
+            let ship = aidf_service::ShipConfig {
+                posture: posture.into(),
+                backdate_window_days,
+                ..aidf_service::ShipConfig::default()
+            };
+            serve_cmd::serve(
+                policy,
+                &addr,
+                &ledger_cmd::db_arg(&db),
+                insecure_local,
+                ship,
+            )?
+        }
         Command::Token {
             action: TokenAction::Create { tenant, role, db },
         } => serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role)?,

@@ -12,6 +12,9 @@ use serde_json::json;
 
 use crate::cmd::{PostureArg, print, read_input};
 
+/// The tenant of everything the CLI records.
+pub const LOCAL_TENANT: &str = "local";
+
 /// Default ledger location: a SQLite file in the working directory.
 pub const DEFAULT_DB: &str = "aidf.db";
 
@@ -44,24 +47,31 @@ pub fn ship(
     json: bool,
 ) -> Result<()> {
     let text = read_input(file)?;
-    let mut input = DeterminationInput::from_json(&text)?;
-    if let Some(p) = posture {
-        input.posture = Some(Posture::from(p));
-    }
+    let input = DeterminationInput::from_json(&text)?;
     let now = Timestamp::now_utc();
-    let id = id.unwrap_or_else(|| {
-        format!(
-            "ship-{}-{}-{}",
-            now.0,
-            std::process::id(),
-            &aidf_service::input_digest(&input)[7..19]
-        )
-    });
+    let id = id.unwrap_or_else(aidf_service::new_shipment_id);
     aidf_ledger::validate_op_id(&id).map_err(|e| anyhow::anyhow!("option `--id`: {e}"))?;
+    let config = aidf_service::ShipConfig {
+        posture: posture.map(Posture::from).unwrap_or_default(),
+        ..aidf_service::ShipConfig::default()
+    };
     let mut ledger = open(db)?;
-    let out = aidf_service::ship(ledger.store(), policy, &input, &id, now)?;
+    let request = aidf_service::ShipRequest {
+        input: &input,
+        shipment_id: &id,
+        tenant: LOCAL_TENANT,
+        record_prefix: "",
+        // The local user owns the ledger file: an officer, whose back-dated shipments are
+        // recorded and marked as backfill.
+        may_backfill: true,
+        now,
+    };
+    let out = aidf_service::ship(ledger.store(), policy, &config, &request)?;
     if json {
-        return pretty(&out);
+        // The HTTP answer carries `replayed` in a header; the CLI's JSON says it in the body.
+        let mut v = serde_json::to_value(&out)?;
+        v["replayed"] = json!(out.replayed);
+        return pretty(&v);
     }
     let d = &out.determination;
     let mut s = format!(
@@ -82,6 +92,12 @@ pub fn ship(
     }
     if let Some(r) = &out.refusal {
         s += &format!("Refused: {r}\n");
+    }
+    if out.backfill {
+        s += "Backfill: recorded after its business date, outside the back-dating window\n";
+    }
+    for n in &out.notes {
+        s += &format!("Note: {n}\n");
     }
     // The same explanation `aidf check` gives: the rules that decided it, with citations.
     let list = |key: &str| d[key].as_array().cloned().unwrap_or_default();

@@ -9,7 +9,13 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::print;
 
 /// Runs the HTTP server until Ctrl-C.
-pub fn serve(policy: Policy, addr: &str, db: &str, insecure_local: bool) -> Result<()> {
+pub fn serve(
+    policy: Policy,
+    addr: &str,
+    db: &str,
+    insecure_local: bool,
+    ship: aidf_service::ShipConfig,
+) -> Result<()> {
     let addr: SocketAddr = addr
         .parse()
         .with_context(|| format!("option `--addr`: `{addr}` is not HOST:PORT"))?;
@@ -22,7 +28,8 @@ pub fn serve(policy: Policy, addr: &str, db: &str, insecure_local: bool) -> Resu
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let state = AppState::new(policy, db, insecure_local).map_err(anyhow::Error::msg)?;
+    let mut state = AppState::new(policy, db, insecure_local).map_err(anyhow::Error::msg)?;
+    state.ship_config = ship;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

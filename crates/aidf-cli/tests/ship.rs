@@ -7,6 +7,15 @@ use std::process::{Command, Stdio};
 
 const INPUT: &str = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":100}"#;
 
+/// The LPP account of `INPUT`'s consignee in the CLI's tenant, as the determination keys it.
+fn lpp_key() -> String {
+    aidf_core::AccountRef::LppAnnual {
+        party: aidf_core::PartyId::of("X Sdn Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("local")
+}
+
 fn aidf(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_aidf"));
     c.args(args);
@@ -50,7 +59,7 @@ fn twenty_in_parallel(db: &str) {
             Some("authorized") => {
                 authorized += 1;
                 assert_eq!(v["determination"]["authorization"], "LPP");
-                assert_eq!(v["entries"][0]["account"], "lpp:MY:x-sdn-bhd:2025");
+                assert_eq!(v["entries"][0]["account"], lpp_key());
             }
             Some("refused") => {
                 refused += 1;
@@ -62,7 +71,7 @@ fn twenty_in_parallel(db: &str) {
         }
     }
     assert_eq!((authorized, refused), (16, 4), "on {db}");
-    let out = aidf(&["ledger", "balance", "lpp:MY:x-sdn-bhd:2025", "--db", db])
+    let out = aidf(&["ledger", "balance", &lpp_key(), "--db", db])
         .output()
         .expect("balance");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -203,17 +212,9 @@ fn ship_with_a_license_draws_it() {
         .output()
         .expect("bal");
     assert_eq!(out.status.code(), Some(2));
-    let out = aidf(&[
-        "ledger",
-        "reserve",
-        "bad id!",
-        "lpp:MY:x-sdn-bhd:2025",
-        "5",
-        "--db",
-        db,
-    ])
-    .output()
-    .expect("reserve");
+    let out = aidf(&["ledger", "reserve", "bad id!", &lpp_key(), "5", "--db", db])
+        .output()
+        .expect("reserve");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad id!"), "{err}");

@@ -55,8 +55,9 @@ pub enum AccountRef {
 
 impl AccountRef {
     /// The ledger key. `scope` is the tenant whose records the account belongs to (the CLI's
-    /// is `local`); country allocations are global and ignore it. The scope ends at `/`, which
-    /// no tenant id contains, so no tenant's keys are a prefix of another's.
+    /// is `local`); country allocations are global and ignore it. The scope ends at `@`, which
+    /// no tenant id contains, so no tenant's keys are a prefix of another's (and keys need no
+    /// escaping in a URL path).
     pub fn ledger_key(&self, scope: &str) -> String {
         match self {
             AccountRef::CountryAllocation {
@@ -64,20 +65,20 @@ impl AccountRef {
                 from_year,
                 to_year,
             } => format!("country:{country}:{from_year}-{to_year}"),
-            AccountRef::LppAnnual { party, year } => format!("lpp:{scope}/{party}:{year}"),
+            AccountRef::LppAnnual { party, year } => format!("lpp:{scope}@{party}:{year}"),
             AccountRef::NveuInstalledBase { veu, country } => {
-                format!("nveu:{scope}/{veu}:{country}")
+                format!("nveu:{scope}@{veu}:{country}")
             }
-            AccountRef::AiaCumulative { party } => format!("aia:{scope}/{party}"),
+            AccountRef::AiaCumulative { party } => format!("aia:{scope}@{party}"),
         }
     }
 
     /// The prefixes of every key that belongs to `scope` (for visibility checks).
     pub fn scope_prefixes(scope: &str) -> [String; 3] {
         [
-            format!("lpp:{scope}/"),
-            format!("nveu:{scope}/"),
-            format!("aia:{scope}/"),
+            format!("lpp:{scope}@"),
+            format!("nveu:{scope}@"),
+            format!("aia:{scope}@"),
         ]
     }
 

@@ -77,6 +77,12 @@ pub use types::{
 
 use engine::{RecordTable, TxOps};
 
+/// The schema version this build writes (the last migration's number).
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
+pub const MIGRATION_COUNT: i64 = 3;
+
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
     validate::op_id(op_id)

@@ -800,3 +800,15 @@ impl Store for PgLedger {
             .collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod migration_list {
+    #[test]
+    fn constants_describe_the_migrations() {
+        assert_eq!(
+            super::MIGRATIONS.last().map(|m| m.version),
+            Some(crate::SCHEMA_VERSION)
+        );
+        assert_eq!(super::MIGRATIONS.len() as i64, crate::MIGRATION_COUNT);
+    }
+}

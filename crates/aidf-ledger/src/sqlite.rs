@@ -978,3 +978,15 @@ impl Store for SqliteLedger {
             .collect::<rusqlite::Result<Vec<String>>>()?)
     }
 }
+
+#[cfg(test)]
+mod migration_list {
+    #[test]
+    fn constants_describe_the_migrations() {
+        assert_eq!(
+            super::MIGRATIONS.last().map(|m| m.version),
+            Some(crate::SCHEMA_VERSION)
+        );
+        assert_eq!(super::MIGRATIONS.len() as i64, crate::MIGRATION_COUNT);
+    }
+}

@@ -818,7 +818,7 @@ fn append_only(b: &Backend) {
 fn shipment_transaction(b: &Backend) {
     let mut l = b.open();
     setup(&mut l);
-    let lpp = "lpp:local/p1:2025";
+    let lpp = "lpp:local@p1:2025";
     let base = NewShipment {
         shipment_id: "S-1".into(),
         input_digest: "sha256:a".into(),

@@ -47,6 +47,8 @@ pub struct AppState {
     ledgers: Mutex<Vec<Ledger>>,
     /// Request counters.
     metrics: metrics::Metrics,
+    /// How shipments are determined: the ledger's posture (`aidf serve --posture`) and dates.
+    pub ship_config: aidf_service::ShipConfig,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             tokens: auth::TokenCache::default(),
             ledgers: Mutex::new(vec![ledger]),
             metrics: metrics::Metrics::default(),
+            ship_config: aidf_service::ShipConfig::default(),
         })
     }
 

@@ -547,75 +547,111 @@ async fn shipments(
     who: Principal,
     headers: HeaderMap,
     body: Raw,
-) -> Result<Json<Value>, ApiError> {
-    who.require(Role::Exporter, "record shipments")?;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => {
-            let k = v.to_str().map_err(|_| {
-                ApiError::bad_request(
-                    Some("Idempotency-Key".into()),
-                    "header `Idempotency-Key` is not text",
-                )
-            })?;
-            check_id("Idempotency-Key", k)?;
-            k.to_string()
-        }
-        None => format!("auto-{}", &body.digest[7..23]).to_string() + &format!("-{}", now_ms()),
-    };
-    let input = parse_input(&body.bytes);
-    let tenant = who.tenant.clone();
-    let st = state.clone();
-    let result = match input {
+) -> Result<Response, ApiError> {
+    let result = match who.require(Role::Exporter, "record shipments") {
         Err(e) => Err(e),
-        Ok(input) => {
-            let shipment_id = scoped(&tenant, &key);
-            state.with_ledger(move |ledger| {
-                let store = ledger.store();
-                if let Some(prev) = store.shipment(&shipment_id).map_err(ledger_error)? {
-                    if prev.input_digest != aidf_service::input_digest(&input) {
-                        return Err(ApiError::conflict(Some("Idempotency-Key".into()), format!("header `Idempotency-Key`: `{key}` was used for a different request")));
-                    }
-                }
-                let prefix = format!("{tenant}.");
-                let out = aidf_service::ship_scoped(store, &st.policy, &input, &shipment_id, Timestamp::now_utc(), Some(&prefix))
-                    .map_err(|e| match e {
-                        aidf_service::ShipError::Determine(d) => ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, d.to_string()),
-                        aidf_service::ShipError::Ledger(l) => ledger_error(l),
-                        other => ApiError::unavailable(other.to_string()),
-                    })?;
-                for e in &out.entries {
-                    if !e.account.starts_with("country:") {
-                        st.db.own(&tenant, "account", &e.account).map_err(|e| ApiError::internal(e.to_string()))?;
-                    }
-                }
-                let outcome = format!("{}:{}", out.status.as_str(), out.determination["authorization"].as_str().unwrap_or("?"));
-                let digest = out.determination["regime"]["digest"].as_str().unwrap_or_default().to_string();
-                Ok((serde_json::to_value(&out).unwrap_or_default(), outcome, digest))
-            })
-            .await
-        }
+        Ok(()) => record_shipment(&state, &who, &headers, &body).await,
     };
     audited(&state, &who, "shipment", &body.digest, result)
         .await
-        .map(Json)
+        .map(|(json, replayed)| {
+            let mut r = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
+            if replayed {
+                r.headers_mut().insert(
+                    "idempotent-replayed",
+                    header::HeaderValue::from_static("true"),
+                );
+            }
+            r
+        })
 }
 
-async fn visible(
+/// The shipment id the request names (its Idempotency-Key) or a new one.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(aidf_service::new_shipment_id());
+    };
+    let k = v.to_str().map_err(|_| {
+        ApiError::bad_request(
+            Some("Idempotency-Key".into()),
+            "header `Idempotency-Key` is not text",
+        )
+    })?;
+    check_id("Idempotency-Key", k)?;
+    Ok(k.to_string())
+}
+
+fn ship_error(key: &str, e: aidf_service::ShipError) -> ApiError {
+    use aidf_service::ShipError;
+    match e {
+        ShipError::Determine(d) => {
+            ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, d.to_string())
+        }
+        ShipError::Input { field, message } => {
+            ApiError::unprocessable(Some(field.into()), format!("field `{field}`: {message}"))
+        }
+        ShipError::Forbidden(m) => ApiError::forbidden(m),
+        ShipError::Ledger(LedgerError::ShipmentConflict { .. }) => ApiError::conflict(
+            Some("Idempotency-Key".into()),
+            format!("header `Idempotency-Key`: `{key}` was used for a different request"),
+        ),
+        ShipError::Ledger(l) => ledger_error(l),
+        other => ApiError::unavailable(other.to_string()),
+    }
+}
+
+/// Determines and records one shipment; the answer (same bytes on a replay), whether it was a
+/// replay, and the audit outcome.
+async fn record_shipment(
     state: &Arc<AppState>,
     who: &Principal,
-    key: &str,
-    kind_is_country: bool,
-) -> Result<(), ApiError> {
-    if kind_is_country || key.starts_with("country:") {
-        return Ok(());
-    }
-    let db = state.db.clone();
-    let (t, k) = (who.tenant.clone(), key.to_string());
-    let owns = tokio::task::spawn_blocking(move || db.owns(&t, "account", &k))
+    headers: &HeaderMap,
+    body: &Raw,
+) -> Result<((Vec<u8>, bool), String, String), ApiError> {
+    let key = idempotency_key(headers)?;
+    let input = parse_input(&body.bytes)?;
+    let (tenant, officer) = (who.tenant.clone(), who.role >= Role::Officer);
+    let st = state.clone();
+    state
+        .with_ledger(move |ledger| {
+            let shipment_id = scoped(&tenant, &key);
+            let prefix = format!("{tenant}.");
+            let request = aidf_service::ShipRequest {
+                input: &input,
+                shipment_id: &shipment_id,
+                tenant: &tenant,
+                record_prefix: &prefix,
+                may_backfill: officer,
+                now: Timestamp::now_utc(),
+            };
+            let out = aidf_service::ship(ledger.store(), &st.policy, &st.ship_config, &request)
+                .map_err(|e| ship_error(&key, e))?;
+            let outcome = format!(
+                "{}:{}",
+                out.status.as_str(),
+                out.determination["authorization"].as_str().unwrap_or("?")
+            );
+            let digest = out.determination["regime"]["digest"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let json = serde_json::to_vec(&out)
+                .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))?;
+            Ok(((json, out.replayed), outcome, digest))
+        })
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    if owns {
+}
+
+/// Whether the tenant may see an account: country allocations are global; consignee accounts
+/// carry their tenant in the key; license accounts their license's id.
+fn visible(who: &Principal, key: &str) -> Result<(), ApiError> {
+    let tenant = &who.tenant;
+    let own = key.starts_with("country:")
+        || aidf_core::AccountRef::scope_prefixes(tenant)
+            .iter()
+            .any(|p| key.starts_with(p.as_str()))
+        || key.starts_with(&format!("license:{tenant}."));
+    if own {
         Ok(())
     } else {
         Err(ApiError::not_found("key", format!("no account `{key}`")))
@@ -631,7 +667,7 @@ async fn accounts(State(state): S, who: Principal) -> Result<Json<Value>, ApiErr
         .await?;
     let mut out = Vec::new();
     for a in all {
-        if visible(&state, &who, &a.key, false).await.is_ok() {
+        if visible(&who, &a.key).is_ok() {
             out.push(serde_json::to_value(&a).unwrap_or_default());
         }
     }
@@ -661,7 +697,7 @@ async fn account(
     P(key): P<String>,
     Q(q): Q<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    visible(&state, &who, &key, false).await?;
+    visible(&who, &key)?;
     let at = q.as_of.as_deref().map(|s| end_of("as_of", s)).transpose()?;
     let k = key.clone();
     let bal = state
@@ -683,7 +719,7 @@ async fn history(
     who: Principal,
     P(key): P<String>,
 ) -> Result<Json<Value>, ApiError> {
-    visible(&state, &who, &key, false).await?;
+    visible(&who, &key)?;
     let k = key.clone();
     let entries = state
         .with_ledger(move |l| match l.store().history(&k) {

@@ -17,13 +17,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aidf_core::regime::ReviewPolicy;
-use aidf_core::{Authorization, Counter, Determination, DeterminationInput, Policy, determine};
+use aidf_core::{
+    AccountRef, Authorization, Determination, DeterminationInput, Policy, balance_reads, determine,
+};
 use aidf_ledger::{LedgerError, LedgerStore};
-use chrono::Datelike;
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::keys;
 
 /// Why re-evaluation could not run at all (single shipments that fail are skipped, not fatal).
 #[derive(Debug, thiserror::Error)]
@@ -291,14 +290,12 @@ pub fn from_ledger(
     under: &str,
 ) -> Result<Report, ReevaluateError> {
     check_regime(policy, under)?;
-    let regime = policy.regime(under).expect("checked");
-    let spec = &regime.spec;
     let mut report = Report::new(policy, under, "ledger", "replayed under the target regime");
     let g2g = store.g2g_arrangements()?;
     let mut ships = store.shipments()?;
     ships.sort_by(|a, b| (a.recorded_at, &a.shipment_id).cmp(&(b.recorded_at, &b.shipment_id)));
-    let mut bal: HashMap<String, u64> = HashMap::new();
-    let get = |bal: &HashMap<String, u64>, k: &str| bal.get(k).copied().unwrap_or(0);
+    let mut bal: HashMap<AccountRef, u64> = HashMap::new();
+    let get = |bal: &HashMap<AccountRef, u64>, k: &AccountRef| bal.get(k).copied().unwrap_or(0);
     for s in ships {
         let body = &s.determination;
         let Some(raw) = body.get("input").filter(|v| !v.is_null()) else {
@@ -321,9 +318,8 @@ pub fn from_ledger(
             }
         };
         input.regime = Some(under.to_string());
-        // The destination as the engine sees it (aliases applied), from a first determination.
-        let probe = match determine(policy, &input) {
-            Ok(d) => d,
+        let reads = match balance_reads(policy, &input) {
+            Ok(r) => r,
             Err(e) => {
                 report.skipped.push(Skipped {
                     id: s.shipment_id,
@@ -332,30 +328,18 @@ pub fn from_ledger(
                 continue;
             }
         };
-        let dest = probe.destination.to_string();
-        let hq = input.consignee.hq.to_ascii_uppercase();
-        let name = input.consignee.name.clone();
-        let date = input.date;
-        let lpp_key = keys::lpp(&hq, &name, date.year());
-        let country_key = spec
-            .allocation
-            .as_ref()
-            .map(|a| keys::country(&dest, a.window_start.year(), a.window_end.year()));
-        let nveu_key = input
-            .consignee
-            .veu
-            .as_ref()
-            .map(|v| keys::nveu(&v.id, &dest));
-        let aia_key = keys::aia(&hq, &name);
-        let date_s = date.to_string();
-        let ctx = &mut input.context;
-        ctx.gov_to_gov_agreement = g2g
-            .iter()
-            .any(|g| g.country == dest && g.date.as_str() <= date_s.as_str());
-        ctx.consignee_ytd_tpp = get(&bal, &lpp_key);
-        ctx.country_allocation_used_tpp = country_key.as_deref().map(|k| get(&bal, k)).unwrap_or(0);
-        ctx.nveu_installed_tpp = nveu_key.as_deref().map(|k| get(&bal, k)).unwrap_or(0);
-        ctx.consignee_aia_cumulative_tpp = get(&bal, &aia_key);
+        let date_s = input.date.to_string();
+        let dest_g2g = match &reads.allocation {
+            Some(AccountRef::CountryAllocation { country, .. }) => {
+                let cc = country.to_string();
+                g2g.iter()
+                    .any(|g| g.country == cc && g.date.as_str() <= date_s.as_str())
+            }
+            _ => false,
+        };
+        // Balances replayed from zero: what was drawn so far, by account (posted only).
+        reads.fill(&mut input.context, |a| (get(&bal, a), 0));
+        input.context.gov_to_gov_agreement = dest_g2g;
         let d = match determine(policy, &input) {
             Ok(d) => d,
             Err(e) => {
@@ -366,25 +350,15 @@ pub fn from_ledger(
                 continue;
             }
         };
+        let dest = d.destination.to_string();
         let licensed = body["license_id"].is_string();
         let draws = d.authorization != Authorization::License
             || licensed
             || d.review_policy == Some(ReviewPolicy::Approval);
         if draws {
-            for c in &d.counts_against {
-                let key = match c {
-                    Counter::LppAnnual => Some(&lpp_key),
-                    Counter::CountryAllocation => country_key.as_ref(),
-                    Counter::NveuAllocation => nveu_key.as_ref(),
-                };
-                if let Some(k) = key {
-                    let e = bal.entry(k.clone()).or_default();
-                    *e = e.saturating_add(d.total_tpp);
-                }
-            }
-            if d.authorization == Authorization::Aia {
-                let e = bal.entry(aia_key.clone()).or_default();
-                *e = e.saturating_add(d.total_tpp);
+            for draw in &d.draws {
+                let e = bal.entry(draw.account.clone()).or_default();
+                *e = e.saturating_add(draw.amount_tpp);
             }
         }
         let old = &body["determination"];

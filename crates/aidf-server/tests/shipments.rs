@@ -1,0 +1,477 @@
+//! The shipment path over HTTP, in process (`tower::ServiceExt::oneshot`): each defect the review
+//! of 2026-11-30 found on `POST /v1/shipments` (issue 12), as a test that failed before.
+
+use std::sync::Arc;
+
+use aidf_core::{AccountRef, PartyId, Policy};
+use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta, Timestamp};
+use aidf_server::{AppState, new_token, router, token_hash};
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Api {
+    app: Router,
+    db: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    replayed: bool,
+    bytes: Vec<u8>,
+    body: Value,
+}
+
+fn api(tag: &str) -> Api {
+    let dir = std::env::temp_dir().join(format!(
+        "aidf-ship-{tag}-{}-{}",
+        std::process::id(),
+        Timestamp::now_utc().0
+    ));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
+    let policy = Policy::embedded().expect("policy");
+    let state = AppState::new(policy, &db, false).expect("state");
+    Api {
+        app: router(Arc::new(state)),
+        db,
+        _dir: TempDir(dir),
+    }
+}
+
+impl Api {
+    fn token(&self, tenant: &str, role: &str) -> String {
+        let store = aidf_server::store::Db::open(&self.db).expect("db");
+        store.ensure_tenant(tenant, tenant, 0).expect("tenant");
+        let (id, token) = new_token().expect("token");
+        store
+            .add_token(&id, &token_hash(&token), tenant, role, 0)
+            .expect("add token");
+        token
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let replayed = resp.headers().contains_key("idempotent-replayed");
+        let bytes = to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body")
+            .to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            replayed,
+            bytes,
+            body,
+        }
+    }
+
+    async fn ship(&self, token: &str, key: Option<&str>, body: &str) -> Answer {
+        self.call("POST", "/v1/shipments", token, key, body).await
+    }
+}
+
+fn order(name: &str, quantity: u64) -> String {
+    serde_json::json!({
+        "date": "2025-06-01",
+        "destination": "MY",
+        "consignee": {"name": name, "hq": "MY"},
+        "item": {"chip": "H100 SXM"},
+        "quantity": quantity
+    })
+    .to_string()
+}
+
+fn with_window(tag: &str) -> Api {
+    // The flows below ship on 2025 dates as an exporter: widen the back-dating window (the
+    // default window has its own test).
+    let mut a = api(tag);
+    let policy = Policy::embedded().expect("policy");
+    let mut state = AppState::new(policy, &a.db, false).expect("state");
+    state.ship_config.backdate_window_days = 36_500;
+    a.app = router(Arc::new(state));
+    a
+}
+
+#[tokio::test]
+async fn a_retry_after_earlier_draws_replays_byte_for_byte() {
+    let a = with_window("retry");
+    let t = a.token("acme", "exporter");
+    let body = order("X Sdn Bhd", 100);
+    let first = a.ship(&t, Some("k1"), &body).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let second = a.ship(&t, Some("k2"), &body).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    // Before: 409, because the stored digest was of the input after the balances were filled.
+    let again = a.ship(&t, Some("k2"), &body).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert!(again.replayed && !second.replayed);
+    assert_eq!(again.bytes, second.bytes);
+    // The same key for another request is a conflict naming the key.
+    let other = a.ship(&t, Some("k2"), &order("X Sdn Bhd", 101)).await;
+    assert_eq!(other.status, 409);
+    assert_eq!(other.body["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn keyless_twins_are_separate_shipments() {
+    let a = with_window("twins");
+    let t = a.token("acme", "exporter");
+    let body = order("Twin Sdn Bhd", 1);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (app, t, body) = (a.app.clone(), t.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = Request::post("/v1/shipments")
+                .header("authorization", format!("Bearer {t}"))
+                .body(Body::from(body))
+                .expect("request");
+            let resp = app.oneshot(req).await.expect("response");
+            let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let v = task.await.expect("join");
+        assert_eq!(v["status"], "authorized", "{v}");
+        ids.insert(v["shipment_id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(ids.len(), 32, "every keyless request is its own shipment");
+    let lpp = AccountRef::LppAnnual {
+        party: PartyId::of("Twin Sdn Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("acme");
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    assert_eq!(ledger.account(&lpp).expect("lpp").posted, 32 * 15_832);
+}
+
+#[tokio::test]
+async fn one_key_two_bodies_at_once_never_answers_with_the_other_body() {
+    let a = with_window("race");
+    let t = a.token("acme", "exporter");
+    for round in 0..20 {
+        let key = format!("race-{round}");
+        let mut tasks = Vec::new();
+        for quantity in [10u64, 20] {
+            let (app, t, key) = (a.app.clone(), t.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                let req = Request::post("/v1/shipments")
+                    .header("authorization", format!("Bearer {t}"))
+                    .header("idempotency-key", key)
+                    .body(Body::from(order("Race Sdn Bhd", quantity)))
+                    .expect("request");
+                let resp = app.oneshot(req).await.expect("response");
+                let status = resp.status();
+                let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+                (
+                    quantity,
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).expect("json"),
+                )
+            }));
+        }
+        let mut executed = 0;
+        for task in tasks {
+            let (quantity, status, v) = task.await.expect("join");
+            match status.as_u16() {
+                200 => {
+                    executed += 1;
+                    assert_eq!(v["determination"]["quantity"], quantity, "{v}");
+                }
+                409 => assert_eq!(v["field"], "Idempotency-Key"),
+                other => panic!("status {other}: {v}"),
+            }
+        }
+        assert_eq!(executed, 1, "round {round}: exactly one body executes");
+    }
+}
+
+#[tokio::test]
+async fn consignees_in_any_script_have_their_own_accounts_and_licenses() {
+    let a = with_window("scripts");
+    let t = a.token("acme", "officer");
+    // 1,000 H100 = 15,832,000 TPP each: both fit LPP, each in its own account.
+    for name in ["华为技术", "中兴通讯"] {
+        let r = a.ship(&t, None, &order(name, 1000)).await;
+        assert_eq!(
+            r.body["determination"]["authorization"], "LPP",
+            "{name}: {:?}",
+            r.body
+        );
+        assert_eq!(r.body["status"], "authorized", "{name}");
+    }
+    // A license for one Arabic-named company is not drawn by another.
+    let lic = serde_json::json!({"id":"L-A","consignee":"شركة ألف","destination":"MY",
+        "items":["H100 SXM"],"units":100000,"tpp":2000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
+    let r = a
+        .call("POST", "/v1/licenses", &t, None, &lic.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let other = a.ship(&t, None, &order("شركة باء", 2000)).await;
+    assert_eq!(other.body["status"], "refused", "{:?}", other.body);
+    let own = a.ship(&t, None, &order("شركة ألف", 2000)).await;
+    assert_eq!(own.body["status"], "authorized", "{:?}", own.body);
+    assert_eq!(own.body["license_id"], "acme.L-A");
+}
+
+#[tokio::test]
+async fn a_license_never_carries_a_shipment_past_the_allocation() {
+    let a = with_window("cap");
+    let t = a.token("acme", "officer");
+    let lic = serde_json::json!({"id":"L-BIG","consignee":"Big Sdn Bhd","destination":"MY",
+        "items":["H100 SXM"],"units":1000000,"tpp":5000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
+    assert_eq!(
+        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
+            .await
+            .status,
+        200
+    );
+    // 49,000 H100 = 775,768,000 TPP: within the 790,000,000 allocation.
+    let first = a.ship(&t, None, &order("Big Sdn Bhd", 49_000)).await;
+    assert_eq!(first.body["status"], "authorized", "{:?}", first.body);
+    // 4,000 more (63,328,000) would reach 839,096,000: refused, though the license has room.
+    let second = a.ship(&t, None, &order("Big Sdn Bhd", 4_000)).await;
+    assert_eq!(second.body["status"], "refused", "{:?}", second.body);
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    let alloc = ledger.account("country:MY:2025-2027").expect("allocation");
+    assert_eq!(alloc.posted, 775_768_000);
+    let lic = ledger.account("license:acme.L-BIG:tpp").expect("license");
+    assert_eq!(
+        lic.posted, 775_768_000,
+        "every TPP is on the allocation too"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_hold_does_not_count() {
+    let a = with_window("hold");
+    let t = a.token("acme", "officer");
+    let lic = serde_json::json!({"id":"L-H","consignee":"Hold Sdn Bhd","destination":"MY",
+        "items":["H100 SXM"],"units":100000,"tpp":2000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
+    assert_eq!(
+        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
+            .await
+            .status,
+        200
+    );
+    let key = "country:MY:2025-2027";
+    {
+        let mut ledger = Ledger::open(&a.db).expect("ledger");
+        let now = Timestamp::now_utc();
+        ledger
+            .ensure_account(key, AccountKind::CountryAllocation, Some(790_000_000), now)
+            .expect("account");
+        ledger
+            .reserve(
+                "hold-1",
+                key,
+                780_000_000,
+                Some(Timestamp(now.0 + 1)),
+                Meta::default(),
+                now,
+            )
+            .expect("hold");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // 2,000 H100 (31,664,000) fits once the hold has lapsed.
+    let r = a.ship(&t, None, &order("Hold Sdn Bhd", 2_000)).await;
+    assert_eq!(r.body["status"], "authorized", "{:?}", r.body);
+    assert_eq!(r.body["determination"]["review_policy"], "approval");
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    assert_eq!(
+        ledger.account(key).expect("allocation").pending,
+        0,
+        "swept by the write"
+    );
+}
+
+#[tokio::test]
+async fn a_client_cannot_choose_posture_regime_date_or_an_unrecorded_veu() {
+    let a = api("bypass");
+    let exporter = a.token("acme", "exporter");
+    let officer = a.token("acme", "officer");
+    let today = chrono::Utc::now().date_naive();
+    let base = |extra: serde_json::Value| {
+        let mut v: Value = serde_json::from_str(&order("By Sdn Bhd", 10)).expect("json");
+        v["date"] = Value::String(today.to_string());
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v.to_string()
+    };
+    let r = a
+        .ship(
+            &exporter,
+            None,
+            &base(serde_json::json!({"posture": "as_enforced"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["field"]),
+        (422, &Value::from("posture"))
+    );
+    let r = a
+        .ship(
+            &exporter,
+            None,
+            &base(serde_json::json!({"regime": "ai-diffusion-2025"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["field"]),
+        (422, &Value::from("regime"))
+    );
+    let r = a
+        .ship(
+            &exporter,
+            None,
+            &base(serde_json::json!({"date": "2099-01-01"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["field"]),
+        (422, &Value::from("date"))
+    );
+    // Back-dated past the window: an officer's backfill, marked; never an exporter's.
+    let r = a
+        .ship(
+            &exporter,
+            None,
+            &base(serde_json::json!({"date": "2025-06-01"})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    let r = a
+        .ship(
+            &officer,
+            None,
+            &base(serde_json::json!({"date": "2025-06-01"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["backfill"], true);
+    // A UVEU never recorded is unknown: the consignee is an ordinary one.
+    let r = a
+        .ship(
+            &exporter,
+            None,
+            &base(serde_json::json!({"consignee": {"name": "By Sdn Bhd", "hq": "MY", "veu": {"kind": "uveu", "id": "NOPE"}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_ne!(r.body["determination"]["authorization"], "UVEU");
+    assert!(
+        r.body["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("unknown")),
+        "{:?}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn tenants_never_share_consignee_accounts_or_veus() {
+    let a = with_window("tenants");
+    let (acme, globex) = (a.token("acme", "officer"), a.token("globex", "officer"));
+    let veu = r#"{"id":"VA1","kind":"nveu","owner":"Acme DC","hq":"MY","sites":[{"id":"s1","country":"MY"}]}"#;
+    assert_eq!(
+        a.call("POST", "/v1/veus", &acme, None, veu).await.status,
+        200
+    );
+    let r = a.ship(&acme, None, &order("Shared Name Bhd", 1000)).await;
+    assert_eq!(r.body["status"], "authorized");
+    let r = a.ship(&globex, None, &order("Shared Name Bhd", 1000)).await;
+    assert_eq!(
+        r.body["determination"]["authorization"], "LPP",
+        "globex has its own year-to-date"
+    );
+    let acme_lpp = AccountRef::LppAnnual {
+        party: PartyId::of("Shared Name Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("acme");
+    let seen = a
+        .call(
+            "GET",
+            &format!("/v1/accounts/{acme_lpp}"),
+            &globex,
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(seen.status, 404);
+    let mine = a
+        .call("GET", &format!("/v1/accounts/{acme_lpp}"), &acme, None, "")
+        .await;
+    assert_eq!(
+        mine.body["balance"]["posted"], 15_832_000,
+        "globex drew nothing of acme's"
+    );
+    // Claiming acme's NVEU from globex: unknown, no draw on acme's installed base.
+    let claim = serde_json::json!({"date":"2025-06-01","destination":"MY",
+        "consignee":{"name":"G","hq":"MY","veu":{"kind":"nveu","id":"VA1"}},
+        "item":{"chip":"H100 SXM"},"quantity":10});
+    let r = a.ship(&globex, None, &claim.to_string()).await;
+    assert!(
+        r.body["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("unknown")),
+        "{:?}",
+        r.body
+    );
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    assert!(
+        ledger
+            .accounts()
+            .expect("accounts")
+            .iter()
+            .all(|x| !x.key.contains("VA1"))
+    );
+}
+
+#[tokio::test]
+async fn names_over_the_limit_or_with_control_characters_are_refused_by_field() {
+    let a = with_window("names");
+    let t = a.token("acme", "exporter");
+    for name in ["a\u{0}b".to_string(), "x".repeat(600), "   ".to_string()] {
+        let r = a.ship(&t, None, &order(&name, 1)).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert_eq!(r.body["field"], "consignee.name");
+    }
+    let r = a.call("GET", "/v1/accounts/a%00b", &t, None, "").await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+}

@@ -1,0 +1,424 @@
+//! The shipment path: one read, one determination, one write.
+
+use aidf_core::input::{Context, VeuKind as CoreVeuKind};
+use aidf_core::party::{check_name, normalize_name};
+use aidf_core::{
+    AccountRef, Authorization, BalanceReads, Determination, DeterminationInput, Policy,
+    balance_reads, determine,
+};
+use aidf_ledger::{
+    Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License, Meta,
+    NewShipment, Op, Party, ShipmentStatus, Timestamp, VeuKind,
+};
+use chrono::{DateTime, Days, NaiveDate};
+
+use crate::{ShipConfig, ShipError, ShipOutcome, input_digest};
+
+/// Determinations redone at most this often when balances move under them.
+const ATTEMPTS: u32 = 16;
+
+/// One shipment to determine and record.
+#[derive(Debug, Clone, Copy)]
+pub struct ShipRequest<'a> {
+    /// The client's input, as given.
+    pub input: &'a DeterminationInput,
+    /// Shipment id (already in the tenant's namespace).
+    pub shipment_id: &'a str,
+    /// The tenant whose consignee accounts are drawn (`local` for the CLI).
+    pub tenant: &'a str,
+    /// Prefix of the tenant's license and VEU record ids (empty for the CLI).
+    pub record_prefix: &'a str,
+    /// The caller may record back-dated shipments (an officer).
+    pub may_backfill: bool,
+    /// Recording time.
+    pub now: Timestamp,
+}
+
+/// Determines the request against the ledger's balances and records it. The shipment id makes the
+/// call idempotent: the same request again returns the stored record; another request under the
+/// same id is [`LedgerError::ShipmentConflict`].
+pub fn ship(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    config: &ShipConfig,
+    req: &ShipRequest<'_>,
+) -> Result<ShipOutcome, ShipError> {
+    let backfill = check_request(config, req)?;
+    let digest = input_digest(req.input);
+    if let Some(stored) = store.shipment(req.shipment_id)? {
+        if stored.input_digest != digest {
+            return Err(LedgerError::ShipmentConflict {
+                shipment_id: req.shipment_id.to_string(),
+                stored: stored.input_digest,
+            }
+            .into());
+        }
+        return Ok(ShipOutcome::from_record(stored, true));
+    }
+    let (input, notes) = effective_input(store, config, req)?;
+    for _ in 0..ATTEMPTS {
+        let new = plan(store, policy, &input, req, &digest, &notes, backfill)?;
+        match store.record_shipment(&new, req.now) {
+            Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
+            // A balance moved or another writer took the room: determine again.
+            Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ShipError::Contention(req.shipment_id.to_string(), ATTEMPTS))
+}
+
+fn today(now: Timestamp) -> NaiveDate {
+    DateTime::from_timestamp_millis(now.0)
+        .map(|t| t.date_naive())
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// Checks what the shipment path decides itself; returns whether the shipment is a backfill.
+fn check_request(config: &ShipConfig, req: &ShipRequest<'_>) -> Result<bool, ShipError> {
+    let input = req.input;
+    check_name(&input.consignee.name).map_err(|e| ShipError::Input {
+        field: "consignee.name",
+        message: e.to_string(),
+    })?;
+    if input.regime.is_some() {
+        return Err(ShipError::Input {
+            field: "regime",
+            message: "a shipment is determined under the regime in force on its date; pin a regime only with `check`".into(),
+        });
+    }
+    if let Some(p) = input.posture.filter(|p| *p != config.posture) {
+        return Err(ShipError::Input {
+            field: "posture",
+            message: format!(
+                "`{p}` differs from the ledger's posture `{}`; shipments are determined under the ledger's",
+                config.posture
+            ),
+        });
+    }
+    let today = today(req.now);
+    let latest = today.checked_add_days(Days::new(config.future_days.unsigned_abs()));
+    if latest.is_some_and(|l| input.date > l) {
+        return Err(ShipError::Input {
+            field: "date",
+            message: format!(
+                "`{}` is more than {} day(s) after today ({today}); record a shipment when it happens",
+                input.date, config.future_days
+            ),
+        });
+    }
+    let earliest = today.checked_sub_days(Days::new(config.backdate_window_days.unsigned_abs()));
+    let backfill = earliest.is_some_and(|e| input.date < e);
+    if backfill && !req.may_backfill {
+        return Err(ShipError::Forbidden(format!(
+            "a shipment dated {} is more than {} days before today ({today}): recording it is a backfill and needs the officer role",
+            input.date, config.backdate_window_days
+        )));
+    }
+    Ok(backfill)
+}
+
+/// The input determined for the shipment: the ledger's posture, and a VEU claim only when the
+/// tenant has recorded that VEU, of that kind, with a site in the destination.
+fn effective_input(
+    store: &mut dyn LedgerStore,
+    config: &ShipConfig,
+    req: &ShipRequest<'_>,
+) -> Result<(DeterminationInput, Vec<String>), ShipError> {
+    let mut input = req.input.clone();
+    input.posture = Some(config.posture);
+    let mut notes = Vec::new();
+    if let Some(claim) = input.consignee.veu.clone() {
+        let record = store.veu(&format!("{}{}", req.record_prefix, claim.id))?;
+        let kind = match claim.kind {
+            CoreVeuKind::Uveu => VeuKind::Uveu,
+            CoreVeuKind::Nveu => VeuKind::Nveu,
+        };
+        let dest = input.destination.trim().to_ascii_uppercase();
+        let known =
+            record.is_some_and(|v| v.kind == kind && v.sites.iter().any(|s| s.country == dest));
+        if !known {
+            notes.push(format!(
+                "VEU `{}` is unknown: no {} of this tenant with a site in {dest} is recorded, so the consignee is treated as an ordinary one",
+                claim.id,
+                match kind {
+                    VeuKind::Uveu => "UVEU",
+                    VeuKind::Nveu => "NVEU",
+                }
+            ));
+            input.consignee.veu = None;
+        }
+    }
+    Ok((input, notes))
+}
+
+/// The balances read, by account: what the ledger holds now (expired holds left out).
+struct Reads {
+    reads: BalanceReads,
+    keys: Vec<String>,
+    accounts: Vec<Option<Account>>,
+}
+
+impl Reads {
+    fn load(
+        store: &mut dyn LedgerStore,
+        policy: &Policy,
+        input: &DeterminationInput,
+        req: &ShipRequest<'_>,
+    ) -> Result<Reads, ShipError> {
+        let reads = balance_reads(policy, input)?;
+        let keys: Vec<String> = reads
+            .accounts()
+            .iter()
+            .map(|a| a.ledger_key(req.tenant))
+            .collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let accounts = store.live_accounts(&refs, req.now)?;
+        Ok(Reads {
+            reads,
+            keys,
+            accounts,
+        })
+    }
+
+    fn of(&self, account: &AccountRef) -> (u64, u64) {
+        self.reads
+            .accounts()
+            .iter()
+            .position(|a| *a == account)
+            .and_then(|i| self.accounts[i].as_ref())
+            .map_or((0, 0), |a| (a.posted, a.pending))
+    }
+
+    /// Each balance as the determination read it, for the write to compare.
+    fn expected(&self) -> Vec<ExpectedBalance> {
+        self.reads
+            .accounts()
+            .iter()
+            .zip(&self.keys)
+            .map(|(a, key)| {
+                let (posted, pending) = self.of(a);
+                ExpectedBalance {
+                    key: key.clone(),
+                    used: if a.reads_posted_only() {
+                        posted
+                    } else {
+                        posted.saturating_add(pending)
+                    },
+                    posted_only: a.reads_posted_only(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Reads, determines and builds the shipment to record.
+fn plan(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    input: &DeterminationInput,
+    req: &ShipRequest<'_>,
+    digest: &str,
+    notes: &[String],
+    backfill: bool,
+) -> Result<NewShipment, ShipError> {
+    let reads = Reads::load(store, policy, input, req)?;
+    let mut input = input.clone();
+    input.context = Context {
+        weights_storage_compliant: input.context.weights_storage_compliant,
+        ..Context::default()
+    };
+    reads.reads.fill(&mut input.context, |a| reads.of(a));
+    // A consignee's certified year-to-date LPP total counts when it is larger than ours.
+    input.context.consignee_ytd_tpp = input
+        .context
+        .consignee_ytd_tpp
+        .max(req.input.context.consignee_ytd_tpp);
+    input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
+    let d = determine(policy, &input)?;
+    let license = match d.authorization {
+        Authorization::License => matching_license(store, req, &d)?,
+        _ => None,
+    };
+    let refusal = refusal(&d, &reads, license.as_ref(), req);
+    let mut new = NewShipment {
+        shipment_id: req.shipment_id.to_string(),
+        input_digest: digest.to_string(),
+        determination: serde_json::json!({
+            "determination": d,
+            "license_id": license.as_ref().map(|l| l.id.as_str()),
+            "refusal": refusal,
+            "notes": notes,
+            // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
+            "input": req.input,
+        }),
+        status: ShipmentStatus::Refused,
+        tenant: Some(req.tenant.to_string()),
+        business_date: Some(input.date.to_string()),
+        backfill,
+        expected: reads.expected(),
+        parties: vec![party(req, &reads.reads)],
+        ..NewShipment::default()
+    };
+    if refusal.is_none() {
+        new.status = ShipmentStatus::Authorized;
+        draw(&mut new, &d, license.as_ref(), req);
+    }
+    Ok(new)
+}
+
+fn party(req: &ShipRequest<'_>, reads: &BalanceReads) -> Party {
+    let c = &req.input.consignee;
+    let id = match &reads.aia {
+        AccountRef::AiaCumulative { party } => party.to_string(),
+        other => other.ledger_key(""),
+    };
+    Party {
+        tenant: req.tenant.to_string(),
+        id,
+        name: c.name.trim().to_string(),
+        normalized_name: normalize_name(&c.name),
+        hq: c.hq.trim().to_ascii_uppercase(),
+        parent_hq: c.parent_hq.as_ref().map(|p| p.trim().to_ascii_uppercase()),
+    }
+}
+
+/// Whether the destination had a government-to-government arrangement on the date (only
+/// allocations read it).
+fn has_g2g(
+    store: &mut dyn LedgerStore,
+    reads: &BalanceReads,
+    date: NaiveDate,
+) -> Result<bool, ShipError> {
+    let Some(AccountRef::CountryAllocation { country, .. }) = &reads.allocation else {
+        return Ok(false);
+    };
+    let (cc, date) = (country.to_string(), date.to_string());
+    Ok(store
+        .g2g_arrangements()?
+        .iter()
+        .any(|g| g.country == cc && g.date.as_str() <= date.as_str()))
+}
+
+/// Why the shipment is refused, if it is: a license required and none usable, or a draw past
+/// its cap (a license never carries a shipment past the allocation).
+fn refusal(
+    d: &Determination,
+    reads: &Reads,
+    license: Option<&License>,
+    req: &ShipRequest<'_>,
+) -> Option<String> {
+    let name = &req.input.consignee.name;
+    if d.authorization == Authorization::License && license.is_none() {
+        return Some(format!(
+            "license required (review policy: {}) and no matching license with room is recorded for `{name}` in {}",
+            d.review_policy.map(|r| r.as_str()).unwrap_or("not stated"),
+            d.destination
+        ));
+    }
+    for draw in &d.draws {
+        let Some(cap) = draw.cap_tpp else { continue };
+        let (posted, pending) = reads.of(&draw.account);
+        let used = if draw.account.reads_posted_only() {
+            posted
+        } else {
+            posted.saturating_add(pending)
+        };
+        if u128::from(used) + u128::from(draw.amount_tpp) > u128::from(cap) {
+            return Some(format!(
+                "`{}`: {used} used + {} would exceed its cap of {cap} TPP; a license does not carry a shipment past it",
+                draw.account.ledger_key(req.tenant),
+                draw.amount_tpp
+            ));
+        }
+    }
+    None
+}
+
+fn account_kind(a: &AccountRef) -> AccountKind {
+    match a {
+        AccountRef::CountryAllocation { .. } => AccountKind::CountryAllocation,
+        AccountRef::LppAnnual { .. } => AccountKind::Lpp,
+        AccountRef::NveuInstalledBase { .. } => AccountKind::NveuInstalledBase,
+        AccountRef::AiaCumulative { .. } => AccountKind::AiaCumulative,
+    }
+}
+
+/// The ops of an authorized shipment: the determination's draws, then the license's.
+fn draw(
+    new: &mut NewShipment,
+    d: &Determination,
+    license: Option<&License>,
+    req: &ShipRequest<'_>,
+) {
+    let meta = Meta::determination(req.shipment_id, &d.regime.digest);
+    let sid = req.shipment_id;
+    for (i, draw) in d.draws.iter().enumerate() {
+        let key = draw.account.ledger_key(req.tenant);
+        new.accounts.push(AccountSpec {
+            key: key.clone(),
+            kind: account_kind(&draw.account),
+            cap: draw.cap_tpp,
+        });
+        new.ops.push(Op::Transfer {
+            op_id: format!("{sid}:d{i}"),
+            account: key,
+            amount: draw.amount_tpp,
+            meta: meta.clone(),
+        });
+    }
+    if let Some(l) = license {
+        for (suffix, account, amount) in [
+            ("license-tpp", l.tpp_account(), d.total_tpp),
+            ("license-units", l.units_account(), d.quantity),
+        ] {
+            new.ops.push(Op::Transfer {
+                op_id: format!("{sid}:{suffix}"),
+                account,
+                amount,
+                meta: meta.clone(),
+            });
+        }
+    }
+}
+
+/// The first of the tenant's licenses that covers this shipment on its date and has room.
+fn matching_license(
+    store: &mut dyn LedgerStore,
+    req: &ShipRequest<'_>,
+    d: &Determination,
+) -> Result<Option<License>, ShipError> {
+    let date = d.regime.date.to_string();
+    let dest = d.destination.to_string();
+    let name = normalize_name(&req.input.consignee.name);
+    let item = d.item.chip_id.as_deref();
+    let candidates: Vec<License> = store
+        .licenses()?
+        .into_iter()
+        .filter(|l| {
+            l.id.starts_with(req.record_prefix)
+                && normalize_name(&l.consignee) == name
+                && l.destination_country == dest
+                && l.granted_on.as_str() <= date.as_str()
+                && date.as_str() <= l.expires_on.as_str()
+                && (l.allowed_item_ids.is_empty()
+                    || item.is_some_and(|i| l.allowed_item_ids.iter().any(|a| a == i)))
+        })
+        .collect();
+    for l in candidates {
+        let (tpp, units) = (l.tpp_account(), l.units_account());
+        let live = store.live_accounts(&[tpp.as_str(), units.as_str()], req.now)?;
+        let room = |a: &Option<Account>, amount: u64| {
+            a.as_ref().is_some_and(|a| {
+                a.cap.is_none_or(|c| {
+                    u128::from(a.posted) + u128::from(a.pending) + u128::from(amount)
+                        <= u128::from(c)
+                })
+            })
+        };
+        if room(&live[0], d.total_tpp) && room(&live[1], d.quantity) {
+            return Ok(Some(l));
+        }
+    }
+    Ok(None)
+}
