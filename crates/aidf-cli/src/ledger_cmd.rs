@@ -163,9 +163,13 @@ pub enum LedgerAction {
     Balance {
         /// Account key, e.g. `country:MY:2025-2027`.
         key: String,
-        /// Balance as of the end of this date.
-        #[arg(long)]
+        /// Balance at the end of this business date: shipments dated on or before it (whenever
+        /// they were recorded), other entries recorded by then.
+        #[arg(long, conflicts_with = "recorded_as_of")]
         as_of: Option<String>,
+        /// Balance as recorded by the end of this date (the recording clock).
+        #[arg(long)]
+        recorded_as_of: Option<String>,
     },
     /// One account's history (append-only).
     History {
@@ -224,11 +228,25 @@ pub fn ledger(db: &str, action: LedgerAction) -> Result<()> {
     };
     match action {
         LedgerAction::Accounts => pretty(&store.accounts()?),
-        LedgerAction::Balance { key, as_of } => {
-            let at = as_of.map(|s| parse_time("--as-of", &s)).transpose()?;
-            pretty(
-                &json!({"key": key, "as_of": at.map(|t| t.0), "balance": store.balance(&key, at)?}),
-            )
+        LedgerAction::Balance {
+            key,
+            as_of,
+            recorded_as_of,
+        } => {
+            let balance = match (&as_of, &recorded_as_of) {
+                (Some(d), _) => {
+                    parse_time("--as-of", d)?;
+                    store.balance_on(&key, d)?
+                }
+                (None, Some(d)) => store.balance(&key, Some(parse_time("--recorded-as-of", d)?))?,
+                (None, None) => store.balance(&key, None)?,
+            };
+            pretty(&json!({
+                "key": key,
+                "as_of": as_of,
+                "recorded_as_of": recorded_as_of,
+                "balance": balance,
+            }))
         }
         LedgerAction::History { key } => pretty(&store.history(&key)?),
         LedgerAction::Reserve {

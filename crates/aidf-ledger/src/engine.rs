@@ -381,6 +381,8 @@ pub(crate) struct NewEntry<'a> {
     pub cap: Option<i64>,
     pub pending_id: Option<&'a str>,
     pub at: i64,
+    /// The business date of the shipment that caused it (none: the recording date).
+    pub business_date: Option<&'a str>,
     pub meta: &'a Meta,
 }
 
@@ -506,6 +508,7 @@ fn write_expiries<T: TxOps + ?Sized>(tx: &mut T, slot: &mut Slot) -> Result<()> 
             pending_id: Some(&hold.pending_id),
             // Dated when it took effect, so that as-of balances are exact.
             at: expires_at.0,
+            business_date: None,
             meta: &hold.meta,
         })?;
     }
@@ -531,6 +534,7 @@ pub(crate) fn apply_ops<T: TxOps + ?Sized>(
     tx: &mut T,
     ops: &[Op],
     now: Timestamp,
+    business_date: Option<&str>,
 ) -> Result<Vec<Applied>> {
     let len = ops.len();
     let mut seen = HashSet::with_capacity(len);
@@ -579,7 +583,8 @@ pub(crate) fn apply_ops<T: TxOps + ?Sized>(
 
     let mut out = Vec::with_capacity(len);
     for (i, op) in ops.iter().enumerate() {
-        let applied = apply_one(tx, &mut cache, op, now).map_err(|e| wrap(i, len, op, e))?;
+        let applied =
+            apply_one(tx, &mut cache, op, now, business_date).map_err(|e| wrap(i, len, op, e))?;
         out.push(applied);
     }
     cache.flush(tx)?;
@@ -644,6 +649,7 @@ fn apply_one<T: TxOps + ?Sized>(
     cache: &mut Cache,
     op: &Op,
     now: Timestamp,
+    business_date: Option<&str>,
 ) -> Result<Applied> {
     let op_id = op.op_id();
     let effect = match plan(tx, cache, op, now) {
@@ -697,6 +703,7 @@ fn apply_one<T: TxOps + ?Sized>(
         cap: effect.cap_entry.flatten(),
         pending_id: effect.pending_id.as_deref(),
         at: now.0,
+        business_date,
         meta: op.meta(),
     })?;
     Ok(applied)
@@ -1071,6 +1078,7 @@ pub(crate) fn ensure_account<T: TxOps + ?Sized>(
         cap: cap_i,
         pending_id: None,
         at: now.0,
+        business_date: None,
         meta: &Meta::default(),
     })?;
     Ok(account)
@@ -1372,7 +1380,7 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         let mut ops = prepare_accounts(tx, s, now)?;
         let cap_ops = ops.len();
         ops.extend(s.ops.iter().cloned());
-        let mut applied = apply_ops(tx, &ops, now)?;
+        let mut applied = apply_ops(tx, &ops, now, s.business_date.as_deref())?;
         applied.drain(..cap_ops);
         applied
     };

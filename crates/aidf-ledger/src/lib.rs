@@ -130,6 +130,10 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// (replayed from history; holds due by then are excluded even if not yet swept).
     fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance>;
 
+    /// Balance at the end of a business date (YYYY-MM-DD): entries of shipments dated on or
+    /// before it, and other entries recorded by then; holds due by then are left out.
+    fn balance_on(&mut self, key: &str, date: &str) -> Result<Balance>;
+
     /// The account's entries in commit order.
     fn history(&mut self, key: &str) -> Result<Vec<Entry>>;
 
@@ -329,13 +333,47 @@ pub(crate) trait Store {
     fn read_accounts(&mut self) -> Result<Vec<Account>>;
     /// The accounts among `keys` in one snapshot, each with the sum of its holds due by `now`.
     fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>>;
-    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf>;
+    fn read_as_of(&mut self, key: &str, clock: &Clock) -> Result<AsOf>;
     fn read_history(&mut self, key: &str) -> Result<Vec<Entry>>;
     fn read_op(&mut self, op_id: &str) -> Result<Option<engine::StoredOp>>;
     fn read_hold(&mut self, pending_id: &str) -> Result<Option<Hold>>;
     fn read_sums(&mut self) -> Result<Sums>;
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>>;
+}
+
+/// Which clock an as-of balance reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// Entries recorded by this time.
+    Recorded(Timestamp),
+    /// Entries whose business date (a shipment's date; otherwise the UTC recording date) is on or
+    /// before this date; holds placed by `end` and due by then are left out.
+    Business {
+        /// YYYY-MM-DD.
+        date: String,
+        /// The end of that date (UTC).
+        end: Timestamp,
+    },
+}
+
+impl Clock {
+    /// The entries condition on parameter 2 (`at` or the effective business date), given the
+    /// backend's expression for the UTC date of `at`.
+    fn entries_on(&self, date_of_at: &str) -> String {
+        match self {
+            Clock::Recorded(_) => "at <= $2".to_string(),
+            Clock::Business { .. } => format!("COALESCE(business_date, {date_of_at}) <= $2"),
+        }
+    }
+
+    /// The time that bounds holds (placed and due by it).
+    fn holds_until(&self) -> Timestamp {
+        match self {
+            Clock::Recorded(t) => *t,
+            Clock::Business { end, .. } => *end,
+        }
+    }
 }
 
 /// Raw sums for an as-of balance.
@@ -383,6 +421,15 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T> {
     })
 }
 
+/// A balance replayed from history on `clock`.
+fn balance_at<S: Store>(store: &mut S, key: &str, clock: &Clock) -> Result<Balance> {
+    let s = store.read_as_of(key, clock)?;
+    let cap = s.cap.map(|c| u64_of(key, c)).transpose()?;
+    let posted = u64_of(key, s.posted_sum)?;
+    let pending = u64_of(key, s.pending_sum.checked_sub(s.unswept_due).unwrap_or(-1))?;
+    Ok(Balance::new(cap, posted, pending))
+}
+
 macro_rules! impl_ledger_store {
     ($ty:ty) => {
         impl LedgerStore for $ty {
@@ -396,7 +443,7 @@ macro_rules! impl_ledger_store {
                 self.write(&mut |tx| engine::ensure_account(tx, key, kind, cap, now))
             }
             fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>> {
-                self.write(&mut |tx| engine::apply_ops(tx, ops, now))
+                self.write(&mut |tx| engine::apply_ops(tx, ops, now, None))
             }
             fn expire_due(&mut self, now: Timestamp) -> Result<u64> {
                 self.write(&mut |tx| engine::expire_due(tx, now))
@@ -431,11 +478,25 @@ macro_rules! impl_ledger_store {
                 let Some(t) = as_of else {
                     return Ok(Balance::new(account.cap, account.posted, account.pending));
                 };
-                let s = self.read_as_of(key, t)?;
-                let cap = s.cap.map(|c| u64_of(key, c)).transpose()?;
-                let posted = u64_of(key, s.posted_sum)?;
-                let pending = u64_of(key, s.pending_sum.checked_sub(s.unswept_due).unwrap_or(-1))?;
-                Ok(Balance::new(cap, posted, pending))
+                balance_at(self, key, &Clock::Recorded(t))
+            }
+            fn balance_on(&mut self, key: &str, date: &str) -> Result<Balance> {
+                self.account(key)?;
+                validate::date("as-of date", date)?;
+                let end = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+                    .map_or(Timestamp(i64::MAX), |t| {
+                        Timestamp(t.and_utc().timestamp_millis())
+                    });
+                balance_at(
+                    self,
+                    key,
+                    &Clock::Business {
+                        date: date.to_string(),
+                        end,
+                    },
+                )
             }
             fn history(&mut self, key: &str) -> Result<Vec<Entry>> {
                 self.account(key)?;
@@ -556,6 +617,9 @@ impl LedgerStore for Ledger {
     }
     fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
         self.store().balance(key, as_of)
+    }
+    fn balance_on(&mut self, key: &str, date: &str) -> Result<Balance> {
+        self.store().balance_on(key, date)
     }
     fn history(&mut self, key: &str) -> Result<Vec<Entry>> {
         self.store().history(key)

@@ -21,9 +21,12 @@ use crate::engine::{
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
-use crate::sqlite::{AS_OF_CAP, ENTRY_COLS, EntryRow, HoldRow};
+use crate::sqlite::{ENTRY_COLS, EntryRow, HoldRow, as_of_cap};
 use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Timestamp};
-use crate::{AsOf, Store, Sums, validate};
+use crate::{AsOf, Clock, Store, Sums, validate};
+
+/// PostgreSQL's UTC date of an entry's `at` (milliseconds), for business-date balances.
+const PG_DATE_OF_AT: &str = "to_char(to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
 const APPLICATION: &str = "aidf-ledger";
 
@@ -114,6 +117,7 @@ const MIGRATION_2_FINISH: &str = "ALTER TABLE ops DROP COLUMN fields, DROP COLUM
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
 CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
@@ -305,7 +309,8 @@ impl PgLedger {
             )?,
             insert_entry: client.prepare(
                 "INSERT INTO entries (op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, \
-                 determination_id, regime_digest, memo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 determination_id, regime_digest, memo, business_date) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )?,
         };
         Ok(PgLedger {
@@ -469,6 +474,7 @@ fn to_entry(r: &Row) -> Result<Entry> {
         determination_id: r.try_get(9)?,
         regime_digest: r.try_get(10)?,
         memo: r.try_get(11)?,
+        business_date: r.try_get(12)?,
     }
     .into_entry()
 }
@@ -589,7 +595,7 @@ impl TxOps for PgTx<'_, '_> {
             .map(serde_json::to_string)
             .transpose()?;
         let kind = e.kind.as_str();
-        let params: [&(dyn ToSql + Sync); 11] = [
+        let params: [&(dyn ToSql + Sync); 12] = [
             &e.op_id,
             &kind,
             &e.account,
@@ -601,6 +607,7 @@ impl TxOps for PgTx<'_, '_> {
             &e.meta.determination_id,
             &e.meta.regime_digest,
             &memo,
+            &e.business_date,
         ];
         self.tx.execute(&self.st.insert_entry, &params)?;
         Ok(())
@@ -708,15 +715,30 @@ impl Store for PgLedger {
             .collect()
     }
 
-    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf> {
+    fn read_as_of(&mut self, key: &str, clock: &Clock) -> Result<AsOf> {
+        let on = clock.entries_on(PG_DATE_OF_AT);
+        let until = clock.holds_until().0;
+        let (at, date);
+        let bound: &(dyn ToSql + Sync) = match clock {
+            Clock::Recorded(t) => {
+                at = t.0;
+                &at
+            }
+            Clock::Business { date: d, .. } => {
+                date = d.clone();
+                &date
+            }
+        };
         self.read(|tx| {
             let r = tx.query_one(
-                "SELECT COALESCE(SUM(posted_delta), 0)::bigint, COALESCE(SUM(pending_delta), 0)::bigint \
-                 FROM entries WHERE account = $1 AND at <= $2",
-                &[&key, &as_of.0],
+                &format!(
+                    "SELECT COALESCE(SUM(posted_delta), 0)::bigint, COALESCE(SUM(pending_delta), 0)::bigint \
+                     FROM entries WHERE account = $1 AND {on}"
+                ),
+                &[&key, bound],
             )?;
             let (posted_sum, pending_sum): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-            let cap: Option<i64> = match tx.query_opt(AS_OF_CAP, &[&key, &as_of.0])? {
+            let cap: Option<i64> = match tx.query_opt(&as_of_cap(&on), &[&key, bound])? {
                 Some(r) => r.try_get(0)?,
                 None => None,
             };
@@ -724,7 +746,7 @@ impl Store for PgLedger {
                 .query_one(
                     "SELECT COALESCE(SUM(amount), 0)::bigint FROM ops WHERE account = $1 AND hold_state = 'pending' \
                      AND at <= $2 AND expires_at IS NOT NULL AND expires_at <= $2",
-                    &[&key, &as_of.0],
+                    &[&key, &until],
                 )?
                 .try_get(0)?;
             Ok(AsOf { posted_sum, pending_sum, cap, unswept_due })

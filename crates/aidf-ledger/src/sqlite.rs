@@ -14,7 +14,7 @@ use crate::engine::{
 };
 use crate::error::{LedgerError, Result};
 use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
-use crate::{AsOf, Store, Sums, validate};
+use crate::{AsOf, Clock, Store, Sums, validate};
 
 /// Marker row identifying an aidf ledger.
 const APPLICATION: &str = "aidf-ledger";
@@ -98,6 +98,7 @@ ALTER TABLE ops DROP COLUMN result;
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
 CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
@@ -684,7 +685,8 @@ impl TxOps for SqlTx<'_> {
         self.0
             .prepare_cached(
                 "INSERT INTO entries (op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, \
-                 determination_id, regime_digest, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 determination_id, regime_digest, memo, business_date) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 e.op_id,
@@ -697,7 +699,8 @@ impl TxOps for SqlTx<'_> {
                 e.at,
                 e.meta.determination_id,
                 e.meta.regime_digest,
-                memo
+                memo,
+                e.business_date
             ])?;
         Ok(())
     }
@@ -741,6 +744,7 @@ fn entry_row(r: &Row<'_>) -> rusqlite::Result<EntryRow> {
         determination_id: r.get(9)?,
         regime_digest: r.get(10)?,
         memo: r.get(11)?,
+        business_date: r.get(12)?,
     })
 }
 
@@ -758,6 +762,7 @@ pub(crate) struct EntryRow {
     pub determination_id: Option<String>,
     pub regime_digest: Option<String>,
     pub memo: Option<String>,
+    pub business_date: Option<String>,
 }
 
 impl EntryRow {
@@ -783,6 +788,7 @@ impl EntryRow {
             pending_delta: self.pending_delta,
             pending_id: self.pending_id,
             at: Timestamp(self.at),
+            business_date: self.business_date,
             meta: Meta {
                 determination_id: self.determination_id,
                 regime_digest: self.regime_digest,
@@ -792,14 +798,19 @@ impl EntryRow {
     }
 }
 
-pub(crate) const ENTRY_COLS: &str = "seq, op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, determination_id, regime_digest, memo";
+pub(crate) const ENTRY_COLS: &str = "seq, op_id, kind, account, posted_delta, pending_delta, cap, pending_id, at, determination_id, regime_digest, memo, business_date";
 
-/// Σ over SQLite's 64-bit SUM would fail on overflow; TOTAL would round. Use SUM and surface the error.
-const AS_OF_SUMS: &str = "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
-                          FROM entries WHERE account = ?1 AND at <= ?2";
-pub(crate) const AS_OF_CAP: &str = "SELECT cap FROM entries WHERE account = $1 AND kind IN ('open', 'cap') \
-     ORDER BY (at <= $2) DESC, CASE WHEN at <= $2 THEN at END DESC, \
-     CASE WHEN at <= $2 THEN seq ELSE -seq END DESC LIMIT 1";
+/// SQLite's UTC date of an entry's `at` (milliseconds), for business-date balances.
+const SQLITE_DATE_OF_AT: &str = "strftime('%Y-%m-%d', at / 1000, 'unixepoch')";
+
+/// The cap in force by `on` (a condition on parameter 2): the latest `open`/`cap` entry that
+/// meets it, or else the opening cap. Sums use SUM, which fails on overflow (TOTAL would round).
+pub(crate) fn as_of_cap(on: &str) -> String {
+    format!(
+        "SELECT cap FROM entries WHERE account = $1 AND kind IN ('open', 'cap') \
+         ORDER BY ({on}) DESC, CASE WHEN {on} THEN seq END DESC, seq ASC LIMIT 1"
+    )
+}
 
 impl Store for SqliteLedger {
     fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
@@ -879,17 +890,26 @@ impl Store for SqliteLedger {
         rows.into_iter().map(to_account).collect()
     }
 
-    fn read_as_of(&mut self, key: &str, as_of: Timestamp) -> Result<AsOf> {
+    fn read_as_of(&mut self, key: &str, clock: &Clock) -> Result<AsOf> {
+        let on = clock.entries_on(SQLITE_DATE_OF_AT);
+        let bound: Box<dyn rusqlite::ToSql> = match clock {
+            Clock::Recorded(t) => Box::new(t.0),
+            Clock::Business { date, .. } => Box::new(date.clone()),
+        };
+        let until = clock.holds_until().0;
         // One read transaction so the three queries see one snapshot.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)?;
         let (posted_sum, pending_sum): (i64, i64) = tx
-            .prepare_cached(AS_OF_SUMS)?
-            .query_row(params![key, as_of.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .prepare_cached(&format!(
+                "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
+                 FROM entries WHERE account = $1 AND {on}"
+            ))?
+            .query_row(params![key, bound], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let cap: Option<i64> = tx
-            .prepare_cached(AS_OF_CAP)?
-            .query_row(params![key, as_of.0], |r| r.get(0))
+            .prepare_cached(&as_of_cap(&on))?
+            .query_row(params![key, bound], |r| r.get(0))
             .optional()?
             .flatten();
         let unswept_due: i64 = tx
@@ -897,7 +917,7 @@ impl Store for SqliteLedger {
                 "SELECT COALESCE(SUM(amount), 0) FROM ops WHERE account = ?1 AND hold_state = 'pending' \
                  AND at <= ?2 AND expires_at IS NOT NULL AND expires_at <= ?2",
             )?
-            .query_row(params![key, as_of.0], |r| r.get(0))?;
+            .query_row(params![key, until], |r| r.get(0))?;
         tx.commit()?;
         Ok(AsOf {
             posted_sum,

@@ -428,8 +428,12 @@ pub struct Entry {
     pub cap: Option<u64>,
     /// The hold involved, if any.
     pub pending_id: Option<String>,
-    /// When it took effect (expiries are dated at the hold's `expires_at`).
+    /// When it took effect (expiries are dated at the hold's `expires_at`): the recording clock.
     pub at: Timestamp,
+    /// The business date of the shipment that caused it (YYYY-MM-DD); none for entries not made
+    /// by a shipment, whose business date is the UTC date of `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_date: Option<String>,
     /// Provenance.
     pub meta: Meta,
 }

@@ -5,7 +5,7 @@ mod common;
 use aidf_ledger::{
     AccountKind, AccountSpec, Balance, EntryKind, ExpectedBalance, G2gArrangement, HoldState,
     Ledger, LedgerError, LedgerStore, License, Meta, NewShipment, Op, OpResult, Party,
-    ShipmentStatus, Veu, VeuKind, VeuSite,
+    ShipmentStatus, Timestamp, Veu, VeuKind, VeuSite,
 };
 use common::{Backend, t};
 
@@ -892,6 +892,42 @@ fn shipment_transaction(b: &Backend) {
     l.check_invariants().expect("invariants");
 }
 
+/// Two clocks (issue 12): a shipment's entries carry its business date beside the recording time;
+/// `balance_on` reads business dates, `balance(.., Some(t))` recording times.
+fn business_dates(b: &Backend) {
+    let mut l = b.open();
+    setup(&mut l);
+    let recorded = Timestamp(1_796_000_000_000); // 2026-11-30, long after the shipment's date
+    let late = NewShipment {
+        shipment_id: "S-late".into(),
+        input_digest: "sha256:late".into(),
+        status: ShipmentStatus::Authorized,
+        business_date: Some("2025-06-01".into()),
+        ops: vec![Op::Transfer {
+            op_id: "S-late:0".into(),
+            account: MY.into(),
+            amount: 40,
+            meta: meta("S-late"),
+        }],
+        ..NewShipment::default()
+    };
+    l.record_shipment(&late, recorded).expect("record");
+    let history = l.history(MY).expect("history");
+    assert_eq!(
+        history.last().and_then(|e| e.business_date.as_deref()),
+        Some("2025-06-01")
+    );
+    assert_eq!(l.balance_on(MY, "2025-06-30").expect("on").posted, 40);
+    assert_eq!(l.balance_on(MY, "2025-05-31").expect("on").posted, 0);
+    // Recorded in 2026: not in a recording-time balance of mid-2025.
+    let mid_2025 = Timestamp(1_751_328_000_000);
+    assert_eq!(l.balance(MY, Some(mid_2025)).expect("as of").posted, 0);
+    assert_eq!(l.balance(MY, Some(recorded)).expect("as of").posted, 40);
+    // The opening cap holds on every date; a bad date is an error naming it.
+    assert_eq!(l.balance_on(MY, "2020-01-01").expect("on").cap, Some(1000));
+    assert!(l.balance_on(MY, "2025-02-30").is_err());
+}
+
 trait BalanceExt {
     fn of(cap: Option<u64>, posted: u64, pending: u64) -> Balance;
 }
@@ -929,5 +965,6 @@ suite!(
     records,
     shipments,
     shipment_transaction,
+    business_dates,
     append_only,
 );

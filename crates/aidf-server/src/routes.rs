@@ -345,8 +345,48 @@ struct TenantRequest {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct AsOf {
-    /// Balance at the end of this date (YYYY-MM-DD).
+    /// Balance at the end of this business date (YYYY-MM-DD): shipments dated on or before it,
+    /// whenever recorded, and other entries recorded by then.
     as_of: Option<String>,
+    /// Balance as recorded by the end of this date (YYYY-MM-DD): the recording clock.
+    recorded_as_of: Option<String>,
+}
+
+impl AsOf {
+    /// The balance of `key` on the clock the query names (now when it names none).
+    fn balance(
+        &self,
+        store: &mut dyn aidf_ledger::LedgerStore,
+        key: &str,
+    ) -> Result<aidf_ledger::Balance, LedgerError> {
+        match (&self.as_of, &self.recorded_as_of) {
+            (Some(d), _) => store.balance_on(key, d),
+            (None, Some(d)) => store.balance(
+                key,
+                Some(end_of("recorded_as_of", d).unwrap_or(Timestamp(0))),
+            ),
+            (None, None) => store.balance(key, None),
+        }
+    }
+
+    /// Checks the dates before any read.
+    fn check(&self) -> Result<(), ApiError> {
+        if self.as_of.is_some() && self.recorded_as_of.is_some() {
+            return Err(ApiError::bad_request(
+                Some("as_of".into()),
+                "give `as_of` (business date) or `recorded_as_of`, not both",
+            ));
+        }
+        for (field, v) in [
+            ("as_of", &self.as_of),
+            ("recorded_as_of", &self.recorded_as_of),
+        ] {
+            if let Some(s) = v {
+                end_of(field, s)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -659,18 +699,27 @@ fn visible(who: &Principal, key: &str) -> Result<(), ApiError> {
 }
 
 /// Accounts visible to the tenant (country allocations are global).
-#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", responses((status = 200, body = [Object])), security(("bearer" = [])))]
-async fn accounts(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
-    let st = state.clone();
-    let all = st
-        .with_ledger(|l| l.store().accounts().map_err(ledger_error))
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", params(AsOf), responses((status = 200, body = [Object])), security(("bearer" = [])))]
+async fn accounts(State(state): S, who: Principal, Q(q): Q<AsOf>) -> Result<Json<Value>, ApiError> {
+    q.check()?;
+    let tenant = who.clone();
+    let out = state
+        .with_ledger(move |l| {
+            let store = l.store();
+            let mut out = Vec::new();
+            for mut a in store.accounts().map_err(ledger_error)? {
+                if visible(&tenant, &a.key).is_err() {
+                    continue;
+                }
+                if q.as_of.is_some() || q.recorded_as_of.is_some() {
+                    let b = q.balance(store, &a.key).map_err(ledger_error)?;
+                    (a.cap, a.posted, a.pending) = (b.cap, b.posted, b.pending);
+                }
+                out.push(serde_json::to_value(&a).unwrap_or_default());
+            }
+            Ok(out)
+        })
         .await?;
-    let mut out = Vec::new();
-    for a in all {
-        if visible(&who, &a.key).is_ok() {
-            out.push(serde_json::to_value(&a).unwrap_or_default());
-        }
-    }
     Ok(Json(Value::Array(out)))
 }
 
@@ -698,17 +747,20 @@ async fn account(
     Q(q): Q<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
     visible(&who, &key)?;
-    let at = q.as_of.as_deref().map(|s| end_of("as_of", s)).transpose()?;
+    q.check()?;
     let k = key.clone();
+    let (as_of, recorded_as_of) = (q.as_of.clone(), q.recorded_as_of.clone());
     let bal = state
-        .with_ledger(move |l| match l.store().balance(&k, at) {
+        .with_ledger(move |l| match q.balance(l.store(), &k) {
             Err(LedgerError::UnknownAccount { .. }) => {
                 Err(ApiError::not_found("key", format!("no account `{k}`")))
             }
             other => other.map_err(ledger_error),
         })
         .await?;
-    Ok(Json(json!({"key": key, "as_of": q.as_of, "balance": bal})))
+    Ok(Json(
+        json!({"key": key, "as_of": as_of, "recorded_as_of": recorded_as_of, "balance": bal}),
+    ))
 }
 
 /// One account's history; other tenants' shipment ids are redacted.

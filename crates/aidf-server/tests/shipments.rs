@@ -475,3 +475,57 @@ async fn names_over_the_limit_or_with_control_characters_are_refused_by_field() 
     let r = a.call("GET", "/v1/accounts/a%00b", &t, None, "").await;
     assert!(r.status.is_client_error(), "{}", r.status);
 }
+
+#[tokio::test]
+async fn balances_read_the_business_date_and_reject_a_bad_one() {
+    let a = with_window("clocks");
+    let t = a.token("acme", "officer");
+    let r = a.ship(&t, None, &order("Clock Sdn Bhd", 100)).await;
+    assert_eq!(r.body["status"], "authorized", "{:?}", r.body);
+    let key = AccountRef::LppAnnual {
+        party: PartyId::of("Clock Sdn Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("acme");
+    // Shipped 2025-06-01, recorded today: in the 2025-06-30 balance by business date, not in
+    // the balance as recorded by then.
+    let on = a
+        .call(
+            "GET",
+            &format!("/v1/accounts/{key}?as_of=2025-06-30"),
+            &t,
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(on.body["balance"]["posted"], 1_583_200, "{:?}", on.body);
+    let rec = a
+        .call(
+            "GET",
+            &format!("/v1/accounts/{key}?recorded_as_of=2025-06-30"),
+            &t,
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(rec.body["balance"]["posted"], 0, "{:?}", rec.body);
+    let list = a
+        .call("GET", "/v1/accounts?as_of=2025-05-31", &t, None, "")
+        .await;
+    let lpp = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|x| x["key"] == key.as_str())
+        .cloned();
+    assert_eq!(lpp.map(|x| x["posted"].clone()), Some(Value::from(0)));
+    for bad in [
+        "/v1/accounts?as_of=garbage",
+        "/v1/accounts?as_of=2025-02-30",
+    ] {
+        let r = a.call("GET", bad, &t, None, "").await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        assert_eq!(r.body["field"], "as_of");
+    }
+}
