@@ -49,6 +49,10 @@ pub struct AppState {
     metrics: metrics::Metrics,
     /// How shipments are determined: the ledger's posture (`aidf serve --posture`) and dates.
     pub ship_config: aidf_service::ShipConfig,
+    /// Shipments that may run their ledger work at once: one on SQLite, whose writers are
+    /// serialized by the database anyway (queueing here costs nothing; contending for the file
+    /// lock costs sleeps and wake-ups), several on PostgreSQL.
+    writers: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -56,6 +60,10 @@ impl AppState {
     pub fn new(policy: Policy, db_url: &str, insecure_local: bool) -> Result<AppState, String> {
         // Open the ledger once up front so a bad `--db` fails at start-up, not on first use.
         let ledger = Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"))?;
+        let ledger_kind = match &ledger {
+            Ledger::Sqlite(_) => LedgerKind::Sqlite,
+            Ledger::Postgres(_) => LedgerKind::Postgres,
+        };
         let db = Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
         let audit_db =
             Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
@@ -69,7 +77,26 @@ impl AppState {
             ledgers: Mutex::new(vec![ledger]),
             metrics: metrics::Metrics::default(),
             ship_config: aidf_service::ShipConfig::default(),
+            writers: tokio::sync::Semaphore::new(if matches!(ledger_kind, LedgerKind::Sqlite) {
+                1
+            } else {
+                IDLE_LEDGERS
+            }),
         })
+    }
+
+    /// [`AppState::with_ledger`] for a shipment: waits for a writer's turn first.
+    pub async fn with_ledger_writer<T, F>(self: &Arc<Self>, f: F) -> Result<T, problem::ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
+    {
+        let _turn = self
+            .writers
+            .acquire()
+            .await
+            .map_err(|e| problem::ApiError::internal(format!("writers: {e}")))?;
+        self.with_ledger(f).await
     }
 
     /// Runs `f` with a ledger connection on the blocking pool.
@@ -92,7 +119,7 @@ impl AppState {
             };
             let out = f(&mut ledger);
             let mut idle = state.ledgers.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < 16 {
+            if idle.len() < IDLE_LEDGERS {
                 idle.push(ledger);
             }
             out
@@ -100,6 +127,15 @@ impl AppState {
         .await
         .map_err(|e| problem::ApiError::internal(format!("worker: {e}")))?
     }
+}
+
+/// Ledger connections kept open between requests (a miss opens one, which checks the schema).
+const IDLE_LEDGERS: usize = 64;
+
+/// Which backend the ledger is.
+enum LedgerKind {
+    Sqlite,
+    Postgres,
 }
 
 /// The router with every route, the OpenAPI document and the middleware.

@@ -130,11 +130,34 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<
         parts: &mut axum::http::request::Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
+        if let Some(code) = control_escape(parts.uri.path()) {
+            return Err(ApiError::bad_request(
+                Some("path".into()),
+                format!(
+                    "path: `{}` holds the control character %{code}; ids and keys are printable text",
+                    parts.uri.path()
+                ),
+            ));
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| P(v))
             .map_err(|e| ApiError::bad_request(None, format!("path: {}", e.body_text())))
     }
+}
+
+/// The first percent-escaped control character (`%00`-`%1F`, `%7F`) in a raw path, as its two
+/// hex digits. Raw control bytes cannot reach here (the URI parser refuses them).
+fn control_escape(path: &str) -> Option<&str> {
+    let bytes = path.as_bytes();
+    (0..bytes.len().saturating_sub(2)).find_map(|i| {
+        if bytes[i] != b'%' {
+            return None;
+        }
+        let hex = path.get(i + 1..i + 3)?;
+        let v = u8::from_str_radix(hex, 16).ok()?;
+        (v < 0x20 || v == 0x7f).then_some(hex)
+    })
 }
 
 fn now_ms() -> i64 {
@@ -653,7 +676,7 @@ async fn record_shipment(
     let (tenant, officer) = (who.tenant.clone(), who.role >= Role::Officer);
     let st = state.clone();
     state
-        .with_ledger(move |ledger| {
+        .with_ledger_writer(move |ledger| {
             let shipment_id = scoped(&tenant, &key);
             let prefix = format!("{tenant}.");
             let request = aidf_service::ShipRequest {
