@@ -400,7 +400,9 @@ pub fn run(
             posture,
             json,
         } => ledger_cmd::ship(&policy, &file, &ledger_cmd::db_arg(&db), id, posture, json)?,
-        Command::Ledger { db, action } => ledger_cmd::ledger(&ledger_cmd::db_arg(&db), action)?,
+        Command::Ledger { db, action } => {
+            ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action)?
+        }
         Command::License { db, action } => {
             ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action)?
         }

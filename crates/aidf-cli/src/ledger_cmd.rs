@@ -171,6 +171,10 @@ pub enum LedgerAction {
         #[arg(long)]
         recorded_as_of: Option<String>,
     },
+    /// Move consignee accounts recorded before tenants and party ids (`lpp:MY:acme:2025`) to
+    /// the accounts shipments draw on today, shipment by shipment; prints what moved and what
+    /// no recorded shipment explains. Idempotent.
+    UpgradeKeys,
     /// One account's history (append-only).
     History {
         /// Account key.
@@ -217,10 +221,11 @@ pub enum LedgerAction {
 }
 
 /// Runs `aidf ledger …`.
-pub fn ledger(db: &str, action: LedgerAction) -> Result<()> {
+pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
     let mut ledger = open(db)?;
     let store = ledger.store();
     let now = Timestamp::now_utc();
+
     let manual = || Meta {
         determination_id: None,
         regime_digest: None,
@@ -249,6 +254,9 @@ pub fn ledger(db: &str, action: LedgerAction) -> Result<()> {
             }))
         }
         LedgerAction::History { key } => pretty(&store.history(&key)?),
+        LedgerAction::UpgradeKeys => pretty(&aidf_service::upgrade::rekey_legacy_accounts(
+            store, policy, now,
+        )?),
         LedgerAction::Reserve {
             op_id,
             account,

@@ -59,7 +59,22 @@ impl AppState {
     /// Opens the databases and starts the audit writer.
     pub fn new(policy: Policy, db_url: &str, insecure_local: bool) -> Result<AppState, String> {
         // Open the ledger once up front so a bad `--db` fails at start-up, not on first use.
-        let ledger = Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"))?;
+        let mut ledger = Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"))?;
+        // Consignee accounts recorded before tenants and party ids move to today's keys first,
+        // so no consignee's year-to-date is forgotten.
+        let rekeyed = aidf_service::upgrade::rekey_legacy_accounts(
+            ledger.store(),
+            &policy,
+            aidf_ledger::Timestamp::now_utc(),
+        )
+        .map_err(|e| format!("option `--db`: upgrading account keys: {e}"))?;
+        if !rekeyed.moved.is_empty() || !rekeyed.left.is_empty() {
+            tracing::info!(
+                moved = rekeyed.moved.len(),
+                left = rekeyed.left.len(),
+                "consignee accounts moved to tenant and party keys"
+            );
+        }
         let ledger_kind = match &ledger {
             Ledger::Sqlite(_) => LedgerKind::Sqlite,
             Ledger::Postgres(_) => LedgerKind::Postgres,

@@ -534,7 +534,11 @@ async fn balances_read_the_business_date_and_reject_a_bad_one() {
 async fn control_characters_in_a_path_are_a_400_naming_the_path() {
     let a = api("nul");
     let t = a.token("acme", "viewer");
-    for path in ["/v1/licenses/a%00b", "/v1/accounts/x%0Ay", "/v1/licenses/a%7fb"] {
+    for path in [
+        "/v1/licenses/a%00b",
+        "/v1/accounts/x%0Ay",
+        "/v1/licenses/a%7fb",
+    ] {
         let r = a.call("GET", path, &t, None, "").await;
         assert_eq!(r.status, 400, "{path}: {:?}", r.body);
         assert_eq!(r.body["field"], "path", "{path}");

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod reevaluate;
 mod ship;
+pub mod upgrade;
 
 pub use ship::{ShipRequest, ship};
 
