@@ -728,3 +728,23 @@ fn check_sums(accounts: &[Account], sums: &Sums) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod migration_list {
+    #[test]
+    fn constants_describe_both_backends_migrations() {
+        for versions in [
+            crate::sqlite::MIGRATIONS
+                .iter()
+                .map(|m| m.version)
+                .collect::<Vec<_>>(),
+            crate::pg::MIGRATIONS
+                .iter()
+                .map(|m| m.version)
+                .collect::<Vec<_>>(),
+        ] {
+            assert_eq!(versions.last().copied(), Some(crate::SCHEMA_VERSION));
+            assert_eq!(versions.len() as i64, crate::MIGRATION_COUNT);
+        }
+    }
+}

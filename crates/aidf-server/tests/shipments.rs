@@ -333,39 +333,16 @@ async fn a_client_cannot_choose_posture_regime_date_or_an_unrecorded_veu() {
         }
         v.to_string()
     };
-    let r = a
-        .ship(
-            &exporter,
-            None,
-            &base(serde_json::json!({"posture": "as_enforced"})),
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), &r.body["field"]),
-        (422, &Value::from("posture"))
-    );
-    let r = a
-        .ship(
-            &exporter,
-            None,
-            &base(serde_json::json!({"regime": "ai-diffusion-2025"})),
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), &r.body["field"]),
-        (422, &Value::from("regime"))
-    );
-    let r = a
-        .ship(
-            &exporter,
-            None,
-            &base(serde_json::json!({"date": "2099-01-01"})),
-        )
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), &r.body["field"]),
-        (422, &Value::from("date"))
-    );
+    let refused = [
+        (serde_json::json!({"posture": "as_enforced"}), "posture"),
+        (serde_json::json!({"regime": "ai-diffusion-2025"}), "regime"),
+        (serde_json::json!({"date": "2099-01-01"}), "date"),
+    ];
+    for (extra, field) in refused {
+        let r = a.ship(&exporter, None, &base(extra)).await;
+        assert_eq!(r.status, 422, "{field}: {:?}", r.body);
+        assert_eq!(r.body["field"], field);
+    }
     // Back-dated past the window: an officer's backfill, marked; never an exporter's.
     let r = a
         .ship(
