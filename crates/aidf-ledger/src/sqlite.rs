@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::audit::{
+    self, AuditContext, AuditEvent, AuditKey, AuditRecord, Checkpoint, NewAudit, RecordRef,
+};
 use crate::engine::{
     NewEntry, NewOp, OP_COLS, RecordTable, STORED_OP_COLS, StoredOp, TxOps, V2_OP_COLS, meta_of,
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
 use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
-use crate::{AsOf, Store, Sums, validate};
+use crate::{AsOf, Chained, Store, Sums, WriteFn, validate};
 
 /// Marker row identifying an aidf ledger.
 const APPLICATION: &str = "aidf-ledger";
@@ -95,6 +98,31 @@ ALTER TABLE ops DROP COLUMN fields;
 ALTER TABLE ops DROP COLUMN result;
 "#;
 
+/// Schema version 3: the audit log moves into the ledger. The chain keeps the table the server
+/// created (its records stay as they are: legacy, without a MAC), gains the subject and MAC
+/// columns; the outbox is written by every ledger write; checkpoints are signed heads.
+const MIGRATION_3: &str = r#"
+CREATE TABLE IF NOT EXISTS aidf_audit (seq INTEGER PRIMARY KEY, at BIGINT NOT NULL,
+    tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL,
+    outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+ALTER TABLE aidf_audit ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE aidf_audit ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS aidf_audit_tenant ON aidf_audit (tenant, seq);
+CREATE TRIGGER IF NOT EXISTS aidf_audit_no_update BEFORE UPDATE ON aidf_audit
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS aidf_audit_no_delete BEFORE DELETE ON aidf_audit
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END;
+CREATE TABLE aidf_audit_outbox (id INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+    tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
+    input_digest TEXT NOT NULL, outcome TEXT NOT NULL, regime_digest TEXT NOT NULL);
+CREATE TABLE aidf_audit_checkpoints (records INTEGER PRIMARY KEY, head_hash TEXT NOT NULL,
+    at INTEGER NOT NULL, mac TEXT NOT NULL);
+CREATE TRIGGER aidf_audit_checkpoints_no_update BEFORE UPDATE ON aidf_audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit_checkpoints is append-only'); END;
+CREATE TRIGGER aidf_audit_checkpoints_no_delete BEFORE DELETE ON aidf_audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit_checkpoints is append-only'); END;
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 struct Migration {
     version: i64,
@@ -119,6 +147,13 @@ const MIGRATIONS: &[Migration] = &[
         sql: MIGRATION_2,
         backfill: Some(backfill_ops_v2),
         finish: MIGRATION_2_FINISH,
+    },
+    Migration {
+        version: 3,
+        name: "audit",
+        sql: MIGRATION_3,
+        backfill: None,
+        finish: "",
     },
 ];
 
@@ -175,6 +210,8 @@ const BUSY_RETRIES: u32 = 10;
 pub struct SqliteLedger {
     conn: Connection,
     location: String,
+    /// Who the audit rows of writes name (boxed: `Ledger`'s variants stay alike in size).
+    audit: Box<AuditContext>,
     /// Declared after `conn`: stopped (and joined) after the writer closed.
     checkpointer: Option<Checkpointer>,
 }
@@ -306,6 +343,7 @@ impl SqliteLedger {
         let mut ledger = SqliteLedger {
             conn,
             location,
+            audit: Box::default(),
             checkpointer: None,
         };
         ledger.migrate()?;
@@ -789,21 +827,19 @@ pub(crate) const AS_OF_CAP: &str = "SELECT cap FROM entries WHERE account = $1 A
      ORDER BY (at <= $2) DESC, CASE WHEN at <= $2 THEN at END DESC, \
      CASE WHEN at <= $2 THEN seq ELSE -seq END DESC LIMIT 1";
 
-impl Store for SqliteLedger {
-    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
+/// Runs a write transaction, retrying when the database stays busy, and wakes the
+/// checkpointer after a commit.
+fn checkpointed<R>(
+    checkpointer: Option<&Checkpointer>,
+    mut run: impl FnMut() -> Result<R>,
+) -> Result<R> {
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let res = (|| {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let out = f(&mut SqlTx(&tx))?;
-                tx.commit()?;
-                Ok(out)
-            })();
+            let res = run();
             if res.is_ok()
-                && let Some(c) = &self.checkpointer
+                && let Some(c) = checkpointer
             {
                 c.poke();
             }
@@ -818,6 +854,206 @@ impl Store for SqliteLedger {
                 other => return other,
             }
         }
+    }
+}
+
+fn corrupt_audit(column: usize, detail: &str) -> LedgerError {
+    LedgerError::Corrupt {
+        what: format!("aidf_audit column {column}"),
+        detail: detail.to_owned(),
+    }
+}
+
+fn insert_outbox(c: &Connection, r: &NewAudit) -> Result<()> {
+    let e = &r.event;
+    c.prepare_cached(audit::OUTBOX_INSERT_SQL)?
+        .execute(params![
+            r.at,
+            r.tenant,
+            r.actor,
+            e.action,
+            e.subject,
+            e.input_digest,
+            e.outcome,
+            e.regime_digest
+        ])?;
+    Ok(())
+}
+
+fn audit_record_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        tenant: r.get(2)?,
+        actor: r.get(3)?,
+        action: r.get(4)?,
+        subject: r.get(5)?,
+        input_digest: r.get(6)?,
+        outcome: r.get(7)?,
+        regime_digest: r.get(8)?,
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+        mac: r.get(11)?,
+    })
+}
+
+fn outbox_row(r: &Row<'_>) -> rusqlite::Result<(i64, NewAudit)> {
+    Ok((
+        r.get(0)?,
+        NewAudit {
+            at: r.get(1)?,
+            tenant: r.get(2)?,
+            actor: r.get(3)?,
+            event: AuditEvent {
+                action: r.get(4)?,
+                subject: r.get(5)?,
+                input_digest: r.get(6)?,
+                outcome: r.get(7)?,
+                regime_digest: r.get(8)?,
+            },
+        },
+    ))
+}
+
+/// One chaining inside the caller's `BEGIN IMMEDIATE` transaction (which is the chain lock).
+fn chain_tx(
+    c: &Connection,
+    key: &AuditKey,
+    direct: &[NewAudit],
+    limit: i64,
+    checkpoint: bool,
+) -> Result<Chained> {
+    let head: Option<(i64, String)> = c
+        .prepare_cached(audit::HEAD_SQL)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let drained = c
+        .prepare_cached(audit::OUTBOX_DRAIN_SQL)?
+        .query_map([limit], outbox_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let plan = audit::plan(key, head, drained, direct, checkpoint);
+    for rows in plan.records.chunks(audit::ROWS_PER_INSERT) {
+        let mut st = c.prepare_cached(audit::insert_sql(rows.len()))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 12);
+        for r in rows {
+            params.extend_from_slice(&audit::record_values!(r));
+        }
+        st.execute(params.as_slice())?;
+    }
+    if let Some(cp) = &plan.checkpoint {
+        c.prepare_cached(audit::CHECKPOINT_INSERT_SQL)?
+            .execute(params![cp.records, cp.head_hash, cp.at, cp.mac])?;
+    }
+    Ok(plan.done())
+}
+
+impl Store for SqliteLedger {
+    fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R> {
+        let ctx = &self.audit;
+        let conn = &mut self.conn;
+        checkpointed(self.checkpointer.as_ref(), || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (out, event) = f(&mut SqlTx(&tx))?;
+            insert_outbox(&tx, &NewAudit::now(ctx, event))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_context_mut(&mut self) -> &mut AuditContext {
+        &mut self.audit
+    }
+
+    fn audit_chain(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained> {
+        let conn = &mut self.conn;
+        checkpointed(self.checkpointer.as_ref(), || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = chain_tx(&tx, key, direct, limit, checkpoint)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_scan(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare_cached(audit::SCAN_SQL)?;
+        let mut rows = st.query(params![after, upto])?;
+        while let Some(r) = rows.next()? {
+            let t = |i: usize| -> Result<&str> {
+                r.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| corrupt_audit(i, &e.to_string()))
+            };
+            let view = RecordRef {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                tenant: t(2)?,
+                actor: t(3)?,
+                action: t(4)?,
+                subject: t(5)?,
+                input_digest: t(6)?,
+                outcome: t(7)?,
+                regime_digest: t(8)?,
+                prev_hash: t(9)?,
+                hash: t(10)?,
+                mac: t(11)?,
+            };
+            if !f(&view) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM aidf_audit", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn audit_checkpoints(&mut self, after: i64, upto: i64) -> Result<Vec<Checkpoint>> {
+        let mut st = self.conn.prepare_cached(audit::CHECKPOINTS_SQL)?;
+        let rows = st.query_map(params![after, upto], |r| {
+            Ok(Checkpoint {
+                records: r.get(0)?,
+                head_hash: r.get(1)?,
+                at: r.get(2)?,
+                mac: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn audit_checkpointed(&mut self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(records), 0) FROM aidf_audit_checkpoints",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+        let mut st = self.conn.prepare_cached(audit::LIST_SQL)?;
+        let rows = st.query_map(params![tenant, limit], audit_record_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn audit_outbox_len(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM aidf_audit_outbox", [], |r| r.get(0))?)
     }
 
     fn read_account(&mut self, key: &str) -> Result<Option<Account>> {

@@ -128,7 +128,7 @@ fn sqlite_v1_database_is_migrated() {
             })
         })
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3, "every migration applied");
 }
 
 #[test]
@@ -153,5 +153,5 @@ fn pg_v1_database_is_migrated() {
         .query_one("SELECT MAX(version) FROM schema_migrations", &[])
         .expect("version")
         .get(0);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3, "every migration applied");
 }

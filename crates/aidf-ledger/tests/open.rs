@@ -73,7 +73,7 @@ fn sqlite_refuses_newer_schema() {
     match Ledger::open(p) {
         Err(LedgerError::SchemaTooNew {
             found: 999,
-            supported: 2,
+            supported: 3,
             ..
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
@@ -98,7 +98,7 @@ fn sqlite_is_wal_and_reopens_with_data() {
     let versions: i64 = c
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .expect("versions");
-    assert_eq!(versions, 2, "one row per migration");
+    assert_eq!(versions, 3, "one row per migration");
     let mut l = Ledger::open(p).expect("reopen");
     assert_eq!(l.account("aia:acme").expect("account").cap, None);
 }
@@ -146,7 +146,7 @@ fn pg_concurrent_openers_migrate_once() {
         .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
         .expect("count")
         .get(0);
-    assert_eq!(n, 2, "each migration applied once");
+    assert_eq!(n, 3, "each migration applied once");
     let mut l = Ledger::open(&schema.url).expect("open");
     assert_eq!(
         l.history("aia:acme").expect("history").len(),
