@@ -46,7 +46,16 @@ fn start(db: &str, extra: &[&str]) -> Server {
 }
 
 fn token(db: &str, tenant: &str, role: &str) -> String {
-    let out = aidf()
+    token_with_key(db, tenant, role, None)
+}
+
+/// `aidf token create`, with `AIDF_AUDIT_KEY_FILE` set when `key` is given.
+fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> String {
+    let mut cmd = aidf();
+    if let Some(k) = key {
+        cmd.env("AIDF_AUDIT_KEY_FILE", k);
+    }
+    let out = cmd
         .args([
             "token", "create", "--db", db, "--tenant", tenant, "--role", role,
         ])
@@ -160,6 +169,7 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
     let exporter = token(db, "acme", "exporter");
     let officer = token(db, "acme", "officer");
     let admin = token(db, "acme", "admin");
+    let global = token(db, "acme", "global_admin");
     let other = token(db, "globex", "officer");
     let srv = start(db, &[]);
     let b = srv.base.as_str();
@@ -262,20 +272,26 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
     let g2g = r#"{"country":"MY","date":"2025-05-01"}"#;
     assert_eq!(post("/v1/g2g", &officer, g2g).status, 403);
 
-    // Admin: global data and tenants.
-    assert_eq!(post("/v1/g2g", &admin, g2g).status, 200);
+    // Global data and tenants need a global admin; a tenant's admin is refused.
+    assert_eq!(post("/v1/g2g", &admin, g2g).status, 403);
+    assert_eq!(
+        post("/v1/tenants", &admin, r#"{"id":"x","name":"X"}"#).status,
+        403
+    );
+    assert_eq!(get("/v1/tenants", &admin).status, 403);
+    assert_eq!(post("/v1/g2g", &global, g2g).status, 200);
     assert_eq!(get("/v1/g2g", &viewer).body[0]["country"], "MY");
     assert_eq!(
         post(
             "/v1/tenants",
-            &admin,
+            &global,
             r#"{"id":"initech","name":"Initech"}"#
         )
         .status,
         200
     );
     assert!(
-        get("/v1/tenants", &admin)
+        get("/v1/tenants", &global)
             .body
             .as_array()
             .expect("tenants")
@@ -428,8 +444,25 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
             .as_str()
             .is_some_and(|o| o.starts_with("error:4"))
     }));
-    let v = post("/v1/audit/verify", &viewer, "");
+    // Verification is for admins; the viewer's refusal is audited like every other 403.
+    assert_eq!(post("/v1/audit/verify", &viewer, "").status, 403);
+    let v = post("/v1/audit/verify", &admin, "");
     assert_eq!(v.body["ok"], true, "{}", v.text);
+    let refusals: Vec<Value> = get("/v1/audit?limit=1000", &viewer)
+        .body
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|r| r["action"] == "refused" && r["subject"] == "POST /v1/audit/verify")
+        .cloned()
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["outcome"], "error:403");
+    assert!(
+        refusals[0]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("tok_"))
+    );
 
     // Metrics.
     let m = call(b, "GET", "/metrics", None, None, &[]);
@@ -448,7 +481,7 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
         &srv.base,
         "POST",
         "/v1/audit/verify",
-        Some(&viewer),
+        Some(&admin),
         Some(""),
         &[],
     );
@@ -526,9 +559,14 @@ fn two_servers_one_postgres() {
         .expect("schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let t = token(&url, "acme", "exporter");
-    let a = start(&url, &[]);
-    let b = start(&url, &[]);
+    let dir = tmpdir("pg-key");
+    let key = dir.join("audit.key");
+    let key = key.to_str().expect("utf8");
+    std::fs::write(key, "a shared audit key for both servers, 48 characters\n").expect("key");
+    let t = token_with_key(&url, "acme", "exporter", Some(key));
+    let admin = token_with_key(&url, "acme", "admin", Some(key));
+    let a = start(&url, &["--audit-key-file", key]);
+    let b = start(&url, &["--audit-key-file", key]);
     let handles: Vec<_> = (0..20)
         .map(|i| {
             let base = if i % 2 == 0 {
@@ -567,10 +605,42 @@ fn two_servers_one_postgres() {
         &[],
     );
     assert_eq!(bal.body["balance"]["posted"], 16 * 1_583_200);
-    let v = call(&b.base, "POST", "/v1/audit/verify", Some(&t), Some(""), &[]);
+    // Every shipment has its record, chained by either server (the outbox is shared).
+    let shipments = || {
+        let list = call(
+            &a.base,
+            "GET",
+            "/v1/audit?limit=1000",
+            Some(&admin),
+            None,
+            &[],
+        );
+        list.body
+            .as_array()
+            .expect("audit")
+            .iter()
+            .filter(|r| r["action"] == "shipment")
+            .count()
+    };
+    let chained = (0..100).any(|_| {
+        let done = shipments() == 20;
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        done
+    });
+    assert!(chained, "{} of 20 shipment records chained", shipments());
+    let v = call(
+        &b.base,
+        "POST",
+        "/v1/audit/verify",
+        Some(&admin),
+        Some(""),
+        &[],
+    );
     assert_eq!(v.body["ok"], true, "{}", v.text);
-    assert_eq!(v.body["records"], 20);
     drop((a, b));
+    let _ = std::fs::remove_dir_all(dir);
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop");

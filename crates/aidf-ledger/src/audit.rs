@@ -52,11 +52,34 @@ impl AuditContext {
     pub fn local_user() -> AuditContext {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(user_of_process)
+            .unwrap_or_else(|| "unknown".into());
         AuditContext {
             tenant: "local".into(),
             actor: format!("local:{user}"),
         }
+    }
+}
+
+/// The name of this process's user from `/etc/passwd` (or `uid:<n>`), when `USER` is unset.
+fn user_of_process() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = passwd.lines().find_map(|line| {
+            let mut f = line.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        });
+        Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
@@ -892,7 +915,11 @@ pub(crate) fn event(
 
 /// The event of a recorded (or replayed) shipment.
 pub(crate) fn shipment_event(s: &crate::Shipment) -> AuditEvent {
-    let d = &s.determination;
+    // The service stores `{determination, input}`; a bare determination is read as well.
+    let d = match s.determination.get("determination") {
+        Some(inner) if inner.is_object() => inner,
+        _ => &s.determination,
+    };
     let authorization = d["authorization"].as_str().unwrap_or("?");
     let mut outcome = String::new();
     if s.replayed {
