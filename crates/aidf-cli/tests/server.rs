@@ -645,3 +645,206 @@ fn two_servers_one_postgres() {
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop");
 }
+
+/// POST one shipment; false if the server is gone (killed) before it answers.
+fn try_ship(base: &str, key: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(base) else {
+        return false;
+    };
+    let req = format!(
+        "POST /v1/shipments HTTP/1.1\r\nHost: {base}\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{SHIP}",
+        SHIP.len()
+    );
+    let mut raw = Vec::new();
+    s.write_all(req.as_bytes()).is_ok()
+        && s.read_to_end(&mut raw).is_ok()
+        && raw.starts_with(b"HTTP/1.1 200")
+}
+
+/// Ships from four threads while `aidf serve` is SIGKILLed, five times over; then every
+/// committed shipment must have its audit record once the ledger is reopened and chained.
+fn every_committed_shipment_is_audited_after_kills(db: &str, key_file: &str) {
+    let mut acknowledged = 0;
+    for round in 0..5u64 {
+        let srv = start(db, &["--insecure-local", "--audit-key-file", key_file]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (base, stop) = (srv.base.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ok = 0;
+                    for i in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed)
+                            || !try_ship(&base, &format!("k{round}-{t}-{i}"))
+                        {
+                            break;
+                        }
+                        ok += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300 + 70 * round));
+        drop(srv); // SIGKILL, mid-request
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        acknowledged += threads
+            .into_iter()
+            .map(|h| h.join().unwrap_or(0))
+            .sum::<usize>();
+    }
+    assert!(acknowledged > 0, "no shipment went through");
+    use aidf_ledger::LedgerStore;
+    let mut ledger = aidf_ledger::Ledger::open(db).expect("reopen");
+    let (auditor, _) =
+        aidf_ledger::audit::Auditor::open(db, Some(std::path::Path::new(key_file))).expect("key");
+    let left = auditor
+        .drain(&mut ledger)
+        .expect("chain what the kills left");
+    let audited: std::collections::HashSet<String> = ledger
+        .audit_records("local", 1_000_000)
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.action == "shipment")
+        .map(|r| r.subject)
+        .collect();
+    let shipments = ledger.shipments().expect("shipments");
+    assert!(
+        shipments.len() >= acknowledged,
+        "{} < {acknowledged}",
+        shipments.len()
+    );
+    for s in &shipments {
+        assert!(
+            audited.contains(&s.shipment_id),
+            "{} has no audit record",
+            s.shipment_id
+        );
+    }
+    let v = auditor.verify(&mut ledger).expect("verify");
+    assert!(v.ok, "{v:?}");
+    eprintln!(
+        "{} shipments ({acknowledged} acknowledged), {left} records chained only after the kills",
+        shipments.len()
+    );
+}
+
+#[test]
+fn killed_server_loses_no_audit_record_sqlite() {
+    let dir = tmpdir("crash");
+    let db = dir.join("aidf.db");
+    let key = dir.join("audit.key");
+    std::fs::write(&key, "a key for the crash test, at least 32 chars\n").expect("key");
+    every_committed_shipment_is_audited_after_kills(
+        db.to_str().expect("utf8"),
+        key.to_str().expect("utf8"),
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn killed_server_loses_no_audit_record_postgres() {
+    let base = std::env::var("AIDF_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("aidf_crash_{}", std::process::id());
+    let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("PostgreSQL");
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let dir = tmpdir("crash-pg");
+    let key = dir.join("audit.key");
+    std::fs::write(&key, "a key for the crash test, at least 32 chars\n").expect("key");
+    every_committed_shipment_is_audited_after_kills(&url, key.to_str().expect("utf8"));
+    let _ = std::fs::remove_dir_all(dir);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drop");
+}
+
+/// Tokens: a tenant admin lists and revokes its own tenant's tokens only; a revocation in one
+/// process (the CLI) reaches a running server within the cache's few seconds.
+#[test]
+fn tokens_are_listed_and_revoked_per_tenant() {
+    let dir = tmpdir("tokens");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    let admin = token(db, "acme", "admin");
+    let exporter = token(db, "acme", "exporter");
+    let viewer = token(db, "acme", "viewer");
+    let other_admin = token(db, "globex", "admin");
+    let global = token(db, "ops", "global_admin");
+    let srv = start(db, &[]);
+    let b = srv.base.as_str();
+    let get = |path: &str, t: &str| call(b, "GET", path, Some(t), None, &[]);
+    let post = |path: &str, t: &str| call(b, "POST", path, Some(t), Some(""), &[]);
+    let ids = |t: &str| -> Vec<(String, String)> {
+        get("/v1/tokens", t)
+            .body
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .map(|x| {
+                (
+                    x["id"].as_str().unwrap_or_default().to_string(),
+                    x["tenant"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(ids(&admin).iter().all(|(_, t)| t == "acme"));
+    assert_eq!(ids(&admin).len(), 3);
+    assert_eq!(ids(&global).len(), 5);
+    assert_eq!(get("/v1/tokens", &exporter).status, 403);
+    let me = |t: &str| {
+        get("/v1/whoami", t).body["actor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let exporter_id = me(&exporter);
+    assert!(exporter_id.starts_with("tok_"), "{exporter_id}");
+    // Another tenant's admin cannot revoke it; its own admin can, with effect at once here.
+    assert_eq!(
+        post(&format!("/v1/tokens/{exporter_id}/revoke"), &other_admin).status,
+        404
+    );
+    assert_eq!(get("/v1/whoami", &exporter).status, 200);
+    assert_eq!(
+        post(&format!("/v1/tokens/{exporter_id}/revoke"), &admin).status,
+        200
+    );
+    assert_eq!(get("/v1/whoami", &exporter).status, 401);
+    // Revoked from the CLI (another process) while this server has the token cached.
+    let viewer_id = me(&viewer);
+    let out = aidf()
+        .args(["token", "revoke", &viewer_id, "--db", db])
+        .output()
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t0 = std::time::Instant::now();
+    while get("/v1/whoami", &viewer).status == 200 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(8),
+            "still accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let audit = get("/v1/audit?limit=1000", &admin).body;
+    let revokes = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|r| r["action"] == "token.revoke")
+        .count();
+    assert_eq!(revokes, 1, "the HTTP revocation, by acme's admin");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -236,11 +236,12 @@ impl Db {
         by: &AuditContext,
         now: i64,
     ) -> Result<bool> {
-        let revoke = "UPDATE aidf_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+        // Placeholders in order of appearance: SQLite numbers `$n` by first use.
+        let revoke = "UPDATE aidf_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
                       AND ($3 = '' OR tenant = $3)";
         let args = [
-            V::T(id.into()),
             V::I(now),
+            V::T(id.into()),
             V::T(tenant.unwrap_or_default().into()),
         ];
         let audit = outbox_args(by, "token.revoke", id, "revoked", now);
