@@ -344,8 +344,9 @@ impl Ledger {
     }
 }
 
-/// A write transaction's body: its result and the audit event it commits with.
-pub(crate) type WriteFn<'a, R> = dyn FnMut(&mut dyn TxOps) -> Result<(R, AuditEvent)> + 'a;
+/// A write transaction's body: its result and the audit event it commits with (`None` only for
+/// a transaction that wrote nothing: `ensure_account` of an account that exists).
+pub(crate) type WriteFn<'a, R> = dyn FnMut(&mut dyn TxOps) -> Result<(R, Option<AuditEvent>)> + 'a;
 
 /// Read and write primitives each backend provides; [`LedgerStore`] is built on them.
 pub(crate) trait Store {
@@ -431,21 +432,24 @@ macro_rules! impl_ledger_store {
             ) -> Result<Account> {
                 let input = (key, kind, cap);
                 self.write(&mut |tx| {
+                    // An account that exists is checked, not written: no record.
+                    let existed = !tx.lock_accounts(&[key])?.is_empty();
                     let a = engine::ensure_account(tx, key, kind, cap, now)?;
-                    Ok((a, audit::event("account.open", key, &input, "recorded")))
+                    let opened = audit::event("account.open", key, &input, "recorded");
+                    Ok((a, (!existed).then_some(opened)))
                 })
             }
             fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>> {
                 self.write(&mut |tx| {
                     let applied = engine::apply_ops(tx, ops, now)?;
-                    Ok((applied, ops_event(ops)))
+                    Ok((applied, Some(ops_event(ops))))
                 })
             }
             fn expire_due(&mut self, now: Timestamp) -> Result<u64> {
                 self.write(&mut |tx| {
                     let n = engine::expire_due(tx, now)?;
                     let outcome = format!("expired:{n}");
-                    Ok((n, audit::event("ledger.expire", "", &now, &outcome)))
+                    Ok((n, Some(audit::event("ledger.expire", "", &now, &outcome))))
                 })
             }
             fn account(&mut self, key: &str) -> Result<Account> {
@@ -492,10 +496,8 @@ macro_rules! impl_ledger_store {
             fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License> {
                 self.write(&mut |tx| {
                     let l = engine::add_license(tx, license, now)?;
-                    Ok((
-                        l,
-                        audit::event("license.add", &license.id, license, "recorded"),
-                    ))
+                    let e = audit::event("license.add", &license.id, license, "recorded");
+                    Ok((l, Some(e)))
                 })
             }
             fn license(&mut self, id: &str) -> Result<Option<License>> {
@@ -512,7 +514,7 @@ macro_rules! impl_ledger_store {
             fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
                 self.write(&mut |tx| {
                     let v = engine::add_veu(tx, veu, now)?;
-                    Ok((v, audit::event("veu.add", &veu.id, veu, "recorded")))
+                    Ok((v, Some(audit::event("veu.add", &veu.id, veu, "recorded"))))
                 })
             }
             fn veu(&mut self, id: &str) -> Result<Option<Veu>> {
@@ -534,7 +536,7 @@ macro_rules! impl_ledger_store {
                 self.write(&mut |tx| {
                     let g = engine::add_g2g(tx, arrangement, now)?;
                     let e = audit::event("g2g.add", &arrangement.country, arrangement, "recorded");
-                    Ok((g, e))
+                    Ok((g, Some(e)))
                 })
             }
             fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>> {
@@ -552,7 +554,7 @@ macro_rules! impl_ledger_store {
                 self.write(&mut |tx| {
                     let s = engine::record_shipment(tx, shipment, now)?;
                     let e = audit::shipment_event(&s);
-                    Ok((s, e))
+                    Ok((s, Some(e)))
                 })
             }
             fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
@@ -573,7 +575,7 @@ macro_rules! impl_ledger_store {
                 *self.audit_context_mut() = ctx;
             }
             fn audit_event(&mut self, event: &AuditEvent) -> Result<()> {
-                self.write(&mut |_| Ok(((), event.clone())))
+                self.write(&mut |_| Ok(((), Some(event.clone()))))
             }
             fn chain_audit(
                 &mut self,

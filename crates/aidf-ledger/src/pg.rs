@@ -774,21 +774,23 @@ impl Store for PgLedger {
                 tx: &mut tx,
                 st: stmts,
             })?;
-            let r = NewAudit::now(ctx, event);
-            let e = &r.event;
-            tx.execute(
-                &stmts.insert_outbox,
-                &[
-                    &r.at,
-                    &r.tenant,
-                    &r.actor,
-                    &e.action,
-                    &e.subject,
-                    &e.input_digest,
-                    &e.outcome,
-                    &e.regime_digest,
-                ],
-            )?;
+            if let Some(event) = event {
+                let r = NewAudit::now(ctx, event);
+                let e = &r.event;
+                tx.execute(
+                    &stmts.insert_outbox,
+                    &[
+                        &r.at,
+                        &r.tenant,
+                        &r.actor,
+                        &e.action,
+                        &e.subject,
+                        &e.input_digest,
+                        &e.outcome,
+                        &e.regime_digest,
+                    ],
+                )?;
+            }
             tx.commit()?;
             Ok(out)
         })

@@ -202,6 +202,12 @@ fn backfill_ops_v2(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Page cache of a ledger connection (negative: KiB), 64 MiB.
+const CACHE_KIB: i64 = -65_536;
+
+/// Page cache while a verification scans the chain, 2 MiB.
+const SCAN_CACHE_KIB: i64 = -2_048;
+
 /// How many times a write is retried after `SQLITE_BUSY` outlasting the busy timeout.
 const BUSY_RETRIES: u32 = 10;
 
@@ -337,7 +343,7 @@ impl SqliteLedger {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // A larger page cache and fewer (fsyncing) WAL checkpoints: with
         // synchronous=NORMAL commits do not fsync, checkpoints do.
-        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
         let mut ledger = SqliteLedger {
@@ -354,6 +360,42 @@ impl SqliteLedger {
     /// The file path this ledger was opened from.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// One page of [`Store::audit_scan`].
+    fn scan_page(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare_cached(audit::SCAN_SQL)?;
+        let mut rows = st.query(params![after, upto])?;
+        while let Some(r) = rows.next()? {
+            let t = |i: usize| -> Result<&str> {
+                r.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| corrupt_audit(i, &e.to_string()))
+            };
+            let view = RecordRef {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                tenant: t(2)?,
+                actor: t(3)?,
+                action: t(4)?,
+                subject: t(5)?,
+                input_digest: t(6)?,
+                outcome: t(7)?,
+                regime_digest: t(8)?,
+                prev_hash: t(9)?,
+                hash: t(10)?,
+                mac: t(11)?,
+            };
+            if !f(&view) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -954,7 +996,9 @@ impl Store for SqliteLedger {
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (out, event) = f(&mut SqlTx(&tx))?;
-            insert_outbox(&tx, &NewAudit::now(ctx, event))?;
+            if let Some(event) = event {
+                insert_outbox(&tx, &NewAudit::now(ctx, event))?;
+            }
             tx.commit()?;
             Ok(out)
         })
@@ -986,33 +1030,13 @@ impl Store for SqliteLedger {
         upto: i64,
         f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
     ) -> Result<()> {
-        let mut st = self.conn.prepare_cached(audit::SCAN_SQL)?;
-        let mut rows = st.query(params![after, upto])?;
-        while let Some(r) = rows.next()? {
-            let t = |i: usize| -> Result<&str> {
-                r.get_ref(i)?
-                    .as_str()
-                    .map_err(|e| corrupt_audit(i, &e.to_string()))
-            };
-            let view = RecordRef {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                tenant: t(2)?,
-                actor: t(3)?,
-                action: t(4)?,
-                subject: t(5)?,
-                input_digest: t(6)?,
-                outcome: t(7)?,
-                regime_digest: t(8)?,
-                prev_hash: t(9)?,
-                hash: t(10)?,
-                mac: t(11)?,
-            };
-            if !f(&view) {
-                break;
-            }
-        }
-        Ok(())
+        // A verification reads the whole chain once: through a small page cache, so that it
+        // runs in constant memory instead of filling the writer-sized cache.
+        self.conn
+            .pragma_update(None, "cache_size", SCAN_CACHE_KIB)?;
+        let scanned = self.scan_page(after, upto, f);
+        self.conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        scanned
     }
 
     fn audit_head(&mut self) -> Result<i64> {

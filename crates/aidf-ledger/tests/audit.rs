@@ -122,6 +122,25 @@ fn a_failed_write_leaves_no_audit_row() {
     });
 }
 
+#[test]
+fn checking_an_existing_account_writes_no_record() {
+    both(|backend| {
+        let a = audited(backend);
+        let mut l = seven_writes(&a);
+        l.ensure_account(
+            "country:MY:2025",
+            AccountKind::CountryAllocation,
+            Some(1000),
+            t(1),
+        )
+        .expect("exists");
+        assert_eq!(l.audit_backlog().expect("backlog"), 0);
+        l.ensure_account("aia:new", AccountKind::AiaCumulative, None, t(1))
+            .expect("opened");
+        assert_eq!(l.audit_backlog().expect("backlog"), 1);
+    });
+}
+
 /// Runs `sql` as the attacker: a database administrator without the audit key.
 fn tamper(a: &Audited, sql: &str) {
     a.backend.raw_exec(sql).expect("tampering SQL runs");

@@ -218,17 +218,19 @@ pub(crate) async fn audit_refusals(
     req: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| crate::auth::token_hash(t.trim()));
-    let subject = format!("{} {}", req.method(), req.uri().path());
+    // Cheap clones (reference-counted); the hash and the text are made only for a refusal.
+    let auth = req.headers().get(header::AUTHORIZATION).cloned();
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = next.run(req).await;
     if !is_refusal(response.status()) {
         return response;
     }
+    let bearer = auth
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| crate::auth::token_hash(t.trim()));
+    let subject = format!("{method} {}", uri.path());
     let known = bearer.as_deref().and_then(|h| state.tokens.get(h));
     let (tenant, actor) = match (known, &bearer) {
         (Some(p), _) => (p.tenant, p.actor),
