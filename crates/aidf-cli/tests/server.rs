@@ -845,6 +845,28 @@ fn tokens_are_listed_and_revoked_per_tenant() {
         .filter(|r| r["action"] == "token.revoke")
         .count();
     assert_eq!(revokes, 1, "the HTTP revocation, by acme's admin");
+    // 401s are audited too: an unknown token (tenant unknown, so recorded under "").
+    assert_eq!(get("/v1/whoami", "aidf_not_a_token").status, 401);
+    assert_eq!(call(b, "GET", "/v1/whoami", None, None, &[]).status, 401);
     drop(srv);
+    use aidf_ledger::LedgerStore;
+    let mut ledger = aidf_ledger::Ledger::open(db).expect("open");
+    let (auditor, _) = aidf_ledger::audit::Auditor::open(db, None).expect("key");
+    auditor.drain(&mut ledger).expect("chain");
+    let anonymous: Vec<(String, String)> = ledger
+        .audit_records("", 100)
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.action == "refused" && r.outcome == "error:401")
+        .map(|r| (r.actor, r.subject))
+        .collect();
+    assert!(
+        anonymous.contains(&("unknown-token".into(), "GET /v1/whoami".into())),
+        "{anonymous:?}"
+    );
+    assert!(
+        anonymous.contains(&("anonymous".into(), "GET /v1/whoami".into())),
+        "{anonymous:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,7 +1,6 @@
 //! SQLite backend: one file in WAL mode, writers serialised by `BEGIN IMMEDIATE`.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -326,7 +325,7 @@ impl SqliteLedger {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteLedger> {
         let path = path.as_ref();
         let location = path.display().to_string();
-        check_header(path, &location)?;
+        check_path(path, &location)?;
         let conn = Connection::open(path)?;
         // Wait for other openers first (it writes nothing): a process creating the same new
         // file, or switching it to WAL, holds a lock that would otherwise fail `inspect` at once.
@@ -429,35 +428,24 @@ impl SqliteLedger {
     }
 }
 
-/// Rejects non-empty files that do not start with the SQLite header, without opening them.
-fn check_header(path: &Path, location: &str) -> Result<()> {
-    let io = |source| LedgerError::Io {
-        path: location.to_owned(),
-        source,
-    };
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(e)),
-    };
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(LedgerError::NotALedger {
+/// Rejects a directory. The file itself is never opened here: closing a descriptor of a SQLite
+/// file drops every POSIX lock this process holds on it, including those of ledgers already open
+/// on it, and another process closing the file would then take itself for the last user and
+/// delete the WAL under them (their later commits were lost). A file that is not SQLite is
+/// found by [`inspect`] through SQLite, before anything is written.
+fn check_path(path: &Path, location: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(LedgerError::NotALedger {
             location: location.to_owned(),
             reason: "it is a directory".into(),
-        });
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LedgerError::Io {
+            path: location.to_owned(),
+            source,
+        }),
     }
-    let mut header = Vec::with_capacity(16);
-    file.by_ref()
-        .take(16)
-        .read_to_end(&mut header)
-        .map_err(io)?;
-    if !header.is_empty() && header.as_slice() != b"SQLite format 3\0" {
-        return Err(LedgerError::NotALedger {
-            location: location.to_owned(),
-            reason: "not a SQLite database".into(),
-        });
-    }
-    Ok(())
 }
 
 /// Returns the applied schema version (0 for an empty database) or an error
