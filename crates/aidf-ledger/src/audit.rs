@@ -148,7 +148,8 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// This record's hash.
     pub hash: String,
-    /// HMAC-SHA256 of `hash` (hex; empty for records from before schema version 3).
+    /// HMAC-SHA256 of the 32 bytes `hash` spells (hex; empty for records from before schema
+    /// version 3).
     pub mac: String,
 }
 
@@ -552,8 +553,9 @@ pub(crate) fn chain(
                 hash: "",
                 mac: "",
             };
-            let hash = sha256_text(&record_hash(&view, false));
-            let mac = key.mac_hex(hash.as_bytes());
+            let digest = record_hash(&view, false);
+            let hash = sha256_text(&digest);
+            let mac = key.mac_hex(&digest);
             AuditRecord {
                 seq,
                 at: r.at,
@@ -626,9 +628,10 @@ impl<'k> Verifier<'k> {
                 r.seq
             ));
         }
+        let digest = record_hash(r, legacy);
         self.hash_buf.clear();
         self.hash_buf.push_str("sha256:");
-        push_hex(&mut self.hash_buf, &record_hash(r, legacy));
+        push_hex(&mut self.hash_buf, &digest);
         if self.hash_buf != r.hash {
             return Err(format!(
                 "record {} was altered: its hash does not match its content",
@@ -637,7 +640,7 @@ impl<'k> Verifier<'k> {
         }
         if legacy {
             self.legacy += 1;
-        } else if !mac_matches(&self.key.mac(r.hash.as_bytes()), r.mac) {
+        } else if !mac_matches(&self.key.mac(&digest), r.mac) {
             return Err(format!(
                 "record {} is not signed by the audit key: it was altered or forged",
                 r.seq

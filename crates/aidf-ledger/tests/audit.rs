@@ -247,11 +247,11 @@ fn edit_and_recompute(a: &Audited, l: &mut Ledger, forge_key: Option<&AuditKey>)
         r.prev_hash = prev.clone();
         r.hash = record_hash_text(r);
         if let Some(k) = forge_key {
-            r.mac = k
-                .mac(r.hash.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
+            let digest: Vec<u8> = (7..r.hash.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&r.hash[i..i + 2], 16).expect("hex"))
                 .collect();
+            r.mac = k.mac(&digest).iter().map(|b| format!("{b:02x}")).collect();
         }
         prev = r.hash.clone();
         sql.push_str(&format!(
