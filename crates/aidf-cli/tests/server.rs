@@ -813,6 +813,12 @@ fn tokens_are_listed_and_revoked_per_tenant() {
         404
     );
     assert_eq!(get("/v1/whoami", &exporter).status, 200);
+    // Nor may a tenant's admin revoke a global admin's token of its own tenant.
+    let acme_global = token(db, "acme", "global_admin");
+    let acme_global_id = me(&acme_global);
+    let r = post(&format!("/v1/tokens/{acme_global_id}/revoke"), &admin);
+    assert_eq!(r.status, 404);
+    assert_eq!(get("/v1/whoami", &acme_global).status, 200);
     assert_eq!(
         post(&format!("/v1/tokens/{exporter_id}/revoke"), &admin).status,
         200

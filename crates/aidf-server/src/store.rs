@@ -227,8 +227,8 @@ impl Db {
             .map(|_| ())
     }
 
-    /// Revokes a token (of `tenant` only, unless `None`), with its audit record (`token.revoke`)
-    /// in the same transaction. False if no such live token.
+    /// Revokes a token (of `tenant` only, and not a global admin's, unless `None`), with its
+    /// audit record (`token.revoke`) in the same transaction. False if no such live token.
     pub fn revoke_token(
         &self,
         id: &str,
@@ -237,8 +237,9 @@ impl Db {
         now: i64,
     ) -> Result<bool> {
         // Placeholders in order of appearance: SQLite numbers `$n` by first use.
+        // A tenant's admin may not revoke a global admin's token, even in its own tenant.
         let revoke = "UPDATE aidf_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
-                      AND ($3 = '' OR tenant = $3)";
+                      AND ($3 = '' OR (tenant = $3 AND role <> 'global_admin'))";
         let args = [
             V::I(now),
             V::T(id.into()),
