@@ -9,7 +9,7 @@ secs=${1:-10}
 conns=${2:-64}
 command -v wrk >/dev/null 2>&1 || { echo "install wrk: apt-get install -y wrk" >&2; exit 2; }
 cargo build --release -q -p aidf-cli
-bin=target/release/aidf
+bin=${CARGO_TARGET_DIR:-target}/release/aidf
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 token=$("$bin" token create --db "$work/b.db" --tenant bench --role exporter 2>/dev/null)
