@@ -153,21 +153,22 @@ pub struct AuditRecord {
     pub mac: String,
 }
 
-/// A record as read, borrowed from the database row (verification allocates nothing per row).
+/// A record as read, borrowed from the database row as bytes (verification allocates nothing
+/// and validates no UTF-8 per row: it only hashes and compares).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RecordRef<'a> {
     pub seq: i64,
     pub at: i64,
-    pub tenant: &'a str,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub subject: &'a str,
-    pub input_digest: &'a str,
-    pub outcome: &'a str,
-    pub regime_digest: &'a str,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
-    pub mac: &'a str,
+    pub tenant: &'a [u8],
+    pub actor: &'a [u8],
+    pub action: &'a [u8],
+    pub subject: &'a [u8],
+    pub input_digest: &'a [u8],
+    pub outcome: &'a [u8],
+    pub regime_digest: &'a [u8],
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+    pub mac: &'a [u8],
 }
 
 /// Columns of `aidf_audit` in [`RecordRef`] order.
@@ -387,30 +388,19 @@ fn hash_parts(parts: &[&[u8]]) -> [u8; 32] {
 /// The chain hash of a record. Records with a MAC (schema 3) hash a version tag and the
 /// subject too; legacy records (no MAC) keep the server's original field list.
 fn record_hash(r: &RecordRef<'_>, legacy: bool) -> [u8; 32] {
-    let mut seq = itoa_buf();
-    let mut at = itoa_buf();
-    let seq = fmt_i64(&mut seq, r.seq);
-    let at = fmt_i64(&mut at, r.at);
-    let common = [
-        seq,
-        at,
-        r.tenant.as_bytes(),
-        r.actor.as_bytes(),
-        r.action.as_bytes(),
-    ];
-    let tail = [
-        r.input_digest.as_bytes(),
-        r.outcome.as_bytes(),
-        r.regime_digest.as_bytes(),
-        r.prev_hash.as_bytes(),
-    ];
+    let mut seq = [0; 20];
+    let mut at = [0; 20];
+    let seq = decimal(&mut seq, r.seq);
+    let at = decimal(&mut at, r.at);
+    let common = [seq, at, r.tenant, r.actor, r.action];
+    let tail = [r.input_digest, r.outcome, r.regime_digest, r.prev_hash];
     if legacy {
         let parts: Vec<&[u8]> = common.iter().chain(tail.iter()).copied().collect();
         hash_parts(&parts)
     } else {
         let mut parts: [&[u8]; 11] = [b"aidf-audit-v3"; 11];
         parts[1..6].copy_from_slice(&common);
-        parts[6] = r.subject.as_bytes();
+        parts[6] = r.subject;
         parts[7..].copy_from_slice(&tail);
         hash_parts(&parts)
     }
@@ -421,29 +411,38 @@ pub fn record_hash_text(r: &AuditRecord) -> String {
     let view = RecordRef {
         seq: r.seq,
         at: r.at,
-        tenant: &r.tenant,
-        actor: &r.actor,
-        action: &r.action,
-        subject: &r.subject,
-        input_digest: &r.input_digest,
-        outcome: &r.outcome,
-        regime_digest: &r.regime_digest,
-        prev_hash: &r.prev_hash,
-        hash: &r.hash,
-        mac: &r.mac,
+        tenant: r.tenant.as_bytes(),
+        actor: r.actor.as_bytes(),
+        action: r.action.as_bytes(),
+        subject: r.subject.as_bytes(),
+        input_digest: r.input_digest.as_bytes(),
+        outcome: r.outcome.as_bytes(),
+        regime_digest: r.regime_digest.as_bytes(),
+        prev_hash: r.prev_hash.as_bytes(),
+        hash: r.hash.as_bytes(),
+        mac: r.mac.as_bytes(),
     };
     sha256_text(&record_hash(&view, r.mac.is_empty()))
 }
 
-fn itoa_buf() -> [u8; 24] {
-    [0; 24]
-}
-
-fn fmt_i64(buf: &mut [u8; 24], v: i64) -> &[u8] {
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "{v}");
-    let n = usize::try_from(cursor.position()).unwrap_or(0);
-    &buf[..n]
+/// `v` in decimal, as `to_string` spells it, without allocating.
+fn decimal(buf: &mut [u8; 20], v: i64) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        // i64::MIN has 19 digits: there is always room for the sign.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
 }
 
 /// The HMAC-SHA256 key that signs records and checkpoints. Its text never leaves this value
@@ -542,16 +541,16 @@ pub(crate) fn chain(
             let view = RecordRef {
                 seq,
                 at: r.at,
-                tenant: &r.tenant,
-                actor: &r.actor,
-                action: &e.action,
-                subject: &e.subject,
-                input_digest: &e.input_digest,
-                outcome: &e.outcome,
-                regime_digest: &e.regime_digest,
-                prev_hash: &prev,
-                hash: "",
-                mac: "",
+                tenant: r.tenant.as_bytes(),
+                actor: r.actor.as_bytes(),
+                action: e.action.as_bytes(),
+                subject: e.subject.as_bytes(),
+                input_digest: e.input_digest.as_bytes(),
+                outcome: e.outcome.as_bytes(),
+                regime_digest: e.regime_digest.as_bytes(),
+                prev_hash: prev.as_bytes(),
+                hash: b"",
+                mac: b"",
             };
             let digest = record_hash(&view, false);
             let hash = sha256_text(&digest);
@@ -577,7 +576,7 @@ pub(crate) fn chain(
 /// Walks the chain in order, one record at a time, in constant memory.
 pub(crate) struct Verifier<'k> {
     key: &'k AuditKey,
-    prev: String,
+    prev: Vec<u8>,
     hash_buf: String,
     next_seq: i64,
     legacy: i64,
@@ -588,7 +587,7 @@ impl<'k> Verifier<'k> {
     pub(crate) fn new(key: &'k AuditKey) -> Verifier<'k> {
         Verifier {
             key,
-            prev: "genesis".into(),
+            prev: b"genesis".to_vec(),
             hash_buf: String::with_capacity(71),
             next_seq: 1,
             legacy: 0,
@@ -603,7 +602,7 @@ impl<'k> Verifier<'k> {
             return false;
         }
         self.prev.clear();
-        self.prev.push_str(r.hash);
+        self.prev.extend_from_slice(r.hash);
         self.next_seq += 1;
         true
     }
@@ -615,7 +614,7 @@ impl<'k> Verifier<'k> {
                 self.next_seq, r.seq
             ));
         }
-        if r.prev_hash != self.prev {
+        if r.prev_hash != self.prev.as_slice() {
             return Err(format!(
                 "record {} does not follow the previous record's hash",
                 r.seq
@@ -632,7 +631,7 @@ impl<'k> Verifier<'k> {
         self.hash_buf.clear();
         self.hash_buf.push_str("sha256:");
         push_hex(&mut self.hash_buf, &digest);
-        if self.hash_buf != r.hash {
+        if self.hash_buf.as_bytes() != r.hash {
             return Err(format!(
                 "record {} was altered: its hash does not match its content",
                 r.seq
@@ -661,7 +660,7 @@ impl<'k> Verifier<'k> {
                 "{what} at {} records is not signed by the audit key",
                 c.records
             )
-        } else if c.head_hash != self.prev {
+        } else if c.head_hash.as_bytes() != self.prev.as_slice() {
             format!(
                 "{what} at {} records names another head hash: records were changed",
                 c.records
@@ -699,8 +698,7 @@ impl<'k> Verifier<'k> {
     }
 }
 
-fn mac_matches(mac: &[u8; 32], hex: &str) -> bool {
-    let hex = hex.as_bytes();
+fn mac_matches(mac: &[u8; 32], hex: &[u8]) -> bool {
     hex.len() == 64
         && mac.iter().enumerate().all(|(i, b)| {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -973,6 +971,14 @@ mod tests {
         ];
         for (key, msg, want) in cases {
             assert_eq!(hex(&AuditKey::new(key).mac(msg)), *want);
+        }
+    }
+
+    #[test]
+    fn decimal_spells_like_to_string() {
+        for v in [0, 7, -7, 10, 1_735_689_600_000, i64::MAX, i64::MIN] {
+            let mut buf = [0; 20];
+            assert_eq!(decimal(&mut buf, v), v.to_string().as_bytes());
         }
     }
 

@@ -831,16 +831,16 @@ impl Store for PgLedger {
             let view = RecordRef {
                 seq: r.try_get(0)?,
                 at: r.try_get(1)?,
-                tenant: r.try_get(2)?,
-                actor: r.try_get(3)?,
-                action: r.try_get(4)?,
-                subject: r.try_get(5)?,
-                input_digest: r.try_get(6)?,
-                outcome: r.try_get(7)?,
-                regime_digest: r.try_get(8)?,
-                prev_hash: r.try_get(9)?,
-                hash: r.try_get(10)?,
-                mac: r.try_get(11)?,
+                tenant: r.try_get::<_, &str>(2)?.as_bytes(),
+                actor: r.try_get::<_, &str>(3)?.as_bytes(),
+                action: r.try_get::<_, &str>(4)?.as_bytes(),
+                subject: r.try_get::<_, &str>(5)?.as_bytes(),
+                input_digest: r.try_get::<_, &str>(6)?.as_bytes(),
+                outcome: r.try_get::<_, &str>(7)?.as_bytes(),
+                regime_digest: r.try_get::<_, &str>(8)?.as_bytes(),
+                prev_hash: r.try_get::<_, &str>(9)?.as_bytes(),
+                hash: r.try_get::<_, &str>(10)?.as_bytes(),
+                mac: r.try_get::<_, &str>(11)?.as_bytes(),
             };
             if !f(&view) {
                 break;

@@ -371,9 +371,9 @@ impl SqliteLedger {
         let mut st = self.conn.prepare_cached(audit::SCAN_SQL)?;
         let mut rows = st.query(params![after, upto])?;
         while let Some(r) = rows.next()? {
-            let t = |i: usize| -> Result<&str> {
+            let t = |i: usize| -> Result<&[u8]> {
                 r.get_ref(i)?
-                    .as_str()
+                    .as_bytes()
                     .map_err(|e| corrupt_audit(i, &e.to_string()))
             };
             let view = RecordRef {
