@@ -133,6 +133,8 @@ CREATE TABLE aidf_audit_outbox (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY K
     at BIGINT NOT NULL, tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     subject TEXT NOT NULL, input_digest TEXT NOT NULL, outcome TEXT NOT NULL,
     regime_digest TEXT NOT NULL);
+CREATE TRIGGER aidf_audit_outbox_no_truncate BEFORE TRUNCATE ON aidf_audit_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 CREATE TABLE aidf_audit_checkpoints (records BIGINT PRIMARY KEY, head_hash TEXT NOT NULL,
     at BIGINT NOT NULL, mac TEXT NOT NULL);
 CREATE TRIGGER aidf_audit_checkpoints_append_only BEFORE UPDATE OR DELETE

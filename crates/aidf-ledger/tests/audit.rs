@@ -213,11 +213,13 @@ fn truncating_is_blocked_on_postgres_and_caught_everywhere() {
                 .raw_exec("TRUNCATE aidf_audit")
                 .expect_err("blocked");
             assert!(e.contains("append-only"), "{e}");
-            let e = a
-                .backend
-                .raw_exec("TRUNCATE aidf_audit_checkpoints")
-                .expect_err("blocked");
-            assert!(e.contains("append-only"), "{e}");
+            for table in ["aidf_audit_checkpoints", "aidf_audit_outbox"] {
+                let e = a
+                    .backend
+                    .raw_exec(&format!("TRUNCATE {table}"))
+                    .expect_err("blocked");
+                assert!(e.contains("append-only"), "{table}: {e}");
+            }
             tamper(&a, unlock_sql(&a.backend));
             tamper(&a, "TRUNCATE aidf_audit, aidf_audit_checkpoints");
         } else {
