@@ -982,6 +982,38 @@ mod tests {
         }
     }
 
+    /// Verification never stalls writers: a write commits while a page of the chain is being
+    /// read (SQLite WAL: a reader's open statement does not hold the write lock).
+    #[test]
+    fn a_write_commits_while_verify_reads_a_page() {
+        use crate::{AccountKind, LedgerStore, SqliteLedger, Store, Timestamp};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.db");
+        let mut reader = SqliteLedger::open(&path).expect("open");
+        let mut writer = SqliteLedger::open(&path).expect("open");
+        let key = AuditKey::new(&[7; 32]);
+        for i in 0..3 {
+            let account = format!("aia:{i}");
+            writer
+                .ensure_account(&account, AccountKind::AiaCumulative, None, Timestamp(0))
+                .expect("write");
+        }
+        writer.chain_audit(&key, &[], 100, true).expect("chain");
+        let mut writes = 0;
+        reader
+            .audit_scan(0, 3, &mut |_| {
+                let account = format!("aia:during-{writes}");
+                writer
+                    .ensure_account(&account, AccountKind::AiaCumulative, None, Timestamp(0))
+                    .expect("a write while a verification reads");
+                writes += 1;
+                true
+            })
+            .expect("scan");
+        assert_eq!(writes, 3);
+        assert_eq!(writer.audit_backlog().expect("backlog"), 3);
+    }
+
     #[test]
     fn short_key_text_is_refused() {
         let e = AuditKey::from_text("AIDF_AUDIT_KEY", "short").unwrap_err();
