@@ -8,7 +8,7 @@ import isoCodes from 'i18n-iso-countries/codes.json';
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = 'aidf.token';
 const H100 = 'nvidia-h100-sxm';
-const ROLES = ['viewer', 'exporter', 'officer', 'admin'];
+const ROLES = ['viewer', 'exporter', 'officer', 'admin', 'global_admin'];
 
 const state = {
   me: null,

@@ -163,7 +163,7 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
         Some(db) => {
             let db = db.to_string_lossy().to_string();
             Some(
-                aidf_ledger::Ledger::open(&db)
+                crate::ledger_cmd::open(&db)
                     .with_context(|| format!("option `--ledger`: cannot open ledger `{db}`"))?,
             )
         }

@@ -136,7 +136,7 @@ pub enum Command {
         /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL shared by instances.
         #[arg(long)]
         db: Option<PathBuf>,
-        /// No authentication (every request acts as admin of tenant `local`); loopback only.
+        /// No authentication (every request acts as global admin of tenant `local`); loopback only.
         #[arg(long)]
         insecure_local: bool,
         /// Posture every shipment is determined under (clients cannot choose another).
@@ -145,6 +145,10 @@ pub enum Command {
         /// Shipments dated more than this many days ago are backfills: officers only, marked.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=36500))]
         backdate_window_days: i64,
+        /// The audit key file (default: `AIDF_AUDIT_KEY`, else `<db>.audit-key`, created if
+        /// missing); the anchor is kept next to it.
+        #[arg(long)]
+        audit_key_file: Option<PathBuf>,
     },
     /// API tokens.
     Token {
@@ -202,6 +206,18 @@ pub enum Command {
     Simulate(crate::batch_cmd::SimulateArgs),
 }
 
+fn token(action: TokenAction) -> Result<()> {
+    match action {
+        TokenAction::Create { tenant, role, db } => {
+            serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role)
+        }
+        TokenAction::List { tenant, json, db } => {
+            serve_cmd::token_list(&ledger_cmd::db_arg(&db), tenant.as_deref(), json)
+        }
+        TokenAction::Revoke { id, db } => serve_cmd::token_revoke(&ledger_cmd::db_arg(&db), &id),
+    }
+}
+
 /// `aidf token …`
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
@@ -210,9 +226,29 @@ pub enum TokenAction {
         /// Tenant id (created if new).
         #[arg(long)]
         tenant: String,
-        /// viewer, exporter, officer or admin.
+        /// viewer, exporter, officer, admin (its tenant) or global_admin.
         #[arg(long)]
         role: String,
+        /// Database (as for `serve`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// List tokens: ids, tenants, roles, when created and revoked (never the tokens).
+    List {
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Database (as for `serve`).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Revoke a token by id; every server refuses it within seconds.
+    Revoke {
+        /// Token id (`tok_…`).
+        id: String,
         /// Database (as for `serve`).
         #[arg(long)]
         db: Option<PathBuf>,
@@ -222,11 +258,15 @@ pub enum TokenAction {
 /// `aidf audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Verify the chain; reports the first altered or missing record.
+    /// Verify the chain, its signed checkpoints and the anchor; reports the first altered or
+    /// missing record.
     Verify {
         /// Database (as for `serve`).
         #[arg(long)]
         db: Option<PathBuf>,
+        /// The audit key file (as for `serve`).
+        #[arg(long)]
+        audit_key_file: Option<PathBuf>,
     },
 }
 
@@ -416,6 +456,7 @@ pub fn run(
             insecure_local,
             posture,
             backdate_window_days,
+            audit_key_file,
         } => {
             let ship = aidf_service::ShipConfig {
                 posture: posture.into(),
@@ -427,15 +468,14 @@ pub fn run(
                 &addr,
                 &ledger_cmd::db_arg(&db),
                 insecure_local,
+                audit_key_file.as_deref(),
                 ship,
             )?
         }
-        Command::Token {
-            action: TokenAction::Create { tenant, role, db },
-        } => serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role)?,
+        Command::Token { action } => token(action)?,
         Command::Audit {
-            action: AuditAction::Verify { db },
-        } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db))?,
+            action: AuditAction::Verify { db, audit_key_file },
+        } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db), audit_key_file.as_deref())?,
         Command::Chips { json } => chips_cmd(&policy, json)?,
         Command::Regimes { action } => crate::regime_cmd::regimes(&policy, action)?,
         Command::Reevaluate(args) => crate::reevaluate_cmd::run(&policy, args)?,

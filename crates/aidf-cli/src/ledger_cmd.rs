@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use aidf_core::{DeterminationInput, Policy, Posture};
-use aidf_ledger::{G2gArrangement, Ledger, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
+use aidf_ledger::audit::{AuditContext, Auditor};
+use aidf_ledger::{
+    G2gArrangement, Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite,
+};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
@@ -18,8 +21,79 @@ pub const LOCAL_TENANT: &str = "local";
 /// Default ledger location: a SQLite file in the working directory.
 pub const DEFAULT_DB: &str = "aidf.db";
 
-fn open(db: &str) -> Result<Ledger> {
-    Ledger::open(db).with_context(|| format!("option `--db`: cannot open ledger `{db}`"))
+/// A ledger opened by the CLI: its writes are audited with actor `local:<user>` (the outbox row
+/// commits with each write), and the outbox is chained and the head signed (checkpoint and
+/// anchor) when it is dropped, before the command exits.
+pub struct CliLedger {
+    ledger: Ledger,
+    auditor: Auditor,
+}
+
+impl std::ops::Deref for CliLedger {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        &self.ledger
+    }
+}
+
+impl std::ops::DerefMut for CliLedger {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+}
+
+impl CliLedger {
+    /// Chains the outbox now; the error says why it could not.
+    pub fn chain(&mut self) -> Result<usize> {
+        self.auditor
+            .drain(&mut self.ledger)
+            .context("chaining the audit outbox")
+    }
+
+    /// The audit key and anchor.
+    pub fn auditor(&self) -> &Auditor {
+        &self.auditor
+    }
+}
+
+impl Drop for CliLedger {
+    fn drop(&mut self) {
+        if let Err(e) = self.chain() {
+            eprintln!(
+                "warning: {e:#}; the records stay in the outbox and are chained by the next opener"
+            );
+        }
+    }
+}
+
+/// Environment variable naming the audit key file (as `--audit-key-file` does).
+const KEY_FILE_ENV: &str = "AIDF_AUDIT_KEY_FILE";
+
+/// The audit key: `AIDF_AUDIT_KEY`, else `key_file` (or `AIDF_AUDIT_KEY_FILE`), else the key
+/// file next to the ledger, created if missing (said on stderr).
+pub fn auditor(db: &str, key_file: Option<&Path>) -> Result<Auditor> {
+    let env_file = std::env::var_os(KEY_FILE_ENV).map(PathBuf::from);
+    let file = key_file.map(Path::to_path_buf).or(env_file);
+    let (auditor, note) = Auditor::open(db, file.as_deref())
+        .with_context(|| "option `--audit-key-file`: cannot load the audit key")?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(auditor)
+}
+
+/// Opens the ledger for the CLI (see [`CliLedger`]).
+pub fn open(db: &str) -> Result<CliLedger> {
+    open_with_key(db, None)
+}
+
+/// Opens the ledger for the CLI with an explicit audit key file.
+pub fn open_with_key(db: &str, key_file: Option<&Path>) -> Result<CliLedger> {
+    let mut ledger =
+        Ledger::open(db).with_context(|| format!("option `--db`: cannot open ledger `{db}`"))?;
+    ledger.set_audit_context(AuditContext::local_user());
+    let auditor = auditor(db, key_file)?;
+    Ok(CliLedger { ledger, auditor })
 }
 
 fn pretty(v: &impl serde::Serialize) -> Result<()> {

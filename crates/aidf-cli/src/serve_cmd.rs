@@ -1,9 +1,13 @@
-//! `aidf serve`, `aidf token create`, `aidf audit verify`.
+//! `aidf serve`, `aidf token create|list|revoke`, `aidf audit verify`.
 
 use std::net::SocketAddr;
 
 use aidf_core::Policy;
-use aidf_server::{AppState, Role, new_token, store::Db, token_hash};
+use std::path::Path;
+
+use aidf_ledger::audit::AuditContext;
+use aidf_server::store::{Db, TokenInfo};
+use aidf_server::{AppState, Role, new_token, token_hash};
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::print;
@@ -14,6 +18,7 @@ pub fn serve(
     addr: &str,
     db: &str,
     insecure_local: bool,
+    audit_key_file: Option<&Path>,
     ship: aidf_service::ShipConfig,
 ) -> Result<()> {
     let addr: SocketAddr = addr
@@ -28,7 +33,9 @@ pub fn serve(
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let mut state = AppState::new(policy, db, insecure_local).map_err(anyhow::Error::msg)?;
+    let auditor = crate::ledger_cmd::auditor(db, audit_key_file)?;
+    let mut state =
+        AppState::new(policy, db, insecure_local, auditor).map_err(anyhow::Error::msg)?;
     state.ship_config = ship;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -38,10 +45,11 @@ pub fn serve(
         .map_err(anyhow::Error::msg)
 }
 
-/// Creates a token for a tenant and role and prints it once.
+/// Creates a token for a tenant and role and prints it once; audited as `token.create` by
+/// `local:<user>` in the same transaction.
 pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
     let role = Role::parse(role).with_context(|| {
-        format!("option `--role`: `{role}` is not viewer, exporter, officer or admin")
+        format!("option `--role`: `{role}` is not viewer, exporter, officer, admin or global_admin")
     })?;
     let ok = (1..=64).contains(&tenant.len())
         && tenant
@@ -50,14 +58,21 @@ pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
     if !ok {
         bail!("option `--tenant`: `{tenant}` must be 1-64 characters of [A-Za-z0-9_-]");
     }
-    // The ledger refuses to adopt a database that already holds other tables, so it goes first.
-    aidf_ledger::Ledger::open(db)
-        .with_context(|| format!("option `--db`: cannot open ledger `{db}`"))?;
+    // The ledger refuses to adopt a database that already holds other tables, so it goes first;
+    // it chains the token's audit record when it is dropped, after the token is stored.
+    let _ledger = crate::ledger_cmd::open(db)?;
     let store = Db::open(db).with_context(|| format!("option `--db`: cannot open `{db}`"))?;
     let now = chrono::Utc::now().timestamp_millis();
     store.ensure_tenant(tenant, tenant, now)?;
     let (id, token) = new_token().map_err(anyhow::Error::msg)?;
-    store.add_token(&id, &token_hash(&token), tenant, role.as_str(), now)?;
+    let info = TokenInfo {
+        id: id.clone(),
+        tenant: tenant.to_string(),
+        role: role.as_str().to_string(),
+        created_at: now,
+        revoked_at: None,
+    };
+    store.add_token(&info, &token_hash(&token), &AuditContext::local_user())?;
     eprintln!(
         "token {id} for tenant `{tenant}` with role `{}`; it is shown once:",
         role.as_str()
@@ -65,10 +80,52 @@ pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
     print(&format!("{token}\n"))
 }
 
-/// Verifies the audit chain; exits non-zero (2) when a record is bad.
-pub fn audit_verify(db: &str) -> Result<()> {
+/// Lists tokens (ids, tenants, roles, times; never the tokens).
+pub fn token_list(db: &str, tenant: Option<&str>, json: bool) -> Result<()> {
+    let _ledger = crate::ledger_cmd::open(db)?;
     let store = Db::open(db).with_context(|| format!("option `--db`: cannot open `{db}`"))?;
-    let v = store.verify()?;
+    let list = store.tokens(tenant)?;
+    if json {
+        return print(&(serde_json::to_string_pretty(&list)? + "\n"));
+    }
+    let mut out = format!(
+        "{:<18} {:<16} {:<12} {:<14} {}\n",
+        "ID", "TENANT", "ROLE", "CREATED", "REVOKED"
+    );
+    for t in &list {
+        let revoked = t
+            .revoked_at
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{:<18} {:<16} {:<12} {:<14} {revoked}\n",
+            t.id, t.tenant, t.role, t.created_at
+        ));
+    }
+    print(&out)
+}
+
+/// Revokes a token; audited as `token.revoke` by `local:<user>` in the same transaction.
+pub fn token_revoke(db: &str, id: &str) -> Result<()> {
+    let _ledger = crate::ledger_cmd::open(db)?;
+    let store = Db::open(db).with_context(|| format!("option `--db`: cannot open `{db}`"))?;
+    let now = chrono::Utc::now().timestamp_millis();
+    if !store.revoke_token(id, None, &AuditContext::local_user(), now)? {
+        bail!("argument `ID`: no live token `{id}`");
+    }
+    eprintln!(
+        "token {id} revoked; running servers refuse it within {} s",
+        aidf_server::auth::TOKEN_TTL.as_secs()
+    );
+    Ok(())
+}
+
+/// Verifies the audit chain, its checkpoints and the anchor; exits 2 when something is wrong.
+pub fn audit_verify(db: &str, audit_key_file: Option<&Path>) -> Result<()> {
+    let mut ledger = crate::ledger_cmd::open_with_key(db, audit_key_file)?;
+    ledger.chain()?;
+    let auditor = ledger.auditor().clone();
+    let v = auditor.verify(&mut *ledger)?;
     print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
     if !v.ok {
         bail!(

@@ -46,7 +46,16 @@ fn start(db: &str, extra: &[&str]) -> Server {
 }
 
 fn token(db: &str, tenant: &str, role: &str) -> String {
-    let out = aidf()
+    token_with_key(db, tenant, role, None)
+}
+
+/// `aidf token create`, with `AIDF_AUDIT_KEY_FILE` set when `key` is given.
+fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> String {
+    let mut cmd = aidf();
+    if let Some(k) = key {
+        cmd.env("AIDF_AUDIT_KEY_FILE", k);
+    }
+    let out = cmd
         .args([
             "token", "create", "--db", db, "--tenant", tenant, "--role", role,
         ])
@@ -171,6 +180,7 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
     let exporter = token(db, "acme", "exporter");
     let officer = token(db, "acme", "officer");
     let admin = token(db, "acme", "admin");
+    let global = token(db, "acme", "global_admin");
     let other = token(db, "globex", "officer");
     // These flows ship on 2025 dates by an exporter; the back-dating rule has its own test.
     let srv = start(db, &["--backdate-window-days", "36500"]);
@@ -276,20 +286,26 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
     let g2g = r#"{"country":"MY","date":"2025-05-01"}"#;
     assert_eq!(post("/v1/g2g", &officer, g2g).status, 403);
 
-    // Admin: global data and tenants.
-    assert_eq!(post("/v1/g2g", &admin, g2g).status, 200);
+    // Global data and tenants need a global admin; a tenant's admin is refused.
+    assert_eq!(post("/v1/g2g", &admin, g2g).status, 403);
+    assert_eq!(
+        post("/v1/tenants", &admin, r#"{"id":"x","name":"X"}"#).status,
+        403
+    );
+    assert_eq!(get("/v1/tenants", &admin).status, 403);
+    assert_eq!(post("/v1/g2g", &global, g2g).status, 200);
     assert_eq!(get("/v1/g2g", &viewer).body[0]["country"], "MY");
     assert_eq!(
         post(
             "/v1/tenants",
-            &admin,
+            &global,
             r#"{"id":"initech","name":"Initech"}"#
         )
         .status,
         200
     );
     assert!(
-        get("/v1/tenants", &admin)
+        get("/v1/tenants", &global)
             .body
             .as_array()
             .expect("tenants")
@@ -442,8 +458,25 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
             .as_str()
             .is_some_and(|o| o.starts_with("error:4"))
     }));
-    let v = post("/v1/audit/verify", &viewer, "");
+    // Verification is for admins; the viewer's refusal is audited like every other 403.
+    assert_eq!(post("/v1/audit/verify", &viewer, "").status, 403);
+    let v = post("/v1/audit/verify", &admin, "");
     assert_eq!(v.body["ok"], true, "{}", v.text);
+    let refusals: Vec<Value> = get("/v1/audit?limit=1000", &viewer)
+        .body
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|r| r["action"] == "refused" && r["subject"] == "POST /v1/audit/verify")
+        .cloned()
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["outcome"], "error:403");
+    assert!(
+        refusals[0]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("tok_"))
+    );
 
     // Metrics.
     let m = call(b, "GET", "/metrics", None, None, &[]);
@@ -462,7 +495,7 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
         &srv.base,
         "POST",
         "/v1/audit/verify",
-        Some(&viewer),
+        Some(&admin),
         Some(""),
         &[],
     );
@@ -524,13 +557,12 @@ fn insecure_local_only_on_loopback() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Two server processes on one PostgreSQL database: 20 concurrent shipments of 100 H100 for the
-/// same consignee, split across both. Exactly 16 fit LPP; the audit chain verifies.
-#[test]
-fn two_servers_one_postgres() {
+/// A fresh schema `<prefix>_<pid>` on the test PostgreSQL: an admin client, its name, and the
+/// URL that selects it.
+fn pg_schema(prefix: &str) -> (postgres::Client, String, String) {
     let base = std::env::var("AIDF_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("aidf_srv_{}", std::process::id());
+    let schema = format!("{prefix}_{}", std::process::id());
     let mut client = postgres::Client::connect(&base, postgres::NoTls)
         .expect("PostgreSQL must be running for this test (CI starts it)");
     client
@@ -540,10 +572,24 @@ fn two_servers_one_postgres() {
         .expect("schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let t = token(&url, "acme", "exporter");
-    let wide = ["--backdate-window-days", "36500"];
-    let a = start(&url, &wide);
-    let b = start(&url, &wide);
+    (client, schema, url)
+}
+
+/// Two server processes on one PostgreSQL database: 20 concurrent shipments of 100 H100 for the
+/// same consignee, split across both. Exactly 16 fit LPP; the audit chain verifies.
+#[test]
+fn two_servers_one_postgres() {
+    let (mut client, schema, url) = pg_schema("aidf_srv");
+    let dir = tmpdir("pg-key");
+    let key = dir.join("audit.key");
+    let key = key.to_str().expect("utf8");
+    std::fs::write(key, "a shared audit key for both servers, 48 characters\n").expect("key");
+    let t = token_with_key(&url, "acme", "exporter", Some(key));
+    let admin = token_with_key(&url, "acme", "admin", Some(key));
+    // The shipments are dated 2025: widen the back-dating window for the exporter.
+    let args = ["--audit-key-file", key, "--backdate-window-days", "36500"];
+    let a = start(&url, &args);
+    let b = start(&url, &args);
     let handles: Vec<_> = (0..20)
         .map(|i| {
             let base = if i % 2 == 0 {
@@ -582,11 +628,264 @@ fn two_servers_one_postgres() {
         &[],
     );
     assert_eq!(bal.body["balance"]["posted"], 16 * 1_583_200);
-    let v = call(&b.base, "POST", "/v1/audit/verify", Some(&t), Some(""), &[]);
+    // Every shipment has its record, chained by either server (the outbox is shared).
+    let shipments = || {
+        let list = call(
+            &a.base,
+            "GET",
+            "/v1/audit?limit=1000",
+            Some(&admin),
+            None,
+            &[],
+        );
+        list.body
+            .as_array()
+            .expect("audit")
+            .iter()
+            .filter(|r| r["action"] == "shipment")
+            .count()
+    };
+    let chained = (0..100).any(|_| {
+        let done = shipments() == 20;
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        done
+    });
+    assert!(chained, "{} of 20 shipment records chained", shipments());
+    let v = call(
+        &b.base,
+        "POST",
+        "/v1/audit/verify",
+        Some(&admin),
+        Some(""),
+        &[],
+    );
     assert_eq!(v.body["ok"], true, "{}", v.text);
-    assert_eq!(v.body["records"], 20);
     drop((a, b));
+    let _ = std::fs::remove_dir_all(dir);
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop");
+}
+
+/// POST one shipment; false if the server is gone (killed) before it answers.
+fn try_ship(base: &str, key: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(base) else {
+        return false;
+    };
+    let req = format!(
+        "POST /v1/shipments HTTP/1.1\r\nHost: {base}\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{SHIP}",
+        SHIP.len()
+    );
+    let mut raw = Vec::new();
+    s.write_all(req.as_bytes()).is_ok()
+        && s.read_to_end(&mut raw).is_ok()
+        && raw.starts_with(b"HTTP/1.1 200")
+}
+
+/// Ships from four threads while `aidf serve` is SIGKILLed, five times over; then every
+/// committed shipment must have its audit record once the ledger is reopened and chained.
+fn every_committed_shipment_is_audited_after_kills(db: &str, key_file: &str) {
+    let mut acknowledged = 0;
+    for round in 0..5u64 {
+        let srv = start(db, &["--insecure-local", "--audit-key-file", key_file]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (base, stop) = (srv.base.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ok = 0;
+                    for i in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed)
+                            || !try_ship(&base, &format!("k{round}-{t}-{i}"))
+                        {
+                            break;
+                        }
+                        ok += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300 + 70 * round));
+        drop(srv); // SIGKILL, mid-request
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        acknowledged += threads
+            .into_iter()
+            .map(|h| h.join().unwrap_or(0))
+            .sum::<usize>();
+    }
+    assert!(acknowledged > 0, "no shipment went through");
+    use aidf_ledger::LedgerStore;
+    let mut ledger = aidf_ledger::Ledger::open(db).expect("reopen");
+    let (auditor, _) =
+        aidf_ledger::audit::Auditor::open(db, Some(std::path::Path::new(key_file))).expect("key");
+    let left = auditor
+        .drain(&mut ledger)
+        .expect("chain what the kills left");
+    let audited: std::collections::HashSet<String> = ledger
+        .audit_records("local", 1_000_000)
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.action == "shipment")
+        .map(|r| r.subject)
+        .collect();
+    let shipments = ledger.shipments().expect("shipments");
+    assert!(
+        shipments.len() >= acknowledged,
+        "{} < {acknowledged}",
+        shipments.len()
+    );
+    for s in &shipments {
+        assert!(
+            audited.contains(&s.shipment_id),
+            "{} has no audit record",
+            s.shipment_id
+        );
+    }
+    let v = auditor.verify(&mut ledger).expect("verify");
+    assert!(v.ok, "{v:?}");
+    eprintln!(
+        "{} shipments ({acknowledged} acknowledged), {left} records chained only after the kills",
+        shipments.len()
+    );
+}
+
+#[test]
+fn killed_server_loses_no_audit_record_sqlite() {
+    let dir = tmpdir("crash");
+    let db = dir.join("aidf.db");
+    let key = dir.join("audit.key");
+    std::fs::write(&key, "a key for the crash test, at least 32 chars\n").expect("key");
+    every_committed_shipment_is_audited_after_kills(
+        db.to_str().expect("utf8"),
+        key.to_str().expect("utf8"),
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn killed_server_loses_no_audit_record_postgres() {
+    let (mut client, schema, url) = pg_schema("aidf_crash");
+    let dir = tmpdir("crash-pg");
+    let key = dir.join("audit.key");
+    std::fs::write(&key, "a key for the crash test, at least 32 chars\n").expect("key");
+    every_committed_shipment_is_audited_after_kills(&url, key.to_str().expect("utf8"));
+    let _ = std::fs::remove_dir_all(dir);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drop");
+}
+
+/// Tokens: a tenant admin lists and revokes its own tenant's tokens only; a revocation in one
+/// process (the CLI) reaches a running server within the cache's few seconds.
+#[test]
+fn tokens_are_listed_and_revoked_per_tenant() {
+    let dir = tmpdir("tokens");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    let admin = token(db, "acme", "admin");
+    let exporter = token(db, "acme", "exporter");
+    let viewer = token(db, "acme", "viewer");
+    let other_admin = token(db, "globex", "admin");
+    let global = token(db, "ops", "global_admin");
+    let srv = start(db, &[]);
+    let b = srv.base.as_str();
+    let get = |path: &str, t: &str| call(b, "GET", path, Some(t), None, &[]);
+    let post = |path: &str, t: &str| call(b, "POST", path, Some(t), Some(""), &[]);
+    let ids = |t: &str| -> Vec<(String, String)> {
+        get("/v1/tokens", t)
+            .body
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .map(|x| {
+                (
+                    x["id"].as_str().unwrap_or_default().to_string(),
+                    x["tenant"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(ids(&admin).iter().all(|(_, t)| t == "acme"));
+    assert_eq!(ids(&admin).len(), 3);
+    assert_eq!(ids(&global).len(), 5);
+    assert_eq!(get("/v1/tokens", &exporter).status, 403);
+    let me = |t: &str| {
+        get("/v1/whoami", t).body["actor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let exporter_id = me(&exporter);
+    assert!(exporter_id.starts_with("tok_"), "{exporter_id}");
+    // Another tenant's admin cannot revoke it; its own admin can, with effect at once here.
+    assert_eq!(
+        post(&format!("/v1/tokens/{exporter_id}/revoke"), &other_admin).status,
+        404
+    );
+    assert_eq!(get("/v1/whoami", &exporter).status, 200);
+    // Nor may a tenant's admin revoke a global admin's token of its own tenant.
+    let acme_global = token(db, "acme", "global_admin");
+    let acme_global_id = me(&acme_global);
+    let r = post(&format!("/v1/tokens/{acme_global_id}/revoke"), &admin);
+    assert_eq!(r.status, 404);
+    assert_eq!(get("/v1/whoami", &acme_global).status, 200);
+    assert_eq!(
+        post(&format!("/v1/tokens/{exporter_id}/revoke"), &admin).status,
+        200
+    );
+    assert_eq!(get("/v1/whoami", &exporter).status, 401);
+    // Revoked from the CLI (another process) while this server has the token cached.
+    let viewer_id = me(&viewer);
+    let out = aidf()
+        .args(["token", "revoke", &viewer_id, "--db", db])
+        .output()
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t0 = std::time::Instant::now();
+    while get("/v1/whoami", &viewer).status == 200 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(8),
+            "still accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let audit = get("/v1/audit?limit=1000", &admin).body;
+    let revokes = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|r| r["action"] == "token.revoke")
+        .count();
+    assert_eq!(revokes, 1, "the HTTP revocation, by acme's admin");
+    // 401s are audited too: an unknown token (tenant unknown, so recorded under "").
+    assert_eq!(get("/v1/whoami", "aidf_not_a_token").status, 401);
+    assert_eq!(call(b, "GET", "/v1/whoami", None, None, &[]).status, 401);
+    drop(srv);
+    use aidf_ledger::LedgerStore;
+    let mut ledger = aidf_ledger::Ledger::open(db).expect("open");
+    let (auditor, _) = aidf_ledger::audit::Auditor::open(db, None).expect("key");
+    auditor.drain(&mut ledger).expect("chain");
+    let anonymous: Vec<(String, String)> = ledger
+        .audit_records("", 100)
+        .expect("records")
+        .into_iter()
+        .filter(|r| r.action == "refused" && r.outcome == "error:401")
+        .map(|r| (r.actor, r.subject))
+        .collect();
+    assert!(
+        anonymous.contains(&("unknown-token".into(), "GET /v1/whoami".into())),
+        "{anonymous:?}"
+    );
+    assert!(
+        anonymous.contains(&("anonymous".into(), "GET /v1/whoami".into())),
+        "{anonymous:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

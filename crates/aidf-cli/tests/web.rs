@@ -119,7 +119,7 @@ fn dashboard_is_embedded_and_its_api_answers() {
     assert_eq!(h100["name"], "NVIDIA H100 SXM5 80GB");
 
     let me = json(&get(b, "/v1/whoami", None).2);
-    assert_eq!(me["role"], "admin");
+    assert_eq!(me["role"], "global_admin");
     assert_eq!(me["insecure_local"], true);
 
     let tier = |q: &str, cc: &str| -> Value {

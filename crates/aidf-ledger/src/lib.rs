@@ -56,6 +56,7 @@
 //! SQLite file path. Migrations in `schema_migrations` are applied on open; a
 //! database that is not an aidf ledger is rejected without being modified.
 
+pub mod audit;
 mod engine;
 mod error;
 mod pg;
@@ -75,13 +76,17 @@ pub use types::{
     Timestamp, Veu, VeuKind, VeuSite,
 };
 
+use audit::{
+    AuditContext, AuditEvent, AuditKey, AuditRecord, Auditor, Checkpoint, NewAudit, RecordRef,
+    Verification,
+};
 use engine::{RecordTable, TxOps};
 
 /// The schema version this build writes (the last migration's number).
 pub const SCHEMA_VERSION: i64 = 4;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 3;
+pub const MIGRATION_COUNT: i64 = 4;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -173,6 +178,28 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
     /// All recorded shipments, ordered by id.
     fn shipments(&mut self) -> Result<Vec<Shipment>>;
+
+    /// Sets who the audit rows of later writes name (default tenant and actor `local`).
+    fn set_audit_context(&mut self, ctx: AuditContext);
+    /// Records an event that is not a ledger write (an error, a refusal) in the outbox, in its
+    /// own transaction, with the current audit context.
+    fn audit_event(&mut self, event: &AuditEvent) -> Result<()>;
+    /// Moves up to `limit` outbox rows into the chain, then appends `direct`, in one
+    /// transaction under the chain lock; with `checkpoint`, signs the new head into
+    /// `aidf_audit_checkpoints`. Use [`Auditor::chain`], which also writes the anchor.
+    fn chain_audit(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained>;
+    /// A tenant's chained records, newest first, at most `limit`.
+    fn audit_records(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// Outbox rows not yet chained.
+    fn audit_backlog(&mut self) -> Result<i64>;
+    /// Verifies the chain, its checkpoints and the anchor, page by page in constant memory.
+    fn verify_audit(&mut self, auditor: &Auditor) -> Result<Verification>;
 
     /// Places a pending hold of `amount` on `account`.
     fn reserve(
@@ -283,6 +310,17 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     }
 }
 
+/// What one [`LedgerStore::chain_audit`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Chained {
+    /// Outbox rows moved into the chain.
+    pub drained: usize,
+    /// The records appended from `direct`, in order.
+    pub direct: Vec<AuditRecord>,
+    /// The checkpoint signed, if any.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// Unwraps the one-op batch used by the single-op helpers, so that callers
 /// see the op's own error rather than `BatchFailed`.
 fn single(res: Result<Vec<Applied>>) -> Result<Applied> {
@@ -325,10 +363,38 @@ impl Ledger {
     }
 }
 
+/// A write transaction's body: its result and the audit event it commits with (`None` only for
+/// a transaction that wrote nothing: `ensure_account` of an account that exists).
+pub(crate) type WriteFn<'a, R> = dyn FnMut(&mut dyn TxOps) -> Result<(R, Option<AuditEvent>)> + 'a;
+
 /// Read and write primitives each backend provides; [`LedgerStore`] is built on them.
 pub(crate) trait Store {
-    /// Runs `f` in a write transaction, retrying on transient conflicts.
-    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R>;
+    /// Runs `f` in a write transaction, retrying on transient conflicts, and inserts the
+    /// outbox row of the event `f` returns in the same transaction: no write commits without it.
+    fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R>;
+    fn audit_context_mut(&mut self) -> &mut AuditContext;
+    fn audit_chain(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained>;
+    /// Calls `f` on records with `after < seq <= upto`, in order, until it returns false.
+    fn audit_scan(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()>;
+    /// The largest seq (0 when empty).
+    fn audit_head(&mut self) -> Result<i64>;
+    /// Checkpoints with `after < records <= upto`, by records.
+    fn audit_checkpoints(&mut self, after: i64, upto: i64) -> Result<Vec<Checkpoint>>;
+    /// The largest checkpointed record count (0 when none).
+    fn audit_checkpointed(&mut self) -> Result<i64>;
+    fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>>;
+    fn audit_outbox_len(&mut self) -> Result<i64>;
     fn read_account(&mut self, key: &str) -> Result<Option<Account>>;
     fn read_accounts(&mut self) -> Result<Vec<Account>>;
     /// The accounts among `keys` in one snapshot, each with the sum of its holds due by `now`.
@@ -440,13 +506,27 @@ macro_rules! impl_ledger_store {
                 cap: Option<u64>,
                 now: Timestamp,
             ) -> Result<Account> {
-                self.write(&mut |tx| engine::ensure_account(tx, key, kind, cap, now))
+                let input = (key, kind, cap);
+                self.write(&mut |tx| {
+                    // An account that exists is checked, not written: no record.
+                    let existed = !tx.lock_accounts(&[key])?.is_empty();
+                    let a = engine::ensure_account(tx, key, kind, cap, now)?;
+                    let opened = audit::event("account.open", key, &input, "recorded");
+                    Ok((a, (!existed).then_some(opened)))
+                })
             }
             fn apply_batch(&mut self, ops: &[Op], now: Timestamp) -> Result<Vec<Applied>> {
-                self.write(&mut |tx| engine::apply_ops(tx, ops, now, None))
+                self.write(&mut |tx| {
+                    let applied = engine::apply_ops(tx, ops, now, None)?;
+                    Ok((applied, Some(ops_event(ops))))
+                })
             }
             fn expire_due(&mut self, now: Timestamp) -> Result<u64> {
-                self.write(&mut |tx| engine::expire_due(tx, now))
+                self.write(&mut |tx| {
+                    let n = engine::expire_due(tx, now)?;
+                    let outcome = format!("expired:{n}");
+                    Ok((n, Some(audit::event("ledger.expire", "", &now, &outcome))))
+                })
             }
             fn account(&mut self, key: &str) -> Result<Account> {
                 validate::account_key(key)?;
@@ -519,7 +599,11 @@ macro_rules! impl_ledger_store {
                 check_sums(&accounts, &sums)
             }
             fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License> {
-                self.write(&mut |tx| engine::add_license(tx, license, now))
+                self.write(&mut |tx| {
+                    let l = engine::add_license(tx, license, now)?;
+                    let e = audit::event("license.add", &license.id, license, "recorded");
+                    Ok((l, Some(e)))
+                })
             }
             fn license(&mut self, id: &str) -> Result<Option<License>> {
                 self.read_record(RecordTable::Licenses, id)?
@@ -533,7 +617,10 @@ macro_rules! impl_ledger_store {
                     .collect()
             }
             fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
-                self.write(&mut |tx| engine::add_veu(tx, veu, now))
+                self.write(&mut |tx| {
+                    let v = engine::add_veu(tx, veu, now)?;
+                    Ok((v, Some(audit::event("veu.add", &veu.id, veu, "recorded"))))
+                })
             }
             fn veu(&mut self, id: &str) -> Result<Option<Veu>> {
                 self.read_record(RecordTable::Veus, id)?
@@ -551,7 +638,11 @@ macro_rules! impl_ledger_store {
                 arrangement: &G2gArrangement,
                 now: Timestamp,
             ) -> Result<G2gArrangement> {
-                self.write(&mut |tx| engine::add_g2g(tx, arrangement, now))
+                self.write(&mut |tx| {
+                    let g = engine::add_g2g(tx, arrangement, now)?;
+                    let e = audit::event("g2g.add", &arrangement.country, arrangement, "recorded");
+                    Ok((g, Some(e)))
+                })
             }
             fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>> {
                 self.read_records(RecordTable::G2g)?
@@ -564,7 +655,12 @@ macro_rules! impl_ledger_store {
                 shipment: &NewShipment,
                 now: Timestamp,
             ) -> Result<Shipment> {
-                self.write(&mut |tx| engine::record_shipment(tx, shipment, now))
+                // The shipment's audit row commits with it (see `Store::write`).
+                self.write(&mut |tx| {
+                    let s = engine::record_shipment(tx, shipment, now)?;
+                    let e = audit::shipment_event(&s);
+                    Ok((s, Some(e)))
+                })
             }
             fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
                 let found = self.read_record(RecordTable::Shipments, id)?;
@@ -580,8 +676,115 @@ macro_rules! impl_ledger_store {
                     .map(|b| decode("shipments", b))
                     .collect()
             }
+            fn set_audit_context(&mut self, ctx: AuditContext) {
+                *self.audit_context_mut() = ctx;
+            }
+            fn audit_event(&mut self, event: &AuditEvent) -> Result<()> {
+                self.write(&mut |_| Ok(((), Some(event.clone()))))
+            }
+            fn chain_audit(
+                &mut self,
+                key: &AuditKey,
+                direct: &[NewAudit],
+                limit: i64,
+                checkpoint: bool,
+            ) -> Result<Chained> {
+                self.audit_chain(key, direct, limit, checkpoint)
+            }
+            fn audit_records(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+                self.audit_list(tenant, limit)
+            }
+            fn audit_backlog(&mut self) -> Result<i64> {
+                self.audit_outbox_len()
+            }
+            fn verify_audit(&mut self, auditor: &Auditor) -> Result<Verification> {
+                verify_chain(self, auditor)
+            }
         }
     };
+}
+
+/// The audit event of a batch of ops: `ledger.<kind>` for one op, `ledger.batch` for several.
+fn ops_event(ops: &[Op]) -> AuditEvent {
+    let (action, subject) = match ops {
+        [one] => (format!("ledger.{}", one.kind()), one.op_id()),
+        [first, ..] => ("ledger.batch".to_owned(), first.op_id()),
+        [] => ("ledger.batch".to_owned(), ""),
+    };
+    audit::event(&action, subject, &ops, "applied")
+}
+
+/// Records per page of a verification: a few MiB whatever the chain's length.
+const VERIFY_PAGE: i64 = 8192;
+
+/// Verifies the chain page by page: every record, every checkpoint, and the anchor. The anchor
+/// and the checkpoint high-water mark are read before the head, so that checkpoints written
+/// while this runs never count against it.
+fn verify_chain<S: Store + ?Sized>(s: &mut S, auditor: &Auditor) -> Result<Verification> {
+    let anchor = auditor.read_anchor()?;
+    let checkpointed = s.audit_checkpointed()?;
+    let head = s.audit_head()?;
+    let mut v = audit::Verifier::new(auditor.key());
+    if let Some(a) = anchor.as_ref().filter(|a| !auditor.key().signed(a)) {
+        v.fail(
+            a.records,
+            "the anchor outside the database is not signed by the audit key".into(),
+        );
+    }
+    let mut checked = 0i64;
+    let mut after = 0;
+    while after < head && !v.failed() {
+        let upto = (after + VERIFY_PAGE).min(head);
+        let mut marks: Vec<(Checkpoint, &str)> = s
+            .audit_checkpoints(after, upto)?
+            .into_iter()
+            .map(|c| (c, "checkpoint"))
+            .collect();
+        if let Some(a) = anchor
+            .as_ref()
+            .filter(|a| a.records > after && a.records <= upto)
+        {
+            marks.push((a.clone(), "the anchor outside the database"));
+        }
+        marks.sort_by_key(|(c, _)| c.records);
+        let mut marks = marks.into_iter().peekable();
+        s.audit_scan(after, upto, &mut |r| {
+            if !v.step(r) {
+                return false;
+            }
+            while let Some((c, what)) = marks.next_if(|(c, _)| c.records == r.seq) {
+                checked += i64::from(what == "checkpoint");
+                if !v.checkpoint(&c, what) {
+                    return false;
+                }
+            }
+            true
+        })?;
+        if !v.failed() && v.records() != upto {
+            let missing = v.records() + 1;
+            v.fail(missing, format!("record {missing} is missing"));
+        }
+        after = upto;
+    }
+    let records = v.records();
+    let vouched = [
+        (checkpointed, "a signed checkpoint"),
+        (
+            anchor.as_ref().map_or(0, |a| a.records),
+            "the anchor outside the database",
+        ),
+    ];
+    for (count, what) in vouched {
+        if !v.failed() && count > records {
+            v.fail(
+                records + 1,
+                format!(
+                    "{what} vouches for {count} records but the chain has {records}: records were removed"
+                ),
+            );
+        }
+    }
+    Ok(v.finish(checked, anchor.map(|a| a.records)))
 }
 
 impl_ledger_store!(SqliteLedger);
@@ -665,6 +868,30 @@ impl LedgerStore for Ledger {
     }
     fn shipments(&mut self) -> Result<Vec<Shipment>> {
         self.store().shipments()
+    }
+    fn set_audit_context(&mut self, ctx: AuditContext) {
+        self.store().set_audit_context(ctx);
+    }
+    fn audit_event(&mut self, event: &AuditEvent) -> Result<()> {
+        self.store().audit_event(event)
+    }
+    fn chain_audit(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained> {
+        self.store().chain_audit(key, direct, limit, checkpoint)
+    }
+    fn audit_records(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+        self.store().audit_records(tenant, limit)
+    }
+    fn audit_backlog(&mut self) -> Result<i64> {
+        self.store().audit_backlog()
+    }
+    fn verify_audit(&mut self, auditor: &Auditor) -> Result<Verification> {
+        self.store().verify_audit(auditor)
     }
 }
 

@@ -16,6 +16,9 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
 
+use crate::audit::{
+    self, AuditContext, AuditEvent, AuditKey, AuditRecord, Checkpoint, NewAudit, RecordRef,
+};
 use crate::engine::{
     NewEntry, NewOp, OP_COLS, RecordTable, STORED_OP_COLS, StoredOp, TxOps, V2_OP_COLS,
     upgrade_v1_op,
@@ -23,7 +26,7 @@ use crate::engine::{
 use crate::error::{LedgerError, Result};
 use crate::sqlite::{ENTRY_COLS, EntryRow, HoldRow, as_of_cap};
 use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Timestamp};
-use crate::{AsOf, Clock, Store, Sums, validate};
+use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
 
 /// PostgreSQL's UTC date of an entry's `at` (milliseconds), for business-date balances.
 const PG_DATE_OF_AT: &str = "to_char(to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
@@ -114,6 +117,38 @@ ALTER TABLE ops
 /// After the backfill of migration 2.
 const MIGRATION_2_FINISH: &str = "ALTER TABLE ops DROP COLUMN fields, DROP COLUMN result;";
 
+/// Schema version 3: the audit log moves into the ledger (see the SQLite migration 3). The
+/// server's old row trigger is replaced by the ledger's, and TRUNCATE is blocked too.
+const MIGRATION_3: &str = r#"
+CREATE TABLE IF NOT EXISTS aidf_audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL,
+    tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL,
+    outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+ALTER TABLE aidf_audit ADD COLUMN subject TEXT NOT NULL DEFAULT '',
+    ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS aidf_audit_tenant ON aidf_audit (tenant, seq);
+DROP TRIGGER IF EXISTS aidf_audit_no_change ON aidf_audit;
+DROP FUNCTION IF EXISTS aidf_audit_append_only();
+CREATE TRIGGER aidf_audit_append_only BEFORE UPDATE OR DELETE ON aidf_audit
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER aidf_audit_no_truncate BEFORE TRUNCATE ON aidf_audit
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE aidf_audit_outbox (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at BIGINT NOT NULL, tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    subject TEXT NOT NULL, input_digest TEXT NOT NULL, outcome TEXT NOT NULL,
+    regime_digest TEXT NOT NULL);
+CREATE TRIGGER aidf_audit_outbox_no_truncate BEFORE TRUNCATE ON aidf_audit_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE aidf_audit_checkpoints (records BIGINT PRIMARY KEY, head_hash TEXT NOT NULL,
+    at BIGINT NOT NULL, mac TEXT NOT NULL);
+CREATE TRIGGER aidf_audit_checkpoints_append_only BEFORE UPDATE OR DELETE
+    ON aidf_audit_checkpoints FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER aidf_audit_checkpoints_no_truncate BEFORE TRUNCATE ON aidf_audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+"#;
+
+/// Advisory lock key serialising chainers across processes ("aidfaudt").
+const AUDIT_LOCK: i64 = 0x6169_6466_6175_6474;
+
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
 CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -144,6 +179,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: MIGRATION_2,
         backfill: Some(backfill_ops_v2),
         finish: MIGRATION_2_FINISH,
+    },
+    Migration {
+        version: 3,
+        name: "audit",
+        sql: MIGRATION_3,
+        backfill: None,
+        finish: "",
     },
     Migration {
         version: 4,
@@ -218,6 +260,7 @@ struct Stmts {
     due_holds: Statement,
     due_accounts: Statement,
     insert_entry: Statement,
+    insert_outbox: Statement,
 }
 
 /// A ledger in a PostgreSQL database (schema chosen by the connection's `search_path`).
@@ -225,6 +268,8 @@ pub struct PgLedger {
     client: Client,
     stmts: Stmts,
     location: String,
+    /// Who the audit rows of writes name.
+    audit: AuditContext,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -312,11 +357,13 @@ impl PgLedger {
                  determination_id, regime_digest, memo, business_date) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )?,
+            insert_outbox: client.prepare(audit::OUTBOX_INSERT_SQL)?,
         };
         Ok(PgLedger {
             client,
             stmts,
             location,
+            audit: AuditContext::default(),
         })
     }
 
@@ -653,31 +700,221 @@ impl PgLedger {
     }
 }
 
+/// Runs a transaction, retrying (bounded) on transient conflicts.
+fn retrying<R>(mut run: impl FnMut() -> Result<R>) -> Result<R> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match run() {
+            Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => backoff(attempt),
+            Err(e) if retryable(&e) => {
+                return Err(LedgerError::RetriesExhausted {
+                    attempts: attempt,
+                    source: Box::new(e),
+                });
+            }
+            other => return other,
+        }
+    }
+}
+
+fn audit_record_row(r: &Row) -> AuditRecord {
+    AuditRecord {
+        seq: r.get(0),
+        at: r.get(1),
+        tenant: r.get(2),
+        actor: r.get(3),
+        action: r.get(4),
+        subject: r.get(5),
+        input_digest: r.get(6),
+        outcome: r.get(7),
+        regime_digest: r.get(8),
+        prev_hash: r.get(9),
+        hash: r.get(10),
+        mac: r.get(11),
+    }
+}
+
+/// One chaining inside the caller's transaction, which holds the chain's advisory lock.
+fn chain_tx(
+    tx: &mut Transaction<'_>,
+    key: &AuditKey,
+    direct: &[NewAudit],
+    limit: i64,
+    checkpoint: bool,
+) -> Result<Chained> {
+    let head = tx
+        .query_opt(audit::HEAD_SQL, &[])?
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+    let drained: Vec<(i64, NewAudit)> = tx
+        .query(audit::OUTBOX_DRAIN_SQL, &[&limit])?
+        .iter()
+        .map(|r| {
+            let event = AuditEvent {
+                action: r.get(4),
+                subject: r.get(5),
+                input_digest: r.get(6),
+                outcome: r.get(7),
+                regime_digest: r.get(8),
+            };
+            let at = r.get(1);
+            (
+                r.get(0),
+                NewAudit {
+                    at,
+                    tenant: r.get(2),
+                    actor: r.get(3),
+                    event,
+                },
+            )
+        })
+        .collect();
+    let plan = audit::plan(key, head, drained, direct, checkpoint);
+    for rows in plan.records.chunks(audit::ROWS_PER_INSERT) {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * 12);
+        for r in rows {
+            params.extend_from_slice(&audit::record_values!(r));
+        }
+        tx.execute(audit::insert_sql(rows.len()), &params)?;
+    }
+    if let Some(cp) = &plan.checkpoint {
+        tx.execute(
+            audit::CHECKPOINT_INSERT_SQL,
+            &[&cp.records, &cp.head_hash, &cp.at, &cp.mac],
+        )?;
+    }
+    Ok(plan.done())
+}
+
 impl Store for PgLedger {
-    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let res = (|| {
-                let mut tx = self.client.transaction()?;
-                let out = f(&mut PgTx {
-                    tx: &mut tx,
-                    st: &self.stmts,
-                })?;
-                tx.commit()?;
-                Ok(out)
-            })();
-            match res {
-                Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => backoff(attempt),
-                Err(e) if retryable(&e) => {
-                    return Err(LedgerError::RetriesExhausted {
-                        attempts: attempt,
-                        source: Box::new(e),
-                    });
-                }
-                other => return other,
+    fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R> {
+        let (client, stmts, ctx) = (&mut self.client, &self.stmts, &self.audit);
+        retrying(|| {
+            let mut tx = client.transaction()?;
+            let (out, event) = f(&mut PgTx {
+                tx: &mut tx,
+                st: stmts,
+            })?;
+            if let Some(event) = event {
+                let r = NewAudit::now(ctx, event);
+                let e = &r.event;
+                tx.execute(
+                    &stmts.insert_outbox,
+                    &[
+                        &r.at,
+                        &r.tenant,
+                        &r.actor,
+                        &e.action,
+                        &e.subject,
+                        &e.input_digest,
+                        &e.outcome,
+                        &e.regime_digest,
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_context_mut(&mut self) -> &mut AuditContext {
+        &mut self.audit
+    }
+
+    fn audit_chain(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained> {
+        let client = &mut self.client;
+        retrying(|| {
+            let mut tx = client.transaction()?;
+            // One chain across every process.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
+            let out = chain_tx(&mut tx, key, direct, limit, checkpoint)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_scan(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let params: [&(dyn ToSql + Sync); 2] = [&after, &upto];
+        let mut rows = self.client.query_raw(audit::SCAN_SQL, params)?;
+        while let Some(r) = rows.next()? {
+            let view = RecordRef {
+                seq: r.try_get(0)?,
+                at: r.try_get(1)?,
+                tenant: r.try_get::<_, &str>(2)?.as_bytes(),
+                actor: r.try_get::<_, &str>(3)?.as_bytes(),
+                action: r.try_get::<_, &str>(4)?.as_bytes(),
+                subject: r.try_get::<_, &str>(5)?.as_bytes(),
+                input_digest: r.try_get::<_, &str>(6)?.as_bytes(),
+                outcome: r.try_get::<_, &str>(7)?.as_bytes(),
+                regime_digest: r.try_get::<_, &str>(8)?.as_bytes(),
+                prev_hash: r.try_get::<_, &str>(9)?.as_bytes(),
+                hash: r.try_get::<_, &str>(10)?.as_bytes(),
+                mac: r.try_get::<_, &str>(11)?.as_bytes(),
+            };
+            if !f(&view) {
+                break;
             }
         }
+        Ok(())
+    }
+
+    fn audit_head(&mut self) -> Result<i64> {
+        Ok(self
+            .client
+            .query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM aidf_audit", &[])?
+            .try_get(0)?)
+    }
+
+    fn audit_checkpoints(&mut self, after: i64, upto: i64) -> Result<Vec<Checkpoint>> {
+        Ok(self
+            .client
+            .query(audit::CHECKPOINTS_SQL, &[&after, &upto])?
+            .iter()
+            .map(|r| Checkpoint {
+                records: r.get(0),
+                head_hash: r.get(1),
+                at: r.get(2),
+                mac: r.get(3),
+            })
+            .collect())
+    }
+
+    fn audit_checkpointed(&mut self) -> Result<i64> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT COALESCE(MAX(records), 0)::BIGINT FROM aidf_audit_checkpoints",
+                &[],
+            )?
+            .try_get(0)?)
+    }
+
+    fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+        Ok(self
+            .client
+            .query(audit::LIST_SQL, &[&tenant, &limit])?
+            .iter()
+            .map(audit_record_row)
+            .collect())
+    }
+
+    fn audit_outbox_len(&mut self) -> Result<i64> {
+        Ok(self
+            .client
+            .query_one("SELECT COUNT(*) FROM aidf_audit_outbox", &[])?
+            .try_get(0)?)
     }
 
     fn read_account(&mut self, key: &str) -> Result<Option<Account>> {

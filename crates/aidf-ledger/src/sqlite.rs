@@ -1,20 +1,22 @@
 //! SQLite backend: one file in WAL mode, writers serialised by `BEGIN IMMEDIATE`.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::audit::{
+    self, AuditContext, AuditEvent, AuditKey, AuditRecord, Checkpoint, NewAudit, RecordRef,
+};
 use crate::engine::{
     NewEntry, NewOp, OP_COLS, RecordTable, STORED_OP_COLS, StoredOp, TxOps, V2_OP_COLS, meta_of,
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
 use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
-use crate::{AsOf, Clock, Store, Sums, validate};
+use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
 
 /// Marker row identifying an aidf ledger.
 const APPLICATION: &str = "aidf-ledger";
@@ -95,6 +97,31 @@ ALTER TABLE ops DROP COLUMN fields;
 ALTER TABLE ops DROP COLUMN result;
 "#;
 
+/// Schema version 3: the audit log moves into the ledger. The chain keeps the table the server
+/// created (its records stay as they are: legacy, without a MAC), gains the subject and MAC
+/// columns; the outbox is written by every ledger write; checkpoints are signed heads.
+const MIGRATION_3: &str = r#"
+CREATE TABLE IF NOT EXISTS aidf_audit (seq INTEGER PRIMARY KEY, at BIGINT NOT NULL,
+    tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL,
+    outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+ALTER TABLE aidf_audit ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE aidf_audit ADD COLUMN mac TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS aidf_audit_tenant ON aidf_audit (tenant, seq);
+CREATE TRIGGER IF NOT EXISTS aidf_audit_no_update BEFORE UPDATE ON aidf_audit
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS aidf_audit_no_delete BEFORE DELETE ON aidf_audit
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END;
+CREATE TABLE aidf_audit_outbox (id INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+    tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,
+    input_digest TEXT NOT NULL, outcome TEXT NOT NULL, regime_digest TEXT NOT NULL);
+CREATE TABLE aidf_audit_checkpoints (records INTEGER PRIMARY KEY, head_hash TEXT NOT NULL,
+    at INTEGER NOT NULL, mac TEXT NOT NULL);
+CREATE TRIGGER aidf_audit_checkpoints_no_update BEFORE UPDATE ON aidf_audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit_checkpoints is append-only'); END;
+CREATE TRIGGER aidf_audit_checkpoints_no_delete BEFORE DELETE ON aidf_audit_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'aidf_audit_checkpoints is append-only'); END;
+"#;
+
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
 CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -125,6 +152,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: MIGRATION_2,
         backfill: Some(backfill_ops_v2),
         finish: MIGRATION_2_FINISH,
+    },
+    Migration {
+        version: 3,
+        name: "audit",
+        sql: MIGRATION_3,
+        backfill: None,
+        finish: "",
     },
     Migration {
         version: 4,
@@ -188,6 +222,11 @@ fn short_busy_wait(calls: i32) -> bool {
     std::thread::sleep(Duration::from_micros(50));
     true
 }
+/// Page cache of a ledger connection (negative: KiB), 64 MiB.
+const CACHE_KIB: i64 = -65_536;
+
+/// Page cache while a verification scans the chain, 2 MiB.
+const SCAN_CACHE_KIB: i64 = -2_048;
 
 /// How many times a write is retried after `SQLITE_BUSY` outlasting the busy timeout.
 const BUSY_RETRIES: u32 = 10;
@@ -197,6 +236,8 @@ const BUSY_RETRIES: u32 = 10;
 pub struct SqliteLedger {
     conn: Connection,
     location: String,
+    /// Who the audit rows of writes name (boxed: `Ledger`'s variants stay alike in size).
+    audit: Box<AuditContext>,
     /// Declared after `conn`: stopped (and joined) after the writer closed.
     checkpointer: Option<Checkpointer>,
 }
@@ -305,7 +346,7 @@ impl SqliteLedger {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteLedger> {
         let path = path.as_ref();
         let location = path.display().to_string();
-        check_header(path, &location)?;
+        check_path(path, &location)?;
         let conn = Connection::open(path)?;
         // Wait for other openers first (it writes nothing): a process creating the same new
         // file, or switching it to WAL, holds a lock that would otherwise fail `inspect` at once.
@@ -327,12 +368,13 @@ impl SqliteLedger {
         conn.busy_handler(Some(short_busy_wait))?;
         // A larger page cache and fewer (fsyncing) WAL checkpoints: with
         // synchronous=NORMAL commits do not fsync, checkpoints do.
-        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
         let mut ledger = SqliteLedger {
             conn,
             location,
+            audit: Box::default(),
             checkpointer: None,
         };
         ledger.migrate()?;
@@ -343,6 +385,42 @@ impl SqliteLedger {
     /// The file path this ledger was opened from.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// One page of [`Store::audit_scan`].
+    fn scan_page(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        let mut st = self.conn.prepare_cached(audit::SCAN_SQL)?;
+        let mut rows = st.query(params![after, upto])?;
+        while let Some(r) = rows.next()? {
+            let t = |i: usize| -> Result<&[u8]> {
+                r.get_ref(i)?
+                    .as_bytes()
+                    .map_err(|e| corrupt_audit(i, &e.to_string()))
+            };
+            let view = RecordRef {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                tenant: t(2)?,
+                actor: t(3)?,
+                action: t(4)?,
+                subject: t(5)?,
+                input_digest: t(6)?,
+                outcome: t(7)?,
+                regime_digest: t(8)?,
+                prev_hash: t(9)?,
+                hash: t(10)?,
+                mac: t(11)?,
+            };
+            if !f(&view) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -376,35 +454,24 @@ impl SqliteLedger {
     }
 }
 
-/// Rejects non-empty files that do not start with the SQLite header, without opening them.
-fn check_header(path: &Path, location: &str) -> Result<()> {
-    let io = |source| LedgerError::Io {
-        path: location.to_owned(),
-        source,
-    };
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(e)),
-    };
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(LedgerError::NotALedger {
+/// Rejects a directory. The file itself is never opened here: closing a descriptor of a SQLite
+/// file drops every POSIX lock this process holds on it, including those of ledgers already open
+/// on it, and another process closing the file would then take itself for the last user and
+/// delete the WAL under them (their later commits were lost). A file that is not SQLite is
+/// found by [`inspect`] through SQLite, before anything is written.
+fn check_path(path: &Path, location: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(LedgerError::NotALedger {
             location: location.to_owned(),
             reason: "it is a directory".into(),
-        });
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LedgerError::Io {
+            path: location.to_owned(),
+            source,
+        }),
     }
-    let mut header = Vec::with_capacity(16);
-    file.by_ref()
-        .take(16)
-        .read_to_end(&mut header)
-        .map_err(io)?;
-    if !header.is_empty() && header.as_slice() != b"SQLite format 3\0" {
-        return Err(LedgerError::NotALedger {
-            location: location.to_owned(),
-            reason: "not a SQLite database".into(),
-        });
-    }
-    Ok(())
 }
 
 /// Returns the applied schema version (0 for an empty database) or an error
@@ -826,21 +893,19 @@ pub(crate) fn as_of_cap(on: &str) -> String {
     )
 }
 
-impl Store for SqliteLedger {
-    fn write<R>(&mut self, f: &mut dyn FnMut(&mut dyn TxOps) -> Result<R>) -> Result<R> {
+/// Runs a write transaction, retrying when the database stays busy, and wakes the
+/// checkpointer after a commit.
+fn checkpointed<R>(
+    checkpointer: Option<&Checkpointer>,
+    mut run: impl FnMut() -> Result<R>,
+) -> Result<R> {
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let res = (|| {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let out = f(&mut SqlTx(&tx))?;
-                tx.commit()?;
-                Ok(out)
-            })();
+            let res = run();
             if res.is_ok()
-                && let Some(c) = &self.checkpointer
+                && let Some(c) = checkpointer
             {
                 c.poke();
             }
@@ -855,6 +920,188 @@ impl Store for SqliteLedger {
                 other => return other,
             }
         }
+    }
+}
+
+fn corrupt_audit(column: usize, detail: &str) -> LedgerError {
+    LedgerError::Corrupt {
+        what: format!("aidf_audit column {column}"),
+        detail: detail.to_owned(),
+    }
+}
+
+fn insert_outbox(c: &Connection, r: &NewAudit) -> Result<()> {
+    let e = &r.event;
+    c.prepare_cached(audit::OUTBOX_INSERT_SQL)?
+        .execute(params![
+            r.at,
+            r.tenant,
+            r.actor,
+            e.action,
+            e.subject,
+            e.input_digest,
+            e.outcome,
+            e.regime_digest
+        ])?;
+    Ok(())
+}
+
+fn audit_record_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        tenant: r.get(2)?,
+        actor: r.get(3)?,
+        action: r.get(4)?,
+        subject: r.get(5)?,
+        input_digest: r.get(6)?,
+        outcome: r.get(7)?,
+        regime_digest: r.get(8)?,
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+        mac: r.get(11)?,
+    })
+}
+
+fn outbox_row(r: &Row<'_>) -> rusqlite::Result<(i64, NewAudit)> {
+    Ok((
+        r.get(0)?,
+        NewAudit {
+            at: r.get(1)?,
+            tenant: r.get(2)?,
+            actor: r.get(3)?,
+            event: AuditEvent {
+                action: r.get(4)?,
+                subject: r.get(5)?,
+                input_digest: r.get(6)?,
+                outcome: r.get(7)?,
+                regime_digest: r.get(8)?,
+            },
+        },
+    ))
+}
+
+/// One chaining inside the caller's `BEGIN IMMEDIATE` transaction (which is the chain lock).
+fn chain_tx(
+    c: &Connection,
+    key: &AuditKey,
+    direct: &[NewAudit],
+    limit: i64,
+    checkpoint: bool,
+) -> Result<Chained> {
+    let head: Option<(i64, String)> = c
+        .prepare_cached(audit::HEAD_SQL)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let drained = c
+        .prepare_cached(audit::OUTBOX_DRAIN_SQL)?
+        .query_map([limit], outbox_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let plan = audit::plan(key, head, drained, direct, checkpoint);
+    for rows in plan.records.chunks(audit::ROWS_PER_INSERT) {
+        let mut st = c.prepare_cached(audit::insert_sql(rows.len()))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 12);
+        for r in rows {
+            params.extend_from_slice(&audit::record_values!(r));
+        }
+        st.execute(params.as_slice())?;
+    }
+    if let Some(cp) = &plan.checkpoint {
+        c.prepare_cached(audit::CHECKPOINT_INSERT_SQL)?
+            .execute(params![cp.records, cp.head_hash, cp.at, cp.mac])?;
+    }
+    Ok(plan.done())
+}
+
+impl Store for SqliteLedger {
+    fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R> {
+        let ctx = &self.audit;
+        let conn = &mut self.conn;
+        checkpointed(self.checkpointer.as_ref(), || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (out, event) = f(&mut SqlTx(&tx))?;
+            if let Some(event) = event {
+                insert_outbox(&tx, &NewAudit::now(ctx, event))?;
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_context_mut(&mut self) -> &mut AuditContext {
+        &mut self.audit
+    }
+
+    fn audit_chain(
+        &mut self,
+        key: &AuditKey,
+        direct: &[NewAudit],
+        limit: i64,
+        checkpoint: bool,
+    ) -> Result<Chained> {
+        let conn = &mut self.conn;
+        checkpointed(self.checkpointer.as_ref(), || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = chain_tx(&tx, key, direct, limit, checkpoint)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn audit_scan(
+        &mut self,
+        after: i64,
+        upto: i64,
+        f: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+    ) -> Result<()> {
+        // A verification reads the whole chain once: through a small page cache, so that it
+        // runs in constant memory instead of filling the writer-sized cache.
+        self.conn
+            .pragma_update(None, "cache_size", SCAN_CACHE_KIB)?;
+        let scanned = self.scan_page(after, upto, f);
+        self.conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        scanned
+    }
+
+    fn audit_head(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM aidf_audit", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn audit_checkpoints(&mut self, after: i64, upto: i64) -> Result<Vec<Checkpoint>> {
+        let mut st = self.conn.prepare_cached(audit::CHECKPOINTS_SQL)?;
+        let rows = st.query_map(params![after, upto], |r| {
+            Ok(Checkpoint {
+                records: r.get(0)?,
+                head_hash: r.get(1)?,
+                at: r.get(2)?,
+                mac: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn audit_checkpointed(&mut self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(records), 0) FROM aidf_audit_checkpoints",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
+        let mut st = self.conn.prepare_cached(audit::LIST_SQL)?;
+        let rows = st.query_map(params![tenant, limit], audit_record_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn audit_outbox_len(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM aidf_audit_outbox", [], |r| r.get(0))?)
     }
 
     fn read_account(&mut self, key: &str) -> Result<Option<Account>> {

@@ -169,3 +169,47 @@ fn pg_bad_password_in_url_is_redacted() {
     let e = Ledger::open(url).expect_err("nothing listens on port 1");
     assert!(!e.to_string().contains("hunter2"), "{e}");
 }
+
+/// Runs Python's sqlite3 on `path` in another process; returns what it prints.
+fn other_process(path: &str, code: &str) -> String {
+    let script = format!("import sqlite3; c = sqlite3.connect({path:?}); {code}; c.close()");
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A second ledger opened in a process must not drop the SQLite file locks of the first (POSIX
+/// locks go when any descriptor of the file is closed): otherwise another process that closes
+/// the file believes it is the last user, checkpoints and deletes the WAL under the first, and
+/// the first's later commits are lost (seen with `aidf serve` and a CLI `token revoke`).
+#[test]
+fn sqlite_second_open_keeps_the_first_connections_locks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.db");
+    let p = path.to_str().expect("utf8");
+    let mut first = Ledger::open(p).expect("open");
+    first
+        .ensure_account("aia:a", AccountKind::AiaCumulative, None, T0)
+        .expect("write");
+    let _second = Ledger::open(p).expect("second open");
+    other_process(p, "c.execute('SELECT COUNT(*) FROM accounts').fetchall()");
+    assert!(
+        dir.path().join("ledger.db-wal").exists(),
+        "the other process deleted the WAL of a ledger still open here"
+    );
+    first
+        .ensure_account("aia:b", AccountKind::AiaCumulative, None, T0)
+        .expect("write after the other process closed");
+    let seen = other_process(
+        p,
+        "print(c.execute('SELECT COUNT(*) FROM accounts').fetchone()[0])",
+    );
+    assert_eq!(seen, "2", "the other process must see both commits");
+}

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,8 +22,11 @@ pub enum Role {
     Exporter,
     /// Also manages its tenant's licenses and VEU records.
     Officer,
-    /// Also manages tenants and global data (government-to-government arrangements).
+    /// Also manages its tenant's tokens and verifies the audit chain.
     Admin,
+    /// Also manages tenants, every tenant's tokens and global data (government-to-government
+    /// arrangements).
+    GlobalAdmin,
 }
 
 impl Role {
@@ -33,6 +37,7 @@ impl Role {
             "exporter" => Some(Role::Exporter),
             "officer" => Some(Role::Officer),
             "admin" => Some(Role::Admin),
+            "global_admin" => Some(Role::GlobalAdmin),
             _ => None,
         }
     }
@@ -44,6 +49,7 @@ impl Role {
             Role::Exporter => "exporter",
             Role::Officer => "officer",
             Role::Admin => "admin",
+            Role::GlobalAdmin => "global_admin",
         }
     }
 }
@@ -76,7 +82,7 @@ impl Principal {
 
 /// `sha256:` of a token, the only form stored.
 pub fn token_hash(token: &str) -> String {
-    crate::store::sha256_text(&Sha256::digest(token.as_bytes()))
+    aidf_ledger::audit::sha256_text(&Sha256::digest(token.as_bytes()))
 }
 
 /// Makes a new random token and its id.
@@ -88,17 +94,34 @@ pub fn new_token() -> Result<(String, String), String> {
     Ok((id, format!("aidf_{hex}")))
 }
 
-/// Tokens seen before, by hash, so a request does not hit the database to authenticate.
+/// How long a token lookup is trusted before the database is asked again: a token revoked in
+/// any process stops working in every process within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// Tokens seen lately, by hash, so most requests do not hit the database to authenticate.
 #[derive(Debug, Default)]
-pub struct TokenCache(RwLock<HashMap<String, Principal>>);
+pub struct TokenCache(RwLock<HashMap<String, (Principal, Instant)>>);
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<Principal> {
-        self.0.read().ok()?.get(hash).cloned()
+    /// The principal of a token looked up less than [`TOKEN_TTL`] ago.
+    pub(crate) fn get(&self, hash: &str) -> Option<Principal> {
+        let map = self.0.read().ok()?;
+        let (p, at) = map.get(hash)?;
+        (at.elapsed() < TOKEN_TTL).then(|| p.clone())
     }
     fn put(&self, hash: String, p: Principal) {
         if let Ok(mut m) = self.0.write() {
-            m.insert(hash, p);
+            // Bounded: expired entries go when the map grows large.
+            if m.len() >= 10_000 {
+                m.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
+            }
+            m.insert(hash, (p, Instant::now()));
+        }
+    }
+    /// Forgets a token at once in this process (other processes within [`TOKEN_TTL`]).
+    pub(crate) fn forget(&self, token_id: &str) {
+        if let Ok(mut m) = self.0.write() {
+            m.retain(|_, (p, _)| p.actor != token_id);
         }
     }
 }
@@ -113,7 +136,7 @@ impl FromRequestParts<Arc<AppState>> for Principal {
         if state.insecure_local {
             return Ok(Principal {
                 tenant: "local".into(),
-                role: Role::Admin,
+                role: Role::GlobalAdmin,
                 actor: "local".into(),
             });
         }

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aidf_core::Policy;
-use aidf_ledger::Ledger;
+use aidf_ledger::audit::{AuditContext, Auditor};
+use aidf_ledger::{Ledger, LedgerStore};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub db: Arc<store::Db>,
     /// The audit writer.
     pub audit: audit::AuditLog,
+    /// The audit key and anchor.
+    pub auditor: Arc<Auditor>,
+    /// Audit verifications running at once (each streams the chain on its own connection).
+    verifying: tokio::sync::Semaphore,
     /// Authentication is off (loopback only, by explicit flag).
     pub insecure_local: bool,
     /// Token lookups already made.
@@ -56,8 +61,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the databases and starts the audit writer.
-    pub fn new(policy: Policy, db_url: &str, insecure_local: bool) -> Result<AppState, String> {
+    /// Opens the databases and starts the audit writer, with the audit key of `auditor`.
+    pub fn new(
+        policy: Policy,
+        db_url: &str,
+        insecure_local: bool,
+        auditor: Auditor,
+    ) -> Result<AppState, String> {
         // Open the ledger once up front so a bad `--db` fails at start-up, not on first use.
         let mut ledger = Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"))?;
         // Consignee accounts recorded before tenants and party ids move to today's keys first,
@@ -80,13 +90,14 @@ impl AppState {
             Ledger::Postgres(_) => LedgerKind::Postgres,
         };
         let db = Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
-        let audit_db =
-            Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
+        let auditor = Arc::new(auditor);
         Ok(AppState {
             policy: Arc::new(policy),
             db_url: db_url.to_string(),
             db,
-            audit: audit::AuditLog::start(audit_db, db_url),
+            audit: audit::AuditLog::start(db_url, auditor.clone())?,
+            auditor,
+            verifying: tokio::sync::Semaphore::new(MAX_VERIFICATIONS),
             insecure_local,
             tokens: auth::TokenCache::default(),
             ledgers: Mutex::new(vec![ledger]),
@@ -100,8 +111,12 @@ impl AppState {
         })
     }
 
-    /// [`AppState::with_ledger`] for a shipment: waits for a writer's turn first.
-    pub async fn with_ledger_writer<T, F>(self: &Arc<Self>, f: F) -> Result<T, problem::ApiError>
+    /// [`AppState::with_ledger_as`] for a shipment: waits for a writer's turn first.
+    pub async fn with_ledger_writer<T, F>(
+        self: &Arc<Self>,
+        ctx: AuditContext,
+        f: F,
+    ) -> Result<T, problem::ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
@@ -111,11 +126,40 @@ impl AppState {
             .acquire()
             .await
             .map_err(|e| problem::ApiError::internal(format!("writers: {e}")))?;
-        self.with_ledger(f).await
+        self.with_ledger_as(ctx, f).await
     }
 
-    /// Runs `f` with a ledger connection on the blocking pool.
+    /// Runs `f` with a ledger connection on the blocking pool; writes through it are audited
+    /// as the server's own (actor `server`).
     pub async fn with_ledger<T, F>(self: &Arc<Self>, f: F) -> Result<T, problem::ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
+    {
+        let server = AuditContext {
+            tenant: "server".into(),
+            actor: "server".into(),
+        };
+        self.pooled(server, f).await
+    }
+
+    /// Runs `f` with a ledger connection whose writes are audited with `ctx` (the caller's
+    /// tenant and token id), then wakes the audit writer to chain them.
+    pub async fn with_ledger_as<T, F>(
+        self: &Arc<Self>,
+        ctx: AuditContext,
+        f: F,
+    ) -> Result<T, problem::ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
+    {
+        let out = self.pooled(ctx, f).await;
+        self.audit.poke();
+        out
+    }
+
+    async fn pooled<T, F>(self: &Arc<Self>, ctx: AuditContext, f: F) -> Result<T, problem::ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Ledger) -> Result<T, problem::ApiError> + Send + 'static,
@@ -132,6 +176,7 @@ impl AppState {
                 None => Ledger::open(&state.db_url)
                     .map_err(|e| problem::ApiError::internal(format!("ledger: {e}")))?,
             };
+            ledger.set_audit_context(ctx);
             let out = f(&mut ledger);
             let mut idle = state.ledgers.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < IDLE_LEDGERS {
@@ -153,6 +198,9 @@ enum LedgerKind {
     Postgres,
 }
 
+/// Audit verifications that may run at once; more wait their turn.
+const MAX_VERIFICATIONS: usize = 2;
+
 /// The router with every route, the OpenAPI document and the middleware.
 pub fn router(state: Arc<AppState>) -> Router {
     let (api, openapi) = routes::api();
@@ -165,6 +213,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         }),
     )
     .merge(web::routes())
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        routes::audit_refusals,
+    ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         metrics::track,

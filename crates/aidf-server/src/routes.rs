@@ -18,8 +18,10 @@ use utoipa_axum::routes;
 
 use crate::auth::{Principal, Role};
 use crate::problem::{ApiError, Problem};
-use crate::store::{AuditRecord, NewAudit, Verification};
+use crate::store::TokenInfo;
 use crate::{AppState, metrics};
+use aidf_ledger::LedgerStore;
+use aidf_ledger::audit::{AuditContext, AuditEvent, NewAudit};
 
 type S = State<Arc<AppState>>;
 
@@ -58,7 +60,7 @@ impl FromRequest<Arc<AppState>> for Raw {
 }
 
 fn digest(bytes: &[u8]) -> String {
-    crate::store::sha256_text(&Sha256::digest(bytes))
+    aidf_ledger::audit::sha256_text(&Sha256::digest(bytes))
 }
 
 impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
@@ -164,7 +166,30 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Records an audit entry for an action and passes its result through.
+/// An event by the caller, now.
+fn event_of(
+    who: &Principal,
+    action: &str,
+    input_digest: &str,
+    outcome: String,
+    regime: String,
+) -> NewAudit {
+    NewAudit {
+        at: now_ms(),
+        tenant: who.tenant.clone(),
+        actor: who.actor.clone(),
+        event: AuditEvent {
+            action: action.to_string(),
+            subject: String::new(),
+            input_digest: input_digest.to_string(),
+            outcome,
+            regime_digest: regime,
+        },
+    }
+}
+
+/// Records an audit entry for an action that writes nothing to the ledger and passes its result
+/// through once the record is committed. Refusals (401/403) are left to [`audit_refusals`].
 async fn audited<T>(
     state: &Arc<AppState>,
     who: &Principal,
@@ -174,21 +199,83 @@ async fn audited<T>(
 ) -> Result<T, ApiError> {
     let (outcome, regime_digest) = match &result {
         Ok((_, o, r)) => (o.clone(), r.clone()),
+        Err(e) if is_refusal(e.status) => return result.map(|(v, _, _)| v),
         Err(e) => (format!("error:{}", e.status.as_u16()), String::new()),
     };
-    state
-        .audit
-        .append(NewAudit {
-            at: now_ms(),
-            tenant: who.tenant.clone(),
-            actor: who.actor.clone(),
-            action: action.to_string(),
-            input_digest: input_digest.to_string(),
-            outcome,
-            regime_digest,
-        })
-        .await?;
+    let record = event_of(who, action, input_digest, outcome, regime_digest);
+    state.audit.append(record).await?;
     result.map(|(v, _, _)| v)
+}
+
+/// For a ledger write: its audit record was committed with it (the ledger's outbox), so only a
+/// failure, which wrote nothing, is recorded here.
+async fn audited_write<T>(
+    state: &Arc<AppState>,
+    who: &Principal,
+    action: &str,
+    input_digest: &str,
+    result: Result<(T, String, String), ApiError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok((v, _, _)) => Ok(v),
+        Err(e) => audited::<T>(state, who, action, input_digest, Err(e)).await,
+    }
+}
+
+fn is_refusal(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
+}
+
+/// The audit context of a caller's ledger writes.
+fn ctx(who: &Principal) -> AuditContext {
+    AuditContext {
+        tenant: who.tenant.clone(),
+        actor: who.actor.clone(),
+    }
+}
+
+/// Middleware: every 401 and 403 gets an audit record (action `refused`, subject the method and
+/// path, the token's tenant and id when the token is known) before the response leaves.
+pub(crate) async fn audit_refusals(
+    State(state): S,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // Cheap clones (reference-counted); the hash and the text are made only for a refusal.
+    let auth = req.headers().get(header::AUTHORIZATION).cloned();
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let response = next.run(req).await;
+    if !is_refusal(response.status()) {
+        return response;
+    }
+    let bearer = auth
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| crate::auth::token_hash(t.trim()));
+    let subject = format!("{method} {}", uri.path());
+    let known = bearer.as_deref().and_then(|h| state.tokens.get(h));
+    let (tenant, actor) = match (known, &bearer) {
+        (Some(p), _) => (p.tenant, p.actor),
+        (None, Some(_)) => (String::new(), "unknown-token".to_string()),
+        (None, None) => (String::new(), "anonymous".to_string()),
+    };
+    let record = NewAudit {
+        at: now_ms(),
+        tenant,
+        actor,
+        event: AuditEvent {
+            action: "refused".into(),
+            subject,
+            input_digest: String::new(),
+            outcome: format!("error:{}", response.status().as_u16()),
+            regime_digest: String::new(),
+        },
+    };
+    match state.audit.append(record).await {
+        Ok(()) => response,
+        Err(e) => e.into_response(),
+    }
 }
 
 fn ledger_error(e: LedgerError) -> ApiError {
@@ -219,6 +306,49 @@ fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
 }
 
 // ---------------------------------------------------------------- documentation-only schemas
+
+/// One audit record (`aidf_ledger::audit::AuditRecord`).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct AuditRecordDoc {
+    /// Position in the chain (1-based).
+    seq: i64,
+    /// Milliseconds since the Unix epoch.
+    at: i64,
+    tenant: String,
+    /// Token id (never the token), `local:<user>` for the CLI, `anonymous`/`unknown-token`.
+    actor: String,
+    /// `determination`, `shipment`, `license.add`, `veu.add`, `g2g.add`, `tenant.add`,
+    /// `token.create`, `token.revoke`, `ledger.<op>`, `refused`…
+    action: String,
+    /// The object acted on (shipment id, license id, `POST /v1/...` for a refusal), or empty.
+    subject: String,
+    /// `sha256:` of the input.
+    input_digest: String,
+    /// `authorized:…`, `recorded`, `error:<status>`…
+    outcome: String,
+    regime_digest: String,
+    prev_hash: String,
+    hash: String,
+    /// HMAC-SHA256 of `hash` under the audit key (empty for records older than the MAC).
+    mac: String,
+}
+
+/// The result of `POST /v1/audit/verify` (`aidf_ledger::audit::Verification`).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+struct VerificationDoc {
+    ok: bool,
+    records: i64,
+    /// Records from before the MAC, covered by the signed records after them.
+    legacy_records: i64,
+    /// Signed checkpoints checked.
+    checkpoints: i64,
+    /// Records the anchor outside the database vouches for.
+    anchored_records: Option<i64>,
+    first_bad_seq: Option<i64>,
+    problem: Option<String>,
+}
 
 /// The determination input (the JSON contract; see README).
 #[allow(dead_code)]
@@ -615,7 +745,7 @@ async fn shipments(
         Err(e) => Err(e),
         Ok(()) => record_shipment(&state, &who, &headers, &body).await,
     };
-    audited(&state, &who, "shipment", &body.digest, result)
+    audited_write(&state, &who, "shipment", &body.digest, result)
         .await
         .map(|(json, replayed)| {
             let mut r = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
@@ -676,7 +806,7 @@ async fn record_shipment(
     let (tenant, officer) = (who.tenant.clone(), who.role >= Role::Officer);
     let st = state.clone();
     state
-        .with_ledger_writer(move |ledger| {
+        .with_ledger_writer(ctx(who), move |ledger| {
             let shipment_id = scoped(&tenant, &key);
             let prefix = format!("{tenant}.");
             let request = aidf_service::ShipRequest {
@@ -964,7 +1094,7 @@ async fn add_license(
             expires_on: expires,
         };
         let stored = state
-            .with_ledger(move |l| {
+            .with_ledger_as(ctx(&who), move |l| {
                 l.store()
                     .add_license(&lic, Timestamp::now_utc())
                     .map_err(ledger_error)
@@ -973,7 +1103,7 @@ async fn add_license(
         Ok(recorded(&who.tenant, stored, |r| &mut r.id))
     }
     .await;
-    audited(&state, &who, "license.add", &digest, result)
+    audited_write(&state, &who, "license.add", &digest, result)
         .await
         .map(Json)
 }
@@ -1028,7 +1158,7 @@ async fn add_veu(
             sites,
         };
         let stored = state
-            .with_ledger(move |l| {
+            .with_ledger_as(ctx(&who), move |l| {
                 l.store()
                     .add_veu(&v, Timestamp::now_utc())
                     .map_err(ledger_error)
@@ -1037,7 +1167,7 @@ async fn add_veu(
         Ok(recorded(&who.tenant, stored, |r| &mut r.id))
     }
     .await;
-    audited(&state, &who, "veu.add", &digest, result)
+    audited_write(&state, &who, "veu.add", &digest, result)
         .await
         .map(Json)
 }
@@ -1061,7 +1191,10 @@ async fn add_g2g(
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {
-        who.require(Role::Admin, "record government-to-government arrangements")?;
+        who.require(
+            Role::GlobalAdmin,
+            "record government-to-government arrangements",
+        )?;
         let r: G2gRequest = serde_json::from_value(body.value)
             .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
         let g = G2gArrangement {
@@ -1069,7 +1202,7 @@ async fn add_g2g(
             date: date_field("date", &r.date)?,
         };
         let stored = state
-            .with_ledger(move |l| {
+            .with_ledger_as(ctx(&who), move |l| {
                 l.store()
                     .add_g2g(&g, Timestamp::now_utc())
                     .map_err(ledger_error)
@@ -1082,7 +1215,7 @@ async fn add_g2g(
         ))
     }
     .await;
-    audited(&state, &who, "g2g.add", &digest, result)
+    audited_write(&state, &who, "g2g.add", &digest, result)
         .await
         .map(Json)
 }
@@ -1183,36 +1316,37 @@ async fn regimes(State(state): S, _who: Principal) -> Json<Value> {
 }
 
 /// The tenant's audit records, newest first.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Limit), responses((status = 200, body = [AuditRecord])), security(("bearer" = [])))]
-async fn audit(
-    State(state): S,
-    who: Principal,
-    Q(q): Q<Limit>,
-) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Limit), responses((status = 200, body = [AuditRecordDoc])), security(("bearer" = [])))]
+async fn audit(State(state): S, who: Principal, Q(q): Q<Limit>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let db = state.db.clone();
-    let rows = tokio::task::spawn_blocking(move || db.audit(&who.tenant, limit))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(rows))
+    let rows = state
+        .with_ledger(move |l| l.audit_records(&who.tenant, limit).map_err(ledger_error))
+        .await?;
+    Ok(Json(serde_json::to_value(rows).unwrap_or_default()))
 }
 
-/// Verify the whole audit chain; reports the first bad record.
-#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = Verification)), security(("bearer" = [])))]
-async fn verify(State(state): S, _who: Principal) -> Result<Json<Verification>, ApiError> {
-    let db = state.db.clone();
-    let v = tokio::task::spawn_blocking(move || db.verify())
+/// Verify the whole audit chain, its signed checkpoints and the anchor outside the database
+/// (admin); reports the first bad record. Streams the chain page by page in constant memory;
+/// at most two run at once.
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = VerificationDoc)), security(("bearer" = [])))]
+async fn verify(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(Role::Admin, "verify the audit chain")?;
+    let _turn = state
+        .verifying
+        .acquire()
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(v))
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    let auditor = state.auditor.clone();
+    let v = state
+        .with_ledger(move |l| auditor.verify(l).map_err(ledger_error))
+        .await?;
+    Ok(Json(serde_json::to_value(v).unwrap_or_default()))
 }
 
 /// Tenants (admin).
 #[utoipa::path(get, path = "/v1/tenants", tag = "admin", responses((status = 200, body = [String])), security(("bearer" = [])))]
 async fn tenants(State(state): S, who: Principal) -> Result<Json<Vec<String>>, ApiError> {
-    who.require(Role::Admin, "list tenants")?;
+    who.require(Role::GlobalAdmin, "list tenants")?;
     let db = state.db.clone();
     let t = tokio::task::spawn_blocking(move || db.tenants())
         .await
@@ -1231,7 +1365,7 @@ async fn add_tenant(
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {
-        who.require(Role::Admin, "create tenants")?;
+        who.require(Role::GlobalAdmin, "create tenants")?;
         let r: TenantRequest = serde_json::from_value(body.value)
             .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
         check_id("id", &r.id)?;
@@ -1251,6 +1385,54 @@ async fn add_tenant(
     audited(&state, &who, "tenant.add", &digest, result)
         .await
         .map(Json)
+}
+
+/// The tenant whose tokens an admin may manage: its own, or any (`None`) for a global admin.
+fn token_scope(who: &Principal) -> Result<Option<String>, ApiError> {
+    who.require(Role::Admin, "manage tokens")?;
+    Ok((who.role < Role::GlobalAdmin).then(|| who.tenant.clone()))
+}
+
+/// API tokens (admin: its tenant's; global admin: all). Never the tokens or their hashes.
+#[utoipa::path(get, path = "/v1/tokens", tag = "admin", responses((status = 200, body = [TokenInfo])), security(("bearer" = [])))]
+async fn tokens(State(state): S, who: Principal) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    let scope = token_scope(&who)?;
+    let db = state.db.clone();
+    let list = tokio::task::spawn_blocking(move || db.tokens(scope.as_deref()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(list))
+}
+
+/// Revoke a token (admin: of its tenant; global admin: any). Every server process refuses it
+/// within a few seconds (token lookups are cached that long). Audited as `token.revoke`.
+#[utoipa::path(post, path = "/v1/tokens/{id}/revoke", tag = "admin", params(("id" = String, Path, description = "Token id")),
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+async fn revoke_token(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = token_scope(&who)?;
+    check_id("id", &id)?;
+    let db = state.db.clone();
+    let (by, token) = (ctx(&who), id.clone());
+    let revoked = tokio::task::spawn_blocking(move || {
+        db.revoke_token(&token, scope.as_deref(), &by, now_ms())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.audit.poke();
+    if !revoked {
+        return Err(ApiError::not_found(
+            "id",
+            format!("no live token `{id}` that you may revoke"),
+        ));
+    }
+    state.tokens.forget(&id);
+    Ok(Json(json!({"id": id, "revoked": true})))
 }
 
 #[derive(OpenApi)]
@@ -1344,6 +1526,8 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit))
         .routes(routes!(verify))
         .routes(routes!(tenants, add_tenant))
+        .routes(routes!(tokens))
+        .routes(routes!(revoke_token))
         .split_for_parts();
     // After the routes are in: the modifier walks their operations.
     Security.modify(&mut openapi);

@@ -1,11 +1,11 @@
 //! The server's own tables, next to the ledger's in the same database: tenants, API tokens (hashed),
-//! tenant-owned objects, and the hash-chained audit log. SQLite or PostgreSQL, chosen like the
-//! ledger (`postgres://…` or a file path). Statements use `$n` placeholders, which both accept.
+//! tenant-owned objects. (The audit log is the ledger's: `aidf_ledger::audit`.) SQLite or
+//! PostgreSQL, chosen like the ledger (`postgres://…` or a file path). Statements use `$n`
+//! placeholders, which both accept.
 
 use std::sync::Mutex;
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use aidf_ledger::audit::{AuditContext, OUTBOX_INSERT_SQL};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -28,169 +28,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS aidf_tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS aidf_tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL, role TEXT NOT NULL, created_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS aidf_tenant_objects (tenant TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tenant, kind, key))",
-    "CREATE TABLE IF NOT EXISTS aidf_audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL, outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS aidf_audit_tenant ON aidf_audit (tenant, seq)",
 ];
-
-/// SQLite's audit table: the same columns, but `seq` is `INTEGER PRIMARY KEY`, SQLite's row id,
-/// so an append writes one B-tree fewer than with a separate primary-key index (a 64-bit integer
-/// either way). Files made before keep their table, which works the same.
-const SQLITE_AUDIT_TABLE: &str = "CREATE TABLE IF NOT EXISTS aidf_audit (seq INTEGER PRIMARY KEY, at BIGINT NOT NULL, tenant TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, input_digest TEXT NOT NULL, outcome TEXT NOT NULL, regime_digest TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)";
-
-/// Pages (4 KiB) of WAL after which the audit writer checkpoints itself so that the WAL restarts
-/// (see [`Db::checkpoint_in_background`]): 128 MiB, a few seconds of full load, so the short
-/// stall comes rarely enough to stay out of the 99th percentile.
-const AUDIT_WAL_RESTART_PAGES: i64 = 32_768;
-
-/// Audit rows inserted by one statement: fewer statement runs per group commit.
-const AUDIT_ROWS_PER_INSERT: usize = 16;
-
-/// The insert of `rows` audit records, `1..=AUDIT_ROWS_PER_INSERT` (`$n` placeholders, which
-/// both backends take); built once, as the writer uses them thousands of times a second.
-fn audit_insert_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        (1..=AUDIT_ROWS_PER_INSERT)
-            .map(|rows| {
-                let values: Vec<String> = (0..rows)
-                    .map(|i| {
-                        let cols: Vec<String> =
-                            (1..=10).map(|c| format!("${}", i * 10 + c)).collect();
-                        format!("({})", cols.join(","))
-                    })
-                    .collect();
-                format!(
-                    "INSERT INTO aidf_audit (seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash) VALUES {}",
-                    values.join(",")
-                )
-            })
-            .collect()
-    });
-    &SQL[rows.clamp(1, AUDIT_ROWS_PER_INSERT) - 1]
-}
-
-/// The values of an audit record in [`audit_insert_sql`]'s column order, as parameters of
-/// either backend.
-macro_rules! audit_values {
-    ($r:expr) => {
-        [
-            &$r.seq as _,
-            &$r.at as _,
-            &$r.tenant as _,
-            &$r.actor as _,
-            &$r.action as _,
-            &$r.input_digest as _,
-            &$r.outcome as _,
-            &$r.regime_digest as _,
-            &$r.prev_hash as _,
-            &$r.hash as _,
-        ]
-    };
-}
-
-const SQLITE_TRIGGERS: &[&str] = &[
-    "CREATE TRIGGER IF NOT EXISTS aidf_audit_no_update BEFORE UPDATE ON aidf_audit BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS aidf_audit_no_delete BEFORE DELETE ON aidf_audit BEGIN SELECT RAISE(ABORT, 'aidf_audit is append-only'); END",
-];
-
-const PG_TRIGGERS: &str = "
-CREATE OR REPLACE FUNCTION aidf_audit_append_only() RETURNS trigger AS $$
-BEGIN RAISE EXCEPTION 'aidf_audit is append-only'; END $$ LANGUAGE plpgsql;
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'aidf_audit_no_change') THEN
-    CREATE TRIGGER aidf_audit_no_change BEFORE UPDATE OR DELETE ON aidf_audit
-      FOR EACH ROW EXECUTE FUNCTION aidf_audit_append_only();
-  END IF;
-END $$;";
-
-/// One audit record as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct AuditRecord {
-    /// Position in the chain (1-based).
-    pub seq: i64,
-    /// Milliseconds since the Unix epoch.
-    pub at: i64,
-    /// Tenant.
-    pub tenant: String,
-    /// Token id (never the token) or `local`.
-    pub actor: String,
-    /// What was done, e.g. `shipment`.
-    pub action: String,
-    /// `sha256:` of the request body.
-    pub input_digest: String,
-    /// Outcome: authorization, status, or `error:<status>`.
-    pub outcome: String,
-    /// Regime digest the answer used (empty when none).
-    pub regime_digest: String,
-    /// Hash of the previous record (`genesis` for the first).
-    pub prev_hash: String,
-    /// This record's hash.
-    pub hash: String,
-}
-
-/// A record to append; the store assigns seq and hashes.
-#[derive(Debug, Clone)]
-pub struct NewAudit {
-    /// Milliseconds since the Unix epoch.
-    pub at: i64,
-    /// Tenant.
-    pub tenant: String,
-    /// Token id.
-    pub actor: String,
-    /// Action.
-    pub action: String,
-    /// Digest of the input.
-    pub input_digest: String,
-    /// Outcome.
-    pub outcome: String,
-    /// Regime digest.
-    pub regime_digest: String,
-}
-
-/// The chain hash of a record: sha256 over its fields and the previous hash, length-prefixed so
-/// no two field lists collide.
-pub fn chain_hash(seq: i64, r: &NewAudit, prev_hash: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        seq.to_string().as_str(),
-        r.at.to_string().as_str(),
-        &r.tenant,
-        &r.actor,
-        &r.action,
-        &r.input_digest,
-        &r.outcome,
-        &r.regime_digest,
-        prev_hash,
-    ] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    sha256_text(&h.finalize())
-}
-
-/// `sha256:` followed by the lower-case hex of `digest` (table lookup: this runs per request).
-pub fn sha256_text(digest: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(7 + digest.len() * 2);
-    out.push_str("sha256:");
-    for b in digest {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
-    }
-    out
-}
-
-/// The result of verifying the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Verification {
-    /// Whether every record checks out.
-    pub ok: bool,
-    /// Records checked.
-    pub records: i64,
-    /// The first bad record's seq, if any.
-    pub first_bad_seq: Option<i64>,
-    /// What is wrong with it.
-    pub problem: Option<String>,
-}
 
 /// A database connection for the server's tables.
 pub enum Db {
@@ -216,6 +54,57 @@ enum V {
     I(i64),
 }
 
+fn sqlite_params(args: &[V]) -> Vec<Box<dyn rusqlite::ToSql>> {
+    args.iter()
+        .map(|a| -> Box<dyn rusqlite::ToSql> {
+            match a {
+                V::T(s) => Box::new(s.clone()),
+                V::I(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+fn pg_params(args: &[V]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+    args.iter()
+        .map(|a| -> Box<dyn postgres::types::ToSql + Sync> {
+            match a {
+                V::T(s) => Box::new(s.clone()),
+                V::I(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+/// The ledger outbox row of a token change (see `aidf_ledger::audit::OUTBOX_INSERT_SQL`).
+fn outbox_args(by: &AuditContext, action: &str, subject: &str, outcome: &str, at: i64) -> [V; 8] {
+    [
+        V::I(at),
+        V::T(by.tenant.clone()),
+        V::T(by.actor.clone()),
+        V::T(action.into()),
+        V::T(subject.into()),
+        V::T(String::new()),
+        V::T(outcome.into()),
+        V::T(String::new()),
+    ]
+}
+
+/// A token as listed: never its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// Token id (`tok_…`).
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Role.
+    pub role: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves the connection usable; the transaction was rolled back.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -229,65 +118,26 @@ impl Db {
             for s in SCHEMA {
                 c.batch_execute(s)?;
             }
-            // Two servers starting together may race creating the trigger; a duplicate is fine.
-            if let Err(e) = c.batch_execute(PG_TRIGGERS) {
-                if !e.to_string().contains("already exists") {
-                    return Err(e.into());
-                }
-            }
+            c.batch_execute("ALTER TABLE aidf_tokens ADD COLUMN IF NOT EXISTS revoked_at BIGINT")?;
             Ok(Db::Postgres(Mutex::new(c)))
         } else {
             let c = rusqlite::Connection::open(url)?;
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "NORMAL")?;
-            // Room for the audit insert of every batch size besides the other statements.
-            c.set_prepared_statement_cache_capacity(64);
-            // The audit table first, in its SQLite form; the generic statement then finds it.
-            c.execute_batch(SQLITE_AUDIT_TABLE)?;
-            for s in SCHEMA.iter().chain(SQLITE_TRIGGERS) {
+            for s in SCHEMA {
                 c.execute_batch(s)?;
+            }
+            let has_revoked: i64 = c.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('aidf_tokens') WHERE name = 'revoked_at'",
+                [],
+                |r| r.get(0),
+            )?;
+            if has_revoked == 0 {
+                c.execute_batch("ALTER TABLE aidf_tokens ADD COLUMN revoked_at BIGINT")?;
             }
             Ok(Db::Sqlite(Mutex::new(c)))
         }
-    }
-
-    /// For SQLite: run passive checkpoints on a separate connection and thread, at most every
-    /// `period`, when `commits` has moved, and let this connection checkpoint itself only when
-    /// the WAL is large. With `synchronous=NORMAL` a WAL commit does not fsync but a checkpoint
-    /// does; done in the writer at SQLite's default interval, checkpoints stalled all waiting
-    /// requests.
-    pub fn checkpoint_in_background(
-        &self,
-        url: &str,
-        commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
-        period: std::time::Duration,
-    ) -> Result<()> {
-        let Db::Sqlite(c) = self else { return Ok(()) };
-        // The writer keeps an auto-checkpoint, far apart: by the time the WAL reaches it the
-        // background checkpoints have copied nearly everything, and the writer's own checkpoint,
-        // with no other writer to race, lets the WAL restart, which a PASSIVE checkpoint racing
-        // a busy writer rarely can (without it the WAL grew by some 40 MB a second under load,
-        // without bound).
-        lock(c).pragma_update(None, "wal_autocheckpoint", AUDIT_WAL_RESTART_PAGES)?;
-        let bg = rusqlite::Connection::open(url)?;
-        bg.busy_timeout(std::time::Duration::from_secs(10))?;
-        std::thread::Builder::new()
-            .name("aidf-audit-checkpoint".into())
-            .spawn(move || {
-                let mut seen = 0;
-                loop {
-                    std::thread::sleep(period);
-                    let now = commits.load(std::sync::atomic::Ordering::Relaxed);
-                    if now != seen {
-                        seen = now;
-                        // PASSIVE never blocks writers; a busy database just waits for next time.
-                        let _ = bg.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Invalid(format!("cannot start the checkpointer: {e}")))?;
-        Ok(())
     }
 
     fn query(&self, sql: &str, args: &[V]) -> Result<Vec<Vec<V>>> {
@@ -296,15 +146,7 @@ impl Db {
                 let c = lock(c);
                 let mut st = c.prepare_cached(sql)?;
                 let n = st.column_count();
-                let params: Vec<Box<dyn rusqlite::ToSql>> = args
-                    .iter()
-                    .map(|a| -> Box<dyn rusqlite::ToSql> {
-                        match a {
-                            V::T(s) => Box::new(s.clone()),
-                            V::I(i) => Box::new(*i),
-                        }
-                    })
-                    .collect();
+                let params = sqlite_params(args);
                 let refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
                 let mut rows = st.query(refs.as_slice())?;
                 let mut out = Vec::new();
@@ -325,15 +167,7 @@ impl Db {
             }
             Db::Postgres(c) => {
                 let mut c = lock(c);
-                let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = args
-                    .iter()
-                    .map(|a| -> Box<dyn postgres::types::ToSql + Sync> {
-                        match a {
-                            V::T(s) => Box::new(s.clone()),
-                            V::I(i) => Box::new(*i),
-                        }
-                    })
-                    .collect();
+                let params = pg_params(args);
                 let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
                     params.iter().map(|b| b.as_ref()).collect();
                 let rows = c.query(sql, &refs)?;
@@ -376,37 +210,118 @@ impl Db {
             .collect())
     }
 
-    /// Stores a token's hash.
-    pub fn add_token(
-        &self,
-        id: &str,
-        hash: &str,
-        tenant: &str,
-        role: &str,
-        now: i64,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO aidf_tokens (id, hash, tenant, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                V::T(id.into()),
-                V::T(hash.into()),
-                V::T(tenant.into()),
-                V::T(role.into()),
-                V::I(now),
-            ],
-        )
+    /// Stores a token's hash, and its audit record (`token.create`, by `by`) in the ledger's
+    /// outbox in the same transaction.
+    pub fn add_token(&self, t: &TokenInfo, hash: &str, by: &AuditContext) -> Result<()> {
+        let insert = "INSERT INTO aidf_tokens (id, hash, tenant, role, created_at) VALUES ($1, $2, $3, $4, $5)";
+        let args = [
+            V::T(t.id.clone()),
+            V::T(hash.into()),
+            V::T(t.tenant.clone()),
+            V::T(t.role.clone()),
+            V::I(t.created_at),
+        ];
+        let outcome = format!("created:{}:{}", t.tenant, t.role);
+        let audit = outbox_args(by, "token.create", &t.id, &outcome, t.created_at);
+        self.run_tx(&[(insert, &args), (OUTBOX_INSERT_SQL, &audit)])
+            .map(|_| ())
     }
 
-    /// Finds a token by hash: (token id, tenant, role).
+    /// Revokes a token (of `tenant` only, and not a global admin's, unless `None`), with its
+    /// audit record (`token.revoke`) in the same transaction. False if no such live token.
+    pub fn revoke_token(
+        &self,
+        id: &str,
+        tenant: Option<&str>,
+        by: &AuditContext,
+        now: i64,
+    ) -> Result<bool> {
+        // Placeholders in order of appearance: SQLite numbers `$n` by first use.
+        // A tenant's admin may not revoke a global admin's token, even in its own tenant.
+        let revoke = "UPDATE aidf_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
+                      AND ($3 = '' OR (tenant = $3 AND role <> 'global_admin'))";
+        let args = [
+            V::I(now),
+            V::T(id.into()),
+            V::T(tenant.unwrap_or_default().into()),
+        ];
+        let audit = outbox_args(by, "token.revoke", id, "revoked", now);
+        let changed = self.run_tx(&[(revoke, &args), (OUTBOX_INSERT_SQL, &audit)])?;
+        Ok(changed.first().copied().unwrap_or(0) == 1)
+    }
+
+    /// Tokens (of `tenant` only, unless `None`), by id; never their hashes.
+    pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>> {
+        let rows = self.query(
+            "SELECT id, tenant, role, created_at, COALESCE(revoked_at, 0) FROM aidf_tokens \
+             WHERE ($1 = '' OR tenant = $1) ORDER BY id",
+            &[V::T(tenant.unwrap_or_default().into())],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match r.as_slice() {
+                [V::T(id), V::T(tenant), V::T(role), V::I(at), V::I(revoked)] => Some(TokenInfo {
+                    id: id.clone(),
+                    tenant: tenant.clone(),
+                    role: role.clone(),
+                    created_at: *at,
+                    revoked_at: (*revoked != 0).then_some(*revoked),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Finds a live (not revoked) token by hash: (token id, tenant, role).
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<(String, String, String)>> {
         let rows = self.query(
-            "SELECT id, tenant, role FROM aidf_tokens WHERE hash = $1",
+            "SELECT id, tenant, role FROM aidf_tokens WHERE hash = $1 AND revoked_at IS NULL",
             &[V::T(hash.into())],
         )?;
         Ok(rows.into_iter().next().and_then(|r| match r.as_slice() {
             [V::T(a), V::T(b), V::T(c)] => Some((a.clone(), b.clone(), c.clone())),
             _ => None,
         }))
+    }
+
+    /// Runs statements in one transaction; returns the rows each changed. If the first changes
+    /// no row, nothing is committed (and `[0]` is returned).
+    fn run_tx(&self, stmts: &[(&str, &[V])]) -> Result<Vec<usize>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut c = lock(c);
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut changed = Vec::with_capacity(stmts.len());
+                for (sql, args) in stmts {
+                    let params = sqlite_params(args);
+                    let refs: Vec<&dyn rusqlite::ToSql> =
+                        params.iter().map(|b| b.as_ref()).collect();
+                    changed.push(tx.execute(sql, refs.as_slice())?);
+                    if changed == [0] {
+                        return Ok(changed);
+                    }
+                }
+                tx.commit()?;
+                Ok(changed)
+            }
+            Db::Postgres(c) => {
+                let mut c = lock(c);
+                let mut tx = c.transaction()?;
+                let mut changed = Vec::with_capacity(stmts.len());
+                for (sql, args) in stmts {
+                    let params = pg_params(args);
+                    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                        params.iter().map(|b| b.as_ref()).collect();
+                    let n = tx.execute(*sql, &refs)?;
+                    changed.push(usize::try_from(n).unwrap_or(usize::MAX));
+                    if changed == [0] {
+                        return Ok(changed);
+                    }
+                }
+                tx.commit()?;
+                Ok(changed)
+            }
+        }
     }
 
     /// Records that a tenant owns an object (an account key, a license, a shipment).
@@ -426,187 +341,4 @@ impl Db {
             )?
             .is_empty())
     }
-
-    /// The inserts of one SQLite audit append, inside the caller's transaction.
-    fn append_audit_sqlite(
-        c: &rusqlite::Connection,
-        records: &[NewAudit],
-    ) -> Result<Vec<AuditRecord>> {
-        use rusqlite::OptionalExtension;
-        let last: Option<(i64, String)> = c
-            .prepare_cached("SELECT seq, hash FROM aidf_audit ORDER BY seq DESC LIMIT 1")?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let out = chain(last, records);
-        for rows in out.chunks(AUDIT_ROWS_PER_INSERT) {
-            let mut st = c.prepare_cached(audit_insert_sql(rows.len()))?;
-            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 10);
-            for r in rows {
-                params.extend_from_slice(&audit_values!(r));
-            }
-            st.execute(params.as_slice())?;
-        }
-        Ok(out)
-    }
-
-    /// Appends records to the chain in one transaction, serialized across processes.
-    pub fn append_audit(&self, records: &[NewAudit]) -> Result<Vec<AuditRecord>> {
-        match self {
-            Db::Sqlite(c) => {
-                let c = lock(c);
-                // BEGIN and COMMIT as cached statements: this runs thousands of times a second,
-                // and re-preparing them was a visible share of the writer's time.
-                c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-                let appended = Self::append_audit_sqlite(&c, records).and_then(|out| {
-                    c.prepare_cached("COMMIT")?.execute([])?;
-                    Ok(out)
-                });
-                if appended.is_err() && !c.is_autocommit() {
-                    let _ = c.execute_batch("ROLLBACK");
-                }
-                appended
-            }
-            Db::Postgres(c) => {
-                let mut c = lock(c);
-                let mut tx = c.transaction()?;
-                // One chain across every server process: serialize appends.
-                tx.execute("SELECT pg_advisory_xact_lock(727274)", &[])?;
-                let last = tx
-                    .query_opt(
-                        "SELECT seq, hash FROM aidf_audit ORDER BY seq DESC LIMIT 1",
-                        &[],
-                    )?
-                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-                let out = chain(last, records);
-                for rows in out.chunks(AUDIT_ROWS_PER_INSERT) {
-                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                        Vec::with_capacity(rows.len() * 10);
-                    for r in rows {
-                        params.extend_from_slice(&audit_values!(r));
-                    }
-                    tx.execute(audit_insert_sql(rows.len()), &params)?;
-                }
-                tx.commit()?;
-                Ok(out)
-            }
-        }
-    }
-
-    /// A tenant's audit records, newest first, at most `limit`.
-    pub fn audit(&self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows = self.query(
-            "SELECT seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash FROM aidf_audit WHERE tenant = $1 ORDER BY seq DESC LIMIT $2",
-            &[V::T(tenant.into()), V::I(limit)],
-        )?;
-        rows.into_iter().map(|r| record(&r)).collect()
-    }
-
-    /// Walks the whole chain and reports the first record that does not check out.
-    pub fn verify(&self) -> Result<Verification> {
-        let rows = self.query(
-            "SELECT seq, at, tenant, actor, action, input_digest, outcome, regime_digest, prev_hash, hash FROM aidf_audit ORDER BY seq",
-            &[],
-        )?;
-        let mut prev = "genesis".to_string();
-        let mut n = 0;
-        for (expect_seq, row) in (1i64..).zip(rows.iter()) {
-            let r = record(row)?;
-            n += 1;
-            let bad = |problem: String| Verification {
-                ok: false,
-                records: n,
-                first_bad_seq: Some(r.seq),
-                problem: Some(problem),
-            };
-            if r.seq != expect_seq {
-                return Ok(Verification {
-                    ok: false,
-                    records: n,
-                    first_bad_seq: Some(expect_seq),
-                    problem: Some(format!(
-                        "record {expect_seq} is missing (next is {})",
-                        r.seq
-                    )),
-                });
-            }
-            if r.prev_hash != prev {
-                return Ok(bad(format!(
-                    "record {} does not follow the previous record's hash",
-                    r.seq
-                )));
-            }
-            let fresh = NewAudit {
-                at: r.at,
-                tenant: r.tenant.clone(),
-                actor: r.actor.clone(),
-                action: r.action.clone(),
-                input_digest: r.input_digest.clone(),
-                outcome: r.outcome.clone(),
-                regime_digest: r.regime_digest.clone(),
-            };
-            if chain_hash(r.seq, &fresh, &r.prev_hash) != r.hash {
-                return Ok(bad(format!(
-                    "record {} was altered: its hash does not match its content",
-                    r.seq
-                )));
-            }
-            prev = r.hash.clone();
-        }
-        Ok(Verification {
-            ok: true,
-            records: n,
-            first_bad_seq: None,
-            problem: None,
-        })
-    }
-}
-
-fn chain(last: Option<(i64, String)>, records: &[NewAudit]) -> Vec<AuditRecord> {
-    let (mut seq, mut prev) = last.unwrap_or((0, "genesis".into()));
-    records
-        .iter()
-        .map(|r| {
-            seq += 1;
-            let hash = chain_hash(seq, r, &prev);
-            let rec = AuditRecord {
-                seq,
-                at: r.at,
-                tenant: r.tenant.clone(),
-                actor: r.actor.clone(),
-                action: r.action.clone(),
-                input_digest: r.input_digest.clone(),
-                outcome: r.outcome.clone(),
-                regime_digest: r.regime_digest.clone(),
-                prev_hash: prev.clone(),
-                hash: hash.clone(),
-            };
-            prev = hash;
-            rec
-        })
-        .collect()
-}
-
-fn record(row: &[V]) -> Result<AuditRecord> {
-    let t = |i: usize| match row.get(i) {
-        Some(V::T(s)) => Ok(s.clone()),
-        _ => Err(StoreError::Invalid(format!("audit column {i} is not text"))),
-    };
-    let n = |i: usize| match row.get(i) {
-        Some(V::I(x)) => Ok(*x),
-        _ => Err(StoreError::Invalid(format!(
-            "audit column {i} is not an integer"
-        ))),
-    };
-    Ok(AuditRecord {
-        seq: n(0)?,
-        at: n(1)?,
-        tenant: t(2)?,
-        actor: t(3)?,
-        action: t(4)?,
-        input_digest: t(5)?,
-        outcome: t(6)?,
-        regime_digest: t(7)?,
-        prev_hash: t(8)?,
-        hash: t(9)?,
-    })
 }

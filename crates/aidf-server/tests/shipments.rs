@@ -33,6 +33,12 @@ struct Answer {
     body: Value,
 }
 
+fn auditor(db: &str) -> aidf_ledger::audit::Auditor {
+    aidf_ledger::audit::Auditor::open(db, None)
+        .expect("audit key")
+        .0
+}
+
 fn api(tag: &str) -> Api {
     let dir = std::env::temp_dir().join(format!(
         "aidf-ship-{tag}-{}-{}",
@@ -42,7 +48,7 @@ fn api(tag: &str) -> Api {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
     let policy = Policy::embedded().expect("policy");
-    let state = AppState::new(policy, &db, false).expect("state");
+    let state = AppState::new(policy, &db, false, auditor(&db)).expect("state");
     Api {
         app: router(Arc::new(state)),
         db,
@@ -55,8 +61,19 @@ impl Api {
         let store = aidf_server::store::Db::open(&self.db).expect("db");
         store.ensure_tenant(tenant, tenant, 0).expect("tenant");
         let (id, token) = new_token().expect("token");
+        let info = aidf_server::store::TokenInfo {
+            id,
+            tenant: tenant.to_string(),
+            role: role.to_string(),
+            created_at: 0,
+            revoked_at: None,
+        };
+        let by = aidf_ledger::audit::AuditContext {
+            tenant: tenant.to_string(),
+            actor: "test".to_string(),
+        };
         store
-            .add_token(&id, &token_hash(&token), tenant, role, 0)
+            .add_token(&info, &token_hash(&token), &by)
             .expect("add token");
         token
     }
@@ -119,7 +136,7 @@ fn with_window(tag: &str) -> Api {
     // default window has its own test).
     let mut a = api(tag);
     let policy = Policy::embedded().expect("policy");
-    let mut state = AppState::new(policy, &a.db, false).expect("state");
+    let mut state = AppState::new(policy, &a.db, false, auditor(&a.db)).expect("state");
     state.ship_config.backdate_window_days = 36_500;
     a.app = router(Arc::new(state));
     a
