@@ -16,6 +16,7 @@ use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
 use crate::input::{DeterminationInput, EndUse, VeuKind};
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
+use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
 use crate::weights::{WeightsError, classify_weights};
 
 /// How the transaction is authorized.
@@ -577,6 +578,12 @@ pub fn determine_with(
     // Model weights take their own path.
     if let Some(w) = &input.item.model_weights {
         let (out, ops, eccn) = weights_rules(&mut ev, &parties, input, w, destination_tier)?;
+        let status = match (eccn, w.published) {
+            (Some(_), _) => ItemStatus::Ccl,
+            (None, true) => ItemStatus::NotSubject,
+            (None, false) => ItemStatus::Ear99,
+        };
+        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
         let item = ItemSummary {
             kind: "model_weights",
             chip_id: None,
@@ -606,7 +613,13 @@ pub fn determine_with(
 
     // High-bandwidth memory (3A090.c) takes its own path too.
     if let Some(h) = &input.item.hbm {
-        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, input, h)?;
+        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, h)?;
+        let status = if eccn.is_some() {
+            ItemStatus::Ccl
+        } else {
+            ItemStatus::BelowCcl
+        };
+        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
         let item = ItemSummary {
             kind: "hbm",
             chip_id: None,
@@ -627,24 +640,7 @@ pub fn determine_with(
         None => None,
     };
     let informed = match catalog_chip {
-        Some(chip) => {
-            informed_rule(&mut ev, &parties, &chip.id).map(|review| {
-                // The Entity List's own requirement comes first.
-                if input.consignee.listed {
-                    ev.trail.reason(
-                        "party.listed",
-                        &spec.review.listed_citation,
-                        || format!(
-                            "consignee `{}` is on the Entity List: license required, no exception",
-                            input.consignee.name
-                        ),
-                    );
-                    spec.review.listed
-                } else {
-                    review
-                }
-            })
-        }
+        Some(chip) => informed_rule(&mut ev, &parties, &chip.id),
         None => None,
     };
     if let Some(review) = informed
@@ -662,7 +658,15 @@ pub fn determine_with(
             paragraph: None,
             training_ops: None,
         };
-        return Ok(finish(ev, license(review), None, item, quantity, 0, 0));
+        let out = with_independent(
+            &mut ev,
+            &parties,
+            input,
+            ItemStatus::BelowCcl,
+            None,
+            license(review),
+        );
+        return Ok(finish(ev, out, None, item, quantity, 0, 0));
     }
 
     // Chips.
@@ -693,31 +697,19 @@ pub fn determine_with(
         ..item_base
     };
     let Some(eccn) = class.eccn else {
-        if let Some(review) = informed {
-            return Ok(finish(
-                ev,
-                license(review),
-                None,
-                item,
-                quantity,
-                unit_tpp,
-                total_tpp,
-            ));
-        }
-        ev.trail
-            .reason("not_controlled", &spec.classification.citation, || {
-                "not 3A090/4A090 under this regime: no advanced-computing license requirement"
-                    .into()
-            });
-        return Ok(finish(
-            ev,
-            outcome(Authorization::NotControlled),
-            None,
-            item,
-            quantity,
-            unit_tpp,
-            total_tpp,
-        ));
+        let out = match informed {
+            Some(review) => license(review),
+            None => {
+                ev.trail
+                    .reason("not_controlled", &spec.classification.citation, || {
+                        "not 3A090/4A090 under this regime: no advanced-computing license requirement"
+                            .into()
+                    });
+                outcome(Authorization::NotControlled)
+            }
+        };
+        let out = with_independent(&mut ev, &parties, input, ItemStatus::BelowCcl, None, out);
+        return Ok(finish(ev, out, None, item, quantity, unit_tpp, total_tpp));
     };
     let mut out = chip_rules(
         &mut ev,
@@ -736,6 +728,7 @@ pub fn determine_with(
     {
         out = license(review);
     }
+    let out = with_independent(&mut ev, &parties, input, ItemStatus::Ccl, Some(eccn), out);
     Ok(finish(
         ev,
         out,
@@ -772,7 +765,6 @@ fn informed_rule(ev: &mut Eval<'_>, p: &Parties, chip_id: &str) -> Option<Review
 fn hbm_rules(
     ev: &mut Eval<'_>,
     p: &Parties,
-    input: &DeterminationInput,
     h: &crate::classify::HbmItem,
 ) -> Result<(Outcome, Option<Eccn>, Option<&'static str>), DetermineError> {
     let spec = &ev.regime.spec;
@@ -797,13 +789,6 @@ fn hbm_rules(
     let Some(eccn) = class.eccn else {
         return Ok((outcome(Authorization::NotControlled), None, paragraph));
     };
-    if input.consignee.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!("consignee `{}` is on the Entity List", input.consignee.name)
-            });
-        return Ok((license(spec.review.listed), Some(eccn), paragraph));
-    }
     let regime = ev.regime;
     let groups = &regime.resolved.hbm_groups;
     let hit = ev
@@ -956,18 +941,6 @@ fn chip_rules(
     let c = &input.consignee;
     let ctx = &input.context;
     let dc_a = eccn.is_a_type() && datacenter;
-
-    // Entity List: its own license requirement, whatever the item's scope.
-    if c.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!(
-                    "consignee `{}` is on the Entity List: license required, no exception",
-                    c.name
-                )
-            });
-        return Ok(license(spec.review.listed));
-    }
 
     // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
     let hq_taint = ev.embargoed(p.hq).or_else(|| ev.embargoed(p.parent));
@@ -1307,9 +1280,6 @@ fn us_export_review(
     let (Some(dest), true) = (dest, by_destination) else {
         return Ok(None);
     };
-    if input.consignee.listed {
-        return Ok(None);
-    }
     let tx = input.transaction.unwrap_or_default();
     let tx_name = serde_json::to_value(tx)
         .ok()
@@ -1614,14 +1584,6 @@ fn weights_rules(
     }
     let ops = Some(class.counted_ops);
     let eccn = Some(Eccn::E4091);
-    let c = &input.consignee;
-    if c.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!("consignee `{}` is on the Entity List", c.name)
-            });
-        return Ok((license(spec.review.listed), ops, eccn));
-    }
     ev.trail
         .reason("scope.license_requirement", &mw.citation, || {
             "4E091 requires a license to every destination".into()
@@ -1686,4 +1648,146 @@ fn weights_rules(
         )
     });
     Ok((license(review), ops, eccn))
+}
+
+/// Part 746 and the Entity List: license requirements of their own, whatever the
+/// advanced-computing rules answer. Where either applies, no license exception may be used
+/// (15 CFR 740.2(a), 740.8(b), 744.11(a)): an exception the rules found is withdrawn, and a license
+/// the rules required keeps the stricter review policy.
+fn with_independent(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+    eccn: Option<Eccn>,
+    out: Outcome,
+) -> Outcome {
+    let embargo = embargo_requirement(ev, p, input, status);
+    let listed = entity_list_requirement(ev, input, status, eccn);
+    let review = match (embargo, listed) {
+        (None, None) => return out,
+        (Some(a), Some(b)) => stricter(a, b),
+        (Some(a), None) | (None, Some(a)) => a,
+    };
+    let cite = ev.policy.restrictions.exceptions_barred_citation.clone();
+    if out.authorization == Authorization::License {
+        let review = out.review.map_or(review, |r| stricter(r, review));
+        return Outcome {
+            review: Some(review),
+            ..out
+        };
+    }
+    let had = out.authorization;
+    // The withdrawn exception's own findings are not part of the answer.
+    let family = format!("{}.", had.as_str().to_ascii_lowercase());
+    ev.trail.reasons.retain(|r| !r.rule.starts_with(&family));
+    ev.trail.reason("exceptions.barred", &cite, || {
+        format!("a part 746 or Entity List requirement applies: no license exception may be used, so `{had}` is not available; license required, presumption of {review}")
+    });
+    ev.trail.obligations.clear();
+    license(review)
+}
+
+/// Whether a requirement reaching `reach` covers an item of `status` (chips below 3A090 through the
+/// `below_3a090_on_ccl` switch, reported when it decides).
+fn reaches_item(ev: &mut Eval<'_>, reach: ItemReach, status: ItemStatus) -> bool {
+    if reach == ItemReach::Ccl && status == ItemStatus::BelowCcl {
+        let s = &ev.policy.restrictions.switches.below_3a090_on_ccl;
+        ev.switch_assume(Regime::assumption("below_3a090_on_ccl", s));
+        return s.value;
+    }
+    crate::restrict::reaches(reach, status)
+}
+
+/// The part 746 requirements covering the destination (or the ultimate destination).
+fn embargo_requirement(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    let policy = ev.policy;
+    let tx = input.transaction.unwrap_or_default();
+    let region = input.destination_region.as_deref();
+    let places = [(Some(p.dest), region), (p.ultimate, None)];
+    let mut review = None;
+    for (code, region) in places {
+        let Some(code) = code else { continue };
+        for e in policy.restrictions.embargoes_on(code, region, ev.date, tx) {
+            if !reaches_item(ev, e.items, status) {
+                continue;
+            }
+            if let Some(sw) = &e.unconfirmed {
+                ev.trail.assume(Assumption {
+                    switch: sw.clone(),
+                    value: e.review.to_string(),
+                    confidence: Arc::from("U"),
+                    detail: e.note.clone(),
+                });
+            }
+            ev.trail
+                .reason("embargo.license_required", &e.citation, || {
+                    format!(
+                        "{code}{}: part 746 requires a license ({}); review: {} ({})",
+                        region.map(|r| format!(" ({r})")).unwrap_or_default(),
+                        e.note,
+                        e.review,
+                        e.review_citation
+                    )
+                });
+            review = Some(review.map_or(e.review, |r| stricter(r, e.review)));
+        }
+    }
+    review
+}
+
+/// The Entity List requirement for a listed consignee: the input's entry, or the common one.
+fn entity_list_requirement(
+    ev: &mut Eval<'_>,
+    input: &DeterminationInput,
+    status: ItemStatus,
+    eccn: Option<Eccn>,
+) -> Option<ReviewPolicy> {
+    let c = &input.consignee;
+    if !c.listed && c.entity_list.is_none() {
+        return None;
+    }
+    let dflt = &ev.policy.restrictions.entity_list;
+    let (items, review) = match &c.entity_list {
+        Some(e) => (e.items.clone(), e.review),
+        None => (EntryItems::Reach(dflt.items), dflt.review),
+    };
+    let (cite, rcite) = (dflt.citation.clone(), dflt.review_citation.clone());
+    let covered = match &items {
+        EntryItems::Reach(r) => reaches_item(ev, *r, status),
+        EntryItems::Eccns(list) => {
+            eccn.is_some_and(|e| list.iter().any(|x| e.as_str().starts_with(x.as_str())))
+        }
+    };
+    if !covered {
+        ev.trail.reason("party.listed_outside_scope", &cite, || {
+            format!(
+                "consignee `{}` is on the Entity List, but its entry's license requirement ({}) does not reach this item",
+                c.name,
+                scope_text(&items)
+            )
+        });
+        return None;
+    }
+    ev.trail.reason("party.listed", &cite, || {
+        format!(
+            "consignee `{}` is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception",
+            c.name,
+            scope_text(&items)
+        )
+    });
+    Some(review)
+}
+
+fn scope_text(items: &EntryItems) -> String {
+    match items {
+        EntryItems::Reach(ItemReach::All) => "all items subject to the EAR".into(),
+        EntryItems::Reach(ItemReach::Ccl) => "items on the CCL".into(),
+        EntryItems::Eccns(l) => format!("ECCNs {}", l.join(", ")),
+    }
 }

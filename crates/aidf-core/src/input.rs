@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::classify::{Datacenter, HbmItem};
 use crate::num::de_opt_decimal;
 use crate::policy::Posture;
+use crate::restrict::EntityListEntry;
 
 /// Kind of transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -70,7 +71,7 @@ pub struct Exporter {
 }
 
 /// The ultimate consignee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Consignee {
     /// Name (the LPP year-to-date is kept per consignee).
@@ -86,6 +87,10 @@ pub struct Consignee {
     /// On the Entity List.
     #[serde(default)]
     pub listed: bool,
+    /// The consignee's own Entity List entry (its item scope and review policy), when it differs
+    /// from the common entry in `restrictions.toml` (e.g. a narrower scope); implies `listed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_list: Option<EntityListEntry>,
     /// A government or government-controlled end user.
     #[serde(default)]
     pub government: bool,
@@ -197,7 +202,7 @@ pub struct Context {
 }
 
 /// One transaction to determine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeterminationInput {
     /// Date of the shipment.
@@ -216,6 +221,10 @@ pub struct DeterminationInput {
     pub exporter: Option<Exporter>,
     /// Destination country.
     pub destination: String,
+    /// ISO 3166-2 region of the destination, where a rule names regions (the covered regions of
+    /// Ukraine, 15 CFR 746.6: `UA-43` Crimea, `UA-40` Sevastopol, `UA-14` Donetsk, `UA-09` Luhansk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_region: Option<String>,
     /// Ultimate consignee.
     pub consignee: Consignee,
     /// End use.

@@ -19,6 +19,7 @@ pub mod num;
 pub mod policy;
 pub mod regime;
 mod regime_file;
+pub mod restrict;
 pub mod weights;
 
 pub use determine::{

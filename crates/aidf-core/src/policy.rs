@@ -15,6 +15,7 @@ use crate::country::{
 };
 use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches};
 use crate::regime_file::{Locator, ResolvedFile};
+use crate::restrict::{Restrictions, RestrictionsError};
 
 /// Enforcement posture: the text in force, or what BIS enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -121,6 +122,8 @@ pub struct PolicySources {
     pub chips_toml: (String, String),
     /// `timeline.toml`.
     pub timeline_toml: (String, String),
+    /// `restrictions.toml` (part 746 embargoes, the Entity List entry).
+    pub restrictions_toml: (String, String),
     /// `regimes/*.toml`.
     pub regimes: Vec<(String, String)>,
 }
@@ -142,6 +145,10 @@ impl PolicySources {
             timeline_toml: f(
                 "timeline.toml",
                 include_str!("../../../policy/timeline.toml"),
+            ),
+            restrictions_toml: f(
+                "restrictions.toml",
+                include_str!("../../../policy/restrictions.toml"),
             ),
             regimes: vec![
                 f(
@@ -273,6 +280,8 @@ pub struct Policy {
     regime_by_id: crate::fxhash::FxHashMap<String, usize>,
     /// The timeline.
     pub timeline: Timeline,
+    /// Part 746 embargoes and the Entity List entry (every regime reads them).
+    pub restrictions: Restrictions,
 }
 
 fn parse_countries(file: &str, text: &str) -> Result<Vec<Country>, PolicyError> {
@@ -612,11 +621,12 @@ fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyErr
     Ok(())
 }
 
-fn digest(spec: &RegimeSpec, table: &CountryTable) -> Arc<str> {
+fn digest(spec: &RegimeSpec, table: &CountryTable, restrictions: &Restrictions) -> Arc<str> {
     let canonical = serde_json::to_vec(&DigestInput {
         regime: spec,
         groups: table.groups(),
         aliases: table.aliases(),
+        restrictions,
     })
     .unwrap_or_default();
     let hash = Sha256::digest(&canonical);
@@ -643,6 +653,11 @@ impl Policy {
             crate::chip::CatalogError::Parse(te) => PolicyError::toml(chf, cht, &te),
             other => PolicyError::new(chf, other.to_string()),
         })?;
+        let (rsf, rst) = &src.restrictions_toml;
+        let restrictions = Restrictions::parse(rst, &table).map_err(|e| match e {
+            RestrictionsError::Toml(te) => PolicyError::toml(rsf, rst, &te),
+            other => PolicyError::new(rsf, other.to_string()),
+        })?;
         let mut regimes = Vec::new();
         let mut regime_by_id = crate::fxhash::FxHashMap::default();
         let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
@@ -650,7 +665,7 @@ impl Policy {
             validate_regime(rf, &loc)?;
             let resolved = resolve_regime(rf, &loc, &table, &catalog)?;
             regime_by_id.insert(rf.spec.id.clone(), regimes.len());
-            let digest = digest(&rf.spec, &table);
+            let digest = digest(&rf.spec, &table, &restrictions);
             regimes.push(Regime {
                 id: Arc::from(rf.spec.id.as_str()),
                 spec: rf.spec.clone(),
@@ -715,6 +730,7 @@ impl Policy {
             regimes,
             regime_by_id,
             timeline,
+            restrictions,
         })
     }
 

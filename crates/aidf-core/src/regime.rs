@@ -101,10 +101,6 @@ pub struct Review {
     pub tier3: ReviewPolicy,
     /// Citation.
     pub tier3_citation: Arc<str>,
-    /// Policy for parties on the Entity List.
-    pub listed: ReviewPolicy,
-    /// Citation.
-    pub listed_citation: Arc<str>,
     /// Destinations that carry the tier-3 policy when the regime has no tiers.
     #[serde(default)]
     pub denial_groups: Vec<String>,
@@ -647,6 +643,7 @@ pub(crate) struct DigestInput<'a> {
     pub regime: &'a RegimeSpec,
     pub groups: &'a [crate::country::Group],
     pub aliases: &'a [crate::country::Alias],
+    pub restrictions: &'a crate::restrict::Restrictions,
 }
 
 /// Collects switch names whose section needs them, for validation.

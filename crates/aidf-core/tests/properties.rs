@@ -64,6 +64,7 @@ prop_compose! {
                 },
                 listed,
                 government: false,
+                ..Default::default()
             },
             end_use: Some(match end_use {
                 0 => aidf_core::input::EndUse::Deployment,
@@ -81,6 +82,7 @@ prop_compose! {
                 nveu_installed_tpp: installed,
                 ..Default::default()
             },
+            ..Default::default()
         }
     }
 }

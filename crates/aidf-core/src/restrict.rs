@@ -1,0 +1,234 @@
+//! License requirements that stand beside the advanced-computing rules: the embargoes and special
+//! controls of 15 CFR part 746 and the Entity List (15 CFR 744.11), read from
+//! `policy/restrictions.toml`. Where one applies, no license exception may be used (15 CFR
+//! 740.2(a), 740.8(b)).
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::country::{CountryCode, CountryTable};
+use crate::input::Transaction;
+use crate::regime::{ReviewPolicy, SwitchDef};
+
+/// Which items a requirement reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemReach {
+    /// Every item subject to the EAR.
+    All,
+    /// Items on the Commerce Control List.
+    Ccl,
+}
+
+/// What the item is, as far as these requirements care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus {
+    /// Classified under an ECCN aidf determines (3A090, 4A090, 4E091).
+    Ccl,
+    /// A chip or memory below those ECCNs: subject to the EAR, on the CCL only through the
+    /// `below_3a090_on_ccl` switch.
+    BelowCcl,
+    /// Subject to the EAR but not on the CCL (EAR99), e.g. unpublished weights below 4E091.
+    Ear99,
+    /// Not subject to the EAR (published weights).
+    NotSubject,
+}
+
+/// One part 746 requirement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Embargo {
+    /// Stable id, e.g. `russia`.
+    pub id: String,
+    /// Countries it covers (aliases applied).
+    pub countries: Vec<String>,
+    /// ISO 3166-2 regions within those countries (empty: the whole country).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// First day in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// First day no longer in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    /// Items it reaches.
+    pub items: ItemReach,
+    /// Transactions it covers.
+    pub transactions: Vec<Transaction>,
+    /// Review policy of a license.
+    pub review: ReviewPolicy,
+    /// Citation of the requirement.
+    pub citation: Arc<str>,
+    /// Citation of the review policy.
+    pub review_citation: Arc<str>,
+    /// Switch name when the review policy rests on an unconfirmed reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<Arc<str>>,
+    /// What the requirement is.
+    pub note: Arc<str>,
+}
+
+/// An Entity List entry's license requirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityListEntry {
+    /// Items the entry's license requirement reaches.
+    pub items: EntryItems,
+    /// The entry's license review policy.
+    pub review: ReviewPolicy,
+}
+
+/// An entry's item scope: every item subject to the EAR, or the items of named ECCNs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EntryItems {
+    /// `"all"` or `"ccl"`.
+    Reach(ItemReach),
+    /// ECCNs (e.g. `["3A090", "4A090"]`); an ECCN matches its paragraphs (`3A090` covers `3A090.a`).
+    Eccns(Vec<String>),
+}
+
+/// The default Entity List entry with its citations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityListDefault {
+    /// Items the entry reaches.
+    pub items: ItemReach,
+    /// Review policy.
+    pub review: ReviewPolicy,
+    /// Citation of the requirement.
+    pub citation: Arc<str>,
+    /// Citation of the review policy.
+    pub review_citation: Arc<str>,
+    /// What else the entry carries.
+    pub note: Arc<str>,
+}
+
+/// Switches of the restrictions file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionSwitches {
+    /// Chips and memory below 3A090 are items on the CCL.
+    pub below_3a090_on_ccl: SwitchDef<bool>,
+}
+
+/// `restrictions.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restrictions {
+    /// Format version (1).
+    pub schema: u32,
+    /// Citation of the rule that no license exception may be used where these apply.
+    pub exceptions_barred_citation: Arc<str>,
+    /// Part 746 requirements.
+    #[serde(default)]
+    pub embargo: Vec<Embargo>,
+    /// The Entity List entry used when the input gives none.
+    pub entity_list: EntityListDefault,
+    /// Unconfirmed readings.
+    pub switches: RestrictionSwitches,
+    /// `embargo[i].countries`, resolved.
+    #[serde(skip)]
+    pub countries: Vec<Vec<CountryCode>>,
+}
+
+impl Restrictions {
+    /// Parses and validates the file against the country table. Errors are `(field, message)`.
+    pub fn parse(text: &str, table: &CountryTable) -> Result<Restrictions, RestrictionsError> {
+        let mut r: Restrictions = toml::from_str(text).map_err(RestrictionsError::Toml)?;
+        if r.schema != 1 {
+            return Err(RestrictionsError::Field(
+                "schema".into(),
+                format!("unsupported version {}", r.schema),
+            ));
+        }
+        for (i, e) in r.embargo.iter().enumerate() {
+            let field = |name: &str| format!("embargo[{i}].{name}");
+            if let (Some(f), Some(u)) = (e.from, e.until)
+                && u <= f
+            {
+                return Err(RestrictionsError::Field(
+                    field("until"),
+                    format!("{u} is not after `from` {f}; dates out of order"),
+                ));
+            }
+            if e.transactions.is_empty() {
+                return Err(RestrictionsError::Field(
+                    field("transactions"),
+                    "must name at least one transaction".into(),
+                ));
+            }
+            let codes = e
+                .countries
+                .iter()
+                .map(|c| {
+                    table
+                        .lookup(c)
+                        .map(|code| table.canonical(code).0)
+                        .map_err(|err| {
+                            RestrictionsError::Field(field("countries"), err.to_string())
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            r.countries.push(codes);
+        }
+        Ok(r)
+    }
+
+    /// Part 746 entries covering `dest` (and `region`, if given) on `date` for `tx`.
+    pub fn embargoes_on<'a>(
+        &'a self,
+        dest: CountryCode,
+        region: Option<&'a str>,
+        date: NaiveDate,
+        tx: Transaction,
+    ) -> impl Iterator<Item = &'a Embargo> + 'a {
+        self.embargo
+            .iter()
+            .zip(&self.countries)
+            .filter(move |(e, codes)| {
+                codes.contains(&dest)
+                    && e.from.is_none_or(|f| f <= date)
+                    && e.until.is_none_or(|u| date < u)
+                    && e.transactions.contains(&tx)
+                    && (e.regions.is_empty()
+                        || region
+                            .is_some_and(|r| e.regions.iter().any(|x| x.eq_ignore_ascii_case(r))))
+            })
+            .map(|(e, _)| e)
+    }
+}
+
+/// A restrictions file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestrictionsError {
+    /// TOML syntax or shape.
+    #[error("{0}")]
+    Toml(toml::de::Error),
+    /// A field with a bad value.
+    #[error("field `{0}`: {1}")]
+    Field(String, String),
+}
+
+/// The stricter of two review policies (denial, then case-by-case, then approval).
+pub fn stricter(a: ReviewPolicy, b: ReviewPolicy) -> ReviewPolicy {
+    let rank = |p| match p {
+        ReviewPolicy::Denial => 2,
+        ReviewPolicy::CaseByCase => 1,
+        ReviewPolicy::Approval => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Whether an entry's item scope reaches an item of `status` with ECCN `eccn`. `Some(true)` only
+/// through the `below_3a090_on_ccl` switch is reported by the caller.
+pub fn reaches(reach: ItemReach, status: ItemStatus) -> bool {
+    match (reach, status) {
+        (_, ItemStatus::NotSubject) => false,
+        (ItemReach::All, _) => true,
+        (ItemReach::Ccl, ItemStatus::Ccl | ItemStatus::BelowCcl) => true,
+        (ItemReach::Ccl, ItemStatus::Ear99) => false,
+    }
+}
