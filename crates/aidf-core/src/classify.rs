@@ -18,9 +18,13 @@ use crate::num::{de_decimal, de_opt_decimal, round_to_u64};
 pub struct Thresholds {
     /// Citation of ECCN 3A090 and its notes.
     pub citation: Arc<str>,
-    /// 3A090.a.1: TPP of this or more.
-    #[serde(deserialize_with = "de_decimal")]
-    pub a1_tpp_min: Decimal,
+    /// 3A090.a.1: TPP of this or more. Absent: the regime has no ECCN 3A090 (before 7 Oct 2022).
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub a1_tpp_min: Option<Decimal>,
     /// 2022 rule: 3A090 also needs aggregate bidirectional I/O of this many GB/s or more.
     #[serde(
         default,
@@ -341,6 +345,15 @@ pub fn classify_with(
             reason: r,
         })
     };
+    let Some(a1_tpp_min) = t.a1_tpp_min else {
+        return done(
+            None,
+            "not 3A090 (no such ECCN in this regime)",
+            reason("classify.no_3a090", &|| {
+                "ECCN 3A090 does not exist under this regime: the item is not 3A090".into()
+            }),
+        );
+    };
     if let Some(min) = t.non_datacenter_tpp_min
         && !datacenter
         && m.tpp < min
@@ -356,12 +369,12 @@ pub fn classify_with(
             }),
         );
     }
-    if m.tpp >= t.a1_tpp_min {
+    if m.tpp >= a1_tpp_min {
         if let Some(min) = t.interconnect_gbs_min {
             let Some(bw) = m.interconnect_gbs else {
                 return Err(IndeterminateError::Interconnect {
                     tpp: tpp.to_string(),
-                    tpp_min: fmt_dec(t.a1_tpp_min),
+                    tpp_min: fmt_dec(a1_tpp_min),
                     min: fmt_dec(min),
                 });
             };
@@ -372,7 +385,7 @@ pub fn classify_with(
                     reason("classify.interconnect_below", &|| {
                         format!(
                             "TPP {tpp} >= {} but aggregate bidirectional I/O {} GB/s < {} GB/s: outside 3A090",
-                            fmt_dec(t.a1_tpp_min),
+                            fmt_dec(a1_tpp_min),
                             fmt_dec(bw),
                             fmt_dec(min)
                         )
@@ -385,7 +398,7 @@ pub fn classify_with(
                 reason("classify.3a090.interconnect", &|| {
                     format!(
                         "TPP {tpp} >= {} and aggregate bidirectional I/O {} GB/s >= {} GB/s",
-                        fmt_dec(t.a1_tpp_min),
+                        fmt_dec(a1_tpp_min),
                         fmt_dec(bw),
                         fmt_dec(min)
                     )
@@ -401,7 +414,7 @@ pub fn classify_with(
             Some(Eccn::A3090a),
             "3A090.a.1",
             reason("classify.3a090.a.1", &|| {
-                format!("TPP {tpp} >= {}{note}", fmt_dec(t.a1_tpp_min))
+                format!("TPP {tpp} >= {}{note}", fmt_dec(a1_tpp_min))
             }),
         );
     }
@@ -410,7 +423,7 @@ pub fn classify_with(
         .flatten()
         .min();
     let Some(floor) = floor.filter(|f| m.tpp >= *f) else {
-        let bound = floor.unwrap_or(t.a1_tpp_min).min(t.a1_tpp_min);
+        let bound = floor.unwrap_or(a1_tpp_min).min(a1_tpp_min);
         return done(
             None,
             "not 3A090 (below parameters)",
@@ -425,7 +438,7 @@ pub fn classify_with(
     let indeterminate = || IndeterminateError::Density {
         tpp: tpp.to_string(),
         low: fmt_dec(floor),
-        high: fmt_dec(t.a1_tpp_min),
+        high: fmt_dec(a1_tpp_min),
         hint: "give the die area (or pd) of the item",
     };
     let pd_text = Shown2(m.pd);
@@ -458,7 +471,7 @@ pub fn classify_with(
                 format!(
                     "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {}",
                     t.b1_tpp_min.map(fmt_dec).unwrap_or_default(),
-                    fmt_dec(t.a1_tpp_min),
+                    fmt_dec(a1_tpp_min),
                     t.b1_pd_min.map(fmt_dec).unwrap_or_default(),
                     a2_pd(),
                 )

@@ -132,7 +132,8 @@ pub struct RegimeRef {
     pub posture: Posture,
     /// Date of the transaction.
     pub date: NaiveDate,
-    /// `timeline` (resolved from the date) or `pinned` (named in the input).
+    /// `timeline` (resolved from the date), `pinned` (named in the input) or `informed_letter`
+    /// (an is-informed letter of the timeline's regime applies this regime to the item).
     pub selected_by: &'static str,
 }
 
@@ -435,6 +436,18 @@ pub fn determine_with(
             (r, "timeline", Some(entry))
         }
     };
+    // A letter that makes a later rule apply at once to its addressee's items (23 Oct 2023).
+    let letter = match selected_by {
+        "timeline" => letter_regime(policy, regime, input, date),
+        _ => None,
+    };
+    let timeline_regime = regime;
+    let regime = letter.map_or(regime, |(r, _)| r);
+    let selected_by = if letter.is_some() {
+        "informed_letter"
+    } else {
+        selected_by
+    };
     let mut ev = Eval {
         policy,
         regime,
@@ -453,12 +466,26 @@ pub fn determine_with(
         }
     }
     match timeline_note {
-        Some(entry) => ev.trail.reason("regime.timeline", &spec.citation, || {
-            format!(
-                "{date} under posture {posture}: `{}` applies from {} ({})",
-                spec.id, entry.from, entry.note
-            )
-        }),
+        Some(entry) => {
+            let t = &timeline_regime.spec;
+            ev.trail.reason("regime.timeline", &t.citation, || {
+                format!(
+                    "{date} under posture {posture}: `{}` applies from {} ({})",
+                    t.id, entry.from, entry.note
+                )
+            });
+            if let Some((r, inf)) = letter {
+                ev.trail.reason("informed.regime_applied", &inf.citation, || {
+                    format!(
+                        "is-informed letter `{}`: for this item the requirements of `{}` apply from {} ({})",
+                        inf.id,
+                        r.spec.id,
+                        inf.from.map(|d| d.to_string()).unwrap_or_default(),
+                        inf.note
+                    )
+                });
+            }
+        }
         None => {
             let in_force = policy
                 .regime_on(date, posture)
@@ -633,25 +660,19 @@ pub fn determine_with(
         return Ok(finish(ev, out, eccn, item, quantity, 0, 0));
     }
 
-    // "Is informed" requirements name catalog items, whatever their parameters.
-    // The catalog entry, looked up once.
+    // "Is informed" letters name catalog items, or state performance criteria.
     let catalog_chip = match &input.item.chip {
         Some(name) => Some(policy.catalog.lookup(name).map_err(DetermineError::Chip)?),
         None => None,
     };
-    let informed = match catalog_chip {
-        Some(chip) => informed_rule(&mut ev, &parties, &chip.id),
-        None => None,
-    };
-    if let Some(review) = informed
-        && catalog_chip.is_some_and(|c| c.metrics().is_none())
+    if let Some(chip) = catalog_chip.filter(|c| c.metrics().is_none())
+        && let Some(review) = informed_rule(&mut ev, &parties, input, Some(chip), None)
     {
         // No published throughput: the requirement still holds; TPP stays unknown.
-        let chip = catalog_chip;
         let item = ItemSummary {
             kind: "chip",
-            chip_id: chip.map(|c| c.id.clone()),
-            name: chip.map(|c| c.name()),
+            chip_id: Some(chip.id.clone()),
+            name: Some(chip.name()),
             tpp: None,
             pd: None,
             datacenter: None,
@@ -671,6 +692,7 @@ pub fn determine_with(
 
     // Chips.
     let (metrics, item_base) = chip_metrics(catalog_chip, input, &mut ev)?;
+    let informed = informed_rule(&mut ev, &parties, input, catalog_chip, Some(&metrics));
     let unit_tpp = metrics.tpp_whole();
     let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
         DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
@@ -740,25 +762,147 @@ pub fn determine_with(
     ))
 }
 
-/// An "is informed" requirement naming this catalog chip for this destination: its review policy.
-fn informed_rule(ev: &mut Eval<'_>, p: &Parties, chip_id: &str) -> Option<ReviewPolicy> {
-    let spec = &ev.regime.spec;
-    let (_, inf) = spec.informed.iter().enumerate().find(|(i, inf)| {
-        inf.chips.iter().any(|c| c == chip_id)
-            && ev.regime.resolved.informed_countries[*i].contains(&p.dest)
-    })?;
-    let s = spec.switches.informed_license_review.as_ref();
-    ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
-    let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
-    ev.trail.reason(
-        "informed.license_required",
-        &inf.citation,
-        || format!(
-            "`{chip_id}` is named in the `{}` requirement for {}: license required whatever its 3A090 status ({})",
-            inf.id, p.dest, inf.note
+/// Whether an is-informed letter reaches the item: named by catalog id, or meeting the letter's
+/// performance criteria (for its addressees' items).
+fn informed_item(
+    inf: &crate::regime::Informed,
+    input: &DeterminationInput,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> Option<String> {
+    if let Some(c) = chip
+        && inf.chips.iter().any(|id| **id == *c.id)
+    {
+        return Some(format!("`{}` is named", c.id));
+    }
+    let (cr, m) = (inf.criteria.as_ref()?, metrics?);
+    let vendor_ok = cr.vendors.iter().any(|v| {
+        chip.is_some_and(|c| c.vendor.eq_ignore_ascii_case(v))
+            || input
+                .exporter
+                .as_ref()
+                .and_then(|e| e.name.as_deref())
+                .is_some_and(|n| n.split_whitespace().any(|w| w.eq_ignore_ascii_case(v)))
+    });
+    if !vendor_ok || (cr.datacenter_only && m.datacenter == Datacenter::No) {
+        return None;
+    }
+    let tests = [
+        (cr.tpp_min, Some(m.tpp), "TPP"),
+        (
+            cr.interconnect_gbs_min,
+            m.interconnect_gbs,
+            "interconnect GB/s",
         ),
-    );
-    Some(review)
+        (
+            cr.dram_bandwidth_gbs_min,
+            m.dram_bandwidth_gbs,
+            "DRAM bandwidth GB/s",
+        ),
+    ];
+    let mut met = Vec::new();
+    let mut stated = 0;
+    for (min, value, what) in tests {
+        let Some(min) = min else { continue };
+        stated += 1;
+        if value.is_some_and(|v| v >= min) {
+            met.push(format!("{what} >= {}", min.normalize()));
+        }
+    }
+    let hit = if cr.all {
+        met.len() == stated
+    } else {
+        !met.is_empty()
+    };
+    (hit && stated > 0).then(|| format!("meets the letter's criteria ({})", met.join(", ")))
+}
+
+/// The regime an is-informed letter of the timeline's regime applies to this item on `date`.
+fn letter_regime<'p>(
+    policy: &'p Policy,
+    regime: &'p Regime,
+    input: &DeterminationInput,
+    date: NaiveDate,
+) -> Option<(&'p Regime, &'p crate::regime::Informed)> {
+    let chip = input
+        .item
+        .chip
+        .as_deref()
+        .and_then(|c| policy.catalog.lookup(c).ok());
+    let metrics = match chip {
+        Some(c) => c.metrics(),
+        None => input.item.tpp.map(|tpp| Metrics {
+            tpp,
+            pd: None,
+            die_area_mm2: None,
+            die_area_mm2_max: None,
+            datacenter: input.item.datacenter_status(),
+            interconnect_gbs: input.item.interconnect_gbs,
+            dram_bandwidth_gbs: input.item.dram_bandwidth_gbs,
+        }),
+    };
+    regime.spec.informed.iter().find_map(|inf| {
+        let id = inf.apply_regime.as_deref()?;
+        let dated = inf.from.is_none_or(|f| f <= date) && inf.until.is_none_or(|u| date < u);
+        informed_item(inf, input, chip, metrics.as_ref())
+            .filter(|_| dated)
+            .and_then(|_| Some((policy.regime(id)?, inf)))
+    })
+}
+
+/// Whether a place (or a party's headquarters) is among an is-informed letter's destinations.
+fn informed_place(ev: &mut Eval<'_>, i: usize, code: CountryCode) -> bool {
+    let regime: &Regime = ev.regime;
+    regime.resolved.informed_countries[i].contains(&code)
+        || ev
+            .member_of_any(code, &regime.resolved.informed_groups[i])
+            .is_some()
+}
+
+/// An is-informed letter reaching this item and these parties on this date: its review policy.
+fn informed_rule(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> Option<ReviewPolicy> {
+    let regime: &Regime = ev.regime;
+    let spec = &regime.spec;
+    for (i, inf) in spec.informed.iter().enumerate() {
+        let dated = inf.from.is_none_or(|f| f <= ev.date) && inf.until.is_none_or(|u| ev.date < u);
+        if !dated || inf.apply_regime.is_some() {
+            continue;
+        }
+        let Some(what) = informed_item(inf, input, chip, metrics) else {
+            continue;
+        };
+        let place = [Some(p.dest), p.ultimate]
+            .into_iter()
+            .flatten()
+            .find(|&c| informed_place(ev, i, c))
+            .map(|c| format!("destination {c}"))
+            .or_else(|| {
+                let hq = [p.hq, p.parent]
+                    .into_iter()
+                    .find(|&c| inf.headquarters && informed_place(ev, i, c))?;
+                Some(format!(
+                    "consignee or its ultimate parent headquartered in {hq}"
+                ))
+            });
+        let Some(place) = place else { continue };
+        let s = spec.switches.informed_license_review.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
+        let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
+        ev.trail.reason("informed.license_required", &inf.citation, || {
+            format!(
+                "is-informed letter `{}`: the item {what}; {place}: license required whatever its 3A090 status ({})",
+                inf.id, inf.note
+            )
+        });
+        return Some(review);
+    }
+    None
 }
 
 /// 3A090.c (HBM): classification, scope and review.

@@ -160,6 +160,10 @@ impl PolicySources {
                     include_str!("../../../policy/regimes/ai-diffusion-2025.toml"),
                 ),
                 f(
+                    "regimes/informed-2022.toml",
+                    include_str!("../../../policy/regimes/informed-2022.toml"),
+                ),
+                f(
                     "regimes/ec-2022.toml",
                     include_str!("../../../policy/regimes/ec-2022.toml"),
                 ),
@@ -466,7 +470,31 @@ fn resolve_regime(
         }
     }
     let mut informed_countries = Vec::new();
+    let mut informed_groups = Vec::new();
     for (i, inf) in spec.informed.iter().enumerate() {
+        if inf.chips.is_empty() && inf.criteria.is_none() {
+            return Err(rf.error(
+                loc,
+                "informed",
+                format!(
+                    "entry {i} (`{}`): names no `chips` and no `criteria`",
+                    inf.id
+                ),
+            ));
+        }
+        if let (Some(f), Some(u)) = (inf.from, inf.until)
+            && u <= f
+        {
+            return Err(rf.error(
+                loc,
+                "informed",
+                format!(
+                    "entry {i} (`{}`): `until` {u} is not after `from` {f}; dates out of order",
+                    inf.id
+                ),
+            ));
+        }
+        informed_groups.push(groups("informed.groups", &inf.groups)?);
         for chip in &inf.chips {
             if !catalog.chips().iter().any(|c| &*c.id == chip.as_str()) {
                 return Err(rf.error(
@@ -496,6 +524,7 @@ fn resolve_regime(
             None => Vec::new(),
         },
         informed_countries,
+        informed_groups,
         us_export_countries: match &spec.us_export_review {
             Some(u) => countries("us_export_review.countries", &u.countries)?,
             None => Vec::new(),
@@ -673,6 +702,21 @@ impl Policy {
                 resolved,
                 file: Arc::from(rf.file),
             });
+        }
+        for r in &regimes {
+            for inf in &r.spec.informed {
+                if let Some(id) = &inf.apply_regime
+                    && !regime_by_id.contains_key(id)
+                {
+                    return Err(PolicyError::new(
+                        &r.file,
+                        format!(
+                            "field `informed.apply_regime` of `{}`: unknown regime `{id}`",
+                            inf.id
+                        ),
+                    ));
+                }
+            }
         }
         let (tf, tt) = &src.timeline_toml;
         let timeline: Timeline = toml::from_str(tt).map_err(|e| PolicyError::toml(tf, tt, &e))?;

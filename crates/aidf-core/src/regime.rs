@@ -282,7 +282,7 @@ pub struct Hbm {
 }
 
 /// A license requirement imposed on named items by letters to their exporters ("is informed"),
-/// outside the CCL parameters (the April 2025 H20/MI308 requirement).
+/// outside the CCL parameters (the letters of 26 Aug 2022, 23 Oct 2023 and 9 Apr 2025).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Informed {
@@ -290,12 +290,71 @@ pub struct Informed {
     pub id: String,
     /// Where the requirement comes from.
     pub citation: Arc<str>,
+    /// Date of the letter: the first day it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// First day it no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
     /// Catalog ids of the items the letters name.
+    #[serde(default)]
     pub chips: Vec<String>,
+    /// The letter's performance criteria for items it does not name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<InformedCriteria>,
     /// Destinations (aliases applied: Hong Kong is China).
+    #[serde(default)]
     pub countries: Vec<String>,
+    /// Country groups whose members are destinations too (membership on the transaction's date).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The letter also reaches companies headquartered in, or whose ultimate parent is
+    /// headquartered in, those destinations, wherever the item goes.
+    #[serde(default)]
+    pub headquarters: bool,
+    /// Instead of a license requirement of its own, the letter makes this regime's requirements
+    /// apply to the items from its date (the 23 Oct 2023 letter: the October 2023 rule at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_regime: Option<String>,
     /// What is known and what is not.
     pub note: Arc<str>,
+}
+
+/// An is-informed letter's performance criteria. Every stated minimum is inclusive ("achieving",
+/// "reaching"); `all` says whether every one must be met or any one suffices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InformedCriteria {
+    /// Vendors the letter was addressed to (catalog `vendor`, or a word of `exporter.name`).
+    pub vendors: Vec<String>,
+    /// TPP of this or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tpp_min: Option<Decimal>,
+    /// Aggregate bidirectional interconnect of this many GB/s or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interconnect_gbs_min: Option<Decimal>,
+    /// Total DRAM bandwidth of this many GB/s or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dram_bandwidth_gbs_min: Option<Decimal>,
+    /// Every stated minimum must be met (otherwise any one).
+    pub all: bool,
+    /// Only items designed or marketed for datacenters.
+    #[serde(default)]
+    pub datacenter_only: bool,
+    /// Where the figures come from.
+    pub citation: Arc<str>,
 }
 
 /// One condition of a license policy, reported as an obligation.
@@ -573,6 +632,8 @@ pub struct Resolved {
     pub hbm_groups: Vec<GroupIdx>,
     /// `informed[i].countries`.
     pub informed_countries: Vec<Vec<CountryCode>>,
+    /// `informed[i].groups`.
+    pub informed_groups: Vec<Vec<GroupIdx>>,
     /// `us_export_review.countries`.
     pub us_export_countries: Vec<CountryCode>,
     /// `foundry.packaging_excluded_groups`.
@@ -690,7 +751,7 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     if spec.hbm.is_some() {
         need.insert("hbm_license_review", s.hbm_license_review.is_some());
     }
-    if !spec.informed.is_empty() {
+    if spec.informed.iter().any(|i| i.apply_regime.is_none()) {
         need.insert(
             "informed_license_review",
             s.informed_license_review.is_some(),
