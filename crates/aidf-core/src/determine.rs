@@ -13,7 +13,7 @@ use crate::classify::{
 };
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
-use crate::input::{DeterminationInput, EndUse, VeuKind};
+use crate::input::{DeterminationInput, EndUse, Transaction, VeuKind};
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
 use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
@@ -1138,6 +1138,18 @@ fn chip_rules(
                 .map(|g| format!("consignee or its ultimate parent is headquartered in {g}"))
         });
     if let Some(why) = embargo {
+        if !dc_a
+            && input.transaction == Some(Transaction::Transfer)
+            && let Some(cite) = spec
+                .aca
+                .as_ref()
+                .and_then(|a| a.transfers_within_citation.as_ref())
+        {
+            ev.trail.reason("aca.eligible_transfer", cite, || {
+                format!("{why}; {eccn} not designed for datacenters or .b, transferred within the country: License Exception ACA, no notice")
+            });
+            return Ok(outcome(Authorization::Aca));
+        }
         if !dc_a {
             if let Some(nac) = &spec.nac {
                 ev.trail.reason(
@@ -1195,6 +1207,16 @@ fn chip_rules(
                 || format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
             );
             return Ok(outcome(Authorization::Aca));
+        }
+        if let Some(cite) = spec
+            .nac
+            .as_ref()
+            .and_then(|n| n.without_notice_citation.as_ref())
+        {
+            ev.trail.reason("nac.eligible_no_notice", cite, || {
+                format!("{eccn} not designed for datacenters or .b, destination outside Macau/D:5: License Exception NAC without notice")
+            });
+            return Ok(outcome(Authorization::Nac));
         }
         ev.trail.reason(
             "license.review_default",

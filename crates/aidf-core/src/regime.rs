@@ -114,6 +114,9 @@ pub struct Nac {
     pub citation: Arc<str>,
     /// Days of notice before shipment.
     pub notice_days: u32,
+    /// NAC's branch without notice for items outside Macau/D:5 (October 2023 text, before ACA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_notice_citation: Option<Arc<str>>,
 }
 
 /// License Exception ACA.
@@ -124,6 +127,9 @@ pub struct Aca {
     pub citation: Arc<str>,
     /// ACA also covers Tier 2 destinations (diffusion rule).
     pub tier2: bool,
+    /// ACA covers in-country transfers within Macau/D:5 (2024 text): its citation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers_within_citation: Option<Arc<str>>,
 }
 
 /// License Exception ACM.
