@@ -867,6 +867,9 @@ fn informed_rule(
     chip: Option<&Chip>,
     metrics: Option<&Metrics>,
 ) -> Option<ReviewPolicy> {
+    if is_domestic(ev, p) {
+        return None;
+    }
     let regime: &Regime = ev.regime;
     let spec = &regime.spec;
     for (i, inf) in spec.informed.iter().enumerate() {
@@ -935,9 +938,15 @@ fn hbm_rules(
     };
     let regime = ev.regime;
     let groups = &regime.resolved.hbm_groups;
-    let hit = ev
-        .member_of_any(p.dest, groups)
-        .or_else(|| p.ultimate.and_then(|u| ev.member_of_any(u, groups)));
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok((out, Some(eccn), paragraph));
+    }
+    // 89 FR 96790: to those destinations, or to a party headquartered in, or whose ultimate
+    // parent is headquartered in, one of them.
+    let hit = [Some(p.dest), p.ultimate, Some(p.hq), Some(p.parent)]
+        .into_iter()
+        .flatten()
+        .find_map(|c| ev.member_of_any(c, groups));
     let Some(g) = hit else {
         ev.trail.reason("scope.outside", &hbm.scope_citation, || {
             format!("no license requirement for 3A090.c to {}", p.dest)
@@ -947,7 +956,7 @@ fn hbm_rules(
     let gid = ev.group_id(g);
     ev.trail
         .reason("hbm.license_required", &hbm.scope_citation, || {
-            format!("3A090.c to a destination in {gid}: license required")
+            format!("3A090.c to a destination in {gid}, or to a party headquartered (or with an ultimate parent) there: license required")
         });
     ev.trail.reason(
         "hbm.exception_not_modelled",
@@ -1085,6 +1094,9 @@ fn chip_rules(
     let c = &input.consignee;
     let ctx = &input.context;
     let dc_a = eccn.is_a_type() && datacenter;
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok(out);
+    }
 
     // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
     let hq_taint = ev.embargoed(p.hq).or_else(|| ev.embargoed(p.parent));
@@ -1280,13 +1292,14 @@ fn chip_rules(
     if let (Some(veu), Some(v)) = (&spec.veu, &c.veu) {
         match v.kind {
             VeuKind::Uveu => {
-                let t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+                // §748.15(b)(2)(i): headquartered in, or ultimate parent headquartered in, Tier 1.
+                let t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
                 if t1 {
                     ev.trail.reason(
                         "uveu.authorized",
                         &veu.uveu_citation,
                         || format!(
-                            "consignee holds UVEU `{}` (Tier 1 headquarters): shipment under its authorization; does not draw the country allocation",
+                            "consignee holds UVEU `{}` (headquarters or ultimate parent in Tier 1): shipment under its authorization; does not draw the country allocation",
                             v.id
                         ),
                     );
@@ -1295,7 +1308,7 @@ fn chip_rules(
                 ev.trail
                     .reason("uveu.hq_not_tier1", &veu.uveu_citation, || {
                         format!(
-                            "UVEU `{}` requires headquarters in Tier 1; HQ {} / parent {} are not",
+                            "UVEU `{}` requires headquarters or ultimate parent in Tier 1; HQ {} / parent {} are not",
                             v.id, p.hq, p.parent
                         )
                     });
@@ -1366,6 +1379,7 @@ fn chip_rules(
             total_tpp,
             ctx.consignee_ytd_tpp,
             hq_taint.is_some(),
+            input.transaction.unwrap_or_default(),
         ) {
             return Ok(out);
         }
@@ -1596,8 +1610,19 @@ fn lpp_rule(
     total_tpp: u64,
     ytd_tpp: u64,
     hq_taint: bool,
+    tx: Transaction,
 ) -> Option<Outcome> {
     let spec = &ev.regime.spec;
+    if tx == Transaction::Transfer {
+        let s = spec.switches.lpp_in_country_transfers.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_in_country_transfers", s)));
+        if !s.is_some_and(|s| s.value) {
+            ev.trail.reason("lpp.unavailable_transfer", &lpp.citation, || {
+                "LPP authorizes export and reexport; an in-country transfer is read as outside it".into()
+            });
+            return None;
+        }
+    }
     if hq_taint {
         let s = spec.switches.lpp_excludes_d5_hq.as_ref();
         ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_excludes_d5_hq", s)));
@@ -1750,6 +1775,9 @@ fn weights_rules(
     }
     let ops = Some(class.counted_ops);
     let eccn = Some(Eccn::E4091);
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok((out, ops, eccn));
+    }
     ev.trail
         .reason("scope.license_requirement", &mw.citation, || {
             "4E091 requires a license to every destination".into()
@@ -1766,7 +1794,8 @@ fn weights_rules(
         return Ok((license(spec.review.tier3), ops, eccn));
     }
     if let Some(aia) = &spec.aia {
-        let hq_t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+        // §740.27(a)(3): headquartered in, or whose ultimate parent is headquartered in, Tier 1.
+        let hq_t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
         if hq_t1 {
             let s = spec.switches.weights_storage_required_for_aia.as_ref();
             let needs_storage = s.is_none_or(|s| s.value);
@@ -1793,7 +1822,7 @@ fn weights_rules(
             ev.trail
                 .reason("aia.unavailable_hq", &aia.weights_citation, || {
                     format!(
-                        "AIA for weights needs Tier 1 headquarters; HQ {} / parent {}",
+                        "AIA for weights needs headquarters or ultimate parent in Tier 1; HQ {} / parent {}",
                         p.hq, p.parent
                     )
                 });
@@ -1828,6 +1857,9 @@ fn with_independent(
     eccn: Option<Eccn>,
     out: Outcome,
 ) -> Outcome {
+    if is_domestic(ev, p) {
+        return out;
+    }
     let embargo = embargo_requirement(ev, p, input, status);
     let listed = entity_list_requirement(ev, input, status, eccn);
     let review = match (embargo, listed) {
@@ -1956,4 +1988,25 @@ fn scope_text(items: &EntryItems) -> String {
         EntryItems::Reach(ItemReach::Ccl) => "items on the CCL".into(),
         EntryItems::Eccns(l) => format!("ECCNs {}", l.join(", ")),
     }
+}
+
+/// A shipment within the exporting country to a consignee there, going nowhere else: not an export.
+fn is_domestic(ev: &Eval<'_>, p: &Parties) -> bool {
+    let home = ev.policy.restrictions.domestic;
+    home == Some(p.dest) && p.ultimate.is_none_or(|u| Some(u) == home)
+}
+
+/// The answer for a domestic transaction of a controlled item: no license requirement.
+fn domestic_rule(ev: &mut Eval<'_>, p: &Parties) -> Option<Outcome> {
+    if !is_domestic(ev, p) {
+        return None;
+    }
+    let cite = ev.policy.restrictions.domestic_citation.clone();
+    ev.trail.reason("domestic.not_an_export", &cite, || {
+        format!(
+            "consignee in {} and no destination abroad: not an export, reexport or transfer (in-country) abroad, so no license requirement applies (a release of technology to a foreign person, a deemed export, is not modelled)",
+            p.dest
+        )
+    });
+    Some(outcome(Authorization::Nlr))
 }

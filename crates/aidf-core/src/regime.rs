@@ -499,6 +499,9 @@ pub struct Switches {
     pub lpp_excludes_d5_hq: Option<SwitchDef<bool>>,
     /// LPP is open in D:1/D:4 destinations.
     pub lpp_in_d1_d4: Option<SwitchDef<bool>>,
+    /// LPP covers in-country transfers (the text names export and reexport).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpp_in_country_transfers: Option<SwitchDef<bool>>,
     /// Review policy once a country's allocation is exhausted.
     pub allocation_exhausted_review: Option<SwitchDef<ReviewPolicy>>,
     /// When a licensed export draws the allocation.
@@ -736,6 +739,10 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     if spec.lpp.is_some() {
         need.insert("lpp_excludes_d5_hq", s.lpp_excludes_d5_hq.is_some());
         need.insert("lpp_in_d1_d4", s.lpp_in_d1_d4.is_some());
+        need.insert(
+            "lpp_in_country_transfers",
+            s.lpp_in_country_transfers.is_some(),
+        );
     }
     if spec.allocation.is_some() {
         need.insert(

@@ -122,6 +122,13 @@ pub struct Restrictions {
     pub schema: u32,
     /// Citation of the rule that no license exception may be used where these apply.
     pub exceptions_barred_citation: Arc<str>,
+    /// The exporting country: a shipment within it is not an export.
+    pub domestic_country: String,
+    /// Citation of the definitions of export and transfer (in-country).
+    pub domestic_citation: Arc<str>,
+    /// `domestic_country`, resolved.
+    #[serde(skip)]
+    pub domestic: Option<CountryCode>,
     /// Part 746 requirements.
     #[serde(default)]
     pub embargo: Vec<Embargo>,
@@ -144,6 +151,10 @@ impl Restrictions {
                 format!("unsupported version {}", r.schema),
             ));
         }
+        r.domestic =
+            Some(table.lookup(&r.domestic_country).map_err(|err| {
+                RestrictionsError::Field("domestic_country".into(), err.to_string())
+            })?);
         for (i, e) in r.embargo.iter().enumerate() {
             let field = |name: &str| format!("embargo[{i}].{name}");
             if let (Some(f), Some(u)) = (e.from, e.until)
