@@ -100,7 +100,10 @@ impl Chip {
     }
 
     fn compute_metrics(&self) -> Option<Metrics> {
-        let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)?;
+        // The catalog is validated when it loads: its rates and areas stay in range.
+        let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)
+            .ok()
+            .flatten()?;
         m.die_area_mm2_max = self.die_area_mm2_max;
         m.interconnect_gbs = self.interconnect_gbs;
         m.dram_bandwidth_gbs = self
@@ -161,6 +164,9 @@ pub enum CatalogError {
     /// An id with characters other than lower-case letters, digits and `-`.
     #[error("field `chip.id`: `{0}` must be lower-case letters, digits and `-`")]
     BadId(String),
+    /// Rates or die area whose TPP or PD leaves the exact decimal range.
+    #[error("field `chip.rates` of `{0}`: {1}")]
+    Metrics(String, crate::classify::MetricsError),
 }
 
 /// Lower-cases and keeps letters and digits, splitting on everything else.
@@ -205,6 +211,8 @@ impl Catalog {
         }
         let mut file = file;
         for c in &mut file.chip {
+            Metrics::from_rates(&c.rates, c.die_area_mm2, c.datacenter)
+                .map_err(|e| CatalogError::Metrics(c.id.to_string(), e))?;
             c.derived = Some(Derived {
                 name: Arc::from(c.display_name()),
                 metrics: c.compute_metrics(),

@@ -206,25 +206,33 @@ pub struct Metrics {
 
 impl Metrics {
     /// TPP from rates: the highest of rate × bits over all precisions (Technical Note to 3A090).
+    /// `Ok(None)` when no rate is given; an error when TPP or PD leaves the exact decimal range.
     pub fn from_rates(
         rates: &[Rate],
         die_area_mm2: Option<Decimal>,
         datacenter: Datacenter,
-    ) -> Option<Metrics> {
-        let tpp = rates
-            .iter()
-            .map(|r| r.dense_tops * Decimal::from(r.bits))
-            .max()?;
-        let pd = die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a);
-        Some(Metrics {
+    ) -> Result<Option<Metrics>, MetricsError> {
+        let mut tpp: Option<Decimal> = None;
+        for r in rates {
+            let t = r
+                .dense_tops
+                .checked_mul(Decimal::from(r.bits))
+                .ok_or_else(|| MetricsError::TppOverflow {
+                    tops: r.dense_tops.normalize().to_string(),
+                    bits: r.bits,
+                })?;
+            tpp = Some(tpp.map_or(t, |x| x.max(t)));
+        }
+        let Some(tpp) = tpp else { return Ok(None) };
+        Ok(Some(Metrics {
             tpp,
-            pd,
+            pd: pd_of(tpp, die_area_mm2)?,
             die_area_mm2,
             die_area_mm2_max: None,
             datacenter,
             interconnect_gbs: None,
             dram_bandwidth_gbs: None,
-        })
+        }))
     }
 
     /// TPP rounded to a whole number, the unit the ledger and limits count in.
@@ -232,18 +240,57 @@ impl Metrics {
         round_to_u64(self.tpp).unwrap_or(u64::MAX)
     }
 
-    /// Whether PD ≥ `min`, decided exactly (TPP ≥ min × area when the area is known).
+    /// Whether PD ≥ `min`, decided exactly (TPP ≥ min × area when the area is known; a product
+    /// beyond the decimal range exceeds every TPP).
     fn pd_at_least(&self, min: Decimal) -> Option<bool> {
+        let tpp_reaches = |area: Decimal| min.checked_mul(area).is_some_and(|p| self.tpp >= p);
         match (self.die_area_mm2, self.pd) {
-            (Some(area), _) if !area.is_zero() => Some(self.tpp >= min * area),
+            (Some(area), _) if !area.is_zero() => Some(tpp_reaches(area)),
             (_, Some(pd)) => Some(pd >= min),
             // Area below the bound means PD above TPP / bound: that settles "at least" only when true.
             _ => match self.die_area_mm2_max {
-                Some(max) if self.tpp >= min * max => Some(true),
+                Some(max) if tpp_reaches(max) => Some(true),
                 _ => None,
             },
         }
     }
+}
+
+/// Performance density, TPP / die area; `None` without an area (or a zero one).
+pub fn pd_of(tpp: Decimal, die_area_mm2: Option<Decimal>) -> Result<Option<Decimal>, MetricsError> {
+    match die_area_mm2.filter(|a| !a.is_zero()) {
+        None => Ok(None),
+        Some(a) => tpp
+            .checked_div(a)
+            .map(Some)
+            .ok_or_else(|| MetricsError::PdOverflow {
+                tpp: tpp.normalize().to_string(),
+                area: a.normalize().to_string(),
+            }),
+    }
+}
+
+/// Metrics that leave the exact decimal range (about 7.9e28).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    /// Rate × bit length is too large.
+    #[error("TPP {tops} x {bits} is out of range (exact decimals stop near 7.9e28)")]
+    TppOverflow {
+        /// The rate.
+        tops: String,
+        /// The bit length.
+        bits: u32,
+    },
+    /// TPP / die area is too large.
+    #[error(
+        "performance density TPP {tpp} / die area {area} mm² is out of range (exact decimals stop near 7.9e28)"
+    )]
+    PdOverflow {
+        /// TPP.
+        tpp: String,
+        /// Die area.
+        area: String,
+    },
 }
 
 /// Outcome of 3A090 classification.
@@ -512,10 +559,10 @@ pub fn classify_with(
 #[serde(deny_unknown_fields)]
 pub struct HbmItem {
     /// Memory bandwidth in GB/s (of the packaged device when the stack sits in a package).
-    #[serde(deserialize_with = "de_decimal")]
+    #[serde(deserialize_with = "crate::num::de_decimal_json")]
     pub bandwidth_gbs: Decimal,
     /// Area of the package or stack in mm².
-    #[serde(deserialize_with = "de_decimal")]
+    #[serde(deserialize_with = "crate::num::de_decimal_json")]
     pub area_mm2: Decimal,
     /// Co-packaged with a logic IC whose dominant function is processing (excluded from 3A090.c).
     #[serde(default)]
@@ -532,7 +579,7 @@ pub fn classify_hbm(h: &HbmItem, density_above: Decimal, citation: &Arc<str>) ->
     let density = if h.area_mm2.is_zero() {
         None
     } else {
-        Some(h.bandwidth_gbs / h.area_mm2)
+        h.bandwidth_gbs.checked_div(h.area_mm2)
     };
     let shown = density
         .map(|d| fmt_dec(d.round_dp(2)))
@@ -549,7 +596,10 @@ pub fn classify_hbm(h: &HbmItem, density_above: Decimal, citation: &Arc<str>) ->
         };
     }
     // Exact: bandwidth > min × area.
-    if h.bandwidth_gbs > density_above * h.area_mm2 {
+    if density_above
+        .checked_mul(h.area_mm2)
+        .is_some_and(|floor| h.bandwidth_gbs > floor)
+    {
         Classification {
             eccn: Some(Eccn::A3090c),
             paragraph: "3A090.c",

@@ -1045,11 +1045,14 @@ fn chip_metrics(
                     ),
                 });
             }
+            let pd = match item.pd {
+                Some(pd) => Some(pd),
+                None => crate::classify::pd_of(tpp, item.die_area_mm2)
+                    .map_err(|e| DetermineError::Item(format!("field `die_area_mm2`: {e}")))?,
+            };
             let metrics = Metrics {
                 tpp,
-                pd: item
-                    .pd
-                    .or_else(|| item.die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a)),
+                pd,
                 die_area_mm2: item.die_area_mm2,
                 die_area_mm2_max: None,
                 datacenter: item.datacenter_status(),
@@ -1765,7 +1768,8 @@ fn weights_rules(
             });
         return Ok((outcome(Authorization::NotControlled), None, None));
     };
-    let class = classify_weights(w, mw, &mut ev.trail).map_err(DetermineError::Weights)?;
+    let class =
+        classify_weights(w, mw, &spec.switches, &mut ev.trail).map_err(DetermineError::Weights)?;
     if !class.controlled {
         return Ok((
             outcome(Authorization::NotControlled),

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Datacenter, HbmItem};
-use crate::num::de_opt_decimal;
+use crate::num::de_opt_decimal_json;
 use crate::policy::Posture;
 use crate::restrict::EntityListEntry;
 
@@ -101,33 +101,33 @@ pub struct Consignee {
 #[serde(deny_unknown_fields)]
 pub struct ModelWeightsInput {
     /// Operations used to train the model (pre-training and later training), if known.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub training_ops: Option<Decimal>,
     /// Parameter count, to estimate operations with 6·N·D when `training_ops` is absent.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub parameters: Option<Decimal>,
     /// Training tokens (examples), for 6·N·D.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub tokens: Option<Decimal>,
     /// The weights are published (open).
     #[serde(default)]
     pub published: bool,
     /// Operations of the published model this one was derived from, if it was.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub derived_from_published_ops: Option<Decimal>,
     /// Operations needed (with the most efficient published methods) to match the most capable
     /// published model: the relative floor.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub floor_ops: Option<Decimal>,
     /// Synthetic-data rule: share (percent) of training operations on data from the largest
     /// unpublished generator.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_share_pct: Option<Decimal>,
     /// That generator's operations to produce the data.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_generation_ops: Option<Decimal>,
     /// That generator's own training operations, counted when its weights are unpublished.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_generator_training_ops: Option<Decimal>,
     /// Whether that generator's weights are published.
     #[serde(default)]
@@ -142,22 +142,22 @@ pub struct ItemInput {
     #[serde(default)]
     pub chip: Option<String>,
     /// TPP per unit.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub tpp: Option<Decimal>,
     /// Performance density.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub pd: Option<Decimal>,
     /// Applicable die area (instead of `pd`).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub die_area_mm2: Option<Decimal>,
     /// Designed or marketed for datacenters (metrics form; default: yes, and said so).
     #[serde(default)]
     pub datacenter: Option<bool>,
     /// Aggregate bidirectional interconnect bandwidth in GB/s (metrics form; the 2022 rule tests it).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub interconnect_gbs: Option<Decimal>,
     /// Total DRAM bandwidth in GB/s (metrics form; the 2026 H200 rule tests it).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub dram_bandwidth_gbs: Option<Decimal>,
     /// High-bandwidth memory (3A090.c).
     #[serde(default)]
@@ -262,7 +262,16 @@ impl DeterminationInput {
             return Ok(input);
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let first: Result<DeterminationInput, _> = serde_path_to_error::deserialize(&mut *de);
+        if first.is_ok() {
+            // The first document parsed, so the fast path failed on what follows it: the input
+            // must be exactly one document.
+            de.end().map_err(|e| InputError {
+                path: String::new(),
+                message: format!("invalid JSON: {e} (the input must be exactly one JSON document)"),
+            })?;
+        }
+        first.map_err(|e| {
             let mut path = e.path().to_string();
             let inner = e.into_inner();
             let mut message = match inner.classify() {

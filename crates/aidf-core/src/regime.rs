@@ -477,6 +477,16 @@ pub enum UveuShareBase {
     InstalledSites,
 }
 
+/// Which training operations the 4E091 derivative rule's percentage is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivativeShareOf {
+    /// The published base model's operations.
+    PublishedBase,
+    /// The derived model's total operations (pre-training plus later training, Technical Note 2).
+    Total,
+}
+
 /// When a licensed export draws the country allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -526,6 +536,9 @@ pub struct Switches {
     /// Review policy for "is informed" license requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub informed_license_review: Option<SwitchDef<ReviewPolicy>>,
+    /// 4E091 derivative rule: what the 25 % is taken of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivative_share_of: Option<SwitchDef<DerivativeShareOf>>,
     /// Foundry presumption: the no-HBM threshold for a year the text leaves out (2028).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foundry_gap_year: Option<SwitchDef<FoundryGapYear>>,
@@ -730,6 +743,7 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
             s.designers_assumed_approved.is_some(),
         );
         if spec.model_weights.is_some() {
+            need.insert("derivative_share_of", s.derivative_share_of.is_some());
             need.insert(
                 "weights_storage_required_for_aia",
                 s.weights_storage_required_for_aia.is_some(),

@@ -214,3 +214,25 @@ fn include_applies_another_regimes_own_changes() {
     assert!(w.spec.scope.a_datacenter_worldwide);
     assert!(w.spec.dc_veu.is_none(), "removed by ai-diffusion-2025");
 }
+
+#[test]
+fn the_derivative_share_reading_is_a_switch() {
+    // Worked example 9 (rule-facts §11.3): 1e26 published + 3e25 = 1.3e26. Of the base, 25 % is
+    // 2.5e25 and 3e25 is more; of the total, 25 % is 3.25e25 and 3e25 is not (rule-facts §14.7).
+    let text = format!(
+        "{HEAD}[switches.derivative_share_of]\nvalue = \"total\"\nconfidence = \"U\"\nnote = \"hypothetical\"\n"
+    );
+    let p = load(&[("hypo.toml", &text)]).expect("loads");
+    let q = r#"{"date":"2025-06-01","regime":"REG","destination":"FR","consignee":{"name":"X","hq":"FR"},"item":{"model_weights":{"training_ops":1.3e26,"derived_from_published_ops":1e26}}}"#;
+    let base = run(&p, &q.replace("REG", "ai-diffusion-2025"));
+    assert_eq!(base["eccn"], "4E091", "{base}");
+    let switches: Vec<&str> = base["assumptions"]
+        .as_array()
+        .expect("assumptions")
+        .iter()
+        .filter_map(|a| a["switch"].as_str())
+        .collect();
+    assert!(switches.contains(&"derivative_share_of"), "{switches:?}");
+    let total = run(&p, &q.replace("REG", "hypo"));
+    assert_eq!(total["authorization"], "not_controlled", "{total}");
+}
