@@ -90,31 +90,46 @@ fn weights_threshold_is_at_least_ten_to_the_twenty_six() {
 
 #[test]
 fn tpp_and_pd_boundaries_hold_beyond_f64() {
-    let chip = |item: &str| answer(&input(item, "1"));
-    // 3A090.a.1: TPP 4,800 or more.
-    let v = chip(r#"{"tpp":4799.99999999999999999999,"pd":1}"#);
-    assert_eq!(
-        v["item"]["paragraph"], "not 3A090 (below parameters)",
-        "{v}"
-    );
-    let v = chip(r#"{"tpp":4800,"pd":1}"#);
-    assert_eq!(v["item"]["paragraph"], "3A090.a.1", "{v}");
-    // 3A090.a.2: TPP 1,600 or more and PD 5.92 or more (exactly, through the die area).
-    let v = chip(r#"{"tpp":1600,"pd":5.91999999999999999999999}"#);
-    assert_ne!(v["item"]["paragraph"], "3A090.a.2", "{v}");
-    let v = chip(r#"{"tpp":1600,"pd":5.92}"#);
-    assert_eq!(v["item"]["paragraph"], "3A090.a.2", "{v}");
-    // 1600 / 270.27027027027027027027 = 5.92000000000000000000...06 (PD at least 5.92).
-    let v = chip(r#"{"tpp":1600,"die_area_mm2":270.27027027027027027027}"#);
-    assert_eq!(v["item"]["paragraph"], "3A090.a.2", "{v}");
-    // A hair larger area: PD below 5.92.
-    let v = chip(r#"{"tpp":1600,"die_area_mm2":270.27027027027027027028}"#);
-    assert_ne!(v["item"]["paragraph"], "3A090.a.2", "{v}");
-    // 3A090.b.1: TPP 2,400 or more (PD 1.6 or more, below 5.92).
-    let v = chip(r#"{"tpp":2399.99999999999999999999,"pd":2}"#);
-    assert_ne!(v["item"]["paragraph"], "3A090.b.1", "{v}");
-    let v = chip(r#"{"tpp":2400,"pd":1.6}"#);
-    assert_eq!(v["item"]["paragraph"], "3A090.b.1", "{v}");
+    // (item, paragraph, whether the item must be in that paragraph).
+    let cases = [
+        // 3A090.a.1: TPP 4,800 or more.
+        (
+            r#"{"tpp":4799.99999999999999999999,"pd":1}"#,
+            "3A090.a.1",
+            false,
+        ),
+        (r#"{"tpp":4800,"pd":1}"#, "3A090.a.1", true),
+        // 3A090.a.2: TPP 1,600 or more and PD 5.92 or more.
+        (
+            r#"{"tpp":1600,"pd":5.91999999999999999999999}"#,
+            "3A090.a.2",
+            false,
+        ),
+        (r#"{"tpp":1600,"pd":5.92}"#, "3A090.a.2", true),
+        // Through the die area: 1600 / 270.27027027027027027027 is a hair above 5.92 ...
+        (
+            r#"{"tpp":1600,"die_area_mm2":270.27027027027027027027}"#,
+            "3A090.a.2",
+            true,
+        ),
+        // ... and a hair larger area is below it.
+        (
+            r#"{"tpp":1600,"die_area_mm2":270.27027027027027027028}"#,
+            "3A090.a.2",
+            false,
+        ),
+        // 3A090.b.1: TPP 2,400 or more (PD 1.6 or more, below 5.92).
+        (
+            r#"{"tpp":2399.99999999999999999999,"pd":2}"#,
+            "3A090.b.1",
+            false,
+        ),
+        (r#"{"tpp":2400,"pd":1.6}"#, "3A090.b.1", true),
+    ];
+    for (item, paragraph, inside) in cases {
+        let v = answer(&input(item, "1"));
+        assert_eq!(v["item"]["paragraph"] == paragraph, inside, "{item}: {v}");
+    }
 }
 
 #[test]
