@@ -40,6 +40,16 @@ pub struct Chip {
     /// Published upper bound on the die area, when only a bound is known.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub die_area_mm2_max: Option<Decimal>,
+    /// Lower bound on the die area, when only estimates are known (their smallest).
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub die_area_mm2_min: Option<Decimal>,
+    /// Where the die area (or its bounds) comes from.
+    #[serde(default)]
+    pub die_area_source: String,
+    /// The die area (or its bounds) is a third-party estimate, not a vendor or measured figure:
+    /// classifications resting on it report the assumption `catalog_die_area_estimate`.
+    #[serde(default)]
+    pub die_area_estimate: bool,
     /// Datacenter note status.
     pub datacenter: Datacenter,
     /// Memory in GB.
@@ -51,6 +61,9 @@ pub struct Chip {
     /// Aggregate bidirectional interconnect bandwidth in GB/s, where the facts state it.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub interconnect_gbs: Option<Decimal>,
+    /// Where the interconnect figure comes from (source keys of shared/spec/chips.md).
+    #[serde(default)]
+    pub interconnect_source: String,
     /// TPP the facts file gives, for cross-checking.
     #[serde(default)]
     pub expected_tpp: Option<u64>,
@@ -105,6 +118,7 @@ impl Chip {
             .ok()
             .flatten()?;
         m.die_area_mm2_max = self.die_area_mm2_max;
+        m.die_area_mm2_min = self.die_area_mm2_min;
         m.interconnect_gbs = self.interconnect_gbs;
         m.dram_bandwidth_gbs = self
             .memory_bandwidth_tbs

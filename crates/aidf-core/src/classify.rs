@@ -196,6 +196,9 @@ pub struct Metrics {
     /// Upper bound on the die area when only a bound is published: it proves PD at least
     /// TPP / bound, never less.
     pub die_area_mm2_max: Option<Decimal>,
+    /// Lower bound on the die area (estimates): it proves PD below a minimum when TPP is below
+    /// minimum × bound.
+    pub die_area_mm2_min: Option<Decimal>,
     /// Datacenter note status.
     pub datacenter: Datacenter,
     /// Aggregate bidirectional interconnect bandwidth in GB/s, when known (2022 rule).
@@ -229,6 +232,7 @@ impl Metrics {
             pd: pd_of(tpp, die_area_mm2)?,
             die_area_mm2,
             die_area_mm2_max: None,
+            die_area_mm2_min: None,
             datacenter,
             interconnect_gbs: None,
             dram_bandwidth_gbs: None,
@@ -247,9 +251,12 @@ impl Metrics {
         match (self.die_area_mm2, self.pd) {
             (Some(area), _) if !area.is_zero() => Some(tpp_reaches(area)),
             (_, Some(pd)) => Some(pd >= min),
-            // Area below the bound means PD above TPP / bound: that settles "at least" only when true.
-            _ => match self.die_area_mm2_max {
-                Some(max) if tpp_reaches(max) => Some(true),
+            // Area below the upper bound means PD above TPP / bound: that settles "at least" when
+            // true; area above the lower bound means PD below TPP / bound: that settles it when
+            // false.
+            _ => match (self.die_area_mm2_max, self.die_area_mm2_min) {
+                (Some(max), _) if tpp_reaches(max) => Some(true),
+                (_, Some(min_area)) if !tpp_reaches(min_area) => Some(false),
                 _ => None,
             },
         }

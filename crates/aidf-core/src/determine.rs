@@ -709,6 +709,22 @@ pub fn determine_with(
         }
     })?;
     ev.trail.reasons.push(class.reason);
+    if let Some(chip) = catalog_chip.filter(|c| c.die_area_estimate)
+        && spec.classification.a2_pd_min.is_some()
+        && spec
+            .classification
+            .a1_tpp_min
+            .is_some_and(|a1| metrics.tpp < a1)
+    {
+        ev.trail.assume(Assumption {
+            switch: Arc::from("catalog_die_area_estimate"),
+            value: format!("{} die area from {}", chip.id, chip.die_area_source),
+            confidence: Arc::from("U"),
+            detail: Arc::from(
+                "the vendor publishes no die area; the class rests on a third-party estimate (policy/chips-supplement.csv); give the item as metrics with `die_area_mm2` to override",
+            ),
+        });
+    }
     let item = ItemSummary {
         paragraph: Some(class.paragraph),
         pd: metrics
@@ -836,6 +852,7 @@ fn letter_regime<'p>(
             pd: None,
             die_area_mm2: None,
             die_area_mm2_max: None,
+            die_area_mm2_min: None,
             datacenter: input.item.datacenter_status(),
             interconnect_gbs: input.item.interconnect_gbs,
             dram_bandwidth_gbs: input.item.dram_bandwidth_gbs,
@@ -1055,6 +1072,7 @@ fn chip_metrics(
                 pd,
                 die_area_mm2: item.die_area_mm2,
                 die_area_mm2_max: None,
+                die_area_mm2_min: None,
                 datacenter: item.datacenter_status(),
                 interconnect_gbs: item.interconnect_gbs,
                 dram_bandwidth_gbs: item.dram_bandwidth_gbs,
@@ -1427,15 +1445,15 @@ fn chip_rules(
                 let review = ev.review(spec.review.tier3);
                 return Ok(license(review));
             }
+            let review = ev.review(spec.review.default);
             ev.trail.reason(
                 "license.review_default",
                 &spec.review.default_citation,
                 || format!(
-                    "license required; presumption of approval for {} (not Macau/D:5, no Macau/D:5 headquarters)",
+                    "license required; review policy {review} for {} (not Macau/D:5, no Macau/D:5 headquarters)",
                     p.dest
                 ),
             );
-            let review = ev.review(spec.review.default);
             license(review)
         }
     })

@@ -55,26 +55,36 @@ pub fn parse_decimal_exact(text: &str) -> Result<Decimal, NumberError> {
     {
         return Err(NumberError::Syntax);
     }
-    // value = all digits × 10^(exp - places); drop leading zeros and the trailing zeros a scale
-    // can absorb, so only the significant digits must fit.
+    // value = all digits × 10^(exp - places). The scale is kept as written ("9.90" stays 9.90)
+    // unless only dropping trailing zeros lets the value fit.
     let all = format!("{int}{frac}");
     let mut sig = all.trim_start_matches('0');
     let mut scale = i64::try_from(frac.len()).map_err(|_| NumberError::Range)? - exp;
-    while scale > 0 && sig.ends_with('0') {
-        sig = &sig[..sig.len() - 1];
-        scale -= 1;
+    loop {
+        if sig.is_empty() {
+            return Ok(Decimal::ZERO);
+        }
+        match decimal_of(sig, scale, negative) {
+            Some(d) => return Ok(d),
+            None if scale > 0 && sig.ends_with('0') => {
+                sig = &sig[..sig.len() - 1];
+                scale -= 1;
+            }
+            None => return Err(NumberError::Range),
+        }
     }
-    if sig.is_empty() {
-        return Ok(Decimal::ZERO);
-    }
-    let mut m: i128 = sig.parse().map_err(|_| NumberError::Range)?;
+}
+
+/// `digits` × 10^-scale, if a decimal holds it exactly.
+fn decimal_of(digits: &str, scale: i64, negative: bool) -> Option<Decimal> {
+    let mut m: i128 = digits.parse().ok()?;
+    let mut scale = scale;
     while scale < 0 {
-        m = m.checked_mul(10).ok_or(NumberError::Range)?;
+        m = m.checked_mul(10)?;
         scale += 1;
     }
-    let scale = u32::try_from(scale).map_err(|_| NumberError::Range)?;
     let m = if negative { -m } else { m };
-    Decimal::try_from_i128_with_scale(m, scale).map_err(|_| NumberError::Range)
+    Decimal::try_from_i128_with_scale(m, u32::try_from(scale).ok()?).ok()
 }
 
 /// The message for a numeric text that is not an exact decimal.
