@@ -13,7 +13,7 @@ use crate::classify::{
 };
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
-use crate::input::{DeterminationInput, EndUse, Transaction, VeuKind};
+use crate::input::{DeterminationInput, Transaction, VeuKind};
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
 use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
@@ -1276,7 +1276,7 @@ fn chip_rules(
 
     if let Some(acm) = &spec.acm {
         let end_use = input.end_use.unwrap_or_default();
-        if end_use != EndUse::Deployment {
+        if end_use.is_acm_end_use() {
             if c.government {
                 ev.trail.reason(
                     "acm.unavailable_government",
@@ -1882,12 +1882,14 @@ fn with_independent(
     if is_domestic(ev, p) {
         return out;
     }
-    let embargo = embargo_requirement(ev, p, input, status);
-    let listed = entity_list_requirement(ev, input, status, eccn);
-    let review = match (embargo, listed) {
-        (None, None) => return out,
-        (Some(a), Some(b)) => stricter(a, b),
-        (Some(a), None) | (None, Some(a)) => a,
+    let found = [
+        embargo_requirement(ev, p, input, status),
+        entity_list_requirement(ev, input, status, eccn),
+        end_use_requirement(ev, p, input, status),
+        meu_requirement(ev, input, status),
+    ];
+    let Some(review) = found.into_iter().flatten().reduce(stricter) else {
+        return out;
     };
     let cite = ev.policy.restrictions.exceptions_barred_citation.clone();
     if out.authorization == Authorization::License {
@@ -1902,7 +1904,7 @@ fn with_independent(
     let family = format!("{}.", had.as_str().to_ascii_lowercase());
     ev.trail.reasons.retain(|r| !r.rule.starts_with(&family));
     ev.trail.reason("exceptions.barred", &cite, || {
-        format!("a part 746 or Entity List requirement applies: no license exception may be used, so `{had}` is not available; license required, presumption of {review}")
+        format!("a part 744 or part 746 requirement applies: no license exception may be used, so `{had}` is not available; license required, review policy {review}")
     });
     ev.trail.obligations.clear();
     license(review)
@@ -1969,7 +1971,7 @@ fn entity_list_requirement(
     eccn: Option<Eccn>,
 ) -> Option<ReviewPolicy> {
     let c = &input.consignee;
-    if !c.listed && c.entity_list.is_none() {
+    if !c.listed && c.entity_list.is_none() && !affiliate_of_listed(ev, input) {
         return None;
     }
     let dflt = &ev.policy.restrictions.entity_list;
@@ -2031,4 +2033,100 @@ fn domestic_rule(ev: &mut Eval<'_>, p: &Parties) -> Option<Outcome> {
         )
     });
     Some(outcome(Authorization::Nlr))
+}
+
+/// Whether the Affiliates rule makes the consignee take its listed owners' restrictions.
+fn affiliate_of_listed(ev: &mut Eval<'_>, input: &DeterminationInput) -> bool {
+    let Some(share) = input.consignee.listed_owners_share_pct else {
+        return false;
+    };
+    let a = &ev.policy.restrictions.affiliates;
+    if share < a.share_min_pct || ev.date < a.from {
+        return false;
+    }
+    let sw = &ev.policy.restrictions.switches.affiliates_suspension_until;
+    if ev.date >= a.suspended_from {
+        ev.switch_assume(Regime::assumption("affiliates_suspension_until", sw));
+        if ev.date < sw.value {
+            let until = sw.value;
+            ev.trail.reason("party.affiliates_suspended", &a.suspension_citation, || {
+                format!("the consignee is {share}% owned by listed parties, but the Affiliates rule is suspended until {until}")
+            });
+            return false;
+        }
+    }
+    let min = a.share_min_pct;
+    ev.trail.reason("party.affiliate_of_listed", &a.citation, || {
+        format!("the consignee is {share}% owned by listed parties (at least {min}%): it takes their Entity List restrictions")
+    });
+    true
+}
+
+/// A part 744 end-use control for the input's `end_use` in the destination (or ultimate
+/// destination).
+fn end_use_requirement(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    let end_use = input.end_use?;
+    let policy = ev.policy;
+    let r = &policy.restrictions;
+    let (i, e) = r
+        .end_use
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.end_use == end_use)?;
+    let (codes, groups) = &r.end_use_places[i];
+    let place = [Some(p.dest), p.ultimate]
+        .into_iter()
+        .flatten()
+        .find(|&c| codes.contains(&c) || ev.member_of_any(c, groups).is_some())?;
+    if !reaches_item(ev, e.items, status) {
+        return None;
+    }
+    ev.trail.assume(Assumption {
+        switch: e.unconfirmed.clone(),
+        value: e.id.clone(),
+        confidence: Arc::from("U"),
+        detail: e.note.clone(),
+    });
+    ev.trail
+        .reason("end_use.license_required", &e.citation, || {
+            format!(
+                "end use `{}` in {place}: license required ({}); review: {} ({})",
+                e.id, e.note, e.review, e.review_citation
+            )
+        });
+    Some(e.review)
+}
+
+/// The Military End-User list's requirement for a listed consignee.
+fn meu_requirement(
+    ev: &mut Eval<'_>,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    if !input.consignee.meu_listed {
+        return None;
+    }
+    let m = &ev.policy.restrictions.meu_list;
+    if !reaches_item(ev, m.items, status) {
+        return None;
+    }
+    ev.trail.assume(Assumption {
+        switch: m.unconfirmed.clone(),
+        value: "ccl".into(),
+        confidence: Arc::from("U"),
+        detail: m.note.clone(),
+    });
+    let name = &input.consignee.name;
+    ev.trail.reason("party.meu_listed", &m.citation, || {
+        format!(
+            "consignee `{name}` is on the Military End-User list: license required; review: {} ({})",
+            m.review, m.review_citation
+        )
+    });
+    Some(m.review)
 }

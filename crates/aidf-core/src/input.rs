@@ -36,6 +36,24 @@ pub enum EndUse {
     Production,
     /// Storage before onward shipment (ACM).
     Storage,
+    /// A military end use or end user (15 CFR 744.21).
+    Military,
+    /// A military-intelligence end use or end user (15 CFR 744.22).
+    MilitaryIntelligence,
+    /// Development, production or operation of a supercomputer (15 CFR 744.23).
+    Supercomputer,
+    /// Development or production of advanced-node integrated circuits (15 CFR 744.23).
+    AdvancedNodeIc,
+}
+
+impl EndUse {
+    /// Development, production or storage: the end uses License Exception ACM covers.
+    pub fn is_acm_end_use(self) -> bool {
+        matches!(
+            self,
+            EndUse::Development | EndUse::Production | EndUse::Storage
+        )
+    }
 }
 
 /// Kind of Data Center validated end user.
@@ -94,6 +112,17 @@ pub struct Consignee {
     /// A government or government-controlled end user.
     #[serde(default)]
     pub government: bool,
+    /// On the Military End-User list (Supp. No. 7 to part 744).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub meu_listed: bool,
+    /// Percent of the consignee owned, directly or indirectly, by parties on the Entity List (or
+    /// MEU list) together: the Affiliates rule applies at 50 or more.
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal_json",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub listed_owners_share_pct: Option<Decimal>,
 }
 
 /// Training facts of a model whose weights are exported.

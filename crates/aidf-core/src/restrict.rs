@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::country::{CountryCode, CountryTable};
-use crate::input::Transaction;
+use crate::input::{EndUse, Transaction};
 use crate::regime::{ReviewPolicy, SwitchDef};
 
 /// Which items a requirement reaches.
@@ -112,6 +112,71 @@ pub struct EntityListDefault {
 pub struct RestrictionSwitches {
     /// Chips and memory below 3A090 are items on the CCL.
     pub below_3a090_on_ccl: SwitchDef<bool>,
+    /// First day the Affiliates rule applies again after its suspension.
+    pub affiliates_suspension_until: SwitchDef<NaiveDate>,
+}
+
+/// A part 744 end-use control.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUseControl {
+    /// Stable id.
+    pub id: String,
+    /// The input's `end_use` it applies to.
+    pub end_use: EndUse,
+    /// Countries (aliases applied).
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// Country groups (membership on the date).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Items it reaches.
+    pub items: ItemReach,
+    /// Review policy.
+    pub review: ReviewPolicy,
+    /// Citation of the requirement.
+    pub citation: Arc<str>,
+    /// Citation of the review policy.
+    pub review_citation: Arc<str>,
+    /// Switch name of the unconfirmed reading it rests on.
+    pub unconfirmed: Arc<str>,
+    /// What the control is.
+    pub note: Arc<str>,
+}
+
+/// A list of end users with its own requirement (the Military End-User list).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUserList {
+    /// Items it reaches.
+    pub items: ItemReach,
+    /// Review policy.
+    pub review: ReviewPolicy,
+    /// Citation.
+    pub citation: Arc<str>,
+    /// Citation of the review policy.
+    pub review_citation: Arc<str>,
+    /// Switch name of the unconfirmed reading it rests on.
+    pub unconfirmed: Arc<str>,
+    /// What it is.
+    pub note: Arc<str>,
+}
+
+/// The Affiliates rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Affiliates {
+    /// First day in force.
+    pub from: NaiveDate,
+    /// First day of the suspension (its end is the switch `affiliates_suspension_until`).
+    pub suspended_from: NaiveDate,
+    /// Listed owners' aggregate share, percent, at or above which the rule applies.
+    #[serde(deserialize_with = "crate::num::de_decimal")]
+    pub share_min_pct: rust_decimal::Decimal,
+    /// Citation.
+    pub citation: Arc<str>,
+    /// Citation of the suspension.
+    pub suspension_citation: Arc<str>,
 }
 
 /// `restrictions.toml`.
@@ -134,8 +199,18 @@ pub struct Restrictions {
     pub embargo: Vec<Embargo>,
     /// The Entity List entry used when the input gives none.
     pub entity_list: EntityListDefault,
+    /// Part 744 end-use controls.
+    #[serde(default)]
+    pub end_use: Vec<EndUseControl>,
+    /// The Military End-User list.
+    pub meu_list: EndUserList,
+    /// The Affiliates rule.
+    pub affiliates: Affiliates,
     /// Unconfirmed readings.
     pub switches: RestrictionSwitches,
+    /// `end_use[i].countries` and `.groups`, resolved.
+    #[serde(skip)]
+    pub end_use_places: Vec<(Vec<CountryCode>, Vec<crate::country::GroupIdx>)>,
     /// `embargo[i].countries`, resolved.
     #[serde(skip)]
     pub countries: Vec<Vec<CountryCode>>,
@@ -155,6 +230,29 @@ impl Restrictions {
             Some(table.lookup(&r.domestic_country).map_err(|err| {
                 RestrictionsError::Field("domestic_country".into(), err.to_string())
             })?);
+        for (i, e) in r.end_use.iter().enumerate() {
+            let field = |name: &str| format!("end_use[{i}].{name}");
+            let codes = resolve_countries(table, &e.countries, &field("countries"))?;
+            let groups = e
+                .groups
+                .iter()
+                .map(|g| {
+                    table.group_idx(g).ok_or_else(|| {
+                        RestrictionsError::Field(
+                            field("groups"),
+                            format!("unknown country group `{g}`"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            r.end_use_places.push((codes, groups));
+        }
+        if r.switches.affiliates_suspension_until.value < r.affiliates.suspended_from {
+            return Err(RestrictionsError::Field(
+                "switches.affiliates_suspension_until".into(),
+                "is before `affiliates.suspended_from`; dates out of order".into(),
+            ));
+        }
         for (i, e) in r.embargo.iter().enumerate() {
             let field = |name: &str| format!("embargo[{i}].{name}");
             if let (Some(f), Some(u)) = (e.from, e.until)
@@ -171,18 +269,7 @@ impl Restrictions {
                     "must name at least one transaction".into(),
                 ));
             }
-            let codes = e
-                .countries
-                .iter()
-                .map(|c| {
-                    table
-                        .lookup(c)
-                        .map(|code| table.canonical(code).0)
-                        .map_err(|err| {
-                            RestrictionsError::Field(field("countries"), err.to_string())
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let codes = resolve_countries(table, &e.countries, &field("countries"))?;
             r.countries.push(codes);
         }
         Ok(r)
@@ -210,6 +297,22 @@ impl Restrictions {
             })
             .map(|(e, _)| e)
     }
+}
+
+fn resolve_countries(
+    table: &CountryTable,
+    codes: &[String],
+    field: &str,
+) -> Result<Vec<CountryCode>, RestrictionsError> {
+    codes
+        .iter()
+        .map(|c| {
+            table
+                .lookup(c)
+                .map(|code| table.canonical(code).0)
+                .map_err(|err| RestrictionsError::Field(field.to_string(), err.to_string()))
+        })
+        .collect()
 }
 
 /// A restrictions file that could not be read.
