@@ -2115,12 +2115,14 @@ fn meu_requirement(
     if !reaches_item(ev, m.items, status) {
         return None;
     }
-    ev.trail.assume(Assumption {
-        switch: m.unconfirmed.clone(),
-        value: "ccl".into(),
-        confidence: Arc::from("U"),
-        detail: m.note.clone(),
-    });
+    if let Some(switch) = &m.unconfirmed {
+        ev.trail.assume(Assumption {
+            switch: switch.clone(),
+            value: "ccl".into(),
+            confidence: Arc::from("U"),
+            detail: m.note.clone(),
+        });
+    }
     let name = &input.consignee.name;
     ev.trail.reason("party.meu_listed", &m.citation, || {
         format!(

@@ -90,11 +90,12 @@ pub enum EntryItems {
     Eccns(Vec<String>),
 }
 
-/// The default Entity List entry with its citations.
+/// A list of parties with its own license requirement: the common Entity List entry, the
+/// Military End-User list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EntityListDefault {
-    /// Items the entry reaches.
+pub struct PartyList {
+    /// Items the requirement reaches.
     pub items: ItemReach,
     /// Review policy.
     pub review: ReviewPolicy,
@@ -102,6 +103,9 @@ pub struct EntityListDefault {
     pub citation: Arc<str>,
     /// Citation of the review policy.
     pub review_citation: Arc<str>,
+    /// Switch name of the unconfirmed reading it rests on, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<Arc<str>>,
     /// What else the entry carries.
     pub note: Arc<str>,
 }
@@ -144,24 +148,6 @@ pub struct EndUseControl {
     pub note: Arc<str>,
 }
 
-/// A list of end users with its own requirement (the Military End-User list).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndUserList {
-    /// Items it reaches.
-    pub items: ItemReach,
-    /// Review policy.
-    pub review: ReviewPolicy,
-    /// Citation.
-    pub citation: Arc<str>,
-    /// Citation of the review policy.
-    pub review_citation: Arc<str>,
-    /// Switch name of the unconfirmed reading it rests on.
-    pub unconfirmed: Arc<str>,
-    /// What it is.
-    pub note: Arc<str>,
-}
-
 /// The Affiliates rule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,12 +184,12 @@ pub struct Restrictions {
     #[serde(default)]
     pub embargo: Vec<Embargo>,
     /// The Entity List entry used when the input gives none.
-    pub entity_list: EntityListDefault,
+    pub entity_list: PartyList,
     /// Part 744 end-use controls.
     #[serde(default)]
     pub end_use: Vec<EndUseControl>,
     /// The Military End-User list.
-    pub meu_list: EndUserList,
+    pub meu_list: PartyList,
     /// The Affiliates rule.
     pub affiliates: Affiliates,
     /// Unconfirmed readings.
