@@ -1996,11 +1996,15 @@ fn entity_list_requirement(
         });
         return None;
     }
+    let footnote = c.entity_list.as_ref().and_then(|e| e.footnote);
     ev.trail.reason("party.listed", &cite, || {
         format!(
-            "consignee `{}` is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception",
+            "consignee `{}` is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception{}",
             c.name,
-            scope_text(&items)
+            scope_text(&items),
+            footnote
+                .map(|n| format!("; entry footnote {n}: it extends the foreign direct product rules (rule-facts §14.2), so foreign-made items may be subject to the EAR too"))
+                .unwrap_or_default()
         )
     });
     Some(review)

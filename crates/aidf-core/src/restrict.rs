@@ -78,6 +78,9 @@ pub struct EntityListEntry {
     pub items: EntryItems,
     /// The entry's license review policy.
     pub review: ReviewPolicy,
+    /// The entry's footnote (e.g. 4 or 5: the foreign direct product rules it extends), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footnote: Option<u8>,
 }
 
 /// An entry's item scope: every item subject to the EAR, or the items of named ECCNs.
