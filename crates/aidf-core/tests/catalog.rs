@@ -119,6 +119,40 @@ fn policy_errors_name_file_line_and_field() {
         .expect_err("before compliance")
         .to_string();
     assert!(err.contains("before the compliance date"), "{err}");
+
+    // restrictions.toml: a bad country names the file and field; the data is in every digest.
+    let mut src = PolicySources::embedded();
+    src.restrictions_toml.1 = src
+        .restrictions_toml
+        .1
+        .replace("countries = [\"RU\"]", "countries = [\"QQ\"]");
+    let err = Policy::from_sources(&src)
+        .expect_err("bad embargo country")
+        .to_string();
+    assert!(
+        err.contains("restrictions.toml") && err.contains("embargo[0].countries"),
+        "{err}"
+    );
+    let mut src = PolicySources::embedded();
+    src.restrictions_toml.1 = src.restrictions_toml.1.replace(
+        "from = \"2022-02-24\"",
+        "from = \"2022-02-24\"\nuntil = \"2022-01-01\"",
+    );
+    let err = Policy::from_sources(&src)
+        .expect_err("dates out of order")
+        .to_string();
+    assert!(err.contains("dates out of order"), "{err}");
+    let mut src = PolicySources::embedded();
+    src.restrictions_toml.1 = src
+        .restrictions_toml
+        .1
+        .replace("from = \"2022-04-08\"", "from = \"2022-04-09\"");
+    let changed = Policy::from_sources(&src).expect("policy");
+    let base = Policy::embedded().expect("policy");
+    assert_ne!(
+        changed.regime("ac-2023").expect("r").digest,
+        base.regime("ac-2023").expect("r").digest
+    );
 }
 
 #[test]
