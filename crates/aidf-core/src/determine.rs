@@ -840,6 +840,12 @@ fn letter_regime<'p>(
     input: &DeterminationInput,
     date: NaiveDate,
 ) -> Option<(&'p Regime, &'p crate::regime::Informed)> {
+    // Most regimes have no such letter: look the item up only when one does.
+    regime
+        .spec
+        .informed
+        .iter()
+        .find(|i| i.apply_regime.is_some())?;
     let chip = input
         .item
         .chip
