@@ -778,18 +778,51 @@ pub fn determine_with(
     ))
 }
 
+/// How an is-informed letter reaches an item.
+#[derive(Clone, Copy)]
+enum LetterHit {
+    /// The letter names the catalog chip.
+    Named,
+    /// The item meets the letter's performance criteria.
+    Criteria,
+}
+
+/// The letter's criteria as (minimum, the item's value, what) triples.
+fn letter_tests(
+    cr: &crate::regime::InformedCriteria,
+    m: &Metrics,
+) -> [(
+    Option<rust_decimal::Decimal>,
+    Option<rust_decimal::Decimal>,
+    &'static str,
+); 3] {
+    [
+        (cr.tpp_min, Some(m.tpp), "TPP"),
+        (
+            cr.interconnect_gbs_min,
+            m.interconnect_gbs,
+            "interconnect GB/s",
+        ),
+        (
+            cr.dram_bandwidth_gbs_min,
+            m.dram_bandwidth_gbs,
+            "DRAM bandwidth GB/s",
+        ),
+    ]
+}
+
 /// Whether an is-informed letter reaches the item: named by catalog id, or meeting the letter's
-/// performance criteria (for its addressees' items).
+/// performance criteria (for its addressees' items). Allocates nothing: texts are built lazily.
 fn informed_item(
     inf: &crate::regime::Informed,
     input: &DeterminationInput,
     chip: Option<&Chip>,
     metrics: Option<&Metrics>,
-) -> Option<String> {
+) -> Option<LetterHit> {
     if let Some(c) = chip
         && inf.chips.iter().any(|id| **id == *c.id)
     {
-        return Some(format!("`{}` is named", c.id));
+        return Some(LetterHit::Named);
     }
     let (cr, m) = (inf.criteria.as_ref()?, metrics?);
     let vendor_ok = cr.vendors.iter().any(|v| {
@@ -803,34 +836,41 @@ fn informed_item(
     if !vendor_ok || (cr.datacenter_only && m.datacenter == Datacenter::No) {
         return None;
     }
-    let tests = [
-        (cr.tpp_min, Some(m.tpp), "TPP"),
-        (
-            cr.interconnect_gbs_min,
-            m.interconnect_gbs,
-            "interconnect GB/s",
-        ),
-        (
-            cr.dram_bandwidth_gbs_min,
-            m.dram_bandwidth_gbs,
-            "DRAM bandwidth GB/s",
-        ),
-    ];
-    let mut met = Vec::new();
-    let mut stated = 0;
-    for (min, value, what) in tests {
+    let (mut stated, mut met) = (0, 0);
+    for (min, value, _) in letter_tests(cr, m) {
         let Some(min) = min else { continue };
         stated += 1;
-        if value.is_some_and(|v| v >= min) {
-            met.push(format!("{what} >= {}", min.normalize()));
-        }
+        met += usize::from(value.is_some_and(|v| v >= min));
     }
-    let hit = if cr.all {
-        met.len() == stated
-    } else {
-        !met.is_empty()
-    };
-    (hit && stated > 0).then(|| format!("meets the letter's criteria ({})", met.join(", ")))
+    let hit = if cr.all { met == stated } else { met > 0 };
+    (hit && stated > 0).then_some(LetterHit::Criteria)
+}
+
+/// What a letter hit says, for the reason text.
+fn letter_hit_text(
+    hit: LetterHit,
+    inf: &crate::regime::Informed,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> String {
+    match (hit, inf.criteria.as_ref(), metrics) {
+        (LetterHit::Criteria, Some(cr), Some(m)) => {
+            let met: Vec<String> = letter_tests(cr, m)
+                .into_iter()
+                .filter_map(|(min, value, what)| {
+                    let min = min?;
+                    value
+                        .is_some_and(|v| v >= min)
+                        .then(|| format!("{what} >= {}", min.normalize()))
+                })
+                .collect();
+            format!("meets the letter's criteria ({})", met.join(", "))
+        }
+        _ => format!(
+            "`{}` is named",
+            chip.map(|c| c.id.to_string()).unwrap_or_default()
+        ),
+    }
 }
 
 /// The regime an is-informed letter of the timeline's regime applies to this item on `date`.
@@ -900,30 +940,36 @@ fn informed_rule(
         if !dated || inf.apply_regime.is_some() {
             continue;
         }
-        let Some(what) = informed_item(inf, input, chip, metrics) else {
+        let Some(hit) = informed_item(inf, input, chip, metrics) else {
             continue;
         };
+        // The destination (or ultimate destination), else a headquarters the letter covers.
         let place = [Some(p.dest), p.ultimate]
             .into_iter()
             .flatten()
             .find(|&c| informed_place(ev, i, c))
-            .map(|c| format!("destination {c}"))
+            .map(|c| (c, false))
             .or_else(|| {
-                let hq = [p.hq, p.parent]
+                [p.hq, p.parent]
                     .into_iter()
-                    .find(|&c| inf.headquarters && informed_place(ev, i, c))?;
-                Some(format!(
-                    "consignee or its ultimate parent headquartered in {hq}"
-                ))
+                    .find(|&c| inf.headquarters && informed_place(ev, i, c))
+                    .map(|c| (c, true))
             });
-        let Some(place) = place else { continue };
+        let Some((code, by_hq)) = place else { continue };
         let s = spec.switches.informed_license_review.as_ref();
         ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
         let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
         ev.trail.reason("informed.license_required", &inf.citation, || {
             format!(
-                "is-informed letter `{}`: the item {what}; {place}: license required whatever its 3A090 status ({})",
-                inf.id, inf.note
+                "is-informed letter `{}`: the item {}; {} {code}: license required whatever its 3A090 status ({})",
+                inf.id,
+                letter_hit_text(hit, inf, chip, metrics),
+                if by_hq {
+                    "consignee or its ultimate parent headquartered in"
+                } else {
+                    "destination"
+                },
+                inf.note
             )
         });
         return Some(review);
