@@ -309,12 +309,14 @@ impl Generator {
                 veu: p.veu.clone(),
                 listed: p.listed,
                 government: p.government,
+                ..Default::default()
             },
             end_use,
             ultimate_destination: None,
             item,
             quantity,
             context,
+            ..Default::default()
         };
         (id, input)
     }
@@ -347,6 +349,7 @@ fn probe_input(date: NaiveDate, cc: &str, chip: &str) -> DeterminationInput {
             veu: None,
             listed: false,
             government: false,
+            ..Default::default()
         },
         end_use: None,
         ultimate_destination: None,
@@ -356,6 +359,7 @@ fn probe_input(date: NaiveDate, cc: &str, chip: &str) -> DeterminationInput {
         },
         quantity: Some(1),
         context: Context::default(),
+        ..Default::default()
     }
 }
 

@@ -364,6 +364,7 @@ pub fn record_to_input(
         veu,
         listed: x.boolean(c::LISTED)?.unwrap_or(false),
         government: x.boolean(c::GOVERNMENT)?.unwrap_or(false),
+        ..Default::default()
     };
     let end_use = x.choice(
         c::END_USE,
@@ -468,6 +469,7 @@ pub fn record_to_input(
         item,
         quantity,
         context,
+        ..Default::default()
     };
     Ok((x.string(c::ID), input))
 }

@@ -311,12 +311,14 @@ fn simulate_country(
                     }),
                     listed: false,
                     government: false,
+                    ..Default::default()
                 },
                 end_use: None,
                 ultimate_destination: None,
                 item: ItemInput::default(),
                 quantity: None,
                 context: Context::default(),
+                ..Default::default()
             }
         })
         .collect();

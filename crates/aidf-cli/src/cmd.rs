@@ -355,7 +355,16 @@ pub fn metrics_from_rates(
     } else {
         Datacenter::Yes
     };
-    Metrics::from_rates(&rates, area, dc).context("no rates given")
+    Metrics::from_rates(&rates, area, dc)
+        .map_err(|e| match e {
+            aidf_core::classify::MetricsError::TppOverflow { .. } => {
+                anyhow::anyhow!("option `--tops`: {e}")
+            }
+            aidf_core::classify::MetricsError::PdOverflow { .. } => {
+                anyhow::anyhow!("option `--die-area`: {e}")
+            }
+        })?
+        .context("no rates given")
 }
 
 /// Runs a subcommand.

@@ -609,7 +609,7 @@ pub fn weights(policy: &Policy, action: WeightsAction) -> Result<()> {
     let mut trail = Trail::default();
     let (controlled, counted_ops, rule) = match &regime.spec.model_weights {
         Some(rule) => {
-            let c = classify_weights(&w, rule, &mut trail).map_err(|e| {
+            let c = classify_weights(&w, rule, &regime.spec.switches, &mut trail).map_err(|e| {
                 let field = e
                     .field
                     .strip_prefix("item.model_weights.")

@@ -31,6 +31,7 @@ pub fn load(dir: Option<&Path>, regime_files: &[PathBuf]) -> Result<Policy> {
         read(&mut src.groups_toml)?;
         read(&mut src.chips_toml)?;
         read(&mut src.timeline_toml)?;
+        read(&mut src.restrictions_toml)?;
         let regimes = dir.join("regimes");
         if regimes.is_dir() {
             let mut files: Vec<_> = fs::read_dir(&regimes)

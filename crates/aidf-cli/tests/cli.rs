@@ -174,6 +174,29 @@ fn bad_input_exits_2_with_one_line() {
             "reading `no-such-file.json`",
         ),
         (
+            &["check", "-"],
+            Some(format!("{good}{good}")),
+            "invalid JSON: trailing characters at line 1 column",
+        ),
+        (
+            &["check", "-"],
+            Some(format!("{good}GARBAGE")),
+            "invalid JSON: trailing characters at line 1 column",
+        ),
+        (
+            &["check", "-"],
+            Some(good.replace(
+                "{\"chip\":\"H100 SXM\"}",
+                "{\"tpp\":4800,\"die_area_mm2\":1e-28}",
+            )),
+            "field `die_area_mm2`: performance density",
+        ),
+        (
+            &["classify", "--tops", "7e28", "--bits", "256"],
+            None,
+            "option `--tops`: TPP 70000000000000000000000000000 x 256 is out of range",
+        ),
+        (
             &["classify", "--chip", "a100"],
             None,
             "option `--chip`: ambiguous chip `a100`",

@@ -108,6 +108,7 @@ fn list_and_show_name_lineage_and_periods() {
     assert_eq!(
         ids,
         [
+            "informed-2022",
             "ec-2022",
             "ac-2023",
             "ac-2024-aca",
@@ -122,11 +123,11 @@ fn list_and_show_name_lineage_and_periods() {
     );
     let v = json_ok(&aidf(&["regimes", "show", "h20-2025"], None));
     assert_eq!(v["extends"], "foundry-2025");
-    assert_eq!(v["as_written"][0]["from"], "2025-04-01");
+    assert_eq!(v["as_written"][0]["from"], "2025-04-09");
     assert_eq!(v["as_written"][0]["until"], "2025-05-15");
     assert_eq!(v["as_enforced"][0]["until"], "2026-01-15");
     let out = aidf(&["regimes", "list"], None);
-    assert!(text(&out.stdout).contains("h20_start_date"));
+    assert!(text(&out.stdout).contains("ac2023_start_date"));
     bad(
         &aidf(&["regimes", "diff", "ac-2023", "nope"], None),
         "argument `B`: unknown regime `nope`",
@@ -234,7 +235,7 @@ fn status_migrations() {
         None,
     ));
     assert!(
-        v["regimes"][0]["error"]
+        v["regimes"][1]["error"]
             .as_str()
             .is_some_and(|e| e.contains("interconnect")),
         "{v}"

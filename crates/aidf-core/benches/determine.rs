@@ -125,6 +125,7 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
                     },
                     listed: rng.below(50) == 0,
                     government: rng.below(10) == 0,
+                    ..Default::default()
                 },
                 end_use: Some(match rng.below(8) {
                     0 => EndUse::Development,
@@ -146,6 +147,7 @@ fn generate(policy: &Policy, rows: usize, seed: u64) -> Vec<DeterminationInput> 
                     consignee_aia_cumulative_tpp: rng.below(300_000_000),
                     weights_storage_compliant: Some(rng.below(2) == 0),
                 },
+                ..Default::default()
             }
         })
         .collect()

@@ -40,6 +40,16 @@ pub struct Chip {
     /// Published upper bound on the die area, when only a bound is known.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub die_area_mm2_max: Option<Decimal>,
+    /// Lower bound on the die area, when only estimates are known (their smallest).
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub die_area_mm2_min: Option<Decimal>,
+    /// Where the die area (or its bounds) comes from.
+    #[serde(default)]
+    pub die_area_source: String,
+    /// The die area (or its bounds) is a third-party estimate, not a vendor or measured figure:
+    /// classifications resting on it report the assumption `catalog_die_area_estimate`.
+    #[serde(default)]
+    pub die_area_estimate: bool,
     /// Datacenter note status.
     pub datacenter: Datacenter,
     /// Memory in GB.
@@ -51,6 +61,9 @@ pub struct Chip {
     /// Aggregate bidirectional interconnect bandwidth in GB/s, where the facts state it.
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub interconnect_gbs: Option<Decimal>,
+    /// Where the interconnect figure comes from (source keys of shared/spec/chips.md).
+    #[serde(default)]
+    pub interconnect_source: String,
     /// TPP the facts file gives, for cross-checking.
     #[serde(default)]
     pub expected_tpp: Option<u64>,
@@ -100,8 +113,12 @@ impl Chip {
     }
 
     fn compute_metrics(&self) -> Option<Metrics> {
-        let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)?;
+        // The catalog is validated when it loads: its rates and areas stay in range.
+        let mut m = Metrics::from_rates(&self.rates, self.die_area_mm2, self.datacenter)
+            .ok()
+            .flatten()?;
         m.die_area_mm2_max = self.die_area_mm2_max;
+        m.die_area_mm2_min = self.die_area_mm2_min;
         m.interconnect_gbs = self.interconnect_gbs;
         m.dram_bandwidth_gbs = self
             .memory_bandwidth_tbs
@@ -161,6 +178,9 @@ pub enum CatalogError {
     /// An id with characters other than lower-case letters, digits and `-`.
     #[error("field `chip.id`: `{0}` must be lower-case letters, digits and `-`")]
     BadId(String),
+    /// Rates or die area whose TPP or PD leaves the exact decimal range.
+    #[error("field `chip.rates` of `{0}`: {1}")]
+    Metrics(String, crate::classify::MetricsError),
 }
 
 /// Lower-cases and keeps letters and digits, splitting on everything else.
@@ -205,6 +225,8 @@ impl Catalog {
         }
         let mut file = file;
         for c in &mut file.chip {
+            Metrics::from_rates(&c.rates, c.die_area_mm2, c.datacenter)
+                .map_err(|e| CatalogError::Metrics(c.id.to_string(), e))?;
             c.derived = Some(Derived {
                 name: Arc::from(c.display_name()),
                 metrics: c.compute_metrics(),

@@ -18,9 +18,13 @@ use crate::num::{de_decimal, de_opt_decimal, round_to_u64};
 pub struct Thresholds {
     /// Citation of ECCN 3A090 and its notes.
     pub citation: Arc<str>,
-    /// 3A090.a.1: TPP of this or more.
-    #[serde(deserialize_with = "de_decimal")]
-    pub a1_tpp_min: Decimal,
+    /// 3A090.a.1: TPP of this or more. Absent: the regime has no ECCN 3A090 (before 7 Oct 2022).
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub a1_tpp_min: Option<Decimal>,
     /// 2022 rule: 3A090 also needs aggregate bidirectional I/O of this many GB/s or more.
     #[serde(
         default,
@@ -192,6 +196,9 @@ pub struct Metrics {
     /// Upper bound on the die area when only a bound is published: it proves PD at least
     /// TPP / bound, never less.
     pub die_area_mm2_max: Option<Decimal>,
+    /// Lower bound on the die area (estimates): it proves PD below a minimum when TPP is below
+    /// minimum × bound.
+    pub die_area_mm2_min: Option<Decimal>,
     /// Datacenter note status.
     pub datacenter: Datacenter,
     /// Aggregate bidirectional interconnect bandwidth in GB/s, when known (2022 rule).
@@ -202,25 +209,34 @@ pub struct Metrics {
 
 impl Metrics {
     /// TPP from rates: the highest of rate × bits over all precisions (Technical Note to 3A090).
+    /// `Ok(None)` when no rate is given; an error when TPP or PD leaves the exact decimal range.
     pub fn from_rates(
         rates: &[Rate],
         die_area_mm2: Option<Decimal>,
         datacenter: Datacenter,
-    ) -> Option<Metrics> {
-        let tpp = rates
-            .iter()
-            .map(|r| r.dense_tops * Decimal::from(r.bits))
-            .max()?;
-        let pd = die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a);
-        Some(Metrics {
+    ) -> Result<Option<Metrics>, MetricsError> {
+        let mut tpp: Option<Decimal> = None;
+        for r in rates {
+            let t = r
+                .dense_tops
+                .checked_mul(Decimal::from(r.bits))
+                .ok_or_else(|| MetricsError::TppOverflow {
+                    tops: r.dense_tops.normalize().to_string(),
+                    bits: r.bits,
+                })?;
+            tpp = Some(tpp.map_or(t, |x| x.max(t)));
+        }
+        let Some(tpp) = tpp else { return Ok(None) };
+        Ok(Some(Metrics {
             tpp,
-            pd,
+            pd: pd_of(tpp, die_area_mm2)?,
             die_area_mm2,
             die_area_mm2_max: None,
+            die_area_mm2_min: None,
             datacenter,
             interconnect_gbs: None,
             dram_bandwidth_gbs: None,
-        })
+        }))
     }
 
     /// TPP rounded to a whole number, the unit the ledger and limits count in.
@@ -228,18 +244,60 @@ impl Metrics {
         round_to_u64(self.tpp).unwrap_or(u64::MAX)
     }
 
-    /// Whether PD ≥ `min`, decided exactly (TPP ≥ min × area when the area is known).
+    /// Whether PD ≥ `min`, decided exactly (TPP ≥ min × area when the area is known; a product
+    /// beyond the decimal range exceeds every TPP).
     fn pd_at_least(&self, min: Decimal) -> Option<bool> {
+        let tpp_reaches = |area: Decimal| min.checked_mul(area).is_some_and(|p| self.tpp >= p);
         match (self.die_area_mm2, self.pd) {
-            (Some(area), _) if !area.is_zero() => Some(self.tpp >= min * area),
+            (Some(area), _) if !area.is_zero() => Some(tpp_reaches(area)),
             (_, Some(pd)) => Some(pd >= min),
-            // Area below the bound means PD above TPP / bound: that settles "at least" only when true.
-            _ => match self.die_area_mm2_max {
-                Some(max) if self.tpp >= min * max => Some(true),
+            // Area below the upper bound means PD above TPP / bound: that settles "at least" when
+            // true; area above the lower bound means PD below TPP / bound: that settles it when
+            // false.
+            _ => match (self.die_area_mm2_max, self.die_area_mm2_min) {
+                (Some(max), _) if tpp_reaches(max) => Some(true),
+                (_, Some(min_area)) if !tpp_reaches(min_area) => Some(false),
                 _ => None,
             },
         }
     }
+}
+
+/// Performance density, TPP / die area; `None` without an area (or a zero one).
+pub fn pd_of(tpp: Decimal, die_area_mm2: Option<Decimal>) -> Result<Option<Decimal>, MetricsError> {
+    match die_area_mm2.filter(|a| !a.is_zero()) {
+        None => Ok(None),
+        Some(a) => tpp
+            .checked_div(a)
+            .map(Some)
+            .ok_or_else(|| MetricsError::PdOverflow {
+                tpp: tpp.normalize().to_string(),
+                area: a.normalize().to_string(),
+            }),
+    }
+}
+
+/// Metrics that leave the exact decimal range (about 7.9e28).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    /// Rate × bit length is too large.
+    #[error("TPP {tops} x {bits} is out of range (exact decimals stop near 7.9e28)")]
+    TppOverflow {
+        /// The rate.
+        tops: String,
+        /// The bit length.
+        bits: u32,
+    },
+    /// TPP / die area is too large.
+    #[error(
+        "performance density TPP {tpp} / die area {area} mm² is out of range (exact decimals stop near 7.9e28)"
+    )]
+    PdOverflow {
+        /// TPP.
+        tpp: String,
+        /// Die area.
+        area: String,
+    },
 }
 
 /// Outcome of 3A090 classification.
@@ -341,6 +399,15 @@ pub fn classify_with(
             reason: r,
         })
     };
+    let Some(a1_tpp_min) = t.a1_tpp_min else {
+        return done(
+            None,
+            "not 3A090 (no such ECCN in this regime)",
+            reason("classify.no_3a090", &|| {
+                "ECCN 3A090 does not exist under this regime: the item is not 3A090".into()
+            }),
+        );
+    };
     if let Some(min) = t.non_datacenter_tpp_min
         && !datacenter
         && m.tpp < min
@@ -356,12 +423,12 @@ pub fn classify_with(
             }),
         );
     }
-    if m.tpp >= t.a1_tpp_min {
+    if m.tpp >= a1_tpp_min {
         if let Some(min) = t.interconnect_gbs_min {
             let Some(bw) = m.interconnect_gbs else {
                 return Err(IndeterminateError::Interconnect {
                     tpp: tpp.to_string(),
-                    tpp_min: fmt_dec(t.a1_tpp_min),
+                    tpp_min: fmt_dec(a1_tpp_min),
                     min: fmt_dec(min),
                 });
             };
@@ -372,7 +439,7 @@ pub fn classify_with(
                     reason("classify.interconnect_below", &|| {
                         format!(
                             "TPP {tpp} >= {} but aggregate bidirectional I/O {} GB/s < {} GB/s: outside 3A090",
-                            fmt_dec(t.a1_tpp_min),
+                            fmt_dec(a1_tpp_min),
                             fmt_dec(bw),
                             fmt_dec(min)
                         )
@@ -385,7 +452,7 @@ pub fn classify_with(
                 reason("classify.3a090.interconnect", &|| {
                     format!(
                         "TPP {tpp} >= {} and aggregate bidirectional I/O {} GB/s >= {} GB/s",
-                        fmt_dec(t.a1_tpp_min),
+                        fmt_dec(a1_tpp_min),
                         fmt_dec(bw),
                         fmt_dec(min)
                     )
@@ -401,7 +468,7 @@ pub fn classify_with(
             Some(Eccn::A3090a),
             "3A090.a.1",
             reason("classify.3a090.a.1", &|| {
-                format!("TPP {tpp} >= {}{note}", fmt_dec(t.a1_tpp_min))
+                format!("TPP {tpp} >= {}{note}", fmt_dec(a1_tpp_min))
             }),
         );
     }
@@ -410,7 +477,7 @@ pub fn classify_with(
         .flatten()
         .min();
     let Some(floor) = floor.filter(|f| m.tpp >= *f) else {
-        let bound = floor.unwrap_or(t.a1_tpp_min).min(t.a1_tpp_min);
+        let bound = floor.unwrap_or(a1_tpp_min).min(a1_tpp_min);
         return done(
             None,
             "not 3A090 (below parameters)",
@@ -425,7 +492,7 @@ pub fn classify_with(
     let indeterminate = || IndeterminateError::Density {
         tpp: tpp.to_string(),
         low: fmt_dec(floor),
-        high: fmt_dec(t.a1_tpp_min),
+        high: fmt_dec(a1_tpp_min),
         hint: "give the die area (or pd) of the item",
     };
     let pd_text = Shown2(m.pd);
@@ -458,7 +525,7 @@ pub fn classify_with(
                 format!(
                     "{} <= TPP {tpp} < {} and {} <= PD {pd_text} < {}",
                     t.b1_tpp_min.map(fmt_dec).unwrap_or_default(),
-                    fmt_dec(t.a1_tpp_min),
+                    fmt_dec(a1_tpp_min),
                     t.b1_pd_min.map(fmt_dec).unwrap_or_default(),
                     a2_pd(),
                 )
@@ -499,10 +566,10 @@ pub fn classify_with(
 #[serde(deny_unknown_fields)]
 pub struct HbmItem {
     /// Memory bandwidth in GB/s (of the packaged device when the stack sits in a package).
-    #[serde(deserialize_with = "de_decimal")]
+    #[serde(deserialize_with = "crate::num::de_decimal_json")]
     pub bandwidth_gbs: Decimal,
     /// Area of the package or stack in mm².
-    #[serde(deserialize_with = "de_decimal")]
+    #[serde(deserialize_with = "crate::num::de_decimal_json")]
     pub area_mm2: Decimal,
     /// Co-packaged with a logic IC whose dominant function is processing (excluded from 3A090.c).
     #[serde(default)]
@@ -519,7 +586,7 @@ pub fn classify_hbm(h: &HbmItem, density_above: Decimal, citation: &Arc<str>) ->
     let density = if h.area_mm2.is_zero() {
         None
     } else {
-        Some(h.bandwidth_gbs / h.area_mm2)
+        h.bandwidth_gbs.checked_div(h.area_mm2)
     };
     let shown = density
         .map(|d| fmt_dec(d.round_dp(2)))
@@ -536,7 +603,10 @@ pub fn classify_hbm(h: &HbmItem, density_above: Decimal, citation: &Arc<str>) ->
         };
     }
     // Exact: bandwidth > min × area.
-    if h.bandwidth_gbs > density_above * h.area_mm2 {
+    if density_above
+        .checked_mul(h.area_mm2)
+        .is_some_and(|floor| h.bandwidth_gbs > floor)
+    {
         Classification {
             eccn: Some(Eccn::A3090c),
             paragraph: "3A090.c",

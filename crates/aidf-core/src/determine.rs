@@ -14,9 +14,10 @@ use crate::classify::{
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::draws::Draw;
 use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
-use crate::input::{DeterminationInput, EndUse, VeuKind};
+use crate::input::{DeterminationInput, Transaction, VeuKind};
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
+use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
 use crate::weights::{WeightsError, classify_weights};
 
 /// How the transaction is authorized.
@@ -132,7 +133,8 @@ pub struct RegimeRef {
     pub posture: Posture,
     /// Date of the transaction.
     pub date: NaiveDate,
-    /// `timeline` (resolved from the date) or `pinned` (named in the input).
+    /// `timeline` (resolved from the date), `pinned` (named in the input) or `informed_letter`
+    /// (an is-informed letter of the timeline's regime applies this regime to the item).
     pub selected_by: &'static str,
 }
 
@@ -436,6 +438,20 @@ pub(crate) fn select_regime<'p>(
     }
 }
 
+/// The regime whose rules answer `input`: the selected one, or the later one an is-informed
+/// letter applies at once to the item.
+pub(crate) fn answering_regime<'p>(
+    policy: &'p Policy,
+    input: &DeterminationInput,
+) -> Result<&'p Regime, DetermineError> {
+    let (regime, selected_by, _) = select_regime(policy, input)?;
+    let letter = match selected_by {
+        "timeline" => letter_regime(policy, regime, input, input.date),
+        _ => None,
+    };
+    Ok(letter.map_or(regime, |(r, _)| r))
+}
+
 /// A country field looked up and resolved through its aliases (Hong Kong is China).
 pub(crate) fn canonical_country(
     policy: &Policy,
@@ -465,6 +481,18 @@ pub fn determine_with(
     let posture = input.posture.unwrap_or_default();
     let date = input.date;
     let (regime, selected_by, timeline_note) = select_regime(policy, input)?;
+    // A letter that makes a later rule apply at once to its addressee's items (23 Oct 2023).
+    let letter = match selected_by {
+        "timeline" => letter_regime(policy, regime, input, date),
+        _ => None,
+    };
+    let timeline_regime = regime;
+    let regime = letter.map_or(regime, |(r, _)| r);
+    let selected_by = if letter.is_some() {
+        "informed_letter"
+    } else {
+        selected_by
+    };
     let mut ev = Eval {
         policy,
         regime,
@@ -483,12 +511,26 @@ pub fn determine_with(
         }
     }
     match timeline_note {
-        Some(entry) => ev.trail.reason("regime.timeline", &spec.citation, || {
-            format!(
-                "{date} under posture {posture}: `{}` applies from {} ({})",
-                spec.id, entry.from, entry.note
-            )
-        }),
+        Some(entry) => {
+            let t = &timeline_regime.spec;
+            ev.trail.reason("regime.timeline", &t.citation, || {
+                format!(
+                    "{date} under posture {posture}: `{}` applies from {} ({})",
+                    t.id, entry.from, entry.note
+                )
+            });
+            if let Some((r, inf)) = letter {
+                ev.trail.reason("informed.regime_applied", &inf.citation, || {
+                    format!(
+                        "is-informed letter `{}`: for this item the requirements of `{}` apply from {} ({})",
+                        inf.id,
+                        r.spec.id,
+                        inf.from.map(|d| d.to_string()).unwrap_or_default(),
+                        inf.note
+                    )
+                });
+            }
+        }
         None => {
             let in_force = policy
                 .regime_on(date, posture)
@@ -617,6 +659,12 @@ pub fn determine_with(
     // Model weights take their own path.
     if let Some(w) = &input.item.model_weights {
         let (out, ops, eccn) = weights_rules(&mut ev, &parties, input, w, destination_tier)?;
+        let status = match (eccn, w.published) {
+            (Some(_), _) => ItemStatus::Ccl,
+            (None, true) => ItemStatus::NotSubject,
+            (None, false) => ItemStatus::Ear99,
+        };
+        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
         let item = ItemSummary {
             kind: "model_weights",
             chip_id: None,
@@ -646,7 +694,13 @@ pub fn determine_with(
 
     // High-bandwidth memory (3A090.c) takes its own path too.
     if let Some(h) = &input.item.hbm {
-        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, input, h)?;
+        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, h)?;
+        let status = if eccn.is_some() {
+            ItemStatus::Ccl
+        } else {
+            ItemStatus::BelowCcl
+        };
+        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
         let item = ItemSummary {
             kind: "hbm",
             chip_id: None,
@@ -660,53 +714,39 @@ pub fn determine_with(
         return Ok(finish(ev, out, eccn, item, quantity, 0, 0));
     }
 
-    // "Is informed" requirements name catalog items, whatever their parameters.
-    // The catalog entry, looked up once.
+    // "Is informed" letters name catalog items, or state performance criteria.
     let catalog_chip = match &input.item.chip {
         Some(name) => Some(policy.catalog.lookup(name).map_err(DetermineError::Chip)?),
         None => None,
     };
-    let informed = match catalog_chip {
-        Some(chip) => {
-            informed_rule(&mut ev, &parties, &chip.id).map(|review| {
-                // The Entity List's own requirement comes first.
-                if input.consignee.listed {
-                    ev.trail.reason(
-                        "party.listed",
-                        &spec.review.listed_citation,
-                        || format!(
-                            "consignee `{}` is on the Entity List: license required, no exception",
-                            input.consignee.name
-                        ),
-                    );
-                    spec.review.listed
-                } else {
-                    review
-                }
-            })
-        }
-        None => None,
-    };
-    if let Some(review) = informed
-        && catalog_chip.is_some_and(|c| c.metrics().is_none())
+    if let Some(chip) = catalog_chip.filter(|c| c.metrics().is_none())
+        && let Some(review) = informed_rule(&mut ev, &parties, input, Some(chip), None)
     {
         // No published throughput: the requirement still holds; TPP stays unknown.
-        let chip = catalog_chip;
         let item = ItemSummary {
             kind: "chip",
-            chip_id: chip.map(|c| c.id.clone()),
-            name: chip.map(|c| c.name()),
+            chip_id: Some(chip.id.clone()),
+            name: Some(chip.name()),
             tpp: None,
             pd: None,
             datacenter: None,
             paragraph: None,
             training_ops: None,
         };
-        return Ok(finish(ev, license(review), None, item, quantity, 0, 0));
+        let out = with_independent(
+            &mut ev,
+            &parties,
+            input,
+            ItemStatus::BelowCcl,
+            None,
+            license(review),
+        );
+        return Ok(finish(ev, out, None, item, quantity, 0, 0));
     }
 
     // Chips.
     let (metrics, item_base) = chip_metrics(catalog_chip, input, &mut ev)?;
+    let informed = informed_rule(&mut ev, &parties, input, catalog_chip, Some(&metrics));
     let unit_tpp = metrics.tpp_whole();
     let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
         DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
@@ -723,6 +763,22 @@ pub fn determine_with(
         }
     })?;
     ev.trail.reasons.push(class.reason);
+    if let Some(chip) = catalog_chip.filter(|c| c.die_area_estimate)
+        && spec.classification.a2_pd_min.is_some()
+        && spec
+            .classification
+            .a1_tpp_min
+            .is_some_and(|a1| metrics.tpp < a1)
+    {
+        ev.trail.assume(Assumption {
+            switch: Arc::from("catalog_die_area_estimate"),
+            value: format!("{} die area from {}", chip.id, chip.die_area_source),
+            confidence: Arc::from("U"),
+            detail: Arc::from(
+                "the vendor publishes no die area; the class rests on a third-party estimate (policy/chips-supplement.csv); give the item as metrics with `die_area_mm2` to override",
+            ),
+        });
+    }
     let item = ItemSummary {
         paragraph: Some(class.paragraph),
         pd: metrics
@@ -733,31 +789,19 @@ pub fn determine_with(
         ..item_base
     };
     let Some(eccn) = class.eccn else {
-        if let Some(review) = informed {
-            return Ok(finish(
-                ev,
-                license(review),
-                None,
-                item,
-                quantity,
-                unit_tpp,
-                total_tpp,
-            ));
-        }
-        ev.trail
-            .reason("not_controlled", &spec.classification.citation, || {
-                "not 3A090/4A090 under this regime: no advanced-computing license requirement"
-                    .into()
-            });
-        return Ok(finish(
-            ev,
-            outcome(Authorization::NotControlled),
-            None,
-            item,
-            quantity,
-            unit_tpp,
-            total_tpp,
-        ));
+        let out = match informed {
+            Some(review) => license(review),
+            None => {
+                ev.trail
+                    .reason("not_controlled", &spec.classification.citation, || {
+                        "not 3A090/4A090 under this regime: no advanced-computing license requirement"
+                            .into()
+                    });
+                outcome(Authorization::NotControlled)
+            }
+        };
+        let out = with_independent(&mut ev, &parties, input, ItemStatus::BelowCcl, None, out);
+        return Ok(finish(ev, out, None, item, quantity, unit_tpp, total_tpp));
     };
     let mut out = chip_rules(
         &mut ev,
@@ -776,6 +820,7 @@ pub fn determine_with(
     {
         out = license(review);
     }
+    let out = with_independent(&mut ev, &parties, input, ItemStatus::Ccl, Some(eccn), out);
     Ok(finish(
         ev,
         out,
@@ -787,32 +832,209 @@ pub fn determine_with(
     ))
 }
 
-/// An "is informed" requirement naming this catalog chip for this destination: its review policy.
-fn informed_rule(ev: &mut Eval<'_>, p: &Parties, chip_id: &str) -> Option<ReviewPolicy> {
-    let spec = &ev.regime.spec;
-    let (_, inf) = spec.informed.iter().enumerate().find(|(i, inf)| {
-        inf.chips.iter().any(|c| c == chip_id)
-            && ev.regime.resolved.informed_countries[*i].contains(&p.dest)
-    })?;
-    let s = spec.switches.informed_license_review.as_ref();
-    ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
-    let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
-    ev.trail.reason(
-        "informed.license_required",
-        &inf.citation,
-        || format!(
-            "`{chip_id}` is named in the `{}` requirement for {}: license required whatever its 3A090 status ({})",
-            inf.id, p.dest, inf.note
+/// How an is-informed letter reaches an item.
+#[derive(Clone, Copy)]
+enum LetterHit {
+    /// The letter names the catalog chip.
+    Named,
+    /// The item meets the letter's performance criteria.
+    Criteria,
+}
+
+/// The letter's criteria as (minimum, the item's value, what) triples.
+fn letter_tests(
+    cr: &crate::regime::InformedCriteria,
+    m: &Metrics,
+) -> [(
+    Option<rust_decimal::Decimal>,
+    Option<rust_decimal::Decimal>,
+    &'static str,
+); 3] {
+    [
+        (cr.tpp_min, Some(m.tpp), "TPP"),
+        (
+            cr.interconnect_gbs_min,
+            m.interconnect_gbs,
+            "interconnect GB/s",
         ),
-    );
-    Some(review)
+        (
+            cr.dram_bandwidth_gbs_min,
+            m.dram_bandwidth_gbs,
+            "DRAM bandwidth GB/s",
+        ),
+    ]
+}
+
+/// Whether an is-informed letter reaches the item: named by catalog id, or meeting the letter's
+/// performance criteria (for its addressees' items). Allocates nothing: texts are built lazily.
+fn informed_item(
+    inf: &crate::regime::Informed,
+    input: &DeterminationInput,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> Option<LetterHit> {
+    if let Some(c) = chip
+        && inf.chips.iter().any(|id| **id == *c.id)
+    {
+        return Some(LetterHit::Named);
+    }
+    let (cr, m) = (inf.criteria.as_ref()?, metrics?);
+    let vendor_ok = cr.vendors.iter().any(|v| {
+        chip.is_some_and(|c| c.vendor.eq_ignore_ascii_case(v))
+            || input
+                .exporter
+                .as_ref()
+                .and_then(|e| e.name.as_deref())
+                .is_some_and(|n| n.split_whitespace().any(|w| w.eq_ignore_ascii_case(v)))
+    });
+    if !vendor_ok || (cr.datacenter_only && m.datacenter == Datacenter::No) {
+        return None;
+    }
+    let (mut stated, mut met) = (0, 0);
+    for (min, value, _) in letter_tests(cr, m) {
+        let Some(min) = min else { continue };
+        stated += 1;
+        met += usize::from(value.is_some_and(|v| v >= min));
+    }
+    let hit = if cr.all { met == stated } else { met > 0 };
+    (hit && stated > 0).then_some(LetterHit::Criteria)
+}
+
+/// What a letter hit says, for the reason text.
+fn letter_hit_text(
+    hit: LetterHit,
+    inf: &crate::regime::Informed,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> String {
+    match (hit, inf.criteria.as_ref(), metrics) {
+        (LetterHit::Criteria, Some(cr), Some(m)) => {
+            let met: Vec<String> = letter_tests(cr, m)
+                .into_iter()
+                .filter_map(|(min, value, what)| {
+                    let min = min?;
+                    value
+                        .is_some_and(|v| v >= min)
+                        .then(|| format!("{what} >= {}", min.normalize()))
+                })
+                .collect();
+            format!("meets the letter's criteria ({})", met.join(", "))
+        }
+        _ => format!(
+            "`{}` is named",
+            chip.map(|c| c.id.to_string()).unwrap_or_default()
+        ),
+    }
+}
+
+/// The regime an is-informed letter of the timeline's regime applies to this item on `date`.
+fn letter_regime<'p>(
+    policy: &'p Policy,
+    regime: &'p Regime,
+    input: &DeterminationInput,
+    date: NaiveDate,
+) -> Option<(&'p Regime, &'p crate::regime::Informed)> {
+    // Most regimes have no such letter: look the item up only when one does.
+    regime
+        .spec
+        .informed
+        .iter()
+        .find(|i| i.apply_regime.is_some())?;
+    let chip = input
+        .item
+        .chip
+        .as_deref()
+        .and_then(|c| policy.catalog.lookup(c).ok());
+    let metrics = match chip {
+        Some(c) => c.metrics(),
+        None => input.item.tpp.map(|tpp| Metrics {
+            tpp,
+            pd: None,
+            die_area_mm2: None,
+            die_area_mm2_max: None,
+            die_area_mm2_min: None,
+            datacenter: input.item.datacenter_status(),
+            interconnect_gbs: input.item.interconnect_gbs,
+            dram_bandwidth_gbs: input.item.dram_bandwidth_gbs,
+        }),
+    };
+    regime.spec.informed.iter().find_map(|inf| {
+        let id = inf.apply_regime.as_deref()?;
+        let dated = inf.from.is_none_or(|f| f <= date) && inf.until.is_none_or(|u| date < u);
+        informed_item(inf, input, chip, metrics.as_ref())
+            .filter(|_| dated)
+            .and_then(|_| Some((policy.regime(id)?, inf)))
+    })
+}
+
+/// Whether a place (or a party's headquarters) is among an is-informed letter's destinations.
+fn informed_place(ev: &mut Eval<'_>, i: usize, code: CountryCode) -> bool {
+    let regime: &Regime = ev.regime;
+    regime.resolved.informed_countries[i].contains(&code)
+        || ev
+            .member_of_any(code, &regime.resolved.informed_groups[i])
+            .is_some()
+}
+
+/// An is-informed letter reaching this item and these parties on this date: its review policy.
+fn informed_rule(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    chip: Option<&Chip>,
+    metrics: Option<&Metrics>,
+) -> Option<ReviewPolicy> {
+    if is_domestic(ev, p) {
+        return None;
+    }
+    let regime: &Regime = ev.regime;
+    let spec = &regime.spec;
+    for (i, inf) in spec.informed.iter().enumerate() {
+        let dated = inf.from.is_none_or(|f| f <= ev.date) && inf.until.is_none_or(|u| ev.date < u);
+        if !dated || inf.apply_regime.is_some() {
+            continue;
+        }
+        let Some(hit) = informed_item(inf, input, chip, metrics) else {
+            continue;
+        };
+        // The destination (or ultimate destination), else a headquarters the letter covers.
+        let place = [Some(p.dest), p.ultimate]
+            .into_iter()
+            .flatten()
+            .find(|&c| informed_place(ev, i, c))
+            .map(|c| (c, false))
+            .or_else(|| {
+                [p.hq, p.parent]
+                    .into_iter()
+                    .find(|&c| inf.headquarters && informed_place(ev, i, c))
+                    .map(|c| (c, true))
+            });
+        let Some((code, by_hq)) = place else { continue };
+        let s = spec.switches.informed_license_review.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("informed_license_review", s)));
+        let review = s.map(|s| s.value).unwrap_or(ReviewPolicy::CaseByCase);
+        ev.trail.reason("informed.license_required", &inf.citation, || {
+            format!(
+                "is-informed letter `{}`: the item {}; {} {code}: license required whatever its 3A090 status ({})",
+                inf.id,
+                letter_hit_text(hit, inf, chip, metrics),
+                if by_hq {
+                    "consignee or its ultimate parent headquartered in"
+                } else {
+                    "destination"
+                },
+                inf.note
+            )
+        });
+        return Some(review);
+    }
+    None
 }
 
 /// 3A090.c (HBM): classification, scope and review.
 fn hbm_rules(
     ev: &mut Eval<'_>,
     p: &Parties,
-    input: &DeterminationInput,
     h: &crate::classify::HbmItem,
 ) -> Result<(Outcome, Option<Eccn>, Option<&'static str>), DetermineError> {
     let spec = &ev.regime.spec;
@@ -837,18 +1059,17 @@ fn hbm_rules(
     let Some(eccn) = class.eccn else {
         return Ok((outcome(Authorization::NotControlled), None, paragraph));
     };
-    if input.consignee.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!("consignee `{}` is on the Entity List", input.consignee.name)
-            });
-        return Ok((license(spec.review.listed), Some(eccn), paragraph));
-    }
     let regime = ev.regime;
     let groups = &regime.resolved.hbm_groups;
-    let hit = ev
-        .member_of_any(p.dest, groups)
-        .or_else(|| p.ultimate.and_then(|u| ev.member_of_any(u, groups)));
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok((out, Some(eccn), paragraph));
+    }
+    // 89 FR 96790: to those destinations, or to a party headquartered in, or whose ultimate
+    // parent is headquartered in, one of them.
+    let hit = [Some(p.dest), p.ultimate, Some(p.hq), Some(p.parent)]
+        .into_iter()
+        .flatten()
+        .find_map(|c| ev.member_of_any(c, groups));
     let Some(g) = hit else {
         ev.trail.reason("scope.outside", &hbm.scope_citation, || {
             format!("no license requirement for 3A090.c to {}", p.dest)
@@ -858,7 +1079,7 @@ fn hbm_rules(
     let gid = ev.group_id(g);
     ev.trail
         .reason("hbm.license_required", &hbm.scope_citation, || {
-            format!("3A090.c to a destination in {gid}: license required")
+            format!("3A090.c to a destination in {gid}, or to a party headquartered (or with an ultimate parent) there: license required")
         });
     ev.trail.reason(
         "hbm.exception_not_modelled",
@@ -947,13 +1168,17 @@ fn chip_metrics(
                     ),
                 });
             }
+            let pd = match item.pd {
+                Some(pd) => Some(pd),
+                None => crate::classify::pd_of(tpp, item.die_area_mm2)
+                    .map_err(|e| DetermineError::Item(format!("field `die_area_mm2`: {e}")))?,
+            };
             let metrics = Metrics {
                 tpp,
-                pd: item
-                    .pd
-                    .or_else(|| item.die_area_mm2.filter(|a| !a.is_zero()).map(|a| tpp / a)),
+                pd,
                 die_area_mm2: item.die_area_mm2,
                 die_area_mm2_max: None,
+                die_area_mm2_min: None,
                 datacenter: item.datacenter_status(),
                 interconnect_gbs: item.interconnect_gbs,
                 dram_bandwidth_gbs: item.dram_bandwidth_gbs,
@@ -996,17 +1221,8 @@ fn chip_rules(
     let c = &input.consignee;
     let ctx = &input.context;
     let dc_a = eccn.is_a_type() && datacenter;
-
-    // Entity List: its own license requirement, whatever the item's scope.
-    if c.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!(
-                    "consignee `{}` is on the Entity List: license required, no exception",
-                    c.name
-                )
-            });
-        return Ok(license(spec.review.listed));
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok(out);
     }
 
     // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
@@ -1061,6 +1277,18 @@ fn chip_rules(
                 .map(|g| format!("consignee or its ultimate parent is headquartered in {g}"))
         });
     if let Some(why) = embargo {
+        if !dc_a
+            && input.transaction == Some(Transaction::Transfer)
+            && let Some(cite) = spec
+                .aca
+                .as_ref()
+                .and_then(|a| a.transfers_within_citation.as_ref())
+        {
+            ev.trail.reason("aca.eligible_transfer", cite, || {
+                format!("{why}; {eccn} not designed for datacenters or .b, transferred within the country: License Exception ACA, no notice")
+            });
+            return Ok(outcome(Authorization::Aca));
+        }
         if !dc_a {
             if let Some(nac) = &spec.nac {
                 ev.trail.reason(
@@ -1119,6 +1347,16 @@ fn chip_rules(
             );
             return Ok(outcome(Authorization::Aca));
         }
+        if let Some(cite) = spec
+            .nac
+            .as_ref()
+            .and_then(|n| n.without_notice_citation.as_ref())
+        {
+            ev.trail.reason("nac.eligible_no_notice", cite, || {
+                format!("{eccn} not designed for datacenters or .b, destination outside Macau/D:5: License Exception NAC without notice")
+            });
+            return Ok(outcome(Authorization::Nac));
+        }
         ev.trail.reason(
             "license.review_default",
             &spec.review.default_citation,
@@ -1144,7 +1382,7 @@ fn chip_rules(
 
     if let Some(acm) = &spec.acm {
         let end_use = input.end_use.unwrap_or_default();
-        if end_use != EndUse::Deployment {
+        if end_use.is_acm_end_use() {
             if c.government {
                 ev.trail.reason(
                     "acm.unavailable_government",
@@ -1181,13 +1419,14 @@ fn chip_rules(
     if let (Some(veu), Some(v)) = (&spec.veu, &c.veu) {
         match v.kind {
             VeuKind::Uveu => {
-                let t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+                // §748.15(b)(2)(i): headquartered in, or ultimate parent headquartered in, Tier 1.
+                let t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
                 if t1 {
                     ev.trail.reason(
                         "uveu.authorized",
                         &veu.uveu_citation,
                         || format!(
-                            "consignee holds UVEU `{}` (Tier 1 headquarters): shipment under its authorization; does not draw the country allocation",
+                            "consignee holds UVEU `{}` (headquarters or ultimate parent in Tier 1): shipment under its authorization; does not draw the country allocation",
                             v.id
                         ),
                     );
@@ -1196,7 +1435,7 @@ fn chip_rules(
                 ev.trail
                     .reason("uveu.hq_not_tier1", &veu.uveu_citation, || {
                         format!(
-                            "UVEU `{}` requires headquarters in Tier 1; HQ {} / parent {} are not",
+                            "UVEU `{}` requires headquarters or ultimate parent in Tier 1; HQ {} / parent {} are not",
                             v.id, p.hq, p.parent
                         )
                     });
@@ -1267,6 +1506,7 @@ fn chip_rules(
             total_tpp,
             ctx.consignee_ytd_tpp,
             hq_taint.is_some(),
+            input.transaction.unwrap_or_default(),
         ) {
             return Ok(out);
         }
@@ -1311,15 +1551,15 @@ fn chip_rules(
                 let review = ev.review(spec.review.tier3);
                 return Ok(license(review));
             }
+            let review = ev.review(spec.review.default);
             ev.trail.reason(
                 "license.review_default",
                 &spec.review.default_citation,
                 || format!(
-                    "license required; presumption of approval for {} (not Macau/D:5, no Macau/D:5 headquarters)",
+                    "license required; review policy {review} for {} (not Macau/D:5, no Macau/D:5 headquarters)",
                     p.dest
                 ),
             );
-            let review = ev.review(spec.review.default);
             license(review)
         }
     })
@@ -1347,9 +1587,6 @@ fn us_export_review(
     let (Some(dest), true) = (dest, by_destination) else {
         return Ok(None);
     };
-    if input.consignee.listed {
-        return Ok(None);
-    }
     let tx = input.transaction.unwrap_or_default();
     let tx_name = serde_json::to_value(tx)
         .ok()
@@ -1500,8 +1737,19 @@ fn lpp_rule(
     total_tpp: u64,
     ytd_tpp: u64,
     hq_taint: bool,
+    tx: Transaction,
 ) -> Option<Outcome> {
     let spec = &ev.regime.spec;
+    if tx == Transaction::Transfer {
+        let s = spec.switches.lpp_in_country_transfers.as_ref();
+        ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_in_country_transfers", s)));
+        if !s.is_some_and(|s| s.value) {
+            ev.trail.reason("lpp.unavailable_transfer", &lpp.citation, || {
+                "LPP authorizes export and reexport; an in-country transfer is read as outside it".into()
+            });
+            return None;
+        }
+    }
     if hq_taint {
         let s = spec.switches.lpp_excludes_d5_hq.as_ref();
         ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_excludes_d5_hq", s)));
@@ -1648,7 +1896,8 @@ fn weights_rules(
             });
         return Ok((outcome(Authorization::NotControlled), None, None));
     };
-    let class = classify_weights(w, mw, &mut ev.trail).map_err(DetermineError::Weights)?;
+    let class =
+        classify_weights(w, mw, &spec.switches, &mut ev.trail).map_err(DetermineError::Weights)?;
     if !class.controlled {
         return Ok((
             outcome(Authorization::NotControlled),
@@ -1658,13 +1907,8 @@ fn weights_rules(
     }
     let ops = Some(class.counted_ops);
     let eccn = Some(Eccn::E4091);
-    let c = &input.consignee;
-    if c.listed {
-        ev.trail
-            .reason("party.listed", &spec.review.listed_citation, || {
-                format!("consignee `{}` is on the Entity List", c.name)
-            });
-        return Ok((license(spec.review.listed), ops, eccn));
+    if let Some(out) = domestic_rule(ev, p) {
+        return Ok((out, ops, eccn));
     }
     ev.trail
         .reason("scope.license_requirement", &mw.citation, || {
@@ -1682,7 +1926,8 @@ fn weights_rules(
         return Ok((license(spec.review.tier3), ops, eccn));
     }
     if let Some(aia) = &spec.aia {
-        let hq_t1 = ev.tier(p.hq) == Some(1) && ev.tier(p.parent) == Some(1);
+        // §740.27(a)(3): headquartered in, or whose ultimate parent is headquartered in, Tier 1.
+        let hq_t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
         if hq_t1 {
             let s = spec.switches.weights_storage_required_for_aia.as_ref();
             let needs_storage = s.is_none_or(|s| s.value);
@@ -1709,7 +1954,7 @@ fn weights_rules(
             ev.trail
                 .reason("aia.unavailable_hq", &aia.weights_citation, || {
                     format!(
-                        "AIA for weights needs Tier 1 headquarters; HQ {} / parent {}",
+                        "AIA for weights needs headquarters or ultimate parent in Tier 1; HQ {} / parent {}",
                         p.hq, p.parent
                     )
                 });
@@ -1730,4 +1975,274 @@ fn weights_rules(
         )
     });
     Ok((license(review), ops, eccn))
+}
+
+/// Part 746 and the Entity List: license requirements of their own, whatever the
+/// advanced-computing rules answer. Where either applies, no license exception may be used
+/// (15 CFR 740.2(a), 740.8(b), 744.11(a)): an exception the rules found is withdrawn, and a license
+/// the rules required keeps the stricter review policy.
+fn with_independent(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+    eccn: Option<Eccn>,
+    out: Outcome,
+) -> Outcome {
+    if is_domestic(ev, p) {
+        return out;
+    }
+    let found = [
+        embargo_requirement(ev, p, input, status),
+        entity_list_requirement(ev, input, status, eccn),
+        end_use_requirement(ev, p, input, status),
+        meu_requirement(ev, input, status),
+    ];
+    let Some(review) = found.into_iter().flatten().reduce(stricter) else {
+        return out;
+    };
+    let cite = ev.policy.restrictions.exceptions_barred_citation.clone();
+    if out.authorization == Authorization::License {
+        let review = out.review.map_or(review, |r| stricter(r, review));
+        return Outcome {
+            review: Some(review),
+            ..out
+        };
+    }
+    let had = out.authorization;
+    // The withdrawn exception's own findings are not part of the answer.
+    let family = format!("{}.", had.as_str().to_ascii_lowercase());
+    ev.trail.reasons.retain(|r| !r.rule.starts_with(&family));
+    ev.trail.reason("exceptions.barred", &cite, || {
+        format!("a part 744 or part 746 requirement applies: no license exception may be used, so `{had}` is not available; license required, review policy {review}")
+    });
+    ev.trail.obligations.clear();
+    license(review)
+}
+
+/// Whether a requirement reaching `reach` covers an item of `status` (chips below 3A090 through the
+/// `below_3a090_on_ccl` switch, reported when it decides).
+fn reaches_item(ev: &mut Eval<'_>, reach: ItemReach, status: ItemStatus) -> bool {
+    if reach == ItemReach::Ccl && status == ItemStatus::BelowCcl {
+        let s = &ev.policy.restrictions.switches.below_3a090_on_ccl;
+        ev.switch_assume(Regime::assumption("below_3a090_on_ccl", s));
+        return s.value;
+    }
+    crate::restrict::reaches(reach, status)
+}
+
+/// The part 746 requirements covering the destination (or the ultimate destination).
+fn embargo_requirement(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    let policy = ev.policy;
+    let tx = input.transaction.unwrap_or_default();
+    let region = input.destination_region.as_deref();
+    let places = [(Some(p.dest), region), (p.ultimate, None)];
+    let mut review = None;
+    for (code, region) in places {
+        let Some(code) = code else { continue };
+        for e in policy.restrictions.embargoes_on(code, region, ev.date, tx) {
+            if !reaches_item(ev, e.items, status) {
+                continue;
+            }
+            if let Some(sw) = &e.unconfirmed {
+                ev.trail.assume(Assumption {
+                    switch: sw.clone(),
+                    value: e.review.to_string(),
+                    confidence: Arc::from("U"),
+                    detail: e.note.clone(),
+                });
+            }
+            ev.trail
+                .reason("embargo.license_required", &e.citation, || {
+                    format!(
+                        "{code}{}: part 746 requires a license ({}); review: {} ({})",
+                        region.map(|r| format!(" ({r})")).unwrap_or_default(),
+                        e.note,
+                        e.review,
+                        e.review_citation
+                    )
+                });
+            review = Some(review.map_or(e.review, |r| stricter(r, e.review)));
+        }
+    }
+    review
+}
+
+/// The Entity List requirement for a listed consignee: the input's entry, or the common one.
+fn entity_list_requirement(
+    ev: &mut Eval<'_>,
+    input: &DeterminationInput,
+    status: ItemStatus,
+    eccn: Option<Eccn>,
+) -> Option<ReviewPolicy> {
+    let c = &input.consignee;
+    if !c.listed && c.entity_list.is_none() && !affiliate_of_listed(ev, input) {
+        return None;
+    }
+    let dflt = &ev.policy.restrictions.entity_list;
+    let (items, review) = match &c.entity_list {
+        Some(e) => (e.items.clone(), e.review),
+        None => (EntryItems::Reach(dflt.items), dflt.review),
+    };
+    let (cite, rcite) = (dflt.citation.clone(), dflt.review_citation.clone());
+    let covered = match &items {
+        EntryItems::Reach(r) => reaches_item(ev, *r, status),
+        EntryItems::Eccns(list) => {
+            eccn.is_some_and(|e| list.iter().any(|x| e.as_str().starts_with(x.as_str())))
+        }
+    };
+    if !covered {
+        ev.trail.reason("party.listed_outside_scope", &cite, || {
+            format!(
+                "consignee `{}` is on the Entity List, but its entry's license requirement ({}) does not reach this item",
+                c.name,
+                scope_text(&items)
+            )
+        });
+        return None;
+    }
+    let footnote = c.entity_list.as_ref().and_then(|e| e.footnote);
+    ev.trail.reason("party.listed", &cite, || {
+        format!(
+            "consignee `{}` is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception{}",
+            c.name,
+            scope_text(&items),
+            footnote
+                .map(|n| format!("; entry footnote {n}: it extends the foreign direct product rules (rule-facts §14.2), so foreign-made items may be subject to the EAR too"))
+                .unwrap_or_default()
+        )
+    });
+    Some(review)
+}
+
+fn scope_text(items: &EntryItems) -> String {
+    match items {
+        EntryItems::Reach(ItemReach::All) => "all items subject to the EAR".into(),
+        EntryItems::Reach(ItemReach::Ccl) => "items on the CCL".into(),
+        EntryItems::Eccns(l) => format!("ECCNs {}", l.join(", ")),
+    }
+}
+
+/// A shipment within the exporting country to a consignee there, going nowhere else: not an export.
+fn is_domestic(ev: &Eval<'_>, p: &Parties) -> bool {
+    let home = ev.policy.restrictions.domestic;
+    home == Some(p.dest) && p.ultimate.is_none_or(|u| Some(u) == home)
+}
+
+/// The answer for a domestic transaction of a controlled item: no license requirement.
+fn domestic_rule(ev: &mut Eval<'_>, p: &Parties) -> Option<Outcome> {
+    if !is_domestic(ev, p) {
+        return None;
+    }
+    let cite = ev.policy.restrictions.domestic_citation.clone();
+    ev.trail.reason("domestic.not_an_export", &cite, || {
+        format!(
+            "consignee in {} and no destination abroad: not an export, reexport or transfer (in-country) abroad, so no license requirement applies (a release of technology to a foreign person, a deemed export, is not modelled)",
+            p.dest
+        )
+    });
+    Some(outcome(Authorization::Nlr))
+}
+
+/// Whether the Affiliates rule makes the consignee take its listed owners' restrictions.
+fn affiliate_of_listed(ev: &mut Eval<'_>, input: &DeterminationInput) -> bool {
+    let Some(share) = input.consignee.listed_owners_share_pct else {
+        return false;
+    };
+    let a = &ev.policy.restrictions.affiliates;
+    if share < a.share_min_pct || ev.date < a.from {
+        return false;
+    }
+    let sw = &ev.policy.restrictions.switches.affiliates_suspension_until;
+    if ev.date >= a.suspended_from {
+        ev.switch_assume(Regime::assumption("affiliates_suspension_until", sw));
+        if ev.date < sw.value {
+            let until = sw.value;
+            ev.trail.reason("party.affiliates_suspended", &a.suspension_citation, || {
+                format!("the consignee is {share}% owned by listed parties, but the Affiliates rule is suspended until {until}")
+            });
+            return false;
+        }
+    }
+    let min = a.share_min_pct;
+    ev.trail.reason("party.affiliate_of_listed", &a.citation, || {
+        format!("the consignee is {share}% owned by listed parties (at least {min}%): it takes their Entity List restrictions")
+    });
+    true
+}
+
+/// A part 744 end-use control for the input's `end_use` in the destination (or ultimate
+/// destination).
+fn end_use_requirement(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    let end_use = input.end_use?;
+    let policy = ev.policy;
+    let r = &policy.restrictions;
+    let (i, e) = r
+        .end_use
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.end_use == end_use)?;
+    let (codes, groups) = &r.end_use_places[i];
+    let place = [Some(p.dest), p.ultimate]
+        .into_iter()
+        .flatten()
+        .find(|&c| codes.contains(&c) || ev.member_of_any(c, groups).is_some())?;
+    if !reaches_item(ev, e.items, status) {
+        return None;
+    }
+    ev.trail.assume(Assumption {
+        switch: e.unconfirmed.clone(),
+        value: e.id.clone(),
+        confidence: Arc::from("U"),
+        detail: e.note.clone(),
+    });
+    ev.trail
+        .reason("end_use.license_required", &e.citation, || {
+            format!(
+                "end use `{}` in {place}: license required ({}); review: {} ({})",
+                e.id, e.note, e.review, e.review_citation
+            )
+        });
+    Some(e.review)
+}
+
+/// The Military End-User list's requirement for a listed consignee.
+fn meu_requirement(
+    ev: &mut Eval<'_>,
+    input: &DeterminationInput,
+    status: ItemStatus,
+) -> Option<ReviewPolicy> {
+    if !input.consignee.meu_listed {
+        return None;
+    }
+    let m = &ev.policy.restrictions.meu_list;
+    if !reaches_item(ev, m.items, status) {
+        return None;
+    }
+    if let Some(switch) = &m.unconfirmed {
+        ev.trail.assume(Assumption {
+            switch: switch.clone(),
+            value: "ccl".into(),
+            confidence: Arc::from("U"),
+            detail: m.note.clone(),
+        });
+    }
+    let name = &input.consignee.name;
+    ev.trail.reason("party.meu_listed", &m.citation, || {
+        format!(
+            "consignee `{name}` is on the Military End-User list: license required; review: {} ({})",
+            m.review, m.review_citation
+        )
+    });
+    Some(m.review)
 }

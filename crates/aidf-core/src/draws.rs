@@ -168,7 +168,7 @@ pub fn balance_reads(
     policy: &Policy,
     input: &DeterminationInput,
 ) -> Result<BalanceReads, DetermineError> {
-    let (regime, _, _) = crate::determine::select_regime(policy, input)?;
+    let regime = crate::determine::answering_regime(policy, input)?;
     let dest = crate::determine::canonical_country(policy, "destination", &input.destination)?;
     let party = consignee_party(policy, input)?;
     Ok(BalanceReads {

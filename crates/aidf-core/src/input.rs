@@ -6,8 +6,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Datacenter, HbmItem};
-use crate::num::de_opt_decimal;
+use crate::num::de_opt_decimal_json;
 use crate::policy::Posture;
+use crate::restrict::EntityListEntry;
 
 /// Kind of transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -35,6 +36,24 @@ pub enum EndUse {
     Production,
     /// Storage before onward shipment (ACM).
     Storage,
+    /// A military end use or end user (15 CFR 744.21).
+    Military,
+    /// A military-intelligence end use or end user (15 CFR 744.22).
+    MilitaryIntelligence,
+    /// Development, production or operation of a supercomputer (15 CFR 744.23).
+    Supercomputer,
+    /// Development or production of advanced-node integrated circuits (15 CFR 744.23).
+    AdvancedNodeIc,
+}
+
+impl EndUse {
+    /// Development, production or storage: the end uses License Exception ACM covers.
+    pub fn is_acm_end_use(self) -> bool {
+        matches!(
+            self,
+            EndUse::Development | EndUse::Production | EndUse::Storage
+        )
+    }
 }
 
 /// Kind of Data Center validated end user.
@@ -70,7 +89,7 @@ pub struct Exporter {
 }
 
 /// The ultimate consignee.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Consignee {
     /// Name (the LPP year-to-date is kept per consignee).
@@ -86,9 +105,24 @@ pub struct Consignee {
     /// On the Entity List.
     #[serde(default)]
     pub listed: bool,
+    /// The consignee's own Entity List entry (its item scope and review policy), when it differs
+    /// from the common entry in `restrictions.toml` (e.g. a narrower scope); implies `listed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_list: Option<EntityListEntry>,
     /// A government or government-controlled end user.
     #[serde(default)]
     pub government: bool,
+    /// On the Military End-User list (Supp. No. 7 to part 744).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub meu_listed: bool,
+    /// Percent of the consignee owned, directly or indirectly, by parties on the Entity List (or
+    /// MEU list) together: the Affiliates rule applies at 50 or more.
+    #[serde(
+        default,
+        deserialize_with = "de_opt_decimal_json",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub listed_owners_share_pct: Option<Decimal>,
 }
 
 /// Training facts of a model whose weights are exported.
@@ -96,33 +130,33 @@ pub struct Consignee {
 #[serde(deny_unknown_fields)]
 pub struct ModelWeightsInput {
     /// Operations used to train the model (pre-training and later training), if known.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub training_ops: Option<Decimal>,
     /// Parameter count, to estimate operations with 6·N·D when `training_ops` is absent.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub parameters: Option<Decimal>,
     /// Training tokens (examples), for 6·N·D.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub tokens: Option<Decimal>,
     /// The weights are published (open).
     #[serde(default)]
     pub published: bool,
     /// Operations of the published model this one was derived from, if it was.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub derived_from_published_ops: Option<Decimal>,
     /// Operations needed (with the most efficient published methods) to match the most capable
     /// published model: the relative floor.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub floor_ops: Option<Decimal>,
     /// Synthetic-data rule: share (percent) of training operations on data from the largest
     /// unpublished generator.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_share_pct: Option<Decimal>,
     /// That generator's operations to produce the data.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_generation_ops: Option<Decimal>,
     /// That generator's own training operations, counted when its weights are unpublished.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub synthetic_generator_training_ops: Option<Decimal>,
     /// Whether that generator's weights are published.
     #[serde(default)]
@@ -137,22 +171,22 @@ pub struct ItemInput {
     #[serde(default)]
     pub chip: Option<String>,
     /// TPP per unit.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub tpp: Option<Decimal>,
     /// Performance density.
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub pd: Option<Decimal>,
     /// Applicable die area (instead of `pd`).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub die_area_mm2: Option<Decimal>,
     /// Designed or marketed for datacenters (metrics form; default: yes, and said so).
     #[serde(default)]
     pub datacenter: Option<bool>,
     /// Aggregate bidirectional interconnect bandwidth in GB/s (metrics form; the 2022 rule tests it).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub interconnect_gbs: Option<Decimal>,
     /// Total DRAM bandwidth in GB/s (metrics form; the 2026 H200 rule tests it).
-    #[serde(default, deserialize_with = "de_opt_decimal")]
+    #[serde(default, deserialize_with = "de_opt_decimal_json")]
     pub dram_bandwidth_gbs: Option<Decimal>,
     /// High-bandwidth memory (3A090.c).
     #[serde(default)]
@@ -197,7 +231,7 @@ pub struct Context {
 }
 
 /// One transaction to determine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeterminationInput {
     /// Date of the shipment.
@@ -216,6 +250,10 @@ pub struct DeterminationInput {
     pub exporter: Option<Exporter>,
     /// Destination country.
     pub destination: String,
+    /// ISO 3166-2 region of the destination, where a rule names regions (the covered regions of
+    /// Ukraine, 15 CFR 746.6: `UA-43` Crimea, `UA-40` Sevastopol, `UA-14` Donetsk, `UA-09` Luhansk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_region: Option<String>,
     /// Ultimate consignee.
     pub consignee: Consignee,
     /// End use.
@@ -253,7 +291,16 @@ impl DeterminationInput {
             return Ok(input);
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let first: Result<DeterminationInput, _> = serde_path_to_error::deserialize(&mut *de);
+        if first.is_ok() {
+            // The first document parsed, so the fast path failed on what follows it: the input
+            // must be exactly one document.
+            de.end().map_err(|e| InputError {
+                path: String::new(),
+                message: format!("invalid JSON: {e} (the input must be exactly one JSON document)"),
+            })?;
+        }
+        first.map_err(|e| {
             let mut path = e.path().to_string();
             let inner = e.into_inner();
             let mut message = match inner.classify() {

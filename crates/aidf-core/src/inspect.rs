@@ -272,14 +272,33 @@ pub fn chip_status(
         },
     }
     if let Some(id) = chip_id {
-        for inf in &spec.informed {
-            if inf.chips.iter().any(|c| c == id) {
-                st.notes.push(format!(
-                    "is-informed `{}`: license required to {} whatever the class",
+        for inf in spec
+            .informed
+            .iter()
+            .filter(|i| i.chips.iter().any(|c| c == id))
+        {
+            let from = inf.from.map(|d| format!(" from {d}")).unwrap_or_default();
+            st.notes.push(match &inf.apply_regime {
+                Some(r) => format!(
+                    "is-informed `{}`{from}: the requirements of `{r}` apply",
+                    inf.id
+                ),
+                None => format!(
+                    "is-informed `{}`{from}: license required to {}{} whatever the class",
                     inf.id,
-                    inf.countries.join(" ")
-                ));
-            }
+                    inf.countries
+                        .iter()
+                        .chain(&inf.groups)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    if inf.headquarters {
+                        " (and to parties headquartered there)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
         }
     }
     st

@@ -21,6 +21,7 @@ pub mod party;
 pub mod policy;
 pub mod regime;
 mod regime_file;
+pub mod restrict;
 pub mod weights;
 
 pub use determine::{

@@ -19,13 +19,81 @@ pub fn decimal_from_f64(value: f64) -> Option<Decimal> {
     text.parse::<Decimal>().ok()
 }
 
-/// Parses a decimal written as text, accepting scientific notation (`1e26`, `2.5e25`).
+/// Parses a decimal written as text, accepting scientific notation (`1e26`, `2.5E+25`) and `_`
+/// separators. Exact: a value a decimal cannot hold exactly (beyond about 7.9e28, or with more
+/// than 28 places after the point) is `None`, never rounded.
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
+    parse_decimal_exact(text).ok()
+}
+
+/// Why a numeric text is not an exact decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a number.
+    Syntax,
+    /// Beyond what a decimal holds exactly (about ±7.9e28, 28 places after the point).
+    Range,
+}
+
+/// [`parse_decimal`] with the reason for a failure.
+pub fn parse_decimal_exact(text: &str) -> Result<Decimal, NumberError> {
     let t = text.trim().replace('_', "");
-    if t.contains(['e', 'E']) {
-        Decimal::from_scientific(&t).ok()
-    } else {
-        t.parse::<Decimal>().ok()
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (
+            &t[..i],
+            t[i + 1..].parse::<i64>().map_err(|_| NumberError::Syntax)?,
+        ),
+        None => (t.as_str(), 0),
+    };
+    let (negative, digits) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return Err(NumberError::Syntax);
+    }
+    // value = all digits × 10^(exp - places). The scale is kept as written ("9.90" stays 9.90)
+    // unless only dropping trailing zeros lets the value fit.
+    let all = format!("{int}{frac}");
+    let mut sig = all.trim_start_matches('0');
+    let mut scale = i64::try_from(frac.len()).map_err(|_| NumberError::Range)? - exp;
+    loop {
+        if sig.is_empty() {
+            return Ok(Decimal::ZERO);
+        }
+        match decimal_of(sig, scale, negative) {
+            Some(d) => return Ok(d),
+            None if scale > 0 && sig.ends_with('0') => {
+                sig = &sig[..sig.len() - 1];
+                scale -= 1;
+            }
+            None => return Err(NumberError::Range),
+        }
+    }
+}
+
+/// `digits` × 10^-scale, if a decimal holds it exactly.
+fn decimal_of(digits: &str, scale: i64, negative: bool) -> Option<Decimal> {
+    let mut m: i128 = digits.parse().ok()?;
+    let mut scale = scale;
+    while scale < 0 {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    let m = if negative { -m } else { m };
+    Decimal::try_from_i128_with_scale(m, u32::try_from(scale).ok()?).ok()
+}
+
+/// The message for a numeric text that is not an exact decimal.
+fn number_message(text: &str, e: NumberError) -> String {
+    match e {
+        NumberError::Syntax => format!("`{text}` is not a number"),
+        NumberError::Range => format!(
+            "number `{text}` is out of range (exact decimals hold up to 28 significant digits, magnitude below 7.9e28)"
+        ),
     }
 }
 
@@ -57,8 +125,36 @@ impl Visitor<'_> for DecimalVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-        parse_decimal(v).ok_or_else(|| E::custom(format!("`{v}` is not a number")))
+        parse_decimal_exact(v).map_err(|e| E::custom(number_message(v, e)))
     }
+}
+
+/// A JSON number or numeric string, read from its text (`serde_json`'s raw value), so no digit
+/// passes through `f64`.
+fn decimal_from_raw<E: de::Error>(raw: &serde_json::value::RawValue) -> Result<Decimal, E> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).map_err(E::custom)?;
+        return DecimalVisitor.visit_str(&s);
+    }
+    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Err(E::custom(format!(
+            "invalid type: `{text}`, expected a number (or a string holding a number such as \"2.5e25\")"
+        )));
+    }
+    parse_decimal_exact(text).map_err(|e| E::custom(number_message(text, e)))
+}
+
+/// Serde helper for JSON input: an exact decimal from a number's text or a numeric string.
+pub fn de_decimal_json<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    let raw: Box<serde_json::value::RawValue> = serde::Deserialize::deserialize(d)?;
+    decimal_from_raw(&raw)
+}
+
+/// Serde helper for JSON input: an optional exact decimal (`null` or absent is `None`).
+pub fn de_opt_decimal_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let raw: Option<Box<serde_json::value::RawValue>> = serde::Deserialize::deserialize(d)?;
+    raw.map(|r| decimal_from_raw(&r)).transpose()
 }
 
 /// Serde helper: an exact decimal from a number or a numeric string.

@@ -15,6 +15,7 @@ use crate::country::{
 };
 use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches};
 use crate::regime_file::{Locator, ResolvedFile};
+use crate::restrict::{Restrictions, RestrictionsError};
 
 /// Enforcement posture: the text in force, or what BIS enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -121,6 +122,8 @@ pub struct PolicySources {
     pub chips_toml: (String, String),
     /// `timeline.toml`.
     pub timeline_toml: (String, String),
+    /// `restrictions.toml` (part 746 embargoes, the Entity List entry).
+    pub restrictions_toml: (String, String),
     /// `regimes/*.toml`.
     pub regimes: Vec<(String, String)>,
 }
@@ -143,6 +146,10 @@ impl PolicySources {
                 "timeline.toml",
                 include_str!("../../../policy/timeline.toml"),
             ),
+            restrictions_toml: f(
+                "restrictions.toml",
+                include_str!("../../../policy/restrictions.toml"),
+            ),
             regimes: vec![
                 f(
                     "regimes/ac-2023.toml",
@@ -151,6 +158,10 @@ impl PolicySources {
                 f(
                     "regimes/ai-diffusion-2025.toml",
                     include_str!("../../../policy/regimes/ai-diffusion-2025.toml"),
+                ),
+                f(
+                    "regimes/informed-2022.toml",
+                    include_str!("../../../policy/regimes/informed-2022.toml"),
                 ),
                 f(
                     "regimes/ec-2022.toml",
@@ -273,6 +284,8 @@ pub struct Policy {
     regime_by_id: crate::fxhash::FxHashMap<String, usize>,
     /// The timeline.
     pub timeline: Timeline,
+    /// Part 746 embargoes and the Entity List entry (every regime reads them).
+    pub restrictions: Restrictions,
 }
 
 fn parse_countries(file: &str, text: &str) -> Result<Vec<Country>, PolicyError> {
@@ -457,7 +470,31 @@ fn resolve_regime(
         }
     }
     let mut informed_countries = Vec::new();
+    let mut informed_groups = Vec::new();
     for (i, inf) in spec.informed.iter().enumerate() {
+        if inf.chips.is_empty() && inf.criteria.is_none() {
+            return Err(rf.error(
+                loc,
+                "informed",
+                format!(
+                    "entry {i} (`{}`): names no `chips` and no `criteria`",
+                    inf.id
+                ),
+            ));
+        }
+        if let (Some(f), Some(u)) = (inf.from, inf.until)
+            && u <= f
+        {
+            return Err(rf.error(
+                loc,
+                "informed",
+                format!(
+                    "entry {i} (`{}`): `until` {u} is not after `from` {f}; dates out of order",
+                    inf.id
+                ),
+            ));
+        }
+        informed_groups.push(groups("informed.groups", &inf.groups)?);
         for chip in &inf.chips {
             if !catalog.chips().iter().any(|c| &*c.id == chip.as_str()) {
                 return Err(rf.error(
@@ -487,6 +524,7 @@ fn resolve_regime(
             None => Vec::new(),
         },
         informed_countries,
+        informed_groups,
         us_export_countries: match &spec.us_export_review {
             Some(u) => countries("us_export_review.countries", &u.countries)?,
             None => Vec::new(),
@@ -612,11 +650,12 @@ fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyErr
     Ok(())
 }
 
-fn digest(spec: &RegimeSpec, table: &CountryTable) -> Arc<str> {
+fn digest(spec: &RegimeSpec, table: &CountryTable, restrictions: &Restrictions) -> Arc<str> {
     let canonical = serde_json::to_vec(&DigestInput {
         regime: spec,
         groups: table.groups(),
         aliases: table.aliases(),
+        restrictions,
     })
     .unwrap_or_default();
     let hash = Sha256::digest(&canonical);
@@ -643,6 +682,11 @@ impl Policy {
             crate::chip::CatalogError::Parse(te) => PolicyError::toml(chf, cht, &te),
             other => PolicyError::new(chf, other.to_string()),
         })?;
+        let (rsf, rst) = &src.restrictions_toml;
+        let restrictions = Restrictions::parse(rst, &table).map_err(|e| match e {
+            RestrictionsError::Toml(te) => PolicyError::toml(rsf, rst, &te),
+            other => PolicyError::new(rsf, other.to_string()),
+        })?;
         let mut regimes = Vec::new();
         let mut regime_by_id = crate::fxhash::FxHashMap::default();
         let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
@@ -650,7 +694,7 @@ impl Policy {
             validate_regime(rf, &loc)?;
             let resolved = resolve_regime(rf, &loc, &table, &catalog)?;
             regime_by_id.insert(rf.spec.id.clone(), regimes.len());
-            let digest = digest(&rf.spec, &table);
+            let digest = digest(&rf.spec, &table, &restrictions);
             regimes.push(Regime {
                 id: Arc::from(rf.spec.id.as_str()),
                 spec: rf.spec.clone(),
@@ -658,6 +702,21 @@ impl Policy {
                 resolved,
                 file: Arc::from(rf.file),
             });
+        }
+        for r in &regimes {
+            for inf in &r.spec.informed {
+                if let Some(id) = &inf.apply_regime
+                    && !regime_by_id.contains_key(id)
+                {
+                    return Err(PolicyError::new(
+                        &r.file,
+                        format!(
+                            "field `informed.apply_regime` of `{}`: unknown regime `{id}`",
+                            inf.id
+                        ),
+                    ));
+                }
+            }
         }
         let (tf, tt) = &src.timeline_toml;
         let timeline: Timeline = toml::from_str(tt).map_err(|e| PolicyError::toml(tf, tt, &e))?;
@@ -715,6 +774,7 @@ impl Policy {
             regimes,
             regime_by_id,
             timeline,
+            restrictions,
         })
     }
 

@@ -101,10 +101,6 @@ pub struct Review {
     pub tier3: ReviewPolicy,
     /// Citation.
     pub tier3_citation: Arc<str>,
-    /// Policy for parties on the Entity List.
-    pub listed: ReviewPolicy,
-    /// Citation.
-    pub listed_citation: Arc<str>,
     /// Destinations that carry the tier-3 policy when the regime has no tiers.
     #[serde(default)]
     pub denial_groups: Vec<String>,
@@ -118,6 +114,9 @@ pub struct Nac {
     pub citation: Arc<str>,
     /// Days of notice before shipment.
     pub notice_days: u32,
+    /// NAC's branch without notice for items outside Macau/D:5 (October 2023 text, before ACA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_notice_citation: Option<Arc<str>>,
 }
 
 /// License Exception ACA.
@@ -128,6 +127,9 @@ pub struct Aca {
     pub citation: Arc<str>,
     /// ACA also covers Tier 2 destinations (diffusion rule).
     pub tier2: bool,
+    /// ACA covers in-country transfers within Macau/D:5 (2024 text): its citation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers_within_citation: Option<Arc<str>>,
 }
 
 /// License Exception ACM.
@@ -286,7 +288,7 @@ pub struct Hbm {
 }
 
 /// A license requirement imposed on named items by letters to their exporters ("is informed"),
-/// outside the CCL parameters (the April 2025 H20/MI308 requirement).
+/// outside the CCL parameters (the letters of 26 Aug 2022, 23 Oct 2023 and 9 Apr 2025).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Informed {
@@ -294,12 +296,71 @@ pub struct Informed {
     pub id: String,
     /// Where the requirement comes from.
     pub citation: Arc<str>,
+    /// Date of the letter: the first day it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// First day it no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
     /// Catalog ids of the items the letters name.
+    #[serde(default)]
     pub chips: Vec<String>,
+    /// The letter's performance criteria for items it does not name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<InformedCriteria>,
     /// Destinations (aliases applied: Hong Kong is China).
+    #[serde(default)]
     pub countries: Vec<String>,
+    /// Country groups whose members are destinations too (membership on the transaction's date).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The letter also reaches companies headquartered in, or whose ultimate parent is
+    /// headquartered in, those destinations, wherever the item goes.
+    #[serde(default)]
+    pub headquarters: bool,
+    /// Instead of a license requirement of its own, the letter makes this regime's requirements
+    /// apply to the items from its date (the 23 Oct 2023 letter: the October 2023 rule at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_regime: Option<String>,
     /// What is known and what is not.
     pub note: Arc<str>,
+}
+
+/// An is-informed letter's performance criteria. Every stated minimum is inclusive ("achieving",
+/// "reaching"); `all` says whether every one must be met or any one suffices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InformedCriteria {
+    /// Vendors the letter was addressed to (catalog `vendor`, or a word of `exporter.name`).
+    pub vendors: Vec<String>,
+    /// TPP of this or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tpp_min: Option<Decimal>,
+    /// Aggregate bidirectional interconnect of this many GB/s or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interconnect_gbs_min: Option<Decimal>,
+    /// Total DRAM bandwidth of this many GB/s or more.
+    #[serde(
+        default,
+        deserialize_with = "crate::num::de_opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dram_bandwidth_gbs_min: Option<Decimal>,
+    /// Every stated minimum must be met (otherwise any one).
+    pub all: bool,
+    /// Only items designed or marketed for datacenters.
+    #[serde(default)]
+    pub datacenter_only: bool,
+    /// Where the figures come from.
+    pub citation: Arc<str>,
 }
 
 /// One condition of a license policy, reported as an obligation.
@@ -416,6 +477,16 @@ pub enum UveuShareBase {
     InstalledSites,
 }
 
+/// Which training operations the 4E091 derivative rule's percentage is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivativeShareOf {
+    /// The published base model's operations.
+    PublishedBase,
+    /// The derived model's total operations (pre-training plus later training, Technical Note 2).
+    Total,
+}
+
 /// When a licensed export draws the country allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -438,6 +509,9 @@ pub struct Switches {
     pub lpp_excludes_d5_hq: Option<SwitchDef<bool>>,
     /// LPP is open in D:1/D:4 destinations.
     pub lpp_in_d1_d4: Option<SwitchDef<bool>>,
+    /// LPP covers in-country transfers (the text names export and reexport).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpp_in_country_transfers: Option<SwitchDef<bool>>,
     /// Review policy once a country's allocation is exhausted.
     pub allocation_exhausted_review: Option<SwitchDef<ReviewPolicy>>,
     /// When a licensed export draws the allocation.
@@ -462,6 +536,9 @@ pub struct Switches {
     /// Review policy for "is informed" license requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub informed_license_review: Option<SwitchDef<ReviewPolicy>>,
+    /// 4E091 derivative rule: what the 25 % is taken of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivative_share_of: Option<SwitchDef<DerivativeShareOf>>,
     /// Foundry presumption: the no-HBM threshold for a year the text leaves out (2028).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foundry_gap_year: Option<SwitchDef<FoundryGapYear>>,
@@ -577,6 +654,8 @@ pub struct Resolved {
     pub hbm_groups: Vec<GroupIdx>,
     /// `informed[i].countries`.
     pub informed_countries: Vec<Vec<CountryCode>>,
+    /// `informed[i].groups`.
+    pub informed_groups: Vec<Vec<GroupIdx>>,
     /// `us_export_review.countries`.
     pub us_export_countries: Vec<CountryCode>,
     /// `foundry.packaging_excluded_groups`.
@@ -647,6 +726,7 @@ pub(crate) struct DigestInput<'a> {
     pub regime: &'a RegimeSpec,
     pub groups: &'a [crate::country::Group],
     pub aliases: &'a [crate::country::Alias],
+    pub restrictions: &'a crate::restrict::Restrictions,
 }
 
 /// Collects switch names whose section needs them, for validation.
@@ -663,6 +743,7 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
             s.designers_assumed_approved.is_some(),
         );
         if spec.model_weights.is_some() {
+            need.insert("derivative_share_of", s.derivative_share_of.is_some());
             need.insert(
                 "weights_storage_required_for_aia",
                 s.weights_storage_required_for_aia.is_some(),
@@ -672,6 +753,10 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     if spec.lpp.is_some() {
         need.insert("lpp_excludes_d5_hq", s.lpp_excludes_d5_hq.is_some());
         need.insert("lpp_in_d1_d4", s.lpp_in_d1_d4.is_some());
+        need.insert(
+            "lpp_in_country_transfers",
+            s.lpp_in_country_transfers.is_some(),
+        );
     }
     if spec.allocation.is_some() {
         need.insert(
@@ -693,7 +778,7 @@ pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, boo
     if spec.hbm.is_some() {
         need.insert("hbm_license_review", s.hbm_license_review.is_some());
     }
-    if !spec.informed.is_empty() {
+    if spec.informed.iter().any(|i| i.apply_regime.is_none()) {
         need.insert(
             "informed_license_review",
             s.informed_license_review.is_some(),

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 
 use crate::explain::Trail;
 use crate::input::ModelWeightsInput;
-use crate::regime::ModelWeights;
+use crate::regime::{DerivativeShareOf, ModelWeights, Switches};
 
 /// The outcome of 4E091 classification.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,19 +41,25 @@ pub fn sci(d: Decimal) -> String {
 /// errors name the field path.
 pub fn weights_input_from_json(text: &str) -> Result<ModelWeightsInput, crate::input::InputError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let w = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         crate::input::InputError {
             path,
             message: e.into_inner().to_string(),
         }
-    })
+    })?;
+    de.end().map_err(|e| crate::input::InputError {
+        path: String::new(),
+        message: format!("invalid JSON: {e} (the input must be exactly one JSON document)"),
+    })?;
+    Ok(w)
 }
 
 /// Classifies weights under `rule`, writing the reasons to `trail`.
 pub fn classify_weights(
     w: &ModelWeightsInput,
     rule: &ModelWeights,
+    switches: &Switches,
     trail: &mut Trail,
 ) -> Result<WeightsClass, WeightsError> {
     let c = &rule.citation;
@@ -182,8 +188,18 @@ pub fn classify_weights(
             });
         }
         let extra = ops - base;
-        // Divide first: base × pct can leave Decimal's range where base / 100 × pct does not.
-        let share_min = (base / Decimal::ONE_HUNDRED)
+        let sw = switches.derivative_share_of.as_ref();
+        if let Some(a) =
+            sw.and_then(|s| crate::regime::Regime::assumption("derivative_share_of", s))
+        {
+            trail.assume(a);
+        }
+        let of = match sw.map(|s| s.value) {
+            Some(DerivativeShareOf::Total) => ops,
+            _ => base,
+        };
+        // Divide first: of × pct can leave Decimal's range where of / 100 × pct does not.
+        let share_min = (of / Decimal::ONE_HUNDRED)
             .checked_mul(Decimal::from(rule.derivative_extra_share_min_pct))
             .ok_or_else(|| overflow("item.model_weights.derived_from_published_ops"))?;
         let min = rule.derivative_extra_ops_min.max(share_min);
@@ -196,7 +212,7 @@ pub fn classify_weights(
                     sci(extra),
                     sci(rule.derivative_extra_ops_min),
                     rule.derivative_extra_share_min_pct,
-                    sci(base),
+                    sci(of),
                     sci(min)
                 ),
             );
@@ -209,7 +225,7 @@ pub fn classify_weights(
                 sci(extra),
                 sci(rule.derivative_extra_ops_min),
                 rule.derivative_extra_share_min_pct,
-                sci(base),
+                sci(of),
                 sci(min)
             ),
         );
@@ -284,12 +300,13 @@ mod tests {
         let mut w = input();
         w.training_ops = Some(d("7e28"));
         w.derived_from_published_ops = Some(d("6e28"));
-        assert!(classify_weights(&w, &rule(), &mut Trail::default()).is_ok());
+        assert!(classify_weights(&w, &rule(), &Switches::default(), &mut Trail::default()).is_ok());
         let mut w = input();
         w.training_ops = Some(d("7e28"));
         w.synthetic_share_pct = Some(d("50"));
         w.synthetic_generation_ops = Some(d("7e28"));
-        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        let e =
+            classify_weights(&w, &rule(), &Switches::default(), &mut Trail::default()).unwrap_err();
         assert_eq!(e.field, "item.model_weights.synthetic_generation_ops");
     }
 
@@ -298,11 +315,13 @@ mod tests {
         let mut w = input();
         w.training_ops = Some(d("1e26"));
         w.synthetic_share_pct = Some(d("101"));
-        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        let e =
+            classify_weights(&w, &rule(), &Switches::default(), &mut Trail::default()).unwrap_err();
         assert_eq!(e.field, "item.model_weights.synthetic_share_pct");
         w.synthetic_share_pct = Some(d("20"));
         w.synthetic_generation_ops = Some(d("-1"));
-        let e = classify_weights(&w, &rule(), &mut Trail::default()).unwrap_err();
+        let e =
+            classify_weights(&w, &rule(), &Switches::default(), &mut Trail::default()).unwrap_err();
         assert_eq!(e.field, "item.model_weights.synthetic_generation_ops");
     }
 }

@@ -2,6 +2,9 @@
 //! assumptions, obligations}` rows. `input` is merged over the file's `base`; every key of `expect`
 //! must equal the same key of the JSON output; `reasons`/`assumptions`/`obligations` list rule ids,
 //! switch names and obligation ids that must appear (`!id` means must not appear).
+//!
+//! Case files pass through `serde_json::Value`, whose numbers are `f64`: cases that need a number
+//! `f64` cannot hold exactly live in `tests/exact_numbers.rs`, which feeds raw JSON text.
 
 use aidf_core::{DeterminationInput, Policy, determine};
 use serde_json::Value;

@@ -540,13 +540,15 @@ mod weights {
 
     fn classify(json: &str) -> (bool, String, Vec<&'static str>) {
         let policy = policy();
-        let rule = policy
-            .regime("ai-diffusion-2025")
-            .and_then(|r| r.spec.model_weights.clone())
+        let regime = policy.regime("ai-diffusion-2025").expect("regime");
+        let rule = regime
+            .spec
+            .model_weights
+            .clone()
             .expect("4E091 in the regime");
         let w: ModelWeightsInput = serde_json::from_str(json).expect("input parses");
         let mut trail = Trail::default();
-        let c = classify_weights(&w, &rule, &mut trail).expect("classifies");
+        let c = classify_weights(&w, &rule, &regime.spec.switches, &mut trail).expect("classifies");
         let rules = trail.reasons.iter().map(|r| r.rule).collect();
         (c.controlled, aidf_core::weights::sci(c.counted_ops), rules)
     }

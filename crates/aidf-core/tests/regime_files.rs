@@ -69,7 +69,9 @@ fn a_hypothetical_moves_countries_between_tiers_and_sets_a_threshold() {
         (v["destination_tier"].clone(), v["authorization"].clone()),
         (1.into(), "AIA".into())
     );
-    let v = run(&p, &q("CN", r#"{"chip":"H100 SXM"}"#));
+    // H100 PCIe (600 GB/s, 2 TB/s) does not reach the 9 Apr 2025 letter's H20 figures, which
+    // apply to China whatever its tier.
+    let v = run(&p, &q("CN", r#"{"chip":"H100 PCIe"}"#));
     assert_eq!(v["destination_tier"], 2);
     assert_eq!(v["authorization"], "LPP");
     let v = run(&p, &q("IN", r#"{"tpp":4000,"pd":1}"#));
@@ -213,4 +215,26 @@ fn include_applies_another_regimes_own_changes() {
     // h200-2026's inherited sections are not included: the diffusion scope stays.
     assert!(w.spec.scope.a_datacenter_worldwide);
     assert!(w.spec.dc_veu.is_none(), "removed by ai-diffusion-2025");
+}
+
+#[test]
+fn the_derivative_share_reading_is_a_switch() {
+    // Worked example 9 (rule-facts §11.3): 1e26 published + 3e25 = 1.3e26. Of the base, 25 % is
+    // 2.5e25 and 3e25 is more; of the total, 25 % is 3.25e25 and 3e25 is not (rule-facts §14.7).
+    let text = format!(
+        "{HEAD}[switches.derivative_share_of]\nvalue = \"total\"\nconfidence = \"U\"\nnote = \"hypothetical\"\n"
+    );
+    let p = load(&[("hypo.toml", &text)]).expect("loads");
+    let q = r#"{"date":"2025-06-01","regime":"REG","destination":"FR","consignee":{"name":"X","hq":"FR"},"item":{"model_weights":{"training_ops":1.3e26,"derived_from_published_ops":1e26}}}"#;
+    let base = run(&p, &q.replace("REG", "ai-diffusion-2025"));
+    assert_eq!(base["eccn"], "4E091", "{base}");
+    let switches: Vec<&str> = base["assumptions"]
+        .as_array()
+        .expect("assumptions")
+        .iter()
+        .filter_map(|a| a["switch"].as_str())
+        .collect();
+    assert!(switches.contains(&"derivative_share_of"), "{switches:?}");
+    let total = run(&p, &q.replace("REG", "hypo"));
+    assert_eq!(total["authorization"], "not_controlled", "{total}");
 }

@@ -661,6 +661,7 @@ async fn classify(
             };
             (
                 Metrics::from_rates(&rates, area, dc)
+                    .map_err(|e| ApiError::unprocessable(Some("tops".into()), e.to_string()))?
                     .ok_or_else(|| ApiError::unprocessable(Some("tops".into()), "no rates"))?,
                 None,
             )
