@@ -384,6 +384,11 @@ pub enum LicenseAction {
         /// Expiry date.
         #[arg(long)]
         expires: NaiveDate,
+        /// BIS granted it beyond the destination's country allocation: shipments under it may
+        /// pass the allocation, the excess drawn on `country-beyond:…` (an explicit, audited
+        /// override).
+        #[arg(long)]
+        beyond_allocation: bool,
     },
     /// List licenses.
     List,
@@ -409,6 +414,7 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
             tpp,
             granted,
             expires,
+            beyond_allocation,
         } => {
             let dest = policy
                 .countries
@@ -434,6 +440,7 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
                 tpp_cap: tpp,
                 granted_on: granted.to_string(),
                 expires_on: expires.to_string(),
+                beyond_allocation,
             };
             pretty(&store.add_license(&l, now)?)
         }

@@ -51,6 +51,16 @@ pub enum AccountRef {
         /// The consignee.
         party: PartyId,
     },
+    /// TPP licensed beyond a destination's allocation (global, uncapped): what licenses that
+    /// BIS granted past the allocation drew over it.
+    BeyondAllocation {
+        /// Destination.
+        country: CountryCode,
+        /// First year of the window.
+        from_year: i32,
+        /// Last year of the window.
+        to_year: i32,
+    },
 }
 
 impl AccountRef {
@@ -70,6 +80,27 @@ impl AccountRef {
                 format!("nveu:{scope}@{veu}:{country}")
             }
             AccountRef::AiaCumulative { party } => format!("aia:{scope}@{party}"),
+            AccountRef::BeyondAllocation {
+                country,
+                from_year,
+                to_year,
+            } => format!("country-beyond:{country}:{from_year}-{to_year}"),
+        }
+    }
+
+    /// For an allocation, the account of what licenses granted past it draw over it.
+    pub fn beyond(&self) -> Option<AccountRef> {
+        match self {
+            AccountRef::CountryAllocation {
+                country,
+                from_year,
+                to_year,
+            } => Some(AccountRef::BeyondAllocation {
+                country: *country,
+                from_year: *from_year,
+                to_year: *to_year,
+            }),
+            _ => None,
         }
     }
 
@@ -84,7 +115,10 @@ impl AccountRef {
 
     /// Whether the account is shared by every tenant.
     pub fn is_global(&self) -> bool {
-        matches!(self, AccountRef::CountryAllocation { .. })
+        matches!(
+            self,
+            AccountRef::CountryAllocation { .. } | AccountRef::BeyondAllocation { .. }
+        )
     }
 
     /// Whether the determination reads the posted total only (installed base, cumulative

@@ -1175,6 +1175,10 @@ pub(crate) fn add_license<T: TxOps + ?Sized>(
             (a.tpp_cap != b.tpp_cap, "tpp_cap"),
             (a.granted_on != b.granted_on, "granted_on"),
             (a.expires_on != b.expires_on, "expires_on"),
+            (
+                a.beyond_allocation != b.beyond_allocation,
+                "beyond_allocation",
+            ),
         ])
     };
     if put_record(

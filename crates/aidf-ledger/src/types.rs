@@ -517,6 +517,12 @@ pub struct License {
     pub granted_on: String,
     /// Expiry date `YYYY-MM-DD`.
     pub expires_on: String,
+    /// BIS licensed these exports beyond the destination's allocation: an officer's explicit
+    /// override, recorded (and audited) with the license. Shipments under it may pass the
+    /// allocation; what passes it is drawn on the allocation's `beyond` account, so the ledger
+    /// still shows every TPP.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub beyond_allocation: bool,
 }
 
 impl License {

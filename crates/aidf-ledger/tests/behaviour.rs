@@ -580,6 +580,7 @@ fn license() -> License {
         tpp_cap: 16_000_000,
         granted_on: "2025-02-01".into(),
         expires_on: "2027-01-31".into(),
+        beyond_allocation: false,
     }
 }
 

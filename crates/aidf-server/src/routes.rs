@@ -456,6 +456,9 @@ struct LicenseRequest {
     granted: String,
     /// YYYY-MM-DD.
     expires: String,
+    /// BIS granted it beyond the destination's allocation (an officer's explicit override).
+    #[serde(default)]
+    beyond_allocation: bool,
 }
 
 /// A site of a VEU.
@@ -841,6 +844,7 @@ async fn record_shipment(
 fn visible(who: &Principal, key: &str) -> Result<(), ApiError> {
     let tenant = &who.tenant;
     let own = key.starts_with("country:")
+        || key.starts_with("country-beyond:")
         || aidf_core::AccountRef::scope_prefixes(tenant)
             .iter()
             .any(|p| key.starts_with(p.as_str()))
@@ -1093,6 +1097,7 @@ async fn add_license(
             tpp_cap: r.tpp,
             granted_on: granted,
             expires_on: expires,
+            beyond_allocation: r.beyond_allocation,
         };
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {

@@ -538,3 +538,39 @@ async fn control_characters_in_a_path_are_a_400_naming_the_path() {
         assert_eq!(r.body["field"], "path", "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_license_granted_beyond_the_allocation_draws_past_it_on_a_separate_account() {
+    let a = with_window("beyond");
+    let t = a.token("acme", "officer");
+    let lic = serde_json::json!({"id":"L-OVER","consignee":"Big Sdn Bhd","destination":"MY",
+        "items":["H100 SXM"],"units":1000000,"tpp":5000000000u64,"granted":"2025-01-01",
+        "expires":"2029-01-01","beyond_allocation":true});
+    assert_eq!(
+        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
+            .await
+            .status,
+        200
+    );
+    let first = a.ship(&t, None, &order("Big Sdn Bhd", 49_000)).await;
+    assert_eq!(first.body["status"], "authorized", "{:?}", first.body);
+    let second = a.ship(&t, None, &order("Big Sdn Bhd", 4_000)).await;
+    assert_eq!(second.body["status"], "authorized", "{:?}", second.body);
+    assert!(
+        second.body["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("beyond the allocation")),
+        "{:?}",
+        second.body
+    );
+    // Every TPP is shown: the allocation to its cap, the rest beside it.
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    let alloc = ledger.account("country:MY:2025-2027").expect("allocation");
+    assert_eq!(alloc.posted, 790_000_000);
+    let beyond = ledger
+        .account("country-beyond:MY:2025-2027")
+        .expect("beyond");
+    assert_eq!(beyond.posted, 839_096_000 - 790_000_000);
+    let lic = ledger.account("license:acme.L-OVER:tpp").expect("license");
+    assert_eq!(lic.posted, 839_096_000);
+}

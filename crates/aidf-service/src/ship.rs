@@ -3,7 +3,7 @@
 use aidf_core::input::{Context, VeuKind as CoreVeuKind};
 use aidf_core::party::{check_name, normalize_name};
 use aidf_core::{
-    AccountRef, Authorization, BalanceReads, Determination, DeterminationInput, Policy,
+    AccountRef, Authorization, BalanceReads, Determination, DeterminationInput, Draw, Policy,
     balance_reads, determine,
 };
 use aidf_ledger::{
@@ -262,7 +262,11 @@ fn plan(
     };
     if refusal.is_none() {
         new.status = ShipmentStatus::Authorized;
-        draw(&mut new, &d, license.as_ref(), req);
+        if let Some(note) = draw(&mut new, &d, &reads, license.as_ref(), req) {
+            let mut all = notes.to_vec();
+            all.push(note);
+            new.determination["notes"] = serde_json::json!(all);
+        }
     }
     Ok(new)
 }
@@ -316,8 +320,12 @@ fn refusal(
             d.destination
         ));
     }
+    let beyond_licensed = license.is_some_and(|l| l.beyond_allocation);
     for draw in &d.draws {
         let Some(cap) = draw.cap_tpp else { continue };
+        if beyond_licensed && draw.account.beyond().is_some() {
+            continue;
+        }
         let (posted, pending) = reads.of(&draw.account);
         let used = if draw.account.reads_posted_only() {
             posted
@@ -341,31 +349,81 @@ fn account_kind(a: &AccountRef) -> AccountKind {
         AccountRef::LppAnnual { .. } => AccountKind::Lpp,
         AccountRef::NveuInstalledBase { .. } => AccountKind::NveuInstalledBase,
         AccountRef::AiaCumulative { .. } => AccountKind::AiaCumulative,
+        AccountRef::BeyondAllocation { .. } => AccountKind::CountryAllocation,
     }
 }
 
-/// The ops of an authorized shipment: the determination's draws, then the license's.
+/// The parts of a draw as (account, amount, cap): the draw itself, or, under a license granted
+/// beyond the allocation, what the allocation has room for and the rest on its `beyond`
+/// account, with a note saying so.
+fn split_draw(
+    draw: &Draw,
+    reads: &Reads,
+    license: Option<&License>,
+    tenant: &str,
+) -> (Vec<(AccountRef, u64, Option<u64>)>, Option<String>) {
+    let whole = vec![(draw.account.clone(), draw.amount_tpp, draw.cap_tpp)];
+    let (Some(beyond), Some(cap), Some(l)) = (
+        draw.account.beyond(),
+        draw.cap_tpp,
+        license.filter(|l| l.beyond_allocation),
+    ) else {
+        return (whole, None);
+    };
+    let (posted, pending) = reads.of(&draw.account);
+    let room = cap.saturating_sub(posted.saturating_add(pending));
+    let over = draw.amount_tpp.saturating_sub(room);
+    if over == 0 {
+        return (whole, None);
+    }
+    let note = format!(
+        "{over} TPP drawn beyond the allocation on `{}` under license `{}`, which BIS granted beyond it (recorded by an officer)",
+        beyond.ledger_key(tenant),
+        l.id
+    );
+    let parts = vec![
+        (draw.account.clone(), draw.amount_tpp - over, draw.cap_tpp),
+        (beyond, over, None),
+    ];
+    (parts, Some(note))
+}
+
+/// The ops of an authorized shipment: the determination's draws (split by [`split_draw`]), then
+/// the license's; returns the note of a draw past the allocation.
 fn draw(
     new: &mut NewShipment,
     d: &Determination,
+    reads: &Reads,
     license: Option<&License>,
     req: &ShipRequest<'_>,
-) {
+) -> Option<String> {
     let meta = Meta::determination(req.shipment_id, &d.regime.digest);
     let sid = req.shipment_id;
-    for (i, draw) in d.draws.iter().enumerate() {
-        let key = draw.account.ledger_key(req.tenant);
-        new.accounts.push(AccountSpec {
-            key: key.clone(),
-            kind: account_kind(&draw.account),
-            cap: draw.cap_tpp,
-        });
-        new.ops.push(Op::Transfer {
-            op_id: format!("{sid}:d{i}"),
-            account: key,
-            amount: draw.amount_tpp,
-            meta: meta.clone(),
-        });
+    let mut note = None;
+    for (i, whole) in d.draws.iter().enumerate() {
+        let (parts, beyond_note) = split_draw(whole, reads, license, req.tenant);
+        note = note.or(beyond_note);
+        for (j, (account, amount, cap)) in parts.into_iter().enumerate() {
+            if amount == 0 {
+                continue;
+            }
+            let key = account.ledger_key(req.tenant);
+            new.accounts.push(AccountSpec {
+                key: key.clone(),
+                kind: account_kind(&account),
+                cap,
+            });
+            let op_id = match j {
+                0 => format!("{sid}:d{i}"),
+                _ => format!("{sid}:d{i}:beyond"),
+            };
+            new.ops.push(Op::Transfer {
+                op_id,
+                account: key,
+                amount,
+                meta: meta.clone(),
+            });
+        }
     }
     if let Some(l) = license {
         for (suffix, account, amount) in [
@@ -380,6 +438,7 @@ fn draw(
             });
         }
     }
+    note
 }
 
 /// The first of the tenant's licenses that covers this shipment on its date and has room.
