@@ -353,16 +353,15 @@ fn account_kind(a: &AccountRef) -> AccountKind {
     }
 }
 
-/// The parts of a draw as (account, amount, cap): the draw itself, or, under a license granted
-/// beyond the allocation, what the allocation has room for and the rest on its `beyond`
-/// account, with a note saying so.
+/// The parts of a draw: the draw itself, or, under a license granted beyond the allocation,
+/// what the allocation has room for and the rest on its `beyond` account, with a note saying so.
 fn split_draw(
     draw: &Draw,
     reads: &Reads,
     license: Option<&License>,
     tenant: &str,
-) -> (Vec<(AccountRef, u64, Option<u64>)>, Option<String>) {
-    let whole = vec![(draw.account.clone(), draw.amount_tpp, draw.cap_tpp)];
+) -> (Vec<Draw>, Option<String>) {
+    let whole = vec![draw.clone()];
     let (Some(beyond), Some(cap), Some(l)) = (
         draw.account.beyond(),
         draw.cap_tpp,
@@ -382,8 +381,15 @@ fn split_draw(
         l.id
     );
     let parts = vec![
-        (draw.account.clone(), draw.amount_tpp - over, draw.cap_tpp),
-        (beyond, over, None),
+        Draw {
+            amount_tpp: draw.amount_tpp - over,
+            ..draw.clone()
+        },
+        Draw {
+            account: beyond,
+            amount_tpp: over,
+            cap_tpp: None,
+        },
     ];
     (parts, Some(note))
 }
@@ -403,15 +409,15 @@ fn draw(
     for (i, whole) in d.draws.iter().enumerate() {
         let (parts, beyond_note) = split_draw(whole, reads, license, req.tenant);
         note = note.or(beyond_note);
-        for (j, (account, amount, cap)) in parts.into_iter().enumerate() {
-            if amount == 0 {
+        for (j, part) in parts.into_iter().enumerate() {
+            if part.amount_tpp == 0 {
                 continue;
             }
-            let key = account.ledger_key(req.tenant);
+            let key = part.account.ledger_key(req.tenant);
             new.accounts.push(AccountSpec {
                 key: key.clone(),
-                kind: account_kind(&account),
-                cap,
+                kind: account_kind(&part.account),
+                cap: part.cap_tpp,
             });
             let op_id = match j {
                 0 => format!("{sid}:d{i}"),
@@ -420,7 +426,7 @@ fn draw(
             new.ops.push(Op::Transfer {
                 op_id,
                 account: key,
-                amount,
+                amount: part.amount_tpp,
                 meta: meta.clone(),
             });
         }
