@@ -1,0 +1,442 @@
+//! The score: explicit features over two normalized names, each reported.
+//!
+//! 1. Name parts are aligned one to one, best similarity first (exact, typo, phonetic, consonant
+//!    skeleton for abjad scripts, Jaro-Winkler, initials; numbers only exactly; two adjacent parts
+//!    joined may match one).
+//! 2. Each side's coverage is the share of its rarity weight (IDF over the loaded names) that is
+//!    aligned, times the similarity. The base score is their mean. For persons, extra given names
+//!    and patronymics left over on the longer side weigh less.
+//! 3. Specificity: a match of common words only (`bank`, `trading`) is scaled down by how much
+//!    rarity it carries.
+//! 4. Qualifiers multiply: numbers that disagree, person vs organisation, country.
+
+use serde::Serialize;
+
+use crate::normalize::{
+    NameForm, PHONETIC_KEY_LEN_MIN, Script, Token, TokenKind, phonetic_key, skeleton,
+};
+
+/// How two name parts were found to agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartMatch {
+    /// Same Latin form (or the same text in its own script).
+    Exact,
+    /// One edit apart (two in long words).
+    Typo,
+    /// Same phonetic key.
+    Phonetic,
+    /// Same consonant skeleton (one side in Arabic script, which omits short vowels).
+    Skeleton,
+    /// Jaro-Winkler similarity.
+    Similar,
+    /// An initial and a name starting with it.
+    Initial,
+    /// Two adjacent parts on one side spell the part on the other (`hua wei` / `huawei`).
+    Joined,
+}
+
+/// One aligned pair of name parts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlignedPart {
+    /// The query's part as written (its own script).
+    pub query: String,
+    /// The list name's part as written.
+    pub entry: String,
+    /// Latin comparison forms, `query / entry`.
+    pub latin: String,
+    /// Similarity in 0..1.
+    pub similarity: f64,
+    /// How they agree.
+    pub how: PartMatch,
+    /// Rarity weight of the query part.
+    pub weight_query: f64,
+    /// Rarity weight of the list part.
+    pub weight_entry: f64,
+}
+
+/// A multiplicative qualifier applied to the score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Qualifier {
+    /// Feature name: `number_mismatch`, `type_mismatch`, `country_mismatch`, `country_match`.
+    pub feature: &'static str,
+    /// Factor applied (1 for a qualifier that only informs).
+    pub factor: f64,
+    /// Why.
+    pub detail: String,
+}
+
+/// Why a score is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Share of the query's weight aligned (similarity-weighted).
+    pub query_coverage: f64,
+    /// Share of the list name's weight aligned.
+    pub entry_coverage: f64,
+    /// Rarity the alignment carries, scaled to 0..1.
+    pub specificity: f64,
+    /// Aligned parts, query order.
+    pub aligned: Vec<AlignedPart>,
+    /// Query parts left without a partner.
+    pub unmatched_query: Vec<String>,
+    /// List name parts left without a partner.
+    pub unmatched_entry: Vec<String>,
+    /// Legal forms and stop words set aside, query side.
+    pub legal_forms_query: Vec<String>,
+    /// Legal forms and stop words set aside, list side.
+    pub legal_forms_entry: Vec<String>,
+    /// Qualifiers applied.
+    pub qualifiers: Vec<Qualifier>,
+}
+
+/// Tunable constants of the score (not regulatory numbers: matching parameters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreParams {
+    /// Aligned rarity weight at which specificity reaches 1.
+    pub specificity_weight: f64,
+    /// Weight kept by a person's leftover given names / patronymics.
+    pub person_extra_name_weight: f64,
+    /// Factor when numbers on both sides disagree.
+    pub number_mismatch_factor: f64,
+    /// Factor when person and organisation are compared.
+    pub type_mismatch_factor: f64,
+    /// Factor when the query's country is not among the entry's.
+    pub country_mismatch_factor: f64,
+}
+
+impl Default for ScoreParams {
+    fn default() -> Self {
+        ScoreParams {
+            specificity_weight: 7.0,
+            person_extra_name_weight: 0.3,
+            number_mismatch_factor: 0.7,
+            type_mismatch_factor: 0.85,
+            country_mismatch_factor: 0.9,
+        }
+    }
+}
+
+/// One side of a comparison: its form and each token's rarity weight.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// The normalized name.
+    pub form: &'a NameForm,
+    /// Weight per token (same order).
+    pub weights: &'a [f64],
+}
+
+/// Phonetic keys are coarse (`zhongxin` and `shenzhen` share one): the spellings must also be
+/// this close for a phonetic agreement to count.
+const PHONETIC_JARO_WINKLER_MIN: f64 = 0.75;
+
+/// Similarity of two parts and how they agree (0 and `None` when they do not).
+pub fn part_similarity(a: &Token, b: &Token) -> Option<(f64, PartMatch)> {
+    if a.kind == TokenKind::Number || b.kind == TokenKind::Number {
+        return (a.latin == b.latin).then_some((1.0, PartMatch::Exact));
+    }
+    if a.latin == b.latin || (a.script != Script::Latin && a.native == b.native) {
+        return Some((1.0, PartMatch::Exact));
+    }
+    if a.kind == TokenKind::Initial || b.kind == TokenKind::Initial {
+        let same_first = a.latin.as_bytes().first() == b.latin.as_bytes().first();
+        return same_first.then_some((0.6, PartMatch::Initial));
+    }
+    let shorter = a.latin.len().min(b.latin.len());
+    let mut best: Option<(f64, PartMatch)> = None;
+    let mut offer = |similarity: f64, how: PartMatch| {
+        if best.is_none_or(|(s, _)| similarity > s) {
+            best = Some((similarity, how));
+        }
+    };
+    if shorter >= 4 {
+        let edits = strsim::damerau_levenshtein(&a.latin, &b.latin);
+        if edits == 1 || (edits == 2 && shorter >= 9) {
+            offer(0.95 - 0.05 * (edits as f64 - 1.0), PartMatch::Typo);
+        }
+    }
+    let jaro_winkler = strsim::jaro_winkler(&a.latin, &b.latin);
+    if shorter >= 4 && jaro_winkler >= PHONETIC_JARO_WINKLER_MIN {
+        let key = phonetic_key(&a.latin);
+        if key.len() >= PHONETIC_KEY_LEN_MIN && key == phonetic_key(&b.latin) {
+            offer(0.85, PartMatch::Phonetic);
+        }
+    }
+    let abjad = a.script == Script::Arabic || b.script == Script::Arabic;
+    if abjad && shorter >= 2 && skeleton(&a.latin) == skeleton(&b.latin) {
+        offer(0.9, PartMatch::Skeleton);
+    }
+    if jaro_winkler >= 0.88 {
+        offer((jaro_winkler - 0.88) / 0.12 * 0.3 + 0.5, PartMatch::Similar);
+    }
+    best
+}
+
+/// Which part pairs were aligned: `(query index, entry indices, similarity, how)`.
+type Alignment = Vec<(usize, Vec<usize>, f64, PartMatch)>;
+
+/// Aligns parts one to one, best similarity first, then joined pairs for what is left.
+fn align(query: &NameForm, entry: &NameForm) -> (Alignment, Vec<bool>, Vec<bool>) {
+    let mut pairs = Vec::new();
+    for (i, a) in query.tokens.iter().enumerate() {
+        for (j, b) in entry.tokens.iter().enumerate() {
+            if let Some((similarity, how)) = part_similarity(a, b) {
+                pairs.push((similarity, i, j, how));
+            }
+        }
+    }
+    pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut used_query = vec![false; query.tokens.len()];
+    let mut used_entry = vec![false; entry.tokens.len()];
+    let mut alignment: Alignment = Vec::new();
+    for (similarity, i, j, how) in pairs {
+        if !used_query[i] && !used_entry[j] {
+            used_query[i] = true;
+            used_entry[j] = true;
+            alignment.push((i, vec![j], similarity, how));
+        }
+    }
+    align_joined(
+        query,
+        entry,
+        &mut used_query,
+        &mut used_entry,
+        &mut alignment,
+    );
+    alignment.sort_by_key(|(i, ..)| *i);
+    (alignment, used_query, used_entry)
+}
+
+/// A part on one side equal to two adjacent unaligned parts on the other, joined.
+fn align_joined(
+    query: &NameForm,
+    entry: &NameForm,
+    used_query: &mut [bool],
+    used_entry: &mut [bool],
+    alignment: &mut Alignment,
+) {
+    for (i, a) in query.tokens.iter().enumerate() {
+        if used_query[i] {
+            continue;
+        }
+        let found = entry.tokens.windows(2).enumerate().find(|(j, pair)| {
+            !used_entry[*j] && !used_entry[j + 1] && joined_equals(&a.latin, &pair[0], &pair[1])
+        });
+        if let Some((j, _)) = found {
+            used_query[i] = true;
+            used_entry[j] = true;
+            used_entry[j + 1] = true;
+            alignment.push((i, vec![j, j + 1], 1.0, PartMatch::Joined));
+        }
+    }
+    for (j, b) in entry.tokens.iter().enumerate() {
+        if used_entry[j] {
+            continue;
+        }
+        let found = query.tokens.windows(2).enumerate().find(|(i, pair)| {
+            !used_query[*i] && !used_query[i + 1] && joined_equals(&b.latin, &pair[0], &pair[1])
+        });
+        if let Some((i, _)) = found {
+            used_entry[j] = true;
+            used_query[i] = true;
+            used_query[i + 1] = true;
+            alignment.push((i, vec![j], 1.0, PartMatch::Joined));
+            alignment.push((i + 1, vec![j], 1.0, PartMatch::Joined));
+        }
+    }
+}
+
+fn joined_equals(whole: &str, first: &Token, second: &Token) -> bool {
+    whole.len() == first.latin.len() + second.latin.len()
+        && whole.starts_with(first.latin.as_str())
+        && whole.ends_with(second.latin.as_str())
+}
+
+/// The comparison's inputs beyond the two names.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Both are persons (leftover given names weigh less).
+    pub persons: bool,
+    /// The query's party type and the entry's, when both are known and differ.
+    pub type_mismatch: Option<(&'a str, &'a str)>,
+    /// The query's country and the entry's countries (ISO-2), if both are known.
+    pub country: Option<(&'a str, &'a [String])>,
+}
+
+/// Scores two names and explains the score.
+pub fn score(
+    query: Side<'_>,
+    entry: Side<'_>,
+    context: Context<'_>,
+    params: &ScoreParams,
+) -> (f64, Explanation) {
+    let (alignment, used_query, used_entry) = align(query.form, entry.form);
+    let extra_weight = if context.persons && alignment.len() >= 2 {
+        params.person_extra_name_weight
+    } else {
+        1.0
+    };
+    let mut aligned = Vec::with_capacity(alignment.len());
+    let (mut matched_query, mut matched_entry) = (0.0, 0.0);
+    for (i, js, similarity, how) in &alignment {
+        let weight_entry: f64 = js.iter().map(|&j| entry.weights[j]).sum::<f64>();
+        let weight_query = query.weights[*i];
+        matched_query += similarity * weight_query;
+        matched_entry += similarity * weight_entry / shared_count(&alignment, js) as f64;
+        aligned.push(aligned_part(
+            query.form,
+            entry.form,
+            *i,
+            js,
+            *similarity,
+            *how,
+            weight_query,
+            weight_entry,
+        ));
+    }
+    let total_query = total_weight(query, &used_query, extra_weight);
+    let total_entry = total_weight(entry, &used_entry, extra_weight);
+    let query_coverage = ratio(matched_query, total_query);
+    let entry_coverage = ratio(matched_entry, total_entry);
+    let specificity = (matched_query.max(matched_entry) / params.specificity_weight).min(1.0);
+    let qualifiers = qualifiers(
+        query.form,
+        entry.form,
+        &used_query,
+        &used_entry,
+        context,
+        params,
+    );
+    let factor: f64 = qualifiers.iter().map(|q| q.factor).product();
+    let value = ((query_coverage + entry_coverage) / 2.0 * specificity * factor).clamp(0.0, 1.0);
+    let explanation = Explanation {
+        query_coverage,
+        entry_coverage,
+        specificity,
+        aligned,
+        unmatched_query: unmatched(query.form, &used_query),
+        unmatched_entry: unmatched(entry.form, &used_entry),
+        legal_forms_query: query.form.legal_forms.clone(),
+        legal_forms_entry: entry.form.legal_forms.clone(),
+        qualifiers,
+    };
+    (value, explanation)
+}
+
+/// How many query parts share the same entry parts (a joined entry part counts once).
+fn shared_count(alignment: &Alignment, js: &[usize]) -> usize {
+    alignment
+        .iter()
+        .filter(|(_, other, ..)| other == js)
+        .count()
+        .max(1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn aligned_part(
+    query: &NameForm,
+    entry: &NameForm,
+    i: usize,
+    js: &[usize],
+    similarity: f64,
+    how: PartMatch,
+    weight_query: f64,
+    weight_entry: f64,
+) -> AlignedPart {
+    let join = |f: fn(&Token) -> &str| {
+        js.iter()
+            .map(|&j| f(&entry.tokens[j]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    AlignedPart {
+        query: query.tokens[i].native.clone(),
+        entry: join(|t| &t.native),
+        latin: format!("{} / {}", query.tokens[i].latin, join(|t| &t.latin)),
+        similarity: round3(similarity),
+        how,
+        weight_query: round3(weight_query),
+        weight_entry: round3(weight_entry),
+    }
+}
+
+fn total_weight(side: Side<'_>, used: &[bool], extra_weight: f64) -> f64 {
+    side.weights
+        .iter()
+        .zip(used)
+        .map(|(w, &u)| if u { *w } else { w * extra_weight })
+        .sum()
+}
+
+fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        (part / whole).min(1.0)
+    } else {
+        0.0
+    }
+}
+
+fn unmatched(form: &NameForm, used: &[bool]) -> Vec<String> {
+    form.tokens
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| !**u)
+        .map(|(t, _)| t.native.clone())
+        .collect()
+}
+
+fn qualifiers(
+    query: &NameForm,
+    entry: &NameForm,
+    used_query: &[bool],
+    used_entry: &[bool],
+    context: Context<'_>,
+    params: &ScoreParams,
+) -> Vec<Qualifier> {
+    let mut out = Vec::new();
+    let unmatched_numbers = |form: &NameForm, used: &[bool]| {
+        form.tokens
+            .iter()
+            .zip(used)
+            .any(|(t, u)| t.kind == TokenKind::Number && !u)
+    };
+    let has_numbers = |form: &NameForm| form.tokens.iter().any(|t| t.kind == TokenKind::Number);
+    if has_numbers(query)
+        && has_numbers(entry)
+        && (unmatched_numbers(query, used_query) || unmatched_numbers(entry, used_entry))
+    {
+        out.push(Qualifier {
+            feature: "number_mismatch",
+            factor: params.number_mismatch_factor,
+            detail: "numbers in the names disagree".to_owned(),
+        });
+    }
+    if let Some((query_type, entry_type)) = context.type_mismatch {
+        out.push(Qualifier {
+            feature: "type_mismatch",
+            factor: params.type_mismatch_factor,
+            detail: format!("{query_type} compared with a listed {entry_type}"),
+        });
+    }
+    if let Some((country, countries)) = context.country {
+        let agrees = countries.iter().any(|c| c.eq_ignore_ascii_case(country));
+        out.push(Qualifier {
+            feature: if agrees {
+                "country_match"
+            } else {
+                "country_mismatch"
+            },
+            factor: if agrees {
+                1.0
+            } else {
+                params.country_mismatch_factor
+            },
+            detail: format!("{country} vs listed {}", countries.join(", ")),
+        });
+    }
+    out
+}
+
+/// Rounds to three decimals (for display fields).
+pub fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
