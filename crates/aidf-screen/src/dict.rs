@@ -186,6 +186,93 @@ const ABBREVIATIONS: &[(&str, &[&str])] = &[
     ("enterprise", &["enterprises"]),
     ("aviation", &["aviatn"]),
     ("research", &["rsch"]),
+    ("china", &["chinese"]),
+    ("russia", &["russian"]),
+    ("iran", &["iranian"]),
+    ("korea", &["korean"]),
+];
+
+/// Legal-form words long enough that a misspelling is still recognisable (`compnay`, `lmiited`).
+const LEGAL_FORMS_LONG: &[&str] = &[
+    "company",
+    "limited",
+    "liability",
+    "corporation",
+    "incorporated",
+    "aktiengesellschaft",
+];
+
+/// Place words: cities, provinces and countries that prefix company names (`Hangzhou Hikvision`,
+/// `Huawei Technologies (Thailand)`). Linguistic data for weighting only.
+const PLACES: &[&str] = &[
+    "beijing",
+    "shanghai",
+    "shenzhen",
+    "hangzhou",
+    "guangzhou",
+    "tianjin",
+    "wuxi",
+    "chengdu",
+    "xian",
+    "wuhan",
+    "nanjing",
+    "suzhou",
+    "chongqing",
+    "hefei",
+    "changsha",
+    "zhejiang",
+    "jiangsu",
+    "guangdong",
+    "sichuan",
+    "hubei",
+    "hunan",
+    "shandong",
+    "fujian",
+    "xiamen",
+    "dalian",
+    "harbin",
+    "qingdao",
+    "kunshan",
+    "dongguan",
+    "zhuhai",
+    "shenyang",
+    "jinan",
+    "zhengzhou",
+    "hong",
+    "kong",
+    "hongkong",
+    "macau",
+    "taiwan",
+    "china",
+    "moscow",
+    "petersburg",
+    "russia",
+    "tehran",
+    "iran",
+    "dubai",
+    "uae",
+    "singapore",
+    "malaysia",
+    "thailand",
+    "india",
+    "pakistan",
+    "turkey",
+    "korea",
+    "japan",
+    "germany",
+    "usa",
+    "america",
+    "uk",
+    "london",
+    "cyprus",
+    "syria",
+    "lebanon",
+    "iraq",
+];
+
+/// Patronymic endings (Russian, Ukrainian, Belarusian): a person's middle name.
+const PATRONYMIC_ENDINGS: &[&str] = &[
+    "ovich", "evich", "ovna", "evna", "ichna", "ovitch", "ievich",
 ];
 
 /// Han words (longest first when segmenting): Latin comparison words, or "" for a legal form.
@@ -251,6 +338,26 @@ pub fn is_legal_form(native: &str, latin: &str, first: bool) -> bool {
     let listed = |word: &str| word == native || word == latin;
     LEGAL_FORMS.iter().any(|w| listed(w))
         || (!first && LEGAL_FORMS_NOT_FIRST.iter().any(|w| listed(w)))
+}
+
+/// Whether a Latin part is a misspelt long legal-form word (one edit, two from nine letters).
+pub fn is_legal_form_misspelt(latin: &str) -> bool {
+    latin.len() >= 6
+        && LEGAL_FORMS_LONG.iter().any(|word| {
+            let allowed = if word.len() >= 9 { 2 } else { 1 };
+            word.as_bytes()[0] == latin.as_bytes()[0]
+                && (1..=allowed).contains(&strsim::damerau_levenshtein(word, latin))
+        })
+}
+
+/// Whether a Latin part names a place.
+pub fn is_place(latin: &str) -> bool {
+    PLACES.contains(&latin)
+}
+
+/// Whether a Latin part is a patronymic.
+pub fn is_patronymic(latin: &str) -> bool {
+    latin.len() >= 7 && PATRONYMIC_ENDINGS.iter().any(|e| latin.ends_with(e))
 }
 
 /// Whether a Latin part is a stop word.

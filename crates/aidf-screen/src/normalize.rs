@@ -52,6 +52,13 @@ pub struct Token {
     pub kind: TokenKind,
     /// Script of `native`.
     pub script: Script,
+    /// The Latin form before abbreviations were folded (typos compare on it).
+    pub spelled: String,
+    /// A middle name by position (after the first given name in `SURNAME, Given Middle`, or
+    /// between the first and last part), or a patronymic: for persons, left over, it weighs less.
+    pub middle: bool,
+    /// A place word (city, province, country): left over, it weighs less.
+    pub place: bool,
 }
 
 /// A normalized name.
@@ -65,16 +72,53 @@ pub struct NameForm {
 
 /// Normalizes one name (any script; never panics; an empty result means no usable part).
 pub fn normalize(name: &str) -> NameForm {
-    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
+    let folded: String = name
+        .nfkc()
+        .filter(|c| !is_invisible_joiner(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
     let mut raw: Vec<(String, Script)> = Vec::new();
-    for chunk in folded.split(is_separator) {
+    // `SURNAME, Given Middle`: where the given names start (the first comma).
+    let (before, after) = folded.split_once(',').unwrap_or((folded.as_str(), ""));
+    for chunk in before.split(is_separator) {
+        split_chunk(chunk, &mut raw);
+    }
+    let parts_before_comma = (!after.is_empty()).then_some(raw.len());
+    for chunk in after.split(is_separator) {
         split_chunk(chunk, &mut raw);
     }
     let mut form = NameForm::default();
+    let mut given_start = None;
     for (position, (native, script)) in raw.into_iter().enumerate() {
+        if parts_before_comma == Some(position) {
+            given_start = Some(form.tokens.len());
+        }
         push_token(&mut form, native, script, position);
     }
-    restore_if_empty(form)
+    let mut form = restore_if_empty(form);
+    mark_middle_names(&mut form, given_start);
+    form
+}
+
+/// Zero-width joiners and spaces (Persian writes ZWNJ inside words): removed, not split on.
+fn is_invisible_joiner(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}'
+    )
+}
+
+/// Marks middle names: in `SURNAME, Given Middle…` the parts after the first given name; else
+/// the parts between the first and the last; and patronymics anywhere.
+fn mark_middle_names(form: &mut NameForm, given_start: Option<usize>) {
+    let count = form.tokens.len();
+    for (index, token) in form.tokens.iter_mut().enumerate() {
+        let by_position = match given_start {
+            Some(start) if start < count => index > start,
+            _ => index > 0 && index + 1 < count,
+        };
+        token.middle = by_position || (count >= 3 && dict::is_patronymic(&token.latin));
+    }
 }
 
 /// Whether `c` separates chunks (whitespace and punctuation other than `.`, `-`, `'`).
@@ -157,14 +201,19 @@ fn push_token(form: &mut NameForm, native: String, script: Script, position: usi
     if latin.is_empty() {
         return;
     }
-    if dict::is_legal_form(&native, &latin, position == 0) || dict::is_stop_word(&latin) {
+    if dict::is_legal_form(&native, &latin, position == 0)
+        || dict::is_legal_form_misspelt(&latin)
+        || dict::is_stop_word(&latin)
+    {
         form.legal_forms.push(native);
         return;
     }
     let canonical =
         dict::canonical_abbreviation(&latin).or_else(|| dict::canonical_abbreviation_fuzzy(&latin));
-    let latin = canonical.map_or(latin, str::to_owned);
-    form.tokens.push(make_token(latin, native, script));
+    let folded = canonical.map_or_else(|| latin.clone(), str::to_owned);
+    let mut token = make_token(folded, native, script);
+    token.spelled = strip_ordinal(latin);
+    form.tokens.push(token);
 }
 
 /// An Arabic word without its article `ال` (written `al-`/`el-` in Latin, a stop word there).
@@ -189,6 +238,7 @@ fn push_latin_words(form: &mut NameForm, native: &str, word: &str, script: Scrip
 
 fn make_token(latin: String, native: String, script: Script) -> Token {
     let latin = strip_ordinal(latin);
+    let place = dict::is_place(&latin);
     let kind = if latin.bytes().any(|b| b.is_ascii_digit()) {
         TokenKind::Number
     } else if latin.len() == 1 {
@@ -197,10 +247,13 @@ fn make_token(latin: String, native: String, script: Script) -> Token {
         TokenKind::Word
     };
     Token {
+        spelled: latin.clone(),
         latin,
         native,
         kind,
         script,
+        middle: false,
+        place,
     }
 }
 
@@ -281,6 +334,8 @@ pub const PHONETIC_KEY_LEN_MIN: usize = 3;
 pub fn phonetic_key(latin: &str) -> String {
     let folded = latin
         .replace("sch", "s")
+        .replace("ts", "s")
+        .replace("tz", "s")
         .replace("ph", "f")
         .replace("kh", "h")
         .replace("gh", "g")

@@ -94,8 +94,10 @@ pub struct Explanation {
 pub struct ScoreParams {
     /// Aligned rarity weight at which specificity reaches 1.
     pub specificity_weight: f64,
-    /// Weight kept by a person's leftover given names / patronymics.
+    /// Weight kept by a person's leftover middle names / patronymics.
     pub person_extra_name_weight: f64,
+    /// Weight kept by a leftover place word (city, province, country).
+    pub place_weight: f64,
     /// Factor when numbers on both sides disagree.
     pub number_mismatch_factor: f64,
     /// Factor when person and organisation are compared.
@@ -109,6 +111,7 @@ impl Default for ScoreParams {
         ScoreParams {
             specificity_weight: 7.0,
             person_extra_name_weight: 0.3,
+            place_weight: 0.3,
             number_mismatch_factor: 0.7,
             type_mismatch_factor: 0.85,
             country_mismatch_factor: 0.9,
@@ -148,10 +151,11 @@ pub fn part_similarity(a: &Token, b: &Token) -> Option<(f64, PartMatch)> {
             best = Some((similarity, how));
         }
     };
-    if shorter >= 4 {
-        let edits = strsim::damerau_levenshtein(&a.latin, &b.latin);
-        if edits == 1 || (edits == 2 && shorter >= 9) {
-            offer(0.95 - 0.05 * (edits as f64 - 1.0), PartMatch::Typo);
+    let shorter_spelled = a.spelled.len().min(b.spelled.len());
+    if shorter_spelled >= 4 {
+        let edits = strsim::damerau_levenshtein(&a.spelled, &b.spelled);
+        if edits == 1 || (edits == 2 && shorter_spelled >= 9) {
+            offer(typo_similarity(edits, shorter_spelled), PartMatch::Typo);
         }
     }
     let jaro_winkler = strsim::jaro_winkler(&a.latin, &b.latin);
@@ -165,16 +169,32 @@ pub fn part_similarity(a: &Token, b: &Token) -> Option<(f64, PartMatch)> {
     if abjad && shorter >= 2 && skeleton(&a.latin) == skeleton(&b.latin) {
         offer(0.9, PartMatch::Skeleton);
     }
-    if jaro_winkler >= 0.88 {
-        offer((jaro_winkler - 0.88) / 0.12 * 0.3 + 0.5, PartMatch::Similar);
+    if jaro_winkler >= SIMILAR_JARO_WINKLER_MIN && !is_extended(&a.latin, &b.latin) {
+        offer(jaro_winkler * jaro_winkler, PartMatch::Similar);
     }
     best
+}
+
+/// One word is the other plus three letters or more (`smith` / `smithson`, `abramov` /
+/// `abramovich`): a different name, though Jaro-Winkler rewards the shared prefix.
+fn is_extended(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.len() >= short.len() + 3 && long.starts_with(short)
+}
+
+/// Jaro-Winkler below this is no agreement.
+const SIMILAR_JARO_WINKLER_MIN: f64 = 0.88;
+
+/// One edit in a long word is a typo; in a short word it changes more: `1 - edits × 0.4 / len`,
+/// at most 0.95.
+fn typo_similarity(edits: usize, shorter_len: usize) -> f64 {
+    (1.0 - edits as f64 * 0.4 / shorter_len as f64).min(0.95)
 }
 
 /// Which part pairs were aligned: `(query index, entry indices, similarity, how)`.
 type Alignment = Vec<(usize, Vec<usize>, f64, PartMatch)>;
 
-/// Aligns parts one to one, best similarity first, then joined pairs for what is left.
+/// Exact pairs first, then joined pairs (`sense time` / `sensetime`), then the rest by similarity.
 fn align(query: &NameForm, entry: &NameForm) -> (Alignment, Vec<bool>, Vec<bool>) {
     let mut pairs = Vec::new();
     for (i, a) in query.tokens.iter().enumerate() {
@@ -188,13 +208,8 @@ fn align(query: &NameForm, entry: &NameForm) -> (Alignment, Vec<bool>, Vec<bool>
     let mut used_query = vec![false; query.tokens.len()];
     let mut used_entry = vec![false; entry.tokens.len()];
     let mut alignment: Alignment = Vec::new();
-    for (similarity, i, j, how) in pairs {
-        if !used_query[i] && !used_entry[j] {
-            used_query[i] = true;
-            used_entry[j] = true;
-            alignment.push((i, vec![j], similarity, how));
-        }
-    }
+    let (exact, fuzzy): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|p| p.3 == PartMatch::Exact);
+    take_pairs(exact, &mut used_query, &mut used_entry, &mut alignment);
     align_joined(
         query,
         entry,
@@ -202,8 +217,24 @@ fn align(query: &NameForm, entry: &NameForm) -> (Alignment, Vec<bool>, Vec<bool>
         &mut used_entry,
         &mut alignment,
     );
+    take_pairs(fuzzy, &mut used_query, &mut used_entry, &mut alignment);
     alignment.sort_by_key(|(i, ..)| *i);
     (alignment, used_query, used_entry)
+}
+
+fn take_pairs(
+    pairs: Vec<(f64, usize, usize, PartMatch)>,
+    used_query: &mut [bool],
+    used_entry: &mut [bool],
+    alignment: &mut Alignment,
+) {
+    for (similarity, i, j, how) in pairs {
+        if !used_query[i] && !used_entry[j] {
+            used_query[i] = true;
+            used_entry[j] = true;
+            alignment.push((i, vec![j], similarity, how));
+        }
+    }
 }
 
 /// A part on one side equal to two adjacent unaligned parts on the other, joined.
@@ -270,7 +301,7 @@ pub fn score(
     params: &ScoreParams,
 ) -> (f64, Explanation) {
     let (alignment, used_query, used_entry) = align(query.form, entry.form);
-    let extra_weight = if context.persons && alignment.len() >= 2 {
+    let extra_weight = if context.persons && !alignment.is_empty() {
         params.person_extra_name_weight
     } else {
         1.0
@@ -293,11 +324,24 @@ pub fn score(
             weight_entry,
         ));
     }
-    let total_query = total_weight(query, &used_query, extra_weight);
-    let total_entry = total_weight(entry, &used_entry, extra_weight);
+    // Leftover places on both sides disagree (Beijing vs Shanghai subsidiaries): no discount.
+    let places_conflict =
+        has_leftover_place(query.form, &used_query) && has_leftover_place(entry.form, &used_entry);
+    let place_weight = if places_conflict {
+        1.0
+    } else {
+        params.place_weight
+    };
+    let total_query = total_weight(query, &used_query, extra_weight, place_weight);
+    let total_entry = total_weight(entry, &used_entry, extra_weight, place_weight);
     let query_coverage = ratio(matched_query, total_query);
     let entry_coverage = ratio(matched_entry, total_entry);
-    let specificity = (matched_query.max(matched_entry) / params.specificity_weight).min(1.0);
+    let whole_names_agree = query_coverage >= 1.0 && entry_coverage >= 1.0;
+    let specificity = if whole_names_agree {
+        1.0
+    } else {
+        (matched_query.max(matched_entry) / params.specificity_weight).min(1.0)
+    };
     let qualifiers = qualifiers(
         query.form,
         entry.form,
@@ -359,11 +403,22 @@ fn aligned_part(
     }
 }
 
-fn total_weight(side: Side<'_>, used: &[bool], extra_weight: f64) -> f64 {
+fn has_leftover_place(form: &NameForm, used: &[bool]) -> bool {
+    form.tokens.iter().zip(used).any(|(t, u)| t.place && !u)
+}
+
+/// A side's weight, leftover middle names (persons) and place words discounted.
+fn total_weight(side: Side<'_>, used: &[bool], middle_weight: f64, place_weight: f64) -> f64 {
     side.weights
         .iter()
         .zip(used)
-        .map(|(w, &u)| if u { *w } else { w * extra_weight })
+        .zip(&side.form.tokens)
+        .map(|((w, &u), token)| match (u, token.middle, token.place) {
+            (true, ..) => *w,
+            (false, _, true) => w * place_weight,
+            (false, true, false) => w * middle_weight,
+            (false, false, false) => *w,
+        })
         .sum()
 }
 
