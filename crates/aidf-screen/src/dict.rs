@@ -1,6 +1,9 @@
 //! Word lists: legal forms across languages, stop words, abbreviations and the Han words that
 //! company names are built from. Linguistic data, not regulatory data.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
 /// Legal forms set aside wherever they stand, also first ("ООО Газпром", "LLC Acme").
 const LEGAL_FORMS: &[&str] = &[
     "ltd",
@@ -333,11 +336,40 @@ const HAN_WORDS: &[(&str, &str)] = &[
 /// The longest Han dictionary word, in characters.
 const HAN_WORD_CHARS_MAX: usize = 6;
 
+/// Lookup tables built once from the word lists above.
+struct Tables {
+    legal_forms: HashSet<&'static str>,
+    legal_forms_not_first: HashSet<&'static str>,
+    abbreviations: HashMap<&'static str, &'static str>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| Tables {
+        legal_forms: LEGAL_FORMS.iter().copied().collect(),
+        legal_forms_not_first: LEGAL_FORMS_NOT_FIRST.iter().copied().collect(),
+        abbreviations: ABBREVIATIONS
+            .iter()
+            .flat_map(|(canonical, variants)| variants.iter().map(move |v| (*v, *canonical)))
+            .collect(),
+    })
+}
+
 /// Whether a part is a legal form (`first`: it is the name's first part).
 pub fn is_legal_form(native: &str, latin: &str, first: bool) -> bool {
-    let listed = |word: &str| word == native || word == latin;
-    LEGAL_FORMS.iter().any(|w| listed(w))
-        || (!first && LEGAL_FORMS_NOT_FIRST.iter().any(|w| listed(w)))
+    let tables = tables();
+    let listed = |set: &HashSet<&str>| set.contains(native) || set.contains(latin);
+    listed(&tables.legal_forms) || (!first && listed(&tables.legal_forms_not_first))
+}
+
+/// Whether a Latin part is a stop word.
+pub fn is_stop_word(latin: &str) -> bool {
+    STOP_WORDS.contains(&latin)
+}
+
+/// The comparison form of an abbreviation or variant, if it is one.
+pub fn canonical_abbreviation(latin: &str) -> Option<&'static str> {
+    tables().abbreviations.get(latin).copied()
 }
 
 /// Whether a Latin part is a misspelt long legal-form word (one edit, two from nine letters).
@@ -346,7 +378,8 @@ pub fn is_legal_form_misspelt(latin: &str) -> bool {
         && LEGAL_FORMS_LONG.iter().any(|word| {
             let allowed = if word.len() >= 9 { 2 } else { 1 };
             word.as_bytes()[0] == latin.as_bytes()[0]
-                && (1..=allowed).contains(&strsim::damerau_levenshtein(word, latin))
+                && word.len().abs_diff(latin.len()) <= allowed
+                && (1..=allowed).contains(&strsim::osa_distance(word, latin))
         })
 }
 
@@ -360,19 +393,6 @@ pub fn is_patronymic(latin: &str) -> bool {
     latin.len() >= 7 && PATRONYMIC_ENDINGS.iter().any(|e| latin.ends_with(e))
 }
 
-/// Whether a Latin part is a stop word.
-pub fn is_stop_word(latin: &str) -> bool {
-    STOP_WORDS.contains(&latin)
-}
-
-/// The comparison form of an abbreviation or variant, if it is one.
-pub fn canonical_abbreviation(latin: &str) -> Option<&'static str> {
-    ABBREVIATIONS
-        .iter()
-        .find(|(canonical, variants)| *canonical != latin && variants.contains(&latin))
-        .map(|(canonical, _)| *canonical)
-}
-
 /// The comparison form of a misspelt long variant (`technologeis` → `tech`): one edit from a
 /// listed word of seven letters or more (two from one of ten or more), same first three letters.
 pub fn canonical_abbreviation_fuzzy(latin: &str) -> Option<&'static str> {
@@ -383,7 +403,7 @@ pub fn canonical_abbreviation_fuzzy(latin: &str) -> Option<&'static str> {
         let close = |word: &&str| {
             word.len() >= 7
                 && word.as_bytes()[..3] == latin.as_bytes()[..3]
-                && strsim::damerau_levenshtein(word, latin) <= if word.len() >= 10 { 2 } else { 1 }
+                && strsim::osa_distance(word, latin) <= if word.len() >= 10 { 2 } else { 1 }
         };
         (std::iter::once(canonical).any(close) || variants.iter().any(close)).then_some(*canonical)
     })

@@ -3,6 +3,12 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
+/// Maps keyed by list-derived strings: foldhash (SipHash was a tenth of a query's time), fixed
+/// seed so runs are reproducible.
+type FastMap<K, V> = HashMap<K, V, FixedState>;
+
 use crate::list::{Entry, ListVersion};
 use crate::load::LoadedList;
 use crate::normalize::{
@@ -34,10 +40,10 @@ pub struct ListSet {
     pub entries: Vec<Entry>,
     /// Every searchable name.
     pub names: Vec<IndexedName>,
-    postings: HashMap<String, Vec<u32>>,
+    postings: FastMap<String, Vec<u32>>,
     /// Per name: the rarity of all its index keys, summed (for a Dice-like candidate rank).
     key_mass: Vec<f64>,
-    document_frequency: HashMap<String, u32>,
+    document_frequency: FastMap<String, u32>,
     weight_max: f64,
 }
 
@@ -90,7 +96,7 @@ impl ListSet {
     }
 
     fn weigh_and_index(&mut self) {
-        let mut document_frequency: HashMap<String, u32> = HashMap::new();
+        let mut document_frequency: FastMap<String, u32> = FastMap::default();
         for name in &self.names {
             let mut tokens: Vec<&str> = name.form.tokens.iter().map(|t| t.latin.as_str()).collect();
             tokens.sort_unstable();
@@ -101,7 +107,8 @@ impl ListSet {
         }
         let count = self.names.len();
         self.weight_max = rarity(count, 1);
-        let mut postings: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut postings: FastMap<String, Vec<u32>> = FastMap::default();
+        let mut keys_per_name = Vec::with_capacity(count);
         for (id, name) in self.names.iter_mut().enumerate() {
             name.weights = name
                 .form
@@ -110,24 +117,29 @@ impl ListSet {
                 .map(|t| token_weight(t.kind, count, document_frequency.get(&t.latin).copied()))
                 .collect();
             let id = u32::try_from(id).unwrap_or(u32::MAX);
-            for key in index_keys(&name.form, true) {
-                let list = postings.entry(key).or_default();
-                if list.last() != Some(&id) {
-                    list.push(id);
+            let keys = index_keys(&name.form, true);
+            for key in &keys {
+                match postings.get_mut(key) {
+                    Some(list) => list.push(id),
+                    None => {
+                        postings.insert(key.clone(), vec![id]);
+                    }
                 }
             }
+            keys_per_name.push(keys);
         }
-        self.key_mass = self
-            .names
+        self.key_mass = keys_per_name
             .iter()
-            .map(|name| {
-                index_keys(&name.form, true)
-                    .iter()
+            .map(|keys| {
+                keys.iter()
                     .filter_map(|key| postings.get(key))
                     .map(|list| rarity(count, saturate(list.len())))
                     .sum()
             })
             .collect();
+        for list in postings.values_mut() {
+            list.shrink_to_fit();
+        }
         self.postings = postings;
         self.document_frequency = document_frequency;
     }
@@ -156,25 +168,14 @@ impl ListSet {
             .map(|list| (list, rarity(self.names.len(), saturate(list.len()))))
             .collect();
         keys.sort_by_key(|(list, _)| list.len());
-        let mut scores: HashMap<u32, f64> = HashMap::with_capacity(256);
-        for (index, (list, weight)) in keys.iter().enumerate() {
-            // Common keys (long postings) only add to names already found by a rarer one.
-            let common = index > 0 && list.len() > POSTINGS_SCAN_MAX;
-            for id in list.iter() {
-                if common {
-                    if let Some(score) = scores.get_mut(id) {
-                        *score += weight;
-                    }
-                } else {
-                    *scores.entry(*id).or_default() += weight;
-                }
-            }
-        }
         let query_mass: f64 = keys.iter().map(|(_, weight)| weight).sum();
-        let mut ranked: Vec<(u32, f64)> = scores
-            .into_iter()
-            .map(|(id, shared)| (id, shared / (query_mass + self.key_mass[id as usize])))
-            .collect();
+        let mut ranked: Vec<(u32, f64)> = SCRATCH.with_borrow_mut(|scratch| {
+            scratch.accumulate(self.names.len(), &keys);
+            scratch
+                .drain()
+                .map(|(id, shared)| (id, shared / (query_mass + self.key_mass[id as usize])))
+                .collect()
+        });
         let by_score = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if ranked.len() > limit {
             ranked.select_nth_unstable_by(limit, by_score);
@@ -183,6 +184,47 @@ impl ListSet {
         ranked.sort_by(by_score);
         ranked.into_iter().map(|(id, _)| id).collect()
     }
+}
+
+/// Per-thread accumulator of shared key rarity per name (dense, reset by the touched list), so a
+/// query allocates no map.
+#[derive(Debug, Default)]
+struct Scratch {
+    shared: Vec<f64>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn accumulate(&mut self, name_count: usize, keys: &[(&Vec<u32>, f64)]) {
+        if self.shared.len() != name_count {
+            self.shared = vec![0.0; name_count];
+        }
+        for (index, (list, weight)) in keys.iter().enumerate() {
+            // Common keys (long postings) only add to names already found by a rarer one.
+            let common = index > 0 && list.len() > POSTINGS_SCAN_MAX;
+            for &id in list.iter() {
+                let slot = &mut self.shared[id as usize];
+                if *slot == 0.0 {
+                    if common {
+                        continue;
+                    }
+                    self.touched.push(id);
+                }
+                *slot += weight;
+            }
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let shared = &mut self.shared;
+        self.touched
+            .drain(..)
+            .map(move |id| (id, std::mem::take(&mut shared[id as usize])))
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// Longer postings than this are only used to re-rank names a rarer key found.

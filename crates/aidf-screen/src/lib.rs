@@ -255,8 +255,13 @@ impl ListSet {
         let weights = self.weights_of(&form);
         let mut best: Vec<(u32, f64, u32, Explanation)> = Vec::new();
         for name_id in self.candidates(&form, CANDIDATES_MAX) {
+            let query = score::Side {
+                form: &form,
+                weights: &weights,
+            };
+            let qualifiers = (party, country.as_deref());
             let (score, explanation) =
-                self.score_name(&form, &weights, name_id, party, country.as_deref(), params);
+                self.score_name(query, name_id, qualifiers, params, thresholds.possible);
             if score < thresholds.possible {
                 continue;
             }
@@ -267,7 +272,15 @@ impl ListSet {
                 None => best.push((entry, score, name_id, explanation)),
             }
         }
-        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Equal scores: a main name before an alias, then the shorter listed name (the parent
+        // before an affiliate that only contains its name), then list order.
+        best.sort_by(|a, b| {
+            let rank = |(entry, _, name_id, _): &(u32, f64, u32, Explanation)| {
+                let alias = self.names[*name_id as usize].alias;
+                (alias, self.entries[*entry as usize].name.len(), *entry)
+            };
+            b.1.total_cmp(&a.1).then_with(|| rank(a).cmp(&rank(b)))
+        });
         let hits: Vec<Hit<'_>> = best
             .into_iter()
             .map(|(entry, score, name_id, explanation)| {
@@ -284,12 +297,11 @@ impl ListSet {
 
     fn score_name(
         &self,
-        form: &NameForm,
-        weights: &[f64],
+        query: score::Side<'_>,
         name_id: u32,
-        party: &Party<'_>,
-        country: Option<&str>,
+        (party, country): (&Party<'_>, Option<&str>),
         params: &ScoreParams,
+        explain_from: f64,
     ) -> (f64, Explanation) {
         let name = &self.names[name_id as usize];
         let entry = &self.entries[name.entry as usize];
@@ -302,12 +314,11 @@ impl ListSet {
             type_mismatch: type_mismatch(party.party_type, entry.party_type),
             country: country.zip(iso_countries),
         };
-        let query = score::Side { form, weights };
         let listed = score::Side {
             form: &name.form,
             weights: &name.weights,
         };
-        score::score(query, listed, context, params)
+        score::score(query, listed, context, params, explain_from)
     }
 
     fn hit(
@@ -357,7 +368,7 @@ impl ListSet {
             form: &form2,
             weights: &weights2,
         };
-        let (score, explanation) = score::score(side1, side2, context, params);
+        let (score, explanation) = score::score(side1, side2, context, params, 0.0);
         Ok(Comparison {
             score: round3(score),
             is_match: score >= thresholds.clear,

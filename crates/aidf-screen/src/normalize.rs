@@ -72,11 +72,14 @@ pub struct NameForm {
 
 /// Normalizes one name (any script; never panics; an empty result means no usable part).
 pub fn normalize(name: &str) -> NameForm {
-    let folded: String = name
-        .nfkc()
-        .filter(|c| !is_invisible_joiner(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded: String = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.nfkc()
+            .filter(|c| !is_invisible_joiner(*c))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     let mut raw: Vec<(String, Script)> = Vec::new();
     // `SURNAME, Given Middle`: where the given names start (the first comma).
     let (before, after) = folded.split_once(',').unwrap_or((folded.as_str(), ""));

@@ -10,6 +10,8 @@
 //!    rarity it carries.
 //! 4. Qualifiers multiply: numbers that disagree, person vs organisation, country.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use crate::normalize::{
@@ -67,7 +69,7 @@ pub struct Qualifier {
 }
 
 /// Why a score is what it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Explanation {
     /// Share of the query's weight aligned (similarity-weighted).
     pub query_coverage: f64,
@@ -151,14 +153,16 @@ pub fn part_similarity(a: &Token, b: &Token) -> Option<(f64, PartMatch)> {
             best = Some((similarity, how));
         }
     };
+    let jaro_winkler = strsim::jaro_winkler(&a.latin, &b.latin);
     let shorter_spelled = a.spelled.len().min(b.spelled.len());
-    if shorter_spelled >= 4 {
-        let edits = strsim::damerau_levenshtein(&a.spelled, &b.spelled);
+    let length_gap = a.spelled.len().abs_diff(b.spelled.len());
+    if shorter_spelled >= 4 && length_gap <= 2 && a.spelled.as_bytes()[0] == b.spelled.as_bytes()[0]
+    {
+        let edits = strsim::osa_distance(&a.spelled, &b.spelled);
         if edits == 1 || (edits == 2 && shorter_spelled >= 9) {
             offer(typo_similarity(edits, shorter_spelled), PartMatch::Typo);
         }
     }
-    let jaro_winkler = strsim::jaro_winkler(&a.latin, &b.latin);
     if shorter >= 4 && jaro_winkler >= PHONETIC_JARO_WINKLER_MIN {
         let key = phonetic_key(&a.latin);
         if key.len() >= PHONETIC_KEY_LEN_MIN && key == phonetic_key(&b.latin) {
@@ -192,7 +196,7 @@ fn typo_similarity(edits: usize, shorter_len: usize) -> f64 {
 }
 
 /// Which part pairs were aligned: `(query index, entry indices, similarity, how)`.
-type Alignment = Vec<(usize, Vec<usize>, f64, PartMatch)>;
+type Alignment = Vec<(usize, Range<usize>, f64, PartMatch)>;
 
 /// Exact pairs first, then joined pairs (`sense time` / `sensetime`), then the rest by similarity.
 fn align(query: &NameForm, entry: &NameForm) -> (Alignment, Vec<bool>, Vec<bool>) {
@@ -232,7 +236,7 @@ fn take_pairs(
         if !used_query[i] && !used_entry[j] {
             used_query[i] = true;
             used_entry[j] = true;
-            alignment.push((i, vec![j], similarity, how));
+            alignment.push((i, j..j + 1, similarity, how));
         }
     }
 }
@@ -256,7 +260,7 @@ fn align_joined(
             used_query[i] = true;
             used_entry[j] = true;
             used_entry[j + 1] = true;
-            alignment.push((i, vec![j, j + 1], 1.0, PartMatch::Joined));
+            alignment.push((i, j..j + 2, 1.0, PartMatch::Joined));
         }
     }
     for (j, b) in entry.tokens.iter().enumerate() {
@@ -270,8 +274,8 @@ fn align_joined(
             used_entry[j] = true;
             used_query[i] = true;
             used_query[i + 1] = true;
-            alignment.push((i, vec![j], 1.0, PartMatch::Joined));
-            alignment.push((i + 1, vec![j], 1.0, PartMatch::Joined));
+            alignment.push((i, j..j + 1, 1.0, PartMatch::Joined));
+            alignment.push((i + 1, j..j + 1, 1.0, PartMatch::Joined));
         }
     }
 }
@@ -293,12 +297,14 @@ pub struct Context<'a> {
     pub country: Option<(&'a str, &'a [String])>,
 }
 
-/// Scores two names and explains the score.
+/// Scores two names and explains the score (the explanation is left empty for a score below
+/// `explain_from`: screening explains hits only).
 pub fn score(
     query: Side<'_>,
     entry: Side<'_>,
     context: Context<'_>,
     params: &ScoreParams,
+    explain_from: f64,
 ) -> (f64, Explanation) {
     let (alignment, used_query, used_entry) = align(query.form, entry.form);
     let extra_weight = if context.persons && !alignment.is_empty() {
@@ -306,23 +312,11 @@ pub fn score(
     } else {
         1.0
     };
-    let mut aligned = Vec::with_capacity(alignment.len());
     let (mut matched_query, mut matched_entry) = (0.0, 0.0);
-    for (i, js, similarity, how) in &alignment {
-        let weight_entry: f64 = js.iter().map(|&j| entry.weights[j]).sum::<f64>();
-        let weight_query = query.weights[*i];
-        matched_query += similarity * weight_query;
+    for (i, js, similarity, _) in &alignment {
+        let weight_entry: f64 = entry.weights[js.clone()].iter().sum::<f64>();
+        matched_query += similarity * query.weights[*i];
         matched_entry += similarity * weight_entry / shared_count(&alignment, js) as f64;
-        aligned.push(aligned_part(
-            query.form,
-            entry.form,
-            *i,
-            js,
-            *similarity,
-            *how,
-            weight_query,
-            weight_entry,
-        ));
     }
     // Leftover places on both sides disagree (Beijing vs Shanghai subsidiaries): no discount.
     let places_conflict =
@@ -342,32 +336,43 @@ pub fn score(
     } else {
         (matched_query.max(matched_entry) / params.specificity_weight).min(1.0)
     };
-    let qualifiers = qualifiers(
-        query.form,
-        entry.form,
-        &used_query,
-        &used_entry,
-        context,
-        params,
-    );
-    let factor: f64 = qualifiers.iter().map(|q| q.factor).product();
+    let qualifiers_found = qualifiers(query.form, entry.form, (&used_query, &used_entry), context);
+    let factor: f64 = qualifiers_found.iter().map(|q| q.factor(params)).product();
     let value = ((query_coverage + entry_coverage) / 2.0 * specificity * factor).clamp(0.0, 1.0);
+    if value < explain_from {
+        return (value, Explanation::default());
+    }
+    let aligned = alignment
+        .iter()
+        .map(|(i, js, similarity, how)| {
+            let weight_entry: f64 = entry.weights[js.clone()].iter().sum::<f64>();
+            let weights = (query.weights[*i], weight_entry);
+            aligned_part(
+                query.form,
+                entry.form,
+                *i,
+                js.clone(),
+                (*similarity, *how),
+                weights,
+            )
+        })
+        .collect();
     let explanation = Explanation {
-        query_coverage,
-        entry_coverage,
-        specificity,
+        query_coverage: round3(query_coverage),
+        entry_coverage: round3(entry_coverage),
+        specificity: round3(specificity),
         aligned,
         unmatched_query: unmatched(query.form, &used_query),
         unmatched_entry: unmatched(entry.form, &used_entry),
         legal_forms_query: query.form.legal_forms.clone(),
         legal_forms_entry: entry.form.legal_forms.clone(),
-        qualifiers,
+        qualifiers: qualifiers_found.iter().map(|q| q.explain(params)).collect(),
     };
     (value, explanation)
 }
 
 /// How many query parts share the same entry parts (a joined entry part counts once).
-fn shared_count(alignment: &Alignment, js: &[usize]) -> usize {
+fn shared_count(alignment: &Alignment, js: &Range<usize>) -> usize {
     alignment
         .iter()
         .filter(|(_, other, ..)| other == js)
@@ -375,20 +380,18 @@ fn shared_count(alignment: &Alignment, js: &[usize]) -> usize {
         .max(1)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn aligned_part(
     query: &NameForm,
     entry: &NameForm,
     i: usize,
-    js: &[usize],
-    similarity: f64,
-    how: PartMatch,
-    weight_query: f64,
-    weight_entry: f64,
+    js: Range<usize>,
+    (similarity, how): (f64, PartMatch),
+    (weight_query, weight_entry): (f64, f64),
 ) -> AlignedPart {
     let join = |f: fn(&Token) -> &str| {
-        js.iter()
-            .map(|&j| f(&entry.tokens[j]))
+        entry.tokens[js.clone()]
+            .iter()
+            .map(f)
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -439,14 +442,65 @@ fn unmatched(form: &NameForm, used: &[bool]) -> Vec<String> {
         .collect()
 }
 
-fn qualifiers(
+/// A qualifier found, before it is worded.
+#[derive(Debug, Clone, Copy)]
+enum Found<'a> {
+    NumberMismatch,
+    TypeMismatch(&'a str, &'a str),
+    Country {
+        country: &'a str,
+        listed: &'a [String],
+        agrees: bool,
+    },
+}
+
+impl Found<'_> {
+    fn factor(&self, params: &ScoreParams) -> f64 {
+        match self {
+            Found::NumberMismatch => params.number_mismatch_factor,
+            Found::TypeMismatch(..) => params.type_mismatch_factor,
+            Found::Country { agrees: true, .. } => 1.0,
+            Found::Country { agrees: false, .. } => params.country_mismatch_factor,
+        }
+    }
+
+    fn explain(&self, params: &ScoreParams) -> Qualifier {
+        let (feature, detail) = match self {
+            Found::NumberMismatch => (
+                "number_mismatch",
+                "numbers in the names disagree".to_owned(),
+            ),
+            Found::TypeMismatch(query, listed) => (
+                "type_mismatch",
+                format!("{query} compared with a listed {listed}"),
+            ),
+            Found::Country {
+                country,
+                listed,
+                agrees,
+            } => (
+                if *agrees {
+                    "country_match"
+                } else {
+                    "country_mismatch"
+                },
+                format!("{country} vs listed {}", listed.join(", ")),
+            ),
+        };
+        Qualifier {
+            feature,
+            factor: self.factor(params),
+            detail,
+        }
+    }
+}
+
+fn qualifiers<'a>(
     query: &NameForm,
     entry: &NameForm,
-    used_query: &[bool],
-    used_entry: &[bool],
-    context: Context<'_>,
-    params: &ScoreParams,
-) -> Vec<Qualifier> {
+    (used_query, used_entry): (&[bool], &[bool]),
+    context: Context<'a>,
+) -> Vec<Found<'a>> {
     let mut out = Vec::new();
     let unmatched_numbers = |form: &NameForm, used: &[bool]| {
         form.tokens
@@ -459,33 +513,17 @@ fn qualifiers(
         && has_numbers(entry)
         && (unmatched_numbers(query, used_query) || unmatched_numbers(entry, used_entry))
     {
-        out.push(Qualifier {
-            feature: "number_mismatch",
-            factor: params.number_mismatch_factor,
-            detail: "numbers in the names disagree".to_owned(),
-        });
+        out.push(Found::NumberMismatch);
     }
     if let Some((query_type, entry_type)) = context.type_mismatch {
-        out.push(Qualifier {
-            feature: "type_mismatch",
-            factor: params.type_mismatch_factor,
-            detail: format!("{query_type} compared with a listed {entry_type}"),
-        });
+        out.push(Found::TypeMismatch(query_type, entry_type));
     }
-    if let Some((country, countries)) = context.country {
-        let agrees = countries.iter().any(|c| c.eq_ignore_ascii_case(country));
-        out.push(Qualifier {
-            feature: if agrees {
-                "country_match"
-            } else {
-                "country_mismatch"
-            },
-            factor: if agrees {
-                1.0
-            } else {
-                params.country_mismatch_factor
-            },
-            detail: format!("{country} vs listed {}", countries.join(", ")),
+    if let Some((country, listed)) = context.country {
+        let agrees = listed.iter().any(|c| c.eq_ignore_ascii_case(country));
+        out.push(Found::Country {
+            country,
+            listed,
+            agrees,
         });
     }
     out
