@@ -182,7 +182,15 @@ impl ListSet {
             ranked.truncate(limit);
         }
         ranked.sort_by(by_score);
-        ranked.into_iter().map(|(id, _)| id).collect()
+        // Names far behind the best share little with the query: not worth scoring.
+        let floor = ranked
+            .first()
+            .map_or(0.0, |(_, best)| best * CANDIDATE_RANK_SHARE_MIN);
+        ranked
+            .into_iter()
+            .take_while(|(_, rank)| *rank >= floor)
+            .map(|(id, _)| id)
+            .collect()
     }
 }
 
@@ -226,6 +234,9 @@ impl Scratch {
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
+
+/// Candidates ranking below this share of the best candidate's rank are not scored.
+const CANDIDATE_RANK_SHARE_MIN: f64 = 0.4;
 
 /// Longer postings than this are only used to re-rank names a rarer key found.
 const POSTINGS_SCAN_MAX: usize = 2_000;

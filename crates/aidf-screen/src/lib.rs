@@ -191,7 +191,7 @@ pub struct Comparison {
 }
 
 /// Candidates scored per query (retrieved by the index, best shared rarity first).
-const CANDIDATES_MAX: usize = 48;
+const CANDIDATES_MAX: usize = 32;
 
 /// Checks and normalizes a name field.
 pub fn normalize_query(field: &str, name: &str) -> Result<NameForm, QueryError> {
