@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aidf_screen::{
-    Comparison, Explanation, Hit, ListFormat, ListMeta, ListSet, LoadedList, OfacFiles, Party,
-    PartyType, ScoreParams, Screening, Thresholds, ofac_parity_score,
+    Comparison, Detail, Explanation, Hit, ListFormat, ListMeta, ListSet, LoadedList, OfacFiles,
+    Party, PartyType, ScoreParams, Screening, Thresholds, ofac_parity_score,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -605,9 +605,14 @@ fn screen_rows(settings: &Settings, rows: &[BatchRow]) -> (Vec<u8>, Vec<String>)
                 country: country.as_deref(),
                 party_type,
             };
+            let detail = if settings.json {
+                Detail::Explained
+            } else {
+                Detail::ScoresOnly
+            };
             settings
                 .lists
-                .screen(&party, settings.thresholds, &settings.params)
+                .screen_with(&party, settings.thresholds, &settings.params, detail)
                 .map_err(|e| format!("row {row}: {e}"))
         });
         let error = screening.as_ref().err().cloned();
@@ -651,13 +656,7 @@ fn csv_fields(
     error: Option<&str>,
 ) -> [String; 10] {
     let best = screening.and_then(|s| s.hits.first());
-    let verdict = match (screening, error) {
-        (Some(s), _) => serde_json::to_value(s.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        (None, _) => "error".to_owned(),
-    };
+    let verdict = screening.map_or("error", |s| s.verdict.as_str()).to_owned();
     [
         row.to_string(),
         name.to_owned(),

@@ -176,21 +176,16 @@ impl ListSet {
                 .map(|(id, shared)| (id, shared / (query_mass + self.key_mass[id as usize])))
                 .collect()
         });
+        // Names far behind the best share little with the query: not worth ranking or scoring.
+        let best = ranked.iter().map(|(_, rank)| *rank).fold(0.0, f64::max);
+        ranked.retain(|(_, rank)| *rank >= best * CANDIDATE_RANK_SHARE_MIN);
         let by_score = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if ranked.len() > limit {
             ranked.select_nth_unstable_by(limit, by_score);
             ranked.truncate(limit);
         }
         ranked.sort_by(by_score);
-        // Names far behind the best share little with the query: not worth scoring.
-        let floor = ranked
-            .first()
-            .map_or(0.0, |(_, best)| best * CANDIDATE_RANK_SHARE_MIN);
-        ranked
-            .into_iter()
-            .take_while(|(_, rank)| *rank >= floor)
-            .map(|(id, _)| id)
-            .collect()
+        ranked.into_iter().map(|(id, _)| id).collect()
     }
 }
 
@@ -239,7 +234,7 @@ thread_local! {
 const CANDIDATE_RANK_SHARE_MIN: f64 = 0.4;
 
 /// Longer postings than this are only used to re-rank names a rarer key found.
-const POSTINGS_SCAN_MAX: usize = 2_000;
+const POSTINGS_SCAN_MAX: usize = 500;
 
 fn saturate(length: usize) -> u32 {
     u32::try_from(length).unwrap_or(u32::MAX)

@@ -144,6 +144,17 @@ pub enum Verdict {
     ClearHit,
 }
 
+impl Verdict {
+    /// The snake_case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NoMatch => "no_match",
+            Verdict::PossibleHit => "possible_hit",
+            Verdict::ClearHit => "clear_hit",
+        }
+    }
+}
+
 /// One hit: the entry, the name of it that matched, the score and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit<'a> {
@@ -188,6 +199,15 @@ pub struct Comparison {
     pub verdict: Verdict,
     /// Features of the score.
     pub explanation: Explanation,
+}
+
+/// How much of each hit to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every hit with its explanation.
+    Explained,
+    /// Scores and entries only.
+    ScoresOnly,
 }
 
 /// Candidates scored per query (retrieved by the index, best shared rarity first).
@@ -242,14 +262,30 @@ fn type_mismatch(
 }
 
 impl ListSet {
-    /// Screens one party against every loaded list.
+    /// Screens one party against every loaded list; every hit explained.
     pub fn screen(
         &self,
         party: &Party<'_>,
         thresholds: Thresholds,
         params: &ScoreParams,
     ) -> Result<Screening<'_>, QueryError> {
+        self.screen_with(party, thresholds, params, Detail::Explained)
+    }
+
+    /// Screens one party; with [`Detail::ScoresOnly`] the hits' explanations are left empty (the
+    /// same hits and scores, for bulk consumers that print only the best hit).
+    pub fn screen_with(
+        &self,
+        party: &Party<'_>,
+        thresholds: Thresholds,
+        params: &ScoreParams,
+        detail: Detail,
+    ) -> Result<Screening<'_>, QueryError> {
         let thresholds = thresholds.validated()?;
+        let explain_from = match detail {
+            Detail::Explained => thresholds.possible,
+            Detail::ScoresOnly => f64::INFINITY,
+        };
         let form = normalize_query("name", party.name)?;
         let country = check_country(party.country)?;
         let weights = self.weights_of(&form);
@@ -261,7 +297,7 @@ impl ListSet {
             };
             let qualifiers = (party, country.as_deref());
             let (score, explanation) =
-                self.score_name(query, name_id, qualifiers, params, thresholds.possible);
+                self.score_name(query, name_id, qualifiers, params, explain_from);
             if score < thresholds.possible {
                 continue;
             }

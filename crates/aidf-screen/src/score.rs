@@ -153,7 +153,13 @@ pub fn part_similarity(a: &Token, b: &Token) -> Option<(f64, PartMatch)> {
             best = Some((similarity, how));
         }
     };
-    let jaro_winkler = strsim::jaro_winkler(&a.latin, &b.latin);
+    // Jaro-Winkler cannot reach the phonetic or similarity floors when one word is under a
+    // quarter of the other's length: skip it.
+    let jaro_winkler = if shorter * 4 < a.latin.len().max(b.latin.len()) {
+        0.0
+    } else {
+        strsim::jaro_winkler(&a.latin, &b.latin)
+    };
     let shorter_spelled = a.spelled.len().min(b.spelled.len());
     let length_gap = a.spelled.len().abs_diff(b.spelled.len());
     if shorter_spelled >= 4 && length_gap <= 2 && a.spelled.as_bytes()[0] == b.spelled.as_bytes()[0]
