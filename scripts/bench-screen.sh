@@ -39,4 +39,4 @@ start=$(date +%s.%N)
 /usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user" "$aidf" screen --batch "$work/names.csv" -o "$work/out.csv"
 end=$(date +%s.%N)
 python3 -c "import sys; rows, s, e = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print(f'{rows} names in {e - s:.2f} s: {rows / (e - s):,.0f} names/s')" "$rows" "$start" "$end"
-cut -d, -f4 "$work/out.csv" | sort | uniq -c | sort -rn | head -5
+python3 -c "import csv, collections, sys; print(dict(collections.Counter(r['verdict'] for r in csv.DictReader(open(sys.argv[1], encoding='utf-8')))))" "$work/out.csv"

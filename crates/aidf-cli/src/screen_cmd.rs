@@ -513,22 +513,20 @@ fn batch(settings: &Settings, file: &Path, out: Option<&Path>) -> Result<()> {
             b"row,name,country,verdict,score,list,entry,matched_name,list_version,error\n",
         )?;
     }
-    let mut errors: Vec<String> = Vec::new();
-    let mut records = reader.into_records().enumerate();
-    loop {
-        let mut chunk: Vec<BatchRow> = Vec::with_capacity(BATCH_CHUNK_ROWS);
-        for (index, record) in records.by_ref().take(BATCH_CHUNK_ROWS) {
-            let record = record.with_context(|| format!("{shown}: row {}", index + 1))?;
-            chunk.push(batch_row(index + 1, &record, columns));
+    // A reader thread cuts the next chunk while the workers screen this one.
+    let (chunks_tx, chunks_rx) = std::sync::mpsc::sync_channel::<Result<Vec<BatchRow>>>(1);
+    let errors = std::thread::scope(|scope| -> Result<Vec<String>> {
+        let shown = shown.as_str();
+        scope.spawn(move || read_chunks(reader, columns, shown, chunks_tx));
+        let mut errors = Vec::new();
+        for chunk in chunks_rx {
+            for (bytes, chunk_errors) in screen_chunk(settings, &chunk?) {
+                sink.write_all(&bytes)?;
+                errors.extend(chunk_errors);
+            }
         }
-        if chunk.is_empty() {
-            break;
-        }
-        for (bytes, chunk_errors) in screen_chunk(settings, &chunk) {
-            sink.write_all(&bytes)?;
-            errors.extend(chunk_errors);
-        }
-    }
+        Ok(errors)
+    })?;
     sink.flush()?;
     match errors.first() {
         None => Ok(()),
@@ -536,6 +534,32 @@ fn batch(settings: &Settings, file: &Path, out: Option<&Path>) -> Result<()> {
             "{shown}: {} rows not screened; first: {first}",
             errors.len()
         ),
+    }
+}
+
+/// Reads the batch in chunks of [`BATCH_CHUNK_ROWS`] and sends them on (stops at the first
+/// unreadable record, which it sends as the error).
+fn read_chunks(
+    reader: csv::Reader<std::fs::File>,
+    columns: BatchColumns,
+    shown: &str,
+    chunks: std::sync::mpsc::SyncSender<Result<Vec<BatchRow>>>,
+) {
+    let mut records = reader.into_records().enumerate();
+    loop {
+        let mut chunk: Vec<BatchRow> = Vec::with_capacity(BATCH_CHUNK_ROWS);
+        for (index, record) in records.by_ref().take(BATCH_CHUNK_ROWS) {
+            match record {
+                Ok(record) => chunk.push(batch_row(index + 1, &record, columns)),
+                Err(e) => {
+                    let _ = chunks.send(Err(anyhow::anyhow!("{shown}: row {}: {e}", index + 1)));
+                    return;
+                }
+            }
+        }
+        if chunk.is_empty() || chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
     }
 }
 
