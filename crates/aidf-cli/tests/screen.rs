@@ -178,3 +178,73 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(stderr(&output).trim_end(), expected, "{args:?}");
     }
 }
+
+/// `POST /v1/screen` on a spawned `aidf serve --insecure-local`: (status, JSON body).
+fn post_screen(base: &str, body: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(base).expect("connect");
+    let request = format!(
+        "POST /v1/screen HTTP/1.1\r\nHost: {base}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response[9..12].parse().expect("status");
+    let json = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(json).unwrap_or_default())
+}
+
+#[test]
+fn http_screen_answers_hits_and_problems() {
+    use std::io::BufRead;
+    let dir = temp_dir("serve");
+    let db = dir.join("aidf.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--insecure-local",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn aidf serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    let base = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("listening line")
+        .to_owned();
+    let (status, answer) = post_screen(&base, r#"{"name":"华为技术有限公司","country":"CN"}"#);
+    let (bad_status, problem) = post_screen(&base, r#"{"name":"  "}"#);
+    let (type_status, type_problem) = post_screen(&base, r#"{"name":"Acme","type":"robot"}"#);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    assert_eq!(answer["verdict"], "clear_hit");
+    assert!(
+        answer["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["entry"]["name"] == "Huawei Technologies Co., Ltd. (Huawei)")
+    );
+    assert_eq!(bad_status, 422);
+    assert_eq!(
+        problem["detail"],
+        "field `name`: empty (expected a party name)"
+    );
+    assert_eq!(type_status, 422);
+    assert_eq!(
+        type_problem["detail"],
+        "field `type`: `robot` (expected person or organization)"
+    );
+}
