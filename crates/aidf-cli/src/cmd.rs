@@ -204,6 +204,8 @@ pub enum Command {
     },
     /// Simulate a what-if scenario quarter by quarter through the engine; CSV series and charts.
     Simulate(crate::batch_cmd::SimulateArgs),
+    /// Screen a party (or a CSV batch) against restricted-party lists; `screen compare` for pairs.
+    Screen(crate::screen_cmd::ScreenArgs),
 }
 
 fn token(action: TokenAction) -> Result<()> {
@@ -498,6 +500,7 @@ pub fn run(
         Command::Batch(args) => crate::batch_cmd::batch_cmd(&policy, args)?,
         Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
         Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
+        Command::Screen(args) => crate::screen_cmd::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod policy_load;
 mod reevaluate_cmd;
 mod regime_cmd;
 mod render;
+mod screen_cmd;
 mod serve_cmd;
 
 use std::path::PathBuf;

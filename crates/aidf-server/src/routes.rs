@@ -1516,6 +1516,7 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
         .routes(routes!(classify))
+        .routes(routes!(screen))
         .routes(routes!(determinations))
         .routes(routes!(shipments))
         .routes(routes!(accounts))
@@ -1538,4 +1539,79 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     // After the routes are in: the modifier walks their operations.
     Security.modify(&mut openapi);
     (router, openapi)
+}
+
+// ---------------------------------------------------------------- screening (issue 14)
+
+/// A party to screen against the restricted-party lists.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ScreenRequest {
+    /// The party's name, in any script.
+    name: String,
+    /// ISO-2 country (a qualifier).
+    country: Option<String>,
+    /// `person` or `organization`.
+    #[serde(rename = "type")]
+    party_type: Option<String>,
+    /// Clear-hit threshold (0..1; default 0.88).
+    clear: Option<f64>,
+    /// Possible-hit threshold (0..1; default 0.70).
+    possible: Option<f64>,
+}
+
+/// The embedded default lists (the CSL of 2026-07-31), loaded and indexed on first use.
+fn screening_lists() -> Result<&'static aidf_screen::ListSet, ApiError> {
+    static LISTS: std::sync::OnceLock<Result<aidf_screen::ListSet, String>> =
+        std::sync::OnceLock::new();
+    LISTS
+        .get_or_init(|| aidf_screen::ListSet::default_lists().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| ApiError::internal(format!("screening lists: {e}")))
+}
+
+/// Screen a party: hits with scores, verdicts, list versions and explanations.
+#[utoipa::path(post, path = "/v1/screen", tag = "screening", request_body = ScreenRequest,
+    responses((status = 200, body = Object)),
+    security(("bearer" = [])))]
+async fn screen(_who: Principal, body: Body<ScreenRequest>) -> Result<Json<Value>, ApiError> {
+    use aidf_screen::{Party, PartyType, QueryError, ScoreParams, Thresholds};
+    let r = body.value;
+    let party_type = match r.party_type.as_deref() {
+        None => None,
+        Some("person") => Some(PartyType::Person),
+        Some("organization") => Some(PartyType::Organization),
+        Some(other) => {
+            return Err(ApiError::unprocessable(
+                Some("type".into()),
+                format!("field `type`: `{other}` (expected person or organization)"),
+            ));
+        }
+    };
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        clear: r.clear.unwrap_or(defaults.clear),
+        possible: r.possible.unwrap_or(defaults.possible),
+    };
+    let party = Party {
+        name: &r.name,
+        country: r.country.as_deref(),
+        party_type,
+    };
+    let lists = tokio::task::spawn_blocking(screening_lists)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker: {e}")))??;
+    let screening = lists
+        .screen(&party, thresholds, &ScoreParams::default())
+        .map_err(|e| {
+            let field = match &e {
+                QueryError::EmptyName { .. } | QueryError::NameTooLong { .. } => "name",
+                QueryError::Country { .. } => "country",
+                QueryError::Thresholds { .. } => "clear",
+            };
+            ApiError::unprocessable(Some(field.into()), e.to_string())
+        })?;
+    serde_json::to_value(&screening)
+        .map(Json)
+        .map_err(|e| ApiError::internal(format!("screening answer: {e}")))
 }
