@@ -624,7 +624,7 @@ pub fn determine_with(
             draws: crate::draws::draws(&crate::draws::Drawn {
                 regime,
                 input,
-                party: crate::party::PartyId::of(&input.consignee.name, parties.hq.as_str()),
+                hq: parties.hq,
                 destination: parties.dest,
                 authorization: out.authorization,
                 counts: &out.counts,

@@ -239,7 +239,9 @@ fn allocation_account(regime: &Regime, dest: CountryCode) -> Option<AccountRef> 
 pub(crate) struct Drawn<'a> {
     pub regime: &'a Regime,
     pub input: &'a DeterminationInput,
-    pub party: PartyId,
+    /// The consignee's headquarters after aliases (its party id is derived only when a draw
+    /// needs it: normalizing and hashing the name is most of a cheap determination's cost).
+    pub hq: CountryCode,
     pub destination: CountryCode,
     pub authorization: Authorization,
     pub counts: &'a [Counter],
@@ -250,12 +252,13 @@ pub(crate) struct Drawn<'a> {
 pub(crate) fn draws(d: &Drawn<'_>) -> Vec<Draw> {
     let spec = &d.regime.spec;
     let date = d.input.date;
+    let party = || PartyId::of(&d.input.consignee.name, d.hq.as_str());
     let mut out = Vec::with_capacity(d.counts.len() + 1);
     for counter in d.counts {
         let drawn = match counter {
             Counter::LppAnnual => spec.lpp.as_ref().map(|lpp| Draw {
                 account: AccountRef::LppAnnual {
-                    party: d.party.clone(),
+                    party: party(),
                     year: date.year(),
                 },
                 amount_tpp: d.total_tpp,
@@ -286,9 +289,7 @@ pub(crate) fn draws(d: &Drawn<'_>) -> Vec<Draw> {
     }
     if d.authorization == Authorization::Aia && d.total_tpp > 0 {
         out.push(Draw {
-            account: AccountRef::AiaCumulative {
-                party: d.party.clone(),
-            },
+            account: AccountRef::AiaCumulative { party: party() },
             amount_tpp: d.total_tpp,
             cap_tpp: None,
         });
