@@ -115,6 +115,18 @@ impl Api {
         }
     }
 
+    /// Records a license for H100 SXM to `consignee` in MY (2025-2028, room to spare).
+    async fn license(&self, token: &str, id: &str, consignee: &str, beyond_allocation: bool) {
+        let lic = serde_json::json!({"id": id, "consignee": consignee, "destination": "MY",
+            "items": ["H100 SXM"], "units": 1_000_000, "tpp": 5_000_000_000u64,
+            "granted": "2025-01-01", "expires": "2029-01-01",
+            "beyond_allocation": beyond_allocation});
+        let r = self
+            .call("POST", "/v1/licenses", token, None, &lic.to_string())
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
     async fn ship(&self, token: &str, key: Option<&str>, body: &str) -> Answer {
         self.call("POST", "/v1/shipments", token, key, body).await
     }
@@ -252,12 +264,7 @@ async fn consignees_in_any_script_have_their_own_accounts_and_licenses() {
         assert_eq!(r.body["status"], "authorized", "{name}");
     }
     // A license for one Arabic-named company is not drawn by another.
-    let lic = serde_json::json!({"id":"L-A","consignee":"شركة ألف","destination":"MY",
-        "items":["H100 SXM"],"units":100000,"tpp":2000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
-    let r = a
-        .call("POST", "/v1/licenses", &t, None, &lic.to_string())
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    a.license(&t, "L-A", "شركة ألف", false).await;
     let other = a.ship(&t, None, &order("شركة باء", 2000)).await;
     assert_eq!(other.body["status"], "refused", "{:?}", other.body);
     let own = a.ship(&t, None, &order("شركة ألف", 2000)).await;
@@ -269,14 +276,7 @@ async fn consignees_in_any_script_have_their_own_accounts_and_licenses() {
 async fn a_license_never_carries_a_shipment_past_the_allocation() {
     let a = with_window("cap");
     let t = a.token("acme", "officer");
-    let lic = serde_json::json!({"id":"L-BIG","consignee":"Big Sdn Bhd","destination":"MY",
-        "items":["H100 SXM"],"units":1000000,"tpp":5000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
-    assert_eq!(
-        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
-            .await
-            .status,
-        200
-    );
+    a.license(&t, "L-BIG", "Big Sdn Bhd", false).await;
     // 49,000 H100 = 775,768,000 TPP: within the 790,000,000 allocation.
     let first = a.ship(&t, None, &order("Big Sdn Bhd", 49_000)).await;
     assert_eq!(first.body["status"], "authorized", "{:?}", first.body);
@@ -297,14 +297,7 @@ async fn a_license_never_carries_a_shipment_past_the_allocation() {
 async fn an_expired_hold_does_not_count() {
     let a = with_window("hold");
     let t = a.token("acme", "officer");
-    let lic = serde_json::json!({"id":"L-H","consignee":"Hold Sdn Bhd","destination":"MY",
-        "items":["H100 SXM"],"units":100000,"tpp":2000000000u64,"granted":"2025-01-01","expires":"2029-01-01"});
-    assert_eq!(
-        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
-            .await
-            .status,
-        200
-    );
+    a.license(&t, "L-H", "Hold Sdn Bhd", false).await;
     let key = "country:MY:2025-2027";
     {
         let mut ledger = Ledger::open(&a.db).expect("ledger");
@@ -543,15 +536,7 @@ async fn control_characters_in_a_path_are_a_400_naming_the_path() {
 async fn a_license_granted_beyond_the_allocation_draws_past_it_on_a_separate_account() {
     let a = with_window("beyond");
     let t = a.token("acme", "officer");
-    let lic = serde_json::json!({"id":"L-OVER","consignee":"Big Sdn Bhd","destination":"MY",
-        "items":["H100 SXM"],"units":1000000,"tpp":5000000000u64,"granted":"2025-01-01",
-        "expires":"2029-01-01","beyond_allocation":true});
-    assert_eq!(
-        a.call("POST", "/v1/licenses", &t, None, &lic.to_string())
-            .await
-            .status,
-        200
-    );
+    a.license(&t, "L-OVER", "Big Sdn Bhd", true).await;
     let first = a.ship(&t, None, &order("Big Sdn Bhd", 49_000)).await;
     assert_eq!(first.body["status"], "authorized", "{:?}", first.body);
     let second = a.ship(&t, None, &order("Big Sdn Bhd", 4_000)).await;
