@@ -109,6 +109,15 @@ fn input_format(file: &Path, given: Option<FormatArg>) -> Result<Format> {
     }
 }
 
+/// Whether `out` names the file `input` names (through links and relative paths alike). An
+/// output that does not exist yet is never the input.
+fn same_file(input: &Path, out: &Path) -> bool {
+    match (std::fs::canonicalize(input), std::fs::canonicalize(out)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
     let format = input_format(&a.file, a.format)?;
     let out_format = match a.out.extension().and_then(|e| e.to_str()) {
@@ -129,6 +138,17 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
         && policy.regime(r).is_none()
     {
         bail!("option `--regime`: unknown regime `{r}`");
+    }
+    if let (Some(r), Some(_)) = (&a.regime, &a.ledger) {
+        bail!(
+            "option `--regime`: `{r}` cannot be pinned with `--ledger`; shipments are determined under the regime in force on each row's date"
+        );
+    }
+    if same_file(&a.file, &a.out) {
+        bail!(
+            "option `--out`: `{}` is the input file; writing it would destroy the input before it is read",
+            a.out.display()
+        );
     }
     let out = std::fs::File::create(&a.out)
         .with_context(|| format!("option `--out`: cannot create `{}`", a.out.display()))?;

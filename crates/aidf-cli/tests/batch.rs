@@ -581,3 +581,69 @@ fn simulate_writes_series_and_charts_and_rejects_bad_scenarios() {
     assert!(err.contains("bad.toml:8:"), "{err}");
     assert!(err.contains("growth"), "{err}");
 }
+
+/// Issue 16: `aidf batch in.csv -o in.csv` truncated its own input (CSV: to 0 bytes, then an
+/// error; JSON lines: emptied, "rows 0", exit 0). Now it refuses before opening anything, also
+/// through another spelling of the same path; and a pinned regime with `--ledger` (which every
+/// row would refuse) is refused once, up front.
+#[test]
+fn the_input_is_never_the_output_and_a_ledger_batch_pins_no_regime() {
+    let dir = tmp("same-file");
+    let csv = dir.join("in.csv");
+    run_ok(&[
+        "gen",
+        "shipments",
+        "--rows",
+        "5",
+        "--seed",
+        "3",
+        "-o",
+        s(&csv),
+    ]);
+    let jsonl = dir.join("in.jsonl");
+    run_ok(&[
+        "gen",
+        "shipments",
+        "--rows",
+        "5",
+        "--seed",
+        "3",
+        "--format",
+        "jsonl",
+        "-o",
+        s(&jsonl),
+    ]);
+    let other_spelling = dir.join(".").join("in.jsonl");
+    for (input, out) in [(&csv, csv.clone()), (&jsonl, other_spelling)] {
+        let before = std::fs::read(input).expect("read");
+        let o = aidf(&["batch", s(input), "-o", s(&out)])
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(2), "{}", s(input));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("option `--out`") && err.contains("input file"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(input).expect("read"),
+            before,
+            "input untouched"
+        );
+    }
+    let o = aidf(&[
+        "batch",
+        s(&csv),
+        "-o",
+        s(&dir.join("out.csv")),
+        "--ledger",
+        s(&dir.join("l.db")),
+        "--regime",
+        "ai-diffusion-2025",
+    ])
+    .output()
+    .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("option `--regime`"));
+    let _ = std::fs::remove_dir_all(dir);
+}
