@@ -83,6 +83,19 @@ pub fn auditor(db: &str, key_file: Option<&Path>) -> Result<Auditor> {
 }
 
 /// Opens the ledger for the CLI (see [`CliLedger`]).
+/// For a command that only reads: refuses a SQLite ledger file that does not exist, so a
+/// mistyped `--db` is an error instead of a new, empty ledger (and audit key) that answers "no
+/// records". PostgreSQL URLs name a database that exists or fails to connect.
+pub fn must_exist(db: &str) -> Result<()> {
+    let url = db.starts_with("postgres://") || db.starts_with("postgresql://");
+    if !url && !Path::new(db).exists() {
+        bail!(
+            "option `--db`: `{db}` does not exist; a command that only reads does not create a ledger"
+        );
+    }
+    Ok(())
+}
+
 pub fn open(db: &str) -> Result<CliLedger> {
     open_with_key(db, None)
 }
@@ -296,6 +309,12 @@ pub enum LedgerAction {
 
 /// Runs `aidf ledger …`.
 pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
+    if matches!(
+        action,
+        LedgerAction::Accounts | LedgerAction::Balance { .. } | LedgerAction::History { .. }
+    ) {
+        must_exist(db)?;
+    }
     let mut ledger = open(db)?;
     let store = ledger.store();
     let now = Timestamp::now_utc();
@@ -401,6 +420,9 @@ pub enum LicenseAction {
 
 /// Runs `aidf license …`.
 pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
+    if matches!(action, LicenseAction::List | LicenseAction::Show { .. }) {
+        must_exist(db)?;
+    }
     let mut ledger = open(db)?;
     let store = ledger.store();
     let now = Timestamp::now_utc();
@@ -482,6 +504,9 @@ pub enum VeuAction {
 
 /// Runs `aidf veu …`.
 pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
+    if matches!(action, VeuAction::List) {
+        must_exist(db)?;
+    }
     let mut ledger = open(db)?;
     let store = ledger.store();
     match action {

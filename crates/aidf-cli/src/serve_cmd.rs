@@ -82,6 +82,7 @@ pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
 
 /// Lists tokens (ids, tenants, roles, times; never the tokens).
 pub fn token_list(db: &str, tenant: Option<&str>, json: bool) -> Result<()> {
+    crate::ledger_cmd::must_exist(db)?;
     let _ledger = crate::ledger_cmd::open(db)?;
     let store = Db::open(db).with_context(|| format!("option `--db`: cannot open `{db}`"))?;
     let list = store.tokens(tenant)?;
@@ -122,6 +123,7 @@ pub fn token_revoke(db: &str, id: &str) -> Result<()> {
 
 /// Verifies the audit chain, its checkpoints and the anchor; exits 2 when something is wrong.
 pub fn audit_verify(db: &str, audit_key_file: Option<&Path>) -> Result<()> {
+    crate::ledger_cmd::must_exist(db)?;
     let mut ledger = crate::ledger_cmd::open_with_key(db, audit_key_file)?;
     ledger.chain()?;
     let auditor = ledger.auditor().clone();

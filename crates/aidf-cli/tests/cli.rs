@@ -291,3 +291,36 @@ fn lists_work() {
     assert_eq!(tier("CN"), 3);
     assert_eq!(tier("HK"), 3);
 }
+
+/// Issue 16: a mistyped `--db` made an empty ledger (`audit verify` said ok with 0 records,
+/// `ledger accounts` printed `[]`). Commands that only read now refuse a file that does not
+/// exist, and create nothing.
+#[test]
+fn read_only_commands_refuse_a_ledger_that_does_not_exist() {
+    let dir = std::env::temp_dir().join(format!("aidf-cli-nodb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("typo.db");
+    let db = db.to_str().expect("utf8");
+    let reads: [&[&str]; 6] = [
+        &["audit", "verify", "--db", db],
+        &["ledger", "accounts", "--db", db],
+        &["ledger", "balance", "country:MY:2025-2027", "--db", db],
+        &["license", "list", "--db", db],
+        &["veu", "list", "--db", db],
+        &["token", "list", "--db", db],
+    ];
+    for args in reads {
+        let out = aidf(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("option `--db`") && err.contains("does not exist"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert!(left.is_empty(), "nothing created: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
