@@ -416,7 +416,8 @@ fn compare_one(
     ))
 }
 
-fn compare_pairs(settings: &Settings, file: &Path, ofac: bool) -> Result<()> {
+/// A CSV file opened with its header read, and its name as errors show it.
+fn open_csv(file: &Path) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord, String)> {
     let shown = file.display().to_string();
     let mut reader =
         csv::Reader::from_path(file).with_context(|| format!("{shown}: cannot open"))?;
@@ -424,6 +425,11 @@ fn compare_pairs(settings: &Settings, file: &Path, ofac: bool) -> Result<()> {
         .headers()
         .with_context(|| format!("{shown}: header"))?
         .clone();
+    Ok((reader, header, shown))
+}
+
+fn compare_pairs(settings: &Settings, file: &Path, ofac: bool) -> Result<()> {
+    let (mut reader, header, shown) = open_csv(file)?;
     let column = |name: &str| {
         header
             .iter()
@@ -483,13 +489,7 @@ struct BatchColumns {
 
 /// `aidf screen --batch FILE.csv`: every row screened, in parallel, output in input order.
 fn batch(settings: &Settings, file: &Path, out: Option<&Path>) -> Result<()> {
-    let shown = file.display().to_string();
-    let mut reader =
-        csv::Reader::from_path(file).with_context(|| format!("{shown}: cannot open"))?;
-    let header = reader
-        .headers()
-        .with_context(|| format!("{shown}: header"))?
-        .clone();
+    let (reader, header, shown) = open_csv(file)?;
     let find = |name: &str| {
         header
             .iter()
