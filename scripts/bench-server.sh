@@ -35,13 +35,15 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $officer"
 local n = 0
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+-- Each wrk thread runs this script in its own Lua state: thread_id is a global set there by setup
+-- (a local here would be each state's own 0, and both threads would send the same keys).
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("thread_id", threads) end
 request = function()
   n = n + 1
   local c = n % 300
   local body = '{"date":"2025-06-01","destination":"MY","consignee":{"name":"Consignee ' .. c .. ' Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":10}'
-  wrk.headers["Idempotency-Key"] = "b" .. tid .. "-" .. n
+  wrk.headers["Idempotency-Key"] = "b" .. thread_id .. "-" .. n
   return wrk.format(nil, nil, nil, body)
 end
 LUA
@@ -83,9 +85,14 @@ kill $pid 2>/dev/null || true
 echo "== the ledger's single reservations on SQLite (same machine, now)"
 ledger=$(AIDF_BENCH_ONLY=sqlite_single cargo bench -q -p aidf-ledger --bench ledger 2>/dev/null | awk '/^RESULT sqlite_single/ {print $3}')
 echo "RESULT sqlite_single_reserve $ledger"
-python3 - "$work/ship.txt" "$ledger" <<'PY'
-import re, sys
+python3 - "$work/ship.txt" "$ledger" "$work/b.db" <<'PY'
+import re, sqlite3, sys
 text = open(sys.argv[1]).read()
+sent = int(re.search(r"(\d+) requests in", text).group(1))
+recorded = sqlite3.connect(sys.argv[3]).execute("SELECT COUNT(*) FROM shipments").fetchone()[0]
+# Every request carries a new key: each is a new shipment, none a replay (wrk may cut the last
+# few in flight when it stops, so recorded can exceed what it counted by up to a connection each).
+print(f"== {recorded:,} shipments recorded for {sent:,} requests counted")
 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 v = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
 p99 = float(v.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[v.group(2)]
