@@ -174,6 +174,12 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// in the same transaction. A replayed shipment id returns the stored
     /// record (`replayed = true`) without looking at the new fields.
     fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment>;
+    /// Runs `f` as one group commit: on SQLite, one transaction that holds the write lock
+    /// throughout, in which each write `f` makes runs in a savepoint (a failing write undoes
+    /// only itself) and reads see the group's earlier writes. Nothing `f` wrote is visible to
+    /// other connections, or durable, until this returns `Ok`; on `Err` none of it was kept.
+    /// PostgreSQL keeps one transaction a write (its writers run in parallel instead).
+    fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()>;
     /// A shipment by id.
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
     /// All recorded shipments, ordered by id.
@@ -372,6 +378,19 @@ pub(crate) trait Store {
     /// Runs `f` in a write transaction, retrying on transient conflicts, and inserts the
     /// outbox row of the event `f` returns in the same transaction: no write commits without it.
     fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R>;
+    /// Opens a group: one transaction holding the write lock until [`Store::group_end`], whose
+    /// writes each run in a savepoint. A backend without groups keeps one transaction a write.
+    fn group_begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Commits the group opened by [`Store::group_begin`]; if that fails nothing of it stays.
+    fn group_end(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Rolls the open group back (after a panic in it).
+    fn group_abort(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn audit_context_mut(&mut self) -> &mut AuditContext;
     fn audit_chain(
         &mut self,
@@ -662,6 +681,22 @@ macro_rules! impl_ledger_store {
                     Ok((s, Some(e)))
                 })
             }
+            fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
+                self.group_begin()?;
+                // Ends the group even if `f` unwinds, so the connection is never left inside it.
+                struct End<'a, S: Store>(&'a mut S, bool);
+                impl<S: Store> Drop for End<'_, S> {
+                    fn drop(&mut self) {
+                        if !self.1 {
+                            let _ = self.0.group_abort();
+                        }
+                    }
+                }
+                let mut end = End(self, false);
+                f(&mut *end.0);
+                end.1 = true;
+                end.0.group_end()
+            }
             fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
                 let found = self.read_record(RecordTable::Shipments, id)?;
                 let mut s: Option<Shipment> = found.map(|b| decode("shipments", &b)).transpose()?;
@@ -862,6 +897,9 @@ impl LedgerStore for Ledger {
     }
     fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment> {
         self.store().record_shipment(shipment, now)
+    }
+    fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
+        self.store().group(f)
     }
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
         self.store().shipment(id)

@@ -923,6 +923,28 @@ fn checkpointed<R>(
     }
 }
 
+/// Runs `f` in a savepoint: nested in the open transaction, or a deferred transaction of its own
+/// outside one. Undone if `f` fails. Its statements are prepared once per connection (rusqlite's
+/// `Savepoint` parses them on every use, which showed in the shipment writer's profile).
+fn in_savepoint<R>(conn: &Connection, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    let run = |sql: &str| -> Result<()> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run("SAVEPOINT aidf")?;
+    match f() {
+        Ok(out) => {
+            run("RELEASE aidf")?;
+            Ok(out)
+        }
+        Err(e) => {
+            run("ROLLBACK TO aidf")?;
+            run("RELEASE aidf")?;
+            Err(e)
+        }
+    }
+}
+
 fn corrupt_audit(column: usize, detail: &str) -> LedgerError {
     LedgerError::Corrupt {
         what: format!("aidf_audit column {column}"),
@@ -1017,6 +1039,17 @@ impl Store for SqliteLedger {
     fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R> {
         let ctx = &self.audit;
         let conn = &mut self.conn;
+        if !conn.is_autocommit() {
+            // Inside a group (see `group_begin`): a savepoint, undone alone if `f` fails, made
+            // durable by the group's commit. The group's own end wakes the checkpointer.
+            return in_savepoint(conn, || {
+                let (out, event) = f(&mut SqlTx(conn))?;
+                if let Some(event) = event {
+                    insert_outbox(conn, &NewAudit::now(ctx, event))?;
+                }
+                Ok(out)
+            });
+        }
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (out, event) = f(&mut SqlTx(&tx))?;
@@ -1026,6 +1059,41 @@ impl Store for SqliteLedger {
             tx.commit()?;
             Ok(out)
         })
+    }
+
+    fn group_begin(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            return Err(LedgerError::Corrupt {
+                what: self.location.clone(),
+                detail: "a group was begun inside an open transaction".into(),
+            });
+        }
+        // The write lock for the whole group (the busy handler waits for it).
+        checkpointed(None, || Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))
+    }
+
+    fn group_end(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // A failed COMMIT can leave the transaction open: undo all of it.
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
+        }
+        if let Some(c) = self.checkpointer.as_ref() {
+            c.poke();
+        }
+        Ok(())
+    }
+
+    fn group_abort(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn audit_context_mut(&mut self) -> &mut AuditContext {
@@ -1116,12 +1184,11 @@ impl Store for SqliteLedger {
     }
 
     fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut found = Vec::with_capacity(keys.len());
-        {
-            let mut stmt = tx.prepare_cached(&format!(
+        // One snapshot: a read transaction of its own, or nested in a group's.
+        let conn = &self.conn;
+        let found = in_savepoint(conn, || {
+            let mut found = Vec::with_capacity(keys.len());
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0) FROM ops o \
                  WHERE o.account = a.key AND o.hold_state = 'pending' AND o.expires_at IS NOT NULL \
                  AND o.expires_at <= ?2) FROM accounts a WHERE a.key = ?1"
@@ -1136,8 +1203,8 @@ impl Store for SqliteLedger {
                     found.push((to_account(row)?, due));
                 }
             }
-        }
-        tx.commit()?;
+            Ok(found)
+        })?;
         crate::live_accounts(keys, found)
     }
 
@@ -1159,9 +1226,8 @@ impl Store for SqliteLedger {
         };
         let until = clock.holds_until().0;
         // One read transaction so the three queries see one snapshot.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        // A savepoint: a deferred read transaction of its own, or nested in a group's.
+        let tx = self.conn.savepoint()?;
         let (posted_sum, pending_sum): (i64, i64) = tx
             .prepare_cached(&format!(
                 "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
@@ -1207,9 +1273,8 @@ impl Store for SqliteLedger {
     }
 
     fn read_sums(&mut self) -> Result<Sums> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+        // A savepoint: a deferred read transaction of its own, or nested in a group's.
+        let tx = self.conn.savepoint()?;
         let mut sums = Sums::default();
         {
             let mut stmt = tx.prepare(

@@ -929,6 +929,64 @@ fn business_dates(b: &Backend) {
     assert!(l.balance_on(MY, "2025-02-30").is_err());
 }
 
+/// A group commit: each write in it stands or falls alone, reads see the group's earlier writes,
+/// and every write that stood is kept with its audit row (SQLite: one commit; PostgreSQL: one
+/// transaction a write).
+fn group(b: &Backend) {
+    let mut l = b.open();
+    setup(&mut l);
+    let backlog = l.audit_backlog().expect("backlog");
+    let mut seen = Vec::new();
+    l.group(&mut |s| {
+        seen.push(
+            s.transfer("g1", MY, 600, meta("d1"), t(1))
+                .map(|a| a.balance_after),
+        );
+        // Past the cap: fails, and undoes only itself.
+        seen.push(
+            s.transfer("g2", MY, 401, meta("d2"), t(2))
+                .map(|a| a.balance_after),
+        );
+        seen.push(
+            s.transfer("g3", MY, 400, meta("d3"), t(3))
+                .map(|a| a.balance_after),
+        );
+        let read = s.account(MY).expect("read in group");
+        assert_eq!(
+            (read.posted, read.pending),
+            (1000, 0),
+            "reads see the group's writes"
+        );
+    })
+    .expect("group");
+    assert_eq!(
+        seen[0].as_ref().expect("g1"),
+        &Balance::of(Some(1000), 600, 0)
+    );
+    assert!(
+        matches!(seen[1], Err(LedgerError::ExceedsCap { .. })),
+        "{:?}",
+        seen[1]
+    );
+    assert_eq!(
+        seen[2].as_ref().expect("g3"),
+        &Balance::of(Some(1000), 1000, 0)
+    );
+    drop(l);
+    let mut l = b.open();
+    assert_eq!(bal(&mut l, MY), Balance::of(Some(1000), 1000, 0));
+    assert!(
+        l.op("g2").expect("op").is_none(),
+        "the failed write left nothing"
+    );
+    assert_eq!(
+        l.audit_backlog().expect("backlog"),
+        backlog + 2,
+        "one audit row per write kept"
+    );
+    l.check_invariants().expect("invariants");
+}
+
 trait BalanceExt {
     fn of(cap: Option<u64>, posted: u64, pending: u64) -> Balance;
 }
@@ -968,4 +1026,5 @@ suite!(
     shipment_transaction,
     business_dates,
     append_only,
+    group,
 );

@@ -13,6 +13,7 @@ pub mod auth;
 mod metrics;
 pub mod problem;
 mod routes;
+mod shipper;
 pub mod store;
 mod web;
 
@@ -58,6 +59,8 @@ pub struct AppState {
     /// serialized by the database anyway (queueing here costs nothing; contending for the file
     /// lock costs sleeps and wake-ups), several on PostgreSQL.
     writers: tokio::sync::Semaphore,
+    /// On SQLite, the one writer that records shipments in groups (see `shipper`).
+    shipper: Option<shipper::Shipper>,
 }
 
 impl AppState {
@@ -89,13 +92,21 @@ impl AppState {
             Ledger::Sqlite(_) => LedgerKind::Sqlite,
             Ledger::Postgres(_) => LedgerKind::Postgres,
         };
-        let db = Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
         let auditor = Arc::new(auditor);
+        let audit = audit::AuditLog::start(db_url, auditor.clone())?;
+        let shipper = match &ledger_kind {
+            LedgerKind::Sqlite => {
+                let open = || Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"));
+                Some(shipper::Shipper::start(open()?, open()?, audit.clone())?)
+            }
+            LedgerKind::Postgres => None,
+        };
+        let db = Arc::new(store::Db::open(db_url).map_err(|e| format!("option `--db`: {e}"))?);
         Ok(AppState {
             policy: Arc::new(policy),
             db_url: db_url.to_string(),
             db,
-            audit: audit::AuditLog::start(db_url, auditor.clone())?,
+            audit,
             auditor,
             verifying: tokio::sync::Semaphore::new(MAX_VERIFICATIONS),
             insecure_local,
@@ -108,6 +119,7 @@ impl AppState {
             } else {
                 IDLE_LEDGERS
             }),
+            shipper,
         })
     }
 
@@ -127,6 +139,11 @@ impl AppState {
             .await
             .map_err(|e| problem::ApiError::internal(format!("writers: {e}")))?;
         self.with_ledger_as(ctx, f).await
+    }
+
+    /// The group-commit shipment writer (SQLite only).
+    pub(crate) fn shipper(&self) -> Option<&shipper::Shipper> {
+        self.shipper.as_ref()
     }
 
     /// Runs `f` with a ledger connection on the blocking pool; writes through it are audited

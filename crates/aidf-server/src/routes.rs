@@ -798,7 +798,8 @@ fn ship_error(key: &str, e: aidf_service::ShipError) -> ApiError {
 }
 
 /// Determines and records one shipment; the answer (same bytes on a replay), whether it was a
-/// replay, and the audit outcome.
+/// replay, and the audit outcome. On SQLite the shipment goes to the group-commit writer; on
+/// PostgreSQL it runs on a pooled connection, in parallel with others.
 async fn record_shipment(
     state: &Arc<AppState>,
     who: &Principal,
@@ -806,37 +807,47 @@ async fn record_shipment(
     body: &Raw,
 ) -> Result<((Vec<u8>, bool), String, String), ApiError> {
     let key = idempotency_key(headers)?;
-    let input = parse_input(&body.bytes)?;
-    let (tenant, officer) = (who.tenant.clone(), who.role >= Role::Officer);
-    let st = state.clone();
-    state
-        .with_ledger_writer(ctx(who), move |ledger| {
-            let shipment_id = scoped(&tenant, &key);
-            let prefix = format!("{tenant}.");
-            let request = aidf_service::ShipRequest {
-                input: &input,
-                shipment_id: &shipment_id,
-                tenant: &tenant,
-                record_prefix: &prefix,
-                may_backfill: officer,
-                now: Timestamp::now_utc(),
-            };
-            let out = aidf_service::ship(ledger.store(), &st.policy, &st.ship_config, &request)
-                .map_err(|e| ship_error(&key, e))?;
-            let outcome = format!(
-                "{}:{}",
-                out.status.as_str(),
-                out.determination["authorization"].as_str().unwrap_or("?")
-            );
-            let digest = out.determination["regime"]["digest"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let json = serde_json::to_vec(&out)
-                .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))?;
-            Ok(((json, out.replayed), outcome, digest))
-        })
-        .await
+    let job = crate::shipper::Job {
+        ctx: ctx(who),
+        input: parse_input(&body.bytes)?,
+        shipment_id: scoped(&who.tenant, &key),
+        tenant: who.tenant.clone(),
+        record_prefix: format!("{}.", who.tenant),
+        may_backfill: who.role >= Role::Officer,
+        policy: state.policy.clone(),
+        config: state.ship_config,
+        now: Timestamp::now_utc(),
+        plan: None,
+    };
+    let out = match state.shipper() {
+        Some(shipper) => shipper.ship(job).await,
+        None => {
+            state
+                .with_ledger_writer(job.ctx.clone(), move |ledger| {
+                    let request = job.request();
+                    Ok(aidf_service::ship(
+                        ledger.store(),
+                        &job.policy,
+                        &job.config,
+                        &request,
+                    ))
+                })
+                .await?
+        }
+    }
+    .map_err(|e| ship_error(&key, e))?;
+    let outcome = format!(
+        "{}:{}",
+        out.status.as_str(),
+        out.determination["authorization"].as_str().unwrap_or("?")
+    );
+    let digest = out.determination["regime"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let json = serde_json::to_vec(&out)
+        .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))?;
+    Ok(((json, out.replayed), outcome, digest))
 }
 
 /// Whether the tenant may see an account: country allocations are global; consignee accounts

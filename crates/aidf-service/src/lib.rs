@@ -16,7 +16,7 @@ pub mod reevaluate;
 mod ship;
 pub mod upgrade;
 
-pub use ship::{ShipRequest, ship};
+pub use ship::{GroupItem, Prepared, ShipRequest, commit_prepared, prepare, ship, ship_group};
 
 /// Why a shipment could not be determined or recorded.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,9 @@ pub enum ShipError {
     /// The ledger refused or failed.
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// The ledger could not commit (the request may be retried under the same id).
+    #[error("{0}")]
+    Unavailable(String),
     /// Caps kept moving under us.
     #[error("shipment `{0}`: balances kept changing; gave up after {1} attempts")]
     Contention(String, u32),
@@ -95,7 +98,8 @@ pub struct ShipOutcome {
 
 impl ShipOutcome {
     /// The outcome a stored shipment record gives.
-    pub fn from_record(s: Shipment, replayed: bool) -> ShipOutcome {
+    pub fn from_record(mut s: Shipment, replayed: bool) -> ShipOutcome {
+        let determination = s.determination["determination"].take();
         let body = &s.determination;
         let notes = body["notes"]
             .as_array()
@@ -113,7 +117,7 @@ impl ShipOutcome {
             notes,
             business_date: s.business_date,
             backfill: s.backfill,
-            determination: body["determination"].clone(),
+            determination,
             entries: s.applied,
             replayed: replayed || s.replayed,
         }

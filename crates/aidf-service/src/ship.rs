@@ -6,6 +6,7 @@ use aidf_core::{
     AccountRef, Authorization, BalanceReads, Determination, DeterminationInput, Draw, Policy,
     balance_reads, determine,
 };
+use aidf_ledger::audit::AuditContext;
 use aidf_ledger::{
     Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License, Meta,
     NewShipment, Op, Party, ShipmentStatus, Timestamp, VeuKind,
@@ -43,6 +44,96 @@ pub fn ship(
     config: &ShipConfig,
     req: &ShipRequest<'_>,
 ) -> Result<ShipOutcome, ShipError> {
+    let fresh = match begin(store, config, req)? {
+        Begun::Replayed(out) => return Ok(out),
+        Begun::New(fresh) => fresh,
+    };
+    for _ in 0..ATTEMPTS {
+        let new = plan(store, policy, &fresh, req)?;
+        match store.record_shipment(&new, req.now) {
+            Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
+            // A balance moved or another writer took the room: determine again.
+            Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ShipError::Contention(req.shipment_id.to_string(), ATTEMPTS))
+}
+
+/// A shipment determined against what one connection read, not yet recorded: see [`prepare`].
+#[derive(Debug)]
+pub enum Prepared {
+    /// The id was recorded before with this request: the stored answer.
+    Replayed(ShipOutcome),
+    /// The shipment to record, with every balance its determination read.
+    Planned(Box<NewShipment>),
+}
+
+/// The read-only half of [`ship`]: checks the request and determines it against the balances
+/// `store` holds now, without writing. Run it off the writer (the server's planner thread, on a
+/// reader connection of its own); then [`commit_prepared`] records the plan, which the ledger refuses if any
+/// balance it read has moved meanwhile, in which case the shipment is determined again there.
+pub fn prepare(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    config: &ShipConfig,
+    req: &ShipRequest<'_>,
+) -> Result<Prepared, ShipError> {
+    match begin(store, config, req)? {
+        Begun::Replayed(out) => Ok(Prepared::Replayed(out)),
+        Begun::New(fresh) => Ok(Prepared::Planned(Box::new(plan(
+            store, policy, &fresh, req,
+        )?))),
+    }
+}
+
+/// Records a plan made by [`prepare`] for the same request. If a balance it read has moved, or
+/// a cap no longer has room, the shipment is determined again on `store` ([`ship`]), so the
+/// answer is always the one the balances at commit give.
+pub fn commit_prepared(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    config: &ShipConfig,
+    req: &ShipRequest<'_>,
+    plan: &NewShipment,
+) -> Result<ShipOutcome, ShipError> {
+    assert_eq!(
+        plan.shipment_id, req.shipment_id,
+        "a plan of another request"
+    );
+    match store.record_shipment(plan, req.now) {
+        Ok(rec) => Ok(ShipOutcome::from_record(rec, false)),
+        Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => ship(store, policy, config, req),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`begin`] found (short-lived, one per request: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Begun {
+    Replayed(ShipOutcome),
+    New(Fresh),
+}
+
+/// A request not recorded yet, checked, as the ledger determines it.
+struct Fresh {
+    /// The input under the ledger's posture, an unknown VEU claim dropped.
+    input: DeterminationInput,
+    /// What the shipment path did besides the rules.
+    notes: Vec<String>,
+    /// Back-dated past the window (by an officer).
+    backfill: bool,
+    /// Digest of the request as given.
+    digest: String,
+}
+
+/// The checks before any determination: the request itself, then a stored shipment under the
+/// same id (replayed, or a conflict), then the input as the ledger determines it.
+fn begin(
+    store: &mut dyn LedgerStore,
+    config: &ShipConfig,
+    req: &ShipRequest<'_>,
+) -> Result<Begun, ShipError> {
     let backfill = check_request(config, req)?;
     let digest = input_digest(req.input);
     if let Some(stored) = store.shipment(req.shipment_id)? {
@@ -53,19 +144,63 @@ pub fn ship(
             }
             .into());
         }
-        return Ok(ShipOutcome::from_record(stored, true));
+        return Ok(Begun::Replayed(ShipOutcome::from_record(stored, true)));
     }
     let (input, notes) = effective_input(store, config, req)?;
-    for _ in 0..ATTEMPTS {
-        let new = plan(store, policy, &input, req, &digest, &notes, backfill)?;
-        match store.record_shipment(&new, req.now) {
-            Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
-            // A balance moved or another writer took the room: determine again.
-            Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => continue,
-            Err(e) => return Err(e.into()),
+    Ok(Begun::New(Fresh {
+        input,
+        notes,
+        backfill,
+        digest,
+    }))
+}
+
+/// One shipment of a group: the request, who records it (the audit row's tenant and actor),
+/// and the plan [`prepare`] made for it, if any.
+#[derive(Debug)]
+pub struct GroupItem<'a> {
+    /// Who the shipment's audit record names.
+    pub ctx: AuditContext,
+    /// The shipment.
+    pub req: ShipRequest<'a>,
+    /// Its plan from [`prepare`] (`None`: determined in the group).
+    pub plan: Option<&'a NewShipment>,
+}
+
+/// Records several shipments with one commit ([`LedgerStore::group`]): each is determined and
+/// written in turn, against the balances its predecessors left, exactly as [`ship`] alone would
+/// (a plan whose balances moved is determined again); one that fails undoes only its own writes.
+/// The answers are returned only once the group is committed; if the commit fails, every answer
+/// is that failure and nothing was recorded.
+pub fn ship_group(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    config: &ShipConfig,
+    items: &[GroupItem<'_>],
+) -> Vec<Result<ShipOutcome, ShipError>> {
+    let mut out = Vec::with_capacity(items.len());
+    let committed = store.group(&mut |s| {
+        for item in items {
+            s.set_audit_context(item.ctx.clone());
+            out.push(match item.plan {
+                Some(plan) => commit_prepared(s, policy, config, &item.req, plan),
+                None => ship(s, policy, config, &item.req),
+            });
+        }
+    });
+    match committed {
+        Ok(()) => {
+            debug_assert_eq!(out.len(), items.len());
+            out
+        }
+        Err(e) => {
+            let message = format!("the group commit failed, nothing of it was recorded: {e}");
+            items
+                .iter()
+                .map(|_| Err(ShipError::Unavailable(message.clone())))
+                .collect()
         }
     }
-    Err(ShipError::Contention(req.shipment_id.to_string(), ATTEMPTS))
 }
 
 fn today(now: Timestamp) -> NaiveDate {
@@ -216,14 +351,11 @@ impl Reads {
 fn plan(
     store: &mut dyn LedgerStore,
     policy: &Policy,
-    input: &DeterminationInput,
+    fresh: &Fresh,
     req: &ShipRequest<'_>,
-    digest: &str,
-    notes: &[String],
-    backfill: bool,
 ) -> Result<NewShipment, ShipError> {
-    let reads = Reads::load(store, policy, input, req)?;
-    let mut input = input.clone();
+    let reads = Reads::load(store, policy, &fresh.input, req)?;
+    let mut input = fresh.input.clone();
     input.context = Context {
         weights_storage_compliant: input.context.weights_storage_compliant,
         ..Context::default()
@@ -243,19 +375,19 @@ fn plan(
     let refusal = refusal(&d, &reads, license.as_ref(), req);
     let mut new = NewShipment {
         shipment_id: req.shipment_id.to_string(),
-        input_digest: digest.to_string(),
+        input_digest: fresh.digest.clone(),
         determination: serde_json::json!({
             "determination": d,
             "license_id": license.as_ref().map(|l| l.id.as_str()),
             "refusal": refusal,
-            "notes": notes,
+            "notes": fresh.notes,
             // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
             "input": req.input,
         }),
         status: ShipmentStatus::Refused,
         tenant: Some(req.tenant.to_string()),
         business_date: Some(input.date.to_string()),
-        backfill,
+        backfill: fresh.backfill,
         expected: reads.expected(),
         parties: vec![party(req, &reads.reads)],
         ..NewShipment::default()
@@ -263,7 +395,7 @@ fn plan(
     if refusal.is_none() {
         new.status = ShipmentStatus::Authorized;
         if let Some(note) = draw(&mut new, &d, &reads, license.as_ref(), req) {
-            let mut all = notes.to_vec();
+            let mut all = fresh.notes.clone();
             all.push(note);
             new.determination["notes"] = serde_json::json!(all);
         }

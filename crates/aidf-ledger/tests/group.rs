@@ -1,0 +1,58 @@
+//! Group commit on SQLite: what a group wrote is neither visible to other connections nor
+//! durable before its one commit, and a group that panics leaves nothing behind.
+
+mod common;
+
+use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta};
+use common::{Backend, t};
+
+const MY: &str = "country:MY:2025-2027";
+
+fn posted(l: &mut Ledger) -> u64 {
+    l.account(MY).expect("account").posted
+}
+
+#[test]
+fn a_group_is_invisible_to_others_until_it_commits() {
+    let b = Backend::sqlite();
+    let mut writer = b.open();
+    writer
+        .ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
+        .expect("ensure");
+    let mut reader = b.open();
+    let mut inside = Vec::new();
+    writer
+        .group(&mut |s| {
+            s.transfer("g1", MY, 10, Meta::default(), t(1)).expect("g1");
+            s.transfer("g2", MY, 20, Meta::default(), t(2)).expect("g2");
+            inside.push(posted(&mut reader));
+        })
+        .expect("group");
+    assert_eq!(
+        inside,
+        vec![0],
+        "another connection saw the group before its commit"
+    );
+    assert_eq!(posted(&mut reader), 30);
+}
+
+#[test]
+fn a_group_that_panics_keeps_nothing_and_the_connection_goes_on() {
+    let b = Backend::sqlite();
+    let mut l = b.open();
+    l.ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
+        .expect("ensure");
+    let backlog = l.audit_backlog().expect("backlog");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = l.group(&mut |s| {
+            s.transfer("g1", MY, 10, Meta::default(), t(1)).expect("g1");
+            panic!("a bug in the middle of a group");
+        });
+    }));
+    assert!(caught.is_err());
+    assert_eq!(posted(&mut l), 0, "the panicking group's write was kept");
+    assert_eq!(l.audit_backlog().expect("backlog"), backlog);
+    l.transfer("after", MY, 5, Meta::default(), t(3))
+        .expect("the connection works after the panic");
+    assert_eq!(posted(&mut b.open()), 5);
+}

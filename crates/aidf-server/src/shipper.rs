@@ -1,0 +1,202 @@
+//! Group commit of shipments on SQLite.
+//!
+//! SQLite has one writer at a time, so shipments are recorded by one thread that owns a ledger
+//! connection: it takes every shipment waiting, records them one after the other inside a single
+//! transaction ([`aidf_service::ship_group`]), commits once, and only then answers each request.
+//! Each shipment is still determined against the balances its predecessors left and written in
+//! its own savepoint with its audit row, so the invariants of the single-shipment path hold; what
+//! the group saves is the per-transaction work (lock, WAL frames, commit) and the hand-offs.
+//!
+//! The determination itself is made before, by the request on a pooled reader connection
+//! ([`aidf_service::prepare`]), in parallel with the writer; the writer only records the plan,
+//! which the ledger refuses if a balance it read has moved since, and then determines that one
+//! shipment again itself.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use aidf_core::{DeterminationInput, Policy};
+use aidf_ledger::audit::AuditContext;
+use aidf_ledger::{Ledger, NewShipment, Timestamp};
+use aidf_service::{GroupItem, ShipConfig, ShipError, ShipOutcome, ShipRequest};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::AuditLog;
+
+/// Shipments recorded in one group at most (the rest wait for the next one).
+const GROUP_MAX: usize = 256;
+
+/// Shipments waiting for the writer before senders wait too.
+const QUEUE: usize = 4096;
+
+/// One shipment handed to the writer.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// Who the audit record names.
+    pub ctx: AuditContext,
+    /// The client's input.
+    pub input: DeterminationInput,
+    /// Shipment id, in the tenant's namespace.
+    pub shipment_id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// Prefix of the tenant's license and VEU ids.
+    pub record_prefix: String,
+    /// The caller is an officer.
+    pub may_backfill: bool,
+    /// The policy to determine under.
+    pub policy: Arc<Policy>,
+    /// The ledger's shipment settings.
+    pub config: ShipConfig,
+    /// Recording time.
+    pub now: Timestamp,
+    /// The plan made on a reader connection ([`aidf_service::prepare`]), if any.
+    pub plan: Option<Box<NewShipment>>,
+}
+
+impl Job {
+    /// The service's view of this shipment.
+    pub fn request(&self) -> ShipRequest<'_> {
+        ShipRequest {
+            input: &self.input,
+            shipment_id: &self.shipment_id,
+            tenant: &self.tenant,
+            record_prefix: &self.record_prefix,
+            may_backfill: self.may_backfill,
+            now: self.now,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<ShipOutcome, ShipError>>;
+
+/// The handle requests send their shipments through.
+#[derive(Debug)]
+pub(crate) struct Shipper {
+    jobs: mpsc::Sender<(Job, Reply)>,
+}
+
+impl Shipper {
+    /// Starts the planner on `reader` and the writer on `writer`; they end when the last handle
+    /// is dropped.
+    pub fn start(reader: Ledger, writer: Ledger, audit: AuditLog) -> Result<Shipper, String> {
+        let (jobs, planned) = mpsc::channel(QUEUE);
+        let (to_writer, rx) = mpsc::channel(QUEUE);
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(|_| ())
+                .map_err(|e| format!("starting the shipment {name}: {e}"))
+        };
+        spawn(
+            "aidf-plan",
+            Box::new(move || plan_all(reader, planned, &to_writer)),
+        )?;
+        spawn("aidf-shipments", Box::new(move || run(writer, &audit, rx)))?;
+        Ok(Shipper { jobs })
+    }
+
+    /// Records one shipment; answers once its group is committed.
+    pub async fn ship(&self, job: Job) -> Result<ShipOutcome, ShipError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || ShipError::Unavailable("the shipment writer has stopped".into());
+        self.jobs.send((job, reply)).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The planner: determines each shipment on its reader connection ([`aidf_service::prepare`]),
+/// in parallel with the writer's commits; answers replays and bad requests itself and passes the
+/// plans on to the writer.
+fn plan_all(
+    mut reader: Ledger,
+    mut rx: mpsc::Receiver<(Job, Reply)>,
+    writer: &mpsc::Sender<(Job, Reply)>,
+) {
+    while let Some((mut job, reply)) = rx.blocking_recv() {
+        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            aidf_service::prepare(reader.store(), &job.policy, &job.config, &job.request())
+        }));
+        match prepared {
+            Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
+            Ok(Ok(aidf_service::Prepared::Replayed(out))) => {
+                let _ = reply.send(Ok(out));
+                continue;
+            }
+            Ok(Err(e)) => {
+                let _ = reply.send(Err(e));
+                continue;
+            }
+            // The writer determines it again from scratch.
+            Err(_) => job.plan = None,
+        }
+        if let Err(lost) = writer.blocking_send((job, reply)) {
+            let (_, reply) = lost.0;
+            let _ = reply.send(Err(ShipError::Unavailable(
+                "the shipment writer has stopped".into(),
+            )));
+        }
+    }
+}
+
+fn run(mut ledger: Ledger, audit: &AuditLog, mut rx: mpsc::Receiver<(Job, Reply)>) {
+    let mut waiting = Vec::with_capacity(GROUP_MAX);
+    while let Some(first) = rx.blocking_recv() {
+        waiting.push(first);
+        while waiting.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(next) => waiting.push(next),
+                Err(_) => break,
+            }
+        }
+        // A group shares one policy and one configuration; they change only when an operator
+        // restarts with others, so a drained queue is nearly always a single group.
+        while !waiting.is_empty() {
+            let same = waiting
+                .iter()
+                .take_while(|(j, _)| {
+                    Arc::ptr_eq(&j.policy, &waiting[0].0.policy) && j.config == waiting[0].0.config
+                })
+                .count();
+            let group: Vec<(Job, Reply)> = waiting.drain(..same).collect();
+            record(&mut ledger, group);
+        }
+        // The group's audit rows are in the outbox: one wake-up of the chainer for all of them.
+        audit.poke();
+    }
+}
+
+/// Records one group and answers each of its requests.
+fn record(ledger: &mut Ledger, group: Vec<(Job, Reply)>) {
+    let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
+    let items: Vec<GroupItem<'_>> = jobs
+        .iter()
+        .map(|j| GroupItem {
+            ctx: j.ctx.clone(),
+            req: j.request(),
+            plan: j.plan.as_deref(),
+        })
+        .collect();
+    let (policy, config) = (&jobs[0].policy, jobs[0].config);
+    // A panic inside rolls the group back (see `LedgerStore::group`); its requests get an error
+    // and the writer goes on with the next group.
+    let answers = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        aidf_service::ship_group(ledger.store(), policy, &config, &items)
+    }))
+    .unwrap_or_else(|_| {
+        items
+            .iter()
+            .map(|_| {
+                Err(ShipError::Unavailable(
+                    "recording the shipment failed; nothing was recorded".into(),
+                ))
+            })
+            .collect()
+    });
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        // The client may have gone: its shipment is recorded all the same, and a retry with
+        // the same key gets this answer.
+        let _ = reply.send(answer);
+    }
+}

@@ -1,0 +1,149 @@
+//! A group commit records exactly what the same shipments recorded one by one would: the same
+//! answers (authorized, refused past a cap, replayed, conflicting, invalid) and the same balances.
+//! The serial path is the model; the group, with plans made before it on a snapshot, is what the
+//! server runs on SQLite.
+
+use aidf_core::{DeterminationInput, Policy};
+use aidf_ledger::audit::AuditContext;
+use aidf_ledger::{Ledger, LedgerStore, Timestamp};
+use aidf_service::{
+    GroupItem, Prepared, ShipConfig, ShipError, ShipOutcome, ShipRequest, prepare, ship, ship_group,
+};
+use proptest::prelude::*;
+
+/// 2025-06-02T12:00:00Z: the shipments, dated the day before, are no backfill.
+const NOW: Timestamp = Timestamp(1_748_865_600_000);
+
+const NAMES: [&str; 4] = ["Alpha Sdn Bhd", "华为技术", "شركة ألف", "ALPHA  SDN BHD"];
+
+#[derive(Debug, Clone)]
+struct Request {
+    key: usize,
+    name: usize,
+    units: u64,
+    bad_posture: bool,
+}
+
+fn input(r: &Request) -> DeterminationInput {
+    let posture = if r.bad_posture {
+        r#","posture":"as_enforced""#
+    } else {
+        ""
+    };
+    serde_json::from_str(&format!(
+        r#"{{"date":"2025-06-01","destination":"MY","consignee":{{"name":"{}","hq":"MY"}},"item":{{"chip":"H100 SXM"}},"quantity":{}{posture}}}"#,
+        NAMES[r.name], r.units
+    ))
+    .expect("input")
+}
+
+/// What a caller sees of an answer: everything serialized, and the replay flag.
+fn seen(r: &Result<ShipOutcome, ShipError>) -> String {
+    match r {
+        Ok(o) => format!(
+            "{} replayed={}",
+            serde_json::to_string(o).expect("json"),
+            o.replayed
+        ),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
+    Ledger::open(dir.path().join(name).to_str().expect("utf8")).expect("open")
+}
+
+fn ctx() -> AuditContext {
+    AuditContext {
+        tenant: "acme".into(),
+        actor: "test".into(),
+    }
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (
+        0..6usize,
+        0..4usize,
+        prop::sample::select(vec![1u64, 300, 900, 1700]),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(key, name, units, bad_posture)| Request {
+            key,
+            name,
+            units,
+            bad_posture,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_group_records_what_one_by_one_records(
+        requests in prop::collection::vec(request(), 1..24),
+        cuts in prop::collection::vec(1..6usize, 24),
+        planned in prop::collection::vec(prop::bool::ANY, 1..8),
+    ) {
+        let policy = Policy::embedded().expect("policy");
+        let config = ShipConfig::default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut serial, mut grouped) = (ledger(&dir, "serial.db"), ledger(&dir, "group.db"));
+        let inputs: Vec<DeterminationInput> = requests.iter().map(input).collect();
+        let ids: Vec<String> = requests.iter().map(|r| format!("acme/k{}", r.key)).collect();
+        let req = |i: usize| ShipRequest {
+            input: &inputs[i],
+            shipment_id: &ids[i],
+            tenant: "acme",
+            record_prefix: "acme.",
+            may_backfill: false,
+            now: NOW,
+        };
+        serial.set_audit_context(ctx());
+        let one_by_one: Vec<String> = (0..requests.len())
+            .map(|i| seen(&ship(&mut serial, &policy, &config, &req(i))))
+            .collect();
+        let mut in_groups = Vec::new();
+        let (mut start, mut cut) = (0, cuts.iter().cycle());
+        while start < requests.len() {
+            let end = (start + cut.next().copied().unwrap_or(1)).min(requests.len());
+            // Plans made before the group, as the server makes them on a reader connection: a
+            // later shipment of the group finds them stale and is determined again.
+            let mut answers: Vec<Option<String>> = vec![None; end - start];
+            let mut plans = Vec::new();
+            for i in start..end {
+                if !planned[i % planned.len()] {
+                    plans.push(None);
+                    continue;
+                }
+                match prepare(&mut grouped, &policy, &config, &req(i)) {
+                    Ok(Prepared::Planned(plan)) => plans.push(Some(plan)),
+                    // A replay or a bad request is answered without the writer.
+                    Ok(Prepared::Replayed(out)) => {
+                        answers[i - start] = Some(seen(&Ok(out)));
+                        plans.push(None);
+                    }
+                    Err(e) => {
+                        answers[i - start] = Some(seen(&Err(e)));
+                        plans.push(None);
+                    }
+                }
+            }
+            let items: Vec<GroupItem<'_>> = (start..end)
+                .filter(|i| answers[i - start].is_none())
+                .map(|i| GroupItem { ctx: ctx(), req: req(i), plan: plans[i - start].as_deref() })
+                .collect();
+            let mut recorded = ship_group(&mut grouped, &policy, &config, &items).into_iter();
+            for answer in answers {
+                in_groups.push(answer.unwrap_or_else(|| seen(&recorded.next().expect("answer"))));
+            }
+            start = end;
+        }
+        prop_assert_eq!(one_by_one, in_groups);
+        prop_assert_eq!(serial.accounts().expect("accounts"), grouped.accounts().expect("accounts"));
+        prop_assert_eq!(
+            serial.audit_backlog().expect("backlog"),
+            grouped.audit_backlog().expect("backlog")
+        );
+        grouped.check_invariants().expect("invariants");
+    }
+}
