@@ -7,7 +7,8 @@
 # ledger's own single-reservation throughput measured right after on the same machine
 # (`AIDF_BENCH_ONLY=sqlite_single cargo bench -p aidf-ledger`).
 # Usage: scripts/bench-server.sh [SECONDS] [CONNECTIONS] [ROUNDS]
-# AIDF_BENCH_SKIP_DETERMINATIONS=1 runs only the shipments round.
+# AIDF_BENCH_SKIP_DETERMINATIONS=1 runs only the shipments round; AIDF_BENCH_PG=1 runs it on
+# PostgreSQL with two server processes (against the ledger's single reservations there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -16,14 +17,34 @@ command -v wrk >/dev/null 2>&1 || { echo "install wrk: apt-get install -y wrk" >
 cargo build --release -q -p aidf-cli
 bin="${CARGO_TARGET_DIR:-target}/release/aidf"
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-token=$("$bin" token create --db "$work/b.db" --tenant bench --role exporter 2>/dev/null)
+pid1=""
+pid2=""
+trap 'kill $pid1 $pid2 2>/dev/null || true; rm -rf "$work"' EXIT
+# AIDF_BENCH_PG=1: the ledger is a fresh schema of the local PostgreSQL (user postgres, database
+# test), served by two server processes, and only the shipments round runs, half the connections
+# on each process.
+db="$work/b.db"
+if [ -n "${AIDF_BENCH_PG:-}" ]; then
+  schema="bench_$$"
+  psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE SCHEMA $schema" >/dev/null
+  trap 'kill $pid1 $pid2 2>/dev/null || true; psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA '"$schema"' CASCADE" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  db="postgres://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$schema"
+  AIDF_BENCH_SKIP_DETERMINATIONS=1
+fi
+# One audit key for every process on this ledger.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/audit.key"
+export AIDF_AUDIT_KEY_FILE="$work/audit.key"
+token=$("$bin" token create --db "$db" --tenant bench --role exporter 2>/dev/null)
 # Shipments are dated 2025 (a fixed regime), so they are backfills: an officer records them.
-officer=$("$bin" token create --db "$work/b.db" --tenant bench --role officer 2>/dev/null)
-RUST_LOG=warn "$bin" serve --addr 127.0.0.1:0 --db "$work/b.db" > "$work/out" 2> "$work/err" &
-pid=$!
-for _ in $(seq 1 50); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$work/out")
+officer=$("$bin" token create --db "$db" --tenant bench --role officer 2>/dev/null)
+# Starts server N (pidN), waits until it listens.
+start_server() {
+  RUST_LOG=warn "$bin" serve --addr 127.0.0.1:0 --db "$db" > "$work/out$1" 2> "$work/err$1" &
+  eval "pid$1=$!"
+  for _ in $(seq 1 100); do grep -q "listening on" "$work/out$1" 2>/dev/null && break; sleep 0.1; done
+}
+start_server 1
+base=$(sed -n 's/^listening on //p' "$work/out1")
 cat > "$work/det.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -79,9 +100,37 @@ print(f"== determinations/healthz throughput ratio, median of {rounds} rounds: {
 PY
 fi
 
+if [ -n "${AIDF_BENCH_PG:-}" ]; then
+  start_server 2
+  base2=$(sed -n 's/^listening on //p' "$work/out2")
+  echo "== PostgreSQL, two server processes: POST /v1/shipments, unique keys, 300 consignees, ${conns} connections in all, ${secs}s"
+  half=$((conns / 2))
+  sed 's/"b" .. thread_id/"p1-" .. thread_id/' "$work/ship.lua" > "$work/ship1.lua"
+  sed 's/"b" .. thread_id/"p2-" .. thread_id/' "$work/ship.lua" > "$work/ship2.lua"
+  wrk -t1 -c"$half" -d"${secs}s" --latency -s "$work/ship1.lua" "$base/v1/shipments" > "$work/ship1.txt" &
+  first=$!
+  wrk -t1 -c"$half" -d"${secs}s" --latency -s "$work/ship2.lua" "$base2/v1/shipments" > "$work/ship2.txt"
+  wait "$first"
+  cat "$work/ship1.txt" "$work/ship2.txt"
+  ledger=$(AIDF_BENCH_ONLY=pg_single cargo bench -q -p aidf-ledger --bench ledger 2>/dev/null | awk '/^RESULT pg_single/ {print $3}')
+  python3 - "$work/ship1.txt" "$work/ship2.txt" "$ledger" <<'PY'
+import re, sys
+def rate_p99(path):
+    text = open(path).read()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    v = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    return rate, float(v.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[v.group(2)], int(non2xx.group(1)) if non2xx else 0
+(r1, p1, n1), (r2, p2, n2) = rate_p99(sys.argv[1]), rate_p99(sys.argv[2])
+ledger = float(sys.argv[3])
+print(f"== PostgreSQL shipments, two processes: {r1 + r2:,.0f} req/s ({r1:,.0f} + {r2:,.0f}), worst p99 {max(p1, p2):.2f} ms, non-2xx {n1 + n2}; "
+      f"ledger single reservations on PostgreSQL {ledger:,.0f}/s; ratio {(r1 + r2) / ledger:.2f}")
+PY
+  exit 0
+fi
 echo "== POST /v1/shipments, unique keys, 300 consignees, ${conns} connections, ${secs}s"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/ship.lua" "$base/v1/shipments" | tee "$work/ship.txt"
-kill $pid 2>/dev/null || true
+kill $pid1 2>/dev/null || true
 echo "== the ledger's single reservations on SQLite (same machine, now)"
 ledger=$(AIDF_BENCH_ONLY=sqlite_single cargo bench -q -p aidf-ledger --bench ledger 2>/dev/null | awk '/^RESULT sqlite_single/ {print $3}')
 echo "RESULT sqlite_single_reserve $ledger"

@@ -4,7 +4,7 @@
 //! rules (validation, idempotency, lazy expiry, cap checks, history entries)
 //! live here once, so the two backends cannot drift apart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::{LedgerError, Result};
 use crate::types::{
@@ -391,6 +391,15 @@ pub(crate) trait TxOps {
     /// Loads (and on PostgreSQL, row-locks in key order) the given accounts.
     /// `keys` is sorted and deduplicated. Missing keys are simply absent.
     fn lock_accounts(&mut self, keys: &[&str]) -> Result<Vec<Account>>;
+    /// Holds a shipment's accounts until the transaction ends, in the order given (sorted by
+    /// key): those it writes (`true`) for update, those it only read against any change. On
+    /// PostgreSQL, `FOR UPDATE` / `FOR SHARE`, so shipments that only read a balance (the country
+    /// allocation of every LPP export) do not queue behind each other; on SQLite the IMMEDIATE
+    /// transaction already holds the whole database. Missing keys are absent from the result.
+    fn hold_accounts(&mut self, keys: &[(&str, bool)]) -> Result<Vec<Account>> {
+        let all: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+        self.lock_accounts(&all)
+    }
     fn insert_account(&mut self, account: &Account) -> Result<()>;
     fn update_account(&mut self, account: &Account) -> Result<()>;
     fn get_op(&mut self, op_id: &str) -> Result<Option<StoredOp>>;
@@ -1278,15 +1287,48 @@ pub struct NewShipment {
     pub parties: Vec<Party>,
 }
 
-/// Checks every balance a determination read against what the transaction sees now (expired
+/// The accounts a shipment writes (its draws' accounts and the accounts it opens) and those it
+/// only read, held in key order ([`TxOps::hold_accounts`]); returns them as they stand.
+fn hold_shipment_accounts<T: TxOps + ?Sized>(
+    tx: &mut T,
+    s: &NewShipment,
+) -> Result<HashMap<String, Account>> {
+    let mut keys: BTreeMap<&str, bool> = BTreeMap::new();
+    for e in &s.expected {
+        keys.entry(e.key.as_str()).or_insert(false);
+    }
+    let written = s
+        .accounts
+        .iter()
+        .map(|a| a.key.as_str())
+        .chain(s.ops.iter().filter_map(|op| match op {
+            Op::Reserve { account, .. }
+            | Op::Attrition { account, .. }
+            | Op::Transfer { account, .. }
+            | Op::SetCap { account, .. } => Some(account.as_str()),
+            Op::Post { .. } | Op::Void { .. } => None,
+        }));
+    for key in written {
+        keys.insert(key, true);
+    }
+    let order: Vec<(&str, bool)> = keys.into_iter().collect();
+    Ok(tx
+        .hold_accounts(&order)?
+        .into_iter()
+        .map(|a| (a.key.clone(), a))
+        .collect())
+}
+
+/// Checks every balance a determination read against what the transaction holds now (expired
 /// holds excluded); any difference fails the whole shipment with [`LedgerError::BalanceMoved`].
 fn compare_balances<T: TxOps + ?Sized>(
     tx: &mut T,
     expected: &[ExpectedBalance],
+    held: &HashMap<String, Account>,
     now: Timestamp,
 ) -> Result<()> {
     for e in expected {
-        let found = match tx.lock_accounts(&[e.key.as_str()])?.pop() {
+        let found = match held.get(&e.key) {
             None => 0,
             Some(a) if e.posted_only => a.posted,
             Some(a) => {
@@ -1376,7 +1418,8 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
             count: s.ops.len(),
         });
     }
-    compare_balances(tx, &s.expected, now)?;
+    let held = hold_shipment_accounts(tx, s)?;
+    compare_balances(tx, &s.expected, &held, now)?;
     register_parties(tx, &s.parties, now)?;
     let applied = if s.ops.is_empty() {
         Vec::new()

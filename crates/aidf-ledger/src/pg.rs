@@ -2,7 +2,10 @@
 //!
 //! Concurrency: READ COMMITTED transactions that first lock every touched
 //! account row with `SELECT … ORDER BY key FOR UPDATE` (stable order, so no
-//! lock-order deadlocks), then read ops/holds under those locks. The whole
+//! lock-order deadlocks), then read ops/holds under those locks. A shipment
+//! holds the balances it only read `FOR SHARE` and those it writes `FOR
+//! UPDATE`, one pass in key order, so shipments that read the same allocation
+//! without drawing it run side by side. The whole
 //! transaction is retried, a bounded number of times, on serialization
 //! failure (40001), deadlock (40P01) and unique violation (23505: a concurrent
 //! transaction inserted the same op id, account or record first; the retry
@@ -251,6 +254,8 @@ const HOLD_COLS: &str =
 #[derive(Debug)]
 struct Stmts {
     lock_accounts: Statement,
+    lock_account: Statement,
+    share_account: Statement,
     insert_account: Statement,
     update_account: Statement,
     get_op: Statement,
@@ -332,6 +337,12 @@ impl PgLedger {
         let stmts = Stmts {
             lock_accounts: client.prepare(&format!(
                 "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = ANY($1) ORDER BY key FOR UPDATE"
+            ))?,
+            lock_account: client.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = $1 FOR UPDATE"
+            ))?,
+            share_account: client.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE key = $1 FOR SHARE"
             ))?,
             insert_account: client.prepare(
                 "INSERT INTO accounts (key, kind, cap, posted, pending, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -542,6 +553,22 @@ impl TxOps for PgTx<'_, '_> {
             .iter()
             .map(to_account)
             .collect()
+    }
+
+    fn hold_accounts(&mut self, keys: &[(&str, bool)]) -> Result<Vec<Account>> {
+        debug_assert!(keys.windows(2).all(|w| w[0].0 < w[1].0), "keys in order");
+        let mut held = Vec::with_capacity(keys.len());
+        for (key, write) in keys {
+            let st = if *write {
+                &self.st.lock_account
+            } else {
+                &self.st.share_account
+            };
+            if let Some(row) = self.tx.query_opt(st, &[key])? {
+                held.push(to_account(&row)?);
+            }
+        }
+        Ok(held)
     }
 
     fn insert_account(&mut self, a: &Account) -> Result<()> {
