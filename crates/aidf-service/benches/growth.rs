@@ -1,0 +1,116 @@
+//! Cost growth of the shipment path: shipments per second on an empty SQLite ledger, and again
+//! once it holds `AIDF_GROWTH_SHIPMENTS` earlier shipments (default 1,000,000), through the path
+//! the server's writer runs (`ship_group`, groups of 64, every shipment drawing a consignee's LPP
+//! year and writing its record, draws and audit outbox row).
+//!
+//! `cargo bench -p aidf-service --bench growth` (release profile). Environment:
+//! * `AIDF_GROWTH_SHIPMENTS` earlier shipments (default 1,000,000; ~4 KB of ledger each)
+//! * `AIDF_GROWTH_SAMPLE` shipments per measurement (default 20,000)
+//! * `AIDF_GROWTH_DIR` where the ledger file goes (default a temporary directory)
+//!
+//! Prints `RESULT empty <shipments/s>`, `RESULT after_<n> <shipments/s>` and the ratio (the
+//! aim of issue 12: at least 0.80).
+
+use std::time::Instant;
+
+use aidf_core::{DeterminationInput, Policy};
+use aidf_ledger::audit::AuditContext;
+use aidf_ledger::{Ledger, LedgerStore, Timestamp};
+use aidf_service::{GroupItem, ShipConfig, ShipRequest, ship_group};
+
+/// 2025-06-02T12:00:00Z: the shipments, dated the day before, are no backfill.
+const NOW: Timestamp = Timestamp(1_748_865_600_000);
+/// Consignees: one H100 each time, about 100 shipments per consignee per million, all within
+/// the LPP year (1,699 H100 a consignee).
+const CONSIGNEES: usize = 10_000;
+const GROUP: usize = 64;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn input(i: usize) -> DeterminationInput {
+    serde_json::from_str(&format!(
+        r#"{{"date":"2025-06-01","destination":"MY","consignee":{{"name":"Consignee {} Sdn Bhd","hq":"MY"}},"item":{{"chip":"H100 SXM"}},"quantity":1}}"#,
+        i % CONSIGNEES
+    ))
+    .expect("input")
+}
+
+/// Records shipments `from..to` in groups; returns shipments per second.
+fn run(ledger: &mut Ledger, policy: &Policy, from: usize, to: usize) -> f64 {
+    let config = ShipConfig::default();
+    let ctx = AuditContext {
+        tenant: "bench".into(),
+        actor: "bench".into(),
+    };
+    let start = Instant::now();
+    let mut i = from;
+    while i < to {
+        let end = (i + GROUP).min(to);
+        let inputs: Vec<DeterminationInput> = (i..end).map(input).collect();
+        let ids: Vec<String> = (i..end).map(|n| format!("bench.s{n}")).collect();
+        let items: Vec<GroupItem<'_>> = inputs
+            .iter()
+            .zip(&ids)
+            .map(|(input, id)| GroupItem {
+                ctx: ctx.clone(),
+                req: ShipRequest {
+                    input,
+                    shipment_id: id,
+                    tenant: "bench",
+                    record_prefix: "bench.",
+                    may_backfill: false,
+                    now: NOW,
+                },
+                plan: None,
+            })
+            .collect();
+        for out in ship_group(ledger, policy, &config, &items) {
+            let out = out.expect("shipment");
+            assert!(out.refusal.is_none(), "refused: {:?}", out.refusal);
+        }
+        i = end;
+    }
+    (to - from) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let earlier = env_or("AIDF_GROWTH_SHIPMENTS", 1_000_000);
+    let sample = env_or("AIDF_GROWTH_SAMPLE", 20_000);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var("AIDF_GROWTH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().to_path_buf());
+    let path = dir.join(format!("growth-{}.db", std::process::id()));
+    let policy = Policy::embedded().expect("policy");
+    let mut ledger = Ledger::open(path.to_str().expect("utf8")).expect("open");
+    let empty = run(&mut ledger, &policy, 0, sample);
+    println!("RESULT empty {empty:.0}");
+    let start = Instant::now();
+    let mut done = sample;
+    while done < earlier {
+        let next = (done + 100_000).min(earlier);
+        let rate = run(&mut ledger, &policy, done, next);
+        done = next;
+        eprintln!(
+            "filled {done} shipments ({rate:.0}/s; {:.0} s so far)",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let after = run(&mut ledger, &policy, done, done + sample);
+    println!("RESULT after_{done} {after:.0}");
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "== shipments/s: empty ledger {empty:.0}, after {done} shipments {after:.0}; ratio {:.2} (aim >= 0.80); ledger file {:.0} MiB",
+        after / empty,
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    drop(ledger);
+    for suffix in ["", "-wal", "-shm", ".audit-key", ".audit-anchor"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
