@@ -26,7 +26,6 @@ use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{Ledger, LedgerStore};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use auth::{Role, new_token, token_hash};
 
@@ -55,6 +54,8 @@ pub struct AppState {
     metrics: metrics::Metrics,
     /// How shipments are determined: the ledger's posture (`aidf serve --posture`) and dates.
     pub ship_config: aidf_service::ShipConfig,
+    /// A request still running after this is answered 503 (its ledger work, if any, goes on).
+    pub request_timeout: Duration,
     /// Shipments that may run their ledger work at once: one on SQLite, whose writers are
     /// serialized by the database anyway (queueing here costs nothing; contending for the file
     /// lock costs sleeps and wake-ups), several on PostgreSQL.
@@ -114,6 +115,7 @@ impl AppState {
             ledgers: Mutex::new(vec![ledger]),
             metrics: metrics::Metrics::default(),
             ship_config: aidf_service::ShipConfig::default(),
+            request_timeout: REQUEST_TIMEOUT,
             writers: tokio::sync::Semaphore::new(if matches!(ledger_kind, LedgerKind::Sqlite) {
                 1
             } else {
@@ -206,6 +208,9 @@ impl AppState {
     }
 }
 
+/// How long a request may run before it is answered 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Ledger connections kept open between requests (a miss opens one, which checks the schema).
 const IDLE_LEDGERS: usize = 64;
 
@@ -241,9 +246,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
     // Request spans (method, path, status, latency). Headers, and so tokens, are not recorded.
     .layer(tower_http::trace::TraceLayer::new_for_http())
-    .layer(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        Duration::from_secs(30),
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        routes::deadline,
     ))
     .layer(CatchPanicLayer::custom(
         |_panic: Box<dyn std::any::Any + Send>| {

@@ -234,6 +234,25 @@ fn ctx(who: &Principal) -> AuditContext {
     }
 }
 
+/// Middleware: a request still running after the server's timeout is answered 503 problem+json.
+/// Dropping the handler does not undo what it handed on: a shipment already queued for the
+/// writer is recorded all the same, and a retry with its Idempotency-Key returns that record.
+pub(crate) async fn deadline(
+    State(state): S,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::unavailable(format!(
+            "the request took longer than {} ms; a shipment may still be recorded: retry with the same Idempotency-Key to get its answer",
+            limit.as_millis()
+        ))
+        .into_response(),
+    }
+}
+
 /// Middleware: every 401 and 403 gets an audit record (action `refused`, subject the method and
 /// path, the token's tenant and id when the token is known) before the response leaves.
 pub(crate) async fn audit_refusals(

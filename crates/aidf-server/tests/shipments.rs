@@ -559,3 +559,61 @@ async fn a_license_granted_beyond_the_allocation_draws_past_it_on_a_separate_acc
     let lic = ledger.account("license:acme.L-OVER:tpp").expect("license");
     assert_eq!(lic.posted, 839_096_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_shipment_is_recorded_once_and_its_retry_gets_the_answer() {
+    let mut a = api("timeout");
+    let policy = Policy::embedded().expect("policy");
+    let mut state = AppState::new(policy, &a.db, false, auditor(&a.db)).expect("state");
+    state.ship_config.backdate_window_days = 36_500;
+    state.request_timeout = std::time::Duration::from_millis(300);
+    a.app = router(Arc::new(state));
+    let t = a.token("acme", "exporter");
+    // Another writer holds the ledger for a second: the shipment outlives the request timeout.
+    let db = a.db.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut other = Ledger::open(&db).expect("ledger");
+        other
+            .group(&mut |_| {
+                locked_tx.send(()).expect("signal");
+                std::thread::sleep(std::time::Duration::from_millis(1000));
+            })
+            .expect("group");
+    });
+    locked_rx.recv().expect("locked");
+    let first = a.ship(&t, Some("slow-1"), &order("Slow Sdn Bhd", 3)).await;
+    assert_eq!(
+        first.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        first.body
+    );
+    assert_eq!(first.body["status"], 503, "problem+json: {:?}", first.body);
+    assert!(
+        first.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Idempotency-Key")),
+        "{:?}",
+        first.body
+    );
+    holder.join().expect("holder");
+    let retry = a.ship(&t, Some("slow-1"), &order("Slow Sdn Bhd", 3)).await;
+    assert_eq!(retry.status, 200, "{:?}", retry.body);
+    assert!(
+        retry.replayed,
+        "the retry finds the shipment the timed-out request queued"
+    );
+    assert_eq!(retry.body["status"], "authorized");
+    let lpp = AccountRef::LppAnnual {
+        party: PartyId::of("Slow Sdn Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("acme");
+    let mut ledger = Ledger::open(&a.db).expect("ledger");
+    assert_eq!(
+        ledger.account(&lpp).expect("lpp").posted,
+        3 * 15_832,
+        "recorded once"
+    );
+}
