@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::AuditContext;
-use aidf_ledger::{Ledger, LedgerStore, Timestamp};
+use aidf_ledger::{Ledger, Timestamp};
 use aidf_service::{GroupItem, ShipConfig, ShipRequest, ship_group};
 
 /// 2025-06-02T12:00:00Z: the shipments, dated the day before, are no backfill.
