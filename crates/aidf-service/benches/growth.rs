@@ -101,7 +101,10 @@ fn main() {
     let policy = Policy::embedded().expect("policy");
     let mut ledger = Ledger::open(path.to_str().expect("utf8")).expect("open");
     let empty = run(&mut ledger, &policy, 0, sample);
-    println!("RESULT empty {:.0} (per CPU second {:.0})", empty.wall, empty.cpu);
+    println!(
+        "RESULT empty {:.0} (per CPU second {:.0})",
+        empty.wall, empty.cpu
+    );
     let start = Instant::now();
     let mut done = sample;
     while done < earlier {
