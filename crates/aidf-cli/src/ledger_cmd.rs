@@ -371,7 +371,14 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
             op_id,
             account,
             amount,
-        } => pretty(&store.attrition(&op_id, &account, amount, manual(), now)?),
+        } => pretty(&aidf_service::records::record_attrition(
+            store,
+            &op_id,
+            &account,
+            amount,
+            manual(),
+            now,
+        )?),
     }
 }
 

@@ -10,6 +10,8 @@ use aidf_ledger::{Ledger, LedgerStore};
 
 const INPUT: &str = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":100}"#;
 
+const NVEU_INPUT: &str = r#"{"date":"2025-06-01","destination":"IN","consignee":{"name":"Acme","hq":"US","veu":{"kind":"nveu","id":"V-2"}},"item":{"chip":"H100 SXM"},"quantity":1}"#;
+
 /// Runs `aidf` as user `auditor-test`; panics (with stderr) unless it succeeds.
 fn aidf(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_aidf"))
@@ -69,7 +71,30 @@ fn every_cli_write_is_audited_as_the_local_user() {
     aidf(&["ledger", "post", "p-1", "r-1", "--amount", "5", "--db", db]);
     aidf(&["ledger", "reserve", "r-2", account, "10", "--db", db]);
     aidf(&["ledger", "void", "v-2", "r-2", "--db", db]);
-    aidf(&["ledger", "attrition", "a-1", account, "1", "--db", db]);
+    // Attrition applies to an installed base: an NVEU's, drawn by a shipment under it.
+    aidf(&[
+        "veu", "add", "V-2", "--kind", "nveu", "--owner", "Acme", "--hq", "US", "--site", "dc2:IN",
+        "--db", db,
+    ]);
+    let nveu_input = dir.join("nveu.json");
+    std::fs::write(&nveu_input, NVEU_INPUT).expect("write");
+    aidf(&[
+        "ship",
+        nveu_input.to_str().expect("utf8"),
+        "--db",
+        db,
+        "--id",
+        "s-2",
+    ]);
+    aidf(&[
+        "ledger",
+        "attrition",
+        "a-1",
+        "nveu:local@V-2:IN",
+        "1",
+        "--db",
+        db,
+    ]);
     aidf(&[
         "token", "create", "--tenant", "acme", "--role", "viewer", "--db", db,
     ]);

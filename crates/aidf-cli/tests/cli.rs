@@ -324,3 +324,85 @@ fn read_only_commands_refuse_a_ledger_that_does_not_exist() {
     assert!(left.is_empty(), "nothing created: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: `license add --units 0` and attrition on a country allocation or an LPP year were
+/// accepted. A license authorizes something; attrition lowers an installed base only (exports
+/// already counted stay counted). Each refusal is one line naming the field, and exit 2.
+#[test]
+fn domain_rules_refuse_empty_licenses_and_attrition_off_an_installed_base() {
+    let dir = std::env::temp_dir().join(format!("aidf-cli-domain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    let license = |units: &str, tpp: &str| {
+        aidf(
+            &[
+                "license",
+                "add",
+                "L-0",
+                "--consignee",
+                "X Sdn Bhd",
+                "--destination",
+                "MY",
+                "--units",
+                units,
+                "--tpp",
+                tpp,
+                "--granted",
+                "2025-01-01",
+                "--expires",
+                "2026-01-01",
+                "--db",
+                db,
+            ],
+            None,
+        )
+    };
+    for (units, tpp, field) in [("0", "100000", "units"), ("10", "0", "tpp")] {
+        let out = license(units, tpp);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{units}/{tpp}: {err}");
+        assert!(
+            err.contains(field) && err.contains("at least one unit"),
+            "{err}"
+        );
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{err}"
+        );
+    }
+    let input = dir.join("ship.json");
+    std::fs::write(
+        &input,
+        r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":2}"#,
+    )
+    .expect("write");
+    let shipped = aidf(&["ship", input.to_str().expect("utf8"), "--db", db], None);
+    assert!(shipped.status.success(), "{}", text(&shipped.stderr));
+    let lpp = aidf_core::AccountRef::LppAnnual {
+        party: aidf_core::PartyId::of("X Sdn Bhd", "MY"),
+        year: 2025,
+    }
+    .ledger_key("local");
+    let out = aidf(&["ledger", "attrition", "a-1", &lpp, "1", "--db", db], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("field `account`") && err.contains("installed-base"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
+    );
+    let balance = aidf(&["ledger", "balance", &lpp, "--db", db], None);
+    assert!(
+        text(&balance.stdout).contains(&format!("\"posted\": {}", 2 * 15_832)),
+        "nothing was written: {}",
+        text(&balance.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1179,6 +1179,18 @@ pub(crate) fn add_license<T: TxOps + ?Sized>(
     }
     validate::to_i64("license tpp cap", license.tpp_cap)?;
     validate::to_i64("license units cap", license.units_cap)?;
+    for (field, cap) in [
+        ("license tpp cap", license.tpp_cap),
+        ("license units cap", license.units_cap),
+    ] {
+        if cap == 0 {
+            return Err(LedgerError::InvalidField {
+                field,
+                value: "0".into(),
+                reason: "a license authorizes at least one unit and some TPP",
+            });
+        }
+    }
     let diff = |a: &License, b: &License| {
         first_of(&[
             (a.consignee != b.consignee, "consignee"),

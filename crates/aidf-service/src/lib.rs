@@ -12,6 +12,7 @@ use aidf_ledger::{LedgerError, Shipment, ShipmentStatus};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod records;
 pub mod reevaluate;
 mod ship;
 pub mod upgrade;
