@@ -40,17 +40,35 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cmd::run(cli.command, cli.policy_dir.as_deref(), &cli.regime_file) {
         Ok(code) => code,
+        // A closed pipe (e.g. `| head`) is the reader's choice, not an error.
+        Err(err) if err.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
         Err(err) => {
-            // Broken pipe (e.g. `| head`) is not an error worth reporting.
-            if err.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            let msg = format!("{err:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    e.downcast_ref::<std::io::Error>().is_some_and(broken)
+        || e.downcast_ref::<csv::Error>()
+            .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if broken(io)))
+}
+
+/// The error and its causes on one line, each said once: many errors print their source in
+/// their own text, and the chain would repeat it ("unknown account `x`: unknown account `x`").
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

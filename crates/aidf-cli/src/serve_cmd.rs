@@ -21,9 +21,7 @@ pub fn serve(
     audit_key_file: Option<&Path>,
     ship: aidf_service::ShipConfig,
 ) -> Result<()> {
-    let addr: SocketAddr = addr
-        .parse()
-        .with_context(|| format!("option `--addr`: `{addr}` is not HOST:PORT"))?;
+    let addr = resolve_addr(addr)?;
     // Structured logs to stderr; the level comes from RUST_LOG (default info). Tokens are never
     // logged: only token ids reach the logs and the audit chain.
     let _ = tracing_subscriber::fmt()
@@ -32,6 +30,8 @@ pub fn serve(
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, plain text for a file or a log collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let auditor = crate::ledger_cmd::auditor(db, audit_key_file)?;
     let mut state =
@@ -43,6 +43,23 @@ pub fn serve(
         .context("starting the async runtime")?;
     rt.block_on(aidf_server::serve(addr, state))
         .map_err(anyhow::Error::msg)
+}
+
+/// `--addr`: an address and port, or a host name and port (`localhost:8080`), resolved to its
+/// first address.
+fn resolve_addr(addr: &str) -> Result<SocketAddr> {
+    let expected = || {
+        format!(
+            "option `--addr`: `{addr}` is not HOST:PORT (e.g. 127.0.0.1:8080 or localhost:8080)"
+        )
+    };
+    if let Ok(a) = addr.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .ok()
+        .and_then(|mut found| found.next())
+        .with_context(expected)
 }
 
 /// Creates a token for a tenant and role and prints it once; audited as `token.create` by

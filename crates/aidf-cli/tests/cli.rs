@@ -406,3 +406,79 @@ fn domain_rules_refuse_empty_licenses_and_attrition_off_an_installed_base() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: `gen … | head` ended with "error: Broken pipe (os error 32): Broken pipe (os error
+/// 32)" and exit 2; errors repeated their cause ("unknown account `x`: unknown account `x`");
+/// `--addr localhost:8080` was refused; server logs carried colour codes into files.
+#[test]
+fn pipes_hosts_and_messages_behave_like_a_unix_tool() {
+    use std::io::{BufRead, BufReader};
+    let mut generator = Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args(["gen", "shipments", "--rows", "200000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(generator.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    // The reader is gone (dropped above): the writer meets a closed pipe.
+    let out = generator.wait_with_output().expect("wait");
+    assert!(!first.is_empty());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "a closed pipe is not reported");
+
+    let dir = std::env::temp_dir().join(format!("aidf-cli-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    assert!(
+        aidf(
+            &["g2g", "add", "MY", "--date", "2025-02-01", "--db", db],
+            None
+        )
+        .status
+        .success()
+    );
+    let out = aidf(
+        &[
+            "ledger",
+            "attrition",
+            "a-1",
+            "no:such:account",
+            "1",
+            "--db",
+            db,
+        ],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.matches("no:such:account").count(),
+        1,
+        "said once: {err}"
+    );
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args(["serve", "--addr", "localhost:0", "--db", db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let _ = serve.kill();
+    let out = serve.wait_with_output().expect("wait");
+    assert!(line.starts_with("listening on http://"), "{line}");
+    assert!(
+        !text(&out.stderr).contains('\u{1b}'),
+        "no colour codes in a log that is not a terminal: {}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
