@@ -22,10 +22,10 @@ pub struct BatchArgs {
     #[arg(long)]
     ledger: Option<PathBuf>,
     /// Input format when it cannot be told from the file name.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     format: Option<FormatArg>,
     /// Override every row's posture.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     posture: Option<PostureArg>,
     /// Pin every row's regime.
     #[arg(long)]
@@ -68,7 +68,7 @@ pub enum GenAction {
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
         /// csv (default) or jsonl.
-        #[arg(long, value_enum, default_value = "csv")]
+        #[arg(long, value_enum, ignore_case = true, default_value = "csv")]
         format: FormatArg,
     },
 }

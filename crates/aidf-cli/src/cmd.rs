@@ -19,8 +19,10 @@ use crate::{ledger_cmd, policy_load, render, serve_cmd};
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PostureArg {
     /// The regulation text in force.
+    #[value(alias = "as_written")]
     AsWritten,
     /// What BIS enforces.
+    #[value(alias = "as_enforced")]
     AsEnforced,
 }
 
@@ -44,7 +46,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Override the input's posture.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         posture: Option<PostureArg>,
         /// Pin a regime (overrides the input's `regime`; default: the one in force on the date).
         #[arg(long)]
@@ -93,7 +95,7 @@ pub enum Command {
         #[arg(long)]
         id: Option<String>,
         /// Override the input's posture.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         posture: Option<PostureArg>,
         /// Print JSON.
         #[arg(long)]
@@ -140,7 +142,7 @@ pub enum Command {
         #[arg(long)]
         insecure_local: bool,
         /// Posture every shipment is determined under (clients cannot choose another).
-        #[arg(long, value_enum, default_value = "as-written")]
+        #[arg(long, value_enum, ignore_case = true, default_value = "as-written")]
         posture: PostureArg,
         /// Shipments dated more than this many days ago are backfills: officers only, marked.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=36500))]
@@ -179,7 +181,7 @@ pub enum Command {
         #[arg(long)]
         date: Option<NaiveDate>,
         /// Posture used to pick the regime for tiers.
-        #[arg(long, value_enum, default_value = "as-written")]
+        #[arg(long, value_enum, ignore_case = true, default_value = "as-written")]
         posture: PostureArg,
         /// Print JSON.
         #[arg(long)]

@@ -88,7 +88,7 @@ pub struct FleetSource {
     /// Fleet file (JSON or CSV), or `-` for standard input.
     file: PathBuf,
     /// Input format (default: from the extension, else JSON when the text starts with `{`).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     format: Option<FormatArg>,
     /// Owner (required for CSV; overrides JSON).
     #[arg(long)]
@@ -97,7 +97,7 @@ pub struct FleetSource {
     #[arg(long)]
     hq: Option<String>,
     /// VEU kind (required for CSV; overrides JSON).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     kind: Option<KindArg>,
     /// Date the fleet is assessed on (required for CSV; overrides JSON).
     #[arg(long)]
@@ -106,7 +106,7 @@ pub struct FleetSource {
     #[arg(long)]
     regime: Option<String>,
     /// Posture used to pick the regime.
-    #[arg(long, value_enum, default_value = "as-written")]
+    #[arg(long, value_enum, ignore_case = true, default_value = "as-written")]
     posture: PostureArg,
 }
 
@@ -544,7 +544,7 @@ pub struct WeightsArgs {
     #[arg(long)]
     date: Option<NaiveDate>,
     /// Posture used to pick the regime.
-    #[arg(long, value_enum, default_value = "as-written")]
+    #[arg(long, value_enum, ignore_case = true, default_value = "as-written")]
     posture: PostureArg,
     /// Print JSON.
     #[arg(long)]

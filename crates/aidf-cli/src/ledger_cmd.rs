@@ -524,7 +524,7 @@ pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
             hq,
             sites,
         } => {
-            let kind = match kind.as_str() {
+            let kind = match kind.to_ascii_lowercase().as_str() {
                 "uveu" => VeuKind::Uveu,
                 "nveu" => VeuKind::Nveu,
                 other => bail!("option `--kind`: `{other}` is not `uveu` or `nveu`"),

@@ -37,7 +37,7 @@ pub struct ReevaluateArgs {
     #[arg(long, value_name = "FILE")]
     pub batch: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, ignore_case = true, default_value = "table")]
     pub format: Format,
 }
 

@@ -49,6 +49,7 @@ pub enum DesignerArg {
     /// Authorized IC designer.
     Authorized,
     /// Authorized, with a pending application to become approved.
+    #[value(alias = "authorized_pending")]
     AuthorizedPending,
     /// Neither.
     None,
@@ -60,6 +61,7 @@ pub enum PackagerArg {
     /// The front-end fabricator.
     Fabricator,
     /// An approved OSAT.
+    #[value(alias = "approved_osat")]
     ApprovedOsat,
     /// Anyone else.
     Other,
@@ -93,10 +95,10 @@ pub struct ClassifyExtra {
     #[arg(long)]
     pub hbm: bool,
     /// Foundry: the IC designer's standing.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub designer: Option<DesignerArg>,
     /// Foundry: who packages the die.
-    #[arg(long, value_enum, default_value = "fabricator")]
+    #[arg(long, value_enum, ignore_case = true, default_value = "fabricator")]
     pub packager: PackagerArg,
     /// Foundry: country where the die is packaged (fabricator route).
     #[arg(long, value_name = "CC")]

@@ -28,7 +28,7 @@ pub struct ScreenArgs {
     #[arg(long)]
     country: Option<String>,
     /// Person or organization.
-    #[arg(long = "type", value_enum)]
+    #[arg(long = "type", value_enum, ignore_case = true)]
     party_type: Option<PartyTypeArg>,
     /// A CSV file with a `name` column (and optional `country`, `type`): screen every row.
     #[arg(long, value_name = "FILE.csv")]
@@ -63,7 +63,7 @@ pub enum ScreenAction {
     /// Compare two names (or every pair of a `schema,name1,name2` CSV with --pairs).
     Compare {
         /// Person, Company or Organization (persons: extra given names weigh less).
-        #[arg(long, value_enum, default_value = "Organization")]
+        #[arg(long, value_enum, ignore_case = true, default_value = "Organization")]
         schema: SchemaArg,
         /// First name.
         #[arg(required_unless_present = "pairs", conflicts_with = "pairs")]

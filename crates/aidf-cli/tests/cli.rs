@@ -482,3 +482,40 @@ fn pipes_hosts_and_messages_behave_like_a_unix_tool() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: `my` was accepted as a country but `--kind UVEU` and `--posture as_written` were
+/// not. Enumerated values take any case, and `_` for `-`.
+#[test]
+fn enumerated_values_take_any_case_and_underscores() {
+    for posture in ["as_written", "AS-WRITTEN", "As_Enforced"] {
+        let out = aidf(
+            &["check", "--posture", posture, "examples/malaysia-h100.json"],
+            None,
+        );
+        assert!(out.status.success(), "{posture}: {}", text(&out.stderr));
+    }
+    let dir = std::env::temp_dir().join(format!("aidf-cli-case-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db");
+    let out = aidf(
+        &[
+            "veu",
+            "add",
+            "V-1",
+            "--kind",
+            "UVEU",
+            "--owner",
+            "Acme",
+            "--hq",
+            "us",
+            "--site",
+            "dc1:IN",
+            "--db",
+            db.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
