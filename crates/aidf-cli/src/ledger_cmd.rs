@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use aidf_core::{DeterminationInput, Policy, Posture};
 use aidf_ledger::audit::{AuditContext, Auditor};
-use aidf_ledger::{
-    G2gArrangement, Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite,
-};
+use aidf_ledger::{Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
@@ -560,18 +558,16 @@ pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
     }
 }
 
-/// Records a government-to-government arrangement.
+/// Records a government-to-government arrangement (a Tier 2 country only).
 pub fn g2g(policy: &Policy, db: &str, country: &str, date: NaiveDate) -> Result<()> {
-    let cc = policy
-        .countries
-        .lookup(country)
-        .map_err(|e| anyhow::anyhow!("argument `COUNTRY`: {e}"))?;
     let mut ledger = open(db)?;
-    let g = G2gArrangement {
-        country: cc.to_string(),
-        date: date.to_string(),
-    };
-    pretty(&ledger.store().add_g2g(&g, Timestamp::now_utc())?)
+    pretty(&aidf_service::records::add_g2g(
+        ledger.store(),
+        policy,
+        country,
+        date,
+        Timestamp::now_utc(),
+    )?)
 }
 
 /// The `--db` option's value.

@@ -325,11 +325,11 @@ fn read_only_commands_refuse_a_ledger_that_does_not_exist() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Issue 16: `license add --units 0` and attrition on a country allocation or an LPP year were
-/// accepted. A license authorizes something; attrition lowers an installed base only (exports
+/// Issue 16: `license add --units 0`, `g2g add US|CN` and attrition on a country allocation or
+/// an LPP year were accepted. A license authorizes something; attrition lowers an installed base only (exports
 /// already counted stay counted). Each refusal is one line naming the field, and exit 2.
 #[test]
-fn domain_rules_refuse_empty_licenses_and_attrition_off_an_installed_base() {
+fn domain_rules_refuse_empty_licenses_g2g_outside_tier_2_and_attrition_off_an_installed_base() {
     let dir = std::env::temp_dir().join(format!("aidf-cli-domain-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -373,6 +373,21 @@ fn domain_rules_refuse_empty_licenses_and_attrition_off_an_installed_base() {
             "{err}"
         );
     }
+    // G2G arrangements double a Tier 2 allocation: a Tier 1 or Tier 3 country has none.
+    for (country, placement) in [("US", "Tier 1"), ("CN", "Tier 3")] {
+        let out = aidf(
+            &["g2g", "add", country, "--date", "2025-06-01", "--db", db],
+            None,
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{country}: {err}");
+        assert!(err.contains(placement) && err.contains("Tier 2"), "{err}");
+    }
+    let out = aidf(
+        &["g2g", "add", "MY", "--date", "2025-06-01", "--db", db],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let input = dir.join("ship.json");
     std::fs::write(
         &input,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aidf_core::{DeterminationInput, Posture, determine};
-use aidf_ledger::{G2gArrangement, LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
+use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -816,6 +816,14 @@ fn ship_error(key: &str, e: aidf_service::ShipError) -> ApiError {
     }
 }
 
+fn record_error(e: aidf_service::records::RecordError) -> ApiError {
+    use aidf_service::records::RecordError;
+    match e {
+        RecordError::Ledger(l) => ledger_error(l),
+        other => ApiError::unprocessable(Some("country".into()), other.to_string()),
+    }
+}
+
 /// Determines and records one shipment; the answer (same bytes on a replay), whether it was a
 /// replay, and the audit outcome. On SQLite the shipment goes to the group-commit writer; on
 /// PostgreSQL it runs on a pooled connection, in parallel with others.
@@ -1233,15 +1241,20 @@ async fn add_g2g(
         )?;
         let r: G2gRequest = serde_json::from_value(body.value)
             .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
-        let g = G2gArrangement {
-            country: country_field(&state, "country", &r.country)?,
-            date: date_field("date", &r.date)?,
-        };
+        let date = date_field("date", &r.date)?;
+        let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|e| ApiError::bad_request(Some("date".into()), e.to_string()))?;
+        let policy = state.policy.clone();
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {
-                l.store()
-                    .add_g2g(&g, Timestamp::now_utc())
-                    .map_err(ledger_error)
+                aidf_service::records::add_g2g(
+                    l.store(),
+                    &policy,
+                    &r.country,
+                    date,
+                    Timestamp::now_utc(),
+                )
+                .map_err(record_error)
             })
             .await?;
         Ok((
