@@ -33,6 +33,9 @@ pub struct BatchArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Exit 1 when any row was bad or (with `--ledger`) any shipment was refused.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// File format.
@@ -118,7 +121,8 @@ fn same_file(input: &Path, out: &Path) -> bool {
     }
 }
 
-pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
+/// Runs `aidf batch`; the exit code is 1 under `--strict` when a row was bad or refused.
+pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<std::process::ExitCode> {
     let format = input_format(&a.file, a.format)?;
     let out_format = match a.out.extension().and_then(|e| e.to_str()) {
         Some("csv") => OutFormat::Csv,
@@ -200,7 +204,7 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
         b.finish_and_clear();
     }
     if a.json {
-        print(&(serde_json::to_string_pretty(&summary)? + "\n"))
+        print(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
     } else {
         let h100 = policy
             .regime_on(
@@ -208,8 +212,14 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<()> {
                 aidf_core::Posture::AsWritten,
             )
             .map(|(r, _)| r.spec.h100_tpp);
-        print(&summary.render(h100))
+        print(&summary.render(h100))?;
     }
+    let refused = summary.by_status.get("refused").copied().unwrap_or(0);
+    Ok(if a.strict && (summary.errors > 0 || refused > 0) {
+        std::process::ExitCode::from(1)
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
 }
 
 /// `aidf simulate …`

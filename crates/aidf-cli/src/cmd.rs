@@ -499,7 +499,7 @@ pub fn run(
         } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
         Command::Fleet { action } => crate::fleet_cmd::fleet(&policy, action)?,
         Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
-        Command::Batch(args) => crate::batch_cmd::batch_cmd(&policy, args)?,
+        Command::Batch(args) => return crate::batch_cmd::batch_cmd(&policy, args),
         Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
         Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
         Command::Screen(args) => crate::screen_cmd::run(args)?,

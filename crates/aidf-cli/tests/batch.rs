@@ -223,6 +223,21 @@ fn bad_rows_are_reported_and_the_batch_goes_on() {
     .expect("write");
     let out = dir.join("out.csv");
     let summary = run_ok(&["batch", s(&book), "-o", s(&out), "--json"]);
+    // Issue 16: with `--strict` the same batch exits 1 (bad rows), writing the same output.
+    let strict = aidf(&[
+        "batch",
+        s(&book),
+        "-o",
+        s(&dir.join("strict.csv")),
+        "--strict",
+    ])
+    .output()
+    .expect("run");
+    assert_eq!(strict.status.code(), Some(1), "{strict:?}");
+    assert_eq!(
+        std::fs::read(&out).expect("out"),
+        std::fs::read(dir.join("strict.csv")).expect("strict out")
+    );
     let summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
     assert_eq!(summary["rows"], 8);
     assert_eq!(summary["ok"], 2);

@@ -298,7 +298,11 @@ fn endpoints_roles_tenants_idempotency_and_audit() {
     assert_eq!(post("/v1/g2g", &global, g2g).status, 200);
     assert_eq!(get("/v1/g2g", &viewer).body[0]["country"], "MY");
     // Only a Tier 2 country has an allocation to double (issue 16).
-    let tier1 = post("/v1/g2g", &global, r#"{"country":"US","date":"2025-05-01"}"#);
+    let tier1 = post(
+        "/v1/g2g",
+        &global,
+        r#"{"country":"US","date":"2025-05-01"}"#,
+    );
     assert_eq!(tier1.status, 422, "{:?}", tier1.body);
     assert_eq!(tier1.body["field"], "country", "{:?}", tier1.body);
     assert_eq!(
