@@ -38,6 +38,9 @@ pub fn determination(d: &Determination) -> String {
             .map(|p| format!(" [{p}]"))
             .unwrap_or_default()
     );
+    if let Some(note) = &d.item.note {
+        let _ = writeln!(s, "Item note:     {note}");
+    }
     if d.item.kind != "model_weights" {
         let _ = writeln!(
             s,

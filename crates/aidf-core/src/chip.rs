@@ -214,6 +214,10 @@ pub struct Catalog {
     by_id: crate::fxhash::FxHashMap<Arc<str>, usize>,
     exact: crate::fxhash::FxHashMap<String, usize>,
     token_sets: Vec<Vec<String>>,
+    /// Names that are one entry's alias but whose words also fit other entries ("H100": the SXM,
+    /// PCIe and NVL parts), with every entry they fit: the alias is the catalog's default for
+    /// that name, and an answer resolved through it says so.
+    families: crate::fxhash::FxHashMap<String, Vec<Arc<str>>>,
 }
 
 impl Catalog {
@@ -272,12 +276,36 @@ impl Catalog {
             set.dedup();
             token_sets.push(set);
         }
-        Ok(Catalog {
+        let mut catalog = Catalog {
             chips: file.chip,
             by_id,
             exact,
             token_sets,
-        })
+            families: crate::fxhash::FxHashMap::default(),
+        };
+        let names: Vec<String> = catalog.exact.keys().cloned().collect();
+        for name in names {
+            let fits = catalog.word_hits(&tokens(&name));
+            if fits.len() > 1 {
+                let ids = fits.iter().map(|&i| catalog.chips[i].id.clone()).collect();
+                catalog.families.insert(name, ids);
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Entries with a name word starting with each query word.
+    fn word_hits(&self, words: &[String]) -> Vec<usize> {
+        if words.is_empty() {
+            return Vec::new();
+        }
+        (0..self.chips.len())
+            .filter(|&i| {
+                words
+                    .iter()
+                    .all(|w| self.token_sets[i].iter().any(|t| t.starts_with(w.as_str())))
+            })
+            .collect()
     }
 
     /// Every entry.
@@ -288,26 +316,23 @@ impl Catalog {
     /// Finds a chip by id, name or alias; failing that, by words ("h100 sxm" finds the entry whose
     /// name has a word starting with each query word). Matching is case- and punctuation-blind.
     pub fn lookup(&self, query: &str) -> Result<&Chip, LookupError> {
+        self.lookup_noted(query).map(|(chip, _)| chip)
+    }
+
+    /// [`Catalog::lookup`], and, when the name was a family's default ("H100" is the SXM part,
+    /// though the PCIe and NVL parts are H100s too), every part it fits, so the answer can say so.
+    pub fn lookup_noted(&self, query: &str) -> Result<(&Chip, Option<&[Arc<str>]>), LookupError> {
         if let Some(&i) = self.by_id.get(query) {
-            return Ok(&self.chips[i]);
+            return Ok((&self.chips[i], None));
         }
         let norm = normalize(query);
         if let Some(&i) = self.exact.get(&norm) {
-            return Ok(&self.chips[i]);
+            let family = self.families.get(&norm).map(Vec::as_slice);
+            return Ok((&self.chips[i], family));
         }
-        let q = tokens(query);
-        let hits: Vec<usize> = if q.is_empty() {
-            Vec::new()
-        } else {
-            (0..self.chips.len())
-                .filter(|&i| {
-                    q.iter()
-                        .all(|w| self.token_sets[i].iter().any(|t| t.starts_with(w.as_str())))
-                })
-                .collect()
-        };
+        let hits = self.word_hits(&tokens(query));
         match hits.as_slice() {
-            [one] => Ok(&self.chips[*one]),
+            [one] => Ok((&self.chips[*one], None)),
             [] => Err(LookupError::Unknown {
                 query: query.to_string(),
                 nearest: self.nearest(&norm, 3),

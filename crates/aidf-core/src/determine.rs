@@ -120,6 +120,10 @@ pub struct ItemSummary {
     pub paragraph: Option<&'static str>,
     /// Training operations counted (weights).
     pub training_ops: Option<f64>,
+    /// How the chip name was read, when it named several parts and the catalog's default was
+    /// taken ("H100" is the SXM part; the PCIe part has other figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Which regime answered, and how it was chosen.
@@ -239,6 +243,20 @@ struct Eval<'a> {
     regime: &'a Regime,
     date: NaiveDate,
     trail: Trail,
+    /// How the chip name was read (see [`ItemSummary::note`]).
+    item_note: Option<String>,
+}
+
+/// What an answer says of a name that fits several parts and was read as the catalog's default.
+fn family_note(name: &str, chip: &crate::chip::Chip, parts: &[Arc<str>]) -> String {
+    let list: Vec<&str> = parts.iter().map(|p| &**p).collect();
+    format!(
+        "`{name}` fits {} catalog parts ({}); taken as `{}` ({}), the catalog's default for that name: name the part to be exact",
+        parts.len(),
+        list.join(", "),
+        chip.id,
+        chip.name()
+    )
 }
 
 impl<'a> Eval<'a> {
@@ -498,6 +516,7 @@ pub fn determine_with(
         regime,
         date,
         trail: Trail::new(detail),
+        item_note: None,
     };
     let spec = &regime.spec;
     if timeline_note.is_some() {
@@ -616,7 +635,10 @@ pub fn determine_with(
             destination: parties.dest,
             destination_tier,
             consignee_tier,
-            item,
+            item: ItemSummary {
+                note: ev.item_note,
+                ..item
+            },
             quantity,
             unit_tpp,
             total_tpp,
@@ -674,6 +696,7 @@ pub fn determine_with(
             datacenter: None,
             paragraph: None,
             training_ops: ops.map(crate::num::decimal_to_f64),
+            note: None,
         };
         return Ok(finish(ev, out, eccn, item, 1, 0, 0));
     }
@@ -710,13 +733,21 @@ pub fn determine_with(
             datacenter: None,
             paragraph,
             training_ops: None,
+            note: None,
         };
         return Ok(finish(ev, out, eccn, item, quantity, 0, 0));
     }
 
     // "Is informed" letters name catalog items, or state performance criteria.
     let catalog_chip = match &input.item.chip {
-        Some(name) => Some(policy.catalog.lookup(name).map_err(DetermineError::Chip)?),
+        Some(name) => {
+            let (chip, family) = policy
+                .catalog
+                .lookup_noted(name)
+                .map_err(DetermineError::Chip)?;
+            ev.item_note = family.map(|parts| family_note(name, chip, parts));
+            Some(chip)
+        }
         None => None,
     };
     if let Some(chip) = catalog_chip.filter(|c| c.metrics().is_none())
@@ -732,6 +763,7 @@ pub fn determine_with(
             datacenter: None,
             paragraph: None,
             training_ops: None,
+            note: None,
         };
         let out = with_independent(
             &mut ev,
@@ -1138,6 +1170,7 @@ fn chip_metrics(
                 datacenter: None,
                 paragraph: None,
                 training_ops: None,
+                note: None,
             };
             Ok((metrics, summary))
         }
@@ -1192,6 +1225,7 @@ fn chip_metrics(
                 datacenter: None,
                 paragraph: None,
                 training_ops: None,
+                note: None,
             };
             Ok((metrics, summary))
         }

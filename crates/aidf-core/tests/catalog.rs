@@ -263,3 +263,34 @@ fn the_2022_review_text_says_the_review_policy_it_answers() {
         d.reasons
     );
 }
+
+/// Issue 16: `"chip":"H100"` resolved silently to the SXM part (15,832 TPP) though the PCIe part
+/// (12,104 TPP) and the NVL are H100s too. The answer keeps the catalog's default and says so,
+/// naming every part the name fits; an exact name carries no note.
+#[test]
+fn a_family_name_resolves_to_its_default_with_a_note() {
+    let policy = aidf_core::Policy::embedded().expect("policy");
+    let input = |chip: &str| -> aidf_core::DeterminationInput {
+        serde_json::from_str(&format!(
+            r#"{{"date":"2025-06-01","destination":"MY","consignee":{{"name":"X","hq":"MY"}},"item":{{"chip":"{chip}"}},"quantity":1}}"#
+        ))
+        .expect("input")
+    };
+    let d = aidf_core::determine(&policy, &input("H100")).expect("determine");
+    assert_eq!(d.item.chip_id.as_deref(), Some("nvidia-h100-sxm"));
+    let note = d.item.note.as_deref().expect("a note");
+    for part in ["nvidia-h100-sxm", "nvidia-h100-pcie", "nvidia-h100-nvl"] {
+        assert!(note.contains(part), "{note}");
+    }
+    for exact in [
+        "H100 SXM",
+        "H100 PCIe",
+        "nvidia-h100-sxm",
+        "NVIDIA H100 SXM5 80GB",
+    ] {
+        let d = aidf_core::determine(&policy, &input(exact)).expect("determine");
+        assert_eq!(d.item.note, None, "{exact}");
+        let json = serde_json::to_value(&d).expect("json");
+        assert!(json["item"].get("note").is_none(), "{exact}: {json}");
+    }
+}
