@@ -206,6 +206,9 @@ fn normalize(s: &str) -> String {
     out
 }
 
+/// A chip found by name, and every part the name fits when it was a family's default.
+pub type Resolved<'a> = (&'a Chip, Option<&'a [Arc<str>]>);
+
 /// The catalog with its name index.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -321,7 +324,7 @@ impl Catalog {
 
     /// [`Catalog::lookup`], and, when the name was a family's default ("H100" is the SXM part,
     /// though the PCIe and NVL parts are H100s too), every part it fits, so the answer can say so.
-    pub fn lookup_noted(&self, query: &str) -> Result<(&Chip, Option<&[Arc<str>]>), LookupError> {
+    pub fn lookup_noted(&self, query: &str) -> Result<Resolved<'_>, LookupError> {
         if let Some(&i) = self.by_id.get(query) {
             return Ok((&self.chips[i], None));
         }
