@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub mod reevaluate;
+pub mod screening;
 mod ship;
 pub mod upgrade;
 
@@ -56,6 +57,9 @@ pub struct ShipConfig {
     pub backdate_window_days: i64,
     /// Shipments dated more than this many days after today are refused.
     pub future_days: i64,
+    /// Screen the parties against the default restricted-party lists before determining
+    /// ([`screening`]); off only where a caller screens elsewhere (tests of the rules alone).
+    pub screen: bool,
 }
 
 impl Default for ShipConfig {
@@ -64,6 +68,7 @@ impl Default for ShipConfig {
             posture: Posture::AsWritten,
             backdate_window_days: 30,
             future_days: 1,
+            screen: true,
         }
     }
 }
@@ -82,6 +87,9 @@ pub struct ShipOutcome {
     pub refusal: Option<String>,
     /// What the shipment path did besides the rules (an unknown VEU claim, a backfill).
     pub notes: Vec<String>,
+    /// The screening of the parties (verdicts, hits, effects, list versions), when screened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screening: Option<serde_json::Value>,
     /// The business date of the shipment.
     pub business_date: Option<String>,
     /// Recorded past the back-dating window by an officer.
@@ -115,6 +123,7 @@ impl ShipOutcome {
             license_id: body["license_id"].as_str().map(String::from),
             refusal: body["refusal"].as_str().map(String::from),
             notes,
+            screening: Some(body["screening"].clone()).filter(|v| !v.is_null()),
             business_date: s.business_date,
             backfill: s.backfill,
             determination,
