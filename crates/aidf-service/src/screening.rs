@@ -23,9 +23,9 @@
 
 use std::sync::OnceLock;
 
-use aidf_core::DeterminationInput;
 use aidf_core::regime::ReviewPolicy;
 use aidf_core::restrict::{EntityListEntry, EntryItems, ItemReach};
+use aidf_core::{Determination, DeterminationInput, DetermineError, Policy, determine};
 use aidf_screen::{
     Entry, Explanation, Hit, ItemScope, LicenseTerms, ListSet, Party, ReviewPolicyKind,
     ScoreParams, Thresholds, Verdict,
@@ -221,7 +221,10 @@ pub fn screen_transaction(
         role: "consignee",
         field: "consignee.name",
         name: &c.name,
-        country: Some(c.hq.trim().to_ascii_uppercase()).filter(|h| !h.is_empty()),
+        // The qualifier only where the input gives an ISO-2 code (the core reads and checks the
+        // field itself; an alias such as a country name is not a qualifier).
+        country: Some(c.hq.trim().to_ascii_uppercase())
+            .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_alphabetic())),
     }];
     let mut parties = Vec::with_capacity(named.len());
     let mut effects = Effects::default();
@@ -545,4 +548,57 @@ impl TransactionScreening {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// A determination with the screening of its parties (`aidf check`, `POST /v1/determinations`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckAnswer {
+    /// The determination, made with the screening's effects on the input.
+    #[serde(flatten)]
+    pub determination: Determination,
+    /// The screening, when screened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screening: Option<TransactionScreening>,
+}
+
+/// Why a check could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The input was bad (names the field).
+    #[error("{0}")]
+    Determine(#[from] DetermineError),
+    /// Screening could not run.
+    #[error("{0}")]
+    Screening(#[from] ScreeningError),
+}
+
+/// Determines `input`, first screening its parties against the default lists when `screen` is
+/// set: a screened Entity List entry or MEU listing is applied; a barred party or a hit held for
+/// review is stated in the screening block (`refusal`, `hold_for_review`), the determination is
+/// still given.
+pub fn check(
+    policy: &Policy,
+    input: &DeterminationInput,
+    screen: bool,
+) -> Result<CheckAnswer, CheckError> {
+    if !screen {
+        return Ok(CheckAnswer {
+            determination: determine(policy, input)?,
+            screening: None,
+        });
+    }
+    let screening = match screen_transaction(default_lists()?, Thresholds::default(), input) {
+        Ok(s) => s,
+        // An input the rules reject is reported as they report it.
+        Err(e) => {
+            determine(policy, input)?;
+            return Err(e.into());
+        }
+    };
+    let mut screened = input.clone();
+    screening.apply(&mut screened);
+    Ok(CheckAnswer {
+        determination: determine(policy, &screened)?,
+        screening: Some(screening),
+    })
 }
