@@ -87,9 +87,10 @@ pub struct ShipOutcome {
     pub refusal: Option<String>,
     /// What the shipment path did besides the rules (an unknown VEU claim, a backfill).
     pub notes: Vec<String>,
-    /// The screening of the parties (verdicts, hits, effects, list versions), when screened.
+    /// The screening of the parties (verdicts, hits, effects, list versions), when screened
+    /// (boxed: most answers are moved around more often than read).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub screening: Option<serde_json::Value>,
+    pub screening: Option<Box<serde_json::Value>>,
     /// The business date of the shipment.
     pub business_date: Option<String>,
     /// Recorded past the back-dating window by an officer.
@@ -123,7 +124,9 @@ impl ShipOutcome {
             license_id: body["license_id"].as_str().map(String::from),
             refusal: body["refusal"].as_str().map(String::from),
             notes,
-            screening: Some(body["screening"].clone()).filter(|v| !v.is_null()),
+            screening: Some(body["screening"].clone())
+                .filter(|v| !v.is_null())
+                .map(Box::new),
             business_date: s.business_date,
             backfill: s.backfill,
             determination,
