@@ -400,7 +400,16 @@ pub fn run(
             if json {
                 print(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
             } else {
-                let mut s = render::determination(&answer.determination);
+                let mut s = String::new();
+                if let Some(t) = answer.screening.as_ref().filter(|t| t.refusal.is_some()) {
+                    // Before the rules' answer, which does not stand until this is resolved.
+                    s += if t.hold_for_review {
+                        "HOLD FOR REVIEW: a party is a screening hit (see Screening)\n"
+                    } else {
+                        "REFUSED: a party is barred (see Screening)\n"
+                    };
+                }
+                s += &render::determination(&answer.determination);
                 if let Some(screening) = &answer.screening {
                     s += &render::screening(screening);
                 }

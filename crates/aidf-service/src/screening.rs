@@ -81,7 +81,7 @@ fn rank(effect: ListEffect) -> u8 {
 pub const HOLD_PREFIX: &str = "hold for review:";
 
 /// Hits reported per party (best first); the effects are computed from every hit.
-const HITS_REPORTED_MAX: usize = 10;
+const HITS_REPORTED_MAX: usize = 5;
 
 /// One hit, as the answer carries it.
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +120,7 @@ pub struct PartyScreening {
     pub country: Option<String>,
     /// The worst verdict.
     pub verdict: Verdict,
-    /// Hits, best first (at most ten reported).
+    /// Hits, best first (at most five reported).
     pub hits: Vec<PartyHit>,
     /// Hits beyond those reported.
     #[serde(skip_serializing_if = "is_zero")]
@@ -601,4 +601,48 @@ pub fn check(
         determination: determine(policy, &screened)?,
         screening: Some(screening),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_terms_map_onto_the_core_entry_or_fall_back_to_the_common_one() {
+        let plain = LicenseTerms::parse(
+            "For all items subject to the EAR. (See §744.11 of the EAR)",
+            "Case-by-case review",
+        );
+        let entry = map_terms(&plain, "`X` (1 FR 2)").expect("mapped");
+        assert_eq!(entry.items, EntryItems::Reach(ItemReach::All));
+        assert_eq!(entry.review, ReviewPolicy::CaseByCase);
+        assert_eq!(entry.footnote, None, "no § 734.9: no footnote for the core");
+        assert_eq!(entry.citation.as_deref(), Some("`X` (1 FR 2)"));
+        let fdp = LicenseTerms::parse(
+            "For all items subject to the EAR, see §§ 734.9(e)1 and 744.11 of the EAR2",
+            "Presumption of denial",
+        );
+        assert_eq!(map_terms(&fdp, "").expect("mapped").footnote, Some(1));
+        let qualified = LicenseTerms::parse(
+            "For all items subject to the EAR except EAR99 food",
+            "Presumption of denial",
+        );
+        let why = map_terms(&qualified, "").expect_err("qualified");
+        assert!(why.contains("qualified"), "{why}");
+        let narrower = LicenseTerms::parse("Items on the CCL", "Presumption of denial");
+        assert!(map_terms(&narrower, "").is_err());
+        let unknown = LicenseTerms::parse("For all items subject to the EAR", "See § 746.8(b)");
+        assert!(map_terms(&unknown, "").is_err());
+    }
+
+    #[test]
+    fn each_list_has_its_effect_and_unknown_lists_hold() {
+        assert_eq!(list_effect("SDN"), ListEffect::Bar);
+        assert_eq!(list_effect("dpl"), ListEffect::Bar);
+        assert_eq!(list_effect("EL"), ListEffect::EntityList);
+        assert_eq!(list_effect("MEU"), ListEffect::MilitaryEndUser);
+        assert_eq!(list_effect("CMIC"), ListEffect::Informational);
+        assert_eq!(list_effect("UVL"), ListEffect::Review);
+        assert_eq!(list_effect("NEW-LIST"), ListEffect::Review);
+    }
 }
