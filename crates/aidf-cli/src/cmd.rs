@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
 use aidf_core::explain::thousands;
 use aidf_core::num::{decimal_to_f64, parse_decimal};
-use aidf_core::{DeterminationInput, Policy, Posture, determine};
+use aidf_core::{DeterminationInput, Policy, Posture};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
@@ -51,6 +51,10 @@ pub enum Command {
         /// Pin a regime (overrides the input's `regime`; default: the one in force on the date).
         #[arg(long)]
         regime: Option<String>,
+        /// Do not screen the consignee against the restricted-party lists (the input's `listed`
+        /// and `entity_list` alone decide the Entity List).
+        #[arg(long)]
+        no_screen: bool,
     },
     /// Classify a chip (catalog or raw rates) as 3A090.a, 3A090.b or not controlled.
     Classify {
@@ -384,6 +388,7 @@ pub fn run(
             json,
             posture,
             regime,
+            no_screen,
         } => {
             let text = read_input(&file)?;
             let mut input = DeterminationInput::from_json(&text)?;
@@ -393,11 +398,24 @@ pub fn run(
             if regime.is_some() {
                 input.regime = regime;
             }
-            let d = determine(&policy, &input)?;
+            let answer = aidf_service::screening::check(&policy, &input, !no_screen)?;
             if json {
-                print(&(serde_json::to_string_pretty(&d)? + "\n"))?;
+                print(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
             } else {
-                print(&render::determination(&d))?;
+                let mut s = String::new();
+                if let Some(t) = answer.screening.as_ref().filter(|t| t.refusal.is_some()) {
+                    // Before the rules' answer, which does not stand until this is resolved.
+                    s += if t.hold_for_review {
+                        "HOLD FOR REVIEW: a party is a screening hit (see Screening)\n"
+                    } else {
+                        "REFUSED: a party is barred (see Screening)\n"
+                    };
+                }
+                s += &render::determination(&answer.determination);
+                if let Some(screening) = &answer.screening {
+                    s += &render::screening(screening);
+                }
+                print(&s)?;
             }
         }
         Command::Classify {

@@ -181,6 +181,9 @@ pub fn ship(
     if out.backfill {
         s += "Backfill: recorded after its business date, outside the back-dating window\n";
     }
+    if let Some(screening) = &out.screening {
+        s += &crate::render::shipment_screening(screening);
+    }
     for n in &out.notes {
         s += &format!("Note: {n}\n");
     }

@@ -101,3 +101,78 @@ pub fn determination(d: &Determination) -> String {
     }
     s
 }
+
+/// Renders the screening of a transaction's parties: the verdict per party with its best hits,
+/// what the screening did, and the list versions.
+pub fn screening(t: &aidf_service::screening::TransactionScreening) -> String {
+    let mut s = String::from("Screening:\n");
+    for p in &t.parties {
+        let _ = writeln!(s, "  {} `{}`: {}", p.role, p.name, p.verdict.as_str());
+        for h in p.hits.iter().take(3) {
+            let _ = writeln!(
+                s,
+                "    {} {} on {}: `{}`{}",
+                h.score,
+                h.verdict.as_str(),
+                h.list,
+                h.entry,
+                if h.federal_register.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", h.federal_register.join(", "))
+                }
+            );
+        }
+    }
+    if let Some(e) = &t.entity_list {
+        let how = match &e.note {
+            Some(note) => note.clone(),
+            None => "its license requirement and review policy apply".into(),
+        };
+        let _ = writeln!(s, "  Entity List entry applied: {}; {how}", e.citation);
+    }
+    if let Some(m) = &t.military_end_user {
+        let _ = writeln!(s, "  Military End-User list entry applied: {m}");
+    }
+    if let Some(r) = &t.refusal {
+        let label = if t.hold_for_review {
+            "HOLD FOR REVIEW"
+        } else {
+            "REFUSED"
+        };
+        let text = r
+            .strip_prefix(aidf_service::screening::HOLD_PREFIX)
+            .unwrap_or(r);
+        let _ = writeln!(s, "  {label}: {}", text.trim());
+    }
+    for o in &t.caller_overrides {
+        let _ = writeln!(s, "  Override: {o}");
+    }
+    for v in &t.list_versions {
+        let _ = writeln!(s, "  List: {} of {} ({})", v.id, v.date, v.sha256);
+    }
+    s
+}
+
+/// The screening block of a recorded shipment (as stored), in one or two lines.
+pub fn shipment_screening(v: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let lists: Vec<String> = v["list_versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| format!("{} of {}", text(&l["id"]), text(&l["date"])))
+        .collect();
+    let mut s = format!(
+        "Screening: {} (lists: {})\n",
+        text(&v["verdict"]),
+        lists.join(", ")
+    );
+    if let Some(c) = v["entity_list"]["citation"].as_str() {
+        let _ = writeln!(s, "Entity List entry applied: {c}");
+    }
+    for o in v["caller_overrides"].as_array().into_iter().flatten() {
+        let _ = writeln!(s, "Override: {}", text(o));
+    }
+    s
+}

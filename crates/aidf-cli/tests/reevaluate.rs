@@ -54,7 +54,7 @@ fn input(name: &str, dest: &str, hq: &str, qty: u64) -> String {
 /// license shipments to Malaysia are refused for the exhausted allocation (denial); one LPP, one
 /// AIA, one Tier 3 denial, and one Indian shipment refused only for want of a license (approval).
 fn record_book(db: &str) {
-    for (id, consignee) in [("L-A", "Alpha"), ("L-B", "Beta")] {
+    for (id, consignee) in [("L-A", "Northwind Compute"), ("L-B", "Southwind Compute")] {
         ok(&aidf(
             &[
                 "license",
@@ -81,14 +81,14 @@ fn record_book(db: &str) {
     let book = [
         (
             "S1",
-            input("Alpha", "MY", "MY", 25_000),
+            input("Northwind Compute", "MY", "MY", 25_000),
             "authorized",
             "license",
             Some("approval"),
         ),
         (
             "S2",
-            input("Beta", "MY", "MY", 24_000),
+            input("Southwind Compute", "MY", "MY", 24_000),
             "authorized",
             "license",
             Some("approval"),
@@ -102,7 +102,7 @@ fn record_book(db: &str) {
         ),
         (
             "S4",
-            input("Delta", "MY", "MY", 1_000),
+            input("Bluefin Compute", "MY", "MY", 1_000),
             "authorized",
             "LPP",
             None,
@@ -116,14 +116,14 @@ fn record_book(db: &str) {
         ),
         (
             "S6",
-            input("Zeta", "IN", "IN", 2_000),
+            input("Larkspur Compute", "IN", "IN", 2_000),
             "refused",
             "license",
             Some("approval"),
         ),
         (
             "S7",
-            input("Eta", "MY", "MY", 3_000),
+            input("Marigold Compute", "MY", "MY", 3_000),
             "refused",
             "license",
             Some("denial"),

@@ -2123,7 +2123,10 @@ fn entity_list_requirement(
         Some(e) => (e.items.clone(), e.review),
         None => (EntryItems::Reach(dflt.items), dflt.review),
     };
-    let (cite, rcite) = (dflt.citation.clone(), dflt.review_citation.clone());
+    let (mut cite, rcite) = (dflt.citation.clone(), dflt.review_citation.clone());
+    if let Some(entry) = c.entity_list.as_ref().and_then(|e| e.citation.as_deref()) {
+        cite = format!("{cite}; entry: {entry}").into();
+    }
     let covered = match &items {
         EntryItems::Reach(r) => reaches_item(ev, *r, status),
         EntryItems::Eccns(list) => {

@@ -81,6 +81,10 @@ pub struct EntityListEntry {
     /// The entry's footnote (e.g. 4 or 5: the foreign direct product rules it extends), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footnote: Option<u8>,
+    /// The entry itself as the reasons cite it (its name and Federal Register citations, e.g.
+    /// `Huawei Technologies Co., Ltd. (84 FR 22963)`), when known (screening fills it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation: Option<String>,
 }
 
 /// An entry's item scope: every item subject to the EAR, or the items of named ECCNs.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aidf_core::{DeterminationInput, Posture, determine};
+use aidf_core::{DeterminationInput, Posture};
 use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
 use axum::Json;
 use axum::body::Bytes;
@@ -727,21 +727,45 @@ fn parse_input(text: &Bytes) -> Result<DeterminationInput, ApiError> {
     })
 }
 
-/// Determine a transaction (stateless: balances from the input's `context`).
+/// Whether `POST /v1/determinations` screens the consignee.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ScreenQuery {
+    /// `false` skips screening against the restricted-party lists (default `true`).
+    screen: Option<bool>,
+}
+
+/// Determine a transaction (stateless: balances from the input's `context`). The consignee is
+/// screened against the default restricted-party lists first (unless `?screen=false`): the
+/// answer carries a `screening` block, with a clear Entity List hit's entry applied.
 #[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInputDoc,
+    params(ScreenQuery),
     responses((status = 200, body = DeterminationDoc)),
     security(("bearer" = [])))]
-async fn determinations(State(state): S, who: Principal, body: Raw) -> Result<Response, ApiError> {
+async fn determinations(
+    State(state): S,
+    who: Principal,
+    Q(q): Q<ScreenQuery>,
+    body: Raw,
+) -> Result<Response, ApiError> {
     who.require(Role::Exporter, "check transactions")?;
+    let screen = q.screen.unwrap_or(true);
+    if screen {
+        // The first use loads and indexes the lists (~0.7 s): off the async threads.
+        tokio::task::spawn_blocking(aidf_service::screening::default_lists)
+            .await
+            .map_err(|e| ApiError::internal(format!("screening lists: {e}")))?
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
     // Parsed once into the contract and serialized straight from the answer: this is the hot
     // path of the API, and a `serde_json::Value` in between would cost as much as the rules.
     let result = parse_input(&body.bytes).and_then(|input| {
-        let d = determine(&state.policy, &input)
+        let answer = aidf_service::screening::check(&state.policy, &input, screen)
             .map_err(|e| ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         // Sized for a typical answer (about 2 KB), so it is not regrown while written.
         let mut json = Vec::with_capacity(4096);
-        serde_json::to_writer(&mut json, &d)
+        serde_json::to_writer(&mut json, &answer)
             .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))?;
+        let d = &answer.determination;
         Ok((
             json,
             d.authorization.as_str().to_string(),
@@ -1605,12 +1629,7 @@ struct ScreenRequest {
 
 /// The embedded default lists (the CSL of 2026-07-31), loaded and indexed on first use.
 fn screening_lists() -> Result<&'static aidf_screen::ListSet, ApiError> {
-    static LISTS: std::sync::OnceLock<Result<aidf_screen::ListSet, String>> =
-        std::sync::OnceLock::new();
-    LISTS
-        .get_or_init(|| aidf_screen::ListSet::default_lists().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| ApiError::internal(format!("screening lists: {e}")))
+    aidf_service::screening::default_lists().map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Screen a party: hits with scores, verdicts, list versions and explanations.

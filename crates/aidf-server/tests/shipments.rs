@@ -150,8 +150,50 @@ fn with_window(tag: &str) -> Api {
     let policy = Policy::embedded().expect("policy");
     let mut state = AppState::new(policy, &a.db, false, auditor(&a.db)).expect("state");
     state.ship_config.backdate_window_days = 36_500;
+    // These flows are about balances, caps and accounts, with made-up names of which several
+    // are possible hits on the lists ("Big Sdn Bhd", "Hold Sdn Bhd") and two real Entity List
+    // parties (华为技术, 中兴通讯): screening off here; `shipments_screen_the_consignee` has it on.
+    state.ship_config.screen = false;
     a.app = router(Arc::new(state));
     a
+}
+
+#[tokio::test]
+async fn shipments_screen_the_consignee() {
+    let mut a = api("screened");
+    let policy = Policy::embedded().expect("policy");
+    let mut state = AppState::new(policy, &a.db, false, auditor(&a.db)).expect("state");
+    state.ship_config.backdate_window_days = 36_500;
+    a.app = router(Arc::new(state));
+    let t = a.token("acme", "exporter");
+    let body = serde_json::json!({
+        "date": "2025-06-01",
+        "destination": "SG",
+        "consignee": {"name": "Huawei Technologies Co., Ltd.", "hq": "SG"},
+        "item": {"chip": "L20"},
+        "quantity": 10
+    })
+    .to_string();
+    let first = a.ship(&t, Some("hw-1"), &body).await;
+    assert_eq!(first.body["status"], "refused", "{:?}", first.body);
+    assert_eq!(first.body["determination"]["authorization"], "license");
+    let screening = &first.body["screening"];
+    assert_eq!(
+        screening["entity_list"]["entry"],
+        "Huawei Technologies Co., Ltd."
+    );
+    assert_eq!(screening["list_versions"][0]["id"], "csl");
+    let again = a.ship(&t, Some("hw-1"), &body).await;
+    assert_eq!(first.bytes, again.bytes, "a replay answers the same bytes");
+
+    let checked = a.call("POST", "/v1/determinations", &t, None, &body).await;
+    assert_eq!(checked.body["authorization"], "license");
+    assert_eq!(checked.body["screening"]["verdict"], "clear_hit");
+    let plain = a
+        .call("POST", "/v1/determinations?screen=false", &t, None, &body)
+        .await;
+    assert!(plain.body.get("screening").is_none(), "{:?}", plain.body);
+    assert_ne!(plain.body["authorization"], "license");
 }
 
 #[tokio::test]

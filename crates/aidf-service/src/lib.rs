@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod records;
 pub mod reevaluate;
+pub mod screening;
 mod ship;
 pub mod upgrade;
 
@@ -57,6 +58,9 @@ pub struct ShipConfig {
     pub backdate_window_days: i64,
     /// Shipments dated more than this many days after today are refused.
     pub future_days: i64,
+    /// Screen the parties against the default restricted-party lists before determining
+    /// ([`screening`]); off only where a caller screens elsewhere (tests of the rules alone).
+    pub screen: bool,
 }
 
 impl Default for ShipConfig {
@@ -65,6 +69,7 @@ impl Default for ShipConfig {
             posture: Posture::AsWritten,
             backdate_window_days: 30,
             future_days: 1,
+            screen: true,
         }
     }
 }
@@ -83,6 +88,10 @@ pub struct ShipOutcome {
     pub refusal: Option<String>,
     /// What the shipment path did besides the rules (an unknown VEU claim, a backfill).
     pub notes: Vec<String>,
+    /// The screening of the parties (verdicts, hits, effects, list versions), when screened
+    /// (boxed: most answers are moved around more often than read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Box<serde_json::Value>>,
     /// The business date of the shipment.
     pub business_date: Option<String>,
     /// Recorded past the back-dating window by an officer.
@@ -116,6 +125,9 @@ impl ShipOutcome {
             license_id: body["license_id"].as_str().map(String::from),
             refusal: body["refusal"].as_str().map(String::from),
             notes,
+            screening: Some(body["screening"].clone())
+                .filter(|v| !v.is_null())
+                .map(Box::new),
             business_date: s.business_date,
             backfill: s.backfill,
             determination,

@@ -13,6 +13,9 @@ use aidf_ledger::{
 };
 use chrono::{DateTime, Days, NaiveDate};
 
+use aidf_screen::Thresholds;
+
+use crate::screening::{self, ScreeningError, TransactionScreening};
 use crate::{ShipConfig, ShipError, ShipOutcome, input_digest};
 
 /// Determinations redone at most this often when balances move under them.
@@ -125,6 +128,8 @@ struct Fresh {
     backfill: bool,
     /// Digest of the request as given.
     digest: String,
+    /// The parties' screening, when the ledger screens (its effects are on `input`).
+    screening: Option<TransactionScreening>,
 }
 
 /// The checks before any determination: the request itself, then a stored shipment under the
@@ -146,13 +151,31 @@ fn begin(
         }
         return Ok(Begun::Replayed(ShipOutcome::from_record(stored, true)));
     }
-    let (input, notes) = effective_input(store, config, req)?;
+    let (mut input, notes) = effective_input(store, config, req)?;
+    let screening = if config.screen {
+        Some(screen(&input)?)
+    } else {
+        None
+    };
+    if let Some(s) = &screening {
+        s.apply(&mut input);
+    }
     Ok(Begun::New(Fresh {
         input,
         notes,
         backfill,
         digest,
+        screening,
     }))
+}
+
+/// Screens the input's parties against the default lists at the default thresholds.
+fn screen(input: &DeterminationInput) -> Result<TransactionScreening, ShipError> {
+    let lists = screening::default_lists().map_err(|e| ShipError::Unavailable(e.to_string()))?;
+    screening::screen_transaction(lists, Thresholds::default(), input).map_err(|e| match e {
+        ScreeningError::Party { field, message } => ShipError::Input { field, message },
+        other => ShipError::Unavailable(other.to_string()),
+    })
 }
 
 /// One shipment of a group: the request, who records it (the audit row's tenant and actor),
@@ -368,11 +391,13 @@ fn plan(
         .max(req.input.context.consignee_ytd_tpp);
     input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
     let d = determine(policy, &input)?;
+    // A barred party or a hit held for review refuses before any license or cap is looked at.
+    let screened_refusal = fresh.screening.as_ref().and_then(|s| s.refusal.clone());
     let license = match d.authorization {
-        Authorization::License => matching_license(store, req, &d)?,
+        Authorization::License if screened_refusal.is_none() => matching_license(store, req, &d)?,
         _ => None,
     };
-    let refusal = refusal(&d, &reads, license.as_ref(), req);
+    let refusal = screened_refusal.or_else(|| refusal(&d, &reads, license.as_ref(), req));
     let mut new = NewShipment {
         shipment_id: req.shipment_id.to_string(),
         input_digest: fresh.digest.clone(),
@@ -381,6 +406,7 @@ fn plan(
             "license_id": license.as_ref().map(|l| l.id.as_str()),
             "refusal": refusal,
             "notes": fresh.notes,
+            "screening": fresh.screening.as_ref().map(TransactionScreening::to_json),
             // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
             "input": req.input,
         }),
