@@ -104,6 +104,9 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Exit 1 when the shipment is refused (or held for review), 0 only when authorized.
+        #[arg(long)]
+        strict: bool,
     },
     /// Ledger accounts, balances, history and manual operations.
     Ledger {
@@ -470,7 +473,14 @@ pub fn run(
             id,
             posture,
             json,
-        } => ledger_cmd::ship(&policy, &file, &ledger_cmd::db_arg(&db), id, posture, json)?,
+            strict,
+        } => {
+            let status =
+                ledger_cmd::ship(&policy, &file, &ledger_cmd::db_arg(&db), id, posture, json)?;
+            if strict && status != aidf_ledger::ShipmentStatus::Authorized {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Ledger { db, action } => {
             ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action)?
         }

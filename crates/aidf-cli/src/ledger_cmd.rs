@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aidf_core::explain::thousands;
 use aidf_core::{DeterminationInput, Policy, Posture};
 use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
@@ -130,7 +131,7 @@ pub fn ship(
     id: Option<String>,
     posture: Option<PostureArg>,
     json: bool,
-) -> Result<()> {
+) -> Result<aidf_ledger::ShipmentStatus> {
     let text = read_input(file)?;
     let input = DeterminationInput::from_json(&text)?;
     let now = Timestamp::now_utc();
@@ -156,7 +157,8 @@ pub fn ship(
         // The HTTP answer carries `replayed` in a header; the CLI's JSON says it in the body.
         let mut v = serde_json::to_value(&out)?;
         v["replayed"] = json!(out.replayed);
-        return pretty(&v);
+        pretty(&v)?;
+        return Ok(out.status);
     }
     let d = &out.determination;
     let mut s = format!(
@@ -171,6 +173,8 @@ pub fn ship(
         d["authorization"].as_str().unwrap_or("?"),
         d["review_policy"].as_str().unwrap_or("none"),
         d["total_tpp"]
+            .as_u64()
+            .map_or_else(|| d["total_tpp"].to_string(), |t| thousands(t.into()))
     );
     if let Some(l) = &out.license_id {
         s += &format!("License drawn: {l}\n");
@@ -231,15 +235,16 @@ pub fn ship(
             "  {} on {}: posted {} pending {} cap {}\n",
             e.op_id,
             e.account,
-            e.balance_after.posted,
-            e.balance_after.pending,
+            thousands(e.balance_after.posted.into()),
+            thousands(e.balance_after.pending.into()),
             e.balance_after
                 .cap
-                .map(|c| c.to_string())
+                .map(|c| thousands(c.into()))
                 .unwrap_or_else(|| "none".into())
         );
     }
-    print(&s)
+    print(&s)?;
+    Ok(out.status)
 }
 
 /// `aidf ledger …`

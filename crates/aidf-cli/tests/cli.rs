@@ -534,3 +534,42 @@ fn enumerated_values_take_any_case_and_underscores() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: a refused shipment exited 0, so a script could not tell; `ship --strict` exits 1
+/// unless the shipment is authorized. Totals are grouped for a person ("31,664,000").
+#[test]
+fn ship_strict_exits_1_on_a_refusal_and_totals_are_grouped() {
+    let dir = std::env::temp_dir().join(format!("aidf-cli-strict-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    // 2,000 H100 to MY: license required, none recorded: refused.
+    let refused = aidf(&["ship", "examples/malaysia-h100.json", "--db", db], None);
+    assert_eq!(refused.status.code(), Some(0), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stdout).contains("Total TPP: 31,664,000"),
+        "{}",
+        text(&refused.stdout)
+    );
+    let strict = aidf(
+        &[
+            "ship",
+            "examples/malaysia-h100.json",
+            "--db",
+            db,
+            "--strict",
+        ],
+        None,
+    );
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+    let small = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":2}"#;
+    let authorized = aidf(&["ship", "-", "--db", db, "--strict"], Some(small));
+    assert_eq!(
+        authorized.status.code(),
+        Some(0),
+        "{}",
+        text(&authorized.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
