@@ -749,7 +749,7 @@ async fn determinations(
 ) -> Result<Response, ApiError> {
     who.require(Role::Exporter, "check transactions")?;
     let screen = q.screen.unwrap_or(true);
-    if screen {
+    if screen && !aidf_service::screening::default_lists_ready() {
         // The first use loads and indexes the lists (~0.7 s): off the async threads.
         tokio::task::spawn_blocking(aidf_service::screening::default_lists)
             .await

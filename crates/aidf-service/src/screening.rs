@@ -201,12 +201,19 @@ pub enum ScreeningError {
 
 /// The repository's default lists, loaded and indexed once per process (~0.7 s), on first use.
 pub fn default_lists() -> Result<&'static ListSet, ScreeningError> {
-    static LISTS: OnceLock<Result<ListSet, String>> = OnceLock::new();
-    LISTS
+    DEFAULT_LISTS
         .get_or_init(|| ListSet::default_lists().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| ScreeningError::Lists(e.clone()))
 }
+
+/// Whether [`default_lists`] has been loaded (or has failed): then it answers at once, and a
+/// caller on an async thread need not move to a blocking one for it.
+pub fn default_lists_ready() -> bool {
+    DEFAULT_LISTS.get().is_some()
+}
+
+static DEFAULT_LISTS: OnceLock<Result<ListSet, String>> = OnceLock::new();
 
 /// Screens the named parties of the input (today the consignee, with its headquarters country
 /// as qualifier: the input names no end user, ultimate parent or purchaser apart from it) and
@@ -229,9 +236,9 @@ pub fn screen_transaction(
     let mut parties = Vec::with_capacity(named.len());
     let mut effects = Effects::default();
     for party in &named {
-        let hits = screen_party(lists, thresholds, party)?;
-        effects.add(party, &hits);
-        parties.push(party_screening(party, hits));
+        let (screening, party_effects) = screened_party(lists, thresholds, party)?;
+        effects.merge(party_effects);
+        parties.push(screening);
     }
     let list_versions = lists
         .versions
@@ -251,6 +258,52 @@ struct Named<'a> {
     field: &'static str,
     name: &'a str,
     country: Option<String>,
+}
+
+/// Parties screened lately, by the list versions' digests, thresholds, role, name and country:
+/// screening is a pure function of those (about 70 µs a name against the whole CSL), and the
+/// same consignees come back shipment after shipment. Bounded; emptied when full.
+type PartyKey = (String, u64, u64, &'static str, String, Option<String>);
+static SCREENED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<PartyKey, (PartyScreening, Effects)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Entries [`SCREENED`] holds at most.
+const SCREENED_MAX: usize = 16_384;
+
+/// One party's screening and its effects, from [`SCREENED`] when it was screened lately.
+fn screened_party(
+    lists: &ListSet,
+    thresholds: Thresholds,
+    party: &Named<'_>,
+) -> Result<(PartyScreening, Effects), ScreeningError> {
+    let digests: Vec<&str> = lists.versions.iter().map(|v| v.sha256.as_str()).collect();
+    let key: PartyKey = (
+        digests.join(" "),
+        thresholds.clear.to_bits(),
+        thresholds.possible.to_bits(),
+        party.role,
+        party.name.to_owned(),
+        party.country.clone(),
+    );
+    let cache = || {
+        SCREENED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(found) = cache().get(&key) {
+        return Ok(found.clone());
+    }
+    let hits = screen_party(lists, thresholds, party)?;
+    let mut effects = Effects::default();
+    effects.add(party, &hits);
+    let screened = (party_screening(party, hits), effects);
+    let mut cache = cache();
+    if cache.len() >= SCREENED_MAX {
+        cache.clear();
+    }
+    cache.insert(key, screened.clone());
+    Ok(screened)
 }
 
 fn screen_party<'l>(
@@ -310,7 +363,7 @@ fn citations(entry: &Entry) -> Vec<String> {
 }
 
 /// The effects gathered over the parties.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Effects {
     verdict: Option<Verdict>,
     barred: Option<String>,
@@ -371,6 +424,19 @@ impl Effects {
         if let Some(h) = clear(ListEffect::MilitaryEndUser).next() {
             self.military_end_user = Some(format!("`{}`{}", h.entry.name, cited(h.entry)));
         }
+    }
+
+    /// Adds another party's effects as [`Effects::add`] would have: the first bar and hold
+    /// found stand, the consignee's entries are the later party's.
+    fn merge(&mut self, other: Effects) {
+        self.verdict = match (self.verdict, other.verdict) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.barred = self.barred.take().or(other.barred);
+        self.review = self.review.take().or(other.review);
+        self.entity_list = other.entity_list.or(self.entity_list.take());
+        self.military_end_user = other.military_end_user.or(self.military_end_user.take());
     }
 
     fn finish(

@@ -206,3 +206,33 @@ fn an_unlisted_consignee_ships_with_the_lists_named() {
     assert_eq!(out.status, ShipmentStatus::Authorized, "{out:?}");
     assert_eq!(s["list_versions"][0]["date"], "2026-07-31");
 }
+
+/// Screening a party again answers from the cache of recent screenings: the answer is the same
+/// as the first, and what depends on the rest of the input (the caller's `listed`) is still
+/// read from that input.
+#[test]
+fn a_party_screened_again_gets_the_same_answer_and_its_own_overrides() {
+    let lists = default_lists().expect("lists");
+    let thresholds = Thresholds::default();
+    for name in [
+        "Huawei Technologies Co., Ltd.",
+        "Bank Melli Iran",
+        "Quiet Trading Sdn Bhd",
+    ] {
+        let plain = input(name, "SG", "");
+        let first = screen_transaction(lists, thresholds, &plain).expect("first");
+        let again = screen_transaction(lists, thresholds, &plain).expect("again");
+        assert_eq!(first.to_json(), again.to_json(), "{name}");
+        let listed = input(name, "SG", r#","listed":true"#);
+        let overridden = screen_transaction(lists, thresholds, &listed).expect("listed");
+        assert_eq!(
+            overridden.parties[0].verdict, first.parties[0].verdict,
+            "{name}"
+        );
+        assert_ne!(
+            overridden.to_json()["caller_overrides"],
+            first.to_json()["caller_overrides"],
+            "{name}: the override is the input's, not the cached party's"
+        );
+    }
+}
