@@ -24,6 +24,14 @@ fn aidf(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// An empty directory of this test process's own.
+fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aidf-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -297,9 +305,7 @@ fn lists_work() {
 /// exist, and create nothing.
 #[test]
 fn read_only_commands_refuse_a_ledger_that_does_not_exist() {
-    let dir = std::env::temp_dir().join(format!("aidf-cli-nodb-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = fresh_dir("nodb");
     let db = dir.join("typo.db");
     let db = db.to_str().expect("utf8");
     let reads: [&[&str]; 6] = [
@@ -330,9 +336,7 @@ fn read_only_commands_refuse_a_ledger_that_does_not_exist() {
 /// already counted stay counted). Each refusal is one line naming the field, and exit 2.
 #[test]
 fn domain_rules_refuse_empty_licenses_g2g_outside_tier_2_and_attrition_off_an_installed_base() {
-    let dir = std::env::temp_dir().join(format!("aidf-cli-domain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = fresh_dir("domain");
     let db = dir.join("aidf.db");
     let db = db.to_str().expect("utf8");
     let license = |units: &str, tpp: &str| {
@@ -444,9 +448,7 @@ fn pipes_hosts_and_messages_behave_like_a_unix_tool() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "", "a closed pipe is not reported");
 
-    let dir = std::env::temp_dir().join(format!("aidf-cli-unix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = fresh_dir("unix");
     let db = dir.join("aidf.db");
     let db = db.to_str().expect("utf8");
     assert!(
@@ -509,9 +511,7 @@ fn enumerated_values_take_any_case_and_underscores() {
         );
         assert!(out.status.success(), "{posture}: {}", text(&out.stderr));
     }
-    let dir = std::env::temp_dir().join(format!("aidf-cli-case-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = fresh_dir("case");
     let db = dir.join("aidf.db");
     let out = aidf(
         &[
@@ -539,9 +539,7 @@ fn enumerated_values_take_any_case_and_underscores() {
 /// unless the shipment is authorized. Totals are grouped for a person ("31,664,000").
 #[test]
 fn ship_strict_exits_1_on_a_refusal_and_totals_are_grouped() {
-    let dir = std::env::temp_dir().join(format!("aidf-cli-strict-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = fresh_dir("strict");
     let db = dir.join("aidf.db");
     let db = db.to_str().expect("utf8");
     // 2,000 H100 to MY: license required, none recorded: refused.

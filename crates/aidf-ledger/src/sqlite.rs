@@ -1225,27 +1225,28 @@ impl Store for SqliteLedger {
             Clock::Business { date, .. } => Box::new(date.clone()),
         };
         let until = clock.holds_until().0;
-        // One read transaction so the three queries see one snapshot.
-        // A savepoint: a deferred read transaction of its own, or nested in a group's.
-        let tx = self.conn.savepoint()?;
-        let (posted_sum, pending_sum): (i64, i64) = tx
-            .prepare_cached(&format!(
-                "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
+        // One snapshot for the three queries: a read transaction of its own, or nested in a group's.
+        let tx = &self.conn;
+        let (posted_sum, pending_sum, cap, unswept_due) = in_savepoint(tx, || {
+            let (posted_sum, pending_sum): (i64, i64) = tx
+                .prepare_cached(&format!(
+                    "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
                  FROM entries WHERE account = $1 AND {on}"
-            ))?
-            .query_row(params![key, bound], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let cap: Option<i64> = tx
-            .prepare_cached(&as_of_cap(&on))?
-            .query_row(params![key, bound], |r| r.get(0))
-            .optional()?
-            .flatten();
-        let unswept_due: i64 = tx
+                ))?
+                .query_row(params![key, bound], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let cap: Option<i64> = tx
+                .prepare_cached(&as_of_cap(&on))?
+                .query_row(params![key, bound], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let unswept_due: i64 = tx
             .prepare_cached(
                 "SELECT COALESCE(SUM(amount), 0) FROM ops WHERE account = ?1 AND hold_state = 'pending' \
                  AND at <= ?2 AND expires_at IS NOT NULL AND expires_at <= ?2",
             )?
             .query_row(params![key, until], |r| r.get(0))?;
-        tx.commit()?;
+            Ok((posted_sum, pending_sum, cap, unswept_due))
+        })?;
         Ok(AsOf {
             posted_sum,
             pending_sum,
@@ -1273,42 +1274,44 @@ impl Store for SqliteLedger {
     }
 
     fn read_sums(&mut self) -> Result<Sums> {
-        // A savepoint: a deferred read transaction of its own, or nested in a group's.
-        let tx = self.conn.savepoint()?;
-        let mut sums = Sums::default();
-        {
-            let mut stmt = tx.prepare(
+        // One snapshot: a read transaction of its own, or nested in a group's.
+        let tx = &self.conn;
+        in_savepoint(tx, || {
+            let mut sums = Sums::default();
+            {
+                let mut stmt = tx.prepare(
                 "SELECT account, SUM(posted_delta), SUM(pending_delta) FROM entries GROUP BY account",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (k, p, q) = row?;
-                sums.entries.insert(k, (p, q));
-            }
-            let mut stmt =
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (k, p, q) = row?;
+                    sums.entries.insert(k, (p, q));
+                }
+                let mut stmt =
                 tx.prepare("SELECT account, SUM(amount) FROM ops WHERE hold_state = 'pending' GROUP BY account")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            let mut holds = HashMap::new();
-            for row in rows {
-                let (k, s) = row?;
-                holds.insert(k, s);
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut holds = HashMap::new();
+                for row in rows {
+                    let (k, s) = row?;
+                    holds.insert(k, s);
+                }
+                sums.holds = holds;
+                sums.ops_count = tx.query_row("SELECT COUNT(*) FROM ops", [], |r| r.get(0))?;
+                sums.op_entries_count = tx.query_row(
+                    "SELECT COUNT(*) FROM entries WHERE op_id IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )?;
             }
-            sums.holds = holds;
-            sums.ops_count = tx.query_row("SELECT COUNT(*) FROM ops", [], |r| r.get(0))?;
-            sums.op_entries_count = tx.query_row(
-                "SELECT COUNT(*) FROM entries WHERE op_id IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )?;
-        }
-        tx.commit()?;
-        Ok(sums)
+            Ok(sums)
+        })
     }
 
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
