@@ -420,6 +420,19 @@ pub(crate) trait TxOps {
         body: &str,
         at: Timestamp,
     ) -> Result<()>;
+    /// Inserts the record unless its id is stored (then leaves that one as it is).
+    fn insert_record_if_absent(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        if self.get_record(table, id)?.is_none() {
+            self.insert_record(table, id, body, at)?;
+        }
+        Ok(())
+    }
 }
 
 /// Per-transaction write-back cache of locked accounts.
@@ -552,6 +565,18 @@ pub(crate) fn apply_ops<T: TxOps + ?Sized>(
     now: Timestamp,
     business_date: Option<&str>,
 ) -> Result<Vec<Applied>> {
+    apply_ops_locked(tx, ops, now, business_date, Vec::new())
+}
+
+/// [`apply_ops`] for a transaction that already holds some of the accounts (`held`, as it read
+/// them under its lock and has not written them since): only the others are locked and read.
+fn apply_ops_locked<T: TxOps + ?Sized>(
+    tx: &mut T,
+    ops: &[Op],
+    now: Timestamp,
+    business_date: Option<&str>,
+    held: Vec<Account>,
+) -> Result<Vec<Applied>> {
     let len = ops.len();
     let mut seen = HashSet::with_capacity(len);
     let mut batch_reserves: HashMap<&str, &str> = HashMap::new();
@@ -591,10 +616,12 @@ pub(crate) fn apply_ops<T: TxOps + ?Sized>(
             }
         }
     }
+    let mut cache = Cache::default();
+    cache.fill(held);
+    keys.retain(|k| !cache.slots.contains_key(k));
     keys.sort_unstable();
     keys.dedup();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let mut cache = Cache::default();
     cache.fill(tx.lock_accounts(&key_refs)?);
 
     let mut out = Vec::with_capacity(len);
@@ -1371,11 +1398,13 @@ fn compare_balances<T: TxOps + ?Sized>(
 fn prepare_accounts<T: TxOps + ?Sized>(
     tx: &mut T,
     s: &NewShipment,
+    held: &HashMap<String, Account>,
     now: Timestamp,
 ) -> Result<Vec<Op>> {
     let mut cap_ops = Vec::new();
     for spec in &s.accounts {
-        match tx.lock_accounts(&[spec.key.as_str()])?.pop() {
+        // `held` has every account the shipment writes, as its lock found them.
+        match held.get(&spec.key) {
             None => {
                 ensure_account(tx, &spec.key, spec.kind, spec.cap, now)?;
             }
@@ -1403,9 +1432,7 @@ fn register_parties<T: TxOps + ?Sized>(
     for p in parties {
         validate::text("party name", &p.name)?;
         let id = p.record_id();
-        if tx.get_record(RecordTable::Parties, &id)?.is_none() {
-            tx.insert_record(RecordTable::Parties, &id, &serde_json::to_string(p)?, now)?;
-        }
+        tx.insert_record_if_absent(RecordTable::Parties, &id, &serde_json::to_string(p)?, now)?;
     }
     Ok(())
 }
@@ -1443,10 +1470,12 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
     let applied = if s.ops.is_empty() {
         Vec::new()
     } else {
-        let mut ops = prepare_accounts(tx, s, now)?;
+        let mut ops = prepare_accounts(tx, s, &held, now)?;
         let cap_ops = ops.len();
         ops.extend(s.ops.iter().cloned());
-        let mut applied = apply_ops(tx, &ops, now, s.business_date.as_deref())?;
+        // Every account the shipment holds is locked and unchanged since it was read.
+        let held = held.into_values().collect();
+        let mut applied = apply_ops_locked(tx, &ops, now, s.business_date.as_deref(), held)?;
         applied.drain(..cap_ops);
         applied
     };

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
 
 use crate::audit::{
     self, AuditContext, AuditEvent, AuditKey, AuditRecord, Checkpoint, NewAudit, RecordRef,
@@ -266,6 +266,8 @@ struct Stmts {
     due_accounts: Statement,
     insert_entry: Statement,
     insert_outbox: Statement,
+    /// Statements over the record tables, prepared on first use (by SQL text).
+    records: std::sync::Mutex<HashMap<String, Statement>>,
 }
 
 /// A ledger in a PostgreSQL database (schema chosen by the connection's `search_path`).
@@ -369,6 +371,7 @@ impl PgLedger {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )?,
             insert_outbox: client.prepare(audit::OUTBOX_INSERT_SQL)?,
+            records: std::sync::Mutex::default(),
         };
         Ok(PgLedger {
             client,
@@ -688,10 +691,10 @@ impl TxOps for PgTx<'_, '_> {
     }
 
     fn get_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
-        let sql = format!("SELECT body FROM {} WHERE id = $1", table.name());
+        let st = self.prepared(format!("SELECT body FROM {} WHERE id = $1", table.name()))?;
         Ok(self
             .tx
-            .query_opt(&sql, &[&id])?
+            .query_opt(&st, &[&id])?
             .map(|r| r.try_get(0))
             .transpose()?)
     }
@@ -703,16 +706,59 @@ impl TxOps for PgTx<'_, '_> {
         body: &str,
         at: Timestamp,
     ) -> Result<()> {
-        let sql = format!(
+        let st = self.prepared(format!(
             "INSERT INTO {} (id, body, created_at) VALUES ($1, $2, $3)",
             table.name()
-        );
-        self.tx.execute(&sql, &[&id, &body, &at.0])?;
+        ))?;
+        self.tx.execute(&st, &[&id, &body, &at.0])?;
+        Ok(())
+    }
+
+    fn insert_record_if_absent(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let st = self.prepared(format!(
+            "INSERT INTO {} (id, body, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            table.name()
+        ))?;
+        self.tx.execute(&st, &[&id, &body, &at.0])?;
         Ok(())
     }
 }
 
+impl PgTx<'_, '_> {
+    fn prepared(&mut self, sql: String) -> Result<Statement> {
+        prepared(&mut *self.tx, &self.st.records, sql)
+    }
+}
+
+/// The connection's prepared statement for `sql`, prepared the first time: a statement run from
+/// its text costs a second round trip (parse, then execute) every time.
+fn prepared(
+    client: &mut impl GenericClient,
+    cache: &std::sync::Mutex<HashMap<String, Statement>>,
+    sql: String,
+) -> Result<Statement> {
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(st) = cache.get(&sql) {
+        return Ok(st.clone());
+    }
+    let st = client.prepare(&sql)?;
+    cache.insert(sql, st.clone());
+    Ok(st)
+}
+
 impl PgLedger {
+    fn prepared(&mut self, sql: String) -> Result<Statement> {
+        prepared(&mut self.client, &self.stmts.records, sql)
+    }
+
     /// Runs `f` in a read-only REPEATABLE READ transaction (one snapshot).
     fn read<R>(&mut self, f: impl FnOnce(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
         let mut tx = self
@@ -954,20 +1000,19 @@ impl Store for PgLedger {
     }
 
     fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
-        self.read(|tx| {
-            let sql = format!(
-                "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0)::bigint FROM ops o \
-                 WHERE o.account = a.key AND o.hold_state = 'pending' AND o.expires_at IS NOT NULL \
-                 AND o.expires_at <= $2) FROM accounts a WHERE a.key = ANY($1)"
-            );
-            let rows = tx.query(&sql, &[&keys, &now.0])?;
-            let mut found = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let due: i64 = r.try_get(6)?;
-                found.push((to_account(r)?, due));
-            }
-            crate::live_accounts(keys, found)
-        })
+        // One statement: its own snapshot, no transaction around it.
+        let st = self.prepared(format!(
+            "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0)::bigint FROM ops o \
+             WHERE o.account = a.key AND o.hold_state = 'pending' AND o.expires_at IS NOT NULL \
+             AND o.expires_at <= $2) FROM accounts a WHERE a.key = ANY($1)"
+        ))?;
+        let rows = self.client.query(&st, &[&keys, &now.0])?;
+        let mut found = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let due: i64 = r.try_get(6)?;
+            found.push((to_account(r)?, due));
+        }
+        crate::live_accounts(keys, found)
     }
 
     fn read_accounts(&mut self) -> Result<Vec<Account>> {
@@ -1068,19 +1113,19 @@ impl Store for PgLedger {
     }
 
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
-        let sql = format!("SELECT body FROM {} WHERE id = $1", table.name());
+        let st = self.prepared(format!("SELECT body FROM {} WHERE id = $1", table.name()))?;
         Ok(self
             .client
-            .query_opt(&sql, &[&id])?
+            .query_opt(&st, &[&id])?
             .map(|r| r.try_get(0))
             .transpose()?)
     }
 
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {
-        let sql = format!("SELECT body FROM {} ORDER BY id", table.name());
+        let st = self.prepared(format!("SELECT body FROM {} ORDER BY id", table.name()))?;
         Ok(self
             .client
-            .query(&sql, &[])?
+            .query(&st, &[])?
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?)

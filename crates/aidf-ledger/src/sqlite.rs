@@ -809,6 +809,22 @@ impl TxOps for SqlTx<'_> {
             .execute(params![id, body, at.0])?;
         Ok(())
     }
+
+    fn insert_record_if_absent(
+        &mut self,
+        table: RecordTable,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.0
+            .prepare_cached(&format!(
+                "INSERT INTO {} (id, body, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                table.name()
+            ))?
+            .execute(params![id, body, at.0])?;
+        Ok(())
+    }
 }
 
 fn entry_row(r: &Row<'_>) -> rusqlite::Result<EntryRow> {
