@@ -137,7 +137,7 @@ pub enum Command {
         #[command(subcommand)]
         action: G2gAction,
     },
-    /// Serve the HTTP API (and, later, the dashboard).
+    /// Serve the HTTP API and the dashboard.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -148,9 +148,10 @@ pub enum Command {
         /// No authentication (every request acts as global admin of tenant `local`); loopback only.
         #[arg(long)]
         insecure_local: bool,
-        /// Posture every shipment is determined under (clients cannot choose another).
-        #[arg(long, value_enum, ignore_case = true, default_value = "as-written")]
-        posture: PostureArg,
+        /// Posture every shipment is determined under (clients cannot choose another; default:
+        /// the config file's, else as-written).
+        #[arg(long, value_enum, ignore_case = true)]
+        posture: Option<PostureArg>,
         /// Shipments dated more than this many days ago are backfills: officers only, marked.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=36500))]
         backdate_window_days: i64,
@@ -215,6 +216,18 @@ pub enum Command {
     Simulate(crate::batch_cmd::SimulateArgs),
     /// Screen a party (or a CSV batch) against restricted-party lists; `screen compare` for pairs.
     Screen(crate::screen_cmd::ScreenArgs),
+    /// Print a shell completion script (e.g. `aidf completions bash > ~/.local/share/bash-completion/completions/aidf`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum, ignore_case = true)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `aidf man | man -l -`), or write one page per command.
+    Man {
+        /// Write `aidf.1`, `aidf-check.1`, … into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn token(action: TokenAction) -> Result<()> {
@@ -500,7 +513,7 @@ pub fn run(
             audit_key_file,
         } => {
             let ship = aidf_service::ShipConfig {
-                posture: posture.into(),
+                posture: crate::config::posture(posture).into(),
                 backdate_window_days,
                 ..aidf_service::ShipConfig::default()
             };
@@ -531,6 +544,8 @@ pub fn run(
         Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
         Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
         Command::Screen(args) => crate::screen_cmd::run(args)?,
+        Command::Completions { shell } => crate::completions(shell),
+        Command::Man { dir } => crate::man(dir.as_deref())?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use aidf_core::explain::thousands;
-use aidf_core::{DeterminationInput, Policy, Posture};
+use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
 use anyhow::{Context, Result, bail};
@@ -16,9 +16,6 @@ use crate::cmd::{PostureArg, print, read_input};
 
 /// The tenant of everything the CLI records.
 pub const LOCAL_TENANT: &str = "local";
-
-/// Default ledger location: a SQLite file in the working directory.
-pub const DEFAULT_DB: &str = "aidf.db";
 
 /// A ledger opened by the CLI: its writes are audited with actor `local:<user>` (the outbox row
 /// commits with each write), and the outbox is chained and the head signed (checkpoint and
@@ -89,7 +86,8 @@ pub fn must_exist(db: &str) -> Result<()> {
     let url = db.starts_with("postgres://") || db.starts_with("postgresql://");
     if !url && !Path::new(db).exists() {
         bail!(
-            "option `--db`: `{db}` does not exist; a command that only reads does not create a ledger"
+            "{}: `{db}` does not exist; a command that only reads does not create a ledger",
+            crate::config::db_origin(db)
         );
     }
     Ok(())
@@ -138,7 +136,7 @@ pub fn ship(
     let id = id.unwrap_or_else(aidf_service::new_shipment_id);
     aidf_ledger::validate_op_id(&id).map_err(|e| anyhow::anyhow!("option `--id`: {e}"))?;
     let config = aidf_service::ShipConfig {
-        posture: posture.map(Posture::from).unwrap_or_default(),
+        posture: crate::config::posture(posture).into(),
         ..aidf_service::ShipConfig::default()
     };
     let mut ledger = open(db)?;
@@ -578,9 +576,7 @@ pub fn g2g(policy: &Policy, db: &str, country: &str, date: NaiveDate) -> Result<
     )?)
 }
 
-/// The `--db` option's value.
+/// The ledger: `--db`, else `AIDF_DB`, else the config file's, else `./aidf.db` (see `config`).
 pub fn db_arg(db: &Option<PathBuf>) -> String {
-    db.as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| DEFAULT_DB.to_string())
+    crate::config::db(db.as_deref())
 }

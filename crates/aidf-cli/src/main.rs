@@ -2,6 +2,7 @@
 
 mod batch_cmd;
 mod cmd;
+mod config;
 mod fleet_cmd;
 mod ledger_cmd;
 mod policy_load;
@@ -27,6 +28,10 @@ struct Cli {
     /// Add a regime file (e.g. a hypothetical that `extends` another); repeatable.
     #[arg(long, global = true, value_name = "FILE")]
     regime_file: Vec<PathBuf>,
+    /// Settings file (default: `AIDF_CONFIG`, else ./aidf.toml if present): `db`, `posture`,
+    /// `policy_dir`. Flags win over `AIDF_DB`, which wins over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: cmd::Command,
 }
@@ -38,13 +43,44 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command, cli.policy_dir.as_deref(), &cli.regime_file) {
+    let ran = config::init(cli.config.as_deref()).and_then(|()| {
+        let policy_dir = config::policy_dir(cli.policy_dir.as_deref());
+        cmd::run(cli.command, policy_dir.as_deref(), &cli.regime_file)
+    });
+    match ran {
         Ok(code) => code,
         // A closed pipe (e.g. `| head`) is the reader's choice, not an error.
         Err(err) if err.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `aidf completions SHELL`: the completion script on standard output.
+pub(crate) fn completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "aidf", &mut std::io::stdout());
+}
+
+/// `aidf man`: the manual page (roff) on standard output, or one page per command in `dir`.
+pub(crate) fn man(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("option `--dir`: creating `{}`", dir.display()))?;
+            clap_mangen::generate_to(cmd, dir)
+                .with_context(|| format!("option `--dir`: writing pages to `{}`", dir.display()))
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+            Ok(())
         }
     }
 }

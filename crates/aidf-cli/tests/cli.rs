@@ -571,3 +571,110 @@ fn ship_strict_exits_1_on_a_refusal_and_totals_are_grouped() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `aidf` in `dir` with extra environment variables.
+fn aidf_in(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIDF_DB")
+        .env_remove("AIDF_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run aidf")
+}
+
+/// Issue 16: no `AIDF_DB` or config file, so a stray `./aidf.db` appeared wherever a command ran.
+/// Precedence: `--db`, then `AIDF_DB`, then `aidf.toml` (its paths relative to itself), then
+/// `./aidf.db`.
+#[test]
+fn the_ledger_comes_from_the_flag_then_aidf_db_then_aidf_toml() {
+    let dir = fresh_dir("config");
+    let sub = dir.join("work");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let input = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"X Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":10}"#;
+    std::fs::write(sub.join("in.json"), input).expect("input");
+    std::fs::write(
+        dir.join("aidf.toml"),
+        "db = \"ledgers/main.db\"\nposture = \"as-written\"\n",
+    )
+    .expect("config");
+    std::fs::create_dir_all(dir.join("ledgers")).expect("mkdir");
+    let config = dir.join("aidf.toml");
+    let config = config.to_str().expect("utf8");
+    // The config file names the ledger, relative to the file, from any working directory.
+    let out = aidf_in(
+        &sub,
+        &[("AIDF_CONFIG", config)],
+        &["ship", "in.json", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.join("ledgers/main.db").is_file());
+    assert!(!sub.join("aidf.db").exists(), "no stray ./aidf.db");
+    // AIDF_DB wins over the file; a read-only command refuses a ledger that does not exist.
+    let out = aidf_in(
+        &sub,
+        &[("AIDF_CONFIG", config), ("AIDF_DB", "elsewhere.db")],
+        &["ledger", "accounts"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("variable `AIDF_DB`: `elsewhere.db` does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The flag wins over both.
+    let main_db = dir.join("ledgers/main.db");
+    let out = aidf_in(
+        &sub,
+        &[("AIDF_DB", "elsewhere.db")],
+        &[
+            "ledger",
+            "accounts",
+            "--db",
+            main_db.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("lpp:"), "{}", text(&out.stdout));
+    // ./aidf.toml is read when present; a bad one is one line naming the file, line and field.
+    std::fs::write(sub.join("aidf.toml"), "db = \"x.db\"\nledger = 1\n").expect("bad");
+    let out = aidf_in(&sub, &[], &["ledger", "accounts"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("config `aidf.toml`: line 2: unknown field `ledger`"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 16: no shell completions and no man page.
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "Elvish"] {
+        let out = aidf(&["completions", shell], None);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("aidf") && script.contains("ship"),
+            "{shell}"
+        );
+    }
+    let out = aidf(&["man"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH aidf"),
+        "{page}"
+    );
+    assert!(page.contains("completions"));
+    let dir = fresh_dir("man");
+    let out = aidf(&["man", "--dir", dir.to_str().expect("utf8")], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for page in ["aidf.1", "aidf-ship.1", "aidf-ledger-accounts.1"] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
