@@ -113,6 +113,9 @@ pub enum Command {
         /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
         #[arg(long, global = true)]
         db: Option<PathBuf>,
+        /// Print JSON (stored values: integers, epoch milliseconds) instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         action: crate::ledger_cmd::LedgerAction,
     },
@@ -494,8 +497,8 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Ledger { db, action } => {
-            ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action)?
+        Command::Ledger { db, json, action } => {
+            ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action, json)?
         }
         Command::License { db, action } => {
             ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action)?

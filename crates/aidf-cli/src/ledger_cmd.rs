@@ -13,6 +13,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::cmd::{PostureArg, print, read_input};
+use crate::ledger_view;
 
 /// The tenant of everything the CLI records.
 pub const LOCAL_TENANT: &str = "local";
@@ -312,7 +313,7 @@ pub enum LedgerAction {
 }
 
 /// Runs `aidf ledger …`.
-pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
+pub fn ledger(policy: &Policy, db: &str, action: LedgerAction, json: bool) -> Result<()> {
     if matches!(
         action,
         LedgerAction::Accounts | LedgerAction::Balance { .. } | LedgerAction::History { .. }
@@ -329,7 +330,10 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
         memo: Some(json!({"source": "aidf ledger (manual)"})),
     };
     match action {
-        LedgerAction::Accounts => pretty(&store.accounts()?),
+        LedgerAction::Accounts => {
+            let accounts = store.accounts()?;
+            show(json, &accounts, || ledger_view::accounts(&accounts))
+        }
         LedgerAction::Balance {
             key,
             as_of,
@@ -343,14 +347,22 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
                 (None, Some(d)) => store.balance(&key, Some(parse_time("--recorded-as-of", d)?))?,
                 (None, None) => store.balance(&key, None)?,
             };
-            pretty(&json!({
+            let when = as_of
+                .as_ref()
+                .map(|d| format!("business date {d}"))
+                .or_else(|| recorded_as_of.as_ref().map(|d| format!("recorded by {d}")));
+            let value = json!({
                 "key": key,
                 "as_of": as_of,
                 "recorded_as_of": recorded_as_of,
                 "balance": balance,
-            }))
+            });
+            show(json, &value, || ledger_view::balance(&key, when, &balance))
         }
-        LedgerAction::History { key } => pretty(&store.history(&key)?),
+        LedgerAction::History { key } => {
+            let entries = store.history(&key)?;
+            show(json, &entries, || ledger_view::history(&entries))
+        }
         LedgerAction::UpgradeKeys => pretty(&aidf_service::upgrade::rekey_legacy_accounts(
             store, policy, now,
         )?),
@@ -361,29 +373,47 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction) -> Result<()> {
             expires_in,
         } => {
             let exp = expires_in.map(|s| Timestamp(now.0 + (s as i64) * 1_000));
-            pretty(&store.reserve(&op_id, &account, amount, exp, manual(), now)?)
+            applied(
+                json,
+                &store.reserve(&op_id, &account, amount, exp, manual(), now)?,
+            )
         }
         LedgerAction::Post {
             op_id,
             pending_id,
             amount,
-        } => pretty(&store.post(&op_id, &pending_id, amount, manual(), now)?),
+        } => applied(
+            json,
+            &store.post(&op_id, &pending_id, amount, manual(), now)?,
+        ),
         LedgerAction::Void { op_id, pending_id } => {
-            pretty(&store.void(&op_id, &pending_id, manual(), now)?)
+            applied(json, &store.void(&op_id, &pending_id, manual(), now)?)
         }
         LedgerAction::Attrition {
             op_id,
             account,
             amount,
-        } => pretty(&aidf_service::records::record_attrition(
-            store,
-            &op_id,
-            &account,
-            amount,
-            manual(),
-            now,
-        )?),
+        } => applied(
+            json,
+            &aidf_service::records::record_attrition(
+                store,
+                &op_id,
+                &account,
+                amount,
+                manual(),
+                now,
+            )?,
+        ),
     }
+}
+
+/// JSON with `--json`, else the human text.
+fn show(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) -> Result<()> {
+    if json { pretty(value) } else { print(&text()) }
+}
+
+fn applied(json: bool, a: &aidf_ledger::Applied) -> Result<()> {
+    show(json, a, || ledger_view::applied(a))
 }
 
 /// `aidf license …`

@@ -5,6 +5,7 @@ mod cmd;
 mod config;
 mod fleet_cmd;
 mod ledger_cmd;
+mod ledger_view;
 mod policy_load;
 mod reevaluate_cmd;
 mod regime_cmd;

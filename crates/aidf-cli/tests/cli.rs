@@ -417,7 +417,7 @@ fn domain_rules_refuse_empty_licenses_g2g_outside_tier_2_and_attrition_off_an_in
         1,
         "{err}"
     );
-    let balance = aidf(&["ledger", "balance", &lpp, "--db", db], None);
+    let balance = aidf(&["ledger", "balance", &lpp, "--db", db, "--json"], None);
     assert!(
         text(&balance.stdout).contains(&format!("\"posted\": {}", 2 * 15_832)),
         "nothing was written: {}",

@@ -73,14 +73,14 @@ fn twenty_in_parallel(db: &str) {
         }
     }
     assert_eq!((authorized, refused), (16, 4), "on {db}");
-    let out = aidf(&["ledger", "balance", &lpp_key(), "--db", db])
+    let out = aidf(&["ledger", "balance", &lpp_key(), "--db", db, "--json"])
         .output()
         .expect("balance");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["balance"]["posted"], 16 * 1_583_200);
     assert_eq!(v["balance"]["pending"], 0);
     // Nothing drew the country allocation.
-    let out = aidf(&["ledger", "accounts", "--db", db])
+    let out = aidf(&["ledger", "accounts", "--db", db, "--json"])
         .output()
         .expect("accounts");
     let accounts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");

@@ -1,0 +1,275 @@
+//! The ledger as a person reads it: tables with grouped numbers and ISO 8601 UTC times (the
+//! JSON of `--json` keeps the stored values: integers and epoch milliseconds).
+
+use aidf_core::explain::thousands;
+use aidf_ledger::{Account, Applied, Balance, Entry, OpResult, Timestamp};
+
+/// `2026-11-30T15:40:43Z` (UTC, to the second); an impossible time as its raw milliseconds.
+pub fn time(t: Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(t.0).map_or_else(
+        || format!("{} ms", t.0),
+        |d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
+fn num(n: u64) -> String {
+    thousands(u128::from(n))
+}
+
+fn signed(n: i64) -> String {
+    match n {
+        0 => "0".into(),
+        n if n > 0 => format!("+{}", thousands(u128::from(n.unsigned_abs()))),
+        n => format!("-{}", thousands(u128::from(n.unsigned_abs()))),
+    }
+}
+
+fn opt(n: Option<u64>) -> String {
+    n.map_or_else(|| "none".into(), num)
+}
+
+/// A table: a header row, then rows; columns whose index is in `right` are right-aligned.
+fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = width[i] - cell.chars().count();
+            if i > 0 {
+                out.push_str("  ");
+            }
+            if right.contains(&i) {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i + 1 < cells.len() {
+                    out.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// `aidf ledger accounts`.
+pub fn accounts(accounts: &[Account]) -> String {
+    if accounts.is_empty() {
+        return "no accounts\n".into();
+    }
+    let rows: Vec<Vec<String>> = accounts
+        .iter()
+        .map(|a| {
+            let available = a
+                .cap
+                .map(|c| c.saturating_sub(a.posted.saturating_add(a.pending)));
+            vec![
+                a.key.clone(),
+                a.kind.as_str().to_string(),
+                opt(a.cap),
+                num(a.posted),
+                num(a.pending),
+                opt(available),
+                time(a.created_at),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ACCOUNT",
+            "KIND",
+            "CAP TPP",
+            "POSTED TPP",
+            "PENDING TPP",
+            "AVAILABLE TPP",
+            "OPENED (UTC)",
+        ],
+        &rows,
+        &[2, 3, 4, 5],
+    )
+}
+
+/// `aidf ledger balance KEY`.
+pub fn balance(key: &str, when: Option<String>, b: &Balance) -> String {
+    let mut out = format!(
+        "{key}{}\n",
+        when.map(|w| format!(" ({w})")).unwrap_or_default()
+    );
+    for (label, value) in [
+        ("cap", opt(b.cap)),
+        ("posted", num(b.posted)),
+        ("pending", num(b.pending)),
+        ("available", opt(b.available)),
+    ] {
+        out.push_str(&format!("  {label:<10} {value:>width$} TPP\n", width = 20));
+    }
+    out
+}
+
+/// `aidf ledger history KEY`.
+pub fn history(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "no entries\n".into();
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.seq.to_string(),
+                time(e.at),
+                e.business_date.clone().unwrap_or_else(|| "-".into()),
+                e.kind.as_str().to_string(),
+                signed(e.posted_delta),
+                signed(e.pending_delta),
+                e.op_id.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "SEQ",
+            "RECORDED (UTC)",
+            "BUSINESS DATE",
+            "ENTRY",
+            "POSTED Δ TPP",
+            "PENDING Δ TPP",
+            "OP",
+        ],
+        &rows,
+        &[0, 4, 5],
+    )
+}
+
+/// A manual op's result in one line, then the balance after it.
+pub fn applied(a: &Applied) -> String {
+    let what = match &a.result {
+        OpResult::Reserved {
+            amount, expires_at, ..
+        } => format!(
+            "reserved {} TPP{}",
+            num(*amount),
+            expires_at.map_or_else(String::new, |t| format!(" until {}", time(t)))
+        ),
+        OpResult::Posted {
+            amount_posted,
+            amount_released,
+            ..
+        } => format!(
+            "posted {} TPP, released {} TPP",
+            num(*amount_posted),
+            num(*amount_released)
+        ),
+        OpResult::Voided {
+            amount_released, ..
+        } => format!("voided, released {} TPP", num(*amount_released)),
+        OpResult::Attrited { amount } => format!("attrition of {} TPP", num(*amount)),
+        OpResult::Transferred { amount } => format!("drew {} TPP", num(*amount)),
+        OpResult::CapSet { old_cap, new_cap } => {
+            format!("cap {} → {} TPP", opt(*old_cap), opt(*new_cap))
+        }
+    };
+    let replay = if a.replayed { " (replayed)" } else { "" };
+    format!(
+        "{}: {what} on {}{replay}\n{}",
+        a.op_id,
+        a.account,
+        balance("  balance after", None, &a.balance_after).trim_start_matches("  balance after\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aidf_ledger::{AccountKind, EntryKind, Meta};
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    #[test]
+    fn accounts_table_groups_numbers_and_shows_utc_times() {
+        let accounts = vec![
+            Account {
+                key: "country:MY:2025-2027".into(),
+                kind: AccountKind::CountryAllocation,
+                cap: Some(790_000_000),
+                posted: 31_664_000,
+                pending: 1_583_200,
+                created_at: at(1_796_025_729_742),
+            },
+            Account {
+                key: "lpp:local@p5a3b:2025".into(),
+                kind: AccountKind::Lpp,
+                cap: None,
+                posted: 158_320,
+                pending: 0,
+                created_at: at(1_796_025_729_999),
+            },
+        ];
+        insta::assert_snapshot!(super::accounts(&accounts));
+        assert_eq!(super::accounts(&[]), "no accounts\n");
+    }
+
+    #[test]
+    fn history_and_applied_read_like_a_statement() {
+        let entries = vec![
+            Entry {
+                seq: 1,
+                op_id: None,
+                kind: EntryKind::Open,
+                account: "country:MY:2025-2027".into(),
+                posted_delta: 0,
+                pending_delta: 0,
+                cap: Some(790_000_000),
+                pending_id: None,
+                at: at(1_796_025_729_742),
+                business_date: None,
+                meta: Meta::default(),
+            },
+            Entry {
+                seq: 2,
+                op_id: Some("ship-1:d0".into()),
+                kind: EntryKind::Transfer,
+                account: "country:MY:2025-2027".into(),
+                posted_delta: 31_664_000,
+                pending_delta: -1_000,
+                cap: None,
+                pending_id: None,
+                at: at(1_796_025_730_000),
+                business_date: Some("2025-06-01".into()),
+                meta: Meta::default(),
+            },
+        ];
+        insta::assert_snapshot!(history(&entries));
+        let applied = Applied {
+            op_id: "r-1".into(),
+            account: "country:MY:2025-2027".into(),
+            at: at(1_796_025_730_000),
+            result: OpResult::Reserved {
+                pending_id: "r-1".into(),
+                amount: 1_583_200,
+                expires_at: Some(at(1_796_025_790_000)),
+            },
+            balance_after: Balance {
+                cap: Some(790_000_000),
+                posted: 0,
+                pending: 1_583_200,
+                available: Some(788_416_800),
+            },
+            replayed: false,
+        };
+        insta::assert_snapshot!(super::applied(&applied));
+        assert_eq!(time(at(i64::MAX)), format!("{} ms", i64::MAX));
+    }
+}
