@@ -476,6 +476,7 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
                 granted_on: granted.to_string(),
                 expires_on: expires.to_string(),
                 beyond_allocation,
+                ..License::default()
             };
             pretty(&store.add_license(&l, now)?)
         }

@@ -581,6 +581,7 @@ fn license() -> License {
         granted_on: "2025-02-01".into(),
         expires_on: "2027-01-31".into(),
         beyond_allocation: false,
+        ..License::default()
     }
 }
 

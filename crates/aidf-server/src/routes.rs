@@ -1160,6 +1160,7 @@ async fn add_license(
             granted_on: granted,
             expires_on: expires,
             beyond_allocation: r.beyond_allocation,
+            ..License::default()
         };
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {
