@@ -968,6 +968,17 @@ pub fn decide(
         Decision::To(s) if s.is_final() => (None, void_hold(&app)),
         Decision::To(_) => (None, Vec::new()),
     };
+    if let (Some(key), Some(tpp)) = (&app.allocation.account, app.allocation.held_tpp) {
+        app.allocation.note = match &t.license_id {
+            Some(l) => format!(
+                "the hold was posted on {date}: license `{l}` drew {tpp} TPP on `{key}` at issuance (allocation_consumption_event reads `license_issued`, [U])"
+            ),
+            None if to.is_final() => {
+                format!("the hold of {tpp} TPP on `{key}` was voided on {date} ({to})")
+            }
+            None => app.allocation.note.clone(),
+        };
+    }
     app.state = to;
     app.state_date = date;
     let w = ApplicationWrite {
