@@ -379,18 +379,7 @@ fn plan(
     req: &ShipRequest<'_>,
 ) -> Result<NewShipment, ShipError> {
     let reads = Reads::load(store, policy, &fresh.input, req)?;
-    let mut input = fresh.input.clone();
-    input.context = Context {
-        weights_storage_compliant: input.context.weights_storage_compliant,
-        ..Context::default()
-    };
-    reads.reads.fill(&mut input.context, |a| reads.of(a));
-    // A consignee's certified year-to-date LPP total counts when it is larger than ours.
-    input.context.consignee_ytd_tpp = input
-        .context
-        .consignee_ytd_tpp
-        .max(req.input.context.consignee_ytd_tpp);
-    input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
+    let mut input = context_input(store, fresh, &reads, req)?;
     let d = determine(policy, &input)?;
     // A barred party or a hit held for review refuses before any license or cap is looked at.
     let screened_refusal = fresh.screening.as_ref().and_then(|s| s.refusal.clone());
@@ -402,6 +391,16 @@ fn plan(
             }
         }
         _ => (None, Vec::new()),
+    };
+    // Under a license that drew the allocation at issuance, this shipment is part of what it
+    // drew: the allocation is read without the license's unshipped remainder.
+    let d = match issued_remainder(store, &d, license.as_ref(), req)? {
+        Some(remainder) => {
+            let used = &mut input.context.country_allocation_used_tpp;
+            *used = used.saturating_sub(remainder);
+            determine(policy, &input)?
+        }
+        None => d,
     };
     let refusal = screened_refusal.or_else(|| refusal(&d, &reads, license.as_ref(), &misses, req));
     let mut new = NewShipment {
@@ -432,6 +431,53 @@ fn plan(
         new.determination["notes"] = serde_json::json!(all);
     }
     Ok(new)
+}
+
+/// The input as determined against the ledger: the balances read, a certified larger LPP
+/// total, and any government-to-government arrangement.
+fn context_input(
+    store: &mut dyn LedgerStore,
+    fresh: &Fresh,
+    reads: &Reads,
+    req: &ShipRequest<'_>,
+) -> Result<DeterminationInput, ShipError> {
+    let mut input = fresh.input.clone();
+    input.context = Context {
+        weights_storage_compliant: input.context.weights_storage_compliant,
+        ..Context::default()
+    };
+    reads.reads.fill(&mut input.context, |a| reads.of(a));
+    // A consignee's certified year-to-date LPP total counts when it is larger than ours.
+    input.context.consignee_ytd_tpp = input
+        .context
+        .consignee_ytd_tpp
+        .max(req.input.context.consignee_ytd_tpp);
+    input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
+    Ok(input)
+}
+
+/// The TPP a license that drew the allocation at issuance has not shipped yet (its cap less its
+/// draws), when the determination draws that allocation; `None` otherwise.
+fn issued_remainder(
+    store: &mut dyn LedgerStore,
+    d: &Determination,
+    license: Option<&License>,
+    req: &ShipRequest<'_>,
+) -> Result<Option<u64>, ShipError> {
+    let Some(l) = license else { return Ok(None) };
+    if !d
+        .draws
+        .iter()
+        .any(|draw| drawn_at_issuance(Some(l), draw, req.tenant))
+    {
+        return Ok(None);
+    }
+    let key = l.tpp_account();
+    let live = store.live_accounts(&[key.as_str()], req.now)?;
+    let used = live[0]
+        .as_ref()
+        .map_or(0, |a| a.posted.saturating_add(a.pending));
+    Ok(Some(l.tpp_cap.saturating_sub(used)))
 }
 
 fn party(req: &ShipRequest<'_>, reads: &BalanceReads) -> Party {

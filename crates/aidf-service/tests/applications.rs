@@ -284,6 +284,34 @@ fn under_the_issuance_reading_a_pending_application_holds_the_allocation() {
         "{:?}",
         out.notes
     );
+    // Its determination reads the allocation without the license's own unshipped remainder:
+    // 712,440,000 posted − 712,440,000 not yet shipped + 158,320,000 ≤ 790,000,000.
+    assert_eq!(
+        out.determination["review_policy"], "approval",
+        "{}",
+        out.determination
+    );
+    let second = ShipRequest {
+        shipment_id: "s2",
+        ..req
+    };
+    let out2 = ship(&mut l, &policy, &config, &second).expect("ship");
+    assert_eq!(
+        out2.status,
+        ShipmentStatus::Authorized,
+        "{:?}",
+        out2.refusal
+    );
+    assert_eq!(
+        out2.determination["review_policy"], "approval",
+        "{}",
+        out2.determination
+    );
+    assert_eq!(alloc(&mut l), (TPP_45K, 0));
+    assert_eq!(
+        l.account("license:L-APP-1:units").expect("units").posted,
+        20_000
+    );
     assert!(
         out.notes.iter().any(|n| n.contains("by 2025-07-12")),
         "{:?}",
