@@ -35,31 +35,8 @@ pub enum ApplicationAction {
     Decide {
         /// Application id.
         id: String,
-        /// Approve (needs `--license-id`).
-        #[arg(long, conflicts_with_all = ["deny", "return_"])]
-        approve: bool,
-        /// Deny.
-        #[arg(long, conflicts_with_all = ["approve", "return_"])]
-        deny: bool,
-        /// Return without action.
-        #[arg(long = "return", conflicts_with_all = ["approve", "deny"])]
-        return_: bool,
-        /// The license an approval becomes.
-        #[arg(long)]
-        license_id: Option<String>,
-        /// The approval's conditions: a JSON array such as
-        /// `[{"kind":"end_user_unchanged"},{"kind":"report_within_days","days":30}]`.
-        #[arg(long)]
-        conditions: Option<PathBuf>,
-        /// License expiry (default four years after the decision).
-        #[arg(long)]
-        expires: Option<NaiveDate>,
-        /// Units approved, when fewer than applied for.
-        #[arg(long)]
-        units: Option<u64>,
-        /// TPP approved, when less than applied for.
-        #[arg(long)]
-        tpp: Option<u64>,
+        #[command(flatten)]
+        decision: DecideArgs,
         /// Decision date.
         #[arg(long)]
         date: NaiveDate,
@@ -103,6 +80,59 @@ pub enum ApplicationAction {
     },
 }
 
+/// What BIS decided.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// Approve (needs `--license-id`).
+    #[arg(long, conflicts_with_all = ["deny", "return_"])]
+    approve: bool,
+    /// Deny.
+    #[arg(long, conflicts_with_all = ["approve", "return_"])]
+    deny: bool,
+    /// Return without action.
+    #[arg(long = "return", conflicts_with_all = ["approve", "deny"])]
+    return_: bool,
+    /// The license an approval becomes.
+    #[arg(long)]
+    license_id: Option<String>,
+    /// The approval's conditions: a JSON array such as
+    /// `[{"kind":"end_user_unchanged"},{"kind":"report_within_days","days":30}]`.
+    #[arg(long)]
+    conditions: Option<PathBuf>,
+    /// License expiry (default four years after the decision).
+    #[arg(long)]
+    expires: Option<NaiveDate>,
+    /// Units approved, when fewer than applied for.
+    #[arg(long)]
+    units: Option<u64>,
+    /// TPP approved, when less than applied for.
+    #[arg(long)]
+    tpp: Option<u64>,
+}
+
+impl DecideArgs {
+    fn decision(self) -> Result<Decision> {
+        if self.approve {
+            let license_id = self
+                .license_id
+                .context("option `--license-id`: an approval names its license")?;
+            Ok(Decision::Approve(Approval {
+                license_id,
+                expires_on: self.expires,
+                units: self.units,
+                tpp: self.tpp,
+                conditions: read_conditions(self.conditions)?,
+            }))
+        } else if self.deny {
+            Ok(Decision::To(ApplicationState::Denied))
+        } else if self.return_ {
+            Ok(Decision::To(ApplicationState::ReturnedWithoutAction))
+        } else {
+            bail!("option `--approve`, `--deny` or `--return`: one is needed")
+        }
+    }
+}
+
 /// Runs `aidf application …`.
 pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
     if matches!(
@@ -134,35 +164,12 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
         }
         ApplicationAction::Decide {
             id,
-            approve,
-            deny,
-            return_,
-            license_id,
-            conditions,
-            expires,
-            units,
-            tpp,
+            decision,
             date,
             note,
             json,
         } => {
-            let decision = if approve {
-                let license_id =
-                    license_id.context("option `--license-id`: an approval names its license")?;
-                Decision::Approve(Approval {
-                    license_id,
-                    expires_on: expires,
-                    units,
-                    tpp,
-                    conditions: read_conditions(conditions)?,
-                })
-            } else if deny {
-                Decision::To(ApplicationState::Denied)
-            } else if return_ {
-                Decision::To(ApplicationState::ReturnedWithoutAction)
-            } else {
-                bail!("option `--approve`, `--deny` or `--return`: one is needed");
-            };
+            let decision = decision.decision()?;
             let v = application::decide(store, &id, &decision, date, &note, &who)?;
             render(&v, json)
         }

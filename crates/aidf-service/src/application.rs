@@ -1023,6 +1023,24 @@ fn void_hold(app: &Application) -> Vec<Op> {
         .collect()
 }
 
+/// Units and TPP approved: those applied for, or fewer (a partial approval).
+fn approved_amounts(app: &Application, a: &Approval) -> Result<(u64, u64), ApplicationError> {
+    let units = a.units.unwrap_or(app.total_units);
+    let tpp = a.tpp.unwrap_or(app.total_tpp);
+    for (field, v, applied) in [
+        ("units", units, app.total_units),
+        ("tpp", tpp, app.total_tpp),
+    ] {
+        if v == 0 || v > applied {
+            return Err(input_error(
+                field,
+                format!("{v} is not between 1 and the {applied} applied for"),
+            ));
+        }
+    }
+    Ok((units, tpp))
+}
+
 /// The license an approval records, and the ops posting the application's hold into it.
 fn approve(
     app: &Application,
@@ -1031,26 +1049,7 @@ fn approve(
     who: &Actor<'_>,
 ) -> Result<(License, Vec<Op>), ApplicationError> {
     check_id("license_id", &a.license_id)?;
-    let units = a.units.unwrap_or(app.total_units);
-    let tpp = a.tpp.unwrap_or(app.total_tpp);
-    if units == 0 || units > app.total_units {
-        return Err(input_error(
-            "units",
-            format!(
-                "{units} is not between 1 and the {} applied for",
-                app.total_units
-            ),
-        ));
-    }
-    if tpp == 0 || tpp > app.total_tpp {
-        return Err(input_error(
-            "tpp",
-            format!(
-                "{tpp} is not between 1 and the {} applied for",
-                app.total_tpp
-            ),
-        ));
-    }
+    let (units, tpp) = approved_amounts(app, a)?;
     let expires = match a.expires_on {
         Some(e) if e < date => {
             return Err(input_error(
