@@ -2,6 +2,8 @@
 //! determination, and — where the regime reads the allocation as consumed on issuance — holding
 //! the country allocation until they are decided.
 
+mod common;
+
 use aidf_core::{DeterminationInput, Policy, PolicySources, Posture};
 use aidf_ledger::{Ledger, LedgerStore, LicenseCondition, ShipmentStatus, Timestamp};
 use aidf_service::application::{
@@ -59,12 +61,6 @@ fn application(id: &str, quantity: u64) -> ApplicationInput {
     .expect("application")
 }
 
-fn ledger() -> (tempfile::TempDir, Ledger) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let l = Ledger::open(dir.path().join("l.db").to_str().expect("utf8")).expect("open");
-    (dir, l)
-}
-
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("date")
 }
@@ -119,9 +115,10 @@ fn the_state_machine_allows_exactly_these_transitions() {
     );
 }
 
-#[test]
-fn every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states() {
-    let (_d, mut l) = ledger();
+fn every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states(pg: bool) {
+    let Some((_d, mut l)) = common::ledger(pg) else {
+        return;
+    };
     let policy = Policy::embedded().expect("policy");
     submit(&mut l, &policy, &application("APP-1", 2000), &who()).expect("submit");
     let steps = [
@@ -168,9 +165,10 @@ fn every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states() 
     assert!(matches!(e, ApplicationError::Exists(_)), "{e:?}");
 }
 
-#[test]
-fn under_the_default_reading_an_application_holds_nothing_and_says_so() {
-    let (_d, mut l) = ledger();
+fn under_the_default_reading_an_application_holds_nothing_and_says_so(pg: bool) {
+    let Some((_d, mut l)) = common::ledger(pg) else {
+        return;
+    };
     let policy = Policy::embedded().expect("policy");
     let v = submit(&mut l, &policy, &application("APP-1", 45_000), &who()).expect("submit");
     let a = &v.application;
@@ -195,9 +193,10 @@ fn under_the_default_reading_an_application_holds_nothing_and_says_so() {
     assert_eq!(v2.application.review_policy.as_deref(), Some("approval"));
 }
 
-#[test]
-fn under_the_issuance_reading_a_pending_application_holds_the_allocation() {
-    let (_d, mut l) = ledger();
+fn under_the_issuance_reading_a_pending_application_holds_the_allocation(pg: bool) {
+    let Some((_d, mut l)) = common::ledger(pg) else {
+        return;
+    };
     let policy = issuance_policy();
     let v = submit(&mut l, &policy, &application("APP-1", 45_000), &who()).expect("submit");
     assert_eq!(v.application.allocation.reading, "license_issued");
@@ -332,15 +331,16 @@ fn under_the_issuance_reading_a_pending_application_holds_the_allocation() {
     assert_eq!(list(&mut l, &who()).expect("list").len(), 2);
 }
 
-#[test]
-fn denial_return_and_withdrawal_void_the_hold() {
+fn denial_return_and_withdrawal_void_the_hold(pg: bool) {
     let policy = issuance_policy();
     for to in [
         ApplicationState::Denied,
         ApplicationState::ReturnedWithoutAction,
         ApplicationState::Withdrawn,
     ] {
-        let (_d, mut l) = ledger();
+        let Some((_d, mut l)) = common::ledger(pg) else {
+            return;
+        };
         submit(&mut l, &policy, &application("APP-1", 45_000), &who()).expect("submit");
         assert_eq!(alloc(&mut l), (0, TPP_45K));
         decide(
@@ -360,10 +360,11 @@ fn denial_return_and_withdrawal_void_the_hold() {
     }
 }
 
-#[test]
-fn fifty_thousand_h100_alone_pass_the_uae_allocation() {
+fn fifty_thousand_h100_alone_pass_the_uae_allocation(pg: bool) {
     // 50,000 × 15,832 = 791,600,000 TPP > 790,000,000: presumed denied on its own.
-    let (_d, mut l) = ledger();
+    let Some((_d, mut l)) = common::ledger(pg) else {
+        return;
+    };
     let v = submit(
         &mut l,
         &issuance_policy(),
@@ -398,3 +399,11 @@ fn bad_applications_name_the_field() {
         .expect("exact");
     assert_eq!(a.value_usd.to_string(), "1234567890123.4567891");
 }
+
+both!(
+    every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states,
+    under_the_default_reading_an_application_holds_nothing_and_says_so,
+    under_the_issuance_reading_a_pending_application_holds_the_allocation,
+    denial_return_and_withdrawal_void_the_hold,
+    fifty_thousand_h100_alone_pass_the_uae_allocation,
+);

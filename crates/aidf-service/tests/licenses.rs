@@ -2,6 +2,8 @@
 //! does not cover it (one test per reason), and licenses are amended, suspended, reinstated and
 //! revoked through dated, audited changes.
 
+mod common;
+
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::{Ledger, LedgerStore, License, LicenseCondition, ShipmentStatus, Timestamp};
 use aidf_service::licenses::{Amendment, ChangeBy, LicenseAction, LicenseError, change_license};
@@ -40,22 +42,21 @@ fn license(id: &str) -> License {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _guard: common::Guard,
     ledger: Ledger,
     policy: Policy,
 }
 
-fn fixture(licenses: &[License]) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut ledger = Ledger::open(dir.path().join("l.db").to_str().expect("utf8")).expect("open");
+fn fixture(pg: bool, licenses: &[License]) -> Option<Fixture> {
+    let (guard, mut ledger) = common::ledger(pg)?;
     for l in licenses {
         ledger.add_license(l, NOW).expect("license");
     }
-    Fixture {
-        _dir: dir,
+    Some(Fixture {
+        _guard: guard,
         ledger,
         policy: Policy::embedded().expect("policy"),
-    }
+    })
 }
 
 fn ship_as(f: &mut Fixture, id: &str, input: &DeterminationInput) -> ShipOutcome {
@@ -76,27 +77,33 @@ fn refusal(f: &mut Fixture, input: &DeterminationInput) -> String {
     out.refusal.expect("a refusal")
 }
 
-#[test]
-fn a_license_that_covers_the_shipment_is_drawn() {
-    let mut f = fixture(&[license("L1")]);
+fn a_license_that_covers_the_shipment_is_drawn(pg: bool) {
+    let Some(mut f) = fixture(pg, &[license("L1")]) else {
+        return;
+    };
     let out = ship_as(&mut f, "s1", &input("Gulf Compute LLC", "H100", 2000));
     assert_eq!(out.status, ShipmentStatus::Authorized, "{:?}", out.refusal);
     assert_eq!(out.license_id.as_deref(), Some("L1"));
 }
 
-#[test]
-fn no_license_recorded_says_so() {
-    let mut f = fixture(&[]);
+fn no_license_recorded_says_so(pg: bool) {
+    let Some(mut f) = fixture(pg, &[]) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(r.contains("no license is recorded"), "{r}");
 }
 
-#[test]
-fn refusal_names_a_license_not_yet_valid() {
-    let mut f = fixture(&[License {
-        granted_on: "2025-07-01".into(),
-        ..license("L1")
-    }]);
+fn refusal_names_a_license_not_yet_valid(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            granted_on: "2025-07-01".into(),
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains(
@@ -106,13 +113,17 @@ fn refusal_names_a_license_not_yet_valid() {
     );
 }
 
-#[test]
-fn refusal_names_an_expired_license() {
-    let mut f = fixture(&[License {
-        granted_on: "2025-01-01".into(),
-        expires_on: "2025-05-31".into(),
-        ..license("L1")
-    }]);
+fn refusal_names_an_expired_license(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            granted_on: "2025-01-01".into(),
+            expires_on: "2025-05-31".into(),
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains("license `L1`: expired (on 2025-05-31; the shipment is dated 2025-06-02)"),
@@ -120,12 +131,16 @@ fn refusal_names_an_expired_license() {
     );
 }
 
-#[test]
-fn refusal_names_exhausted_units_with_the_numbers() {
-    let mut f = fixture(&[License {
-        units_cap: 3_000,
-        ..license("L1")
-    }]);
+fn refusal_names_exhausted_units_with_the_numbers(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            units_cap: 3_000,
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let first = ship_as(&mut f, "s0", &input("Gulf Compute LLC", "H100", 2000));
     assert_eq!(
         first.status,
@@ -142,12 +157,16 @@ fn refusal_names_exhausted_units_with_the_numbers() {
     );
 }
 
-#[test]
-fn refusal_names_exhausted_tpp_with_the_numbers() {
-    let mut f = fixture(&[License {
-        tpp_cap: 30_000_000,
-        ..license("L1")
-    }]);
+fn refusal_names_exhausted_tpp_with_the_numbers(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            tpp_cap: 30_000_000,
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains("license `L1`: exhausted (TPP: 0 used + 31664000 = 31664000 would exceed its cap of 30000000)"),
@@ -155,12 +174,16 @@ fn refusal_names_exhausted_tpp_with_the_numbers() {
     );
 }
 
-#[test]
-fn refusal_names_a_license_for_another_item() {
-    let mut f = fixture(&[License {
-        allowed_item_ids: vec!["B200".into()],
-        ..license("L1")
-    }]);
+fn refusal_names_a_license_for_another_item(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            allowed_item_ids: vec!["B200".into()],
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains("license `L1`: other item (covers B200; the shipment is nvidia-h100-sxm)"),
@@ -168,9 +191,10 @@ fn refusal_names_a_license_for_another_item() {
     );
 }
 
-#[test]
-fn refusal_names_a_license_for_another_consignee() {
-    let mut f = fixture(&[license("L1")]);
+fn refusal_names_a_license_for_another_consignee(pg: bool) {
+    let Some(mut f) = fixture(pg, &[license("L1")]) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Desert Cloud FZ", "H100", 2000));
     assert!(
         r.contains("license `L1`: other consignee (issued to `Gulf Compute LLC`)"),
@@ -190,9 +214,10 @@ fn day(s: &str) -> NaiveDate {
     s.parse().expect("date")
 }
 
-#[test]
-fn refusal_names_a_revoked_license() {
-    let mut f = fixture(&[license("L1")]);
+fn refusal_names_a_revoked_license(pg: bool) {
+    let Some(mut f) = fixture(pg, &[license("L1")]) else {
+        return;
+    };
     let l = change_license(
         &mut f.ledger,
         &by(),
@@ -221,9 +246,10 @@ fn refusal_names_a_revoked_license() {
     );
 }
 
-#[test]
-fn refusal_names_a_suspended_license_and_reinstatement_lifts_it() {
-    let mut f = fixture(&[license("L1")]);
+fn refusal_names_a_suspended_license_and_reinstatement_lifts_it(pg: bool) {
+    let Some(mut f) = fixture(pg, &[license("L1")]) else {
+        return;
+    };
     change_license(
         &mut f.ledger,
         &by(),
@@ -266,12 +292,16 @@ fn refusal_names_a_suspended_license_and_reinstatement_lifts_it() {
     assert_eq!(changes[0].reason, "BIS letter");
 }
 
-#[test]
-fn amendment_raises_a_cap_and_sets_conditions() {
-    let mut f = fixture(&[License {
-        units_cap: 1_000,
-        ..license("L1")
-    }]);
+fn amendment_raises_a_cap_and_sets_conditions(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            units_cap: 1_000,
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains("units: 0 used + 2000 = 2000 would exceed its cap of 1000"),
@@ -326,21 +356,40 @@ fn amendment_raises_a_cap_and_sets_conditions() {
     );
 }
 
-#[test]
-fn every_license_is_named_when_several_miss() {
-    let mut f = fixture(&[
-        License {
-            expires_on: "2025-05-01".into(),
-            ..license("L1")
-        },
-        License {
-            allowed_item_ids: vec!["B200".into()],
-            ..license("L2")
-        },
-    ]);
+fn every_license_is_named_when_several_miss(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[
+            License {
+                expires_on: "2025-05-01".into(),
+                ..license("L1")
+            },
+            License {
+                allowed_item_ids: vec!["B200".into()],
+                ..license("L2")
+            },
+        ],
+    ) else {
+        return;
+    };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
         r.contains("license `L1`: expired") && r.contains("license `L2`: other item"),
         "{r}"
     );
 }
+
+both!(
+    a_license_that_covers_the_shipment_is_drawn,
+    no_license_recorded_says_so,
+    refusal_names_a_license_not_yet_valid,
+    refusal_names_an_expired_license,
+    refusal_names_exhausted_units_with_the_numbers,
+    refusal_names_exhausted_tpp_with_the_numbers,
+    refusal_names_a_license_for_another_item,
+    refusal_names_a_license_for_another_consignee,
+    refusal_names_a_revoked_license,
+    refusal_names_a_suspended_license_and_reinstatement_lifts_it,
+    amendment_raises_a_cap_and_sets_conditions,
+    every_license_is_named_when_several_miss,
+);
