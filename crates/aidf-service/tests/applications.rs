@@ -129,14 +129,18 @@ fn every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states(pg
         (ApplicationState::Withdrawn, "2025-06-07"),
     ];
     for (to, date) in steps {
+        // Each transition commits its own audit outbox row.
+        let before = l.audit_backlog().expect("backlog");
         let v = decide(&mut l, "APP-1", &Decision::To(to), day(date), "", &who()).expect("step");
         assert_eq!(v.application.state, to);
+        assert_eq!(l.audit_backlog().expect("backlog"), before + 1, "{to}");
     }
     let v = show(&mut l, &who(), "APP-1").expect("show");
     assert_eq!(v.transitions.len(), 6);
     assert!(v.transitions.iter().all(|t| t.actor == "local:officer"));
     assert_eq!(v.transitions[5].from, Some(ApplicationState::Registered));
     assert_eq!(v.transitions[5].date, day("2025-06-07"));
+    let before = l.audit_backlog().expect("backlog");
     let e = decide(
         &mut l,
         "APP-1",
@@ -150,6 +154,15 @@ fn every_transition_is_dated_by_its_actor_and_a_refused_one_names_both_states(pg
     assert_eq!(
         e.to_string(),
         "application `APP-1`: an application cannot go from `withdrawn` to `registered`; `withdrawn` is final"
+    );
+    // A refused transition writes nothing (no audit row, no transition).
+    assert_eq!(l.audit_backlog().expect("backlog"), before);
+    assert_eq!(
+        show(&mut l, &who(), "APP-1")
+            .expect("show")
+            .transitions
+            .len(),
+        6
     );
     let e = decide(
         &mut l,
