@@ -531,14 +531,10 @@ fn refusal(
                 d.destination
             ));
         }
-        let why: Vec<String> = misses
-            .iter()
-            .map(|(id, m)| format!("license `{id}`: {m}"))
-            .collect();
         return Some(format!(
             "license required (review policy: {policy}) and no recorded license covers this shipment to `{name}` in {}: {}",
             d.destination,
-            why.join("; ")
+            misses_text(misses)
         ));
     }
     let beyond_licensed = license.is_some_and(|l| l.beyond_allocation);
@@ -809,6 +805,43 @@ fn license_mismatch(
         }
     }
     Ok(None)
+}
+
+/// Licenses named in a refusal: the nearest misses first (a license of this consignee and
+/// destination that is exhausted, expired, not yet valid, for another item, suspended or
+/// revoked), then licenses of other parties; at most [`NAMED_MISSES`], the rest counted.
+fn misses_text(misses: &[(String, LicenseMismatch)]) -> String {
+    let mut sorted: Vec<&(String, LicenseMismatch)> = misses.iter().collect();
+    sorted.sort_by_key(|(_, m)| m.distance());
+    let mut parts: Vec<String> = sorted
+        .iter()
+        .take(NAMED_MISSES)
+        .map(|(id, m)| format!("license `{id}`: {m}"))
+        .collect();
+    if sorted.len() > NAMED_MISSES {
+        parts.push(format!(
+            "and {} more license(s) of other consignees, destinations or items",
+            sorted.len() - NAMED_MISSES
+        ));
+    }
+    parts.join("; ")
+}
+
+/// At most this many licenses are named in a refusal.
+const NAMED_MISSES: usize = 8;
+
+impl LicenseMismatch {
+    /// How far the license is from covering the shipment (0: only its room or dates).
+    fn distance(&self) -> u8 {
+        match self {
+            LicenseMismatch::Exhausted { .. } | LicenseMismatch::NoAccount { .. } => 0,
+            LicenseMismatch::Expired { .. } | LicenseMismatch::NotYetValid { .. } => 1,
+            LicenseMismatch::Suspended | LicenseMismatch::Revoked => 2,
+            LicenseMismatch::OtherItem { .. } => 3,
+            LicenseMismatch::OtherDestination { .. } => 4,
+            LicenseMismatch::OtherConsignee { .. } => 5,
+        }
+    }
 }
 
 /// Why a recorded license does not cover a shipment (each named in the refusal).

@@ -202,6 +202,45 @@ fn refusal_names_a_license_for_another_consignee(pg: bool) {
     );
 }
 
+fn refusal_names_a_license_for_another_destination(pg: bool) {
+    let Some(mut f) = fixture(
+        pg,
+        &[License {
+            destination_country: "SA".into(),
+            ..license("L1")
+        }],
+    ) else {
+        return;
+    };
+    let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
+    assert!(
+        r.contains("license `L1`: other destination (issued for SA)"),
+        "{r}"
+    );
+}
+
+fn the_nearest_misses_are_named_first_and_the_rest_counted(pg: bool) {
+    let mut all: Vec<License> = (0..10)
+        .map(|i| License {
+            consignee: format!("Other Co {i}"),
+            ..license(&format!("L{i:02}"))
+        })
+        .collect();
+    all.push(License {
+        expires_on: "2025-05-01".into(),
+        ..license("LX")
+    });
+    let Some(mut f) = fixture(pg, &all) else {
+        return;
+    };
+    let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
+    assert!(r.contains(": license `LX`: expired"), "{r}");
+    assert!(
+        r.ends_with("and 3 more license(s) of other consignees, destinations or items"),
+        "{r}"
+    );
+}
+
 fn by() -> ChangeBy<'static> {
     ChangeBy {
         record_prefix: "",
@@ -380,6 +419,8 @@ fn every_license_is_named_when_several_miss(pg: bool) {
 }
 
 both!(
+    refusal_names_a_license_for_another_destination,
+    the_nearest_misses_are_named_first_and_the_rest_counted,
     a_license_that_covers_the_shipment_is_drawn,
     no_license_recorded_says_so,
     refusal_names_a_license_not_yet_valid,
