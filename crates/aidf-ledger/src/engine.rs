@@ -1545,6 +1545,7 @@ pub(crate) fn write_application<T: TxOps + ?Sized>(
     };
     let held = hold_shipment_accounts(tx, &view)?;
     compare_balances(tx, &w.expected, &held, now)?;
+    register_parties(tx, &w.parties, now)?;
     if let Some(l) = &w.license {
         add_license(tx, l, now)?;
     }

@@ -634,6 +634,8 @@ pub struct ApplicationWrite {
     pub ops: Vec<Op>,
     /// Balances the application's determination read, compared before anything is written.
     pub expected: Vec<ExpectedBalance>,
+    /// Parties of the application, added to the registry if absent.
+    pub parties: Vec<Party>,
 }
 
 /// An application as stored: its current state and its transitions in order.

@@ -831,6 +831,7 @@ pub fn submit(
             accounts,
             ops,
             expected,
+            parties: vec![consignee_party(input, who.tenant)],
         };
         match store.write_application(&w, who.now) {
             Ok(_) => return show(store, who, &input.id),
@@ -842,6 +843,19 @@ pub fn submit(
         }
     }
     Err(ApplicationError::Contention(input.id.clone()))
+}
+
+/// The ultimate consignee as the ledger's party registry keys it (as a shipment does).
+fn consignee_party(input: &ApplicationInput, tenant: &str) -> aidf_ledger::Party {
+    let c = &input.consignee;
+    aidf_ledger::Party {
+        tenant: tenant.to_string(),
+        id: aidf_core::PartyId::of(&c.name, &c.hq).to_string(),
+        name: c.name.trim().to_string(),
+        normalized_name: aidf_core::party::normalize_name(&c.name),
+        hq: c.hq.trim().to_ascii_uppercase(),
+        parent_hq: c.parent_hq.as_ref().map(|p| p.trim().to_ascii_uppercase()),
+    }
 }
 
 fn new_transition(

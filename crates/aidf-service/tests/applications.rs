@@ -201,6 +201,13 @@ fn under_the_default_reading_an_application_holds_nothing_and_says_so(pg: bool) 
         "{assumptions}"
     );
     assert_eq!(alloc(&mut l), (0, 0));
+    // The consignee is in the party registry, keyed as a shipment keys it.
+    let id = aidf_core::PartyId::of("Gulf Compute LLC", "AE");
+    let party = l
+        .party(&format!("local/{id}"))
+        .expect("read")
+        .expect("registered");
+    assert_eq!(party.name, "Gulf Compute LLC");
     // A second one is determined against exports only: still presumption of approval.
     let v2 = submit(&mut l, &policy, &application("APP-2", 45_000), &who()).expect("submit");
     assert_eq!(v2.application.review_policy.as_deref(), Some("approval"));
