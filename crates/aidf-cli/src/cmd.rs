@@ -127,6 +127,14 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::ledger_cmd::LicenseAction,
     },
+    /// License applications (BIS-748P): submit, decide, transition, list, show.
+    Application {
+        /// Ledger location.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: crate::application_cmd::ApplicationAction,
+    },
     /// Validated end users (UVEU/NVEU) and their sites.
     Veu {
         /// Ledger location.
@@ -502,6 +510,9 @@ pub fn run(
         }
         Command::License { db, action } => {
             ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action)?
+        }
+        Command::Application { db, action } => {
+            crate::application_cmd::run(&policy, &ledger_cmd::db_arg(&db), action)?
         }
         Command::Veu { db, action } => ledger_cmd::veu(&policy, &ledger_cmd::db_arg(&db), action)?,
         Command::G2g {

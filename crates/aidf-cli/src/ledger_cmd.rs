@@ -452,11 +452,109 @@ pub enum LicenseAction {
     },
     /// List licenses.
     List,
-    /// Show one license with its balances.
+    /// Show one license with its balances and changes.
     Show {
         /// License id.
         id: String,
     },
+    /// Amend a license: caps, expiry or conditions (a dated, audited change).
+    Amend {
+        /// License id.
+        id: String,
+        /// New units cap.
+        #[arg(long)]
+        units: Option<u64>,
+        /// New TPP cap.
+        #[arg(long)]
+        tpp: Option<u64>,
+        /// New expiry.
+        #[arg(long)]
+        expires: Option<NaiveDate>,
+        /// New conditions (JSON array, replaces the old ones).
+        #[arg(long)]
+        conditions: Option<PathBuf>,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Suspend a license (unusable until reinstated).
+    Suspend {
+        /// License id.
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Reinstate a suspended license.
+    Reinstate {
+        /// License id.
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Revoke a license (final).
+    Revoke {
+        /// License id.
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+}
+
+/// Date and reason of a license change.
+#[derive(Debug, clap::Args)]
+pub struct ChangeArgs {
+    /// Date of the change.
+    #[arg(long)]
+    date: NaiveDate,
+    /// Why (what BIS said).
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+/// Runs `aidf license amend|suspend|reinstate|revoke`.
+fn change(store: &mut dyn LedgerStore, action: LicenseAction) -> Result<()> {
+    use aidf_service::licenses::{Amendment, ChangeBy, LicenseAction as Change, change_license};
+    let (id, change, args) = match action {
+        LicenseAction::Amend {
+            id,
+            units,
+            tpp,
+            expires,
+            conditions,
+            change,
+        } => {
+            let conditions = conditions
+                .map(|f| -> Result<Vec<aidf_ledger::LicenseCondition>> {
+                    serde_json::from_str(&read_input(&f)?)
+                        .map_err(|e| anyhow::anyhow!("option `--conditions`: {e}"))
+                })
+                .transpose()?;
+            let a = Amendment {
+                units,
+                tpp,
+                expires_on: expires,
+                conditions,
+            };
+            (id, Change::Amend(a), change)
+        }
+        LicenseAction::Suspend { id, change } => (id, Change::Suspend, change),
+        LicenseAction::Reinstate { id, change } => (id, Change::Reinstate, change),
+        LicenseAction::Revoke { id, change } => (id, Change::Revoke, change),
+        _ => bail!("not a license change"),
+    };
+    let actor = AuditContext::local_user().actor;
+    let by = ChangeBy {
+        record_prefix: "",
+        actor: &actor,
+        now: Timestamp::now_utc(),
+    };
+    pretty(&change_license(
+        store,
+        &by,
+        &id,
+        &change,
+        args.date,
+        &args.reason,
+    )?)
 }
 
 /// Runs `aidf license …`.
@@ -504,6 +602,7 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
                 granted_on: granted.to_string(),
                 expires_on: expires.to_string(),
                 beyond_allocation,
+                ..License::default()
             };
             pretty(&store.add_license(&l, now)?)
         }
@@ -514,8 +613,10 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
                 .with_context(|| format!("argument `ID`: unknown license `{id}`"))?;
             let tpp = store.balance(&l.tpp_account(), None)?;
             let units = store.balance(&l.units_account(), None)?;
-            pretty(&json!({"license": l, "tpp": tpp, "units": units}))
+            let changes = store.license_changes(&id)?;
+            pretty(&json!({"license": l, "tpp": tpp, "units": units, "changes": changes}))
         }
+        other => change(store, other),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `aidf`: export-control determinations under the AI Diffusion framework and the rules around it.
 
+mod application_cmd;
 mod batch_cmd;
 mod cmd;
 mod config;

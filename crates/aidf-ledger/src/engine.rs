@@ -22,6 +22,9 @@ pub(crate) enum RecordTable {
     G2g,
     Shipments,
     Parties,
+    Applications,
+    ApplicationTransitions,
+    LicenseChanges,
 }
 
 impl RecordTable {
@@ -32,6 +35,9 @@ impl RecordTable {
             RecordTable::G2g => "g2g_arrangements",
             RecordTable::Shipments => "shipments",
             RecordTable::Parties => "parties",
+            RecordTable::Applications => "applications",
+            RecordTable::ApplicationTransitions => "application_transitions",
+            RecordTable::LicenseChanges => "license_changes",
         }
     }
 }
@@ -413,6 +419,8 @@ pub(crate) trait TxOps {
     fn due_accounts(&mut self, now: Timestamp) -> Result<Vec<String>>;
     fn insert_entry(&mut self, entry: &NewEntry<'_>) -> Result<()>;
     fn get_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
+    /// Replaces a record's body (tables without an append-only trigger: licenses, applications).
+    fn update_record(&mut self, table: RecordTable, id: &str, body: &str) -> Result<()>;
     fn insert_record(
         &mut self,
         table: RecordTable,
@@ -1498,4 +1506,163 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         now,
     )?;
     Ok(shipment)
+}
+
+/// Refuses a write whose `seq` is not the number of changes stored under `id` in `table`
+/// (`<id>/<seq:06>` ids): another writer changed the record since the caller read it.
+fn check_seq<T: TxOps + ?Sized>(
+    tx: &mut T,
+    table: RecordTable,
+    record: &'static str,
+    id: &str,
+    seq: u32,
+) -> Result<String> {
+    let this = format!("{id}/{seq:06}");
+    let before_missing = match seq.checked_sub(1) {
+        Some(prev) => tx.get_record(table, &format!("{id}/{prev:06}"))?.is_none(),
+        None => false,
+    };
+    if before_missing || tx.get_record(table, &this)?.is_some() {
+        return Err(LedgerError::StaleRecord {
+            record,
+            id: id.to_owned(),
+            expected: seq,
+        });
+    }
+    Ok(this)
+}
+
+/// Records an application's transition (see [`crate::ApplicationWrite`]): compares the balances
+/// its determination read, records the license of an approval, applies the hold's ops, stores
+/// the application's state and appends the transition, all in the caller's transaction.
+pub(crate) fn write_application<T: TxOps + ?Sized>(
+    tx: &mut T,
+    w: &crate::ApplicationWrite,
+    now: Timestamp,
+) -> Result<Vec<Applied>> {
+    validate::record_id("application id", &w.id)?;
+    let tid = check_seq(
+        tx,
+        RecordTable::ApplicationTransitions,
+        "application",
+        &w.id,
+        w.seq,
+    )?;
+    let stored = tx.get_record(RecordTable::Applications, &w.id)?;
+    match (w.seq, stored.is_some()) {
+        (0, true) => {
+            return Err(LedgerError::RecordExists {
+                record: "application",
+                id: w.id.clone(),
+                field: "id",
+            });
+        }
+        (1.., false) => {
+            return Err(LedgerError::UnknownRecord {
+                record: "application",
+                id: w.id.clone(),
+            });
+        }
+        _ => {}
+    }
+    let view = NewShipment {
+        shipment_id: w.id.clone(),
+        accounts: w.accounts.clone(),
+        ops: w.ops.clone(),
+        expected: w.expected.clone(),
+        ..NewShipment::default()
+    };
+    let mut held = hold_shipment_accounts(tx, &view)?;
+    compare_balances(tx, &w.expected, &held, now)?;
+    register_parties(tx, &w.parties, now)?;
+    if let Some(l) = &w.license {
+        add_license(tx, l, now)?;
+        // The license opened accounts of its own: read what the ops will find.
+        held = hold_shipment_accounts(tx, &view)?;
+    }
+    let applied = if w.ops.is_empty() {
+        Vec::new()
+    } else {
+        let mut ops = prepare_accounts(tx, &view, &held, now)?;
+        let cap_ops = ops.len();
+        ops.extend(w.ops.iter().cloned());
+        let mut applied = apply_ops(tx, &ops, now, None)?;
+        applied.drain(..cap_ops);
+        applied
+    };
+    let body = serde_json::to_string(&w.body)?;
+    if w.seq == 0 {
+        tx.insert_record(RecordTable::Applications, &w.id, &body, now)?;
+    } else {
+        tx.update_record(RecordTable::Applications, &w.id, &body)?;
+    }
+    let transition = serde_json::to_string(&w.transition)?;
+    tx.insert_record(RecordTable::ApplicationTransitions, &tid, &transition, now)?;
+    Ok(applied)
+}
+
+/// Records a change to a license (see [`crate::LicenseChange`]): the license's new state, its
+/// caps set on its accounts, and the change appended, in the caller's transaction.
+pub(crate) fn change_license<T: TxOps + ?Sized>(
+    tx: &mut T,
+    c: &crate::LicenseChange,
+    now: Timestamp,
+) -> Result<License> {
+    let l = &c.license;
+    let Some(body) = tx.get_record(RecordTable::Licenses, &l.id)? else {
+        return Err(LedgerError::UnknownRecord {
+            record: "license",
+            id: l.id.clone(),
+        });
+    };
+    let stored: License = serde_json::from_str(&body)?;
+    let cid = check_seq(tx, RecordTable::LicenseChanges, "license", &l.id, c.seq)?;
+    validate::date("change date", &c.date)?;
+    validate::date("expiry date", &l.expires_on)?;
+    if l.expires_on < l.granted_on {
+        return Err(LedgerError::InvalidField {
+            field: "expiry date",
+            value: l.expires_on.clone(),
+            reason: "must not precede the granted date",
+        });
+    }
+    if stored.status == crate::LicenseStatus::Revoked {
+        return Err(LedgerError::InvalidField {
+            field: "license",
+            value: l.id.clone(),
+            reason: "a revoked license cannot be changed",
+        });
+    }
+    let mut ops = Vec::new();
+    for (suffix, key, old, new) in [
+        ("tpp", l.tpp_account(), stored.tpp_cap, l.tpp_cap),
+        ("units", l.units_account(), stored.units_cap, l.units_cap),
+    ] {
+        if new == 0 {
+            return Err(LedgerError::InvalidField {
+                field: "license cap",
+                value: "0".into(),
+                reason: "a license authorizes at least one unit and some TPP",
+            });
+        }
+        if old != new {
+            ops.push(Op::SetCap {
+                op_id: format!("license:{}:change:{}:{suffix}", l.id, c.seq),
+                account: key,
+                cap: Some(new),
+                meta: Meta::default(),
+            });
+        }
+    }
+    if !ops.is_empty() {
+        apply_ops(tx, &ops, now, None)?;
+    }
+    tx.update_record(RecordTable::Licenses, &l.id, &serde_json::to_string(l)?)?;
+    tx.insert_record(
+        RecordTable::LicenseChanges,
+        &cid,
+        &serde_json::to_string(c)?,
+        now,
+    )?;
+    Ok(l.clone())
 }

@@ -188,6 +188,26 @@ pub enum LedgerError {
         /// First field that differs.
         field: &'static str,
     },
+    /// Another writer changed the record since it was read.
+    #[error(
+        "{record} `{id}` changed since it was read (expected {expected} change(s) before this one); read it again"
+    )]
+    StaleRecord {
+        /// Record type (`application`, `license`).
+        record: &'static str,
+        /// Record id.
+        id: String,
+        /// Changes the writer had seen.
+        expected: u32,
+    },
+    /// A record that must exist does not.
+    #[error("unknown {record} `{id}`")]
+    UnknownRecord {
+        /// Record type.
+        record: &'static str,
+        /// Record id.
+        id: String,
+    },
     /// A shipment id recorded before for a different request.
     #[error(
         "shipment `{shipment_id}` was recorded for a different request (digest {stored}); use a new id"

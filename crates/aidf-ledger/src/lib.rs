@@ -71,8 +71,9 @@ pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
 pub use sqlite::SqliteLedger;
 pub use types::{
-    Account, AccountKind, AccountSpec, Applied, Balance, Entry, EntryKind, ExpectedBalance,
-    G2gArrangement, Hold, HoldState, License, Meta, Op, OpResult, Party, Shipment, ShipmentStatus,
+    Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
+    ExpectedBalance, G2gArrangement, Hold, HoldState, License, LicenseChange, LicenseCondition,
+    LicenseStatus, Meta, Op, OpResult, Party, Shipment, ShipmentStatus, StoredApplication,
     Timestamp, Veu, VeuKind, VeuSite,
 };
 
@@ -83,10 +84,10 @@ use audit::{
 use engine::{RecordTable, TxOps};
 
 /// The schema version this build writes (the last migration's number).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 4;
+pub const MIGRATION_COUNT: i64 = 5;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -153,6 +154,18 @@ pub trait LedgerStore: Send + std::fmt::Debug {
 
     /// Records a license and opens `license:<id>:tpp` / `license:<id>:units` (idempotent).
     fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License>;
+    /// Changes a recorded license (amend, suspend, reinstate, revoke): its new state and caps
+    /// with the change appended, one transaction, audited as `license.<kind>`.
+    fn change_license(&mut self, change: &LicenseChange, now: Timestamp) -> Result<License>;
+    /// A license's changes, oldest first.
+    fn license_changes(&mut self, id: &str) -> Result<Vec<LicenseChange>>;
+    /// Records an application's transition with its hold ops (and the license of an approval),
+    /// one transaction, audited as `application.<state>`.
+    fn write_application(&mut self, w: &ApplicationWrite, now: Timestamp) -> Result<Vec<Applied>>;
+    /// An application with its transitions.
+    fn application(&mut self, id: &str) -> Result<Option<StoredApplication>>;
+    /// Every application's current state, by id.
+    fn applications(&mut self) -> Result<Vec<serde_json::Value>>;
     /// A license by id.
     fn license(&mut self, id: &str) -> Result<Option<License>>;
     /// All licenses, ordered by id.
@@ -425,6 +438,13 @@ pub(crate) trait Store {
     fn read_sums(&mut self) -> Result<Sums>;
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>>;
+    /// Records with `from <= id < before`, by id.
+    fn read_records_range(
+        &mut self,
+        table: RecordTable,
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<String>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -623,6 +643,54 @@ macro_rules! impl_ledger_store {
                     let e = audit::event("license.add", &license.id, license, "recorded");
                     Ok((l, Some(e)))
                 })
+            }
+            fn change_license(&mut self, c: &LicenseChange, now: Timestamp) -> Result<License> {
+                self.write(&mut |tx| {
+                    let l = engine::change_license(tx, c, now)?;
+                    let action = format!("license.{}", c.kind);
+                    let e = audit::event(&action, &c.license.id, c, l.status.as_str());
+                    Ok((l, Some(e)))
+                })
+            }
+            fn license_changes(&mut self, id: &str) -> Result<Vec<LicenseChange>> {
+                let (from, before) = (format!("{id}/"), format!("{id}0"));
+                self.read_records_range(RecordTable::LicenseChanges, &from, &before)?
+                    .iter()
+                    .map(|b| decode("license_changes", b))
+                    .collect()
+            }
+            fn write_application(
+                &mut self,
+                w: &ApplicationWrite,
+                now: Timestamp,
+            ) -> Result<Vec<Applied>> {
+                self.write(&mut |tx| {
+                    let applied = engine::write_application(tx, w, now)?;
+                    let action = format!("application.{}", w.state);
+                    let e = audit::event(&action, &w.id, &w.transition, &w.state);
+                    Ok((applied, Some(e)))
+                })
+            }
+            fn application(&mut self, id: &str) -> Result<Option<StoredApplication>> {
+                let Some(body) = self.read_record(RecordTable::Applications, id)? else {
+                    return Ok(None);
+                };
+                let (from, before) = (format!("{id}/"), format!("{id}0"));
+                let transitions = self
+                    .read_records_range(RecordTable::ApplicationTransitions, &from, &before)?
+                    .iter()
+                    .map(|b| decode("application_transitions", b))
+                    .collect::<Result<_>>()?;
+                Ok(Some(StoredApplication {
+                    body: decode("applications", &body)?,
+                    transitions,
+                }))
+            }
+            fn applications(&mut self) -> Result<Vec<serde_json::Value>> {
+                self.read_records(RecordTable::Applications)?
+                    .iter()
+                    .map(|b| decode("applications", b))
+                    .collect()
             }
             fn license(&mut self, id: &str) -> Result<Option<License>> {
                 self.read_record(RecordTable::Licenses, id)?
@@ -875,6 +943,21 @@ impl LedgerStore for Ledger {
     }
     fn add_license(&mut self, license: &License, now: Timestamp) -> Result<License> {
         self.store().add_license(license, now)
+    }
+    fn change_license(&mut self, c: &LicenseChange, now: Timestamp) -> Result<License> {
+        self.store().change_license(c, now)
+    }
+    fn license_changes(&mut self, id: &str) -> Result<Vec<LicenseChange>> {
+        self.store().license_changes(id)
+    }
+    fn write_application(&mut self, w: &ApplicationWrite, now: Timestamp) -> Result<Vec<Applied>> {
+        self.store().write_application(w, now)
+    }
+    fn application(&mut self, id: &str) -> Result<Option<StoredApplication>> {
+        self.store().application(id)
+    }
+    fn applications(&mut self) -> Result<Vec<serde_json::Value>> {
+        self.store().applications()
     }
     fn license(&mut self, id: &str) -> Result<Option<License>> {
         self.store().license(id)

@@ -158,6 +158,22 @@ CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT
 ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
+/// Schema version 6: license applications (current state; dated transitions, append-only) and
+/// license changes (append-only). Version 5 is the shipment register's (another branch).
+const MIGRATION_6: &str = r#"
+CREATE TABLE applications (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE application_transitions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER application_transitions_append_only BEFORE UPDATE OR DELETE ON application_transitions
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER application_transitions_no_truncate BEFORE TRUNCATE ON application_transitions
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE license_changes (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER license_changes_append_only BEFORE UPDATE OR DELETE ON license_changes
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER license_changes_no_truncate BEFORE TRUNCATE ON license_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -194,6 +210,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "parties",
         sql: MIGRATION_4,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 6,
+        name: "applications",
+        sql: MIGRATION_6,
         backfill: None,
         finish: "",
     },
@@ -699,6 +722,12 @@ impl TxOps for PgTx<'_, '_> {
             .transpose()?)
     }
 
+    fn update_record(&mut self, table: RecordTable, id: &str, body: &str) -> Result<()> {
+        let sql = format!("UPDATE {} SET body = $2 WHERE id = $1", table.name());
+        self.tx.execute(&sql, &[&id, &body])?;
+        Ok(())
+    }
+
     fn insert_record(
         &mut self,
         table: RecordTable,
@@ -1119,6 +1148,24 @@ impl Store for PgLedger {
             .query_opt(&st, &[&id])?
             .map(|r| r.try_get(0))
             .transpose()?)
+    }
+
+    fn read_records_range(
+        &mut self,
+        table: RecordTable,
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT body FROM {} WHERE id >= $1 AND id < $2 ORDER BY id",
+            table.name()
+        );
+        Ok(self
+            .client
+            .query(&sql, &[&from, &before])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
     }
 
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {

@@ -128,6 +128,23 @@ CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGE
 ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
+/// Schema version 6: license applications (their current state and their dated transitions,
+/// append-only) and license changes (amendments, suspensions, revocations; append-only). Version
+/// 5 is the shipment register's (another branch); the numbers need not be contiguous.
+const MIGRATION_6: &str = r#"
+CREATE TABLE applications (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE application_transitions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER application_transitions_no_update BEFORE UPDATE ON application_transitions
+    BEGIN SELECT RAISE(ABORT, 'application transitions are append-only'); END;
+CREATE TRIGGER application_transitions_no_delete BEFORE DELETE ON application_transitions
+    BEGIN SELECT RAISE(ABORT, 'application transitions are append-only'); END;
+CREATE TABLE license_changes (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER license_changes_no_update BEFORE UPDATE ON license_changes
+    BEGIN SELECT RAISE(ABORT, 'license changes are append-only'); END;
+CREATE TRIGGER license_changes_no_delete BEFORE DELETE ON license_changes
+    BEGIN SELECT RAISE(ABORT, 'license changes are append-only'); END;
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -164,6 +181,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "parties",
         sql: MIGRATION_4,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 6,
+        name: "applications",
+        sql: MIGRATION_6,
         backfill: None,
         finish: "",
     },
@@ -794,6 +818,16 @@ impl TxOps for SqlTx<'_> {
             .optional()?)
     }
 
+    fn update_record(&mut self, table: RecordTable, id: &str, body: &str) -> Result<()> {
+        self.0
+            .prepare_cached(&format!(
+                "UPDATE {} SET body = ?2 WHERE id = ?1",
+                table.name()
+            ))?
+            .execute(params![id, body])?;
+        Ok(())
+    }
+
     fn insert_record(
         &mut self,
         table: RecordTable,
@@ -1332,6 +1366,21 @@ impl Store for SqliteLedger {
 
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>> {
         SqlTx(&self.conn).get_record(table, id)
+    }
+
+    fn read_records_range(
+        &mut self,
+        table: RecordTable,
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT body FROM {} WHERE id >= ?1 AND id < ?2 ORDER BY id",
+            table.name()
+        ))?;
+        Ok(stmt
+            .query_map([from, before], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?)
     }
 
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {

@@ -498,8 +498,52 @@ pub struct Hold {
     pub meta: Meta,
 }
 
-/// An export license and its caps. Creating one opens `license:<id>:tpp` and `license:<id>:units`.
+/// Whether a license may be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseStatus {
+    /// Usable within its dates and caps.
+    #[default]
+    Active,
+    /// Suspended by BIS: unusable until reinstated.
+    Suspended,
+    /// Revoked by BIS: never usable again.
+    Revoked,
+}
+
+impl LicenseStatus {
+    /// The name used in records and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseStatus::Active => "active",
+            LicenseStatus::Suspended => "suspended",
+            LicenseStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// A condition BIS attached to a license (BIS-748P approvals carry them as riders).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LicenseCondition {
+    /// The end user named on the license may not be changed: a shipment to another consignee is
+    /// refused (checked at ship time).
+    EndUserUnchanged,
+    /// Each export is reported to BIS within `days` days (an obligation added to each shipment,
+    /// with its due date).
+    ReportWithinDays {
+        /// Days after the export.
+        days: u32,
+    },
+    /// Any other condition, as BIS wrote it (shown with each shipment; not checked).
+    Text {
+        /// The condition's text.
+        text: String,
+    },
+}
+
+/// An export license and its caps. Creating one opens `license:<id>:tpp` and `license:<id>:units`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct License {
     /// License id.
     pub id: String,
@@ -523,6 +567,84 @@ pub struct License {
     /// still shows every TPP.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub beyond_allocation: bool,
+    /// Active, suspended or revoked (changed only through [`LicenseChange`]s).
+    #[serde(default, skip_serializing_if = "is_active")]
+    pub status: LicenseStatus,
+    /// Conditions BIS attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<LicenseCondition>,
+    /// The application it was granted on, if recorded through one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    /// The country-allocation account the license drew when it was issued (the regime read the
+    /// allocation as consumed on issuance): shipments under it do not draw that account again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation_drawn: Option<String>,
+    /// Declared value in USD, an exact decimal string, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_usd: Option<String>,
+}
+
+fn is_active(s: &LicenseStatus) -> bool {
+    *s == LicenseStatus::Active
+}
+
+/// A change to a recorded license (amendment, suspension, reinstatement, revocation): the
+/// license as it stands after it, appended as the license's change number `seq` (0-based), in the
+/// same transaction as the new caps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseChange {
+    /// The license after the change (same id).
+    pub license: License,
+    /// Changes already stored for this license; another writer's change in between is
+    /// [`crate::LedgerError::StaleRecord`].
+    pub seq: u32,
+    /// `amend`, `suspend`, `reinstate` or `revoke` (the audit action is `license.<kind>`).
+    pub kind: String,
+    /// Business date of the change (`YYYY-MM-DD`).
+    pub date: String,
+    /// Who recorded it.
+    pub actor: String,
+    /// Why (free text, may be empty).
+    pub reason: String,
+}
+
+/// A write of a license application (see `aidf_service::application`): its current state, one
+/// dated transition appended as number `seq`, the license it was approved into, and the ops of
+/// its allocation hold, in one transaction. The ledger does not know the application's rules; it
+/// keeps the record, the transitions append-only, and the ops atomic with them.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationWrite {
+    /// Application id (record id grammar).
+    pub id: String,
+    /// Transitions already stored; another writer's transition in between is
+    /// [`crate::LedgerError::StaleRecord`].
+    pub seq: u32,
+    /// The application as it stands after the transition.
+    pub body: serde_json::Value,
+    /// The transition (dated, with its actor).
+    pub transition: serde_json::Value,
+    /// The state reached (the audit outcome).
+    pub state: String,
+    /// A license recorded with the transition (an approval).
+    pub license: Option<License>,
+    /// Accounts the ops need, opened if absent.
+    pub accounts: Vec<AccountSpec>,
+    /// Ops (a hold placed, posted or voided), one linked batch.
+    pub ops: Vec<Op>,
+    /// Balances the application's determination read, compared before anything is written.
+    pub expected: Vec<ExpectedBalance>,
+    /// Parties of the application, added to the registry if absent.
+    pub parties: Vec<Party>,
+}
+
+/// An application as stored: its current state and its transitions in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredApplication {
+    /// Current state.
+    pub body: serde_json::Value,
+    /// Every transition, oldest first.
+    pub transitions: Vec<serde_json::Value>,
 }
 
 impl License {

@@ -581,6 +581,7 @@ fn license() -> License {
         granted_on: "2025-02-01".into(),
         expires_on: "2027-01-31".into(),
         beyond_allocation: false,
+        ..License::default()
     }
 }
 
@@ -1001,6 +1002,104 @@ impl BalanceExt for Balance {
     }
 }
 
+/// Issue 15: an application's write (record, appended transition, hold ops, the license of an
+/// approval) is one transaction; a stale sequence number writes nothing; transitions and license
+/// changes are append-only; a license change sets the caps with it.
+fn applications_and_license_changes(b: &Backend) {
+    let mut l = b.open();
+    setup(&mut l);
+    let hold = |id: &str, amount: u64| aidf_ledger::ApplicationWrite {
+        id: id.into(),
+        seq: 0,
+        body: serde_json::json!({"id": id, "state": "submitted"}),
+        transition: serde_json::json!({"to": "submitted"}),
+        state: "submitted".into(),
+        ops: vec![reserve(&format!("application:{id}:hold"), MY, amount)],
+        expected: vec![ExpectedBalance {
+            key: MY.into(),
+            used: 0,
+            posted_only: false,
+        }],
+        ..Default::default()
+    };
+    l.write_application(&hold("APP-1", 40), t(1))
+        .expect("submit");
+    assert_eq!(bal(&mut l, MY).pending, 40);
+    // The balance it read has moved: nothing of the second is written.
+    let e = l.write_application(&hold("APP-2", 10), t(2)).unwrap_err();
+    assert!(e.is_balance_moved(), "{e:?}");
+    assert!(l.application("APP-2").expect("read").is_none());
+    // The same id again: its submission is stored, so the write is stale; nothing written.
+    let again = aidf_ledger::ApplicationWrite {
+        expected: Vec::new(),
+        ..hold("APP-1", 40)
+    };
+    let e = l.write_application(&again, t(2)).unwrap_err();
+    assert!(
+        matches!(e, LedgerError::StaleRecord { expected: 0, .. }),
+        "{e:?}"
+    );
+    assert_eq!(bal(&mut l, MY).pending, 40);
+    // Approval: the hold posted, the license recorded, the transition appended.
+    let approve = aidf_ledger::ApplicationWrite {
+        id: "APP-1".into(),
+        seq: 1,
+        body: serde_json::json!({"id": "APP-1", "state": "approved"}),
+        transition: serde_json::json!({"to": "approved"}),
+        state: "approved".into(),
+        license: Some(license()),
+        ops: vec![Op::Post {
+            op_id: "application:APP-1:hold:post".into(),
+            pending_id: "application:APP-1:hold".into(),
+            amount: None,
+            meta: Meta::default(),
+        }],
+        ..Default::default()
+    };
+    l.write_application(&approve, t(3)).expect("approve");
+    let e = l.write_application(&approve, t(3)).unwrap_err();
+    assert!(
+        matches!(e, LedgerError::StaleRecord { expected: 1, .. }),
+        "{e:?}"
+    );
+    assert_eq!((bal(&mut l, MY).posted, bal(&mut l, MY).pending), (40, 0));
+    let stored = l.application("APP-1").expect("read").expect("stored");
+    assert_eq!(stored.body["state"], "approved");
+    assert_eq!(stored.transitions.len(), 2);
+    assert_eq!(l.applications().expect("all").len(), 1);
+    let lic = l.license("L-2025-001").expect("read").expect("license");
+    // A change: caps set with it, appended, stale numbers refused.
+    let change = aidf_ledger::LicenseChange {
+        license: License {
+            units_cap: 2000,
+            status: aidf_ledger::LicenseStatus::Suspended,
+            ..lic
+        },
+        seq: 0,
+        kind: "suspend".into(),
+        date: "2025-03-01".into(),
+        actor: "officer".into(),
+        reason: String::new(),
+    };
+    l.change_license(&change, t(4)).expect("change");
+    assert_eq!(
+        l.account("license:L-2025-001:units").expect("a").cap,
+        Some(2000)
+    );
+    let e = l.change_license(&change, t(4)).unwrap_err();
+    assert!(matches!(e, LedgerError::StaleRecord { .. }), "{e:?}");
+    assert_eq!(l.license_changes("L-2025-001").expect("changes").len(), 1);
+    let now = l.license("L-2025-001").expect("read").expect("license");
+    assert_eq!(now.status, aidf_ledger::LicenseStatus::Suspended);
+    for table in ["application_transitions", "license_changes"] {
+        let upd = b.raw_exec(&format!("UPDATE {table} SET body = '{{}}'"));
+        assert!(upd.is_err_and(|e| e.contains("append-only")), "{table}");
+        let del = b.raw_exec(&format!("DELETE FROM {table}"));
+        assert!(del.is_err_and(|e| e.contains("append-only")), "{table}");
+    }
+    l.check_invariants().expect("invariants");
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1027,4 +1126,5 @@ suite!(
     business_dates,
     append_only,
     group,
+    applications_and_license_changes,
 );

@@ -97,6 +97,22 @@ fn check_migrated(l: &mut Ledger, v1: &V1Ops) {
             .count(),
         1
     );
+    // Schema 6: an upgraded ledger has no applications and records one, and license changes.
+    assert!(l.applications().expect("applications").is_empty());
+    let w = aidf_ledger::ApplicationWrite {
+        id: "APP-upgraded".into(),
+        body: serde_json::json!({"state": "submitted"}),
+        transition: serde_json::json!({"to": "submitted"}),
+        state: "submitted".into(),
+        ..Default::default()
+    };
+    l.write_application(&w, Timestamp::now_utc())
+        .expect("application on an upgraded ledger");
+    let stored = l
+        .application("APP-upgraded")
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.transitions.len(), 1);
 }
 
 #[test]

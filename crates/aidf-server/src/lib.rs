@@ -8,6 +8,7 @@
 //! URL lets several instances share one ledger and one audit chain. `/` serves the web dashboard
 //! from assets embedded in the binary (`web.rs`).
 
+mod applications;
 pub mod audit;
 pub mod auth;
 mod metrics;

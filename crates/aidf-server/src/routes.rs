@@ -31,10 +31,36 @@ pub struct Body<T> {
     digest: String,
 }
 
+impl<T> Body<T> {
+    /// The parsed body.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+    /// The parsed body, taken.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+    /// The body's digest.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
 /// The raw body and its digest, for handlers that parse it themselves (once).
 pub struct Raw {
     bytes: Bytes,
     digest: String,
+}
+
+impl Raw {
+    /// The body.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// The body's digest.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
 }
 
 impl FromRequest<Arc<AppState>> for Raw {
@@ -121,7 +147,7 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<
 }
 
 /// `Path`, with its rejection as problem+json.
-pub struct P<T>(T);
+pub struct P<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<AppState>>
     for P<T>
@@ -209,7 +235,7 @@ async fn audited<T>(
 
 /// For a ledger write: its audit record was committed with it (the ledger's outbox), so only a
 /// failure, which wrote nothing, is recorded here.
-async fn audited_write<T>(
+pub(crate) async fn audited_write<T>(
     state: &Arc<AppState>,
     who: &Principal,
     action: &str,
@@ -227,7 +253,7 @@ fn is_refusal(status: StatusCode) -> bool {
 }
 
 /// The audit context of a caller's ledger writes.
-fn ctx(who: &Principal) -> AuditContext {
+pub(crate) fn ctx(who: &Principal) -> AuditContext {
     AuditContext {
         tenant: who.tenant.clone(),
         actor: who.actor.clone(),
@@ -297,7 +323,7 @@ pub(crate) async fn audit_refusals(
     }
 }
 
-fn ledger_error(e: LedgerError) -> ApiError {
+pub(crate) fn ledger_error(e: LedgerError) -> ApiError {
     if e.is_storage() {
         ApiError::internal(format!("ledger: {e}"))
     } else {
@@ -1160,6 +1186,7 @@ async fn add_license(
             granted_on: granted,
             expires_on: expires,
             beyond_allocation: r.beyond_allocation,
+            ..License::default()
         };
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {
@@ -1591,6 +1618,13 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(history))
         .routes(routes!(licenses, add_license))
         .routes(routes!(license))
+        .routes(routes!(crate::applications::change_license))
+        .routes(routes!(
+            crate::applications::submit,
+            crate::applications::list
+        ))
+        .routes(routes!(crate::applications::show))
+        .routes(routes!(crate::applications::decide))
         .routes(routes!(veus, add_veu))
         .routes(routes!(g2g, add_g2g))
         .routes(routes!(countries))

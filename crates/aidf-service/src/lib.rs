@@ -12,13 +12,17 @@ use aidf_ledger::{LedgerError, Shipment, ShipmentStatus};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub mod application;
+pub mod licenses;
 pub mod records;
 pub mod reevaluate;
 pub mod screening;
 mod ship;
 pub mod upgrade;
 
-pub use ship::{GroupItem, Prepared, ShipRequest, commit_prepared, prepare, ship, ship_group};
+pub use ship::{
+    GroupItem, LicenseMismatch, Prepared, ShipRequest, commit_prepared, prepare, ship, ship_group,
+};
 
 /// Why a shipment could not be determined or recorded.
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,9 @@ use aidf_core::{
 };
 use aidf_ledger::audit::AuditContext;
 use aidf_ledger::{
-    Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License, Meta,
-    NewShipment, Op, Party, ShipmentStatus, Timestamp, VeuKind,
+    Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License,
+    LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, ShipmentStatus, Timestamp,
+    VeuKind,
 };
 use chrono::{DateTime, Days, NaiveDate};
 
@@ -378,26 +379,30 @@ fn plan(
     req: &ShipRequest<'_>,
 ) -> Result<NewShipment, ShipError> {
     let reads = Reads::load(store, policy, &fresh.input, req)?;
-    let mut input = fresh.input.clone();
-    input.context = Context {
-        weights_storage_compliant: input.context.weights_storage_compliant,
-        ..Context::default()
-    };
-    reads.reads.fill(&mut input.context, |a| reads.of(a));
-    // A consignee's certified year-to-date LPP total counts when it is larger than ours.
-    input.context.consignee_ytd_tpp = input
-        .context
-        .consignee_ytd_tpp
-        .max(req.input.context.consignee_ytd_tpp);
-    input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
+    let mut input = context_input(store, fresh, &reads, req)?;
     let d = determine(policy, &input)?;
     // A barred party or a hit held for review refuses before any license or cap is looked at.
     let screened_refusal = fresh.screening.as_ref().and_then(|s| s.refusal.clone());
-    let license = match d.authorization {
-        Authorization::License if screened_refusal.is_none() => matching_license(store, req, &d)?,
-        _ => None,
+    let (license, misses) = match d.authorization {
+        Authorization::License if screened_refusal.is_none() => {
+            match matching_license(store, req, &d)? {
+                Ok(l) => (Some(l), Vec::new()),
+                Err(misses) => (None, misses),
+            }
+        }
+        _ => (None, Vec::new()),
     };
-    let refusal = screened_refusal.or_else(|| refusal(&d, &reads, license.as_ref(), req));
+    // Under a license that drew the allocation at issuance, this shipment is part of what it
+    // drew: the allocation is read without the license's unshipped remainder.
+    let d = match issued_remainder(store, &d, license.as_ref(), req)? {
+        Some(remainder) => {
+            let used = &mut input.context.country_allocation_used_tpp;
+            *used = used.saturating_sub(remainder);
+            determine(policy, &input)?
+        }
+        None => d,
+    };
+    let refusal = screened_refusal.or_else(|| refusal(&d, &reads, license.as_ref(), &misses, req));
     let mut new = NewShipment {
         shipment_id: req.shipment_id.to_string(),
         input_digest: fresh.digest.clone(),
@@ -420,13 +425,59 @@ fn plan(
     };
     if refusal.is_none() {
         new.status = ShipmentStatus::Authorized;
-        if let Some(note) = draw(&mut new, &d, &reads, license.as_ref(), req) {
-            let mut all = fresh.notes.clone();
-            all.push(note);
-            new.determination["notes"] = serde_json::json!(all);
-        }
+        let mut all = fresh.notes.clone();
+        all.extend(draw(&mut new, &d, &reads, license.as_ref(), req));
+        all.extend(license.iter().flat_map(|l| license_notes(l, &d)));
+        new.determination["notes"] = serde_json::json!(all);
     }
     Ok(new)
+}
+
+/// The input as determined against the ledger: the balances read, a certified larger LPP
+/// total, and any government-to-government arrangement.
+fn context_input(
+    store: &mut dyn LedgerStore,
+    fresh: &Fresh,
+    reads: &Reads,
+    req: &ShipRequest<'_>,
+) -> Result<DeterminationInput, ShipError> {
+    let mut input = fresh.input.clone();
+    input.context = Context {
+        weights_storage_compliant: input.context.weights_storage_compliant,
+        ..Context::default()
+    };
+    reads.reads.fill(&mut input.context, |a| reads.of(a));
+    // A consignee's certified year-to-date LPP total counts when it is larger than ours.
+    input.context.consignee_ytd_tpp = input
+        .context
+        .consignee_ytd_tpp
+        .max(req.input.context.consignee_ytd_tpp);
+    input.context.gov_to_gov_agreement = has_g2g(store, &reads.reads, input.date)?;
+    Ok(input)
+}
+
+/// The TPP a license that drew the allocation at issuance has not shipped yet (its cap less its
+/// draws), when the determination draws that allocation; `None` otherwise.
+fn issued_remainder(
+    store: &mut dyn LedgerStore,
+    d: &Determination,
+    license: Option<&License>,
+    req: &ShipRequest<'_>,
+) -> Result<Option<u64>, ShipError> {
+    let Some(l) = license else { return Ok(None) };
+    if !d
+        .draws
+        .iter()
+        .any(|draw| drawn_at_issuance(Some(l), draw, req.tenant))
+    {
+        return Ok(None);
+    }
+    let key = l.tpp_account();
+    let live = store.live_accounts(&[key.as_str()], req.now)?;
+    let used = live[0]
+        .as_ref()
+        .map_or(0, |a| a.posted.saturating_add(a.pending));
+    Ok(Some(l.tpp_cap.saturating_sub(used)))
 }
 
 fn party(req: &ShipRequest<'_>, reads: &BalanceReads) -> Party {
@@ -468,20 +519,31 @@ fn refusal(
     d: &Determination,
     reads: &Reads,
     license: Option<&License>,
+    misses: &[(String, LicenseMismatch)],
     req: &ShipRequest<'_>,
 ) -> Option<String> {
     let name = &req.input.consignee.name;
     if d.authorization == Authorization::License && license.is_none() {
+        let policy = d.review_policy.map(|r| r.as_str()).unwrap_or("not stated");
+        if misses.is_empty() {
+            return Some(format!(
+                "license required (review policy: {policy}) and no license is recorded; none covers `{name}` in {}",
+                d.destination
+            ));
+        }
         return Some(format!(
-            "license required (review policy: {}) and no matching license with room is recorded for `{name}` in {}",
-            d.review_policy.map(|r| r.as_str()).unwrap_or("not stated"),
-            d.destination
+            "license required (review policy: {policy}) and no recorded license covers this shipment to `{name}` in {}: {}",
+            d.destination,
+            misses_text(misses)
         ));
     }
     let beyond_licensed = license.is_some_and(|l| l.beyond_allocation);
     for draw in &d.draws {
         let Some(cap) = draw.cap_tpp else { continue };
         if beyond_licensed && draw.account.beyond().is_some() {
+            continue;
+        }
+        if drawn_at_issuance(license, draw, req.tenant) {
             continue;
         }
         let (posted, pending) = reads.of(&draw.account);
@@ -499,6 +561,46 @@ fn refusal(
         }
     }
     None
+}
+
+/// Whether `draw` is on the allocation the license already drew when it was issued (the regime
+/// read the allocation as consumed on issuance): a shipment under it does not draw it again.
+fn drawn_at_issuance(license: Option<&License>, draw: &Draw, tenant: &str) -> bool {
+    license
+        .and_then(|l| l.allocation_drawn.as_deref())
+        .is_some_and(|key| key == draw.account.ledger_key(tenant))
+}
+
+/// What the shipment path says about a license it ships under: an allocation drawn at issuance,
+/// and each condition (checked where the shipment can be, else an obligation with its date).
+fn license_notes(l: &License, d: &Determination) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(key) = &l.allocation_drawn {
+        notes.push(format!(
+            "`{key}` was drawn when license `{}` was issued (allocation_consumption_event = license_issued); this shipment does not draw it again",
+            l.id
+        ));
+    }
+    for c in &l.conditions {
+        notes.push(match c {
+            LicenseCondition::EndUserUnchanged => format!(
+                "license `{}` condition: the end user may not be changed (checked: the consignee is the license's, `{}`)",
+                l.id, l.consignee
+            ),
+            LicenseCondition::ReportWithinDays { days } => {
+                let due = d.regime.date.checked_add_days(Days::new(u64::from(*days)));
+                format!(
+                    "license `{}` condition: report this export to BIS within {days} day(s), by {}",
+                    l.id,
+                    due.map_or_else(|| "a date past the calendar".into(), |d| d.to_string())
+                )
+            }
+            LicenseCondition::Text { text } => {
+                format!("license `{}` condition (not checked by aidf): {text}", l.id)
+            }
+        });
+    }
+    notes
 }
 
 fn account_kind(a: &AccountRef) -> AccountKind {
@@ -565,6 +667,9 @@ fn draw(
     let sid = req.shipment_id;
     let mut note = None;
     for (i, whole) in d.draws.iter().enumerate() {
+        if drawn_at_issuance(license, whole, req.tenant) {
+            continue;
+        }
         let (parts, beyond_note) = split_draw(whole, reads, license, req.tenant);
         note = note.or(beyond_note);
         for (j, part) in parts.into_iter().enumerate() {
@@ -605,43 +710,235 @@ fn draw(
     note
 }
 
-/// The first of the tenant's licenses that covers this shipment on its date and has room.
+/// The first of the tenant's licenses that covers this shipment on its date and has room, or why
+/// each of the tenant's licenses does not (see [`LicenseMismatch`]).
 fn matching_license(
     store: &mut dyn LedgerStore,
     req: &ShipRequest<'_>,
     d: &Determination,
-) -> Result<Option<License>, ShipError> {
-    let date = d.regime.date.to_string();
-    let dest = d.destination.to_string();
-    let name = normalize_name(&req.input.consignee.name);
-    let item = d.item.chip_id.as_deref();
-    let candidates: Vec<License> = store
-        .licenses()?
+) -> Result<Result<License, Vec<(String, LicenseMismatch)>>, ShipError> {
+    let mut misses = Vec::new();
+    let licenses = store.licenses()?;
+    for l in licenses
         .into_iter()
-        .filter(|l| {
-            l.id.starts_with(req.record_prefix)
-                && normalize_name(&l.consignee) == name
-                && l.destination_country == dest
-                && l.granted_on.as_str() <= date.as_str()
-                && date.as_str() <= l.expires_on.as_str()
-                && (l.allowed_item_ids.is_empty()
-                    || item.is_some_and(|i| l.allowed_item_ids.iter().any(|a| a == i)))
+        .filter(|l| l.id.starts_with(req.record_prefix))
+    {
+        match license_mismatch(store, req, d, &l)? {
+            None => return Ok(Ok(l)),
+            Some(m) => misses.push((l.id[req.record_prefix.len()..].to_string(), m)),
+        }
+    }
+    Ok(Err(misses))
+}
+
+/// Why `l` does not cover the shipment, checked in the order an officer would: the license's
+/// status, its parties and items, its dates, then its room.
+fn license_mismatch(
+    store: &mut dyn LedgerStore,
+    req: &ShipRequest<'_>,
+    d: &Determination,
+    l: &License,
+) -> Result<Option<LicenseMismatch>, ShipError> {
+    let date = d.regime.date.to_string();
+    let item = d.item.chip_id.as_deref();
+    let static_miss = match l.status {
+        LicenseStatus::Revoked => Some(LicenseMismatch::Revoked),
+        LicenseStatus::Suspended => Some(LicenseMismatch::Suspended),
+        LicenseStatus::Active => None,
+    }
+    .or_else(|| {
+        (normalize_name(&l.consignee) != normalize_name(&req.input.consignee.name)).then(|| {
+            LicenseMismatch::OtherConsignee {
+                licensed: l.consignee.clone(),
+            }
         })
-        .collect();
-    for l in candidates {
-        let (tpp, units) = (l.tpp_account(), l.units_account());
-        let live = store.live_accounts(&[tpp.as_str(), units.as_str()], req.now)?;
-        let room = |a: &Option<Account>, amount: u64| {
-            a.as_ref().is_some_and(|a| {
-                a.cap.is_none_or(|c| {
-                    u128::from(a.posted) + u128::from(a.pending) + u128::from(amount)
-                        <= u128::from(c)
-                })
-            })
+    })
+    .or_else(|| {
+        (l.destination_country != d.destination.as_str()).then(|| {
+            LicenseMismatch::OtherDestination {
+                licensed: l.destination_country.clone(),
+            }
+        })
+    })
+    .or_else(|| {
+        let covered = l.allowed_item_ids.is_empty()
+            || item.is_some_and(|i| l.allowed_item_ids.iter().any(|a| a == i));
+        (!covered).then(|| LicenseMismatch::OtherItem {
+            licensed: l.allowed_item_ids.clone(),
+            shipped: item.map(String::from),
+        })
+    })
+    .or_else(|| {
+        (date.as_str() < l.granted_on.as_str()).then(|| LicenseMismatch::NotYetValid {
+            from: l.granted_on.clone(),
+            date: date.clone(),
+        })
+    })
+    .or_else(|| {
+        (date.as_str() > l.expires_on.as_str()).then(|| LicenseMismatch::Expired {
+            on: l.expires_on.clone(),
+            date: date.clone(),
+        })
+    });
+    if static_miss.is_some() {
+        return Ok(static_miss);
+    }
+    let (tpp, units) = (l.tpp_account(), l.units_account());
+    let live = store.live_accounts(&[tpp.as_str(), units.as_str()], req.now)?;
+    for (account, amount, unit) in [
+        (&live[0], d.total_tpp, "TPP"),
+        (&live[1], d.quantity, "units"),
+    ] {
+        let Some(a) = account else {
+            return Ok(Some(LicenseMismatch::NoAccount { unit }));
         };
-        if room(&live[0], d.total_tpp) && room(&live[1], d.quantity) {
-            return Ok(Some(l));
+        let used = a.posted.saturating_add(a.pending);
+        if let Some(cap) = a.cap
+            && u128::from(used) + u128::from(amount) > u128::from(cap)
+        {
+            return Ok(Some(LicenseMismatch::Exhausted {
+                unit,
+                used,
+                shipment: amount,
+                cap,
+            }));
         }
     }
     Ok(None)
+}
+
+/// Licenses named in a refusal: the nearest misses first (a license of this consignee and
+/// destination that is exhausted, expired, not yet valid, for another item, suspended or
+/// revoked), then licenses of other parties; at most [`NAMED_MISSES`], the rest counted.
+fn misses_text(misses: &[(String, LicenseMismatch)]) -> String {
+    let mut sorted: Vec<&(String, LicenseMismatch)> = misses.iter().collect();
+    sorted.sort_by_key(|(_, m)| m.distance());
+    let mut parts: Vec<String> = sorted
+        .iter()
+        .take(NAMED_MISSES)
+        .map(|(id, m)| format!("license `{id}`: {m}"))
+        .collect();
+    if sorted.len() > NAMED_MISSES {
+        parts.push(format!(
+            "and {} more license(s) of other consignees, destinations or items",
+            sorted.len() - NAMED_MISSES
+        ));
+    }
+    parts.join("; ")
+}
+
+/// At most this many licenses are named in a refusal.
+const NAMED_MISSES: usize = 8;
+
+impl LicenseMismatch {
+    /// How far the license is from covering the shipment (0: only its room or dates).
+    fn distance(&self) -> u8 {
+        match self {
+            LicenseMismatch::Exhausted { .. } | LicenseMismatch::NoAccount { .. } => 0,
+            LicenseMismatch::Expired { .. } | LicenseMismatch::NotYetValid { .. } => 1,
+            LicenseMismatch::Suspended | LicenseMismatch::Revoked => 2,
+            LicenseMismatch::OtherItem { .. } => 3,
+            LicenseMismatch::OtherDestination { .. } => 4,
+            LicenseMismatch::OtherConsignee { .. } => 5,
+        }
+    }
+}
+
+/// Why a recorded license does not cover a shipment (each named in the refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LicenseMismatch {
+    /// Revoked by BIS.
+    Revoked,
+    /// Suspended by BIS.
+    Suspended,
+    /// Issued to another consignee.
+    OtherConsignee {
+        /// The license's consignee.
+        licensed: String,
+    },
+    /// Issued for another destination.
+    OtherDestination {
+        /// The license's destination.
+        licensed: String,
+    },
+    /// The item is not among the license's.
+    OtherItem {
+        /// The license's items.
+        licensed: Vec<String>,
+        /// The shipment's item (catalog id), if it has one.
+        shipped: Option<String>,
+    },
+    /// The shipment is dated before the license's grant.
+    NotYetValid {
+        /// Grant date.
+        from: String,
+        /// Shipment date.
+        date: String,
+    },
+    /// The shipment is dated after the license expired.
+    Expired {
+        /// Expiry date.
+        on: String,
+        /// Shipment date.
+        date: String,
+    },
+    /// The shipment would pass a cap of the license.
+    Exhausted {
+        /// `TPP` or `units`.
+        unit: &'static str,
+        /// Already drawn (posted and held).
+        used: u64,
+        /// This shipment's amount.
+        shipment: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// The license's account is missing from the ledger.
+    NoAccount {
+        /// `TPP` or `units`.
+        unit: &'static str,
+    },
+}
+
+impl std::fmt::Display for LicenseMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LicenseMismatch::Revoked => write!(f, "revoked"),
+            LicenseMismatch::Suspended => write!(f, "suspended"),
+            LicenseMismatch::OtherConsignee { licensed } => {
+                write!(f, "other consignee (issued to `{licensed}`)")
+            }
+            LicenseMismatch::OtherDestination { licensed } => {
+                write!(f, "other destination (issued for {licensed})")
+            }
+            LicenseMismatch::OtherItem { licensed, shipped } => write!(
+                f,
+                "other item (covers {}; the shipment is {})",
+                licensed.join(", "),
+                shipped.as_deref().unwrap_or("an item outside the catalog")
+            ),
+            LicenseMismatch::NotYetValid { from, date } => {
+                write!(
+                    f,
+                    "not yet valid (valid from {from}; the shipment is dated {date})"
+                )
+            }
+            LicenseMismatch::Expired { on, date } => {
+                write!(f, "expired (on {on}; the shipment is dated {date})")
+            }
+            LicenseMismatch::Exhausted {
+                unit,
+                used,
+                shipment,
+                cap,
+            } => write!(
+                f,
+                "exhausted ({unit}: {used} used + {shipment} = {} would exceed its cap of {cap})",
+                u128::from(*used) + u128::from(*shipment)
+            ),
+            LicenseMismatch::NoAccount { unit } => {
+                write!(f, "its {unit} account is missing from the ledger")
+            }
+        }
+    }
 }

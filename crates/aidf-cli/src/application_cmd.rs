@@ -1,0 +1,294 @@
+//! `aidf application …` (issue 15): license applications at the command line. The use cases are
+//! `aidf_service::application`; this module parses arguments and renders.
+
+use std::path::PathBuf;
+
+use aidf_core::explain::thousands;
+use aidf_core::{Policy, Posture};
+use aidf_ledger::audit::AuditContext;
+use aidf_ledger::{LedgerStore, LicenseCondition, Timestamp};
+use aidf_service::application::{
+    self, Actor, ApplicationState, ApplicationView, Approval, Decision,
+};
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::Subcommand;
+
+use crate::cmd::{PostureArg, print, read_input};
+use crate::ledger_cmd::{LOCAL_TENANT, must_exist, open};
+
+/// `aidf application …`
+#[derive(Debug, Subcommand)]
+pub enum ApplicationAction {
+    /// File an application (JSON, BIS-748P blocks) from FILE or `-` (standard input).
+    Submit {
+        /// The application (JSON).
+        file: PathBuf,
+        /// Posture to determine under (default as written).
+        #[arg(long, value_enum, ignore_case = true)]
+        posture: Option<PostureArg>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record BIS's decision: approve into a license, deny, or return without action.
+    Decide {
+        /// Application id.
+        id: String,
+        #[command(flatten)]
+        decision: DecideArgs,
+        /// Decision date.
+        #[arg(long)]
+        date: NaiveDate,
+        /// A note (what BIS said).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record another transition: registered, referred, hold_without_action, withdrawn.
+    Transition {
+        /// Application id.
+        id: String,
+        /// The state reached.
+        #[arg(long)]
+        to: String,
+        /// Date.
+        #[arg(long)]
+        date: NaiveDate,
+        /// A note.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applications.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one application with its determination and transitions.
+    Show {
+        /// Application id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What BIS decided.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// Approve (needs `--license-id`).
+    #[arg(long, conflicts_with_all = ["deny", "return_"])]
+    approve: bool,
+    /// Deny.
+    #[arg(long, conflicts_with_all = ["approve", "return_"])]
+    deny: bool,
+    /// Return without action.
+    #[arg(long = "return", conflicts_with_all = ["approve", "deny"])]
+    return_: bool,
+    /// The license an approval becomes.
+    #[arg(long)]
+    license_id: Option<String>,
+    /// The approval's conditions: a JSON array such as
+    /// `[{"kind":"end_user_unchanged"},{"kind":"report_within_days","days":30}]`.
+    #[arg(long)]
+    conditions: Option<PathBuf>,
+    /// License expiry (default four years after the decision).
+    #[arg(long)]
+    expires: Option<NaiveDate>,
+    /// Units approved, when fewer than applied for.
+    #[arg(long)]
+    units: Option<u64>,
+    /// TPP approved, when less than applied for.
+    #[arg(long)]
+    tpp: Option<u64>,
+}
+
+impl DecideArgs {
+    fn decision(self) -> Result<Decision> {
+        if self.approve {
+            let license_id = self
+                .license_id
+                .context("option `--license-id`: an approval names its license")?;
+            Ok(Decision::Approve(Approval {
+                license_id,
+                expires_on: self.expires,
+                units: self.units,
+                tpp: self.tpp,
+                conditions: read_conditions(self.conditions)?,
+            }))
+        } else if self.deny {
+            Ok(Decision::To(ApplicationState::Denied))
+        } else if self.return_ {
+            Ok(Decision::To(ApplicationState::ReturnedWithoutAction))
+        } else {
+            bail!("option `--approve`, `--deny` or `--return`: one is needed")
+        }
+    }
+}
+
+/// Runs `aidf application …`.
+pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
+    if matches!(
+        action,
+        ApplicationAction::List { .. } | ApplicationAction::Show { .. }
+    ) {
+        must_exist(db)?;
+    }
+    let mut ledger = open(db)?;
+    let store = ledger.store();
+    let actor = AuditContext::local_user().actor;
+    let mut who = Actor {
+        tenant: LOCAL_TENANT,
+        record_prefix: "",
+        actor: &actor,
+        posture: Posture::AsWritten,
+        now: Timestamp::now_utc(),
+    };
+    match action {
+        ApplicationAction::Submit {
+            file,
+            posture,
+            json,
+        } => {
+            let input = application::parse_application(&read_input(&file)?)?;
+            who.posture = posture.map_or(Posture::AsWritten, Posture::from);
+            let v = application::submit(store, policy, &input, &who)?;
+            render(&v, json)
+        }
+        ApplicationAction::Decide {
+            id,
+            decision,
+            date,
+            note,
+            json,
+        } => {
+            let decision = decision.decision()?;
+            let v = application::decide(store, &id, &decision, date, &note, &who)?;
+            render(&v, json)
+        }
+        ApplicationAction::Transition {
+            id,
+            to,
+            date,
+            note,
+            json,
+        } => {
+            let state = ApplicationState::parse(&to)
+                .filter(|s| !matches!(s, ApplicationState::Approved))
+                .with_context(|| {
+                    format!("option `--to`: `{to}` is not one of registered, referred, hold_without_action, denied, returned_without_action, withdrawn (approve with `decide --approve`)")
+                })?;
+            let v = application::decide(store, &id, &Decision::To(state), date, &note, &who)?;
+            render(&v, json)
+        }
+        ApplicationAction::List { json } => list(store, &who, json),
+        ApplicationAction::Show { id, json } => {
+            let v = application::show(store, &who, &id)?;
+            render(&v, json)
+        }
+    }
+}
+
+fn read_conditions(file: Option<PathBuf>) -> Result<Vec<LicenseCondition>> {
+    let Some(file) = file else {
+        return Ok(Vec::new());
+    };
+    let text = read_input(&file)?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("option `--conditions`: field `{}`: {}", e.path(), e.inner()))
+}
+
+fn list(store: &mut dyn LedgerStore, who: &Actor<'_>, json: bool) -> Result<()> {
+    let apps = application::list(store, who)?;
+    if json {
+        return print(&(serde_json::to_string_pretty(&apps)? + "\n"));
+    }
+    let mut out = String::new();
+    for a in &apps {
+        out.push_str(&format!(
+            "{}  {}  {}  {}  {} TPP  review: {}{}\n",
+            a.id,
+            a.state,
+            a.state_date,
+            a.input.destination,
+            thousands(a.total_tpp.into()),
+            a.review_policy.as_deref().unwrap_or("none"),
+            a.license_id
+                .as_deref()
+                .map(|l| format!("  license {l}"))
+                .unwrap_or_default()
+        ));
+    }
+    if apps.is_empty() {
+        out.push_str("no applications\n");
+    }
+    print(&out)
+}
+
+fn render(v: &ApplicationView, json: bool) -> Result<()> {
+    if json {
+        return print(&(serde_json::to_string_pretty(v)? + "\n"));
+    }
+    let a = &v.application;
+    let mut out = format!(
+        "application {}: {} ({})\n  consignee {} ({}), destination {}\n  {} units, {} TPP, USD {}\n  review policy: {}\n",
+        a.id,
+        a.state,
+        a.state_date,
+        a.input.consignee.name,
+        a.input.consignee.hq,
+        a.input.destination,
+        thousands(a.total_units.into()),
+        thousands(a.total_tpp.into()),
+        a.input.value_usd,
+        a.review_policy
+            .as_deref()
+            .unwrap_or("none (no license required)"),
+    );
+    for d in &a.determinations {
+        out.push_str(&format!(
+            "  item {}: {}, {} TPP\n",
+            d.index,
+            d.authorization,
+            thousands(d.total_tpp.into())
+        ));
+        for r in d.determination["reasons"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "    - {} [{}]\n",
+                r["detail"].as_str().unwrap_or_default(),
+                r["citation"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  allocation ({} read as `{}`): {}\n",
+        "allocation_consumption_event", a.allocation.reading, a.allocation.note
+    ));
+    if let Some(l) = &a.license_id {
+        out.push_str(&format!("  license: {l}\n"));
+    }
+    out.push_str("  transitions:\n");
+    for t in &v.transitions {
+        out.push_str(&format!(
+            "    {} {} → {} by {}{}\n",
+            t.date,
+            t.from.map_or("-", |s| s.as_str()),
+            t.to,
+            t.actor,
+            if t.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.note)
+            }
+        ));
+    }
+    print(&out)
+}

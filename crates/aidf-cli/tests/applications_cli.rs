@@ -1,0 +1,191 @@
+//! Issue 15's "done means", end to end through the CLI on SQLite and PostgreSQL: an application
+//! for 45,000 H100 to the UAE holds the allocation (under the issuance reading of the [U] switch,
+//! set in a copy of the policy), a second one is determined with presumption of denial naming the
+//! first, the first is approved with a condition, and a shipment under the license draws it. An
+//! illegal transition and an unusable license exit 2 naming both states.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aidf-app-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+/// A copy of the repository's policy with `allocation_consumption_event = license_issued`.
+fn issuance_policy(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policy");
+    let dst = dir.join("policy");
+    copy_dir(&src, &dst);
+    let regime = dst.join("regimes/ai-diffusion-2025.toml");
+    let text = std::fs::read_to_string(&regime).expect("regime");
+    let from = "[switches.allocation_consumption_event]\nvalue = \"shipped\"";
+    assert!(text.contains(from));
+    let to = "[switches.allocation_consumption_event]\nvalue = \"license_issued\"";
+    std::fs::write(&regime, text.replace(from, to)).expect("write");
+    dst
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir") {
+        let e = e.expect("entry");
+        let to = dst.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).expect("copy");
+        }
+    }
+}
+
+struct Cli {
+    policy: PathBuf,
+    db: String,
+    dir: PathBuf,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_aidf"))
+            .arg("--policy-dir")
+            .arg(&self.policy)
+            .args(args)
+            .args(["--db", &self.db])
+            .output()
+            .expect("run")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("utf8").to_string()
+    }
+}
+
+fn application(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","date":"2025-06-02","destination":"AE","consignee":{{"name":"Gulf Compute LLC","hq":"AE","parent_hq":"AE","veu":null}},"items":[{{"chip":"NVIDIA H100 SXM","quantity":45000}}],"value_usd":"1125000000.00","end_use":"deployment","applicant":{{"name":"Acme Exports Inc","country":"US"}},"end_users":[{{"name":"Gulf Compute LLC","country":"AE"}}]}}"#
+    )
+}
+
+fn done_means(cli: &Cli) {
+    let a1 = cli.file("app1.json", &application("APP-1"));
+    let a2 = cli.file("app2.json", &application("APP-2"));
+    let v = cli.json(&["application", "submit", &a1, "--json"]);
+    assert_eq!(v["application"]["state"], "submitted");
+    assert_eq!(v["application"]["review_policy"], "approval");
+    assert_eq!(v["application"]["allocation"]["held_tpp"], 712_440_000u64);
+    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027"]);
+    assert_eq!(bal["balance"]["pending"], 712_440_000u64, "{bal}");
+
+    let v = cli.json(&["application", "submit", &a2, "--json"]);
+    assert_eq!(v["application"]["review_policy"], "denial");
+    assert_eq!(v["application"]["allocation"]["held_by"][0]["id"], "APP-1");
+
+    let cond = cli.file("cond.json", r#"[{"kind":"report_within_days","days":30}]"#);
+    let v = cli.json(&[
+        "application",
+        "decide",
+        "APP-1",
+        "--approve",
+        "--license-id",
+        "L-1",
+        "--conditions",
+        &cond,
+        "--date",
+        "2025-06-10",
+        "--json",
+    ]);
+    assert_eq!(v["application"]["state"], "approved");
+    assert_eq!(v["transitions"][1]["from"], "submitted");
+    assert_eq!(v["transitions"][1]["to"], "approved");
+
+    let ship = cli.file(
+        "ship.json",
+        r#"{"date":"2025-06-12","destination":"AE","consignee":{"name":"Gulf Compute LLC","hq":"AE"},"item":{"chip":"NVIDIA H100 SXM"},"quantity":10000}"#,
+    );
+    let s = cli.json(&["ship", &ship, "--json", "--id", "s-1"]);
+    assert_eq!(s["status"], "authorized", "{s}");
+    assert_eq!(s["license_id"], "L-1");
+    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027"]);
+    assert_eq!(
+        (
+            bal["balance"]["posted"].clone(),
+            bal["balance"]["pending"].clone()
+        ),
+        (712_440_000u64.into(), 0.into())
+    );
+
+    // Illegal transition: exit 2, both states named.
+    let out = cli.run(&[
+        "application",
+        "decide",
+        "APP-1",
+        "--deny",
+        "--date",
+        "2025-06-11",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("from `approved` to `denied`"), "{err}");
+
+    // A revoked license: the refusal says so.
+    cli.json(&["license", "revoke", "L-1", "--date", "2025-06-13"]);
+    let s = cli.json(&["ship", &ship, "--json", "--id", "s-2"]);
+    assert_eq!(s["status"], "refused");
+    assert!(
+        s["refusal"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("license `L-1`: revoked"),
+        "{s}"
+    );
+
+    let list = cli.json(&["application", "list", "--json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn done_means_on_sqlite() {
+    let dir = fresh_dir("sqlite");
+    let cli = Cli {
+        policy: issuance_policy(&dir),
+        db: dir.join("l.db").to_str().expect("utf8").to_string(),
+        dir,
+    };
+    done_means(&cli);
+}
+
+#[test]
+fn done_means_on_postgres() {
+    let Some((mut admin, schema, url)) = support::pg_schema("aidf_app_cli") else {
+        return;
+    };
+    let dir = fresh_dir("pg");
+    let cli = Cli {
+        policy: issuance_policy(&dir),
+        db: url,
+        dir,
+    };
+    done_means(&cli);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drop");
+}

@@ -1,0 +1,378 @@
+//! License applications (issue 15) and license changes over HTTP: tenant-scoped like licenses;
+//! the use cases are `aidf_service::application` and `aidf_service::licenses`, the handlers only
+//! parse and render. A refused transition is 409 naming both states; bad input 400/422 naming
+//! the field.
+
+use std::sync::Arc;
+
+use aidf_ledger::{LicenseCondition, Timestamp};
+use aidf_service::application::{
+    self, Actor, ApplicationError, ApplicationState, Approval, Decision,
+};
+use aidf_service::licenses::{self, Amendment, ChangeBy, LicenseAction, LicenseError};
+use axum::Json;
+use axum::extract::State;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::{Principal, Role};
+use crate::problem::ApiError;
+use crate::routes::{Body, P, Raw, audited_write, ctx, ledger_error};
+
+type S = State<Arc<AppState>>;
+
+fn prefix(who: &Principal) -> String {
+    format!("{}.", who.tenant)
+}
+
+/// The problem an application use case's error is.
+fn app_error(e: ApplicationError) -> ApiError {
+    match e {
+        ApplicationError::Input { ref field, .. } => {
+            ApiError::unprocessable(Some(field.clone()), e.to_string())
+        }
+        ApplicationError::Determine { index, .. } => {
+            ApiError::unprocessable(Some(format!("items[{index}]")), e.to_string())
+        }
+        ApplicationError::Unknown(_) => ApiError::not_found("id", e.to_string()),
+        ApplicationError::Contention(_) => ApiError::unavailable(e.to_string()),
+        ref c if c.is_conflict() => ApiError::conflict(None, e.to_string()),
+        ApplicationError::Ledger(l) => ledger_error(l),
+        other => ApiError::conflict(None, other.to_string()),
+    }
+}
+
+fn license_error(e: LicenseError) -> ApiError {
+    match e {
+        LicenseError::Unknown(_) => ApiError::not_found("id", e.to_string()),
+        LicenseError::Transition { .. } => ApiError::conflict(None, e.to_string()),
+        LicenseError::Input { field, .. } => {
+            ApiError::unprocessable(Some(field.into()), e.to_string())
+        }
+        LicenseError::Ledger(l) => ledger_error(l),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// A license application as filed (BIS-748P blocks; see `docs/applications.md`).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub(crate) struct ApplicationRequestDoc {
+    /// The applicant's reference (1-64 of `[A-Za-z0-9_:-]`).
+    id: String,
+    /// Filing date, YYYY-MM-DD.
+    date: String,
+    /// Country of ultimate destination.
+    destination: String,
+    #[schema(value_type = Option<Object>)]
+    applicant: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    purchaser: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    intermediate_consignees: Option<Vec<Value>>,
+    /// The ultimate consignee, as in a determination input.
+    #[schema(value_type = Object)]
+    consignee: Value,
+    #[schema(value_type = Option<Vec<Object>>)]
+    end_users: Option<Vec<Value>>,
+    /// Item lines: `chip` (or metrics) and `quantity`.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+    /// Total value in USD, an exact decimal.
+    value_usd: String,
+    end_use: Option<String>,
+    documents: Option<Vec<String>>,
+}
+
+/// File a license application (officer): determined, recorded `submitted`, holding the
+/// allocation where the regime reads it as consumed on issuance.
+#[utoipa::path(post, path = "/v1/applications", tag = "applications", request_body = ApplicationRequestDoc,
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub(crate) async fn submit(
+    State(state): S,
+    who: Principal,
+    body: Raw,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest().to_string();
+    let result = async {
+        who.require(Role::Officer, "file license applications")?;
+        let text = std::str::from_utf8(body.bytes())
+            .map_err(|e| ApiError::bad_request(None, format!("request body: {e}")))?;
+        let input = application::parse_application(text).map_err(|e| match e {
+            ApplicationError::Input { ref field, .. } => {
+                let f = (field != ".").then(|| field.clone());
+                ApiError::bad_request(f, e.to_string())
+            }
+            other => app_error(other),
+        })?;
+        let (policy, posture, pre, actor) = (
+            state.policy.clone(),
+            state.ship_config.posture,
+            prefix(&who),
+            who.actor.clone(),
+        );
+        let tenant = who.tenant.clone();
+        let view = state
+            .with_ledger_as(ctx(&who), move |l| {
+                let who = Actor {
+                    tenant: &tenant,
+                    record_prefix: &pre,
+                    actor: &actor,
+                    posture,
+                    now: Timestamp::now_utc(),
+                };
+                application::submit(l.store(), &policy, &input, &who).map_err(app_error)
+            })
+            .await?;
+        Ok((to_json(&view), "submitted".to_string(), String::new()))
+    }
+    .await;
+    audited_write(&state, &who, "application.submit", &digest, result)
+        .await
+        .map(Json)
+}
+
+/// The tenant's applications.
+#[utoipa::path(get, path = "/v1/applications", tag = "applications",
+    responses((status = 200, body = [Object])), security(("bearer" = [])))]
+pub(crate) async fn list(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
+    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
+    let posture = state.ship_config.posture;
+    let apps = state
+        .with_ledger(move |l| {
+            let who = Actor {
+                tenant: &tenant,
+                record_prefix: &pre,
+                actor: &actor,
+                posture,
+                now: Timestamp::now_utc(),
+            };
+            application::list(l.store(), &who).map_err(app_error)
+        })
+        .await?;
+    Ok(Json(to_json(&apps)))
+}
+
+/// One application with its determination and transitions.
+#[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
+    params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub(crate) async fn show(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
+    let posture = state.ship_config.posture;
+    let view = state
+        .with_ledger(move |l| {
+            let who = Actor {
+                tenant: &tenant,
+                record_prefix: &pre,
+                actor: &actor,
+                posture,
+                now: Timestamp::now_utc(),
+            };
+            application::show(l.store(), &who, &id).map_err(app_error)
+        })
+        .await?;
+    Ok(Json(to_json(&view)))
+}
+
+/// A decision or other transition of an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecisionRequest {
+    /// `approve`, `deny`, `return`, or a state: `registered`, `referred`,
+    /// `hold_without_action`, `withdrawn`.
+    decision: String,
+    /// Date, YYYY-MM-DD.
+    #[schema(value_type = String)]
+    date: NaiveDate,
+    /// The license an approval becomes.
+    #[serde(default)]
+    license_id: Option<String>,
+    /// License expiry (default four years after the approval).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    expires_on: Option<NaiveDate>,
+    /// Units approved, when fewer than applied for.
+    #[serde(default)]
+    units: Option<u64>,
+    /// TPP approved, when less than applied for.
+    #[serde(default)]
+    tpp: Option<u64>,
+    /// Conditions: `{"kind":"end_user_unchanged"}`, `{"kind":"report_within_days","days":30}`,
+    /// `{"kind":"text","text":"…"}`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    conditions: Vec<LicenseCondition>,
+    /// A note.
+    #[serde(default)]
+    note: String,
+}
+
+fn decision_of(r: DecisionRequest) -> Result<Decision, ApiError> {
+    let state = match r.decision.as_str() {
+        "approve" => {
+            let license_id = r.license_id.ok_or_else(|| {
+                ApiError::unprocessable(
+                    Some("license_id".into()),
+                    "field `license_id`: an approval names its license",
+                )
+            })?;
+            return Ok(Decision::Approve(Approval {
+                license_id,
+                expires_on: r.expires_on,
+                units: r.units,
+                tpp: r.tpp,
+                conditions: r.conditions,
+            }));
+        }
+        "deny" => Some(ApplicationState::Denied),
+        "return" => Some(ApplicationState::ReturnedWithoutAction),
+        other => ApplicationState::parse(other).filter(|s| *s != ApplicationState::Approved),
+    };
+    state.map(Decision::To).ok_or_else(|| {
+        ApiError::unprocessable(
+            Some("decision".into()),
+            format!(
+                "field `decision`: `{}` is not one of approve, deny, return, registered, referred, hold_without_action, withdrawn",
+                r.decision
+            ),
+        )
+    })
+}
+
+/// Record a decision or transition (officer): 409 naming both states if the state machine
+/// refuses it.
+#[utoipa::path(post, path = "/v1/applications/{id}/decision", tag = "applications",
+    params(("id" = String, Path, description = "Application id")), request_body = DecisionRequest,
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub(crate) async fn decide(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+    body: Body<DecisionRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest().to_string();
+    let result = async {
+        who.require(Role::Officer, "record application decisions")?;
+        let (date, note) = (body.value().date, body.value().note.clone());
+        let decision = decision_of(body.into_value())?;
+        let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
+        let posture = state.ship_config.posture;
+        let view = state
+            .with_ledger_as(ctx(&who), move |l| {
+                let who = Actor {
+                    tenant: &tenant,
+                    record_prefix: &pre,
+                    actor: &actor,
+                    posture,
+                    now: Timestamp::now_utc(),
+                };
+                application::decide(l.store(), &id, &decision, date, &note, &who).map_err(app_error)
+            })
+            .await?;
+        let outcome = view.application.state.as_str().to_string();
+        Ok((to_json(&view), outcome, String::new()))
+    }
+    .await;
+    audited_write(&state, &who, "application.decision", &digest, result)
+        .await
+        .map(Json)
+}
+
+/// A change to a license.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LicenseChangeRequest {
+    /// `amend`, `suspend`, `reinstate` or `revoke`.
+    kind: String,
+    /// Date, YYYY-MM-DD.
+    #[schema(value_type = String)]
+    date: NaiveDate,
+    /// Why.
+    #[serde(default)]
+    reason: String,
+    /// Amendment: new units cap.
+    #[serde(default)]
+    units: Option<u64>,
+    /// Amendment: new TPP cap.
+    #[serde(default)]
+    tpp: Option<u64>,
+    /// Amendment: new expiry.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    expires_on: Option<NaiveDate>,
+    /// Amendment: new conditions.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    conditions: Option<Vec<LicenseCondition>>,
+}
+
+fn license_action(r: &LicenseChangeRequest) -> Result<LicenseAction, ApiError> {
+    Ok(match r.kind.as_str() {
+        "amend" => LicenseAction::Amend(Amendment {
+            units: r.units,
+            tpp: r.tpp,
+            expires_on: r.expires_on,
+            conditions: r.conditions.clone(),
+        }),
+        "suspend" => LicenseAction::Suspend,
+        "reinstate" => LicenseAction::Reinstate,
+        "revoke" => LicenseAction::Revoke,
+        other => {
+            return Err(ApiError::unprocessable(
+                Some("kind".into()),
+                format!("field `kind`: `{other}` is not one of amend, suspend, reinstate, revoke"),
+            ));
+        }
+    })
+}
+
+/// Amend, suspend, reinstate or revoke a license (officer): 409 if its status does not allow it.
+#[utoipa::path(post, path = "/v1/licenses/{id}/changes", tag = "records",
+    params(("id" = String, Path, description = "License id")), request_body = LicenseChangeRequest,
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub(crate) async fn change_license(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+    body: Body<LicenseChangeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let digest = body.digest().to_string();
+    let result = async {
+        who.require(Role::Officer, "change licenses")?;
+        let r = body.into_value();
+        let action = license_action(&r)?;
+        let (pre, actor) = (prefix(&who), who.actor.clone());
+        let mut l = state
+            .with_ledger_as(ctx(&who), move |l| {
+                let by = ChangeBy {
+                    record_prefix: &pre,
+                    actor: &actor,
+                    now: Timestamp::now_utc(),
+                };
+                licenses::change_license(l.store(), &by, &id, &action, r.date, &r.reason)
+                    .map_err(license_error)
+            })
+            .await?;
+        l.id =
+            l.id.strip_prefix(&prefix(&who))
+                .unwrap_or(&l.id)
+                .to_string();
+        let status = l.status.as_str().to_string();
+        Ok((json!(l), status, String::new()))
+    }
+    .await;
+    audited_write(&state, &who, "license.change", &digest, result)
+        .await
+        .map(Json)
+}

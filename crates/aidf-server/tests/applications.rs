@@ -1,0 +1,279 @@
+//! License applications and license changes over HTTP, in process (`tower::ServiceExt::oneshot`):
+//! tenant-scoped, 409 naming both states for a refused transition, 400/422 naming the field, and
+//! the issue's flow under the issuance reading of `allocation_consumption_event`.
+
+use std::sync::Arc;
+
+use aidf_core::{Policy, PolicySources};
+use aidf_ledger::Timestamp;
+use aidf_server::{AppState, new_token, router, token_hash};
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Api {
+    app: Router,
+    db: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn issuance_policy() -> Policy {
+    let mut src = PolicySources::embedded();
+    for (_, text) in &mut src.regimes {
+        *text = text.replace(
+            "[switches.allocation_consumption_event]\nvalue = \"shipped\"",
+            "[switches.allocation_consumption_event]\nvalue = \"license_issued\"",
+        );
+    }
+    Policy::from_sources(&src).expect("policy")
+}
+
+fn api(tag: &str) -> Api {
+    let dir = std::env::temp_dir().join(format!(
+        "aidf-apps-{tag}-{}-{}",
+        std::process::id(),
+        Timestamp::now_utc().0
+    ));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
+    let auditor = aidf_ledger::audit::Auditor::open(&db, None)
+        .expect("audit key")
+        .0;
+    let state = AppState::new(issuance_policy(), &db, false, auditor).expect("state");
+    Api {
+        app: router(Arc::new(state)),
+        db,
+        dir,
+    }
+}
+
+impl Api {
+    fn token(&self, tenant: &str, role: &str) -> String {
+        let store = aidf_server::store::Db::open(&self.db).expect("db");
+        store.ensure_tenant(tenant, tenant, 0).expect("tenant");
+        let (id, token) = new_token().expect("token");
+        let info = aidf_server::store::TokenInfo {
+            id,
+            tenant: tenant.to_string(),
+            role: role.to_string(),
+            created_at: 0,
+            revoked_at: None,
+        };
+        let by = aidf_ledger::audit::AuditContext {
+            tenant: tenant.to_string(),
+            actor: "test".to_string(),
+        };
+        store
+            .add_token(&info, &token_hash(&token), &by)
+            .expect("add token");
+        token
+    }
+
+    async fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn application(id: &str) -> String {
+    json!({"id": id, "date": "2025-06-02", "destination": "AE",
+        "consignee": {"name": "Gulf Compute LLC", "hq": "AE", "parent_hq": "AE", "veu": null},
+        "items": [{"chip": "NVIDIA H100 SXM", "quantity": 45000}],
+        "value_usd": "1125000000.00", "end_use": "deployment"})
+    .to_string()
+}
+
+#[tokio::test]
+async fn applications_over_http() {
+    let api = api("flow");
+    let a = api.token("acme", "officer");
+    let b = api.token("other", "officer");
+    let viewer = api.token("acme", "viewer");
+
+    let (s, v) = api
+        .call("POST", "/v1/applications", &a, &application("APP-1"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["application"]["id"], "APP-1");
+    assert_eq!(v["application"]["allocation"]["held_tpp"], 712_440_000u64);
+    let (s, v) = api
+        .call("POST", "/v1/applications", &a, &application("APP-2"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["application"]["review_policy"], "denial");
+    assert_eq!(v["application"]["allocation"]["held_by"][0]["id"], "APP-1");
+
+    // Tenant-scoped: another tenant sees none of them; the same id is its own.
+    let (s, _) = api.call("GET", "/v1/applications/APP-1", &b, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = api.call("GET", "/v1/applications", &b, "").await;
+    assert_eq!((s, v), (StatusCode::OK, json!([])));
+    let (s, v) = api.call("GET", "/v1/applications", &viewer, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+    let (s, _) = api
+        .call("POST", "/v1/applications", &viewer, &application("APP-3"))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = api
+        .call("POST", "/v1/applications", &a, &application("APP-1"))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+
+    let approve = json!({"decision": "approve", "date": "2025-06-10", "license_id": "L-1",
+        "conditions": [{"kind": "end_user_unchanged"}]});
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/applications/APP-1/decision",
+            &a,
+            &approve.to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["application"]["state"], "approved");
+    assert_eq!(
+        v["transitions"][1]["actor"].as_str().map(str::is_empty),
+        Some(false)
+    );
+    let (s, v) = api.call("GET", "/v1/licenses/L-1", &a, "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["license"]["allocation_drawn"], "country:AE:2025-2027");
+
+    let deny = json!({"decision": "deny", "date": "2025-06-11"}).to_string();
+    let (s, v) = api
+        .call("POST", "/v1/applications/APP-1/decision", &a, &deny)
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("from `approved` to `denied`"), "{v}");
+
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/applications/APP-2/decision",
+            &a,
+            r#"{"decision":"maybe","date":"2025-06-11"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("decision")),
+        "{v}"
+    );
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/applications/APP-2/decision",
+            &a,
+            r#"{"decision":"deny"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/licenses/L-1/changes",
+            &a,
+            r#"{"kind":"revoke","date":"2025-06-12"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["id"].clone(), v["status"].clone()),
+        (json!("L-1"), json!("revoked"))
+    );
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/licenses/L-1/changes",
+            &a,
+            r#"{"kind":"reinstate","date":"2025-06-12"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = api
+        .call(
+            "POST",
+            "/v1/licenses/L-1/changes",
+            &b,
+            r#"{"kind":"suspend","date":"2025-06-12"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_applications_name_the_field() {
+    let api = api("bad");
+    let a = api.token("acme", "officer");
+    let cases = [
+        (r#"{"id":"A"}"#, StatusCode::BAD_REQUEST, None),
+        (
+            r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"H100","quantity":0}],"value_usd":"1"}"#,
+            StatusCode::BAD_REQUEST,
+            Some("items[0].quantity"),
+        ),
+        (
+            r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"H100","quantity":1,"x":1}],"value_usd":"1"}"#,
+            StatusCode::BAD_REQUEST,
+            Some("items[0].x"),
+        ),
+        (
+            r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"no such chip","quantity":1}],"value_usd":"1"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("items[0]"),
+        ),
+        ("{", StatusCode::BAD_REQUEST, None),
+    ];
+    for (body, status, field) in cases {
+        let (s, v) = api.call("POST", "/v1/applications", &a, body).await;
+        assert_eq!(s, status, "{body}: {v}");
+        if let Some(f) = field {
+            assert_eq!(v["field"], f, "{body}: {v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_new_routes() {
+    let api = api("doc");
+    let req = Request::builder()
+        .uri("/openapi.json")
+        .body(Body::empty())
+        .expect("req");
+    let resp = api.app.clone().oneshot(req).await.expect("resp");
+    let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+    let doc: Value = serde_json::from_slice(&bytes).expect("json");
+    for path in [
+        "/v1/applications",
+        "/v1/applications/{id}",
+        "/v1/applications/{id}/decision",
+        "/v1/licenses/{id}/changes",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    let decision = &doc["paths"]["/v1/applications/{id}/decision"]["post"]["responses"];
+    assert!(decision["409"].is_object() && decision["422"].is_object());
+}
