@@ -70,6 +70,16 @@ pub enum ApplicationAction {
         #[arg(long)]
         json: bool,
     },
+    /// Processing times: days to decision (p50/p90) by destination and outcome, the pending
+    /// queue by age, the approval rate.
+    Stats {
+        /// Count as of this date (default: today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one application with its determination and transitions.
     Show {
         /// Application id.
@@ -137,7 +147,9 @@ impl DecideArgs {
 pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
     if matches!(
         action,
-        ApplicationAction::List { .. } | ApplicationAction::Show { .. }
+        ApplicationAction::List { .. }
+            | ApplicationAction::Show { .. }
+            | ApplicationAction::Stats { .. }
     ) {
         must_exist(db)?;
     }
@@ -189,6 +201,15 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
             render(&v, json)
         }
         ApplicationAction::List { json } => list(store, &who, json),
+        ApplicationAction::Stats { as_of, json } => {
+            let as_of = as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let s = aidf_service::application_stats::stats(store, &who, as_of)?;
+            if json {
+                print(&(serde_json::to_string_pretty(&s)? + "\n"))
+            } else {
+                print(&stats_text(&s))
+            }
+        }
         ApplicationAction::Show { id, json } => {
             let v = application::show(store, &who, &id)?;
             render(&v, json)
@@ -291,4 +312,51 @@ fn render(v: &ApplicationView, json: bool) -> Result<()> {
         ));
     }
     print(&out)
+}
+
+fn days(d: &aidf_service::application_stats::DaysToDecision) -> String {
+    let n = |v: Option<i64>| v.map_or_else(|| "-".into(), |d| d.to_string());
+    format!(
+        "{:>5} decided  p50 {:>4}  p90 {:>4}  max {:>4} days",
+        d.decided,
+        n(d.p50_days),
+        n(d.p90_days),
+        n(d.max_days)
+    )
+}
+
+/// `aidf application stats` as text.
+fn stats_text(s: &aidf_service::application_stats::ApplicationStats) -> String {
+    let rate = s.approval_rate_permille.map_or_else(
+        || "none decided".to_string(),
+        |r| format!("{}.{} %", r / 10, r % 10),
+    );
+    let mut out = format!(
+        "applications as of {}: {} filed, {} decided, {} approved (approval rate {rate})\n",
+        s.as_of, s.applications, s.decided, s.approved
+    );
+    out.push_str(&format!(
+        "days to decision: {}\n",
+        days(&s.days_to_decision)
+    ));
+    for (title, map) in [
+        ("by destination", &s.by_destination),
+        ("by outcome", &s.by_outcome),
+    ] {
+        if !map.is_empty() {
+            out.push_str(&format!("{title}:\n"));
+        }
+        for (k, d) in map {
+            out.push_str(&format!("  {k:<24} {}\n", days(d)));
+        }
+    }
+    out.push_str("by state:\n");
+    for (state, n) in &s.by_state {
+        out.push_str(&format!("  {state:<24} {n:>5}\n"));
+    }
+    out.push_str("pending, by days since submission:\n");
+    for b in &s.pending_by_age {
+        out.push_str(&format!("  {:<24} {:>5}\n", b.days, b.pending));
+    }
+    out
 }

@@ -92,7 +92,7 @@ fn done_means(cli: &Cli) {
     assert_eq!(v["application"]["state"], "submitted");
     assert_eq!(v["application"]["review_policy"], "approval");
     assert_eq!(v["application"]["allocation"]["held_tpp"], 712_440_000u64);
-    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027"]);
+    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027", "--json"]);
     assert_eq!(bal["balance"]["pending"], 712_440_000u64, "{bal}");
 
     let v = cli.json(&["application", "submit", &a2, "--json"]);
@@ -124,7 +124,7 @@ fn done_means(cli: &Cli) {
     let s = cli.json(&["ship", &ship, "--json", "--id", "s-1"]);
     assert_eq!(s["status"], "authorized", "{s}");
     assert_eq!(s["license_id"], "L-1");
-    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027"]);
+    let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027", "--json"]);
     assert_eq!(
         (
             bal["balance"]["posted"].clone(),
@@ -160,6 +160,17 @@ fn done_means(cli: &Cli) {
 
     let list = cli.json(&["application", "list", "--json"]);
     assert_eq!(list.as_array().map(Vec::len), Some(2));
+
+    // Item 4: the processing times, as JSON and as text.
+    let stats = cli.json(&["application", "stats", "--as-of", "2025-12-31", "--json"]);
+    assert_eq!(stats["applications"], 2, "{stats}");
+    assert_eq!(stats["approved"], 1, "{stats}");
+    let out = cli.run(&["application", "stats", "--as-of", "2025-12-31"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("days to decision:") && text.contains("approval rate"),
+        "{text}"
+    );
 }
 
 #[test]

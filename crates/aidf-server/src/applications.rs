@@ -159,6 +159,49 @@ pub(crate) async fn list(State(state): S, who: Principal) -> Result<Json<Value>,
     Ok(Json(to_json(&apps)))
 }
 
+/// The query of `GET /v1/applications/stats`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct StatsQuery {
+    /// Count as of this date (YYYY-MM-DD; default today, UTC).
+    as_of: Option<String>,
+}
+
+/// Processing times of the tenant's applications: days to decision (p50/p90, nearest rank) by
+/// destination and outcome, the pending queue by age, the approval rate (tenths of a per cent).
+#[utoipa::path(get, path = "/v1/applications/stats", tag = "applications", params(StatsQuery),
+    responses((status = 200, body = Object)),
+    security(("bearer" = [])))]
+pub(crate) async fn stats(
+    State(state): S,
+    who: Principal,
+    crate::routes::Q(q): crate::routes::Q<StatsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = match q.as_of.as_deref() {
+        None => chrono::Utc::now().date_naive(),
+        Some(d) => d.parse::<NaiveDate>().map_err(|_| {
+            ApiError::bad_request(
+                Some("as_of".into()),
+                format!("parameter `as_of`: `{d}` is not a date (YYYY-MM-DD)"),
+            )
+        })?,
+    };
+    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
+    let posture = state.ship_config.posture;
+    let out = state
+        .with_ledger(move |l| {
+            let who = Actor {
+                tenant: &tenant,
+                record_prefix: &pre,
+                actor: &actor,
+                posture,
+                now: Timestamp::now_utc(),
+            };
+            aidf_service::application_stats::stats(l.store(), &who, as_of).map_err(app_error)
+        })
+        .await?;
+    Ok(Json(to_json(&out)))
+}
+
 /// One application with its determination and transitions.
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
     params(("id" = String, Path, description = "Application id")),

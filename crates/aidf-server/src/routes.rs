@@ -128,7 +128,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
 }
 
 /// `Query`, with its rejection as problem+json naming the parameter problem.
-pub struct Q<T>(T);
+pub struct Q<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<Arc<AppState>>
     for Q<T>
@@ -1623,6 +1623,7 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
             crate::applications::submit,
             crate::applications::list
         ))
+        .routes(routes!(crate::applications::stats))
         .routes(routes!(crate::applications::show))
         .routes(routes!(crate::applications::decide))
         .routes(routes!(veus, add_veu))

@@ -222,6 +222,25 @@ async fn applications_over_http() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Item 4: processing times from the dated transitions, per tenant; a bad date names `as_of`.
+    let (s, v) = api
+        .call("GET", "/v1/applications/stats?as_of=2025-12-31", &a, "")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["as_of"], "2025-12-31", "{v}");
+    assert!(v["applications"].as_u64().is_some_and(|n| n >= 1), "{v}");
+    assert!(v["pending_by_age"].is_array(), "{v}");
+    let (s, v) = api.call("GET", "/v1/applications/stats", &b, "").await;
+    assert_eq!((s, v["applications"].clone()), (StatusCode::OK, json!(0)));
+    let (s, v) = api
+        .call("GET", "/v1/applications/stats?as_of=31/12/2025", &a, "")
+        .await;
+    assert_eq!(
+        (s, v["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("as_of")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -268,6 +287,7 @@ async fn the_openapi_document_lists_the_new_routes() {
     let doc: Value = serde_json::from_slice(&bytes).expect("json");
     for path in [
         "/v1/applications",
+        "/v1/applications/stats",
         "/v1/applications/{id}",
         "/v1/applications/{id}/decision",
         "/v1/licenses/{id}/changes",
