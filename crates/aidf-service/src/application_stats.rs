@@ -98,24 +98,25 @@ fn bucket_label(i: usize) -> String {
     }
 }
 
-/// One application as of `as_of`: its submission date, its state then, and its decision (state,
-/// date) if BIS decided by then. `None` if it was filed after `as_of`.
-fn as_of_view(
-    v: &ApplicationView,
-    as_of: NaiveDate,
-) -> Option<(
-    NaiveDate,
-    ApplicationState,
-    Option<(ApplicationState, NaiveDate)>,
-)> {
+/// One application as it stood on a date.
+struct AsOf {
+    submitted: NaiveDate,
+    state: ApplicationState,
+    /// BIS's decision and its date, if it was decided by then.
+    decision: Option<(ApplicationState, NaiveDate)>,
+}
+
+/// One application as of `as_of`; `None` if it was filed after `as_of`.
+fn as_of_view(v: &ApplicationView, as_of: NaiveDate) -> Option<AsOf> {
     let known: Vec<_> = v.transitions.iter().filter(|t| t.date <= as_of).collect();
-    let submitted = known.iter().find(|t| t.seq == 0)?.date;
-    let state = known.last()?.to;
-    let decision = known
-        .iter()
-        .find(|t| is_decision(t.to))
-        .map(|t| (t.to, t.date));
-    Some((submitted, state, decision))
+    Some(AsOf {
+        submitted: known.iter().find(|t| t.seq == 0)?.date,
+        state: known.last()?.to,
+        decision: known
+            .iter()
+            .find(|t| is_decision(t.to))
+            .map(|t| (t.to, t.date)),
+    })
 }
 
 /// The statistics of `apps` as of `as_of` (pure: the tests give it applications directly).
@@ -125,7 +126,12 @@ pub fn compute(apps: &[ApplicationView], as_of: NaiveDate) -> ApplicationStats {
     let mut pending = vec![0u64; AGE_BUCKETS.len() + 1];
     let (mut filed, mut approved) = (0u64, 0u64);
     for v in apps {
-        let Some((submitted, state, decision)) = as_of_view(v, as_of) else {
+        let Some(AsOf {
+            submitted,
+            state,
+            decision,
+        }) = as_of_view(v, as_of)
+        else {
             continue;
         };
         filed += 1;
