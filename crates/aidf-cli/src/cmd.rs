@@ -227,6 +227,8 @@ pub enum Command {
     Simulate(crate::batch_cmd::SimulateArgs),
     /// Screen a party (or a CSV batch) against restricted-party lists; `screen compare` for pairs.
     Screen(crate::screen_cmd::ScreenArgs),
+    /// Reports to BIS from the ledger: veu-semiannual, aia-certifications, lpp-certifications.
+    Report(crate::report_cmd::ReportArgs),
     /// Print a shell completion script (e.g. `aidf completions bash > ~/.local/share/bash-completion/completions/aidf`).
     Completions {
         /// The shell.
@@ -558,6 +560,7 @@ pub fn run(
         Command::Gen { action } => crate::batch_cmd::gen_cmd(&policy, action)?,
         Command::Simulate(args) => crate::batch_cmd::simulate_cmd(&policy, args)?,
         Command::Screen(args) => crate::screen_cmd::run(args)?,
+        Command::Report(args) => crate::report_cmd::run(&policy, args)?,
         Command::Completions { shell } => crate::completions(shell),
         Command::Man { dir } => crate::man(dir.as_deref())?,
     }

@@ -29,7 +29,7 @@ fn opt(n: Option<u64>) -> String {
 }
 
 /// A table: a header row, then rows; columns whose index is in `right` are right-aligned.
-fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

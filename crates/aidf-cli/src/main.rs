@@ -11,6 +11,7 @@ mod policy_load;
 mod reevaluate_cmd;
 mod regime_cmd;
 mod render;
+mod report_cmd;
 mod screen_cmd;
 mod serve_cmd;
 

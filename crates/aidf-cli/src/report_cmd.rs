@@ -1,0 +1,160 @@
+//! `aidf report NAME` (issue 15, item 7): reports to BIS from the ledger. The reports are built by
+//! `aidf_service::reports`; this module parses the period and renders text, CSV or JSON.
+
+use std::path::PathBuf;
+
+use aidf_core::Policy;
+use aidf_core::explain::thousands;
+use aidf_service::reports::{self, Report};
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::ValueEnum;
+
+use crate::cmd::{PostureArg, print};
+use crate::ledger_cmd::{LOCAL_TENANT, db_arg, must_exist, open};
+
+/// The reports.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportName {
+    /// Data Center VEU semi-annual report (`--period 2025-H1`).
+    #[value(alias = "veu_semiannual")]
+    VeuSemiannual,
+    /// AIA consignees whose cumulative TPP reached the reporting trigger (`--as-of DATE`).
+    #[value(alias = "aia_certifications")]
+    AiaCertifications,
+    /// LPP consignees of a calendar year and their certifications (`--period 2025`).
+    #[value(alias = "lpp_certifications")]
+    LppCertifications,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// A table for a person.
+    Text,
+    /// CSV: a header row, then one row per line.
+    Csv,
+    /// JSON: the report with its period, due date, citation, regime and notes.
+    Json,
+}
+
+/// `aidf report …`
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The report.
+    #[arg(value_enum, ignore_case = true)]
+    name: ReportName,
+    /// The period: `YYYY-H1`/`YYYY-H2` for the VEU report, `YYYY` for LPP.
+    #[arg(long)]
+    period: Option<String>,
+    /// The AIA report counts shipments dated up to this date (default: today).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, ignore_case = true, default_value = "text")]
+    format: ReportFormat,
+    /// Posture whose regime gives the numbers (default: the config file's, else as-written).
+    #[arg(long, value_enum, ignore_case = true)]
+    posture: Option<PostureArg>,
+    /// Ledger (default: `AIDF_DB`, the config file, ./aidf.db).
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+fn year_of(period: Option<&str>) -> Result<(i32, Option<String>)> {
+    let p = period.context("option `--period`: this report needs one (e.g. 2025 or 2025-H1)")?;
+    let (year, half) = match p.split_once('-') {
+        Some((y, h)) => (y, Some(h.to_string())),
+        None => (p, None),
+    };
+    let year: i32 = year
+        .parse()
+        .ok()
+        .filter(|y| (2000..=2100).contains(y))
+        .with_context(|| format!("option `--period`: `{p}` does not start with a year"))?;
+    Ok((year, half))
+}
+
+/// Runs `aidf report …`.
+pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
+    let db = db_arg(&args.db);
+    must_exist(&db)?;
+    let mut ledger = open(&db)?;
+    let store = ledger.store();
+    let posture = crate::config::posture(args.posture).into();
+    let report = match args.name {
+        ReportName::AiaCertifications => {
+            let as_of = args
+                .as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            reports::aia_certifications(store, policy, LOCAL_TENANT, as_of, posture)?
+        }
+        ReportName::LppCertifications => {
+            let (year, half) = year_of(args.period.as_deref())?;
+            if half.is_some() {
+                bail!("option `--period`: the LPP report covers a calendar year (e.g. 2025)");
+            }
+            reports::lpp_certifications(store, policy, LOCAL_TENANT, year, posture)?
+        }
+        ReportName::VeuSemiannual => {
+            let (year, half) = year_of(args.period.as_deref())?;
+            let half = half
+                .context("option `--period`: the VEU report covers a half year (e.g. 2025-H1)")?;
+            reports::veu_semiannual(store, policy, LOCAL_TENANT, year, &half, posture)?
+        }
+    };
+    match args.format {
+        ReportFormat::Json => print(&(serde_json::to_string_pretty(&report)? + "\n")),
+        ReportFormat::Csv => csv_out(&report),
+        ReportFormat::Text => print(&text(&report)),
+    }
+}
+
+fn csv_out(r: &Report) -> Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record(&r.columns)?;
+    for row in &r.rows {
+        w.write_record(row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The report for a person: its heading, then the table with grouped numbers.
+pub fn text(r: &Report) -> String {
+    let mut out = format!("{} — {}\n", r.title, r.period);
+    if let Some(due) = &r.due {
+        out.push_str(&format!("due: {due}\n"));
+    }
+    if !r.citation.is_empty() {
+        out.push_str(&format!("citation: {}\n", r.citation));
+    }
+    if let Some((id, digest)) = &r.regime {
+        out.push_str(&format!("regime: {id} ({digest})\n"));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out.push('\n');
+    if r.rows.is_empty() {
+        out.push_str("nothing to report\n");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, v)| match v.parse::<u128>() {
+                    Ok(n) if r.numeric.contains(&i) => thousands(n),
+                    _ => v.clone(),
+                })
+                .collect()
+        })
+        .collect();
+    let header: Vec<String> = r.columns.iter().map(|c| c.to_uppercase()).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.push_str(&crate::ledger_view::table(&header, &rows, &r.numeric));
+    out
+}

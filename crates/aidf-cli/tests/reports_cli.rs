@@ -1,0 +1,185 @@
+//! Issue 15, item 7: reports to BIS from the ledger, with their period, due date and citation.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn aidf(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aidf"))
+        .args(args)
+        .env("AIDF_DB", db)
+        .env_remove("AIDF_CONFIG")
+        .output()
+        .expect("run aidf")
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let out = aidf(db, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ship(dir: &Path, db: &Path, id: &str, body: &str) {
+    let file = dir.join(format!("{id}.json"));
+    std::fs::write(&file, body).expect("input");
+    ok(db, &["ship", file.to_str().expect("utf8"), "--id", id]);
+}
+
+#[test]
+fn veu_aia_and_lpp_reports_come_from_the_ledger() {
+    let dir = std::env::temp_dir().join(format!("aidf-reports-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("l.db");
+    ok(
+        &db,
+        &[
+            "veu",
+            "add",
+            "V-1",
+            "--kind",
+            "uveu",
+            "--owner",
+            "Acme Cloud",
+            "--hq",
+            "US",
+            "--site",
+            "dc1:IN",
+        ],
+    );
+    ship(
+        &dir,
+        &db,
+        "u1",
+        r#"{"date":"2025-06-01","destination":"IN","consignee":{"name":"Acme Cloud India","hq":"US","veu":{"kind":"uveu","id":"V-1"}},"item":{"chip":"H100 SXM"},"quantity":100}"#,
+    );
+    ship(
+        &dir,
+        &db,
+        "u2",
+        r#"{"date":"2025-08-01","destination":"IN","consignee":{"name":"Acme Cloud India","hq":"US","veu":{"kind":"uveu","id":"V-1"}},"item":{"chip":"H100 SXM"},"quantity":10}"#,
+    );
+    // 16,000 H100 under AIA: 253,312,000 TPP, past the 253,000,000 trigger.
+    ship(
+        &dir,
+        &db,
+        "a1",
+        r#"{"date":"2025-06-01","destination":"DE","consignee":{"name":"Rechenzentrum GmbH","hq":"DE"},"item":{"chip":"H100 SXM"},"quantity":16000}"#,
+    );
+    ship(
+        &dir,
+        &db,
+        "a2",
+        r#"{"date":"2025-06-01","destination":"FR","consignee":{"name":"Petit Calcul SAS","hq":"FR"},"item":{"chip":"H100 SXM"},"quantity":10}"#,
+    );
+    ship(
+        &dir,
+        &db,
+        "l1",
+        r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"华为马来西亚","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":10}"#,
+    );
+
+    let veu: serde_json::Value = serde_json::from_str(&ok(
+        &db,
+        &[
+            "report",
+            "veu-semiannual",
+            "--period",
+            "2025-H1",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(veu["due"], "2025-07-15");
+    assert_eq!(veu["rows"].as_array().map(Vec::len), Some(1), "{veu}");
+    assert_eq!(veu["rows"][0][1], "u1");
+    assert_eq!(veu["rows"][0][3], "V-1");
+    let h2 = ok(
+        &db,
+        &[
+            "report",
+            "veu-semiannual",
+            "--period",
+            "2025-h2",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(h2.lines().count(), 2, "{h2}");
+    assert!(h2.contains(",u2,UVEU,V-1,"), "{h2}");
+    let h2 = ok(&db, &["report", "veu-semiannual", "--period", "2025-H2"]);
+    assert!(h2.contains("due: 2026-01-15"), "{h2}");
+
+    let aia = ok(
+        &db,
+        &[
+            "report",
+            "aia-certifications",
+            "--as-of",
+            "2025-12-31",
+            "--format",
+            "csv",
+        ],
+    );
+    let lines: Vec<&str> = aia.lines().collect();
+    assert_eq!(lines.len(), 2, "only the consignee past the trigger: {aia}");
+    assert!(lines[1].starts_with("Rechenzentrum GmbH,DE,"), "{aia}");
+    assert!(
+        lines[1].ends_with(",253312000,253000000,2025-06-01"),
+        "{aia}"
+    );
+    let before = ok(
+        &db,
+        &["report", "aia-certifications", "--as-of", "2025-05-31"],
+    );
+    assert!(before.contains("nothing to report"), "{before}");
+    assert!(before.contains("[U] aia_reporting_trigger_tpp"), "{before}");
+
+    let lpp = ok(&db, &["report", "lpp-certifications", "--period", "2025"]);
+    assert!(
+        lpp.contains("华为马来西亚") && lpp.contains("158,320") && lpp.contains("26,741,680"),
+        "{lpp}"
+    );
+    let none = ok(
+        &db,
+        &[
+            "report",
+            "lpp-certifications",
+            "--period",
+            "2026",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(none.lines().count(), 1, "{none}");
+
+    for (args, says) in [
+        (
+            &["report", "veu-semiannual", "--period", "2025-H3"][..],
+            "the half year is one of H1, H2",
+        ),
+        (
+            &["report", "veu-semiannual", "--period", "2025"][..],
+            "option `--period`",
+        ),
+        (&["report", "lpp-certifications"][..], "option `--period`"),
+        (
+            &["report", "lpp-certifications", "--period", "next"][..],
+            "`next` does not start with a year",
+        ),
+    ] {
+        let out = aidf(&db, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            err.contains(says) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,429 @@
+//! Reports to BIS built from the ledger (issue 15, item 7): the Data Center VEU semi-annual
+//! report, the AIA ultimate-consignee certifications past the reporting trigger, and the LPP
+//! consignee certifications of a calendar year. Each report is a table with its period, due
+//! date, citation, the regime whose numbers it used and every unconfirmed reading; the CLI and
+//! the server render it (text, CSV, JSON). Periods, due dates and titles are data
+//! (`policy/reports.toml`).
+
+use aidf_core::regime::Regime;
+use aidf_core::{Policy, Posture};
+use aidf_ledger::{LedgerError, LedgerStore, Shipment, ShipmentStatus};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// The embedded report definitions.
+const REPORTS_TOML: &str = include_str!("../../../policy/reports.toml");
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A parameter is wrong (names it and the value).
+    #[error("{field}: {message}")]
+    Input {
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong, with the value.
+        message: String,
+    },
+    /// The embedded definitions do not parse (a build defect).
+    #[error("policy/reports.toml: {0}")]
+    Definitions(String),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Definitions {
+    veu_semiannual: VeuDef,
+    aia_certifications: PlainDef,
+    lpp_certifications: LppDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VeuDef {
+    title: String,
+    citation: String,
+    source: String,
+    periods: Vec<PeriodDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodDef {
+    name: String,
+    from: String,
+    to: String,
+    due: String,
+    due_next_year: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainDef {
+    title: String,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LppDef {
+    title: String,
+    source: String,
+    unconfirmed: String,
+}
+
+fn definitions() -> Result<Definitions, ReportError> {
+    toml::from_str(REPORTS_TOML).map_err(|e| ReportError::Definitions(e.message().to_string()))
+}
+
+/// A report: a table with what a reviewer needs to check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// `veu-semiannual`, `aia-certifications`, `lpp-certifications`.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// The period covered (`2025-H1`, `2025`, or `to 2025-12-31`).
+    pub period: String,
+    /// When it is due, if the rule says.
+    pub due: Option<String>,
+    /// Citation of the obligation.
+    pub citation: String,
+    /// The regime whose numbers it used: id and digest.
+    pub regime: Option<(String, String)>,
+    /// Unconfirmed readings and limits of the data.
+    pub notes: Vec<String>,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Columns holding TPP or counts (a person's rendering groups their digits).
+    pub numeric: Vec<usize>,
+    /// Rows, values as text (integers without separators).
+    pub rows: Vec<Vec<String>>,
+}
+
+fn date(year: i32, month_day: &str, field: &'static str) -> Result<NaiveDate, ReportError> {
+    NaiveDate::parse_from_str(&format!("{year}-{month_day}"), "%Y-%m-%d")
+        .map_err(|_| ReportError::Definitions(format!("{field}: `{month_day}` is not a month-day")))
+}
+
+/// The regime in force on `on`, for the numbers and readings a report uses.
+fn regime_on(policy: &Policy, on: NaiveDate, posture: Posture) -> Result<&Regime, ReportError> {
+    policy
+        .regime_on(on, posture)
+        .map(|(r, _)| r)
+        .ok_or_else(|| ReportError::Input {
+            field: "period",
+            message: format!("no regime is in force on {on}"),
+        })
+}
+
+fn regime_id(r: &Regime) -> Option<(String, String)> {
+    Some((r.spec.id.to_string(), r.digest.to_string()))
+}
+
+/// The party behind a consignee account `{prefix}{party}{suffix}`: its name and HQ.
+fn party(
+    store: &mut dyn LedgerStore,
+    tenant: &str,
+    party_id: &str,
+) -> Result<(String, String), ReportError> {
+    Ok(store.party(&format!("{tenant}/{party_id}"))?.map_or_else(
+        || {
+            (
+                format!("(party {party_id} not in the registry)"),
+                String::new(),
+            )
+        },
+        |p| (p.name, p.hq),
+    ))
+}
+
+/// The AIA consignees whose cumulative TPP reached the reporting trigger by `as_of` (the regime
+/// in force on that date gives the trigger).
+pub fn aia_certifications(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    as_of: NaiveDate,
+    posture: Posture,
+) -> Result<Report, ReportError> {
+    let def = definitions()?.aia_certifications;
+    let regime = regime_on(policy, as_of, posture)?;
+    let mut report = Report {
+        name: "aia-certifications".into(),
+        title: def.title,
+        period: format!("to {as_of}"),
+        due: Some("before the first shipment past the trigger".into()),
+        citation: String::new(),
+        regime: regime_id(regime),
+        notes: vec![format!("source: {}", def.source)],
+        columns: [
+            "consignee",
+            "hq",
+            "party_id",
+            "cumulative_tpp",
+            "trigger_tpp",
+            "reached_on",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![3, 4],
+        rows: Vec::new(),
+    };
+    let (Some(aia), Some(trigger)) = (
+        &regime.spec.aia,
+        &regime.spec.switches.aia_reporting_trigger_tpp,
+    ) else {
+        report.notes.push(format!(
+            "regime `{}` has no AIA reporting trigger: nothing to report",
+            regime.spec.id
+        ));
+        return Ok(report);
+    };
+    report.citation = aia.reporting_citation.to_string();
+    report.notes.push(format!(
+        "[{}] aia_reporting_trigger_tpp = {}: {}",
+        trigger.confidence, trigger.value, trigger.note
+    ));
+    let prefix = format!("aia:{tenant}@");
+    for a in store.accounts()? {
+        let Some(party_id) = a.key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let reached = reached_on(store, &a.key, trigger.value, as_of)?;
+        let Some((cumulative, on)) = reached else {
+            continue;
+        };
+        let (name, hq) = party(store, tenant, party_id)?;
+        report.rows.push(vec![
+            name,
+            hq,
+            party_id.to_string(),
+            cumulative.to_string(),
+            trigger.value.to_string(),
+            on,
+        ]);
+    }
+    Ok(report)
+}
+
+/// The cumulative posted TPP of `key` by `as_of` and the business date it reached `trigger`
+/// (`>=`, the regime's reading), if it did.
+fn reached_on(
+    store: &mut dyn LedgerStore,
+    key: &str,
+    trigger: u64,
+    as_of: NaiveDate,
+) -> Result<Option<(u64, String)>, ReportError> {
+    let mut total: u64 = 0;
+    let mut reached = None;
+    let as_of = as_of.to_string();
+    for e in store.history(key)? {
+        let on = e.business_date.clone().unwrap_or_default();
+        if !on.is_empty() && on > as_of {
+            continue;
+        }
+        total = total.saturating_add_signed(e.posted_delta);
+        if reached.is_none() && total >= trigger {
+            reached = Some(on);
+        }
+    }
+    Ok(reached.map(|on| (total, on)))
+}
+
+/// Every consignee that received TPP under LPP in `year`, with its total against the limit.
+pub fn lpp_certifications(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    year: i32,
+    posture: Posture,
+) -> Result<Report, ReportError> {
+    let def = definitions()?.lpp_certifications;
+    let end = date(year, "12-31", "year")?;
+    let regime = regime_on(policy, end, posture)?;
+    let limit = regime.spec.lpp.as_ref().map(|l| l.tpp_per_consignee_year);
+    let mut report = Report {
+        name: "lpp-certifications".into(),
+        title: def.title,
+        period: year.to_string(),
+        due: Some("before each shipment under LPP (obtained from the consignee)".into()),
+        citation: regime
+            .spec
+            .lpp
+            .as_ref()
+            .map(|l| l.citation.to_string())
+            .unwrap_or_default(),
+        regime: regime_id(regime),
+        notes: vec![
+            format!("source: {}", def.source),
+            format!("[U] {}", def.unconfirmed),
+        ],
+        columns: [
+            "consignee",
+            "hq",
+            "party_id",
+            "received_tpp",
+            "limit_tpp",
+            "remaining_tpp",
+            "draws",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![3, 4, 5, 6],
+        rows: Vec::new(),
+    };
+    let prefix = format!("lpp:{tenant}@");
+    let suffix = format!(":{year}");
+    for a in store.accounts()? {
+        let Some(party_id) = a
+            .key
+            .strip_prefix(&prefix)
+            .and_then(|k| k.strip_suffix(&suffix))
+        else {
+            continue;
+        };
+        let draws = store
+            .history(&a.key)?
+            .iter()
+            .filter(|e| e.posted_delta > 0)
+            .count();
+        let (name, hq) = party(store, tenant, party_id)?;
+        let limit_text = limit.map_or_else(String::new, |l| l.to_string());
+        let remaining = limit.map_or_else(String::new, |l| l.saturating_sub(a.posted).to_string());
+        report.rows.push(vec![
+            name,
+            hq,
+            party_id.to_string(),
+            a.posted.to_string(),
+            limit_text,
+            remaining,
+            draws.to_string(),
+        ]);
+    }
+    Ok(report)
+}
+
+/// The Data Center VEU report of a half year (`H1`, `H2`): every authorized shipment under a
+/// UVEU or NVEU with its business date in the period.
+pub fn veu_semiannual(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    year: i32,
+    half: &str,
+    posture: Posture,
+) -> Result<Report, ReportError> {
+    let def = definitions()?.veu_semiannual;
+    let period = def
+        .periods
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(half))
+        .ok_or_else(|| ReportError::Input {
+            field: "period",
+            message: format!(
+                "`{year}-{half}`: the half year is one of {}",
+                def.periods
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    let (from, to) = (
+        date(year, &period.from, "from")?,
+        date(year, &period.to, "to")?,
+    );
+    let due_year = if period.due_next_year { year + 1 } else { year };
+    let regime = regime_on(policy, to, posture)?;
+    let mut report = Report {
+        name: "veu-semiannual".into(),
+        title: def.title,
+        period: format!("{year}-{} ({from} to {to})", period.name),
+        due: Some(date(due_year, &period.due, "due")?.to_string()),
+        citation: def.citation,
+        regime: regime_id(regime),
+        notes: vec![
+            format!("source: {}", def.source),
+            "NVEUs also list their current customers: the ledger does not record them; add them to the report".into(),
+            "value: the ledger does not record a shipment's value; add it from the invoice".into(),
+        ],
+        columns: ["business_date", "shipment_id", "authorization", "veu", "consignee", "destination", "item", "eccn", "quantity", "total_tpp"]
+            .map(String::from)
+            .to_vec(),
+        numeric: vec![8, 9],
+        rows: Vec::new(),
+    };
+    let (from, to) = (from.to_string(), to.to_string());
+    for s in store.shipments()? {
+        if let Some(row) = veu_row(&s, tenant, &from, &to) {
+            report.rows.push(row);
+        }
+    }
+    report.rows.sort();
+    Ok(report)
+}
+
+/// The report's row of a shipment, if it is the tenant's, authorized under a VEU, in the period.
+fn veu_row(s: &Shipment, tenant: &str, from: &str, to: &str) -> Option<Vec<String>> {
+    let on = s.business_date.as_deref()?;
+    if s.tenant.as_deref() != Some(tenant)
+        || s.status != ShipmentStatus::Authorized
+        || on < from
+        || on > to
+    {
+        return None;
+    }
+    let d = &s.determination["determination"];
+    // As the determination serialized it (`UVEU`, `NVEU`).
+    let auth = d["authorization"].as_str()?.to_string();
+    if auth != aidf_core::Authorization::Uveu.as_str()
+        && auth != aidf_core::Authorization::Nveu.as_str()
+    {
+        return None;
+    }
+    let input = &s.determination["input"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let number = |v: &serde_json::Value| v.as_u64().map(|n| n.to_string()).unwrap_or_default();
+    let local = s
+        .shipment_id
+        .strip_prefix(&format!("{tenant}."))
+        .unwrap_or(&s.shipment_id);
+    Some(vec![
+        on.to_string(),
+        local.to_string(),
+        auth,
+        text(&input["consignee"]["veu"]["id"]),
+        text(&input["consignee"]["name"]),
+        text(&d["destination"]),
+        text(&d["item"]["name"]),
+        text(&d["eccn"]),
+        number(&d["quantity"]),
+        number(&d["total_tpp"]),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definitions_parse_and_name_two_halves() {
+        let d = definitions().expect("definitions");
+        let names: Vec<&str> = d
+            .veu_semiannual
+            .periods
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["H1", "H2"]);
+        for p in &d.veu_semiannual.periods {
+            date(2025, &p.from, "from").expect("from");
+            date(2025, &p.to, "to").expect("to");
+            date(2025, &p.due, "due").expect("due");
+        }
+    }
+}
