@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use aidf_core::Policy;
 use aidf_core::explain::thousands;
 use aidf_service::reports::{self, Report};
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::ValueEnum;
 
@@ -61,48 +61,30 @@ pub struct ReportArgs {
     db: Option<PathBuf>,
 }
 
-fn year_of(period: Option<&str>) -> Result<(i32, Option<String>)> {
-    let p = period.context("option `--period`: this report needs one (e.g. 2025 or 2025-H1)")?;
-    let (year, half) = match p.split_once('-') {
-        Some((y, h)) => (y, Some(h.to_string())),
-        None => (p, None),
-    };
-    let year: i32 = year
-        .parse()
-        .ok()
-        .filter(|y| (2000..=2100).contains(y))
-        .with_context(|| format!("option `--period`: `{p}` does not start with a year"))?;
-    Ok((year, half))
-}
-
 /// Runs `aidf report …`.
 pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
     let db = db_arg(&args.db);
     must_exist(&db)?;
     let mut ledger = open(&db)?;
-    let store = ledger.store();
-    let posture = crate::config::posture(args.posture).into();
-    let report = match args.name {
-        ReportName::AiaCertifications => {
-            let as_of = args
-                .as_of
-                .unwrap_or_else(|| chrono::Utc::now().date_naive());
-            reports::aia_certifications(store, policy, LOCAL_TENANT, as_of, posture)?
-        }
-        ReportName::LppCertifications => {
-            let (year, half) = year_of(args.period.as_deref())?;
-            if half.is_some() {
-                bail!("option `--period`: the LPP report covers a calendar year (e.g. 2025)");
-            }
-            reports::lpp_certifications(store, policy, LOCAL_TENANT, year, posture)?
-        }
-        ReportName::VeuSemiannual => {
-            let (year, half) = year_of(args.period.as_deref())?;
-            let half = half
-                .context("option `--period`: the VEU report covers a half year (e.g. 2025-H1)")?;
-            reports::veu_semiannual(store, policy, LOCAL_TENANT, year, &half, posture)?
-        }
+    let name = match args.name {
+        ReportName::VeuSemiannual => reports::ReportName::VeuSemiannual,
+        ReportName::AiaCertifications => reports::ReportName::AiaCertifications,
+        ReportName::LppCertifications => reports::ReportName::LppCertifications,
     };
+    let req = reports::ReportRequest {
+        name,
+        period: args.period.as_deref(),
+        as_of: args.as_of,
+        posture: crate::config::posture(args.posture).into(),
+        today: chrono::Utc::now().date_naive(),
+    };
+    let report =
+        reports::build(ledger.store(), policy, LOCAL_TENANT, &req).map_err(|e| match e {
+            reports::ReportError::Input { field, message } => {
+                anyhow::anyhow!("option `--{field}`: {message}")
+            }
+            other => other.into(),
+        })?;
     match args.format {
         ReportFormat::Json => print(&(serde_json::to_string_pretty(&report)? + "\n")),
         ReportFormat::Csv => csv_out(&report),

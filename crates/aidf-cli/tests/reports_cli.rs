@@ -161,7 +161,7 @@ fn veu_aia_and_lpp_reports_come_from_the_ledger() {
     for (args, says) in [
         (
             &["report", "veu-semiannual", "--period", "2025-H3"][..],
-            "the half year is one of H1, H2",
+            "option `--period`: `2025-H3`: the half year is one of H1, H2",
         ),
         (
             &["report", "veu-semiannual", "--period", "2025"][..],

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 mod metrics;
 pub mod problem;
+mod reports;
 mod routes;
 mod shipper;
 pub mod store;

@@ -1624,6 +1624,7 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
             crate::applications::list
         ))
         .routes(routes!(crate::applications::stats))
+        .routes(routes!(crate::reports::report))
         .routes(routes!(crate::applications::show))
         .routes(routes!(crate::applications::decide))
         .routes(routes!(veus, add_veu))

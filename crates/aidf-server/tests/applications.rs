@@ -297,3 +297,66 @@ async fn the_openapi_document_lists_the_new_routes() {
     let decision = &doc["paths"]["/v1/applications/{id}/decision"]["post"]["responses"];
     assert!(decision["409"].is_object() && decision["422"].is_object());
 }
+
+/// Issue 15, item 7: reports to BIS over HTTP, per tenant, as JSON or CSV; bad parameters named.
+#[tokio::test]
+async fn reports_over_http_are_the_tenants_own() {
+    let api = api("reports");
+    let a = api.token("acme", "officer");
+    let b = api.token("other", "officer");
+    let ship = r#"{"date":"2025-06-01","destination":"MY","consignee":{"name":"Consignee 1 Sdn Bhd","hq":"MY"},"item":{"chip":"H100 SXM"},"quantity":10}"#;
+    let (s, v) = api.call("POST", "/v1/shipments", &a, ship).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api
+        .call("GET", "/v1/reports/lpp-certifications?period=2025", &a, "")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "lpp-certifications");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["rows"][0][0], "Consignee 1 Sdn Bhd");
+    assert_eq!(v["rows"][0][3], "158320");
+    let (s, v) = api
+        .call("GET", "/v1/reports/lpp_certifications?period=2025", &b, "")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(0), "{v}");
+    let (s, v) = api
+        .call(
+            "GET",
+            "/v1/reports/lpp-certifications?period=2025&format=csv",
+            &a,
+            "",
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, Value::Null), "CSV, not JSON");
+    for (path, status, field) in [
+        (
+            "/v1/reports/veu-semiannual?period=2025",
+            StatusCode::BAD_REQUEST,
+            "period",
+        ),
+        (
+            "/v1/reports/veu-semiannual?period=2025-H9",
+            StatusCode::BAD_REQUEST,
+            "period",
+        ),
+        (
+            "/v1/reports/aia-certifications?as_of=soon",
+            StatusCode::BAD_REQUEST,
+            "as_of",
+        ),
+        (
+            "/v1/reports/aia-certifications?format=pdf",
+            StatusCode::BAD_REQUEST,
+            "format",
+        ),
+        ("/v1/reports/everything", StatusCode::NOT_FOUND, "name"),
+    ] {
+        let (s, v) = api.call("GET", path, &a, "").await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (status, Some(field)),
+            "{path}: {v}"
+        );
+    }
+}

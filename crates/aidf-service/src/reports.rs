@@ -18,7 +18,7 @@ const REPORTS_TOML: &str = include_str!("../../../policy/reports.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A parameter is wrong (names it and the value).
-    #[error("{field}: {message}")]
+    #[error("{message}")]
     Input {
         /// The parameter.
         field: &'static str,
@@ -139,6 +139,98 @@ fn party(
         },
         |p| (p.name, p.hq),
     ))
+}
+
+/// The reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportName {
+    /// Data Center VEU semi-annual report (period `YYYY-H1`/`YYYY-H2`).
+    VeuSemiannual,
+    /// AIA consignees past the reporting trigger (as of a date).
+    AiaCertifications,
+    /// LPP consignees of a calendar year (period `YYYY`).
+    LppCertifications,
+}
+
+impl ReportName {
+    /// Every report, by name.
+    pub const ALL: [(&'static str, ReportName); 3] = [
+        ("veu-semiannual", ReportName::VeuSemiannual),
+        ("aia-certifications", ReportName::AiaCertifications),
+        ("lpp-certifications", ReportName::LppCertifications),
+    ];
+
+    /// The report named `s` (`_` for `-`, any case).
+    pub fn parse(s: &str) -> Option<ReportName> {
+        let s = s.to_ascii_lowercase().replace('_', "-");
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, r)| *r)
+    }
+}
+
+/// What a caller asks for: the report, its period or date, the posture whose regime gives the
+/// numbers, and today (the default as-of date).
+#[derive(Debug, Clone, Copy)]
+pub struct ReportRequest<'a> {
+    /// The report.
+    pub name: ReportName,
+    /// `YYYY` or `YYYY-H1`/`YYYY-H2`.
+    pub period: Option<&'a str>,
+    /// The AIA report counts shipments dated up to this date.
+    pub as_of: Option<NaiveDate>,
+    /// Posture.
+    pub posture: Posture,
+    /// Today (UTC).
+    pub today: NaiveDate,
+}
+
+fn bad_period(message: String) -> ReportError {
+    ReportError::Input {
+        field: "period",
+        message,
+    }
+}
+
+/// `YYYY` or `YYYY-Hn`: the year and the half, if any.
+fn parse_period(period: Option<&str>) -> Result<(i32, Option<&str>), ReportError> {
+    let p =
+        period.ok_or_else(|| bad_period("this report needs one (e.g. 2025 or 2025-H1)".into()))?;
+    let (year, half) = match p.split_once('-') {
+        Some((y, h)) => (y, Some(h)),
+        None => (p, None),
+    };
+    let year = year
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (2000..=2100).contains(y))
+        .ok_or_else(|| bad_period(format!("`{p}` does not start with a year")))?;
+    Ok((year, half))
+}
+
+/// Builds the report `req` names for `tenant`.
+pub fn build(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    req: &ReportRequest<'_>,
+) -> Result<Report, ReportError> {
+    match req.name {
+        ReportName::AiaCertifications => {
+            let as_of = req.as_of.unwrap_or(req.today);
+            aia_certifications(store, policy, tenant, as_of, req.posture)
+        }
+        ReportName::LppCertifications => match parse_period(req.period)? {
+            (year, None) => lpp_certifications(store, policy, tenant, year, req.posture),
+            (_, Some(_)) => Err(bad_period(
+                "the LPP report covers a calendar year (e.g. 2025)".into(),
+            )),
+        },
+        ReportName::VeuSemiannual => match parse_period(req.period)? {
+            (year, Some(half)) => veu_semiannual(store, policy, tenant, year, half, req.posture),
+            (_, None) => Err(bad_period(
+                "the VEU report covers a half year (e.g. 2025-H1)".into(),
+            )),
+        },
+    }
 }
 
 /// The AIA consignees whose cumulative TPP reached the reporting trigger by `as_of` (the regime
