@@ -144,6 +144,36 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.locator('#map-section').screenshot({ path: join(shots, '07-map-malaysia-after-shipment.png') });
 });
 
+test('license applications: the list and the processing times (issue 15)', async () => {
+  const answer = await page.evaluate(async () => {
+    const post = (path, body) => fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then(async (r) => ({ status: r.status, body: await r.json() }));
+    const app = (id, quantity) => ({
+      id, date: '2025-06-02', destination: 'AE',
+      consignee: { name: 'Gulf Compute LLC', hq: 'AE', parent_hq: 'AE', veu: null },
+      items: [{ chip: 'NVIDIA H100 SXM', quantity }], value_usd: '1000000.00', end_use: 'deployment',
+    });
+    return [
+      await post('/v1/applications', app('APP-1', 1000)),
+      await post('/v1/applications', app('APP-2', 500)),
+      await post('/v1/applications/APP-1/decision', { decision: 'approve', date: '2025-06-30', license_id: 'L-APP-1' }),
+    ].map((r) => r.status);
+  });
+  assert.deepEqual(answer, [200, 200, 200]);
+  await page.fill('#app-as-of', '2025-12-31');
+  await page.click('#applications-refresh');
+  await page.waitForFunction(() => document.querySelectorAll('#applications tbody tr').length === 2);
+  const rows = await page.locator('#applications tbody tr').allTextContents();
+  assert.match(rows.join('\n'), /APP-1\s*approved\s*2025-06-30\s*AE\s*Gulf Compute LLC\s*15,832,000/);
+  assert.match(rows.join('\n'), /APP-2\s*submitted/);
+  await page.waitForFunction(() => /As of 2025-12-31/.test(document.querySelector('#app-stats-line')?.textContent || ''));
+  const line = await page.textContent('#app-stats-line');
+  assert.match(line, /2 filed, 1 decided, 1 approved \(approval rate 100\.0 %\); days to decision p50 28 d, p90 28 d\./);
+  // APP-2 has waited 212 days by 2025-12-31.
+  assert.match(await page.textContent('#app-stats .pending-ages'), /181\+ days: 1/);
+  await page.locator('#applications-section').screenshot({ path: join(shots, '08-applications.png') });
+});
+
 test('the audit log lists the actions and the chain verifies', async () => {
   await page.click('#audit-refresh');
   await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length >= 4);

@@ -159,7 +159,8 @@ async function start() {
   if (params.get('regime')) $('#map-regime').value = params.get('regime');
   if (params.get('posture')) $('#map-posture').value = params.get('posture');
   $('#chk-date').value = $('#map-date').value;
-  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadAudit()]);
+  $('#app-as-of').value = today();
+  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadApplications(), loadAudit()]);
   document.body.dataset.ready = 'true';
 }
 
@@ -525,6 +526,39 @@ async function loadRecords() {
     : el('p', { class: 'muted', text: 'No validated end users recorded.' }));
 }
 
+// ------------------------------------------------------------------ applications
+
+const permille = (r) => (r == null ? '—' : `${Math.floor(r / 10)}.${r % 10} %`);
+const days = (d) => (d == null ? '—' : `${d} d`);
+
+async function loadApplications() {
+  const asOf = $('#app-as-of').value || today();
+  const [apps, stats] = await Promise.all([
+    api('GET', '/v1/applications').catch(() => []),
+    api('GET', `/v1/applications/stats?as_of=${encodeURIComponent(asOf)}`).catch(() => null),
+  ]);
+  $('#applications').replaceChildren(apps.length
+    ? table(['Id', 'State', 'Since', 'Destination', 'Consignee', { label: 'TPP', num: true }, 'Review policy', 'License'],
+      apps.map((a) => [a.id, a.state.replace(/_/g, ' '), a.state_date, a.input.destination, a.input.consignee.name,
+        fmt(a.total_tpp), a.review_policy || 'none', a.license_id || '—']), 'Applications of this tenant')
+    : el('p', { class: 'muted', text: 'No applications filed.' }));
+  if (!stats) { $('#app-stats').replaceChildren(); return; }
+  const d = stats.days_to_decision;
+  const maxPending = Math.max(1, ...stats.pending_by_age.map((b) => b.pending));
+  $('#app-stats').replaceChildren(
+    el('p', { id: 'app-stats-line' },
+      `As of ${stats.as_of}: ${fmt(stats.applications)} filed, ${fmt(stats.decided)} decided, ${fmt(stats.approved)} approved (approval rate ${permille(stats.approval_rate_permille)}); `,
+      `days to decision p50 ${days(d.p50_days)}, p90 ${days(d.p90_days)}.`),
+    table(['Destination', { label: 'Decided', num: true }, { label: 'p50', num: true }, { label: 'p90', num: true }],
+      Object.entries(stats.by_destination).map(([cc, s]) => [cc, fmt(s.decided), days(s.p50_days), days(s.p90_days)]),
+      'Days to decision by destination'),
+    el('div', { class: 'pending-ages', role: 'group', 'aria-label': 'Pending applications by days since submission' },
+      stats.pending_by_age.map((b) => {
+        const bar = capBar(`${b.days} days: ${b.pending} pending`, b.pending, 0, maxPending);
+        return el('div', { class: 'age' }, el('span', { text: `${b.days} days: ${b.pending}` }), bar);
+      })));
+}
+
 const whole = (s) => (/^\d+$/.test(s.trim()) ? Number(s.trim()) : s.trim());
 
 async function onLicense(ev) {
@@ -597,6 +631,8 @@ function wire() {
   $('#check-form').addEventListener('submit', onCheck);
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
+  $('#applications-refresh').addEventListener('click', loadApplications);
+  $('#app-as-of').addEventListener('change', loadApplications);
   $('#ledger-refresh').addEventListener('click', loadAccounts);
   $('#audit-refresh').addEventListener('click', loadAudit);
   $('#audit-verify').addEventListener('click', onVerify);

@@ -124,6 +124,9 @@ pub enum Command {
         /// Ledger location.
         #[arg(long, global = true)]
         db: Option<PathBuf>,
+        /// Print JSON (stored values) instead of text.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         action: crate::ledger_cmd::LicenseAction,
     },
@@ -140,6 +143,9 @@ pub enum Command {
         /// Ledger location.
         #[arg(long, global = true)]
         db: Option<PathBuf>,
+        /// Print JSON (stored values) instead of text.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         action: crate::ledger_cmd::VeuAction,
     },
@@ -304,6 +310,9 @@ pub enum AuditAction {
         /// The audit key file (as for `serve`).
         #[arg(long)]
         audit_key_file: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -320,6 +329,9 @@ pub enum G2gAction {
         /// Ledger location.
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -510,16 +522,24 @@ pub fn run(
         Command::Ledger { db, json, action } => {
             ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action, json)?
         }
-        Command::License { db, action } => {
-            ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action)?
+        Command::License { db, json, action } => {
+            ledger_cmd::license(&policy, &ledger_cmd::db_arg(&db), action, json)?
         }
         Command::Application { db, action } => {
             crate::application_cmd::run(&policy, &ledger_cmd::db_arg(&db), action)?
         }
-        Command::Veu { db, action } => ledger_cmd::veu(&policy, &ledger_cmd::db_arg(&db), action)?,
+        Command::Veu { db, json, action } => {
+            ledger_cmd::veu(&policy, &ledger_cmd::db_arg(&db), action, json)?
+        }
         Command::G2g {
-            action: G2gAction::Add { country, date, db },
-        } => ledger_cmd::g2g(&policy, &ledger_cmd::db_arg(&db), &country, date)?,
+            action:
+                G2gAction::Add {
+                    country,
+                    date,
+                    db,
+                    json,
+                },
+        } => ledger_cmd::g2g(&policy, &ledger_cmd::db_arg(&db), &country, date, json)?,
         Command::Serve {
             addr,
             db,
@@ -544,8 +564,13 @@ pub fn run(
         }
         Command::Token { action } => token(action)?,
         Command::Audit {
-            action: AuditAction::Verify { db, audit_key_file },
-        } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db), audit_key_file.as_deref())?,
+            action:
+                AuditAction::Verify {
+                    db,
+                    audit_key_file,
+                    json,
+                },
+        } => serve_cmd::audit_verify(&ledger_cmd::db_arg(&db), audit_key_file.as_deref(), json)?,
         Command::Chips { json } => chips_cmd(&policy, json)?,
         Command::Regimes { action } => crate::regime_cmd::regimes(&policy, action)?,
         Command::Reevaluate(args) => crate::reevaluate_cmd::run(&policy, args)?,

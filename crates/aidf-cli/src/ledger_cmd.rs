@@ -511,7 +511,7 @@ pub struct ChangeArgs {
 }
 
 /// Runs `aidf license amend|suspend|reinstate|revoke`.
-fn change(store: &mut dyn LedgerStore, action: LicenseAction) -> Result<()> {
+fn change(store: &mut dyn LedgerStore, action: LicenseAction, json: bool) -> Result<()> {
     use aidf_service::licenses::{Amendment, ChangeBy, LicenseAction as Change, change_license};
     let (id, change, args) = match action {
         LicenseAction::Amend {
@@ -547,18 +547,12 @@ fn change(store: &mut dyn LedgerStore, action: LicenseAction) -> Result<()> {
         actor: &actor,
         now: Timestamp::now_utc(),
     };
-    pretty(&change_license(
-        store,
-        &by,
-        &id,
-        &change,
-        args.date,
-        &args.reason,
-    )?)
+    let l = change_license(store, &by, &id, &change, args.date, &args.reason)?;
+    show(json, &l, || ledger_view::license_line("changed", &l))
 }
 
 /// Runs `aidf license …`.
-pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
+pub fn license(policy: &Policy, db: &str, action: LicenseAction, json: bool) -> Result<()> {
     if matches!(action, LicenseAction::List | LicenseAction::Show { .. }) {
         must_exist(db)?;
     }
@@ -604,9 +598,13 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
                 beyond_allocation,
                 ..License::default()
             };
-            pretty(&store.add_license(&l, now)?)
+            let l = store.add_license(&l, now)?;
+            show(json, &l, || ledger_view::license_line("recorded", &l))
         }
-        LicenseAction::List => pretty(&store.licenses()?),
+        LicenseAction::List => {
+            let all = store.licenses()?;
+            show(json, &all, || ledger_view::licenses(&all))
+        }
         LicenseAction::Show { id } => {
             let l = store
                 .license(&id)?
@@ -614,9 +612,11 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction) -> Result<()> {
             let tpp = store.balance(&l.tpp_account(), None)?;
             let units = store.balance(&l.units_account(), None)?;
             let changes = store.license_changes(&id)?;
-            pretty(&json!({"license": l, "tpp": tpp, "units": units, "changes": changes}))
+            let text = || ledger_view::license_show(&l, &tpp, &units, changes.len());
+            let value = json!({"license": l, "tpp": tpp, "units": units, "changes": changes});
+            show(json, &value, text)
         }
-        other => change(store, other),
+        other => change(store, other, json),
     }
 }
 
@@ -645,7 +645,7 @@ pub enum VeuAction {
 }
 
 /// Runs `aidf veu …`.
-pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
+pub fn veu(policy: &Policy, db: &str, action: VeuAction, json: bool) -> Result<()> {
     if matches!(action, VeuAction::List) {
         must_exist(db)?;
     }
@@ -689,22 +689,27 @@ pub fn veu(policy: &Policy, db: &str, action: VeuAction) -> Result<()> {
                 hq_country: hq.to_string(),
                 sites: parsed,
             };
-            pretty(&store.add_veu(&v, Timestamp::now_utc())?)
+            let v = store.add_veu(&v, Timestamp::now_utc())?;
+            show(json, &v, || ledger_view::veus(std::slice::from_ref(&v)))
         }
-        VeuAction::List => pretty(&store.veus()?),
+        VeuAction::List => {
+            let all = store.veus()?;
+            show(json, &all, || ledger_view::veus(&all))
+        }
     }
 }
 
 /// Records a government-to-government arrangement (a Tier 2 country only).
-pub fn g2g(policy: &Policy, db: &str, country: &str, date: NaiveDate) -> Result<()> {
+pub fn g2g(policy: &Policy, db: &str, country: &str, date: NaiveDate, json: bool) -> Result<()> {
     let mut ledger = open(db)?;
-    pretty(&aidf_service::records::add_g2g(
-        ledger.store(),
-        policy,
-        country,
-        date,
-        Timestamp::now_utc(),
-    )?)
+    let store = ledger.store();
+    let g = aidf_service::records::add_g2g(store, policy, country, date, Timestamp::now_utc())?;
+    show(json, &g, || {
+        format!(
+            "recorded a government-to-government arrangement: {} from {} (its allocation doubles)\n",
+            g.country, g.date
+        )
+    })
 }
 
 /// The ledger: `--db`, else `AIDF_DB`, else the config file's, else `./aidf.db` (see `config`).

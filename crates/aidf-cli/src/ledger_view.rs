@@ -2,7 +2,7 @@
 //! JSON of `--json` keeps the stored values: integers and epoch milliseconds).
 
 use aidf_core::explain::thousands;
-use aidf_ledger::{Account, Applied, Balance, Entry, OpResult, Timestamp};
+use aidf_ledger::{Account, Applied, Balance, Entry, License, OpResult, Timestamp, Veu};
 
 /// `2026-11-30T15:40:43Z` (UTC, to the second); an impossible time as its raw milliseconds.
 pub fn time(t: Timestamp) -> String {
@@ -149,6 +149,118 @@ pub fn history(entries: &[Entry]) -> String {
         &rows,
         &[0, 4, 5],
     )
+}
+
+fn status(l: &License) -> String {
+    serde_json::to_value(l.status)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// A license recorded or changed, in one line.
+pub fn license_line(what: &str, l: &License) -> String {
+    format!(
+        "{what} license {} ({}): {} in {}, {} units, {} TPP, {} to {}\n",
+        l.id,
+        status(l),
+        l.consignee,
+        l.destination_country,
+        num(l.units_cap),
+        num(l.tpp_cap),
+        l.granted_on,
+        l.expires_on
+    )
+}
+
+/// `aidf license list`.
+pub fn licenses(all: &[License]) -> String {
+    if all.is_empty() {
+        return "no licenses\n".into();
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|l| {
+            vec![
+                l.id.clone(),
+                status(l),
+                l.consignee.clone(),
+                l.destination_country.clone(),
+                num(l.units_cap),
+                num(l.tpp_cap),
+                l.granted_on.clone(),
+                l.expires_on.clone(),
+                if l.allowed_item_ids.is_empty() {
+                    "any".into()
+                } else {
+                    l.allowed_item_ids.join(" ")
+                },
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "LICENSE",
+            "STATUS",
+            "CONSIGNEE",
+            "DEST",
+            "UNITS",
+            "TPP",
+            "GRANTED",
+            "EXPIRES",
+            "ITEMS",
+        ],
+        &rows,
+        &[4, 5],
+    )
+}
+
+/// `aidf license show ID`: the license, what it has left, its changes.
+pub fn license_show(l: &License, tpp: &Balance, units: &Balance, changes: usize) -> String {
+    let mut out = license_line("license", l).replacen("license license", "license", 1);
+    for (what, b) in [("TPP", tpp), ("units", units)] {
+        out.push_str(&format!(
+            "  {what:<6} used {:>16}  left {:>16}\n",
+            num(b.posted.saturating_add(b.pending)),
+            opt(b.available)
+        ));
+    }
+    if l.beyond_allocation {
+        out.push_str("  granted beyond the destination's allocation (recorded by an officer)\n");
+    }
+    for c in &l.conditions {
+        out.push_str(&format!(
+            "  condition: {}\n",
+            serde_json::to_string(c).unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("  {changes} change(s) recorded\n"));
+    out
+}
+
+/// `aidf veu list` (and the VEU `veu add` recorded).
+pub fn veus(all: &[Veu]) -> String {
+    if all.is_empty() {
+        return "no validated end users\n".into();
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|v| {
+            let sites: Vec<String> = v
+                .sites
+                .iter()
+                .map(|s| format!("{}:{}", s.id, s.country))
+                .collect();
+            vec![
+                v.id.clone(),
+                format!("{:?}", v.kind).to_uppercase(),
+                v.owner.clone(),
+                v.hq_country.clone(),
+                sites.join(" "),
+            ]
+        })
+        .collect();
+    table(&["VEU", "KIND", "OWNER", "HQ", "SITES"], &rows, &[])
 }
 
 /// A manual op's result in one line, then the balance after it.

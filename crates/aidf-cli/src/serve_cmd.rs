@@ -143,13 +143,17 @@ pub fn token_revoke(db: &str, id: &str) -> Result<()> {
 }
 
 /// Verifies the audit chain, its checkpoints and the anchor; exits 2 when something is wrong.
-pub fn audit_verify(db: &str, audit_key_file: Option<&Path>) -> Result<()> {
+pub fn audit_verify(db: &str, audit_key_file: Option<&Path>, json: bool) -> Result<()> {
     crate::ledger_cmd::must_exist(db)?;
     let mut ledger = crate::ledger_cmd::open_with_key(db, audit_key_file)?;
     ledger.chain()?;
     let auditor = ledger.auditor().clone();
     let v = auditor.verify(&mut *ledger)?;
-    print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+    if json {
+        print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+    } else {
+        print(&verification_text(&v))?;
+    }
     if !v.ok {
         bail!(
             "audit chain broken at record {}: {}",
@@ -158,4 +162,27 @@ pub fn audit_verify(db: &str, audit_key_file: Option<&Path>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `aidf audit verify` for a person.
+fn verification_text(v: &aidf_ledger::audit::Verification) -> String {
+    let mut out = format!(
+        "audit chain {}: {} records ({} before MACs), {} signed checkpoints, ",
+        if v.ok { "ok" } else { "BROKEN" },
+        aidf_core::explain::thousands(v.records.max(0).unsigned_abs().into()),
+        v.legacy_records,
+        v.checkpoints
+    );
+    match v.anchored_records {
+        Some(n) => out.push_str(&format!("anchor vouches for {n} records\n")),
+        None => out.push_str("no anchor file\n"),
+    }
+    if let Some(p) = &v.problem {
+        out.push_str(&format!(
+            "first bad record: {}: {p}\n",
+            v.first_bad_seq
+                .map_or_else(|| "-".into(), |s| s.to_string())
+        ));
+    }
+    out
 }

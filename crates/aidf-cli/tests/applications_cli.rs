@@ -147,7 +147,7 @@ fn done_means(cli: &Cli) {
     assert!(err.contains("from `approved` to `denied`"), "{err}");
 
     // A revoked license: the refusal says so.
-    cli.json(&["license", "revoke", "L-1", "--date", "2025-06-13"]);
+    cli.json(&["license", "revoke", "L-1", "--date", "2025-06-13", "--json"]);
     let s = cli.json(&["ship", &ship, "--json", "--id", "s-2"]);
     assert_eq!(s["status"], "refused");
     assert!(

@@ -104,7 +104,7 @@ fn every_cli_write_is_audited_as_the_local_user() {
         .expect("token id")
         .to_string();
     aidf(&["token", "revoke", &id, "--db", db]);
-    let verified = aidf(&["audit", "verify", "--db", db]);
+    let verified = aidf(&["audit", "verify", "--db", db, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&verified).expect("json");
     assert_eq!(v["ok"], true, "{verified}");
 
