@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod records;
 pub mod reevaluate;
+pub mod register;
 pub mod screening;
 mod ship;
 pub mod upgrade;
