@@ -7,6 +7,7 @@ mod ledger_cmd;
 mod policy_load;
 mod reevaluate_cmd;
 mod regime_cmd;
+mod register_cmd;
 mod render;
 mod screen_cmd;
 mod serve_cmd;
