@@ -70,7 +70,7 @@ use std::collections::HashMap;
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
-pub use register::{ShipmentPage, ShipmentQuery};
+pub use register::{RegisterRow, ShipmentPage, ShipmentQuery};
 pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, Applied, Balance, Entry, EntryKind, ExpectedBalance,
@@ -436,7 +436,7 @@ pub(crate) trait Store {
     fn read_record(&mut self, table: RecordTable, id: &str) -> Result<Option<String>>;
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>>;
     /// Bodies of the rows of a register page query.
-    fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<String>>;
+    fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<register::PageRow>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -729,9 +729,9 @@ macro_rules! impl_ledger_store {
                 let q = register::PageSql::build(query, <$ty>::PLACEHOLDER)?;
                 let items = self
                     .read_page(&q)?
-                    .iter()
-                    .map(|b| decode("shipments", b))
-                    .collect::<Result<Vec<Shipment>>>()?;
+                    .into_iter()
+                    .map(|(body, dest, consignee)| register::register_row(body, dest, consignee))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(register::page_of(items, query.limit))
             }
             fn set_audit_context(&mut self, ctx: AuditContext) {

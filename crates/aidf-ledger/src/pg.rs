@@ -1173,7 +1173,7 @@ impl Store for PgLedger {
             .transpose()?)
     }
 
-    fn read_page(&mut self, q: &PageSql) -> Result<Vec<String>> {
+    fn read_page(&mut self, q: &PageSql) -> Result<Vec<crate::register::PageRow>> {
         let values: Vec<Box<dyn ToSql + Sync>> = q
             .params
             .iter()
@@ -1189,7 +1189,9 @@ impl Store for PgLedger {
             .client
             .query(&q.sql, &refs)?
             .iter()
-            .map(|r| r.try_get(0))
+            .map(|r| -> Result<crate::register::PageRow, postgres::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            })
             .collect::<Result<_, _>>()?)
     }
 

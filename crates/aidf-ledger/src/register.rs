@@ -47,11 +47,78 @@ pub struct ShipmentQuery {
     pub limit: u32,
 }
 
+/// A shipment as the register reads it: its plain fields and columns, and the stored body
+/// (decoded in full only on demand, [`RegisterRow::shipment`]: a page of 100 decodes no
+/// determination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterRow {
+    /// Shipment id.
+    pub shipment_id: String,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// Authorized or refused.
+    pub status: ShipmentStatus,
+    /// Tenant ([`LEGACY_TENANT`] for records made before tenants were stored).
+    pub tenant: String,
+    /// Business date (YYYY-MM-DD).
+    pub business_date: Option<String>,
+    /// The register's destination column.
+    pub destination: Option<String>,
+    /// The register's consignee column (the name as given).
+    pub consignee: Option<String>,
+    /// The stored record (JSON of [`Shipment`]).
+    pub body: String,
+}
+
+impl RegisterRow {
+    /// The full stored shipment.
+    pub fn shipment(&self) -> Result<Shipment> {
+        serde_json::from_str(&self.body).map_err(|e| LedgerError::Corrupt {
+            what: "shipments".into(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// The top-level fields of a stored shipment (the determination is skipped, not built).
+#[derive(Deserialize)]
+struct Head {
+    shipment_id: String,
+    status: ShipmentStatus,
+    recorded_at: Timestamp,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    business_date: Option<String>,
+}
+
+/// A page row from its body and its destination and consignee columns.
+pub(crate) fn register_row(
+    body: String,
+    destination: Option<String>,
+    consignee: Option<String>,
+) -> Result<RegisterRow> {
+    let h: Head = serde_json::from_str(&body).map_err(|e| LedgerError::Corrupt {
+        what: "shipments".into(),
+        detail: e.to_string(),
+    })?;
+    Ok(RegisterRow {
+        shipment_id: h.shipment_id,
+        recorded_at: h.recorded_at,
+        status: h.status,
+        tenant: h.tenant.unwrap_or_else(|| LEGACY_TENANT.to_string()),
+        business_date: h.business_date,
+        destination,
+        consignee,
+        body,
+    })
+}
+
 /// One page of shipments, newest first.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ShipmentPage {
     /// The shipments of the page.
-    pub items: Vec<Shipment>,
+    pub items: Vec<RegisterRow>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -137,6 +204,9 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
     Ok((at, id.to_string()))
 }
 
+/// A row of the page query: body, destination, consignee.
+pub(crate) type PageRow = (String, Option<String>, Option<String>);
+
 /// A bound value of the page query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Param {
@@ -187,7 +257,10 @@ impl PageSql {
     pub(crate) fn build(q: &ShipmentQuery, ph: fn(usize) -> String) -> Result<PageSql> {
         check(q)?;
         let mut params = vec![Param::Text(q.tenant.clone())];
-        let mut sql = format!("SELECT body FROM shipments WHERE tenant = {}", ph(1));
+        let mut sql = format!(
+            "SELECT body, destination, consignee FROM shipments WHERE tenant = {}",
+            ph(1)
+        );
         let mut add = |sql: &mut String, cond: &str, p: Param| {
             params.push(p);
             sql.push_str(&format!(" AND {cond} {}", ph(params.len())));
@@ -231,7 +304,7 @@ impl PageSql {
 }
 
 /// Cuts the rows read (limit + 1 at most) into a page and its cursor.
-pub(crate) fn page_of(mut items: Vec<Shipment>, limit: u32) -> ShipmentPage {
+pub(crate) fn page_of(mut items: Vec<RegisterRow>, limit: u32) -> ShipmentPage {
     let limit = limit as usize;
     let next_cursor = if items.len() > limit {
         items.truncate(limit);

@@ -1413,7 +1413,7 @@ impl Store for SqliteLedger {
         SqlTx(&self.conn).get_record(table, id)
     }
 
-    fn read_page(&mut self, q: &PageSql) -> Result<Vec<String>> {
+    fn read_page(&mut self, q: &PageSql) -> Result<Vec<crate::register::PageRow>> {
         let values: Vec<rusqlite::types::Value> = q
             .params
             .iter()
@@ -1424,8 +1424,10 @@ impl Store for SqliteLedger {
             .collect();
         let mut stmt = self.conn.prepare_cached(&q.sql)?;
         Ok(stmt
-            .query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?)
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {

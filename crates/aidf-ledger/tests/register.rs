@@ -196,7 +196,7 @@ fn tenant_isolation(b: &Backend) {
     q.after = a.next_cursor;
     assert!(q.after.is_some());
     let p = l.shipments_page(&q).expect("page");
-    assert!(p.items.iter().all(|s| s.tenant.as_deref() == Some("b")));
+    assert!(p.items.iter().all(|s| s.tenant == "b"));
     assert!(
         l.shipments_page(&query("c"))
             .expect("page")

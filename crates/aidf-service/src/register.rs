@@ -8,8 +8,8 @@
 
 use aidf_ledger::register::{RegisterColumns, tenant_of};
 use aidf_ledger::{
-    Applied, Balance, LedgerError, LedgerStore, OpResult, Shipment, ShipmentQuery, ShipmentStatus,
-    Timestamp,
+    Applied, Balance, LedgerError, LedgerStore, OpResult, RegisterRow, Shipment, ShipmentQuery,
+    ShipmentStatus, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +119,54 @@ pub fn utc(t: Timestamp) -> String {
     )
 }
 
+/// The few fields of a stored body a register line shows (the rest is skipped, not built).
+#[derive(Deserialize, Default)]
+struct Head {
+    #[serde(default)]
+    determination: HeadStored,
+}
+
+#[derive(Deserialize, Default)]
+struct HeadStored {
+    #[serde(default)]
+    determination: HeadDetermination,
+    #[serde(default)]
+    license_id: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct HeadDetermination {
+    #[serde(default)]
+    authorization: Option<String>,
+    #[serde(default)]
+    total_tpp: Option<u64>,
+}
+
+/// The register line of a page row: its columns and a partial read of its body.
+fn line(r: &RegisterRow) -> Result<ShipmentSummary, RegisterError> {
+    let h: Head = serde_json::from_str(&r.body).map_err(|e| RegisterError::Corrupt {
+        id: r.shipment_id.clone(),
+        field: "body",
+        detail: e.to_string(),
+    })?;
+    let s = h.determination;
+    Ok(ShipmentSummary {
+        shipment_id: r.shipment_id.clone(),
+        status: r.status,
+        authorization: s.determination.authorization.unwrap_or_else(|| "?".into()),
+        recorded_at: r.recorded_at,
+        recorded_at_utc: utc(r.recorded_at),
+        business_date: r.business_date.clone(),
+        destination: r.destination.clone(),
+        consignee: r.consignee.clone(),
+        total_tpp: s.determination.total_tpp,
+        license_id: s.license_id,
+        refusal: s.refusal,
+    })
+}
+
 fn summary(s: &Shipment) -> ShipmentSummary {
     let cols = RegisterColumns::of(s);
     let body = &s.determination;
@@ -151,7 +199,7 @@ pub fn list_shipments(
     };
     let page = store.shipments_page(&q)?;
     Ok(ShipmentList {
-        items: page.items.iter().map(summary).collect(),
+        items: page.items.iter().map(line).collect::<Result<_, _>>()?,
         next: page.next_cursor,
     })
 }
