@@ -86,7 +86,10 @@ fn fill(l: &mut Ledger, template: &serde_json::Value, n: u64) {
             eprintln!("filled {next} ({:.0} s)", start.elapsed().as_secs_f64());
         }
     }
-    eprintln!("filled {n} shipments in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {n} shipments in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 fn percentiles(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {
@@ -136,9 +139,24 @@ fn main() {
     };
     println!("{n} shipments (+1 real) in a SQLite register");
     pages(&mut l, "no filter", &q(&|_| {}), 20);
-    pages(&mut l, "status=refused", &q(&|q| q.status = Some(ShipmentStatus::Refused)), 20);
-    pages(&mut l, "country=MY", &q(&|q| q.country = Some("MY".into())), 20);
-    pages(&mut l, "consignee", &q(&|q| q.consignee = Some("consignee 17".into())), 20);
+    pages(
+        &mut l,
+        "status=refused",
+        &q(&|q| q.status = Some(ShipmentStatus::Refused)),
+        20,
+    );
+    pages(
+        &mut l,
+        "country=MY",
+        &q(&|q| q.country = Some("MY".into())),
+        20,
+    );
+    pages(
+        &mut l,
+        "consignee",
+        &q(&|q| q.consignee = Some("consignee 17".into())),
+        20,
+    );
     let range = |q: &mut ShipmentQuery| {
         q.from = Some("2025-03-01".into());
         q.to = Some("2025-03-31".into());
