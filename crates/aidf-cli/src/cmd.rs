@@ -108,6 +108,29 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// The shipment register: recorded shipments listed (filtered, paged) or shown again.
+    Shipments {
+        /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        action: crate::register_cmd::ShipmentsAction,
+    },
+    /// Write the compliance record of a recorded shipment (reasons with citations, draws,
+    /// screening, its audit record) as PDF, HTML or JSON.
+    Record {
+        /// Shipment id.
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: crate::register_cmd::FormatArg,
+        /// Output file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
     /// Ledger accounts, balances, history and manual operations.
     Ledger {
         /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
@@ -519,6 +542,15 @@ pub fn run(
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Shipments { db, action } => {
+            crate::register_cmd::shipments(&ledger_cmd::db_arg(&db), action)?
+        }
+        Command::Record {
+            id,
+            format,
+            output,
+            db,
+        } => crate::register_cmd::record(&ledger_cmd::db_arg(&db), &id, format, &output)?,
         Command::Ledger { db, json, action } => {
             ledger_cmd::ledger(&policy, &ledger_cmd::db_arg(&db), action, json)?
         }

@@ -159,6 +159,12 @@ pub fn ship(
         pretty(&v)?;
         return Ok(out.status);
     }
+    print(&outcome_text(&out))?;
+    Ok(out.status)
+}
+
+/// A recorded shipment as `aidf ship` prints it (also `aidf shipments show`).
+pub fn outcome_text(out: &aidf_service::ShipOutcome) -> String {
     let d = &out.determination;
     let mut s = format!(
         "Shipment {}: {}{}\nAuthorization: {} (review policy: {})\nTotal TPP: {}\n",
@@ -242,8 +248,7 @@ pub fn ship(
                 .unwrap_or_else(|| "none".into())
         );
     }
-    print(&s)?;
-    Ok(out.status)
+    s
 }
 
 /// `aidf ledger …`

@@ -10,6 +10,7 @@ mod ledger_view;
 mod policy_load;
 mod reevaluate_cmd;
 mod regime_cmd;
+mod register_cmd;
 mod render;
 mod report_cmd;
 mod screen_cmd;

@@ -222,6 +222,11 @@ pub(crate) const LIST_SQL: &str = "SELECT seq, at, tenant, actor, action, subjec
      outcome, regime_digest, prev_hash, hash, mac FROM aidf_audit WHERE tenant = $1 \
      ORDER BY seq DESC LIMIT $2";
 
+/// The first chained record of an action on a subject (index `aidf_audit_subject`, schema 5).
+pub(crate) const SUBJECT_SQL: &str = "SELECT seq, at, tenant, actor, action, subject, \
+     input_digest, outcome, regime_digest, prev_hash, hash, mac FROM aidf_audit \
+     WHERE subject = $1 AND action = $2 ORDER BY seq LIMIT 1";
+
 /// Records of a page.
 pub(crate) const SCAN_SQL: &str = "SELECT seq, at, tenant, actor, action, subject, input_digest, \
      outcome, regime_digest, prev_hash, hash, mac FROM aidf_audit WHERE seq > $1 AND seq <= $2 \

@@ -441,6 +441,14 @@ pub(crate) trait TxOps {
         }
         Ok(())
     }
+    /// Inserts a shipment row with its register columns (schema 5).
+    fn insert_shipment(
+        &mut self,
+        cols: &crate::register::Columns,
+        id: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()>;
 }
 
 /// Per-transaction write-back cache of locked accounts.
@@ -1499,8 +1507,8 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         backfill: s.backfill,
         replayed: false,
     };
-    tx.insert_record(
-        RecordTable::Shipments,
+    tx.insert_shipment(
+        &crate::register::Columns::of(&shipment),
         &s.shipment_id,
         &serde_json::to_string(&shipment)?,
         now,

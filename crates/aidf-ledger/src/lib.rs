@@ -60,6 +60,7 @@ pub mod audit;
 mod engine;
 mod error;
 mod pg;
+pub mod register;
 mod sqlite;
 mod types;
 mod validate;
@@ -69,6 +70,7 @@ use std::collections::HashMap;
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
+pub use register::{RegisterRow, ShipmentPage, ShipmentQuery};
 pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
@@ -87,7 +89,7 @@ use engine::{RecordTable, TxOps};
 pub const SCHEMA_VERSION: i64 = 6;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 5;
+pub const MIGRATION_COUNT: i64 = 6;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -197,6 +199,10 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
     /// All recorded shipments, ordered by id.
     fn shipments(&mut self) -> Result<Vec<Shipment>>;
+    /// One page of a tenant's shipments, newest first (by recording time, then id), filtered
+    /// on the register's columns (schema 5) and paged by keyset: `next_cursor` is the position
+    /// after the page's last row, so rows recorded meanwhile never shift a later page.
+    fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage>;
 
     /// Sets who the audit rows of later writes name (default tenant and actor `local`).
     fn set_audit_context(&mut self, ctx: AuditContext);
@@ -215,6 +221,9 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     ) -> Result<Chained>;
     /// A tenant's chained records, newest first, at most `limit`.
     fn audit_records(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// The first chained record of `action` on `subject` (a shipment's: `shipment`, its id);
+    /// `None` while it waits in the outbox.
+    fn audit_record_of(&mut self, action: &str, subject: &str) -> Result<Option<AuditRecord>>;
     /// Outbox rows not yet chained.
     fn audit_backlog(&mut self) -> Result<i64>;
     /// Verifies the chain, its checkpoints and the anchor, page by page in constant memory.
@@ -427,6 +436,7 @@ pub(crate) trait Store {
     fn audit_checkpointed(&mut self) -> Result<i64>;
     fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>>;
     fn audit_outbox_len(&mut self) -> Result<i64>;
+    fn audit_find(&mut self, action: &str, subject: &str) -> Result<Option<AuditRecord>>;
     fn read_account(&mut self, key: &str) -> Result<Option<Account>>;
     fn read_accounts(&mut self) -> Result<Vec<Account>>;
     /// The accounts among `keys` in one snapshot, each with the sum of its holds due by `now`.
@@ -445,6 +455,8 @@ pub(crate) trait Store {
         from: &str,
         before: &str,
     ) -> Result<Vec<String>>;
+    /// Bodies of the rows of a register page query.
+    fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<register::PageRow>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -781,6 +793,15 @@ macro_rules! impl_ledger_store {
                     .map(|b| decode("shipments", b))
                     .collect()
             }
+            fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage> {
+                let q = register::PageSql::build(query, <$ty>::PLACEHOLDER)?;
+                let items = self
+                    .read_page(&q)?
+                    .into_iter()
+                    .map(|(body, dest, consignee)| register::register_row(body, dest, consignee))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(register::page_of(items, query.limit))
+            }
             fn set_audit_context(&mut self, ctx: AuditContext) {
                 *self.audit_context_mut() = ctx;
             }
@@ -798,6 +819,13 @@ macro_rules! impl_ledger_store {
             }
             fn audit_records(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
                 self.audit_list(tenant, limit)
+            }
+            fn audit_record_of(
+                &mut self,
+                action: &str,
+                subject: &str,
+            ) -> Result<Option<AuditRecord>> {
+                self.audit_find(action, subject)
             }
             fn audit_backlog(&mut self) -> Result<i64> {
                 self.audit_outbox_len()
@@ -992,8 +1020,14 @@ impl LedgerStore for Ledger {
     fn shipments(&mut self) -> Result<Vec<Shipment>> {
         self.store().shipments()
     }
+    fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage> {
+        self.store().shipments_page(query)
+    }
     fn set_audit_context(&mut self, ctx: AuditContext) {
         self.store().set_audit_context(ctx);
+    }
+    fn audit_record_of(&mut self, action: &str, subject: &str) -> Result<Option<AuditRecord>> {
+        self.store().audit_record_of(action, subject)
     }
     fn audit_event(&mut self, event: &AuditEvent) -> Result<()> {
         self.store().audit_event(event)

@@ -27,6 +27,7 @@ use crate::engine::{
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
+use crate::register::{Columns, PageSql, Param};
 use crate::sqlite::{ENTRY_COLS, EntryRow, HoldRow, as_of_cap};
 use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Timestamp};
 use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
@@ -158,8 +159,34 @@ CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT
 ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
+/// Schema version 5: the shipment register (see the SQLite migration 5). The append-only
+/// trigger is lifted for the backfill and put back.
+const MIGRATION_5: &str = r#"
+DROP TRIGGER shipments_append_only ON shipments;
+ALTER TABLE shipments
+    ADD COLUMN tenant TEXT NOT NULL DEFAULT 'local',
+    ADD COLUMN status TEXT NOT NULL DEFAULT 'refused',
+    ADD COLUMN business_date TEXT,
+    ADD COLUMN destination TEXT,
+    ADD COLUMN consignee TEXT,
+    ADD COLUMN consignee_key TEXT;
+"#;
+
+/// After the backfill of migration 5.
+const MIGRATION_5_FINISH: &str = r#"
+CREATE TRIGGER shipments_append_only BEFORE UPDATE OR DELETE ON shipments
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+-- Newest first within a tenant; business_date rides along, so a date range is filtered from
+-- the index in page order (an index on the date itself made the planner sort a whole range).
+CREATE INDEX shipments_page ON shipments (tenant, created_at, id, business_date);
+CREATE INDEX shipments_status ON shipments (tenant, status, created_at, id);
+CREATE INDEX shipments_consignee ON shipments (tenant, consignee_key, created_at, id);
+CREATE INDEX shipments_destination ON shipments (tenant, destination, created_at, id);
+CREATE INDEX aidf_audit_subject ON aidf_audit (subject, seq);
+"#;
+
 /// Schema version 6: license applications (current state; dated transitions, append-only) and
-/// license changes (append-only). Version 5 is the shipment register's (another branch).
+/// license changes (append-only).
 const MIGRATION_6: &str = r#"
 CREATE TABLE applications (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE application_transitions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -214,6 +241,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
     Migration {
+        version: 5,
+        name: "shipment_register",
+        sql: MIGRATION_5,
+        backfill: Some(backfill_register_v5),
+        finish: MIGRATION_5_FINISH,
+    },
+    Migration {
         version: 6,
         name: "applications",
         sql: MIGRATION_6,
@@ -221,6 +255,43 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
 ];
+
+/// Fills the register columns of migration 5 from each stored shipment.
+fn backfill_register_v5(tx: &mut Transaction<'_>) -> Result<()> {
+    let rows = tx.query("SELECT id, body FROM shipments", &[])?;
+    let write = tx.prepare(
+        "UPDATE shipments SET tenant = $2, status = $3, business_date = $4, destination = $5, \
+         consignee = $6, consignee_key = $7 WHERE id = $1",
+    )?;
+    for r in rows {
+        let id: String = r.try_get(0)?;
+        let body: String = r.try_get(1)?;
+        let s: crate::Shipment = serde_json::from_str(&body)?;
+        let c = Columns::of(&s);
+        tx.execute(
+            &write,
+            &[
+                &id,
+                &c.tenant,
+                &c.status,
+                &c.business_date,
+                &c.destination,
+                &c.consignee,
+                &c.consignee_key,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn placeholder(n: usize) -> String {
+    format!("${n}")
+}
+
+impl PgLedger {
+    /// How the register's page query spells placeholder `n`.
+    pub(crate) const PLACEHOLDER: fn(usize) -> String = placeholder;
+}
 
 /// Fills the columns of migration 2 from the JSON of schema 1.
 fn backfill_ops_v2(tx: &mut Transaction<'_>) -> Result<()> {
@@ -757,6 +828,25 @@ impl TxOps for PgTx<'_, '_> {
         self.tx.execute(&st, &[&id, &body, &at.0])?;
         Ok(())
     }
+
+    fn insert_shipment(&mut self, c: &Columns, id: &str, body: &str, at: Timestamp) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO shipments (id, body, created_at, tenant, status, business_date, \
+             destination, consignee, consignee_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &id,
+                &body,
+                &at.0,
+                &c.tenant,
+                &c.status,
+                &c.business_date,
+                &c.destination,
+                &c.consignee,
+                &c.consignee_key,
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 impl PgTx<'_, '_> {
@@ -1003,6 +1093,14 @@ impl Store for PgLedger {
             .try_get(0)?)
     }
 
+    fn audit_find(&mut self, action: &str, subject: &str) -> Result<Option<AuditRecord>> {
+        Ok(self
+            .client
+            .query_opt(audit::SUBJECT_SQL, &[&subject, &action])?
+            .as_ref()
+            .map(audit_record_row))
+    }
+
     fn audit_list(&mut self, tenant: &str, limit: i64) -> Result<Vec<AuditRecord>> {
         Ok(self
             .client
@@ -1165,6 +1263,28 @@ impl Store for PgLedger {
             .query(&sql, &[&from, &before])?
             .iter()
             .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn read_page(&mut self, q: &PageSql) -> Result<Vec<crate::register::PageRow>> {
+        let values: Vec<Box<dyn ToSql + Sync>> = q
+            .params
+            .iter()
+            .map(|p| -> Box<dyn ToSql + Sync> {
+                match p {
+                    Param::Text(t) => Box::new(t.clone()),
+                    Param::Int(i) => Box::new(*i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        Ok(self
+            .client
+            .query(&q.sql, &refs)?
+            .iter()
+            .map(|r| -> Result<crate::register::PageRow, postgres::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            })
             .collect::<Result<_, _>>()?)
     }
 

@@ -15,6 +15,7 @@ use crate::engine::{
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
+use crate::register::{Columns, PageSql, Param};
 use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
 use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
 
@@ -128,9 +129,35 @@ CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGE
 ALTER TABLE entries ADD COLUMN business_date TEXT;
 "#;
 
+/// Schema version 5: the shipment register. The columns a shipment is filtered and paged by,
+/// filled from each stored body by the backfill (the append-only trigger is lifted for it and
+/// put back), and the keyset indexes (newest first within a tenant, per filter).
+const MIGRATION_5: &str = r#"
+DROP TRIGGER shipments_no_update;
+ALTER TABLE shipments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE shipments ADD COLUMN status TEXT NOT NULL DEFAULT 'refused';
+ALTER TABLE shipments ADD COLUMN business_date TEXT;
+ALTER TABLE shipments ADD COLUMN destination TEXT;
+ALTER TABLE shipments ADD COLUMN consignee TEXT;
+ALTER TABLE shipments ADD COLUMN consignee_key TEXT;
+"#;
+
+/// After the backfill of migration 5.
+const MIGRATION_5_FINISH: &str = r#"
+CREATE TRIGGER shipments_no_update BEFORE UPDATE ON shipments
+    BEGIN SELECT RAISE(ABORT, 'shipments are append-only'); END;
+-- Newest first within a tenant; business_date rides along, so a date range is filtered from
+-- the index in page order (an index on the date itself made the planner sort a whole range).
+CREATE INDEX shipments_page ON shipments (tenant, created_at, id, business_date);
+CREATE INDEX shipments_status ON shipments (tenant, status, created_at, id);
+CREATE INDEX shipments_consignee ON shipments (tenant, consignee_key, created_at, id);
+CREATE INDEX shipments_destination ON shipments (tenant, destination, created_at, id);
+CREATE INDEX aidf_audit_subject ON aidf_audit (subject, seq);
+"#;
+
 /// Schema version 6: license applications (their current state and their dated transitions,
-/// append-only) and license changes (amendments, suspensions, revocations; append-only). Version
-/// 5 is the shipment register's (another branch); the numbers need not be contiguous.
+/// append-only) and license changes (amendments, suspensions, revocations; append-only).
+/// Applied after version 5 (the shipment register).
 const MIGRATION_6: &str = r#"
 CREATE TABLE applications (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE application_transitions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -185,6 +212,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
     Migration {
+        version: 5,
+        name: "shipment_register",
+        sql: MIGRATION_5,
+        backfill: Some(backfill_register_v5),
+        finish: MIGRATION_5_FINISH,
+    },
+    Migration {
         version: 6,
         name: "applications",
         sql: MIGRATION_6,
@@ -192,6 +226,32 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
 ];
+
+/// Fills the register columns of migration 5 from each stored shipment.
+fn backfill_register_v5(conn: &Connection) -> Result<()> {
+    let mut read = conn.prepare("SELECT id, body FROM shipments")?;
+    let mut rows = read.query([])?;
+    let mut write = conn.prepare(
+        "UPDATE shipments SET tenant = ?2, status = ?3, business_date = ?4, destination = ?5, \
+         consignee = ?6, consignee_key = ?7 WHERE id = ?1",
+    )?;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let body: String = r.get(1)?;
+        let s: crate::Shipment = serde_json::from_str(&body)?;
+        let c = Columns::of(&s);
+        write.execute(params![
+            id,
+            c.tenant,
+            c.status,
+            c.business_date,
+            c.destination,
+            c.consignee,
+            c.consignee_key
+        ])?;
+    }
+    Ok(())
+}
 
 /// Fills the columns of migration 2 from the JSON of schema 1.
 fn backfill_ops_v2(conn: &Connection) -> Result<()> {
@@ -236,6 +296,15 @@ fn backfill_ops_v2(conn: &Connection) -> Result<()> {
         ])?;
     }
     Ok(())
+}
+
+fn placeholder(n: usize) -> String {
+    format!("?{n}")
+}
+
+impl SqliteLedger {
+    /// How the register's page query spells placeholder `n`.
+    pub(crate) const PLACEHOLDER: fn(usize) -> String = placeholder;
 }
 
 /// A busy handler that sleeps 50 µs per call, giving up after about 30 s (600,000 calls).
@@ -859,6 +928,26 @@ impl TxOps for SqlTx<'_> {
             .execute(params![id, body, at.0])?;
         Ok(())
     }
+
+    fn insert_shipment(&mut self, c: &Columns, id: &str, body: &str, at: Timestamp) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO shipments (id, body, created_at, tenant, status, business_date, \
+                 destination, consignee, consignee_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                id,
+                body,
+                at.0,
+                c.tenant,
+                c.status,
+                c.business_date,
+                c.destination,
+                c.consignee,
+                c.consignee_key
+            ])?;
+        Ok(())
+    }
 }
 
 fn entry_row(r: &Row<'_>) -> rusqlite::Result<EntryRow> {
@@ -1216,6 +1305,13 @@ impl Store for SqliteLedger {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn audit_find(&mut self, action: &str, subject: &str) -> Result<Option<AuditRecord>> {
+        let mut st = self.conn.prepare_cached(audit::SUBJECT_SQL)?;
+        Ok(st
+            .query_row(params![subject, action], audit_record_row)
+            .optional()?)
+    }
+
     fn audit_outbox_len(&mut self) -> Result<i64> {
         Ok(self
             .conn
@@ -1381,6 +1477,23 @@ impl Store for SqliteLedger {
         Ok(stmt
             .query_map([from, before], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    fn read_page(&mut self, q: &PageSql) -> Result<Vec<crate::register::PageRow>> {
+        let values: Vec<rusqlite::types::Value> = q
+            .params
+            .iter()
+            .map(|p| match p {
+                Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                Param::Int(i) => rusqlite::types::Value::Integer(*i),
+            })
+            .collect();
+        let mut stmt = self.conn.prepare_cached(&q.sql)?;
+        Ok(stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {

@@ -832,6 +832,170 @@ async fn shipments(
         })
 }
 
+// ---------------------------------------------------------------- shipment register (issue 15)
+
+/// Query of `GET /v1/shipments` (every value read as text, so an error names its parameter).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ShipmentsQuery {
+    /// `authorized` or `refused`.
+    status: Option<String>,
+    /// Consignee name (case and white space ignored; any script).
+    consignee: Option<String>,
+    /// Destination country (ISO alpha-2, after aliases: Hong Kong is CN).
+    country: Option<String>,
+    /// First business date (YYYY-MM-DD).
+    from: Option<String>,
+    /// Last business date (YYYY-MM-DD).
+    to: Option<String>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+    /// Page size, 1-1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+}
+
+/// A page of the tenant's shipments, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ShipmentListDoc {
+    /// Register lines.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+impl ShipmentsQuery {
+    fn to_query(&self, tenant: &str) -> Result<aidf_ledger::ShipmentQuery, ApiError> {
+        let bad = |field: &str, value: &str, expected: &str| {
+            ApiError::bad_request(
+                Some(field.into()),
+                format!("parameter `{field}`: `{value}`: expected {expected}"),
+            )
+        };
+        let status = match self.status.as_deref() {
+            None => None,
+            Some("authorized") => Some(aidf_ledger::ShipmentStatus::Authorized),
+            Some("refused") => Some(aidf_ledger::ShipmentStatus::Refused),
+            Some(other) => return Err(bad("status", other, "authorized or refused")),
+        };
+        let limit = match self.limit.as_deref() {
+            None => 50,
+            Some(l) => l
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=aidf_ledger::register::MAX_PAGE).contains(n))
+                .ok_or_else(|| bad("limit", l, "an integer from 1 to 1000"))?,
+        };
+        Ok(aidf_ledger::ShipmentQuery {
+            tenant: tenant.to_string(),
+            status,
+            consignee: self.consignee.clone(),
+            country: self.country.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            after: self.after.clone(),
+            limit,
+        })
+    }
+}
+
+fn register_error(e: aidf_service::register::RegisterError) -> ApiError {
+    use aidf_service::register::RegisterError;
+    match e {
+        RegisterError::NotFound { id } => ApiError::not_found("id", format!("no shipment `{id}`")),
+        RegisterError::Invalid {
+            field,
+            value,
+            reason,
+        } => ApiError::bad_request(
+            Some(field.into()),
+            format!("parameter `{field}`: `{value}`: {reason}"),
+        ),
+        RegisterError::Ledger(l) => ledger_error(l),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// The tenant's recorded shipments, newest first, filtered and paged by keyset (`next` is the
+/// cursor of the following page).
+#[utoipa::path(get, path = "/v1/shipments", tag = "ledger", params(ShipmentsQuery),
+    responses((status = 200, body = ShipmentListDoc)), security(("bearer" = [])))]
+async fn list_shipments(
+    State(state): S,
+    who: Principal,
+    Q(q): Q<ShipmentsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let query = q.to_query(&who.tenant)?;
+    let tenant = who.tenant.clone();
+    let page = state
+        .with_ledger(move |l| {
+            aidf_service::register::list_shipments(l.store(), &tenant, &query)
+                .map_err(register_error)
+        })
+        .await?;
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+/// One of the tenant's shipments (its register line and the stored answer); another tenant's
+/// id is not found.
+#[utoipa::path(get, path = "/v1/shipments/{id}", tag = "ledger",
+    params(("id" = String, Path, description = "Shipment id as `POST /v1/shipments` answered it")),
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+async fn show_shipment(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = who.tenant.clone();
+    let view = state
+        .with_ledger(move |l| {
+            aidf_service::register::show_shipment(l.store(), &tenant, &id).map_err(register_error)
+        })
+        .await?;
+    Ok(Json(serde_json::to_value(view).unwrap_or_default()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct RecordQuery {
+    /// `json` (default), `html` or `pdf`.
+    format: Option<String>,
+}
+
+/// The compliance record of one of the tenant's shipments: input, determination with every
+/// reason and citation, regime and digest, assumptions, draws and balances after, license,
+/// screening, and its audit record (sequence and hash).
+#[utoipa::path(get, path = "/v1/shipments/{id}/record", tag = "ledger",
+    params(("id" = String, Path, description = "Shipment id"), RecordQuery),
+    responses((status = 200, description = "The record in the format asked for",
+        content((Object = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
+    security(("bearer" = [])))]
+async fn shipment_record(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+    Q(q): Q<RecordQuery>,
+) -> Result<Response, ApiError> {
+    let text = q.format.as_deref().unwrap_or("json");
+    let format: aidf_record::Format = text.parse().map_err(|e: aidf_record::UnknownFormat| {
+        ApiError::bad_request(Some("format".into()), format!("parameter {e}"))
+    })?;
+    let tenant = who.tenant.clone();
+    let bytes = state
+        .with_ledger(move |l| {
+            let r = aidf_service::register::compliance_record(
+                l.store(),
+                &tenant,
+                &id,
+                "<the server's --db>",
+            )
+            .map_err(register_error)?;
+            aidf_record::render(&r, format).map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], bytes).into_response())
+}
+
 /// The shipment id the request names (its Idempotency-Key) or a new one.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
@@ -1612,7 +1776,9 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(classify))
         .routes(routes!(screen))
         .routes(routes!(determinations))
-        .routes(routes!(shipments))
+        .routes(routes!(shipments, list_shipments))
+        .routes(routes!(show_shipment))
+        .routes(routes!(shipment_record))
         .routes(routes!(accounts))
         .routes(routes!(account))
         .routes(routes!(history))

@@ -17,6 +17,7 @@ pub mod application_stats;
 pub mod licenses;
 pub mod records;
 pub mod reevaluate;
+pub mod register;
 pub mod reports;
 pub mod screening;
 mod ship;
