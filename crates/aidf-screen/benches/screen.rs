@@ -59,7 +59,7 @@ fn queries(set: &ListSet, count: usize) -> Vec<String> {
     let mut rng = Rng(20_261_130);
     (0..count)
         .map(|i| {
-            let entry = &set.entries[rng.below(set.entries.len())];
+            let entry = set.entry(rng.below(set.entry_count())).expect("entry");
             match i % 6 {
                 0 | 1 => entry.name.clone(),
                 2 => typo(&entry.name, &mut rng),
@@ -106,8 +106,8 @@ fn main() {
     println!(
         "load + index: {} entries, {} names; median {:?} (min {:?}, max {:?}) of 5; \
          first load: resident +{} MiB, process peak {} MiB",
-        set.entries.len(),
-        set.names.len(),
+        set.entry_count(),
+        set.name_count(),
         loads[2],
         loads[0],
         loads[4],
