@@ -108,14 +108,14 @@ impl ListSet {
 
     /// Reads a snapshot (see [`crate::snapshot`]) in place. `expected` is the fingerprint of the
     /// list files it must have been built from ([`crate::snapshot::fingerprint`]); with
-    /// `verify_checksum` the whole body is checksummed first.
+    /// `verify` (a file) the body's checksum and every table are checked first.
     pub fn from_snapshot(
         file: &str,
         bytes: SnapshotBytes,
         expected: u64,
-        verify_checksum: bool,
+        verify: bool,
     ) -> Result<ListSet, SnapshotError> {
-        let snapshot = Snapshot::open(file, bytes, expected, verify_checksum)?;
+        let snapshot = Snapshot::open(file, bytes, expected, verify)?;
         let entries = (0..snapshot.entry_count).map(|_| OnceLock::new()).collect();
         let names = (0..snapshot.name_count).map(|_| OnceLock::new()).collect();
         Ok(ListSet {

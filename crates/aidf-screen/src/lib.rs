@@ -439,10 +439,10 @@ impl ListSet {
         file: &str,
         bytes: SnapshotBytes,
         fingerprint: u64,
-        verify_checksum: bool,
+        verify: bool,
         build: impl FnOnce() -> Result<ListSet, LoadError>,
     ) -> Result<ListSet, LoadError> {
-        match ListSet::from_snapshot(file, bytes, fingerprint, verify_checksum) {
+        match ListSet::from_snapshot(file, bytes, fingerprint, verify) {
             Ok(set) => Ok(set),
             Err(e) => {
                 let mut set = build()?;
