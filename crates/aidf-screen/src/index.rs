@@ -75,6 +75,8 @@ struct Lazy {
     snapshot: Snapshot,
     entries: Box<[OnceLock<Box<Entry>>]>,
     names: Box<[OnceLock<Box<IndexedName>>]>,
+    /// Per index key: its postings, decoded when a query first uses the key.
+    postings: Box<[OnceLock<Box<[u32]>>]>,
 }
 
 /// A name's rarity weight: `ln(1 + N / df)`.
@@ -118,12 +120,14 @@ impl ListSet {
         let snapshot = Snapshot::open(file, bytes, expected, verify)?;
         let entries = (0..snapshot.entry_count).map(|_| OnceLock::new()).collect();
         let names = (0..snapshot.name_count).map(|_| OnceLock::new()).collect();
+        let postings = (0..snapshot.key_count()).map(|_| OnceLock::new()).collect();
         Ok(ListSet {
             versions: snapshot.versions.clone(),
             store: Store::Snapshot(Box::new(Lazy {
                 snapshot,
                 entries,
                 names,
+                postings,
             })),
             note: None,
         })
@@ -224,7 +228,11 @@ impl ListSet {
     fn postings(&self, key: &str) -> Option<Cow<'_, [u32]>> {
         match &self.store {
             Store::Built(b) => b.postings.get(key).map(|l| Cow::Borrowed(l.as_slice())),
-            Store::Snapshot(l) => l.snapshot.postings(key),
+            Store::Snapshot(l) => {
+                let i = l.snapshot.key_index(key)?;
+                let ids = l.postings[i].get_or_init(|| l.snapshot.postings(i).into_boxed_slice());
+                Some(Cow::Borrowed(ids))
+            }
         }
     }
 

@@ -11,7 +11,6 @@
 //! entries (offsets + encoded entries). A snapshot whose fingerprint is not that of the files at
 //! hand is stale and not used.
 
-use std::borrow::Cow;
 use std::io::{Read as _, Write as _};
 
 use crate::list::{
@@ -506,12 +505,12 @@ impl Table {
         let (from, to) = self.range(bytes, i);
         bytes.get(from..to).unwrap_or(&[])
     }
-    /// Binary search (keys sorted bytewise).
+    /// Binary search (keys sorted bytewise, compared as bytes).
     fn find(&self, bytes: &[u8], key: &str) -> Option<usize> {
         let (mut low, mut high) = (0, self.count);
         while low < high {
             let mid = low + (high - low) / 2;
-            match self.get(bytes, mid).cmp(key) {
+            match self.raw(bytes, mid).cmp(key.as_bytes()) {
                 std::cmp::Ordering::Less => low = mid + 1,
                 std::cmp::Ordering::Greater => high = mid,
                 std::cmp::Ordering::Equal => return Some(mid),
@@ -625,9 +624,17 @@ impl Snapshot {
         let i = self.df_keys.find(self.data(), token)?;
         Some(read_u32(self.data(), self.df_counts.start + 4 * i))
     }
-    pub(crate) fn postings(&self, key: &str) -> Option<Cow<'_, [u32]>> {
+    /// The number of index keys.
+    pub(crate) fn key_count(&self) -> usize {
+        self.post_keys.count
+    }
+    /// Where an index key is, if it is one.
+    pub(crate) fn key_index(&self, key: &str) -> Option<usize> {
+        self.post_keys.find(self.data(), key)
+    }
+    /// The names of the `i`th index key, ascending.
+    pub(crate) fn postings(&self, i: usize) -> Vec<u32> {
         let data = self.data();
-        let i = self.post_keys.find(data, key)?;
         let mut ids = Vec::new();
         let mut previous = 0u64;
         let mut shift = 0;
@@ -645,7 +652,7 @@ impl Snapshot {
                 (delta, shift) = (0, 0);
             }
         }
-        Some(Cow::Owned(ids))
+        ids
     }
     pub(crate) fn entry(&self, id: usize) -> Result<Entry, String> {
         let block = self.entries.raw(self.data(), id / ENTRY_BLOCK);
