@@ -277,5 +277,9 @@ fn lists_from_a_directory_are_cached_as_a_snapshot_and_read_back_the_same() {
     std::fs::write(&snapshots[0], bytes).expect("write");
     let damaged = run();
     assert_eq!(damaged.stdout, built.stdout);
-    assert!(stderr(&damaged).contains("corrupt: checksum mismatch"), "{}", stderr(&damaged));
+    assert!(
+        stderr(&damaged).contains("corrupt: checksum mismatch"),
+        "{}",
+        stderr(&damaged)
+    );
 }
