@@ -9,6 +9,9 @@ taken from `entity-list.csv` (the same records, in the same order, plus the stre
 start dates of the 2023 CSL where that entry was unchanged). The gzip has no timestamp, so the
 output is byte-identical for the same inputs. `lists.toml` records the snapshot date and the
 sha256 of each input file; the engine digests what it loads itself.
+
+Then rebuild the snapshot the engine reads in place (`policy/lists/csl.snapshot`; the screen
+tests fail while it is stale): `cargo run --release -p aidf-screen --bin build-lists-snapshot`.
 """
 import csv
 import gzip
@@ -68,6 +71,7 @@ def main():
             f'{sha256(csl_path)[:16]}, entity-list.csv sha256 {sha256(el_path)[:16]})"\n'
         )
     print(f"{len(rows)} rows", file=sys.stderr)
+    print("now run: cargo run --release -p aidf-screen --bin build-lists-snapshot", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -188,53 +188,129 @@ impl Settings {
     }
 }
 
-/// Loads `DIR/lists.toml` and the files it names.
+/// Loads `DIR/lists.toml` and the files it names, through a snapshot cache: the set built from
+/// the same files (manifest, names and bytes) is kept as a snapshot in the cache directory
+/// (`$AIDF_CACHE_DIR`, else `$XDG_CACHE_HOME/aidf`, else `~/.cache/aidf`) and read in place the
+/// next time; a damaged or unwritable cache only costs the full build (with a warning).
 pub fn load_lists(dir: &Path) -> Result<ListSet> {
     let manifest_path = dir.join("lists.toml");
     let text = std::fs::read_to_string(&manifest_path)
         .with_context(|| format!("option `--lists`: cannot read {}", manifest_path.display()))?;
     let metas = aidf_screen::parse_manifest(&manifest_path.display().to_string(), &text)?;
-    let mut lists = Vec::with_capacity(metas.len());
-    for meta in &metas {
-        lists.push(load_one(dir, meta)?);
+    let files = read_files(dir, &metas)?;
+    let mut parts: Vec<&[u8]> = vec![text.as_bytes()];
+    for file in &files {
+        parts.extend([file.name.as_bytes(), file.bytes.as_slice()]);
+    }
+    let fingerprint = aidf_screen::snapshot::fingerprint(&parts);
+    let cache = cache_dir().map(|d| d.join(format!("lists-{fingerprint:016x}.snapshot")));
+    let build = || build_lists(&files, &metas);
+    let set = match cache
+        .as_ref()
+        .and_then(|path| Some((path, std::fs::read(path).ok()?)))
+    {
+        Some((path, bytes)) => ListSet::from_snapshot_or_build(
+            &path.display().to_string(),
+            aidf_screen::SnapshotBytes::Owned(bytes),
+            fingerprint,
+            true,
+            build,
+        )?,
+        None => build()?,
+    };
+    if let Some(note) = set.note() {
+        eprintln!("warning: screening lists: {note}");
+    }
+    if let (Some(path), Some(bytes)) = (&cache, set.to_snapshot(fingerprint)) {
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let partial = path.with_extension(format!("{}.tmp", std::process::id()));
+                std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path))
+            });
+        if let Err(e) = written {
+            eprintln!("warning: screening lists cache {}: {e}", path.display());
+        }
+    }
+    Ok(set)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("AIDF_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("aidf")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("aidf")))
+}
+
+/// One list file as read: its name in the manifest, the path shown in errors, its bytes.
+struct ListFile {
+    name: String,
+    shown: String,
+    bytes: Vec<u8>,
+}
+
+fn read_files(dir: &Path, metas: &[ListMeta]) -> Result<Vec<ListFile>> {
+    let mut names: Vec<&str> = Vec::new();
+    for meta in metas {
+        match (&meta.file, &meta.files) {
+            (Some(file), _) if meta.format == ListFormat::Csl => names.push(file),
+            (_, Some(f)) if meta.format == ListFormat::Ofac => {
+                names.extend([f.sdn.as_str(), f.add.as_str(), f.alt.as_str()]);
+                names.extend(f.comments.as_deref());
+            }
+            _ => bail!(
+                "lists.toml: list `{}`: field `file`/`files`: missing",
+                meta.id
+            ),
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let shown = path.display().to_string();
+            let bytes = std::fs::read(&path).with_context(|| format!("{shown}: cannot open"))?;
+            Ok(ListFile {
+                name: name.to_owned(),
+                shown,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+fn build_lists(files: &[ListFile], metas: &[ListMeta]) -> Result<ListSet, aidf_screen::LoadError> {
+    let file = |name: &str| {
+        let found = files.iter().find(|f| f.name == name);
+        found.map_or((name.to_owned(), &[][..]), |f| {
+            (f.shown.clone(), f.bytes.as_slice())
+        })
+    };
+    let mut lists: Vec<LoadedList> = Vec::with_capacity(metas.len());
+    for meta in metas {
+        match (&meta.file, &meta.files) {
+            (Some(name), _) if meta.format == ListFormat::Csl => {
+                let (shown, bytes) = file(name);
+                lists.push(aidf_screen::load_csl(&shown, bytes, meta)?);
+            }
+            (_, Some(names)) => {
+                let files = OfacFiles {
+                    sdn: file(&names.sdn),
+                    add: file(&names.add),
+                    alt: file(&names.alt),
+                    comments: names.comments.as_deref().map(file),
+                };
+                lists.push(aidf_screen::load_ofac(files, meta)?);
+            }
+            _ => {}
+        }
     }
     Ok(ListSet::build(lists))
-}
-
-fn open(dir: &Path, name: &str) -> Result<(String, std::fs::File)> {
-    let path = dir.join(name);
-    let shown = path.display().to_string();
-    let file = std::fs::File::open(&path).with_context(|| format!("{shown}: cannot open"))?;
-    Ok((shown, file))
-}
-
-fn load_one(dir: &Path, meta: &ListMeta) -> Result<LoadedList> {
-    match meta.format {
-        ListFormat::Csl => {
-            let (name, file) = open(dir, meta.file.as_deref().unwrap_or_default())?;
-            Ok(aidf_screen::load_csl(
-                &name,
-                std::io::BufReader::new(file),
-                meta,
-            )?)
-        }
-        ListFormat::Ofac => {
-            let Some(names) = &meta.files else {
-                bail!("lists.toml: list `{}`: field `files`: missing", meta.id);
-            };
-            let files = OfacFiles {
-                sdn: open(dir, &names.sdn)?,
-                add: open(dir, &names.add)?,
-                alt: open(dir, &names.alt)?,
-                comments: names
-                    .comments
-                    .as_deref()
-                    .map(|c| open(dir, c))
-                    .transpose()?,
-            };
-            Ok(aidf_screen::load_ofac(files, meta)?)
-        }
-    }
 }
 
 /// The human table of one screening.

@@ -248,3 +248,38 @@ fn http_screen_answers_hits_and_problems() {
         "field `type`: `robot` (expected person or organization)"
     );
 }
+
+#[test]
+fn lists_from_a_directory_are_cached_as_a_snapshot_and_read_back_the_same() {
+    let cache = temp_dir("cache");
+    let lists = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policy/lists");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_aidf"))
+            .args(["screen", "Bank Melli Iran", "--lists", lists, "--json"])
+            .env("AIDF_CACHE_DIR", &cache)
+            .output()
+            .expect("runs aidf")
+    };
+    let built = run();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let snapshots: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "snapshot"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    let cached = run();
+    assert_eq!(cached.stdout, built.stdout);
+    assert_eq!(stderr(&cached), "");
+    let mut bytes = std::fs::read(&snapshots[0]).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&snapshots[0], bytes).expect("write");
+    let damaged = run();
+    assert_eq!(damaged.stdout, built.stdout);
+    assert!(
+        stderr(&damaged).contains("corrupt: checksum mismatch"),
+        "{}",
+        stderr(&damaged)
+    );
+}

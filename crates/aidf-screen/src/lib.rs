@@ -15,6 +15,7 @@ mod load;
 mod normalize;
 mod ofac;
 mod score;
+pub mod snapshot;
 
 use serde::Serialize;
 
@@ -30,6 +31,7 @@ pub use load::{
 pub use normalize::{NameForm, Script, Token, TokenKind, normalize, phonetic_key, skeleton};
 pub use ofac::ofac_parity_score;
 pub use score::{AlignedPart, Explanation, PartMatch, Qualifier, ScoreParams, round3};
+pub use snapshot::{SnapshotBytes, SnapshotError};
 
 /// The longest name accepted, in bytes (list names are far shorter; this bounds the work).
 pub const NAME_BYTES_MAX: usize = 1024;
@@ -39,6 +41,11 @@ pub const DEFAULT_MANIFEST: &str = include_str!("../../../policy/lists/lists.tom
 /// The repository's default CSL snapshot (`policy/lists/csl.csv.gz`, built by
 /// `scripts/build-lists.py`).
 pub const DEFAULT_CSL_GZ: &[u8] = include_bytes!("../../../policy/lists/csl.csv.gz");
+/// The snapshot of the default lists, built and indexed (`policy/lists/csl.snapshot`, built by
+/// `cargo run --release -p aidf-screen --bin build-lists-snapshot`; see [`snapshot`]).
+pub const DEFAULT_SNAPSHOT: &[u8] = include_bytes!("../../../policy/lists/csl.snapshot");
+/// Where [`DEFAULT_SNAPSHOT`] lives in the repository.
+pub const DEFAULT_SNAPSHOT_FILE: &str = "policy/lists/csl.snapshot";
 
 /// Why a query cannot be screened.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -301,7 +308,7 @@ impl ListSet {
             if score < thresholds.possible {
                 continue;
             }
-            let entry = self.names[name_id as usize].entry;
+            let entry = self.name_at(name_id as usize).entry;
             match best.iter_mut().find(|(e, ..)| *e == entry) {
                 Some(slot) if slot.1 >= score => {}
                 Some(slot) => *slot = (entry, score, name_id, explanation),
@@ -312,8 +319,8 @@ impl ListSet {
         // before an affiliate that only contains its name), then list order.
         best.sort_by(|a, b| {
             let rank = |(entry, _, name_id, _): &(u32, f64, u32, Explanation)| {
-                let alias = self.names[*name_id as usize].alias;
-                (alias, self.entries[*entry as usize].name.len(), *entry)
+                let alias = self.name_at(*name_id as usize).alias;
+                (alias, self.entry_at(*entry as usize).name.len(), *entry)
             };
             b.1.total_cmp(&a.1).then_with(|| rank(a).cmp(&rank(b)))
         });
@@ -339,8 +346,8 @@ impl ListSet {
         params: &ScoreParams,
         explain_from: f64,
     ) -> (f64, Explanation) {
-        let name = &self.names[name_id as usize];
-        let entry = &self.entries[name.entry as usize];
+        let name = self.name_at(name_id as usize);
+        let entry = self.entry_at(name.entry as usize);
         let iso_countries: Option<&[String]> = (!entry.countries.is_empty()
             && entry.countries.iter().all(|c| c.len() == 2))
         .then_some(entry.countries.as_slice());
@@ -365,8 +372,8 @@ impl ListSet {
         explanation: Explanation,
         thresholds: Thresholds,
     ) -> Hit<'_> {
-        let name = &self.names[name_id as usize];
-        let entry = &self.entries[entry as usize];
+        let name = self.name_at(name_id as usize);
+        let entry = self.entry_at(entry as usize);
         Hit {
             score: round3(score),
             verdict: thresholds.verdict(score),
@@ -413,8 +420,41 @@ impl ListSet {
         })
     }
 
-    /// Loads the repository's default lists (the embedded CSL snapshot).
+    /// Loads the repository's default lists: the embedded snapshot read in place (a few
+    /// milliseconds), or, if it is stale or unreadable, the embedded CSV built in full (~0.7 s;
+    /// [`ListSet::note`] says why).
     pub fn default_lists() -> Result<ListSet, LoadError> {
+        ListSet::from_snapshot_or_build(
+            DEFAULT_SNAPSHOT_FILE,
+            SnapshotBytes::Static(DEFAULT_SNAPSHOT),
+            default_fingerprint(),
+            false,
+            ListSet::default_lists_built,
+        )
+    }
+
+    /// Reads a snapshot in place if it carries `fingerprint` and is sound; otherwise builds the
+    /// set with `build` (never a wrong answer) and records why in [`ListSet::note`].
+    pub fn from_snapshot_or_build(
+        file: &str,
+        bytes: SnapshotBytes,
+        fingerprint: u64,
+        verify: bool,
+        build: impl FnOnce() -> Result<ListSet, LoadError>,
+    ) -> Result<ListSet, LoadError> {
+        match ListSet::from_snapshot(file, bytes, fingerprint, verify) {
+            Ok(set) => Ok(set),
+            Err(e) => {
+                let mut set = build()?;
+                set.set_note(format!("{e}; lists built from their files instead"));
+                Ok(set)
+            }
+        }
+    }
+
+    /// Loads the repository's default lists from the embedded CSV (gunzip, parse, normalize
+    /// every name, index): what the snapshot is built from.
+    pub fn default_lists_built() -> Result<ListSet, LoadError> {
         let metas = parse_manifest("policy/lists/lists.toml", DEFAULT_MANIFEST)?;
         let mut lists = Vec::new();
         for meta in &metas {
@@ -423,4 +463,10 @@ impl ListSet {
         }
         Ok(ListSet::build(lists))
     }
+}
+
+/// The fingerprint of the default lists' files (manifest and CSV, as embedded), which
+/// [`DEFAULT_SNAPSHOT`] must carry.
+pub fn default_fingerprint() -> u64 {
+    snapshot::fingerprint(&[DEFAULT_MANIFEST.as_bytes(), DEFAULT_CSL_GZ])
 }

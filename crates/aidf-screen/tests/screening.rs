@@ -46,8 +46,7 @@ fn huawei_entry_verdict(screening: &Screening<'_>) -> Option<Verdict> {
 #[test]
 fn huawei_entry_is_on_the_entity_list_with_structured_terms() {
     let entry = lists()
-        .entries
-        .iter()
+        .entries()
         .find(|e| e.list_code == "EL" && e.name == HUAWEI_EL_NAME)
         .expect("Huawei Technologies Co., Ltd. on the Entity List");
     let terms = entry.license.as_ref().expect("license terms");
@@ -103,7 +102,7 @@ fn sibling_company_is_a_possible_hit_with_its_explanation() {
 fn listed_names_find_themselves() {
     // Identical names never fail: every 50th entry name of the CSL, screened as published.
     let set = lists();
-    for entry in set.entries.iter().step_by(50) {
+    for entry in set.entries().step_by(50) {
         let screening = screen(&entry.name);
         let found = screening
             .hits

@@ -199,10 +199,18 @@ pub enum ScreeningError {
     },
 }
 
-/// The repository's default lists, loaded and indexed once per process (~0.7 s), on first use.
+/// The repository's default lists, loaded once per process on first use: the committed
+/// snapshot read in place (milliseconds), or, if it is stale or damaged, the CSV built in full
+/// (~0.7 s; a warning on stderr says why).
 pub fn default_lists() -> Result<&'static ListSet, ScreeningError> {
     DEFAULT_LISTS
-        .get_or_init(|| ListSet::default_lists().map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            let lists = ListSet::default_lists().map_err(|e| e.to_string())?;
+            if let Some(note) = lists.note() {
+                eprintln!("warning: screening lists: {note}");
+            }
+            Ok(lists)
+        })
         .as_ref()
         .map_err(|e| ScreeningError::Lists(e.clone()))
 }
