@@ -144,6 +144,36 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.locator('#map-section').screenshot({ path: join(shots, '07-map-malaysia-after-shipment.png') });
 });
 
+test('the shipment register lists what was recorded, filters it, and files a PDF record (issue 15)', async () => {
+  await page.waitForFunction(() => document.querySelectorAll('#register tbody tr').length >= 2);
+  const all = await page.locator('#register tbody tr').allTextContents();
+  assert.ok(all.some((r) => /refused/.test(r)) && all.some((r) => /authorized/.test(r)), all.join('\n'));
+  await page.selectOption('#reg-status', 'refused');
+  await page.fill('#reg-country', 'my');
+  await page.click('#register-form button[type="submit"]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#register tbody tr')].every((r) => /refused/.test(r.textContent)));
+  const refused = await page.locator('#register tbody tr').allTextContents();
+  assert.ok(refused.length >= 1 && refused.every((r) => /MY/.test(r)), refused.join('\n'));
+  await page.selectOption('#reg-status', 'authorized');
+  await page.click('#register-form button[type="submit"]');
+  await page.waitForFunction(() => /authorized/.test(document.querySelector('#register tbody tr')?.textContent || ''));
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('#register tbody tr').first().getByRole('button', { name: /\(PDF\)/ }).click(),
+  ]);
+  const { readFile } = await import('node:fs/promises');
+  const pdf = await readFile(await download.path());
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  // A bad filter is shown at its field.
+  await page.fill('#reg-country', 'MYS');
+  await page.click('#register-form button[type="submit"]');
+  await page.waitForFunction(() => !document.querySelector('#err-reg-country').hidden);
+  assert.match(await page.textContent('#err-reg-country'), /MYS/);
+  await page.locator('#register-section').screenshot({ path: join(shots, '08-register.png') });
+  await page.fill('#reg-country', '');
+  await page.selectOption('#reg-status', '');
+});
+
 test('license applications: the list and the processing times (issue 15)', async () => {
   const answer = await page.evaluate(async () => {
     const post = (path, body) => fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })

@@ -160,7 +160,7 @@ async function start() {
   if (params.get('posture')) $('#map-posture').value = params.get('posture');
   $('#chk-date').value = $('#map-date').value;
   $('#app-as-of').value = today();
-  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadApplications(), loadAudit()]);
+  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadRegister(), loadApplications(), loadAudit()]);
   document.body.dataset.ready = 'true';
 }
 
@@ -476,7 +476,7 @@ async function onRecord() {
     // A new check gets a new key.
     state.lastCheck.key = `web-${crypto.randomUUID()}`;
     btn.disabled = false;
-    await Promise.all([loadAccounts(), loadAudit(), state.selected ? selectCountry(state.selected, false) : null]);
+    await Promise.all([loadAccounts(), loadAudit(), loadRegister(), state.selected ? selectCountry(state.selected, false) : null]);
   } catch (e) {
     box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message }));
     btn.disabled = false;
@@ -524,6 +524,70 @@ async function loadRecords() {
   $('#veus').replaceChildren(veus.length
     ? table(['Id', 'Kind', 'Owner', 'HQ', 'Sites'], veus.map((v) => [v.id, v.kind.toUpperCase(), v.owner, v.hq_country, v.sites.map((s) => `${s.id} (${s.country})`).join(', ')]))
     : el('p', { class: 'muted', text: 'No validated end users recorded.' }));
+}
+
+// ------------------------------------------------------------------ shipment register
+
+const register = { next: null };
+
+function registerQuery(after) {
+  const q = new URLSearchParams({ limit: '25' });
+  const v = (id) => $(id).value.trim();
+  if (v('#reg-status')) q.set('status', v('#reg-status'));
+  if (v('#reg-country')) q.set('country', v('#reg-country').toUpperCase());
+  if (v('#reg-consignee')) q.set('consignee', v('#reg-consignee'));
+  if (v('#reg-from')) q.set('from', v('#reg-from'));
+  if (v('#reg-to')) q.set('to', v('#reg-to'));
+  if (after) q.set('after', after);
+  return q;
+}
+
+// The compliance record, fetched with the session's token, opened as a file.
+async function openRecord(id, format) {
+  const h = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) h.Authorization = `Bearer ${token}`;
+  const res = await fetch(`/v1/shipments/${encodeURIComponent(id)}/record?format=${format}`, { headers: h });
+  if (!res.ok) { $('#err-register').textContent = `The record of ${id} could not be fetched (HTTP ${res.status}).`; $('#err-register').hidden = false; return; }
+  const url = URL.createObjectURL(await res.blob());
+  const a = el('a', { href: url, download: `${id}.${format}` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+// Ids as the tenant gave them (the server keeps them in the tenant's namespace, `tenant.id`).
+const local = (id) => id.replace(/^[^.]*\./, '');
+
+function registerRows(items) {
+  return items.map((s) => [
+    local(s.shipment_id), s.business_date || '—', s.status, s.authorization, s.destination || '—', s.consignee || '—',
+    fmt(s.total_tpp), s.license_id ? local(s.license_id) : (s.refusal || '—'),
+    el('span', {},
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (PDF)`, text: 'PDF' }),
+      ' ',
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (HTML)`, text: 'HTML' })),
+  ]);
+}
+
+async function loadRegister(ev, more = false) {
+  ev?.preventDefault?.();
+  const form = $('#register-form');
+  clearErrors(form);
+  try {
+    const page = await api('GET', `/v1/shipments?${registerQuery(more ? register.next : null)}`);
+    const headers = ['Shipment', 'Shipped', 'Status', 'Authorization', 'Destination', 'Consignee', { label: 'TPP', num: true }, 'License / refusal', 'Record'];
+    if (more && $('#register tbody')) {
+      $('#register tbody').append(...registerRows(page.items).map((r) => el('tr', {}, r.map((c, i) => el('td', { class: headers[i]?.num ? 'num' : null }, c)))));
+    } else {
+      $('#register').replaceChildren(page.items.length
+        ? table(headers, registerRows(page.items), 'Newest first')
+        : el('p', { class: 'muted', text: 'No shipments match.' }));
+    }
+    register.next = page.next || null;
+    $('#register-more').hidden = !register.next;
+  } catch (e) { showError(form, 'reg-', 'err-register', e); }
 }
 
 // ------------------------------------------------------------------ applications
@@ -632,6 +696,8 @@ function wire() {
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
   $('#applications-refresh').addEventListener('click', loadApplications);
+  $('#register-form').addEventListener('submit', loadRegister);
+  $('#register-more').addEventListener('click', () => loadRegister(null, true));
   $('#app-as-of').addEventListener('change', loadApplications);
   $('#ledger-refresh').addEventListener('click', loadAccounts);
   $('#audit-refresh').addEventListener('click', loadAudit);
