@@ -109,7 +109,7 @@ pub struct DecideArgs {
     /// `[{"kind":"end_user_unchanged"},{"kind":"report_within_days","days":30}]`.
     #[arg(long)]
     conditions: Option<PathBuf>,
-    /// License expiry (default four years after the decision).
+    /// License expiry (default: `policy/licensing.toml`, read as four years; reported as [U]).
     #[arg(long)]
     expires: Option<NaiveDate>,
     /// Units approved, when fewer than applied for.

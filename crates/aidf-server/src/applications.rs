@@ -241,7 +241,7 @@ pub(crate) struct DecisionRequest {
     /// The license an approval becomes.
     #[serde(default)]
     license_id: Option<String>,
-    /// License expiry (default four years after the approval).
+    /// License expiry (default: `policy/licensing.toml`, read as four years; reported as [U]).
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     expires_on: Option<NaiveDate>,

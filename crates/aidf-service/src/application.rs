@@ -925,7 +925,7 @@ pub fn list(
 pub struct Approval {
     /// License id.
     pub license_id: String,
-    /// Expiry; default four years after the approval (the usual validity of a BIS license).
+    /// Expiry; default from `policy/licensing.toml` (an unconfirmed reading of four years).
     #[serde(default)]
     pub expires_on: Option<NaiveDate>,
     /// Units approved, when fewer than applied for (a partial approval).
@@ -949,8 +949,34 @@ pub enum Decision {
     To(ApplicationState),
 }
 
-/// Default license validity, in months, when an approval states none.
-pub const DEFAULT_VALIDITY_MONTHS: u32 = 48;
+/// The embedded license terms (`policy/licensing.toml`).
+const LICENSING_TOML: &str = include_str!("../../../policy/licensing.toml");
+
+/// The validity of a license whose approval states no expiry: policy data, an unconfirmed
+/// reading ([U]) that the approval's transition reports when it is used.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultValidity {
+    /// Months after the approval.
+    pub months: u32,
+    /// `U` for an unconfirmed reading.
+    pub confidence: String,
+    /// What the reading is.
+    pub note: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Licensing {
+    default_validity: DefaultValidity,
+}
+
+/// The default license validity from `policy/licensing.toml`.
+pub fn default_validity() -> Result<DefaultValidity, ApplicationError> {
+    toml::from_str::<Licensing>(LICENSING_TOML)
+        .map(|l| l.default_validity)
+        .map_err(|e| input_error("policy/licensing.toml", e.message().to_string()))
+}
 
 /// Records a transition: checked by the state machine (both states named if refused), dated, by
 /// the actor; approval records the license and posts the hold into it; denial, return and
@@ -990,6 +1016,19 @@ pub fn decide(
     let (license, ops) = match decision {
         Decision::Approve(a) => {
             let (l, ops) = approve(&app, a, date, who)?;
+            if a.expires_on.is_none() {
+                let v = default_validity()?;
+                let assumed = format!(
+                    "license expiry {} assumed: [{}] default_validity = {} months: {}",
+                    l.expires_on, v.confidence, v.months, v.note
+                );
+                t.note = [t.note.as_str(), assumed.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
             t.license_id = Some(a.license_id.clone());
             t.conditions = a.conditions.clone();
             app.license_id = Some(a.license_id.clone());
@@ -1073,7 +1112,7 @@ fn approve(
         }
         Some(e) => e,
         None => date
-            .checked_add_months(Months::new(DEFAULT_VALIDITY_MONTHS))
+            .checked_add_months(Months::new(default_validity()?.months))
             .unwrap_or(NaiveDate::MAX),
     };
     let items: Vec<String> = app

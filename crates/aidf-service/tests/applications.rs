@@ -267,6 +267,13 @@ fn under_the_issuance_reading_a_pending_application_holds_the_allocation(pg: boo
     let lic = l.license("L-APP-1").expect("read").expect("license");
     assert_eq!((lic.units_cap, lic.tpp_cap), (45_000, TPP_45K));
     assert_eq!(lic.expires_on, "2029-06-10");
+    // The four years are policy data, an unconfirmed reading, reported with the approval.
+    let approval_note = &v.transitions.last().expect("transition").note;
+    assert!(
+        approval_note
+            .contains("license expiry 2029-06-10 assumed: [U] default_validity = 48 months"),
+        "{approval_note}"
+    );
     assert_eq!(lic.allocation_drawn.as_deref(), Some(ALLOCATION));
     assert_eq!(lic.application_id.as_deref(), Some("APP-1"));
     assert_eq!(lic.value_usd.as_deref(), Some("1125000000.00"));
