@@ -2,11 +2,12 @@
 //! tenant-scoped, 409 naming both states for a refused transition, 400/422 naming the field, and
 //! the flow under the issuance reading of `allocation_consumption_event`.
 
+mod common;
+
 use std::sync::Arc;
 
 use aidf_core::{Policy, PolicySources};
-use aidf_ledger::Timestamp;
-use aidf_server::{AppState, new_token, router, token_hash};
+use aidf_server::{AppState, router};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
@@ -16,13 +17,7 @@ use tower::ServiceExt;
 struct Api {
     app: Router,
     db: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: common::Scratch,
 }
 
 fn issuance_policy() -> Policy {
@@ -37,44 +32,19 @@ fn issuance_policy() -> Policy {
 }
 
 fn api(tag: &str) -> Api {
-    let dir = std::env::temp_dir().join(format!(
-        "aidf-apps-{tag}-{}-{}",
-        std::process::id(),
-        Timestamp::now_utc().0
-    ));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
-    let auditor = aidf_ledger::audit::Auditor::open(&db, None)
-        .expect("audit key")
-        .0;
+    let (dir, db) = common::scratch("apps", tag);
+    let auditor = common::auditor(&db);
     let state = AppState::new(issuance_policy(), &db, false, auditor).expect("state");
     Api {
         app: router(Arc::new(state)),
         db,
-        dir,
+        _dir: dir,
     }
 }
 
 impl Api {
     fn token(&self, tenant: &str, role: &str) -> String {
-        let store = aidf_server::store::Db::open(&self.db).expect("db");
-        store.ensure_tenant(tenant, tenant, 0).expect("tenant");
-        let (id, token) = new_token().expect("token");
-        let info = aidf_server::store::TokenInfo {
-            id,
-            tenant: tenant.to_string(),
-            role: role.to_string(),
-            created_at: 0,
-            revoked_at: None,
-        };
-        let by = aidf_ledger::audit::AuditContext {
-            tenant: tenant.to_string(),
-            actor: "test".to_string(),
-        };
-        store
-            .add_token(&info, &token_hash(&token), &by)
-            .expect("add token");
-        token
+        common::token(&self.db, tenant, role)
     }
 
     async fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (StatusCode, Value) {

@@ -3,11 +3,12 @@
 //! every format, scoped to the token's tenant (another tenant's id is 404), and the OpenAPI
 //! document listing them.
 
+mod common;
+
 use std::sync::Arc;
 
 use aidf_core::Policy;
-use aidf_ledger::Timestamp;
-use aidf_server::{AppState, new_token, router, token_hash};
+use aidf_server::{AppState, router};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
@@ -17,13 +18,7 @@ use tower::ServiceExt;
 struct Api {
     app: Router,
     db: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: common::Scratch,
 }
 
 struct Answer {
@@ -34,46 +29,21 @@ struct Answer {
 }
 
 fn api(tag: &str) -> Api {
-    let dir = std::env::temp_dir().join(format!(
-        "aidf-register-{tag}-{}-{}",
-        std::process::id(),
-        Timestamp::now_utc().0
-    ));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
+    let (dir, db) = common::scratch("register", tag);
     let policy = Policy::embedded().expect("policy");
-    let auditor = aidf_ledger::audit::Auditor::open(&db, None)
-        .expect("audit key")
-        .0;
+    let auditor = common::auditor(&db);
     let mut state = AppState::new(policy, &db, false, auditor).expect("state");
     state.ship_config.backdate_window_days = 36_500;
     Api {
         app: router(Arc::new(state)),
         db,
-        dir,
+        _dir: dir,
     }
 }
 
 impl Api {
     fn token(&self, tenant: &str, role: &str) -> String {
-        let store = aidf_server::store::Db::open(&self.db).expect("db");
-        store.ensure_tenant(tenant, tenant, 0).expect("tenant");
-        let (id, token) = new_token().expect("token");
-        let info = aidf_server::store::TokenInfo {
-            id,
-            tenant: tenant.to_string(),
-            role: role.to_string(),
-            created_at: 0,
-            revoked_at: None,
-        };
-        let by = aidf_ledger::audit::AuditContext {
-            tenant: tenant.to_string(),
-            actor: "test".to_string(),
-        };
-        store
-            .add_token(&info, &token_hash(&token), &by)
-            .expect("add token");
-        token
+        common::token(&self.db, tenant, role)
     }
 
     async fn call(

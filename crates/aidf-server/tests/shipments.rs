@@ -1,11 +1,13 @@
 //! The shipment path over HTTP, in process (`tower::ServiceExt::oneshot`): each defect the review
 //! of 2026-11-30 found on `POST /v1/shipments` (issue 12), as a test that failed before.
 
+mod common;
+
 use std::sync::Arc;
 
 use aidf_core::{AccountRef, PartyId, Policy};
 use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta, Timestamp};
-use aidf_server::{AppState, new_token, router, token_hash};
+use aidf_server::{AppState, router};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
@@ -15,15 +17,7 @@ use tower::ServiceExt;
 struct Api {
     app: Router,
     db: String,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: common::Scratch,
 }
 
 struct Answer {
@@ -33,49 +27,22 @@ struct Answer {
     body: Value,
 }
 
-fn auditor(db: &str) -> aidf_ledger::audit::Auditor {
-    aidf_ledger::audit::Auditor::open(db, None)
-        .expect("audit key")
-        .0
-}
+use common::auditor;
 
 fn api(tag: &str) -> Api {
-    let dir = std::env::temp_dir().join(format!(
-        "aidf-ship-{tag}-{}-{}",
-        std::process::id(),
-        Timestamp::now_utc().0
-    ));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
+    let (dir, db) = common::scratch("ship", tag);
     let policy = Policy::embedded().expect("policy");
     let state = AppState::new(policy, &db, false, auditor(&db)).expect("state");
     Api {
         app: router(Arc::new(state)),
         db,
-        _dir: TempDir(dir),
+        _dir: dir,
     }
 }
 
 impl Api {
     fn token(&self, tenant: &str, role: &str) -> String {
-        let store = aidf_server::store::Db::open(&self.db).expect("db");
-        store.ensure_tenant(tenant, tenant, 0).expect("tenant");
-        let (id, token) = new_token().expect("token");
-        let info = aidf_server::store::TokenInfo {
-            id,
-            tenant: tenant.to_string(),
-            role: role.to_string(),
-            created_at: 0,
-            revoked_at: None,
-        };
-        let by = aidf_ledger::audit::AuditContext {
-            tenant: tenant.to_string(),
-            actor: "test".to_string(),
-        };
-        store
-            .add_token(&info, &token_hash(&token), &by)
-            .expect("add token");
-        token
+        common::token(&self.db, tenant, role)
     }
 
     async fn call(
