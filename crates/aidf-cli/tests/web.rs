@@ -87,7 +87,13 @@ fn dashboard_is_embedded_and_its_api_answers() {
     assert!(head.contains("content-type: text/html"), "{head}");
     assert!(head.contains("content-security-policy: default-src 'self'"));
     assert!(html.contains(r#"src="/assets/app.js""#));
-    assert!(html.contains("Simulation (available once the simulator lands)"));
+    for section in ["Shipment register", "License applications", "Simulation"] {
+        assert!(html.contains(&format!(">{section}</h2>")), "{section}");
+    }
+    assert!(
+        !html.contains("available once the simulator lands"),
+        "no stale text"
+    );
     let (status, head, js) = get(b, "/assets/app.js", None);
     assert_eq!(status, 200);
     assert!(head.contains("content-type: text/javascript"), "{head}");
