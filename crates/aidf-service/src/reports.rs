@@ -7,7 +7,7 @@
 
 use aidf_core::regime::Regime;
 use aidf_core::{Policy, Posture};
-use aidf_ledger::{LedgerError, LedgerStore, Shipment, ShipmentStatus};
+use aidf_ledger::{LedgerError, LedgerStore, Shipment, ShipmentQuery, ShipmentStatus};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -449,26 +449,37 @@ pub fn veu_semiannual(
         numeric: vec![8, 9],
         rows: Vec::new(),
     };
-    let (from, to) = (from.to_string(), to.to_string());
-    for s in store.shipments()? {
-        if let Some(row) = veu_row(&s, tenant, &from, &to) {
-            report.rows.push(row);
+    // The register's keyset pages: the tenant's authorized shipments of the period only.
+    let mut query = ShipmentQuery {
+        tenant: tenant.to_string(),
+        status: Some(ShipmentStatus::Authorized),
+        consignee: None,
+        country: None,
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        after: None,
+        limit: aidf_ledger::register::MAX_PAGE,
+    };
+    loop {
+        let page = store.shipments_page(&query)?;
+        for item in &page.items {
+            if let Some(row) = veu_row(&item.shipment()?, tenant) {
+                report.rows.push(row);
+            }
+        }
+        match page.next_cursor {
+            Some(next) => query.after = Some(next),
+            None => break,
         }
     }
     report.rows.sort();
     Ok(report)
 }
 
-/// The report's row of a shipment, if it is the tenant's, authorized under a VEU, in the period.
-fn veu_row(s: &Shipment, tenant: &str, from: &str, to: &str) -> Option<Vec<String>> {
+/// The report's row of an authorized shipment of the period (the register's query chose it), if
+/// it went under a VEU.
+fn veu_row(s: &Shipment, tenant: &str) -> Option<Vec<String>> {
     let on = s.business_date.as_deref()?;
-    if s.tenant.as_deref() != Some(tenant)
-        || s.status != ShipmentStatus::Authorized
-        || on < from
-        || on > to
-    {
-        return None;
-    }
     let d = &s.determination["determination"];
     // As the determination serialized it (`UVEU`, `NVEU`).
     let auth = d["authorization"].as_str()?.to_string();
