@@ -211,7 +211,9 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     fn audit_event(&mut self, event: &AuditEvent) -> Result<()>;
     /// Moves up to `limit` outbox rows into the chain, then appends `direct`, in one
     /// transaction under the chain lock; with `checkpoint`, signs the new head into
-    /// `aidf_audit_checkpoints`. Use [`Auditor::chain`], which also writes the anchor.
+    /// `aidf_audit_checkpoints`. Use [`Auditor::chain`], which also writes the anchor. Inside a
+    /// group on SQLite ([`LedgerStore::group`]) it runs in the group's transaction, so the
+    /// group's records are chained in the commit that makes its writes durable.
     fn chain_audit(
         &mut self,
         key: &AuditKey,

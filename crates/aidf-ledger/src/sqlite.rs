@@ -318,6 +318,9 @@ fn short_busy_wait(calls: i32) -> bool {
 /// Page cache of a ledger connection (negative: KiB), 64 MiB.
 const CACHE_KIB: i64 = -65_536;
 
+/// Largest memory map of the database file a ledger connection reads through, 1 GiB.
+const MMAP_BYTES: i64 = 1 << 30;
+
 /// Page cache while a verification scans the chain, 2 MiB.
 const SCAN_CACHE_KIB: i64 = -2_048;
 
@@ -463,6 +466,12 @@ impl SqliteLedger {
         // synchronous=NORMAL commits do not fsync, checkpoints do.
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // Savepoints (one per shipment of a group) journal the pages they change: in memory,
+        // not in a temporary file written through the kernel. The database file is read
+        // through a memory map: another connection's commit empties this connection's page
+        // cache, and the pages it then reads again cost no system call.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         conn.set_prepared_statement_cache_capacity(64);
         let mut ledger = SqliteLedger {
             conn,
@@ -1247,6 +1256,12 @@ impl Store for SqliteLedger {
         checkpoint: bool,
     ) -> Result<Chained> {
         let conn = &mut self.conn;
+        if !conn.is_autocommit() {
+            // Inside a group (see `group_begin`): the group's own outbox rows are chained in
+            // its transaction, under the write lock it holds, and commit with it; a failure
+            // undoes only the chaining, and the audit writer chains them later.
+            return in_savepoint(conn, || chain_tx(conn, key, direct, limit, checkpoint));
+        }
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = chain_tx(&tx, key, direct, limit, checkpoint)?;

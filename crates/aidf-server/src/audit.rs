@@ -7,6 +7,7 @@
 //! records, the head is signed into a checkpoint and the anchor file.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Job>,
+    /// Set by writers that chain records themselves (the shipment writer): the head moved and
+    /// is to be signed.
+    chained: Arc<AtomicBool>,
 }
 
 /// Most records one transaction appends.
@@ -58,11 +62,13 @@ struct Writer {
     auditor: Arc<Auditor>,
     last_checkpoint: Instant,
     unsigned: bool,
+    chained: Arc<AtomicBool>,
 }
 
 impl Writer {
     /// Chains the outbox and `records` in one transaction; replies to each waiter.
     fn commit(&mut self, records: &[NewAudit], replies: Vec<oneshot::Sender<Result<(), String>>>) {
+        self.unsigned |= self.chained.swap(false, Ordering::AcqRel);
         let due = self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY;
         let res = self
             .auditor
@@ -109,9 +115,12 @@ impl Writer {
             let mut replies = Vec::new();
             let mut job = Some(first);
             while let Some(j) = job.take() {
-                if let Job::Record(r, reply) = j {
-                    records.push(r);
-                    replies.push(reply);
+                match j {
+                    Job::Record(r, reply) => {
+                        records.push(r);
+                        replies.push(reply);
+                    }
+                    Job::Poke => {}
                 }
                 if records.len() < BATCH_MAX {
                     job = rx.try_recv().ok();
@@ -134,17 +143,19 @@ impl AuditLog {
             tracing::info!(drained, "chained audit records left in the outbox");
         }
         let (tx, rx) = mpsc::channel::<Job>();
+        let chained = Arc::new(AtomicBool::new(false));
         let writer = Writer {
             ledger,
             auditor,
             last_checkpoint: Instant::now(),
+            chained: chained.clone(),
             unsigned: false,
         };
         std::thread::Builder::new()
             .name("aidf-audit".into())
             .spawn(move || writer.run(&rx))
             .map_err(|e| format!("could not start the audit writer: {e}"))?;
-        Ok(AuditLog { tx })
+        Ok(AuditLog { tx, chained })
     }
 
     /// Appends one event and waits until it is committed.
@@ -156,6 +167,12 @@ impl AuditLog {
         rx.await
             .map_err(|_| ApiError::internal("the audit writer dropped the record"))?
             .map_err(|e| ApiError::internal(format!("audit append failed: {e}")))
+    }
+
+    /// Tells the writer that records were chained by another connection (within the
+    /// poll interval it signs the new head when a checkpoint is due); no wake-up.
+    pub fn chained(&self) {
+        self.chained.store(true, Ordering::Release);
     }
 
     /// Tells the writer that a ledger write left an outbox row to chain.

@@ -100,7 +100,12 @@ impl AppState {
         let shipper = match &ledger_kind {
             LedgerKind::Sqlite => {
                 let open = || Ledger::open(db_url).map_err(|e| format!("option `--db`: {e}"));
-                Some(shipper::Shipper::start(open()?, open()?, audit.clone())?)
+                Some(shipper::Shipper::start(
+                    open()?,
+                    open()?,
+                    audit.clone(),
+                    auditor.clone(),
+                )?)
             }
             LedgerKind::Postgres => None,
         };

@@ -5,7 +5,9 @@
 //! transaction ([`aidf_service::ship_group`]), commits once, and only then answers each request.
 //! Each shipment is still determined against the balances its predecessors left and written in
 //! its own savepoint with its audit row, so the invariants of the single-shipment path hold; what
-//! the group saves is the per-transaction work (lock, WAL frames, commit) and the hand-offs.
+//! the group saves is the per-transaction work (lock, WAL frames, commit) and the hand-offs. The
+//! group's audit rows are chained in the same transaction, on the writer's connection: the audit
+//! writer's own commits would otherwise empty the writer's page cache after every group.
 //!
 //! The determination itself is made before, by the request on a pooled reader connection
 //! ([`aidf_service::prepare`]), in parallel with the writer; the writer only records the plan,
@@ -16,7 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use aidf_core::{DeterminationInput, Policy};
-use aidf_ledger::audit::AuditContext;
+use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{Ledger, NewShipment, Timestamp};
 use aidf_service::{GroupItem, ShipConfig, ShipError, ShipOutcome, ShipRequest};
 use tokio::sync::{mpsc, oneshot};
@@ -79,7 +81,12 @@ pub(crate) struct Shipper {
 impl Shipper {
     /// Starts the planner on `reader` and the writer on `writer`; they end when the last handle
     /// is dropped.
-    pub fn start(reader: Ledger, writer: Ledger, audit: AuditLog) -> Result<Shipper, String> {
+    pub fn start(
+        reader: Ledger,
+        writer: Ledger,
+        audit: AuditLog,
+        auditor: Arc<Auditor>,
+    ) -> Result<Shipper, String> {
         let (jobs, planned) = mpsc::channel(QUEUE);
         let (to_writer, rx) = mpsc::channel(QUEUE);
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -93,7 +100,10 @@ impl Shipper {
             "aidf-plan",
             Box::new(move || plan_all(reader, planned, &to_writer)),
         )?;
-        spawn("aidf-shipments", Box::new(move || run(writer, &audit, rx)))?;
+        spawn(
+            "aidf-shipments",
+            Box::new(move || run(writer, &audit, &auditor, rx)),
+        )?;
         Ok(Shipper { jobs })
     }
 
@@ -140,7 +150,12 @@ fn plan_all(
     }
 }
 
-fn run(mut ledger: Ledger, audit: &AuditLog, mut rx: mpsc::Receiver<(Job, Reply)>) {
+fn run(
+    mut ledger: Ledger,
+    audit: &AuditLog,
+    auditor: &Auditor,
+    mut rx: mpsc::Receiver<(Job, Reply)>,
+) {
     let mut waiting = Vec::with_capacity(GROUP_MAX);
     while let Some(first) = rx.blocking_recv() {
         waiting.push(first);
@@ -160,15 +175,17 @@ fn run(mut ledger: Ledger, audit: &AuditLog, mut rx: mpsc::Receiver<(Job, Reply)
                 })
                 .count();
             let group: Vec<(Job, Reply)> = waiting.drain(..same).collect();
-            record(&mut ledger, group);
+            record(&mut ledger, auditor, group);
         }
-        // The group's audit rows are in the outbox: one wake-up of the chainer for all of them.
-        audit.poke();
+        // Each group chained its own audit rows; the chainer signs the new head when its next
+        // checkpoint is due, and chains what a failed chaining left in the outbox at its next
+        // poll. It is not woken: after every group, it would only wait for the write lock.
+        audit.chained();
     }
 }
 
 /// Records one group and answers each of its requests.
-fn record(ledger: &mut Ledger, group: Vec<(Job, Reply)>) {
+fn record(ledger: &mut Ledger, auditor: &Auditor, group: Vec<(Job, Reply)>) {
     let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
     let items: Vec<GroupItem<'_>> = jobs
         .iter()
@@ -182,7 +199,7 @@ fn record(ledger: &mut Ledger, group: Vec<(Job, Reply)>) {
     // A panic inside rolls the group back (see `LedgerStore::group`); its requests get an error
     // and the writer goes on with the next group.
     let answers = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        aidf_service::ship_group(ledger.store(), policy, &config, &items)
+        aidf_service::ship_group(ledger.store(), policy, &config, &items, Some(auditor))
     }))
     .unwrap_or_else(|_| {
         items

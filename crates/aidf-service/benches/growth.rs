@@ -78,7 +78,7 @@ fn run(ledger: &mut Ledger, policy: &Policy, from: usize, to: usize) -> Rate {
                 plan: None,
             })
             .collect();
-        for out in ship_group(ledger, policy, &config, &items) {
+        for out in ship_group(ledger, policy, &config, &items, None) {
             let out = out.expect("shipment");
             assert!(out.refusal.is_none(), "refused: {:?}", out.refusal);
         }

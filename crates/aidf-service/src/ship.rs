@@ -6,7 +6,7 @@ use aidf_core::{
     AccountRef, Authorization, BalanceReads, Determination, DeterminationInput, Draw, Policy,
     balance_reads, determine,
 };
-use aidf_ledger::audit::AuditContext;
+use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{
     Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License,
     LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, ShipmentStatus, Timestamp,
@@ -195,12 +195,14 @@ pub struct GroupItem<'a> {
 /// written in turn, against the balances its predecessors left, exactly as [`ship`] alone would
 /// (a plan whose balances moved is determined again); one that fails undoes only its own writes.
 /// The answers are returned only once the group is committed; if the commit fails, every answer
-/// is that failure and nothing was recorded.
+/// is that failure and nothing was recorded. With `chain`, the group's audit records are chained
+/// in its own transaction (on SQLite) instead of waiting in the outbox for the audit writer.
 pub fn ship_group(
     store: &mut dyn LedgerStore,
     policy: &Policy,
     config: &ShipConfig,
     items: &[GroupItem<'_>],
+    chain: Option<&Auditor>,
 ) -> Vec<Result<ShipOutcome, ShipError>> {
     let mut out = Vec::with_capacity(items.len());
     let committed = store.group(&mut |s| {
@@ -210,6 +212,11 @@ pub fn ship_group(
                 Some(plan) => commit_prepared(s, policy, config, &item.req, plan),
                 None => ship(s, policy, config, &item.req),
             });
+        }
+        // A failed chaining undoes only itself: the rows stay in the outbox, which the audit
+        // writer drains (and reports if it fails too), and the shipments commit with them.
+        if let Some(auditor) = chain {
+            let _ = auditor.chain(s, &[], false);
         }
     });
     match committed {

@@ -53,6 +53,18 @@ fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     Ledger::open(dir.path().join(name).to_str().expect("utf8")).expect("open")
 }
 
+/// Tenant acme's request to ship `input` under `id`, recorded at [`NOW`].
+fn acme_request<'a>(input: &'a DeterminationInput, id: &'a str) -> ShipRequest<'a> {
+    ShipRequest {
+        input,
+        shipment_id: id,
+        tenant: "acme",
+        record_prefix: "acme.",
+        may_backfill: false,
+        now: NOW,
+    }
+}
+
 fn ctx() -> AuditContext {
     AuditContext {
         tenant: "acme".into(),
@@ -93,14 +105,7 @@ proptest! {
         let (mut serial, mut grouped) = (ledger(&dir, "serial.db"), ledger(&dir, "group.db"));
         let inputs: Vec<DeterminationInput> = requests.iter().map(input).collect();
         let ids: Vec<String> = requests.iter().map(|r| format!("acme.k{}", r.key)).collect();
-        let req = |i: usize| ShipRequest {
-            input: &inputs[i],
-            shipment_id: &ids[i],
-            tenant: "acme",
-            record_prefix: "acme.",
-            may_backfill: false,
-            now: NOW,
-        };
+        let req = |i: usize| acme_request(&inputs[i], &ids[i]);
         serial.set_audit_context(ctx());
         let one_by_one: Vec<String> = (0..requests.len())
             .map(|i| seen(&ship(&mut serial, &policy, &config, &req(i))))
@@ -135,7 +140,7 @@ proptest! {
                 .filter(|i| answers[i - start].is_none())
                 .map(|i| GroupItem { ctx: ctx(), req: req(i), plan: plans[i - start].as_deref() })
                 .collect();
-            let mut recorded = ship_group(&mut grouped, &policy, &config, &items).into_iter();
+            let mut recorded = ship_group(&mut grouped, &policy, &config, &items, None).into_iter();
             for answer in answers {
                 in_groups.push(answer.unwrap_or_else(|| seen(&recorded.next().expect("answer"))));
             }
@@ -153,5 +158,54 @@ proptest! {
             grouped.audit_backlog().expect("backlog")
         );
         grouped.check_invariants().expect("invariants");
+    }
+}
+
+/// With an auditor, a group chains its shipments' audit records in its own transaction: nothing
+/// is left in the outbox, and the chain verifies with one record a shipment. Without one, the
+/// records wait in the outbox for the audit writer.
+#[test]
+fn a_group_chains_its_audit_records_in_its_transaction() {
+    let policy = Policy::embedded().expect("policy");
+    let config = ShipConfig {
+        screen: false,
+        ..ShipConfig::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auditor =
+        aidf_ledger::audit::Auditor::new(aidf_ledger::audit::AuditKey::new(&[7; 32]), None);
+    let requests: Vec<Request> = (0..5)
+        .map(|key| Request {
+            key,
+            name: key % 3,
+            units: 10,
+            bad_posture: false,
+        })
+        .collect();
+    let inputs: Vec<DeterminationInput> = requests.iter().map(input).collect();
+    let ids: Vec<String> = requests
+        .iter()
+        .map(|r| format!("acme.k{}", r.key))
+        .collect();
+    for (name, chain) in [("outbox.db", None), ("chained.db", Some(&auditor))] {
+        let mut ledger = ledger(&dir, name);
+        let items: Vec<GroupItem<'_>> = (0..inputs.len())
+            .map(|i| GroupItem {
+                ctx: ctx(),
+                req: acme_request(&inputs[i], &ids[i]),
+                plan: None,
+            })
+            .collect();
+        let answers = ship_group(&mut ledger, &policy, &config, &items, chain);
+        assert!(answers.iter().all(Result::is_ok), "{name}: {answers:?}");
+        let backlog = ledger.audit_backlog().expect("backlog");
+        let verified = auditor.verify(&mut ledger).expect("verify");
+        match chain {
+            None => assert_eq!((backlog, verified.records), (5, 0), "{name}"),
+            Some(_) => {
+                assert_eq!((backlog, verified.records), (0, 5), "{name}");
+                assert!(verified.ok, "{name}: {verified:?}");
+            }
+        }
     }
 }
