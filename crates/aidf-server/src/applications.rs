@@ -34,14 +34,34 @@ fn app_error(e: ApplicationError) -> ApiError {
         ApplicationError::Input { ref field, .. } => {
             ApiError::unprocessable(Some(field.clone()), e.to_string())
         }
-        ApplicationError::Determine { index, .. } => {
-            ApiError::unprocessable(Some(format!("items[{index}]")), e.to_string())
+        ApplicationError::Determine { index, ref source } => {
+            ApiError::unprocessable(Some(determine_field(index, source)), e.to_string())
         }
         ApplicationError::Unknown(_) => ApiError::not_found("id", e.to_string()),
         ApplicationError::Contention(_) => ApiError::unavailable(e.to_string()),
         ref c if c.is_conflict() => ApiError::conflict(None, e.to_string()),
         ApplicationError::Ledger(l) => ledger_error(l),
         other => ApiError::conflict(None, other.to_string()),
+    }
+}
+
+/// The application's field an item's determination error names: the item line's own fields
+/// (`item.chip` → `items[0].chip`, `quantity` → `items[0].quantity`), or the application's
+/// (`destination`, `consignee.hq`), which every item's determination reads alike.
+fn determine_field(index: usize, source: &aidf_core::DetermineError) -> String {
+    let inner = ApiError::from_message(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        source.to_string(),
+    )
+    .field;
+    match inner.as_deref() {
+        None => format!("items[{index}]"),
+        Some(f) if f == "quantity" => format!("items[{index}].quantity"),
+        Some(f) => match f.strip_prefix("item.").or_else(|| f.strip_prefix("item")) {
+            Some(rest) if rest.is_empty() => format!("items[{index}]"),
+            Some(rest) => format!("items[{index}].{rest}"),
+            None => f.to_string(),
+        },
     }
 }
 
