@@ -56,9 +56,9 @@ fn determine_field(index: usize, source: &aidf_core::DetermineError) -> String {
     .field;
     match inner.as_deref() {
         None => format!("items[{index}]"),
-        Some(f) if f == "quantity" => format!("items[{index}].quantity"),
+        Some("quantity") => format!("items[{index}].quantity"),
         Some(f) => match f.strip_prefix("item.").or_else(|| f.strip_prefix("item")) {
-            Some(rest) if rest.is_empty() => format!("items[{index}]"),
+            Some("") => format!("items[{index}]"),
             Some(rest) => format!("items[{index}].{rest}"),
             None => f.to_string(),
         },
