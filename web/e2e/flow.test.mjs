@@ -7,17 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { startServer, launch, tempDb, shots, issuancePolicy } from './harness.mjs';
+import { openDashboard, shots, issuancePolicy } from './harness.mjs';
 
-let server, browser, page;
-const errors = [];
+let server, browser, page, errors;
 
 before(async () => {
-  server = await startServer(tempDb(), ['--insecure-local', '--policy-dir', issuancePolicy()]);
-  browser = await launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  ({ server, browser, page, errors } = await openDashboard(['--insecure-local', '--policy-dir', issuancePolicy()]));
 });
 
 after(async () => {

@@ -74,3 +74,18 @@ export function issuancePolicy() {
   writeFileSync(file, text.replace(from, '[switches.allocation_consumption_event]\nvalue = "license_issued"'));
   return dir;
 }
+
+/**
+ * A served dashboard in a fresh browser: `aidf serve` (with `args`), Chromium, one page whose page
+ * errors and console errors (other than expected 4xx loads) are collected in `errors`.
+ */
+export async function openDashboard(args) {
+  const server = await startServer(tempDb(), args);
+  const browser = await launch();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Expected 4xx answers are logged by Chromium as "Failed to load resource"; anything else is a fault.
+  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  return { server, browser, page, errors };
+}

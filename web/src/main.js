@@ -550,17 +550,26 @@ function registerQuery(after) {
 
 // The compliance record, fetched with the session's token, opened as a file.
 async function openRecord(id, format) {
-  const h = {};
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) h.Authorization = `Bearer ${token}`;
+  const h = authHeaders();
   const res = await fetch(`/v1/shipments/${encodeURIComponent(id)}/record?format=${format}`, { headers: h });
   if (!res.ok) { $('#err-register').textContent = `The record of ${id} could not be fetched (HTTP ${res.status}).`; $('#err-register').hidden = false; return; }
+  await saveAs(res, `${id}.${format}`);
+}
+
+// An answer's body, saved by the browser as a file.
+async function saveAs(res, filename) {
   const url = URL.createObjectURL(await res.blob());
-  const a = el('a', { href: url, download: `${id}.${format}` });
+  const a = el('a', { href: url, download: filename });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+// The session's token as a request header, for fetches that are not JSON.
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 // Ids as the tenant gave them (the server keeps them in the tenant's namespace, `tenant.id`).
@@ -602,9 +611,7 @@ async function loadRegister(ev, more = false) {
 // page), with the PDF download; the print stylesheet prints only this record.
 async function showShipment(id) {
   const box = $('#shipment-detail');
-  const h = {};
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) h.Authorization = `Bearer ${token}`;
+  const h = authHeaders();
   const res = await fetch(`/v1/shipments/${encodeURIComponent(id)}/record?format=html`, { headers: h });
   if (!res.ok) { box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: `The record of ${local(id)} could not be fetched (HTTP ${res.status}).` })); return; }
   const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
@@ -873,9 +880,7 @@ async function loadReport(ev) {
 
 async function downloadReport(format) {
   const name = $('#rep-name').value;
-  const h = {};
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) h.Authorization = `Bearer ${token}`;
+  const h = authHeaders();
   const res = await fetch(`/v1/reports/${encodeURIComponent(name)}?${reportQuery(format)}`, { headers: h });
   if (!res.ok) {
     let problem = {};
@@ -883,12 +888,7 @@ async function downloadReport(format) {
     showError($('#report-form'), 'rep-', 'err-report', new ApiError(res.status, problem));
     return;
   }
-  const url = URL.createObjectURL(await res.blob());
-  const a = el('a', { href: url, download: `${name}.${format}` });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  await saveAs(res, `${name}.${format}`);
 }
 
 function setupReports() {

@@ -28,6 +28,37 @@ fn prefix(who: &Principal) -> String {
     format!("{}.", who.tenant)
 }
 
+/// The caller as the use cases see it, owned so it can move onto the blocking pool.
+pub(crate) struct OwnedActor {
+    tenant: String,
+    record_prefix: String,
+    actor: String,
+    posture: aidf_core::Posture,
+}
+
+impl OwnedActor {
+    /// The principal's tenant, record prefix and actor, under the ledger's posture.
+    pub(crate) fn of(state: &AppState, who: &Principal) -> OwnedActor {
+        OwnedActor {
+            tenant: who.tenant.clone(),
+            record_prefix: prefix(who),
+            actor: who.actor.clone(),
+            posture: state.ship_config.posture,
+        }
+    }
+
+    /// The use cases' `Actor`, recording now.
+    pub(crate) fn actor(&self) -> Actor<'_> {
+        Actor {
+            tenant: &self.tenant,
+            record_prefix: &self.record_prefix,
+            actor: &self.actor,
+            posture: self.posture,
+            now: Timestamp::now_utc(),
+        }
+    }
+}
+
 /// The problem an application use case's error is.
 fn app_error(e: ApplicationError) -> ApiError {
     match e {
@@ -131,22 +162,10 @@ pub(crate) async fn submit(
             }
             other => app_error(other),
         })?;
-        let (policy, posture, pre, actor) = (
-            state.policy.clone(),
-            state.ship_config.posture,
-            prefix(&who),
-            who.actor.clone(),
-        );
-        let tenant = who.tenant.clone();
+        let (policy, owned) = (state.policy.clone(), OwnedActor::of(&state, &who));
         let view = state
             .with_ledger_as(ctx(&who), move |l| {
-                let who = Actor {
-                    tenant: &tenant,
-                    record_prefix: &pre,
-                    actor: &actor,
-                    posture,
-                    now: Timestamp::now_utc(),
-                };
+                let who = owned.actor();
                 application::submit(l.store(), &policy, &input, &who).map_err(app_error)
             })
             .await?;
@@ -162,17 +181,10 @@ pub(crate) async fn submit(
 #[utoipa::path(get, path = "/v1/applications", tag = "applications",
     responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let apps = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             application::list(l.store(), &who).map_err(app_error)
         })
         .await?;
@@ -205,17 +217,10 @@ pub(crate) async fn stats(
             )
         })?,
     };
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let out = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             aidf_service::application_stats::stats(l.store(), &who, as_of).map_err(app_error)
         })
         .await?;
@@ -231,17 +236,10 @@ pub(crate) async fn show(
     who: Principal,
     P(id): P<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let view = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             application::show(l.store(), &who, &id).map_err(app_error)
         })
         .await?;
@@ -329,17 +327,10 @@ pub(crate) async fn decide(
         who.require(Role::Officer, "record application decisions")?;
         let (date, note) = (body.value().date, body.value().note.clone());
         let decision = decision_of(body.into_value())?;
-        let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-        let posture = state.ship_config.posture;
+        let owned = OwnedActor::of(&state, &who);
         let view = state
             .with_ledger_as(ctx(&who), move |l| {
-                let who = Actor {
-                    tenant: &tenant,
-                    record_prefix: &pre,
-                    actor: &actor,
-                    posture,
-                    now: Timestamp::now_utc(),
-                };
+                let who = owned.actor();
                 application::decide(l.store(), &id, &decision, date, &note, &who).map_err(app_error)
             })
             .await?;

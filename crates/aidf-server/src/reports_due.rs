@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use aidf_ledger::Timestamp;
-use aidf_service::application::Actor;
 use aidf_service::reports::ReportError;
 use aidf_service::reports_due::{self, DueReport};
 use axum::Json;
@@ -13,6 +11,7 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::applications::OwnedActor;
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::routes::{Q, date_param, ledger_error};
@@ -40,21 +39,10 @@ pub(crate) async fn due(
         None => chrono::Utc::now().date_naive(),
         Some(d) => date_param("as_of", d)?,
     };
-    let (policy, posture, tenant) = (
-        state.policy.clone(),
-        state.ship_config.posture,
-        who.tenant.clone(),
-    );
-    let (pre, actor) = (format!("{tenant}."), who.actor.clone());
+    let (policy, owned) = (state.policy.clone(), OwnedActor::of(&state, &who));
     let out = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             reports_due::due(l.store(), &policy, &who, as_of).map_err(|e| match e {
                 ReportError::Input { field, message } => ApiError::bad_request(
                     Some("as_of".into()),
