@@ -2,19 +2,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launch, tempDb, token, shots } from './harness.mjs';
+import { startServer, tempDb, token, shots, openDashboard } from './harness.mjs';
 
-let server, browser, page;
-const errors = [];
+let server, browser, page, errors;
 
 before(async () => {
-  server = await startServer(tempDb(), ['--insecure-local']);
+  ({ server, browser, page, errors } = await openDashboard(['--insecure-local']));
   console.log(`# aidf serve: spawn to "listening on" in ${server.startupMs.toFixed(1)} ms`);
-  browser = await launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // Expected 4xx answers are logged by Chromium as "Failed to load resource"; anything else is a fault.
-  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
 });
 
 after(async () => {

@@ -1,6 +1,6 @@
 // Spawns `aidf serve` (the binary from `cargo build`) and Debian's Chromium via playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,4 +57,35 @@ export async function launch() {
     return route.abort();
   });
   return { context, offsite };
+}
+
+/**
+ * A copy of the repository's policy with `allocation_consumption_event = license_issued` (the
+ * [U] reading under which a pending application holds the allocation); pass it to `aidf serve`
+ * with `--policy-dir`.
+ */
+export function issuancePolicy() {
+  const dir = join(mkdtempSync(join(tmpdir(), 'aidf-policy-')), 'policy');
+  cpSync(join(root, 'policy'), dir, { recursive: true });
+  const file = join(dir, 'regimes/ai-diffusion-2025.toml');
+  const from = '[switches.allocation_consumption_event]\nvalue = "shipped"';
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(from)) throw new Error(`${file} no longer reads the switch as "shipped"`);
+  writeFileSync(file, text.replace(from, '[switches.allocation_consumption_event]\nvalue = "license_issued"'));
+  return dir;
+}
+
+/**
+ * A served dashboard in a fresh browser: `aidf serve` (with `args`), Chromium, one page whose page
+ * errors and console errors (other than expected 4xx loads) are collected in `errors`.
+ */
+export async function openDashboard(args) {
+  const server = await startServer(tempDb(), args);
+  const browser = await launch();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Expected 4xx answers are logged by Chromium as "Failed to load resource"; anything else is a fault.
+  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  return { server, browser, page, errors };
 }

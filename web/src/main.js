@@ -160,7 +160,10 @@ async function start() {
   if (params.get('posture')) $('#map-posture').value = params.get('posture');
   $('#chk-date').value = $('#map-date').value;
   $('#app-as-of').value = today();
-  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadRegister(), loadApplications(), loadAudit()]);
+  $('#app-date').value = today();
+  if (!$('#app-items').children.length) addItemRow();
+  setupReports();
+  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadRegister(), loadApplications(), loadDue(), loadAudit()]);
   document.body.dataset.ready = 'true';
 }
 
@@ -170,6 +173,9 @@ function applyRole() {
   const note = $('#chk-role-note');
   note.hidden = exporter;
   note.textContent = exporter ? '' : `Your role (${state.me.role}) may not check or ship; an exporter token can.`;
+  $('#app-submit').disabled = !can('officer');
+  $('#app-role-note').hidden = can('officer');
+  $('#app-role-note').textContent = can('officer') ? '' : `Your role (${state.me.role}) may not file applications; an officer token can.`;
   for (const [form, noteId, what] of [['#license-form', '#license-role-note', 'licenses'], ['#veu-form', '#veu-role-note', 'validated end users']]) {
     const ok = can('officer');
     $(form).hidden = !ok;
@@ -544,17 +550,26 @@ function registerQuery(after) {
 
 // The compliance record, fetched with the session's token, opened as a file.
 async function openRecord(id, format) {
-  const h = {};
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) h.Authorization = `Bearer ${token}`;
+  const h = authHeaders();
   const res = await fetch(`/v1/shipments/${encodeURIComponent(id)}/record?format=${format}`, { headers: h });
   if (!res.ok) { $('#err-register').textContent = `The record of ${id} could not be fetched (HTTP ${res.status}).`; $('#err-register').hidden = false; return; }
+  await saveAs(res, `${id}.${format}`);
+}
+
+// An answer's body, saved by the browser as a file.
+async function saveAs(res, filename) {
   const url = URL.createObjectURL(await res.blob());
-  const a = el('a', { href: url, download: `${id}.${format}` });
+  const a = el('a', { href: url, download: filename });
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+// The session's token as a request header, for fetches that are not JSON.
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 // Ids as the tenant gave them (the server keeps them in the tenant's namespace, `tenant.id`).
@@ -565,6 +580,8 @@ function registerRows(items) {
     local(s.shipment_id), s.business_date || '—', s.status, s.authorization, s.destination || '—', s.consignee || '—',
     fmt(s.total_tpp), s.license_id ? local(s.license_id) : (s.refusal || '—'),
     el('span', {},
+      el('button', { type: 'button', class: 'secondary', onclick: () => showShipment(s.shipment_id), 'aria-label': `Details of ${local(s.shipment_id)}`, text: 'Details' }),
+      ' ',
       el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (PDF)`, text: 'PDF' }),
       ' ',
       el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (HTML)`, text: 'HTML' })),
@@ -590,6 +607,26 @@ async function loadRegister(ev, more = false) {
   } catch (e) { showError(form, 'reg-', 'err-register', e); }
 }
 
+// The shipment's compliance record (the server's HTML rendering, its sections taken into the
+// page), with the PDF download; the print stylesheet prints only this record.
+async function showShipment(id) {
+  const box = $('#shipment-detail');
+  const h = authHeaders();
+  const res = await fetch(`/v1/shipments/${encodeURIComponent(id)}/record?format=html`, { headers: h });
+  if (!res.ok) { box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: `The record of ${local(id)} could not be fetched (HTTP ${res.status}).` })); return; }
+  const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+  doc.querySelectorAll('script, style, link').forEach((n) => n.remove());
+  const record = el('article', { class: 'record', id: 'shipment-record', 'aria-label': `Compliance record of ${local(id)}` },
+    ...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
+  box.replaceChildren(
+    el('div', { class: 'row no-print' },
+      el('h3', { id: 'shipment-detail-h', text: `Shipment ${local(id)}` }),
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(id, 'pdf'), text: 'Download PDF record' }),
+      el('button', { type: 'button', class: 'secondary', onclick: () => window.print(), text: 'Print record' })),
+    record);
+  box.focus();
+}
+
 // ------------------------------------------------------------------ applications
 
 const permille = (r) => (r == null ? '—' : `${Math.floor(r / 10)}.${r % 10} %`);
@@ -602,9 +639,10 @@ async function loadApplications() {
     api('GET', `/v1/applications/stats?as_of=${encodeURIComponent(asOf)}`).catch(() => null),
   ]);
   $('#applications').replaceChildren(apps.length
-    ? table(['Id', 'State', 'Since', 'Destination', 'Consignee', { label: 'TPP', num: true }, 'Review policy', 'License'],
+    ? table(['Id', 'State', 'Since', 'Destination', 'Consignee', { label: 'TPP', num: true }, 'Review policy', 'License', 'Detail'],
       apps.map((a) => [a.id, a.state.replace(/_/g, ' '), a.state_date, a.input.destination, a.input.consignee.name,
-        fmt(a.total_tpp), a.review_policy || 'none', a.license_id || '—']), 'Applications of this tenant')
+        fmt(a.total_tpp), a.review_policy || 'none', a.license_id || '—',
+        el('button', { type: 'button', class: 'secondary', onclick: () => showApplication(a.id), 'aria-label': `Open application ${a.id}`, text: 'Open' })]), 'Applications of this tenant')
     : el('p', { class: 'muted', text: 'No applications filed.' }));
   if (!stats) { $('#app-stats').replaceChildren(); return; }
   const d = stats.days_to_decision;
@@ -616,11 +654,249 @@ async function loadApplications() {
     table(['Destination', { label: 'Decided', num: true }, { label: 'p50', num: true }, { label: 'p90', num: true }],
       Object.entries(stats.by_destination).map(([cc, s]) => [cc, fmt(s.decided), days(s.p50_days), days(s.p90_days)]),
       'Days to decision by destination'),
+    processingChart(stats.by_destination),
     el('div', { class: 'pending-ages', role: 'group', 'aria-label': 'Pending applications by days since submission' },
       stats.pending_by_age.map((b) => {
         const bar = capBar(`${b.days} days: ${b.pending} pending`, b.pending, 0, maxPending);
         return el('div', { class: 'age' }, el('span', { text: `${b.days} days: ${b.pending}` }), bar);
       })));
+}
+
+// Days to decision, p50 and p90 bars per destination (the table above holds the same numbers).
+function processingChart(byDestination) {
+  const rows = Object.entries(byDestination).filter(([, s]) => s.p90_days != null);
+  if (!rows.length) return null;
+  const W = 540, L = 48, R = 60, barH = 12, gap = 10;
+  const H = rows.length * (2 * barH + gap) + 20;
+  const max = Math.max(1, ...rows.map(([, s]) => s.p90_days));
+  const x = (d) => (d / max) * (W - L - R);
+  const g = rows.flatMap(([cc, s], i) => {
+    const y = 10 + i * (2 * barH + gap);
+    return [
+      svg('text', { x: L - 6, y: y + barH + 3, 'text-anchor': 'end' }, cc),
+      svg('rect', { x: L, y, width: x(s.p50_days), height: barH, class: 'p50', 'data-cc': cc, 'data-days': s.p50_days }),
+      svg('text', { x: L + x(s.p50_days) + 4, y: y + barH - 2 }, `p50 ${s.p50_days} d`),
+      svg('rect', { x: L, y: y + barH, width: x(s.p90_days), height: barH, class: 'p90', 'data-cc': cc, 'data-days': s.p90_days }),
+      svg('text', { x: L + x(s.p90_days) + 4, y: y + 2 * barH - 2 }, `p90 ${s.p90_days} d`),
+    ];
+  });
+  const label = `Days to decision by destination: ${rows.map(([cc, s]) => `${cc} p50 ${s.p50_days} days, p90 ${s.p90_days} days`).join('; ')}`;
+  return svg('svg', { class: 'chart bars', id: 'processing-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label }, svg('title', {}, label), g);
+}
+
+const STATE_TEXT = (s) => s.replace(/_/g, ' ');
+
+// An application's answer: its state, the presumption, the allocation and its hold.
+function renderApplication(view) {
+  const a = view.application;
+  const al = a.allocation;
+  const presumption = a.review_policy ? `presumption of ${a.review_policy}` : 'no review policy stated';
+  return el('div', { class: 'application', 'data-id': a.id },
+    el('p', { class: 'headline' },
+      el('span', { class: 'badge', 'data-state': a.state, text: STATE_TEXT(a.state) }), ' ',
+      el('strong', { class: 'app-id', text: a.id }), ` · ${a.input.destination} · ${a.input.consignee.name} · `,
+      el('span', { class: `badge ${a.review_policy === 'denial' ? 'bad' : 'ok'}`, 'data-review': a.review_policy || '', text: presumption }),
+      ` · ${fmt(a.total_units)} units, ${fmt(a.total_tpp)} TPP`),
+    el('dl', { class: 'allocation' },
+      el('dt', { text: 'Allocation' }), el('dd', { text: al.account || 'none drawn' }),
+      el('dt', { text: 'Reading' }), el('dd', { text: `allocation_consumption_event = ${al.reading}` }),
+      el('dt', { text: 'Hold' }), el('dd', { class: 'hold', text: al.held_tpp != null ? `${fmt(al.held_tpp)} TPP held (${al.hold_id})` : 'holds nothing' }),
+      al.held_by.length ? [el('dt', { text: 'Held by' }), el('dd', { class: 'held-by', text: al.held_by.map((h) => `${h.id} (${fmt(h.tpp)} TPP)`).join(', ') })] : null,
+      el('dt', { text: 'Why' }), el('dd', { class: 'allocation-note', text: al.note })),
+    table(['Item', 'Chip', { label: 'Quantity', num: true }, 'Authorization', 'Review policy', { label: 'TPP', num: true }],
+      a.determinations.map((d) => [String(d.index + 1), d.determination.item?.name || '—', fmt(d.determination.quantity), d.authorization, d.review_policy || '—', fmt(d.determination.total_tpp)]),
+      'Each item\'s determination'));
+}
+
+function addItemRow(chip = '', quantity = '') {
+  const box = $('#app-items');
+  const n = box.children.length + 1;
+  const row = el('div', { class: 'row item-row' },
+    el('div', { class: 'field' }, el('label', { for: `app-item-chip-${n}`, text: `Item ${n} chip` }),
+      el('input', { id: `app-item-chip-${n}`, class: 'item-chip', list: 'chip-list', autocomplete: 'off', value: chip, 'aria-describedby': 'err-app-items' })),
+    el('div', { class: 'field' }, el('label', { for: `app-item-qty-${n}`, text: `Item ${n} quantity` }),
+      el('input', { id: `app-item-qty-${n}`, class: 'item-qty', inputmode: 'numeric', value: quantity, 'aria-describedby': 'err-app-items' })),
+    n > 1 ? el('button', { type: 'button', class: 'secondary', onclick: () => row.remove(), 'aria-label': `Remove item ${n}`, text: 'Remove' }) : null);
+  box.append(row);
+}
+
+function applicationInput() {
+  const v = (id) => $(id).value.trim();
+  const dest = v('#app-destination').toUpperCase();
+  const body = {
+    id: v('#app-id'), date: v('#app-date'), destination: dest,
+    consignee: { name: v('#app-consignee-name'), hq: v('#app-consignee-hq').toUpperCase() },
+    items: [...document.querySelectorAll('#app-items .item-row')].map((r) => {
+      const q = r.querySelector('.item-qty').value.trim();
+      return { chip: r.querySelector('.item-chip').value.trim(), quantity: /^\d+$/.test(q) ? Number(q) : q };
+    }),
+    value_usd: v('#app-value_usd'), end_use: v('#app-end_use'),
+  };
+  if (v('#app-consignee-parent_hq')) body.consignee.parent_hq = v('#app-consignee-parent_hq').toUpperCase();
+  // The purchaser and end user are named in the destination country.
+  if (v('#app-purchaser-name')) body.purchaser = { name: v('#app-purchaser-name'), country: dest };
+  if (v('#app-end_users')) body.end_users = [{ name: v('#app-end_users'), country: dest }];
+  return body;
+}
+
+async function onApplication(ev) {
+  ev.preventDefault();
+  const form = $('#app-form');
+  clearErrors(form);
+  const out = $('#app-result');
+  try {
+    const view = await api('POST', '/v1/applications', applicationInput());
+    out.replaceChildren(el('h4', { text: 'Filed' }), renderApplication(view));
+    await loadApplications();
+    await showApplication(view.application.id, false);
+  } catch (e) {
+    out.replaceChildren();
+    showError(form, 'app-', 'err-app', e);
+  }
+}
+
+async function showApplication(id, focus = true) {
+  const box = $('#app-detail');
+  let view;
+  try { view = await api('GET', `/v1/applications/${encodeURIComponent(id)}`); } catch (e) { box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message })); return; }
+  box.replaceChildren(
+    el('h3', { id: 'app-detail-h', text: `Application ${id}` }),
+    renderApplication(view),
+    el('h4', { text: 'Transitions' }),
+    table(['Date', 'Actor', 'From', 'To', 'License', 'Note'],
+      view.transitions.map((t) => [t.date, t.actor, t.from ? STATE_TEXT(t.from) : '—', STATE_TEXT(t.to), t.license_id || '—', t.note || '']),
+      'Oldest first'),
+    can('officer') ? decideForm(id) : el('p', { class: 'role-note', text: `Your role (${state.me.role}) may not decide applications; an officer token can.` }));
+  if (focus) box.focus();
+}
+
+const fieldOf = (id, label, input, errId) => el('div', { class: 'field' }, el('label', { for: id, text: label }), input,
+  errId ? el('p', { class: 'field-error', id: errId, role: 'alert', hidden: true }) : null);
+
+function decideForm(id) {
+  const form = el('form', { id: 'decide-form', novalidate: true, 'aria-labelledby': 'decide-h' },
+    el('h4', { id: 'decide-h', text: `Decide ${id}` }),
+    el('div', { class: 'grid' },
+      fieldOf('dec-decision', 'Decision', el('select', { id: 'dec-decision' },
+        el('option', { value: 'approve', text: 'approve' }), el('option', { value: 'deny', text: 'deny' }), el('option', { value: 'return', text: 'return without action' }))),
+      fieldOf('dec-date', 'Date', el('input', { id: 'dec-date', type: 'date', 'aria-describedby': 'err-dec-date' }), 'err-dec-date'),
+      fieldOf('dec-license_id', 'License id (approval)', el('input', { id: 'dec-license_id', 'aria-describedby': 'err-dec-license_id' }), 'err-dec-license_id'),
+      fieldOf('dec-note', 'Note', el('input', { id: 'dec-note' }))),
+    el('fieldset', { class: 'conditions', 'aria-describedby': 'err-dec-conditions' }, el('legend', { text: 'Conditions (approval)' }),
+      el('label', {}, el('input', { type: 'checkbox', id: 'dec-end-user' }), ' End user may not be changed'),
+      el('label', {}, el('input', { type: 'checkbox', id: 'dec-report' }), ' Report each export within '),
+      el('input', { id: 'dec-report-days', inputmode: 'numeric', size: '4', value: '30', 'aria-label': 'Days to report each export' }), ' days',
+      el('p', { class: 'field-error', id: 'err-dec-conditions', role: 'alert', hidden: true })),
+    el('p', { class: 'form-error', id: 'err-decide', role: 'alert', hidden: true }),
+    el('button', { type: 'submit', id: 'decide-submit', text: 'Record decision' }),
+    el('div', { id: 'decide-result', 'aria-live': 'polite' }));
+  form.addEventListener('submit', (ev) => onDecide(ev, id));
+  return form;
+}
+
+async function onDecide(ev, id) {
+  ev.preventDefault();
+  const form = $('#decide-form');
+  clearErrors(form);
+  const v = (sel) => $(sel).value.trim();
+  const body = { decision: v('#dec-decision'), date: v('#dec-date'), note: v('#dec-note') };
+  if (body.decision === 'approve') {
+    body.license_id = v('#dec-license_id');
+    const conditions = [];
+    if ($('#dec-end-user').checked) conditions.push({ kind: 'end_user_unchanged' });
+    const d = v('#dec-report-days');
+    if ($('#dec-report').checked) conditions.push({ kind: 'report_within_days', days: /^\d+$/.test(d) ? Number(d) : d });
+    body.conditions = conditions;
+  }
+  try {
+    await api('POST', `/v1/applications/${encodeURIComponent(id)}/decision`, body);
+    await Promise.all([loadApplications(), loadRecords(), loadAccounts(), loadAudit()]);
+    await showApplication(id);
+  } catch (e) {
+    // A refused transition (409) names both states: shown as the form's error, in full.
+    if (e.status === 409) {
+      const p = $('#err-decide');
+      p.replaceChildren(el('strong', { text: 'Refused: ' }), e.problem.detail || e.message);
+      p.dataset.status = '409';
+      p.hidden = false;
+      return;
+    }
+    showError(form, 'dec-', 'err-decide', e);
+  }
+}
+
+// ------------------------------------------------------------------ reports
+
+// The reports the view offers; a new one (or format) is one entry here.
+const REPORTS = [
+  { name: 'veu-semiannual', label: 'Data Center VEU semi-annual', period: 'half year, e.g. 2025-H1' },
+  { name: 'aia-certifications', label: 'AIA certifications past the trigger', period: 'none: as of a date' },
+  { name: 'lpp-certifications', label: 'LPP certifications of a year', period: 'calendar year, e.g. 2025' },
+];
+const REPORT_FORMATS = ['csv'];
+
+const DUE_TEXT = { overdue: 'overdue', 'due-within-30-days': 'due within 30 days', upcoming: 'upcoming' };
+
+async function loadDue(ev) {
+  ev?.preventDefault?.();
+  const form = $('#due-form');
+  clearErrors(form);
+  const asOf = $('#due-as-of').value || today();
+  try {
+    const due = await api('GET', `/v1/reports/due?as_of=${encodeURIComponent(asOf)}`);
+    $('#reports-due').replaceChildren(due.length
+      ? table(['Report', 'Period', 'Due', 'Status', 'Reason'], due.map((d) => [d.report, d.period, d.due,
+        el('span', { class: `badge ${d.status === 'overdue' ? 'bad' : d.status === 'upcoming' ? 'ok' : 'warn'}`, 'data-status': d.status, text: DUE_TEXT[d.status] || d.status }), d.reason]),
+      `Due as of ${asOf}; the ledger does not record filings, so a past due date shows as overdue`)
+      : el('p', { class: 'muted', text: `Nothing due as of ${asOf}.` }));
+  } catch (e) { showError(form, 'due-', 'err-due', e); }
+}
+
+function reportQuery(format) {
+  const q = new URLSearchParams();
+  if ($('#rep-period').value.trim()) q.set('period', $('#rep-period').value.trim());
+  if ($('#rep-as_of').value) q.set('as_of', $('#rep-as_of').value);
+  if (format) q.set('format', format);
+  return q;
+}
+
+async function loadReport(ev) {
+  ev?.preventDefault?.();
+  const form = $('#report-form');
+  clearErrors(form);
+  const name = $('#rep-name').value;
+  try {
+    const r = await api('GET', `/v1/reports/${encodeURIComponent(name)}?${reportQuery()}`);
+    $('#report').replaceChildren(
+      el('h4', { id: 'report-title', text: `${r.title} — ${r.period}` }),
+      el('p', {}, r.due ? `Due: ${r.due}. ` : '', r.citation ? `Citation: ${r.citation}. ` : '', r.regime ? `Regime ${r.regime[0]}.` : ''),
+      r.notes.length ? el('ul', { class: 'notes' }, r.notes.map((n) => el('li', { text: n }))) : null,
+      r.rows.length
+        ? table(r.columns.map((c, i) => ({ label: c, num: r.numeric.includes(i) })),
+          r.rows.map((row) => row.map((v, i) => (r.numeric.includes(i) && /^\d+$/.test(v) ? fmt(v) : v))), `${r.rows.length} row(s)`)
+        : el('p', { class: 'muted', id: 'report-empty', text: 'Nothing to report for this period.' }));
+  } catch (e) { showError(form, 'rep-', 'err-report', e); }
+}
+
+async function downloadReport(format) {
+  const name = $('#rep-name').value;
+  const h = authHeaders();
+  const res = await fetch(`/v1/reports/${encodeURIComponent(name)}?${reportQuery(format)}`, { headers: h });
+  if (!res.ok) {
+    let problem = {};
+    try { problem = await res.json(); } catch { /* not JSON */ }
+    showError($('#report-form'), 'rep-', 'err-report', new ApiError(res.status, problem));
+    return;
+  }
+  await saveAs(res, `${name}.${format}`);
+}
+
+function setupReports() {
+  $('#rep-name').replaceChildren(...REPORTS.map((r) => el('option', { value: r.name, text: r.label })));
+  const hint = () => { $('#hint-rep-period').textContent = REPORTS.find((r) => r.name === $('#rep-name').value)?.period || ''; };
+  $('#rep-name').addEventListener('change', hint);
+  hint();
+  $('#due-as-of').value = today();
 }
 
 const whole = (s) => (/^\d+$/.test(s.trim()) ? Number(s.trim()) : s.trim());
@@ -696,6 +972,11 @@ function wire() {
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
   $('#applications-refresh').addEventListener('click', loadApplications);
+  $('#app-form').addEventListener('submit', onApplication);
+  $('#app-add-item').addEventListener('click', () => addItemRow());
+  $('#due-form').addEventListener('submit', loadDue);
+  $('#report-form').addEventListener('submit', loadReport);
+  $('#rep-csv').addEventListener('click', () => downloadReport(REPORT_FORMATS[0]));
   $('#register-form').addEventListener('submit', loadRegister);
   $('#register-more').addEventListener('click', () => loadRegister(null, true));
   $('#app-as-of').addEventListener('change', loadApplications);

@@ -256,7 +256,8 @@ pub enum Command {
     Simulate(crate::batch_cmd::SimulateArgs),
     /// Screen a party (or a CSV batch) against restricted-party lists; `screen compare` for pairs.
     Screen(crate::screen_cmd::ScreenArgs),
-    /// Reports to BIS from the ledger: veu-semiannual, aia-certifications, lpp-certifications.
+    /// Reports to BIS from the ledger: veu-semiannual, aia-certifications, lpp-certifications;
+    /// `due` lists what is due.
     Report(crate::report_cmd::ReportArgs),
     /// Print a shell completion script (e.g. `aidf completions bash > ~/.local/share/bash-completion/completions/aidf`).
     Completions {

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use aidf_core::Policy;
 use aidf_core::explain::thousands;
+use aidf_service::application::Actor;
 use aidf_service::reports::{self, Report};
+use aidf_service::reports_due::{self, DueReport};
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::ValueEnum;
@@ -25,6 +27,8 @@ pub enum ReportName {
     /// LPP consignees of a calendar year and their certifications (`--period 2025`).
     #[value(alias = "lpp_certifications")]
     LppCertifications,
+    /// The reports due as of a date (`--as-of DATE`, default today), with status and reason.
+    Due,
 }
 
 /// Output formats.
@@ -53,6 +57,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, ignore_case = true, default_value = "text")]
     format: ReportFormat,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
     /// Posture whose regime gives the numbers (default: the config file's, else as-written).
     #[arg(long, value_enum, ignore_case = true)]
     posture: Option<PostureArg>,
@@ -66,10 +73,16 @@ pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
     let db = db_arg(&args.db);
     must_exist(&db)?;
     let mut ledger = open(&db)?;
+    let format = if args.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    };
     let name = match args.name {
         ReportName::VeuSemiannual => reports::ReportName::VeuSemiannual,
         ReportName::AiaCertifications => reports::ReportName::AiaCertifications,
         ReportName::LppCertifications => reports::ReportName::LppCertifications,
+        ReportName::Due => return due(policy, &mut ledger, &args, format),
     };
     let req = reports::ReportRequest {
         name,
@@ -85,11 +98,73 @@ pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
             }
             other => other.into(),
         })?;
-    match args.format {
+    match format {
         ReportFormat::Json => print(&(serde_json::to_string_pretty(&report)? + "\n")),
         ReportFormat::Csv => csv_out(&report),
         ReportFormat::Text => print(&text(&report)),
     }
+}
+
+/// `aidf report due`: the reports due for the local tenant as of `--as-of` (default today).
+fn due(
+    policy: &Policy,
+    ledger: &mut aidf_ledger::Ledger,
+    args: &ReportArgs,
+    format: ReportFormat,
+) -> Result<()> {
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let who = Actor {
+        tenant: LOCAL_TENANT,
+        record_prefix: "",
+        actor: "local",
+        posture: crate::config::posture(args.posture).into(),
+        now: aidf_ledger::Timestamp::now_utc(),
+    };
+    let due = reports_due::due(ledger.store(), policy, &who, as_of)?;
+    match format {
+        ReportFormat::Json => print(&(serde_json::to_string_pretty(&due)? + "\n")),
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            w.write_record(DUE_COLUMNS)?;
+            for row in due_rows(&due) {
+                w.write_record(&row)?;
+            }
+            w.flush()?;
+            Ok(())
+        }
+        ReportFormat::Text => print(&due_text(&due, as_of)),
+    }
+}
+
+const DUE_COLUMNS: [&str; 5] = ["report", "period", "due", "status", "reason"];
+
+fn due_rows(due: &[DueReport]) -> Vec<Vec<String>> {
+    due.iter()
+        .map(|d| {
+            vec![
+                d.report.clone(),
+                d.period.clone(),
+                d.due.to_string(),
+                d.status.as_str().to_string(),
+                d.reason.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// The reports due for a person: a heading, then the table.
+pub fn due_text(due: &[DueReport], as_of: NaiveDate) -> String {
+    let mut out = format!("Reports due as of {as_of}\n\n");
+    if due.is_empty() {
+        out.push_str("nothing due\n");
+        return out;
+    }
+    let header = DUE_COLUMNS.map(str::to_uppercase);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.push_str(&crate::ledger_view::table(&header, &due_rows(due), &[]));
+    out
 }
 
 fn csv_out(r: &Report) -> Result<()> {

@@ -181,5 +181,49 @@ fn veu_aia_and_lpp_reports_come_from_the_ledger() {
             "{args:?}: {err}"
         );
     }
+
+    // What is due on 2025-08-01: the AIA consignee past the trigger (due when it was reached),
+    // the VEU report of 2025-H1 (15 July, passed) and of 2025-H2 (15 January 2026).
+    let due: serde_json::Value = serde_json::from_str(&ok(
+        &db,
+        &["report", "due", "--as-of", "2025-08-01", "--json"],
+    ))
+    .expect("json");
+    let rows: Vec<String> = due
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {} {}",
+                d["report"], d["period"], d["due"], d["status"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            r#""aia-certifications" "to 2025-08-01" "2025-06-01" "overdue""#,
+            r#""veu-semiannual" "2025-H1" "2025-07-15" "overdue""#,
+            r#""veu-semiannual" "2025-H2" "2026-01-15" "upcoming""#,
+        ]
+    );
+    assert_eq!(
+        due[0]["reason"],
+        "consignee Rechenzentrum GmbH (DE) passed the AIA trigger on 2025-06-01: 253312000 TPP >= 253000000 TPP"
+    );
+    assert_eq!(
+        due[1]["reason"],
+        "VEU recorded in the ledger: V-1; 1 shipment(s) under a VEU in the period"
+    );
+    let text = ok(&db, &["report", "due", "--as-of", "2025-08-01"]);
+    assert!(text.starts_with("Reports due as of 2025-08-01\n"), "{text}");
+    assert!(
+        text.contains("veu-semiannual      2025-H2        2026-01-15  upcoming"),
+        "{text}"
+    );
+    let bad = aidf(&db, &["report", "due", "--as-of", "2025-02-30"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--as-of"));
     let _ = std::fs::remove_dir_all(&dir);
 }

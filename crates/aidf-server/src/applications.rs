@@ -28,20 +28,71 @@ fn prefix(who: &Principal) -> String {
     format!("{}.", who.tenant)
 }
 
+/// The caller as the use cases see it, owned so it can move onto the blocking pool.
+pub(crate) struct OwnedActor {
+    tenant: String,
+    record_prefix: String,
+    actor: String,
+    posture: aidf_core::Posture,
+}
+
+impl OwnedActor {
+    /// The principal's tenant, record prefix and actor, under the ledger's posture.
+    pub(crate) fn of(state: &AppState, who: &Principal) -> OwnedActor {
+        OwnedActor {
+            tenant: who.tenant.clone(),
+            record_prefix: prefix(who),
+            actor: who.actor.clone(),
+            posture: state.ship_config.posture,
+        }
+    }
+
+    /// The use cases' `Actor`, recording now.
+    pub(crate) fn actor(&self) -> Actor<'_> {
+        Actor {
+            tenant: &self.tenant,
+            record_prefix: &self.record_prefix,
+            actor: &self.actor,
+            posture: self.posture,
+            now: Timestamp::now_utc(),
+        }
+    }
+}
+
 /// The problem an application use case's error is.
 fn app_error(e: ApplicationError) -> ApiError {
     match e {
         ApplicationError::Input { ref field, .. } => {
             ApiError::unprocessable(Some(field.clone()), e.to_string())
         }
-        ApplicationError::Determine { index, .. } => {
-            ApiError::unprocessable(Some(format!("items[{index}]")), e.to_string())
+        ApplicationError::Determine { index, ref source } => {
+            ApiError::unprocessable(Some(determine_field(index, source)), e.to_string())
         }
         ApplicationError::Unknown(_) => ApiError::not_found("id", e.to_string()),
         ApplicationError::Contention(_) => ApiError::unavailable(e.to_string()),
         ref c if c.is_conflict() => ApiError::conflict(None, e.to_string()),
         ApplicationError::Ledger(l) => ledger_error(l),
         other => ApiError::conflict(None, other.to_string()),
+    }
+}
+
+/// The application's field an item's determination error names: the item line's own fields
+/// (`item.chip` → `items[0].chip`, `quantity` → `items[0].quantity`), or the application's
+/// (`destination`, `consignee.hq`), which every item's determination reads alike.
+fn determine_field(index: usize, source: &aidf_core::DetermineError) -> String {
+    let inner = ApiError::from_message(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        source.to_string(),
+    )
+    .field;
+    match inner.as_deref() {
+        None => format!("items[{index}]"),
+        Some("quantity") => format!("items[{index}].quantity"),
+        Some(f) => match f.strip_prefix("item.").or_else(|| f.strip_prefix("item")) {
+            Some("") => format!("items[{index}]"),
+            Some(rest) => format!("items[{index}].{rest}"),
+            None => f.to_string(),
+        },
     }
 }
 
@@ -111,22 +162,10 @@ pub(crate) async fn submit(
             }
             other => app_error(other),
         })?;
-        let (policy, posture, pre, actor) = (
-            state.policy.clone(),
-            state.ship_config.posture,
-            prefix(&who),
-            who.actor.clone(),
-        );
-        let tenant = who.tenant.clone();
+        let (policy, owned) = (state.policy.clone(), OwnedActor::of(&state, &who));
         let view = state
             .with_ledger_as(ctx(&who), move |l| {
-                let who = Actor {
-                    tenant: &tenant,
-                    record_prefix: &pre,
-                    actor: &actor,
-                    posture,
-                    now: Timestamp::now_utc(),
-                };
+                let who = owned.actor();
                 application::submit(l.store(), &policy, &input, &who).map_err(app_error)
             })
             .await?;
@@ -142,17 +181,10 @@ pub(crate) async fn submit(
 #[utoipa::path(get, path = "/v1/applications", tag = "applications",
     responses((status = 200, body = [Object])), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let apps = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             application::list(l.store(), &who).map_err(app_error)
         })
         .await?;
@@ -185,17 +217,10 @@ pub(crate) async fn stats(
             )
         })?,
     };
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let out = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             aidf_service::application_stats::stats(l.store(), &who, as_of).map_err(app_error)
         })
         .await?;
@@ -211,17 +236,10 @@ pub(crate) async fn show(
     who: Principal,
     P(id): P<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-    let posture = state.ship_config.posture;
+    let owned = OwnedActor::of(&state, &who);
     let view = state
         .with_ledger(move |l| {
-            let who = Actor {
-                tenant: &tenant,
-                record_prefix: &pre,
-                actor: &actor,
-                posture,
-                now: Timestamp::now_utc(),
-            };
+            let who = owned.actor();
             application::show(l.store(), &who, &id).map_err(app_error)
         })
         .await?;
@@ -309,17 +327,10 @@ pub(crate) async fn decide(
         who.require(Role::Officer, "record application decisions")?;
         let (date, note) = (body.value().date, body.value().note.clone());
         let decision = decision_of(body.into_value())?;
-        let (tenant, pre, actor) = (who.tenant.clone(), prefix(&who), who.actor.clone());
-        let posture = state.ship_config.posture;
+        let owned = OwnedActor::of(&state, &who);
         let view = state
             .with_ledger_as(ctx(&who), move |l| {
-                let who = Actor {
-                    tenant: &tenant,
-                    record_prefix: &pre,
-                    actor: &actor,
-                    posture,
-                    now: Timestamp::now_utc(),
-                };
+                let who = owned.actor();
                 application::decide(l.store(), &id, &decision, date, &note, &who).map_err(app_error)
             })
             .await?;

@@ -14,6 +14,7 @@ pub mod auth;
 mod metrics;
 pub mod problem;
 mod reports;
+mod reports_due;
 mod routes;
 mod shipper;
 pub mod store;

@@ -1133,13 +1133,18 @@ async fn accounts(State(state): S, who: Principal, Q(q): Q<AsOf>) -> Result<Json
     Ok(Json(Value::Array(out)))
 }
 
-fn end_of(field: &str, s: &str) -> Result<Timestamp, ApiError> {
-    let d: chrono::NaiveDate = s.parse().map_err(|_| {
+/// The date in query parameter `field`, or a 400 naming it.
+pub(crate) fn date_param(field: &str, s: &str) -> Result<chrono::NaiveDate, ApiError> {
+    s.parse().map_err(|_| {
         ApiError::bad_request(
             Some(field.into()),
             format!("parameter `{field}`: `{s}` is not a date (YYYY-MM-DD)"),
         )
-    })?;
+    })
+}
+
+fn end_of(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    let d = date_param(field, s)?;
     let t = d
         .and_hms_opt(23, 59, 59)
         .map(|t| t.and_utc().timestamp_millis())
@@ -1790,6 +1795,7 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
             crate::applications::list
         ))
         .routes(routes!(crate::applications::stats))
+        .routes(routes!(crate::reports_due::due))
         .routes(routes!(crate::reports::report))
         .routes(routes!(crate::applications::show))
         .routes(routes!(crate::applications::decide))

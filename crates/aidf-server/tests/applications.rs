@@ -232,7 +232,17 @@ async fn bad_applications_name_the_field() {
         (
             r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"no such chip","quantity":1}],"value_usd":"1"}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("items[0]"),
+            Some("items[0].chip"),
+        ),
+        (
+            r#"{"id":"A","date":"2025-06-02","destination":"ZZ","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"H100","quantity":1}],"value_usd":"1"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("destination"),
+        ),
+        (
+            r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"QQ"},"items":[{"chip":"H100","quantity":1}],"value_usd":"1"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("consignee.hq"),
         ),
         ("{", StatusCode::BAD_REQUEST, None),
     ];

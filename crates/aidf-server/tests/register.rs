@@ -257,3 +257,48 @@ async fn openapi_lists_the_register() {
         assert!(record[ct].is_object(), "{ct}: {record}");
     }
 }
+
+/// `GET /v1/reports/due`: nothing before the tenant records a VEU; then the VEU report of the
+/// ended half (overdue after 15 July) and of the current one; `due` is not taken for a report
+/// name; a bad `as_of` is a 400 naming it; the OpenAPI document declares the route.
+#[tokio::test]
+async fn reports_due_for_the_tenant() {
+    let a = api("due");
+    let acme = a.token("acme", "officer");
+    let beta = a.token("beta", "officer");
+    let none = a.get("/v1/reports/due?as_of=2025-08-01", &acme).await;
+    assert_eq!(
+        (none.status, none.body.clone()),
+        (StatusCode::OK, serde_json::json!([]))
+    );
+    let veu = r#"{"id":"UVEU-1","kind":"uveu","owner":"BigCloud Inc","hq":"US","sites":[{"id":"kl-1","country":"MY"}]}"#;
+    let added = a.call("POST", "/v1/veus", &acme, Some(("v1", veu))).await;
+    assert_eq!(added.status, StatusCode::OK, "{:?}", added.body);
+    let due = a.get("/v1/reports/due?as_of=2025-08-01", &acme).await;
+    assert_eq!(due.status, StatusCode::OK, "{:?}", due.body);
+    let rows: Vec<(String, String, String, String)> = due
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().expect(k).to_string();
+            (s("report"), s("period"), s("due"), s("status"))
+        })
+        .collect();
+    let want = [
+        ("veu-semiannual", "2025-H1", "2025-07-15", "overdue"),
+        ("veu-semiannual", "2025-H2", "2026-01-15", "upcoming"),
+    ]
+    .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()));
+    assert_eq!(rows, want.to_vec());
+    assert_eq!(due.body[0]["reason"], "VEU recorded in the ledger: UVEU-1");
+    let other = a.get("/v1/reports/due?as_of=2025-08-01", &beta).await;
+    assert_eq!(other.body, serde_json::json!([]), "another tenant's VEU");
+    let bad = a.get("/v1/reports/due?as_of=2025-13-01", &acme).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.content_type.starts_with("application/problem+json"));
+    assert_eq!(bad.body["field"], "as_of");
+    let doc = a.get("/openapi.json", &acme).await;
+    assert!(doc.body["paths"]["/v1/reports/due"]["get"].is_object());
+}

@@ -563,6 +563,7 @@ fn determine_items(
         let earlier =
             |key: &str| -> u64 { drawn.iter().filter(|(k, _)| k == key).map(|(_, n)| n).sum() };
         reads.reads_fill(&mut di.context, &keys, &live, &earlier);
+        di.context.gov_to_gov_agreement = crate::ship::has_g2g(store, &reads, di.date)?;
         let d = determine(policy, &di).map_err(fail)?;
         for draw in &d.draws {
             drawn.push((draw.account.ledger_key(who.tenant), draw.amount_tpp));

@@ -19,6 +19,7 @@ pub mod records;
 pub mod reevaluate;
 pub mod register;
 pub mod reports;
+pub mod reports_due;
 pub mod screening;
 mod ship;
 pub mod upgrade;

@@ -35,29 +35,29 @@ pub enum ReportError {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Definitions {
-    veu_semiannual: VeuDef,
+pub(crate) struct Definitions {
+    pub(crate) veu_semiannual: VeuDef,
     aia_certifications: PlainDef,
     lpp_certifications: LppDef,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VeuDef {
+pub(crate) struct VeuDef {
     title: String,
     citation: String,
     source: String,
-    periods: Vec<PeriodDef>,
+    pub(crate) periods: Vec<PeriodDef>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PeriodDef {
-    name: String,
-    from: String,
-    to: String,
-    due: String,
-    due_next_year: bool,
+pub(crate) struct PeriodDef {
+    pub(crate) name: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) due: String,
+    pub(crate) due_next_year: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,7 +75,7 @@ struct LppDef {
     unconfirmed: String,
 }
 
-fn definitions() -> Result<Definitions, ReportError> {
+pub(crate) fn definitions() -> Result<Definitions, ReportError> {
     toml::from_str(REPORTS_TOML).map_err(|e| ReportError::Definitions(e.message().to_string()))
 }
 
@@ -104,7 +104,11 @@ pub struct Report {
     pub rows: Vec<Vec<String>>,
 }
 
-fn date(year: i32, month_day: &str, field: &'static str) -> Result<NaiveDate, ReportError> {
+pub(crate) fn date(
+    year: i32,
+    month_day: &str,
+    field: &'static str,
+) -> Result<NaiveDate, ReportError> {
     NaiveDate::parse_from_str(&format!("{year}-{month_day}"), "%Y-%m-%d")
         .map_err(|_| ReportError::Definitions(format!("{field}: `{month_day}` is not a month-day")))
 }

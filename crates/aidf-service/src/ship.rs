@@ -504,12 +504,12 @@ fn party(req: &ShipRequest<'_>, reads: &BalanceReads) -> Party {
 }
 
 /// Whether the destination had a government-to-government arrangement on the date (only
-/// allocations read it).
-fn has_g2g(
+/// allocations read it). Shipments and license applications read it alike.
+pub(crate) fn has_g2g(
     store: &mut dyn LedgerStore,
     reads: &BalanceReads,
     date: NaiveDate,
-) -> Result<bool, ShipError> {
+) -> Result<bool, LedgerError> {
     let Some(AccountRef::CountryAllocation { country, .. }) = &reads.allocation else {
         return Ok(false);
     };

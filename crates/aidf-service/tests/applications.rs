@@ -404,6 +404,34 @@ fn fifty_thousand_h100_alone_pass_the_uae_allocation(pg: bool) {
     assert_eq!(v.application.allocation.held_tpp, None);
 }
 
+fn a_g2g_arrangement_doubles_the_allocation_an_application_reads(pg: bool) {
+    // With a G2G arrangement the AE allocation is 1,580,000,000 TPP (the regime's multiplier):
+    // 50,000 H100 (791,600,000) fit and hold it; a second 50,000 pass it (1,583,200,000),
+    // presumed denied naming the first.
+    let Some((_d, mut l)) = common::ledger(pg) else {
+        return;
+    };
+    let g2g = aidf_ledger::G2gArrangement {
+        country: "AE".into(),
+        date: "2025-01-15".into(),
+    };
+    l.store().add_g2g(&g2g, NOW).expect("g2g");
+    let policy = issuance_policy();
+    let one = submit(&mut l, &policy, &application("APP-1", 50_000), &who()).expect("submit");
+    assert_eq!(one.application.review_policy.as_deref(), Some("approval"));
+    assert_eq!(one.application.allocation.held_tpp, Some(791_600_000));
+    let two = submit(&mut l, &policy, &application("APP-2", 50_000), &who()).expect("submit");
+    assert_eq!(two.application.review_policy.as_deref(), Some("denial"));
+    let held: Vec<(&str, u64)> = two
+        .application
+        .allocation
+        .held_by
+        .iter()
+        .map(|h| (h.id.as_str(), h.tpp))
+        .collect();
+    assert_eq!(held, [("APP-1", 791_600_000)]);
+}
+
 #[test]
 fn bad_applications_name_the_field() {
     let e = parse_application(r#"{"id":"A","date":"2025-06-02","destination":"AE","consignee":{"name":"X","hq":"AE"},"items":[{"chip":"H100","quantity":1,"colour":"red"}],"value_usd":"1"}"#)
@@ -433,4 +461,5 @@ both!(
     under_the_issuance_reading_a_pending_application_holds_the_allocation,
     denial_return_and_withdrawal_void_the_hold,
     fifty_thousand_h100_alone_pass_the_uae_allocation,
+    a_g2g_arrangement_doubles_the_allocation_an_application_reads,
 );
