@@ -59,7 +59,7 @@ fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> Stri
     }
     let out = cmd
         .args([
-            "token", "create", "--db", db, "--tenant", tenant, "--role", role,
+            "token", "create", "--json", "--db", db, "--tenant", tenant, "--role", role,
         ])
         .output()
         .expect("token create");
@@ -68,10 +68,8 @@ fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> Stri
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("token json");
+    v["token"].as_str().expect("token").to_string()
 }
 
 struct Resp {
@@ -884,4 +882,77 @@ fn tokens_are_listed_and_revoked_per_tenant() {
         "{anonymous:?}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 16: `aidf token create` prints text (id, tenant, role, ISO 8601 UTC creation time, the
+/// secret once with a warning) and, with `--json`, the stored values and the secret.
+#[test]
+fn token_create_prints_text_with_the_secret_once_and_json_on_request() {
+    let dir = tmpdir("token-text");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    let out = aidf()
+        .args([
+            "token", "create", "--db", db, "--tenant", "acme", "--role", "viewer",
+        ])
+        .output()
+        .expect("token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let field = |name: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no `{name}` in {text}"))
+            .trim()
+            .to_string()
+    };
+    let (id, created) = (field("id "), field("created "));
+    assert!(id.starts_with("tok_"), "{id}");
+    let parsed = chrono::DateTime::parse_from_rfc3339(&created).expect("ISO 8601 time");
+    assert!(
+        created.ends_with('Z') && parsed.offset().local_minus_utc() == 0,
+        "{created}"
+    );
+    // The secret is on its own indented line after the heading, and it is a working token: the
+    // listed token with this id is the one whose hash matches (`whoami` is covered above).
+    let secret = text
+        .lines()
+        .skip_while(|l| !l.starts_with("secret (shown once):"))
+        .find_map(|l| l.strip_prefix("    "))
+        .expect("secret line")
+        .to_string();
+    assert!(secret.len() >= 32 && !secret.contains(' '), "{secret}");
+    let redacted = text
+        .replace(&secret, "[secret]")
+        .replace(&id, "[id]")
+        .replace(&created, "[created]");
+    insta::assert_snapshot!("token_create_text", redacted);
+
+    let out = aidf()
+        .args([
+            "token", "create", "--json", "--db", db, "--tenant", "acme", "--role", "officer",
+        ])
+        .output()
+        .expect("token create --json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (v["tenant"].as_str(), v["role"].as_str()),
+        (Some("acme"), Some("officer"))
+    );
+    assert!(v["created_at"].is_i64(), "stored epoch milliseconds: {v}");
+    assert!(
+        v["id"].as_str().is_some_and(|i| i.starts_with("tok_")),
+        "{v}"
+    );
+    assert_ne!(v["token"].as_str(), Some(secret.as_str()));
+    assert!(v["token"].as_str().is_some_and(|t| t.len() >= 32), "{v}");
 }
