@@ -576,20 +576,28 @@ fn simulate_writes_series_and_charts_and_rejects_bad_scenarios() {
     }
     let png = std::fs::read(out.join("burn-down.png")).expect("png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let err = simulate_refused(
+        &dir,
+        "[[country]]\ncode = \"MY\"\nstart_h100e = 100\ngrowth = 5\n",
+    );
+    assert!(err.contains("bad.toml:8:"), "{err}");
+    assert!(err.contains("growth"), "{err}");
+}
+
+/// `aidf simulate` on a scenario (four quarters of `ai-diffusion-2025`, then `countries`) written
+/// to `dir/bad.toml`: asserts exit 2 and one line, returns it.
+fn simulate_refused(dir: &std::path::Path, countries: &str) -> String {
     let bad = dir.join("bad.toml");
-    std::fs::write(
-        &bad,
-        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n\
-         [[country]]\ncode = \"MY\"\nstart_h100e = 100\ngrowth = 5\n",
-    )
-    .expect("write");
+    let head =
+        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n";
+    std::fs::write(&bad, format!("{head}{countries}")).expect("write");
     let o = aidf(&["simulate", s(&bad), "--out", s(&dir.join("x"))])
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.toml:8:"), "{err}");
-    assert!(err.contains("growth"), "{err}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
 }
 
 /// Issue 15 item 4: the 2024 slowdown example reports, per country with a lag or a denial share,
@@ -621,19 +629,10 @@ fn simulate_reports_the_licensing_lag_and_refuses_a_bad_share() {
     let mut csv = csv::Reader::from_path(out.join("licensing.csv")).expect("csv");
     let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.expect("row")).collect();
     assert_eq!(rows.len(), 4);
-    let bad = dir.join("bad.toml");
-    std::fs::write(
-        &bad,
-        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n\
-         [[country]]\ncode = \"AE\"\nstart_h100e = 100\ndenial_share = \"1.5\"\n",
-    )
-    .expect("write");
-    let o = aidf(&["simulate", s(&bad), "--out", s(&dir.join("x"))])
-        .output()
-        .expect("run");
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let err = simulate_refused(
+        &dir,
+        "[[country]]\ncode = \"AE\"\nstart_h100e = 100\ndenial_share = \"1.5\"\n",
+    );
     assert!(
         err.contains(
             "bad.toml:8:16: field `country[0].denial_share`: \"1.5\" is not between 0 and 1"

@@ -53,14 +53,22 @@ fn token(db: &str, tenant: &str, role: &str) -> String {
 
 /// `aidf token create`, with `AIDF_AUDIT_KEY_FILE` set when `key` is given.
 fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> String {
+    let out = token_create(db, tenant, role, &["--json"], key);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("token json");
+    v["token"].as_str().expect("token").to_string()
+}
+
+/// The standard output of a successful `aidf token create … EXTRA`.
+fn token_create(db: &str, tenant: &str, role: &str, extra: &[&str], key: Option<&str>) -> Vec<u8> {
     let mut cmd = aidf();
     if let Some(k) = key {
         cmd.env("AIDF_AUDIT_KEY_FILE", k);
     }
     let out = cmd
         .args([
-            "token", "create", "--json", "--db", db, "--tenant", tenant, "--role", role,
+            "token", "create", "--db", db, "--tenant", tenant, "--role", role,
         ])
+        .args(extra)
         .output()
         .expect("token create");
     assert!(
@@ -68,8 +76,7 @@ fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> Stri
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("token json");
-    v["token"].as_str().expect("token").to_string()
+    out.stdout
 }
 
 struct Resp {
@@ -891,18 +898,7 @@ fn token_create_prints_text_with_the_secret_once_and_json_on_request() {
     let dir = tmpdir("token-text");
     let db = dir.join("aidf.db");
     let db = db.to_str().expect("utf8");
-    let out = aidf()
-        .args([
-            "token", "create", "--db", db, "--tenant", "acme", "--role", "viewer",
-        ])
-        .output()
-        .expect("token create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf8");
+    let text = String::from_utf8(token_create(db, "acme", "viewer", &[], None)).expect("utf8");
     let field = |name: &str| -> String {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -917,8 +913,7 @@ fn token_create_prints_text_with_the_secret_once_and_json_on_request() {
         created.ends_with('Z') && parsed.offset().local_minus_utc() == 0,
         "{created}"
     );
-    // The secret is on its own indented line after the heading, and it is a working token: the
-    // listed token with this id is the one whose hash matches (`whoami` is covered above).
+    // The secret is on its own indented line after the heading.
     let secret = text
         .lines()
         .skip_while(|l| !l.starts_with("secret (shown once):"))
@@ -931,19 +926,15 @@ fn token_create_prints_text_with_the_secret_once_and_json_on_request() {
         .replace(&id, "[id]")
         .replace(&created, "[created]");
     insta::assert_snapshot!("token_create_text", redacted);
+    // It is the token: the server names its tenant and role.
+    let srv = start(db, &[]);
+    let me = call(&srv.base, "GET", "/v1/whoami", Some(&secret), None, &[]);
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["tenant"], "acme", "{:?}", me.body);
+    drop(srv);
 
-    let out = aidf()
-        .args([
-            "token", "create", "--json", "--db", db, "--tenant", "acme", "--role", "officer",
-        ])
-        .output()
-        .expect("token create --json");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = token_create(db, "acme", "officer", &["--json"], None);
+    let v: Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(
         (v["tenant"].as_str(), v["role"].as_str()),
         (Some("acme"), Some("officer"))
