@@ -293,3 +293,53 @@ fn the_2024_slowdown_example_leaves_gulf_applications_pending_and_denied() {
         }
     }
 }
+
+/// Two applications for Malaysia under the framework as written, each of 30,000 H100e (above
+/// LPP, so licensed against the country allocation of 790,000,000 TPP; one fits, two do not).
+/// Filed on 1 January and 15 February with a lag of 60 days, both are approved on filing (the
+/// allocation read then is still empty); on the grant dates (2 March, 16 April) the first draws the allocation and the second no longer fits: it is
+/// refused at grant as exhausted, not granted past the cap. Without a lag the second is refused
+/// on filing, by the engine.
+#[test]
+fn a_grant_that_no_longer_fits_the_allocation_is_refused_at_grant() {
+    let text = |lag: u32| {
+        format!(
+            "name = \"cap\"\nstart = \"2025-01-01\"\nquarters = 2\nregimes = [\"ai-diffusion-2025\"]\n\
+             [defaults]\nconsignees = 1\norder_h100e = 30000\nchip_mix = {{ \"nvidia-h100-sxm\" = 1 }}\n\
+             [[country]]\ncode = \"MY\"\ndemand_h100e = [60000, 0]\napproval_lag_days = {lag}\n"
+        )
+    };
+    let run_lag = |lag: u32| {
+        let sc = Scenario::parse("t.toml", &text(lag), policy()).expect("scenario");
+        simulate(policy(), &sc).expect("simulates").runs[0].countries[0].clone()
+    };
+    let late = run_lag(60);
+    let l = &late.licensing;
+    assert_eq!(
+        (l.applications, l.granted, l.refused_at_grant, l.pending),
+        (2, 1, 1, 0),
+        "{l:?}"
+    );
+    assert_eq!(late.cap_violations, 0);
+    assert!(late.binds.is_some());
+    let exhausted = |c: &CountryResult| -> Vec<u128> {
+        c.quarters.iter().map(|q| q.refused_exhausted_tpp).collect()
+    };
+    // The second grant was due on 16 April: refused in the second quarter.
+    assert_eq!(exhausted(&late), vec![0, l.refused_at_grant_tpp]);
+    for q in &late.quarters {
+        assert!(q.allocation_used_tpp <= q.allocation_cap_tpp.expect("cap"));
+    }
+    let now = run_lag(0);
+    let l = &now.licensing;
+    assert_eq!(
+        (l.applications, l.granted, l.refused_at_grant),
+        (1, 1, 0),
+        "{l:?}"
+    );
+    // Without a lag the engine refuses the second on filing (15 February, first quarter).
+    assert_eq!(
+        exhausted(&now),
+        vec![late.licensing.refused_at_grant_tpp, 0]
+    );
+}
