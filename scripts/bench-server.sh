@@ -34,9 +34,9 @@ fi
 # One audit key for every process on this ledger.
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/audit.key"
 export AIDF_AUDIT_KEY_FILE="$work/audit.key"
-token=$("$bin" token create --db "$db" --tenant bench --role exporter 2>/dev/null)
+token=$("$bin" token create --json --db "$db" --tenant bench --role exporter 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 # Shipments are dated 2025 (a fixed regime), so they are backfills: an officer records them.
-officer=$("$bin" token create --db "$db" --tenant bench --role officer 2>/dev/null)
+officer=$("$bin" token create --json --db "$db" --tenant bench --role officer 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 # Starts server N (pidN), waits until it listens.
 start_server() {
   RUST_LOG=warn "$bin" serve --addr 127.0.0.1:0 --db "$db" > "$work/out$1" 2> "$work/err$1" &

@@ -8,7 +8,7 @@ secs=${2:-60}
 command -v st >/dev/null 2>&1 || python3 -m pip install -q schemathesis
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-token=$("$bin" token create --db "$work/st.db" --tenant fuzz --role global_admin 2>/dev/null)
+token=$("$bin" token create --json --db "$work/st.db" --tenant fuzz --role global_admin 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 "$bin" serve --addr 127.0.0.1:0 --db "$work/st.db" > "$work/out" 2> "$work/err" &
 pid=$!
 for _ in $(seq 1 50); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done

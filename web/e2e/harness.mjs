@@ -18,7 +18,8 @@ export function tempDb() {
 }
 
 export function token(db, tenant, role) {
-  return execFileSync(aidfBin, ['token', 'create', '--db', db, '--tenant', tenant, '--role', role]).toString().trim();
+  const out = execFileSync(aidfBin, ['token', 'create', '--json', '--db', db, '--tenant', tenant, '--role', role]);
+  return JSON.parse(out.toString()).token;
 }
 
 /** Starts `aidf serve` on a free port; resolves with {base, startupMs, stop}. */

@@ -1,6 +1,7 @@
 //! Charts of a simulation, drawn with plotters as SVG and PNG: the allocation burn-down of the
-//! most constrained countries, compute granted by tier (stacked), demand refused by country, and
-//! the runs compared. Values are in H100-equivalents (the axis titles give the TPP of one).
+//! most constrained countries, compute granted by tier (stacked), demand refused by country, the
+//! runs compared, and the license applications (granted on filing or after the approval lag,
+//! denied, pending). Values are in H100-equivalents (the axis titles give the TPP of one).
 //!
 //! PNG text is rasterized with `ab_glyph` from DejaVu Sans embedded in the binary
 //! (`assets/DejaVuSans.ttf`, Bitstream Vera licence), so no system font library is needed and
@@ -129,6 +130,24 @@ where
     Ok(chart)
 }
 
+/// The legend every chart draws: framed, on a light background, at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    Ok(())
+}
+
 fn burn_down<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, res: &SimResult) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -197,13 +216,7 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     root.present()?;
     Ok(())
 }
@@ -264,13 +277,7 @@ where
             .label(name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], col.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -331,13 +338,7 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -432,13 +433,76 @@ where
             .label(format!("granted, {}", res.runs[r].name))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], col.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The license series of the first run, summed over its countries, per quarter: name → TPP.
+fn license_series(res: &SimResult) -> Vec<(&'static str, Vec<u128>)> {
+    let run = &res.runs[0];
+    let per_quarter = |f: fn(&crate::simulate::QuarterStats) -> u128| -> Vec<u128> {
+        (0..res.quarters.len())
+            .map(|q| run.countries.iter().map(|c| f(&c.quarters[q])).sum())
+            .collect()
+    };
+    vec![
+        ("Applied for", per_quarter(|s| s.license_applied_tpp)),
+        (
+            "Granted on filing",
+            per_quarter(|s| s.licensed_tpp - s.license_delayed_tpp),
+        ),
+        (
+            "Granted after the lag",
+            per_quarter(|s| s.license_delayed_tpp),
+        ),
+        ("Denied", per_quarter(|s| s.license_denied_tpp)),
+        (
+            "Pending at quarter end",
+            per_quarter(|s| s.license_pending_tpp),
+        ),
+    ]
+}
+
+fn licenses<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, res: &SimResult) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let h = res.h100_tpp;
+    let nq = res.quarters.len();
+    let series = license_series(res);
+    let ymax = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|t| h100e(*t, h)))
+        .fold(0.0, f64::max)
+        * 1.1;
+    let mut chart = quarterly_chart(
+        &root,
+        res,
+        nq,
+        format!(
+            "License applications: delayed grants, denials, pending — {}",
+            res.runs[0].name
+        ),
+        ymax,
+        "Quarter (a grant counts in the quarter it is issued)",
+        "Per quarter",
+    )?;
+    for (i, (name, values)) in series.iter().enumerate() {
+        let col = color(i);
+        chart
+            .draw_series(LineSeries::new(
+                values
+                    .iter()
+                    .enumerate()
+                    .map(|(q, v)| (q as f64, h100e(*v, h))),
+                col.stroke_width(3),
+            ))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(3)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -467,5 +531,6 @@ pub fn write_all(dir: &Path, res: &SimResult) -> Result<Vec<PathBuf>, BatchError
     chart!("tiers", tiers);
     chart!("refused", refused);
     chart!("compare", compare);
+    chart!("licenses", licenses);
     Ok(out)
 }

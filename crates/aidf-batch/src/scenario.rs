@@ -80,6 +80,12 @@ pub struct CountrySpec {
     /// Chip mix: catalog chip → share of the demanded TPP (whole numbers, any total).
     #[serde(default)]
     pub chip_mix: Option<Spanned<BTreeMap<String, u64>>>,
+    /// Days from a license application to its grant (overrides the default).
+    #[serde(default)]
+    pub approval_lag_days: Option<Spanned<i64>>,
+    /// Share of license applications denied, as decimal text (`"0.25"`).
+    #[serde(default)]
+    pub denial_share: Option<Spanned<String>>,
 }
 
 /// A validated end user's fleet in one country.
@@ -136,6 +142,12 @@ pub struct Defaults {
     /// Chip mix.
     #[serde(default)]
     pub chip_mix: Option<Spanned<BTreeMap<String, u64>>>,
+    /// Days from a license application to its grant.
+    #[serde(default)]
+    pub approval_lag_days: Option<Spanned<i64>>,
+    /// Share of license applications denied, as decimal text (`"0.25"`).
+    #[serde(default)]
+    pub denial_share: Option<Spanned<String>>,
 }
 
 /// Synthetic extra countries, for scale: every country of the policy not listed, in code order,
@@ -227,6 +239,45 @@ pub struct Buyer {
     pub mix: Mix,
 }
 
+/// How license applications are answered in one country: after a lag, and a share denied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Licensing {
+    /// Days from application to grant (0: granted the day it is filed).
+    pub approval_lag_days: u32,
+    /// Share of applications denied, in per mille (0 to 1000).
+    pub denial_per_mille: u16,
+}
+
+/// The longest approval lag a scenario takes, in days (ten years: longer is never).
+pub const MAX_APPROVAL_LAG_DAYS: i64 = 3653;
+
+/// Parses a share written as decimal text between 0 and 1 with at most three decimals
+/// (`"0.25"`, `"1"`, `"0.125"`) into per mille, exactly; the error says what is wrong.
+pub fn parse_share_per_mille(text: &str) -> Result<u16, String> {
+    let t = text.trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(frac) || (t.contains('.') && frac.is_empty()) {
+        return Err(format!(
+            "\"{text}\" is not a decimal number such as \"0.25\""
+        ));
+    }
+    if frac.len() > 3 {
+        return Err(format!(
+            "\"{text}\" has more than three decimals (the share is kept in per mille)"
+        ));
+    }
+    let whole: u64 = whole
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not between 0 and 1"))?;
+    let frac_per_mille: u64 = format!("{frac:0<3}").parse().unwrap_or(0);
+    let per_mille = whole.saturating_mul(1000).saturating_add(frac_per_mille);
+    if per_mille > 1000 {
+        return Err(format!("\"{text}\" is not between 0 and 1"));
+    }
+    Ok(per_mille as u16)
+}
+
 /// One run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunSpec {
@@ -269,6 +320,10 @@ pub struct Scenario {
     pub buyers: Vec<Buyer>,
     /// G2G arrangements: country → date.
     pub g2g: BTreeMap<String, NaiveDate>,
+    /// How license applications are answered where a country does not say (`[defaults]`).
+    pub licensing_default: Licensing,
+    /// How license applications are answered, per listed country that says.
+    pub licensing: BTreeMap<String, Licensing>,
 }
 
 struct Ctx<'a> {
@@ -277,6 +332,33 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The approval lag and denial share written at `field`, over `fallback` where absent.
+    fn licensing(
+        &self,
+        lag: Option<&Spanned<i64>>,
+        share: Option<&Spanned<String>>,
+        field: &str,
+        fallback: Licensing,
+    ) -> Result<Licensing, ScenarioError> {
+        let mut out = fallback;
+        if let Some(l) = lag {
+            let days = *l.get_ref();
+            if !(0..=MAX_APPROVAL_LAG_DAYS).contains(&days) {
+                return Err(self.err(
+                    Some(l.span()),
+                    &format!("{field}.approval_lag_days"),
+                    format!("`{days}` is not between 0 and {MAX_APPROVAL_LAG_DAYS} days"),
+                ));
+            }
+            out.approval_lag_days = days as u32;
+        }
+        if let Some(s) = share {
+            out.denial_per_mille = parse_share_per_mille(s.get_ref())
+                .map_err(|m| self.err(Some(s.span()), &format!("{field}.denial_share"), m))?;
+        }
+        Ok(out)
+    }
+
     fn err(&self, span: Option<std::ops::Range<usize>>, field: &str, msg: String) -> ScenarioError {
         let (line, column) = match span {
             Some(s) => {
@@ -527,6 +609,13 @@ impl Scenario {
                 )),
             }
         };
+        let licensing_default = cx.licensing(
+            f.defaults.approval_lag_days.as_ref(),
+            f.defaults.denial_share.as_ref(),
+            "defaults",
+            Licensing::default(),
+        )?;
+        let mut licensing = BTreeMap::new();
         let mut buyers = Vec::new();
         let mut listed = std::collections::BTreeSet::new();
         for (i, c) in f.country.iter().enumerate() {
@@ -544,6 +633,15 @@ impl Scenario {
                 &format!("{field}.consignees"),
                 default_consignees,
             )?;
+            if c.approval_lag_days.is_some() || c.denial_share.is_some() {
+                let l = cx.licensing(
+                    c.approval_lag_days.as_ref(),
+                    c.denial_share.as_ref(),
+                    &field,
+                    licensing_default,
+                )?;
+                licensing.insert(code.clone(), l);
+            }
             buyers.push(Buyer {
                 consignees: (1..=n).map(|k| format!("{code} buyer {k:03}")).collect(),
                 hq: code.clone(),
@@ -665,7 +763,17 @@ impl Scenario {
             grant_case_by_case,
             buyers,
             g2g,
+            licensing_default,
+            licensing,
         })
+    }
+
+    /// How license applications for `country` are answered.
+    pub fn licensing_for(&self, country: &str) -> Licensing {
+        self.licensing
+            .get(country)
+            .copied()
+            .unwrap_or(self.licensing_default)
     }
 
     /// First day of quarter `q` (0-based).

@@ -11,11 +11,23 @@
 //! it until a license is recorded); denial is refused, and case-by-case is refused unless the
 //! scenario says `case_by_case = "grant"`.
 //!
+//! License applications (orders the engine would license) are answered as the scenario's
+//! `approval_lag_days` and `denial_share` say for the country: the n-th application of a country
+//! in a run (date order, 1-based) is denied when `floor(n × share)` exceeds
+//! `floor((n − 1) × share)` — a fixed rule, so a share of 0.25 denies the 4th, 8th, 12th… and
+//! the denied count is always `floor(applications × share)`. A denial is counted as refused in
+//! the quarter the application was filed. The others are granted `approval_lag_days` after the
+//! application: the license's draws are taken on the grant date, checked against the caps then
+//! (an allocation filled while the application waited refuses it, as exhausted), and its TPP
+//! counts as granted in the quarter of the grant; a grant due after the last quarter is pending
+//! at the horizon.
+//!
 //! Countries share no account (a fleet operator's consignee is its local entity in each
 //! country), so countries run in parallel and the result does not depend on thread timing.
 
 use std::collections::{BTreeMap, HashMap};
 
+use aidf_core::draws::Draw;
 use aidf_core::input::{Consignee, Context, ItemInput, VeuRef};
 use aidf_core::regime::{Regime, ReviewPolicy};
 use aidf_core::{AccountRef, Authorization, DeterminationInput, Policy, balance_reads, determine};
@@ -24,7 +36,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::rng::Rng;
-use crate::scenario::{Buyer, RunSpec, Scenario};
+use crate::scenario::{Buyer, Licensing, RunSpec, Scenario};
 
 /// One country in one quarter of one run. TPP figures are exact integers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +67,58 @@ pub struct QuarterStats {
     pub allocation_used_tpp: u64,
     /// The allocation's cap at the end of the quarter (with any G2G multiplier), if any.
     pub allocation_cap_tpp: Option<u64>,
+    /// TPP of the license applications filed this quarter.
+    pub license_applied_tpp: u128,
+    /// TPP of the license applications filed this quarter and denied (part of `refused_tpp`).
+    pub license_denied_tpp: u128,
+    /// TPP of licenses granted this quarter after an approval lag (part of `licensed_tpp`).
+    pub license_delayed_tpp: u128,
+    /// TPP of license applications still waiting at the end of the quarter.
+    pub license_pending_tpp: u128,
+}
+
+/// What became of one country's license applications over a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LicensingOutcome {
+    /// The approval lag applied, in days.
+    pub approval_lag_days: u32,
+    /// The denial share applied, in per mille.
+    pub denial_per_mille: u16,
+    /// Applications filed.
+    pub applications: u64,
+    /// TPP applied for.
+    pub applied_tpp: u128,
+    /// Applications granted (within the horizon).
+    pub granted: u64,
+    /// TPP granted.
+    pub granted_tpp: u128,
+    /// Applications denied.
+    pub denied: u64,
+    /// TPP denied.
+    pub denied_tpp: u128,
+    /// Applications refused at the grant date because the allocation had filled meanwhile.
+    pub refused_at_grant: u64,
+    /// TPP of those.
+    pub refused_at_grant_tpp: u128,
+    /// Applications still waiting at the horizon.
+    pub pending: u64,
+    /// TPP still waiting at the horizon.
+    pub pending_tpp: u128,
+    /// Days from application to grant, summed over the granted applications.
+    pub delay_days_total: u64,
+}
+
+impl LicensingOutcome {
+    /// Mean days from application to grant over the granted applications, with one decimal
+    /// (exact integer division, rounded half up); `None` when nothing was granted.
+    pub fn mean_delay_days(&self) -> Option<String> {
+        if self.granted == 0 {
+            return None;
+        }
+        let tenths = (u128::from(self.delay_days_total) * 10 + u128::from(self.granted) / 2)
+            / u128::from(self.granted);
+        Some(format!("{}.{}", tenths / 10, tenths % 10))
+    }
 }
 
 /// An account as the simulation left it (same key as the ledger's).
@@ -85,6 +149,8 @@ pub struct CountryResult {
     pub cap_violations: u64,
     /// The first few determination errors.
     pub error_samples: Vec<String>,
+    /// License applications: lag, denials, pending at the horizon.
+    pub licensing: LicensingOutcome,
 }
 
 /// One run (a regime, or the timeline).
@@ -137,6 +203,139 @@ pub enum SimError {
 struct Acct {
     cap: Option<u64>,
     used: u64,
+}
+
+/// Whether every draw fits its cap now (a delayed grant is checked before anything is drawn).
+fn draws_fit(accts: &HashMap<AccountRef, Acct>, draws: &[Draw]) -> bool {
+    draws.iter().all(|d| {
+        let used = accts.get(&d.account).map_or(0, |a| a.used);
+        match (used.checked_add(d.amount_tpp), d.cap_tpp) {
+            (None, _) => false,
+            (Some(after), Some(cap)) => after <= cap,
+            (Some(_), None) => true,
+        }
+    })
+}
+
+/// Takes every draw (as `ship` does); false if one would have exceeded its cap.
+fn take_draws(accts: &mut HashMap<AccountRef, Acct>, draws: &[Draw]) -> bool {
+    let mut ok = true;
+    for draw in draws {
+        ok &= accts
+            .entry(draw.account.clone())
+            .or_default()
+            .draw(draw.cap_tpp, draw.amount_tpp);
+    }
+    ok
+}
+
+/// A license application waiting for its grant date.
+struct PendingGrant {
+    applied: NaiveDate,
+    tpp: u128,
+    draws: Vec<Draw>,
+}
+
+/// The license applications of one country in one run, answered as its [`Licensing`] says.
+struct LicenseDesk {
+    rule: Licensing,
+    /// Due date and filing sequence → application.
+    waiting: BTreeMap<(NaiveDate, u64), PendingGrant>,
+    outcome: LicensingOutcome,
+}
+
+/// What the desk did with an application on the day it was filed.
+enum Filed {
+    Denied,
+    GrantedToday,
+    Waiting,
+}
+
+impl LicenseDesk {
+    fn new(rule: Licensing) -> LicenseDesk {
+        LicenseDesk {
+            rule,
+            waiting: BTreeMap::new(),
+            outcome: LicensingOutcome {
+                approval_lag_days: rule.approval_lag_days,
+                denial_per_mille: rule.denial_per_mille,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Files an application; the n-th is denied when `floor(n × share)` steps up.
+    fn file(&mut self, date: NaiveDate, tpp: u128, draws: &[Draw]) -> Filed {
+        let o = &mut self.outcome;
+        o.applications += 1;
+        o.applied_tpp += tpp;
+        let pm = u64::from(self.rule.denial_per_mille);
+        let n = o.applications;
+        if n * pm / 1000 > (n - 1) * pm / 1000 {
+            o.denied += 1;
+            o.denied_tpp += tpp;
+            return Filed::Denied;
+        }
+        if self.rule.approval_lag_days == 0 {
+            o.granted += 1;
+            o.granted_tpp += tpp;
+            return Filed::GrantedToday;
+        }
+        let due = date + Days::new(u64::from(self.rule.approval_lag_days));
+        let pending = PendingGrant {
+            applied: date,
+            tpp,
+            draws: draws.to_vec(),
+        };
+        self.waiting.insert((due, n), pending);
+        Filed::Waiting
+    }
+
+    /// Grants what is due on or before `until`, in due order, into `st`; a grant whose draws no
+    /// longer fit is refused as exhausted (the quarter index `q` marks where the cap bound).
+    fn grant_due(
+        &mut self,
+        until: NaiveDate,
+        accts: &mut HashMap<AccountRef, Acct>,
+        st: &mut QuarterStats,
+        binds: &mut Option<u32>,
+        q: u32,
+    ) {
+        while let Some(entry) = self.waiting.first_entry() {
+            let due = entry.key().0;
+            if due > until {
+                break;
+            }
+            let p = entry.remove();
+            let o = &mut self.outcome;
+            if draws_fit(accts, &p.draws) {
+                take_draws(accts, &p.draws);
+                o.granted += 1;
+                o.granted_tpp += p.tpp;
+                o.delay_days_total += (due - p.applied).num_days().max(0) as u64;
+                st.granted_tpp += p.tpp;
+                st.licensed_tpp += p.tpp;
+                st.license_delayed_tpp += p.tpp;
+            } else {
+                o.refused_at_grant += 1;
+                o.refused_at_grant_tpp += p.tpp;
+                st.refused_tpp += p.tpp;
+                st.refused_exhausted_tpp += p.tpp;
+                binds.get_or_insert(q);
+            }
+        }
+    }
+
+    fn pending_tpp(&self) -> u128 {
+        self.waiting.values().map(|p| p.tpp).sum()
+    }
+
+    /// The outcome, with what is still waiting counted as pending at the horizon.
+    fn close(mut self) -> LicensingOutcome {
+        self.outcome.pending = self.waiting.len() as u64;
+        self.outcome.pending_tpp = self.pending_tpp();
+        self.outcome
+    }
 }
 
 impl Acct {
@@ -322,10 +521,12 @@ fn simulate_country(
             }
         })
         .collect();
+    let mut desk = LicenseDesk::new(sc.licensing_for(cc));
     for q in 0..sc.quarters {
         let mut st = QuarterStats::default();
         let orders = orders_for(sc, cc, buyers, q, h100_tpp, &mut next_consignee);
         for o in &orders {
+            desk.grant_due(o.date, &mut accts, &mut st, &mut binds, q);
             let buyer = &sc.buyers[buyers[o.buyer]];
             let g2g = g2g_date.is_some_and(|d| d <= o.date);
             let mut input = templates[o.buyer].clone();
@@ -358,14 +559,13 @@ fn simulate_country(
             tier = d.destination_tier;
             let tpp = d.total_tpp;
             st.demand_tpp += u128::from(tpp);
-            let granted = match d.authorization {
-                Authorization::License => match d.review_policy {
+            let licensed = d.authorization == Authorization::License;
+            let granted = !licensed
+                || match d.review_policy {
                     Some(ReviewPolicy::Approval) => true,
                     Some(ReviewPolicy::CaseByCase) => sc.grant_case_by_case,
                     _ => false,
-                },
-                _ => true,
-            };
+                };
             if !granted {
                 st.refused_tpp += u128::from(tpp);
                 st.refused_orders += 1;
@@ -375,15 +575,21 @@ fn simulate_country(
                 }
                 continue;
             }
-            // The determination's draws, checked against their caps as the ledger checks them.
-            let mut ok = true;
-            for draw in &d.draws {
-                ok &= accts
-                    .entry(draw.account.clone())
-                    .or_default()
-                    .draw(draw.cap_tpp, draw.amount_tpp);
+            if licensed {
+                st.license_applied_tpp += u128::from(tpp);
+                match desk.file(o.date, u128::from(tpp), &d.draws) {
+                    Filed::GrantedToday => {}
+                    Filed::Denied => {
+                        st.refused_tpp += u128::from(tpp);
+                        st.license_denied_tpp += u128::from(tpp);
+                        st.refused_orders += 1;
+                        continue;
+                    }
+                    Filed::Waiting => continue,
+                }
             }
-            if !ok {
+            // The determination's draws, checked against their caps as the ledger checks them.
+            if !take_draws(&mut accts, &d.draws) {
                 violations += 1;
             }
             st.granted_tpp += u128::from(tpp);
@@ -397,6 +603,8 @@ fn simulate_country(
         }
         // The allocation in force at the end of the quarter.
         let end = sc.quarter_start(q + 1).pred_opt().unwrap_or(sc.start);
+        desk.grant_due(end, &mut accts, &mut st, &mut binds, q);
+        st.license_pending_tpp = desk.pending_tpp();
         let regime = regime_for(policy, run, end, sc.posture)?;
         if let Some(a) = &regime.spec.allocation {
             let mult = if g2g_date.is_some_and(|d| d <= end) {
@@ -433,6 +641,7 @@ fn simulate_country(
         accounts,
         cap_violations: violations,
         error_samples,
+        licensing: desk.close(),
     })
 }
 
@@ -446,7 +655,81 @@ fn tier_s(t: Option<u8>) -> String {
     t.map(|t| t.to_string()).unwrap_or_else(|| "none".into())
 }
 
-/// Writes `countries.csv`, `binding.csv`, `tiers.csv`, `compare.csv` (two runs or more) and
+/// Writes `licensing.csv`: per run and country, the demand and what became of its license
+/// applications (licensed, denied, refused at the grant date, pending at the horizon, mean delay).
+fn write_licensing_csv(
+    dir: &std::path::Path,
+    res: &SimResult,
+) -> Result<std::path::PathBuf, crate::batch::BatchError> {
+    let h = res.h100_tpp;
+    let path = dir.join("licensing.csv");
+    let mut w = csv::Writer::from_path(&path)?;
+    w.write_record([
+        "run",
+        "country",
+        "approval_lag_days",
+        "denial_share",
+        "demand_tpp",
+        "demand_h100e",
+        "applications",
+        "applied_tpp",
+        "licensed",
+        "licensed_tpp",
+        "licensed_h100e",
+        "denied",
+        "denied_tpp",
+        "denied_h100e",
+        "refused_at_grant",
+        "refused_at_grant_tpp",
+        "pending",
+        "pending_tpp",
+        "pending_h100e",
+        "mean_delay_days",
+    ])?;
+    for run in &res.runs {
+        for c in &run.countries {
+            let l = &c.licensing;
+            let demand: u128 = c.quarters.iter().map(|q| q.demand_tpp).sum();
+            w.write_record([
+                run.name.clone(),
+                c.country.clone(),
+                l.approval_lag_days.to_string(),
+                share_text(l.denial_per_mille),
+                demand.to_string(),
+                h100e(demand, h),
+                l.applications.to_string(),
+                l.applied_tpp.to_string(),
+                l.granted.to_string(),
+                l.granted_tpp.to_string(),
+                h100e(l.granted_tpp, h),
+                l.denied.to_string(),
+                l.denied_tpp.to_string(),
+                h100e(l.denied_tpp, h),
+                l.refused_at_grant.to_string(),
+                l.refused_at_grant_tpp.to_string(),
+                l.pending.to_string(),
+                l.pending_tpp.to_string(),
+                h100e(l.pending_tpp, h),
+                l.mean_delay_days().unwrap_or_default(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(path)
+}
+
+/// A per-mille share as decimal text: 250 → `0.25`, 1000 → `1`, 0 → `0`.
+pub fn share_text(per_mille: u16) -> String {
+    let frac = format!("{:03}", per_mille % 1000);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        (per_mille / 1000).to_string()
+    } else {
+        format!("{}.{frac}", per_mille / 1000)
+    }
+}
+
+/// Writes `countries.csv`, `licensing.csv`, `binding.csv`, `tiers.csv`, `compare.csv` (two runs or more) and
 /// `summary.json` into `dir`; returns the paths written.
 pub fn write_outputs(
     dir: &std::path::Path,
@@ -479,6 +762,10 @@ pub fn write_outputs(
         "orders",
         "refused_orders",
         "errors",
+        "license_applied_tpp",
+        "license_denied_tpp",
+        "license_delayed_tpp",
+        "license_pending_tpp",
     ])?;
     for run in &res.runs {
         for c in &run.countries {
@@ -507,12 +794,17 @@ pub fn write_outputs(
                     s.orders.to_string(),
                     s.refused_orders.to_string(),
                     s.errors.to_string(),
+                    s.license_applied_tpp.to_string(),
+                    s.license_denied_tpp.to_string(),
+                    s.license_delayed_tpp.to_string(),
+                    s.license_pending_tpp.to_string(),
                 ])?;
             }
         }
     }
     w.flush()?;
     written.push(path);
+    written.push(write_licensing_csv(dir, res)?);
 
     let path = dir.join("binding.csv");
     let mut w = csv::Writer::from_path(&path)?;

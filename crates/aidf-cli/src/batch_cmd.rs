@@ -235,6 +235,36 @@ pub struct SimulateArgs {
     no_charts: bool,
 }
 
+/// One line per country whose license applications wait or are denied: what became of them.
+fn licensing_lines(run: &aidf_batch::simulate::RunResult, h100_tpp: u64) -> String {
+    use aidf_batch::simulate::{h100e, share_text};
+    let mut s = String::new();
+    for c in &run.countries {
+        let l = &c.licensing;
+        if l.approval_lag_days == 0 && l.denial_per_mille == 0 {
+            continue;
+        }
+        let demand: u128 = c.quarters.iter().map(|q| q.demand_tpp).sum();
+        s += &format!(
+            "  licensing {} (lag {} days, denial share {}): demand {} H100e, licensed {} H100e, \
+             denied {} H100e, refused at grant {} H100e, pending at horizon {} H100e, \
+             mean delay {}\n",
+            c.country,
+            l.approval_lag_days,
+            share_text(l.denial_per_mille),
+            h100e(demand, h100_tpp),
+            h100e(l.granted_tpp, h100_tpp),
+            h100e(l.denied_tpp, h100_tpp),
+            h100e(l.refused_at_grant_tpp, h100_tpp),
+            h100e(l.pending_tpp, h100_tpp),
+            l.mean_delay_days()
+                .map(|d| format!("{d} days"))
+                .unwrap_or_else(|| "none granted".into()),
+        );
+    }
+    s
+}
+
 pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.scenario)
         .with_context(|| format!("reading `{}`", a.scenario.display()))?;
@@ -281,6 +311,7 @@ pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
         if !binds.is_empty() {
             s += &format!("  allocation binds: {}\n", binds.join(", "));
         }
+        s += &licensing_lines(run, h);
     }
     for f in files {
         s += &format!("wrote {}\n", f.display());

@@ -275,9 +275,12 @@ pub enum Command {
 
 fn token(action: TokenAction) -> Result<()> {
     match action {
-        TokenAction::Create { tenant, role, db } => {
-            serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role)
-        }
+        TokenAction::Create {
+            tenant,
+            role,
+            json,
+            db,
+        } => serve_cmd::token_create(&ledger_cmd::db_arg(&db), &tenant, &role, json),
         TokenAction::List { tenant, json, db } => {
             serve_cmd::token_list(&ledger_cmd::db_arg(&db), tenant.as_deref(), json)
         }
@@ -296,6 +299,10 @@ pub enum TokenAction {
         /// viewer, exporter, officer, admin (its tenant) or global_admin.
         #[arg(long)]
         role: String,
+        /// Print JSON: the token's stored values (`created_at` in epoch milliseconds) and the
+        /// secret as `token`.
+        #[arg(long)]
+        json: bool,
         /// Database (as for `serve`).
         #[arg(long)]
         db: Option<PathBuf>,

@@ -28,6 +28,9 @@ pub enum RegimesAction {
     Show {
         /// Regime id.
         id: String,
+        /// Print JSON (the resolved data as stored).
+        #[arg(long)]
+        json: bool,
     },
     /// Every parameter, list and rule that differs between regimes A and B.
     Diff {
@@ -205,8 +208,11 @@ pub fn regimes(policy: &Policy, action: RegimesAction) -> Result<()> {
             }
             print(&s)
         }
-        RegimesAction::Show { id } => {
+        RegimesAction::Show { id, json } => {
             let r = get("ID", &id)?;
+            if !json {
+                return print(&show_text(policy, r)?);
+            }
             let v = json!({
                 "id": r.spec.id,
                 "digest": r.digest,
@@ -228,6 +234,100 @@ pub fn regimes(policy: &Policy, action: RegimesAction) -> Result<()> {
             }
             print(&diff_text(&ra.spec.id, &rb.spec.id, &d))
         }
+    }
+}
+
+/// `regimes show` as text: the lineage, dates, periods in force and digest, then the resolved
+/// data as an indented outline (whole numbers grouped, absent sections as `none`).
+fn show_text(policy: &Policy, r: &aidf_core::regime::Regime) -> Result<String> {
+    let spec = &r.spec;
+    let mut s = format!("{}  {}\n", spec.id, spec.title);
+    let mut row = |k: &str, v: &str| s += &format!("{k:<12} {v}\n");
+    row("citation", &spec.citation);
+    row(
+        "effective",
+        &format!(
+            "{}  compliance {}",
+            spec.effective_date, spec.compliance_date
+        ),
+    );
+    if let Some(p) = &spec.extends {
+        let inc = if spec.include.is_empty() {
+            String::new()
+        } else {
+            format!(" + {}", spec.include.join(", "))
+        };
+        row("extends", &format!("{p}{inc}"));
+    }
+    row("file", &r.file);
+    row("digest", &r.digest);
+    row(
+        "as written",
+        &periods(&inspect::in_force(policy, &spec.id, Posture::AsWritten)),
+    );
+    row(
+        "as enforced",
+        &periods(&inspect::in_force(policy, &spec.id, Posture::AsEnforced)),
+    );
+    s += "\nresolved data:\n";
+    let data = serde_json::to_value(spec)?;
+    outline(&data, 1, &mut s);
+    Ok(s)
+}
+
+/// A scalar as a person reads it: whole numbers grouped, strings bare, null as `none`.
+fn scalar_text(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::Null => Some("none".into()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => thousands(u128::from(u)),
+            (None, Some(i)) if i < 0 => format!("-{}", thousands(u128::from(i.unsigned_abs()))),
+            _ => n.to_string(),
+        }),
+        Value::String(t) => Some(t.clone()),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Writes `v` as an indented outline: `key: value`, nested sections indented, lists as `- `.
+fn outline(v: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let pad = "  ".repeat(depth);
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map {
+                match scalar_text(item) {
+                    Some(t) => *out += &format!("{pad}{k}: {t}\n"),
+                    None if is_empty(item) => *out += &format!("{pad}{k}: none\n"),
+                    None => {
+                        *out += &format!("{pad}{k}:\n");
+                        outline(item, depth + 1, out);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match scalar_text(item) {
+                    Some(t) => *out += &format!("{pad}- {t}\n"),
+                    None => {
+                        *out += &format!("{pad}-\n");
+                        outline(item, depth + 1, out);
+                    }
+                }
+            }
+        }
+        scalar => *out += &format!("{pad}{}\n", scalar_text(scalar).unwrap_or_default()),
+    }
+}
+
+fn is_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(m) => m.is_empty(),
+        _ => false,
     }
 }
 

@@ -68,7 +68,7 @@ fn resolve_addr(addr: &str) -> Result<SocketAddr> {
 
 /// Creates a token for a tenant and role and prints it once; audited as `token.create` by
 /// `local:<user>` in the same transaction.
-pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
+pub fn token_create(db: &str, tenant: &str, role: &str, json: bool) -> Result<()> {
     let role = Role::parse(role).with_context(|| {
         format!("option `--role`: `{role}` is not viewer, exporter, officer, admin or global_admin")
     })?;
@@ -94,11 +94,31 @@ pub fn token_create(db: &str, tenant: &str, role: &str) -> Result<()> {
         revoked_at: None,
     };
     store.add_token(&info, &token_hash(&token), &AuditContext::local_user())?;
-    eprintln!(
-        "token {id} for tenant `{tenant}` with role `{}`; it is shown once:",
-        role.as_str()
-    );
-    print(&format!("{token}\n"))
+    if json {
+        let mut v = serde_json::to_value(&info)?;
+        v["token"] = serde_json::Value::String(token);
+        return print(&(serde_json::to_string_pretty(&v)? + "\n"));
+    }
+    print(&token_created_text(&info, &token))
+}
+
+/// A new token as text: its id, tenant, role and creation time (ISO 8601 UTC), then the secret
+/// on a line of its own with the warning that it is not shown again (only its hash is stored).
+pub fn token_created_text(info: &TokenInfo, token: &str) -> String {
+    let created = crate::ledger_view::time(aidf_ledger::Timestamp(info.created_at));
+    format!(
+        "token created\n\
+         id       {}\n\
+         tenant   {}\n\
+         role     {}\n\
+         created  {created}\n\
+         \n\
+         secret (shown once):\n\
+         \n    {token}\n\n\
+         Store it now: it will not be shown again (aidf keeps only its hash). \
+         Lost, revoke it (aidf token revoke {}) and create another.\n",
+        info.id, info.tenant, info.role, info.id
+    )
 }
 
 /// Lists tokens (ids, tenants, roles, times; never the tokens).

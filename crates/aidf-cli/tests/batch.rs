@@ -576,20 +576,69 @@ fn simulate_writes_series_and_charts_and_rejects_bad_scenarios() {
     }
     let png = std::fs::read(out.join("burn-down.png")).expect("png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let err = simulate_refused(
+        &dir,
+        "[[country]]\ncode = \"MY\"\nstart_h100e = 100\ngrowth = 5\n",
+    );
+    assert!(err.contains("bad.toml:8:"), "{err}");
+    assert!(err.contains("growth"), "{err}");
+}
+
+/// `aidf simulate` on a scenario (four quarters of `ai-diffusion-2025`, then `countries`) written
+/// to `dir/bad.toml`: asserts exit 2 and one line, returns it.
+fn simulate_refused(dir: &std::path::Path, countries: &str) -> String {
     let bad = dir.join("bad.toml");
-    std::fs::write(
-        &bad,
-        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n\
-         [[country]]\ncode = \"MY\"\nstart_h100e = 100\ngrowth = 5\n",
-    )
-    .expect("write");
+    let head =
+        "name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\nregimes = [\"ai-diffusion-2025\"]\n";
+    std::fs::write(&bad, format!("{head}{countries}")).expect("write");
     let o = aidf(&["simulate", s(&bad), "--out", s(&dir.join("x"))])
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.toml:8:"), "{err}");
-    assert!(err.contains("growth"), "{err}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
+
+/// Issue 15 item 4: the 2024 slowdown example reports, per country with a lag or a denial share,
+/// what was licensed, denied and left pending, and writes `licensing.csv` and the licenses chart;
+/// a bad share is one line naming the field and the value, exit 2.
+#[test]
+fn simulate_reports_the_licensing_lag_and_refuses_a_bad_share() {
+    let dir = tmp("sim-lag");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scenario-2024-slowdown.toml"
+    );
+    let out = dir.join("out");
+    let text = run_ok(&["simulate", scenario, "--out", s(&out)]);
+    for cc in ["AE", "SA", "QA", "IN"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("licensing {cc} ")))
+            .unwrap_or_else(|| panic!("no licensing line for {cc}: {text}"));
+        assert!(
+            line.contains("pending at horizon") && line.contains("mean delay"),
+            "{line}"
+        );
+    }
+    for f in ["licensing.csv", "licenses.svg", "licenses.png"] {
+        let meta = std::fs::metadata(out.join(f)).unwrap_or_else(|_| panic!("{f} written"));
+        assert!(meta.len() > 0, "{f} is empty");
+    }
+    let mut csv = csv::Reader::from_path(out.join("licensing.csv")).expect("csv");
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 4);
+    let err = simulate_refused(
+        &dir,
+        "[[country]]\ncode = \"AE\"\nstart_h100e = 100\ndenial_share = \"1.5\"\n",
+    );
+    assert!(
+        err.contains(
+            "bad.toml:8:16: field `country[0].denial_share`: \"1.5\" is not between 0 and 1"
+        ),
+        "{err}"
+    );
 }
 
 /// Issue 16: `aidf batch in.csv -o in.csv` truncated its own input (CSV: to 0 bytes, then an

@@ -41,6 +41,30 @@ fn bad(out: &Output, want: &str) {
 }
 
 #[test]
+fn show_prints_the_regime_as_text_and_its_stored_values_with_json() {
+    let out = aidf(&["regimes", "show", "ai-diffusion-2025"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    // Issue 16: text by default (whole numbers grouped), the stored values with `--json`.
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&shown).is_err(),
+        "{shown}"
+    );
+    insta::assert_snapshot!("show_ai_diffusion_2025", shown);
+    let v = json_ok(&aidf(
+        &["regimes", "show", "ai-diffusion-2025", "--json"],
+        None,
+    ));
+    let h100 = v["spec"]["h100_tpp"].as_u64().expect("h100_tpp");
+    let grouped = aidf_core::explain::thousands(u128::from(h100));
+    assert!(shown.contains(&format!("h100_tpp: {grouped}\n")), "{shown}");
+    assert!(
+        shown.contains(v["digest"].as_str().expect("digest")),
+        "{shown}"
+    );
+}
+
+#[test]
 fn diff_ac_2023_against_ai_diffusion_2025() {
     let out = aidf(&["regimes", "diff", "ac-2023", "ai-diffusion-2025"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -121,7 +145,7 @@ fn list_and_show_name_lineage_and_periods() {
             "h200-2026"
         ]
     );
-    let v = json_ok(&aidf(&["regimes", "show", "h20-2025"], None));
+    let v = json_ok(&aidf(&["regimes", "show", "h20-2025", "--json"], None));
     assert_eq!(v["extends"], "foundry-2025");
     assert_eq!(v["as_written"][0]["from"], "2025-04-09");
     assert_eq!(v["as_written"][0]["until"], "2025-05-15");

@@ -53,6 +53,13 @@ fn token(db: &str, tenant: &str, role: &str) -> String {
 
 /// `aidf token create`, with `AIDF_AUDIT_KEY_FILE` set when `key` is given.
 fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> String {
+    let out = token_create(db, tenant, role, &["--json"], key);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("token json");
+    v["token"].as_str().expect("token").to_string()
+}
+
+/// The standard output of a successful `aidf token create … EXTRA`.
+fn token_create(db: &str, tenant: &str, role: &str, extra: &[&str], key: Option<&str>) -> Vec<u8> {
     let mut cmd = aidf();
     if let Some(k) = key {
         cmd.env("AIDF_AUDIT_KEY_FILE", k);
@@ -61,6 +68,7 @@ fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> Stri
         .args([
             "token", "create", "--db", db, "--tenant", tenant, "--role", role,
         ])
+        .args(extra)
         .output()
         .expect("token create");
     assert!(
@@ -68,10 +76,7 @@ fn token_with_key(db: &str, tenant: &str, role: &str, key: Option<&str>) -> Stri
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
+    out.stdout
 }
 
 struct Resp {
@@ -884,4 +889,61 @@ fn tokens_are_listed_and_revoked_per_tenant() {
         "{anonymous:?}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 16: `aidf token create` prints text (id, tenant, role, ISO 8601 UTC creation time, the
+/// secret once with a warning) and, with `--json`, the stored values and the secret.
+#[test]
+fn token_create_prints_text_with_the_secret_once_and_json_on_request() {
+    let dir = tmpdir("token-text");
+    let db = dir.join("aidf.db");
+    let db = db.to_str().expect("utf8");
+    let text = String::from_utf8(token_create(db, "acme", "viewer", &[], None)).expect("utf8");
+    let field = |name: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no `{name}` in {text}"))
+            .trim()
+            .to_string()
+    };
+    let (id, created) = (field("id "), field("created "));
+    assert!(id.starts_with("tok_"), "{id}");
+    let parsed = chrono::DateTime::parse_from_rfc3339(&created).expect("ISO 8601 time");
+    assert!(
+        created.ends_with('Z') && parsed.offset().local_minus_utc() == 0,
+        "{created}"
+    );
+    // The secret is on its own indented line after the heading.
+    let secret = text
+        .lines()
+        .skip_while(|l| !l.starts_with("secret (shown once):"))
+        .find_map(|l| l.strip_prefix("    "))
+        .expect("secret line")
+        .to_string();
+    assert!(secret.len() >= 32 && !secret.contains(' '), "{secret}");
+    let redacted = text
+        .replace(&secret, "[secret]")
+        .replace(&id, "[id]")
+        .replace(&created, "[created]");
+    insta::assert_snapshot!("token_create_text", redacted);
+    // It is the token: the server names its tenant and role.
+    let srv = start(db, &[]);
+    let me = call(&srv.base, "GET", "/v1/whoami", Some(&secret), None, &[]);
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["tenant"], "acme", "{:?}", me.body);
+    drop(srv);
+
+    let out = token_create(db, "acme", "officer", &["--json"], None);
+    let v: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(
+        (v["tenant"].as_str(), v["role"].as_str()),
+        (Some("acme"), Some("officer"))
+    );
+    assert!(v["created_at"].is_i64(), "stored epoch milliseconds: {v}");
+    assert!(
+        v["id"].as_str().is_some_and(|i| i.starts_with("tok_")),
+        "{v}"
+    );
+    assert_ne!(v["token"].as_str(), Some(secret.as_str()));
+    assert!(v["token"].as_str().is_some_and(|t| t.len() >= 32), "{v}");
 }

@@ -148,14 +148,12 @@ fn whoami_names_the_tokens_tenant_and_role() {
     let db = tmpdb("tok");
     let out = Command::new(env!("CARGO_BIN_EXE_aidf"))
         .args([
-            "token", "create", "--db", &db, "--tenant", "acme", "--role", "officer",
+            "token", "create", "--json", "--db", &db, "--tenant", "acme", "--role", "officer",
         ])
         .output()
         .expect("token create");
-    let token = String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string();
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("token json");
+    let token = created["token"].as_str().expect("token").to_string();
     let srv = start(&db, &[]);
     // The page itself needs no token; the API does.
     assert_eq!(get(&srv.base, "/", None).0, 200);
