@@ -1,8 +1,11 @@
-//! Issue 15's "done means", end to end through the CLI on SQLite and PostgreSQL: an application
-//! for 45,000 H100 to the UAE holds the allocation (under the issuance reading of the [U] switch,
-//! set in a copy of the policy), a second one is determined with presumption of denial naming the
-//! first, the first is approved with a condition, and a shipment under the license draws it. An
-//! illegal transition and an unusable license exit 2 naming both states.
+//! Issue 15's "done means", end to end through the CLI on SQLite and PostgreSQL: with the UAE's
+//! government-to-government arrangement recorded (its 790,000,000 TPP allocation doubled), an
+//! application for 50,000 H100 (791,600,000 TPP) holds the allocation (under the issuance reading
+//! of the [U] switch, set in a copy of the policy), a second one for as many is determined with
+//! presumption of denial naming the first (1,583,200,000 > 1,580,000,000), the first is approved
+//! with a condition, a shipment under the license draws it, the register lists it, its record is
+//! filed as a PDF and the VEU report is produced. An illegal transition exits 2 naming both
+//! states, and a revoked license is named in the refusal.
 
 mod support;
 
@@ -81,19 +84,20 @@ impl Cli {
 
 fn application(id: &str) -> String {
     format!(
-        r#"{{"id":"{id}","date":"2025-06-02","destination":"AE","consignee":{{"name":"Gulf Compute LLC","hq":"AE","parent_hq":"AE","veu":null}},"items":[{{"chip":"NVIDIA H100 SXM","quantity":45000}}],"value_usd":"1125000000.00","end_use":"deployment","applicant":{{"name":"Acme Exports Inc","country":"US"}},"end_users":[{{"name":"Gulf Compute LLC","country":"AE"}}]}}"#
+        r#"{{"id":"{id}","date":"2025-06-02","destination":"AE","consignee":{{"name":"Gulf Compute LLC","hq":"AE","parent_hq":"AE","veu":null}},"items":[{{"chip":"NVIDIA H100 SXM","quantity":50000}}],"value_usd":"1250000000.00","end_use":"deployment","applicant":{{"name":"Acme Exports Inc","country":"US"}},"end_users":[{{"name":"Gulf Compute LLC","country":"AE"}}]}}"#
     )
 }
 
 fn done_means(cli: &Cli) {
     let a1 = cli.file("app1.json", &application("APP-1"));
     let a2 = cli.file("app2.json", &application("APP-2"));
+    cli.json(&["g2g", "add", "AE", "--date", "2025-01-15", "--json"]);
     let v = cli.json(&["application", "submit", &a1, "--json"]);
     assert_eq!(v["application"]["state"], "submitted");
     assert_eq!(v["application"]["review_policy"], "approval");
-    assert_eq!(v["application"]["allocation"]["held_tpp"], 712_440_000u64);
+    assert_eq!(v["application"]["allocation"]["held_tpp"], 791_600_000u64);
     let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027", "--json"]);
-    assert_eq!(bal["balance"]["pending"], 712_440_000u64, "{bal}");
+    assert_eq!(bal["balance"]["pending"], 791_600_000u64, "{bal}");
 
     let v = cli.json(&["application", "submit", &a2, "--json"]);
     assert_eq!(v["application"]["review_policy"], "denial");
@@ -130,8 +134,9 @@ fn done_means(cli: &Cli) {
             bal["balance"]["posted"].clone(),
             bal["balance"]["pending"].clone()
         ),
-        (712_440_000u64.into(), 0.into())
+        (791_600_000u64.into(), 0.into())
     );
+    filed(cli);
 
     // Illegal transition: exit 2, both states named.
     let out = cli.run(&[
@@ -171,6 +176,42 @@ fn done_means(cli: &Cli) {
         text.contains("days to decision:") && text.contains("approval rate"),
         "{text}"
     );
+}
+
+/// The register lists the shipment, its record is filed as a PDF, and the VEU report of the
+/// half-year is produced with its due date.
+fn filed(cli: &Cli) {
+    let list = cli.json(&["shipments", "list", "--country", "AE", "--json"]);
+    assert_eq!(list["items"][0]["shipment_id"], "s-1", "{list}");
+    assert_eq!(list["items"][0]["license_id"], "L-1", "{list}");
+    assert_eq!(list["items"][0]["status"], "authorized", "{list}");
+    let pdf = cli.dir.join("s-1.pdf");
+    let pdf_path = pdf.to_str().expect("utf8");
+    let out = cli.run(&["record", "s-1", "--format", "pdf", "-o", pdf_path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).expect("pdf");
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let report = cli.json(&[
+        "report",
+        "veu-semiannual",
+        "--period",
+        "2025-H1",
+        "--format",
+        "json",
+    ]);
+    // Due 15 July for January to June; the licensed shipment is under no VEU, so no rows.
+    assert_eq!(report["due"], "2025-07-15", "{report}");
+    assert!(
+        report["period"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("2025-H1")),
+        "{report}"
+    );
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(0), "{report}");
 }
 
 #[test]

@@ -68,8 +68,8 @@ impl Api {
 fn application(id: &str) -> String {
     json!({"id": id, "date": "2025-06-02", "destination": "AE",
         "consignee": {"name": "Gulf Compute LLC", "hq": "AE", "parent_hq": "AE", "veu": null},
-        "items": [{"chip": "NVIDIA H100 SXM", "quantity": 45000}],
-        "value_usd": "1125000000.00", "end_use": "deployment"})
+        "items": [{"chip": "NVIDIA H100 SXM", "quantity": 50000}],
+        "value_usd": "1250000000.00", "end_use": "deployment"})
     .to_string()
 }
 
@@ -79,13 +79,26 @@ async fn applications_over_http() {
     let a = api.token("acme", "officer");
     let b = api.token("other", "officer");
     let viewer = api.token("acme", "viewer");
+    // The UAE's government-to-government arrangement (global data) doubles its 790,000,000 TPP
+    // allocation: 50,000 H100 (791,600,000 TPP) fit it, and a second 50,000 pass it.
+    let global = api.token("ops", "global_admin");
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/g2g",
+            &global,
+            r#"{"country":"AE","date":"2025-01-15"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 
     let (s, v) = api
         .call("POST", "/v1/applications", &a, &application("APP-1"))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["application"]["id"], "APP-1");
-    assert_eq!(v["application"]["allocation"]["held_tpp"], 712_440_000u64);
+    assert_eq!(v["application"]["review_policy"], "approval", "{v}");
+    assert_eq!(v["application"]["allocation"]["held_tpp"], 791_600_000u64);
     let (s, v) = api
         .call("POST", "/v1/applications", &a, &application("APP-2"))
         .await;
