@@ -1,18 +1,20 @@
 //! `aidf report NAME` (issue 15, item 7): reports to BIS from the ledger. The reports are built by
-//! `aidf_service::reports`; this module parses the period and renders text, CSV or JSON.
+//! `aidf_service::reports`; this module parses the period and renders text, CSV, JSON or PDF (the
+//! compliance record's layout, `aidf_record::report_pdf`, written to `-o FILE`).
 
 use std::path::PathBuf;
 
+use aidf_core::DeterminationInput;
 use aidf_core::Policy;
 use aidf_core::explain::thousands;
 use aidf_service::application::Actor;
 use aidf_service::reports::{self, Report};
 use aidf_service::reports_due::{self, DueReport};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::ValueEnum;
 
-use crate::cmd::{PostureArg, print};
+use crate::cmd::{PostureArg, print, read_input};
 use crate::ledger_cmd::{LOCAL_TENANT, db_arg, must_exist, open};
 
 /// The reports.
@@ -29,6 +31,10 @@ pub enum ReportName {
     LppCertifications,
     /// The reports due as of a date (`--as-of DATE`, default today), with status and reason.
     Due,
+    /// The content of a License Exception NAC notification (`--shipment ID` recorded, or
+    /// `--input FILE` prospective; `--as-of` is the notification date).
+    #[value(alias = "nac_notification")]
+    NacNotification,
 }
 
 /// Output formats.
@@ -40,6 +46,8 @@ pub enum ReportFormat {
     Csv,
     /// JSON: the report with its period, due date, citation, regime and notes.
     Json,
+    /// PDF (needs `-o FILE`): title, tenant, period, due date, provenance, notes and rows.
+    Pdf,
 }
 
 /// `aidf report …`
@@ -51,9 +59,19 @@ pub struct ReportArgs {
     /// The period: `YYYY-H1`/`YYYY-H2` for the VEU report, `YYYY` for LPP.
     #[arg(long)]
     period: Option<String>,
-    /// The AIA report counts shipments dated up to this date (default: today).
+    /// The AIA report counts shipments dated up to this date; the NAC notification is sent on
+    /// it (default: today).
     #[arg(long)]
     as_of: Option<NaiveDate>,
+    /// NAC notification: a recorded shipment's id.
+    #[arg(long)]
+    shipment: Option<String>,
+    /// NAC notification: a prospective shipment, as the JSON input of `aidf check` (`-` for stdin).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The file to write (required for `--format pdf`).
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, ignore_case = true, default_value = "text")]
     format: ReportFormat,
@@ -83,11 +101,21 @@ pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
         ReportName::AiaCertifications => reports::ReportName::AiaCertifications,
         ReportName::LppCertifications => reports::ReportName::LppCertifications,
         ReportName::Due => return due(policy, &mut ledger, &args, format),
+        ReportName::NacNotification => reports::ReportName::NacNotification,
+    };
+    if matches!(format, ReportFormat::Pdf) && args.output.is_none() {
+        anyhow::bail!("option `-o`: `--format pdf` writes a file; give -o FILE");
+    }
+    let input = match &args.input {
+        Some(file) => Some(DeterminationInput::from_json(&read_input(file)?)?),
+        None => None,
     };
     let req = reports::ReportRequest {
         name,
         period: args.period.as_deref(),
         as_of: args.as_of,
+        shipment: args.shipment.as_deref(),
+        input: input.as_ref(),
         posture: crate::config::posture(args.posture).into(),
         today: chrono::Utc::now().date_naive(),
     };
@@ -96,12 +124,21 @@ pub fn run(policy: &Policy, args: ReportArgs) -> Result<()> {
             reports::ReportError::Input { field, message } => {
                 anyhow::anyhow!("option `--{field}`: {message}")
             }
+            e @ reports::ReportError::ShipmentNotFound(_) => {
+                anyhow::anyhow!("option `--shipment`: {e}")
+            }
             other => other.into(),
         })?;
-    match format {
-        ReportFormat::Json => print(&(serde_json::to_string_pretty(&report)? + "\n")),
-        ReportFormat::Csv => csv_out(&report),
-        ReportFormat::Text => print(&text(&report)),
+    let bytes = match format {
+        ReportFormat::Json => (serde_json::to_string_pretty(&report)? + "\n").into_bytes(),
+        ReportFormat::Csv => csv_bytes(&report)?,
+        ReportFormat::Text => text(&report).into_bytes(),
+        ReportFormat::Pdf => aidf_record::report_pdf(&report)?,
+    };
+    match &args.output {
+        Some(file) => std::fs::write(file, bytes)
+            .with_context(|| format!("option `-o`: cannot write `{}`", file.display())),
+        None => print(&String::from_utf8_lossy(&bytes)),
     }
 }
 
@@ -135,6 +172,11 @@ fn due(
             Ok(())
         }
         ReportFormat::Text => print(&due_text(&due, as_of)),
+        ReportFormat::Pdf => {
+            anyhow::bail!(
+                "option `--format`: `pdf` is not available for `due`; use text, csv or json"
+            )
+        }
     }
 }
 
@@ -167,19 +209,18 @@ pub fn due_text(due: &[DueReport], as_of: NaiveDate) -> String {
     out
 }
 
-fn csv_out(r: &Report) -> Result<()> {
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+fn csv_bytes(r: &Report) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&r.columns)?;
     for row in &r.rows {
         w.write_record(row)?;
     }
-    w.flush()?;
-    Ok(())
+    w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))
 }
 
 /// The report for a person: its heading, then the table with grouped numbers.
 pub fn text(r: &Report) -> String {
-    let mut out = format!("{} — {}\n", r.title, r.period);
+    let mut out = format!("{} — {}\ntenant: {}\n", r.title, r.period, r.tenant);
     if let Some(due) = &r.due {
         out.push_str(&format!("due: {due}\n"));
     }

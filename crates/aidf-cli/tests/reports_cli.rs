@@ -23,6 +23,19 @@ fn ok(db: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Each command exits 2 with one line on stderr that says what it should.
+fn refuses(db: &Path, cases: &[(&[&str], &str)]) {
+    for (args, says) in cases {
+        let out = aidf(db, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            err.contains(says) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
 fn ship(dir: &Path, db: &Path, id: &str, body: &str) {
     let file = dir.join(format!("{id}.json"));
     std::fs::write(&file, body).expect("input");
@@ -158,29 +171,24 @@ fn veu_aia_and_lpp_reports_come_from_the_ledger() {
     );
     assert_eq!(none.lines().count(), 1, "{none}");
 
-    for (args, says) in [
-        (
-            &["report", "veu-semiannual", "--period", "2025-H3"][..],
-            "option `--period`: `2025-H3`: the half year is one of H1, H2",
-        ),
-        (
-            &["report", "veu-semiannual", "--period", "2025"][..],
-            "option `--period`",
-        ),
-        (&["report", "lpp-certifications"][..], "option `--period`"),
-        (
-            &["report", "lpp-certifications", "--period", "next"][..],
-            "`next` does not start with a year",
-        ),
-    ] {
-        let out = aidf(&db, args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            err.contains(says) && err.trim().lines().count() == 1,
-            "{args:?}: {err}"
-        );
-    }
+    refuses(
+        &db,
+        &[
+            (
+                &["report", "veu-semiannual", "--period", "2025-H3"][..],
+                "option `--period`: `2025-H3`: the half year is one of H1, H2",
+            ),
+            (
+                &["report", "veu-semiannual", "--period", "2025"][..],
+                "option `--period`",
+            ),
+            (&["report", "lpp-certifications"][..], "option `--period`"),
+            (
+                &["report", "lpp-certifications", "--period", "next"][..],
+                "`next` does not start with a year",
+            ),
+        ],
+    );
 
     // What is due on 2025-08-01: the AIA consignee past the trigger (due when it was reached),
     // the VEU report of 2025-H1 (15 July, passed) and of 2025-H2 (15 January 2026).
@@ -225,5 +233,122 @@ fn veu_aia_and_lpp_reports_come_from_the_ledger() {
     let bad = aidf(&db, &["report", "due", "--as-of", "2025-02-30"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--as-of"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The NAC notification's content for a recorded shipment and for a prospective one (an input
+/// file, nothing recorded): the same fields, the regime's 25-day waiting period counted from the
+/// notification date, every field cited; any report as a PDF.
+#[test]
+fn nac_notification_and_pdf_reports() {
+    let dir = std::env::temp_dir().join(format!("aidf-nac-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("l.db");
+    let body = r#"{"date":"2025-06-01","destination":"CN","consignee":{"name":"Shenzhen Gaming Ltd","hq":"CN"},"item":{"chip":"nvidia-rtx-4090"},"quantity":100}"#;
+    ship(&dir, &db, "n1", body);
+    let input = dir.join("n1.json");
+    let recorded: serde_json::Value = serde_json::from_str(&ok(
+        &db,
+        &[
+            "report",
+            "nac-notification",
+            "--shipment",
+            "n1",
+            "--as-of",
+            "2025-05-01",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    let prospective: serde_json::Value = serde_json::from_str(&ok(
+        &db,
+        &[
+            "report",
+            "nac-notification",
+            "--input",
+            input.to_str().expect("utf8"),
+            "--as-of",
+            "2025-05-01",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(
+        recorded["rows"], prospective["rows"],
+        "same content either way"
+    );
+    assert_eq!(recorded["due"], "2025-05-07", "{recorded}");
+    assert_eq!(recorded["citation"], "15 CFR 740.8(a)");
+    let field = |label: &str| -> Vec<String> {
+        let rows = recorded["rows"].as_array().expect("rows");
+        let row = rows
+            .iter()
+            .find(|r| r[0].as_str().is_some_and(|l| l.starts_with(label)))
+            .unwrap_or_else(|| panic!("no row {label}: {recorded}"));
+        row.as_array()
+            .expect("row")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(field("Earliest ship date")[1], "2025-05-26");
+    assert_eq!(field("Waiting period")[1], "25");
+    assert_eq!(field("Total processing performance")[1], "5285");
+    assert_eq!(field("Quantity")[1], "100");
+    assert_eq!(field("Total TPP")[1], "528500");
+    assert_eq!(
+        field("Destination")[3],
+        "U",
+        "unconfirmed fields are tagged"
+    );
+    let notes = recorded["notes"].to_string();
+    assert!(notes.contains("[U] field `destination`"), "{notes}");
+    for row in recorded["rows"].as_array().expect("rows") {
+        assert!(
+            !row[2].as_str().unwrap_or_default().is_empty(),
+            "cited: {row}"
+        );
+    }
+
+    let pdf = dir.join("nac.pdf");
+    ok(
+        &db,
+        &[
+            "report",
+            "nac-notification",
+            "--shipment",
+            "n1",
+            "--format",
+            "pdf",
+            "-o",
+            pdf.to_str().expect("utf8"),
+        ],
+    );
+    let bytes = std::fs::read(&pdf).expect("pdf");
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+    refuses(
+        &db,
+        &[
+            (
+                &["report", "nac-notification", "--shipment", "nope"][..],
+                "option `--shipment`: shipment `nope` not found",
+            ),
+            (&["report", "nac-notification"][..], "option `--shipment`"),
+            (
+                &[
+                    "report",
+                    "lpp-certifications",
+                    "--period",
+                    "2025",
+                    "--format",
+                    "pdf",
+                ][..],
+                "option `-o`",
+            ),
+        ],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

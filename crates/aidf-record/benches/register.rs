@@ -1,14 +1,19 @@
-//! The shipment register and the compliance record at scale, on a SQLite ledger:
+//! The shipment register, the compliance record and the reports to BIS at scale, on a SQLite
+//! ledger, or on PostgreSQL with `AIDF_BENCH_PG=1` (a fresh schema of `AIDF_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, dropped after the run):
 //!
 //! * a filtered page of 100 (`shipments_page` through `list_shipments`) with
 //!   `AIDF_REGISTER_SHIPMENTS` shipments recorded (default 1,000,000; target p99 < 20 ms),
 //!   following the cursor up to 10 pages deep, for several filters;
-//! * the compliance record of a real shipment rendered as PDF (target p99 < 200 ms).
+//! * the compliance record of a real shipment rendered as PDF (target p99 < 200 ms);
+//! * `aidf report`'s service call (`reports::build`) over the year 2025 of those shipments: the
+//!   VEU report of both halves (target < 5 s for the year), and the LPP report of the year.
 //!
 //! Shipment rows carry the body of a real `ship` answer (about 3.5 KB) with the destination,
-//! consignee, status and business date varied; 90 % belong to one tenant. Filled in group
-//! commits of 5,000. `cargo bench -p aidf-record --bench register`
-//! (`AIDF_REGISTER_SHIPMENTS=100000` for a quicker run).
+//! consignee, status, business date and (every other row) a UVEU authorization varied; 90 %
+//! belong to one tenant; business dates cover 2025. Filled in group commits of 5,000.
+//! `cargo bench -p aidf-record --bench register` (`AIDF_REGISTER_SHIPMENTS=100000` for a quicker
+//! run).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +21,7 @@ use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::{Ledger, LedgerStore, NewShipment, ShipmentQuery, ShipmentStatus, Timestamp};
 use aidf_record::{Format, render};
 use aidf_service::register::{compliance_record, list_shipments};
+use aidf_service::reports::{self, ReportName, ReportRequest};
 use aidf_service::{ShipConfig, ShipRequest, ship};
 
 const NOW: Timestamp = Timestamp(1_748_865_600_000);
@@ -49,6 +55,10 @@ fn row(template: &serde_json::Value, i: u64) -> NewShipment {
     body["determination"]["destination"] = country.into();
     body["input"]["destination"] = country.into();
     body["input"]["consignee"]["name"] = name.into();
+    if i.is_multiple_of(2) {
+        body["determination"]["authorization"] = "UVEU".into();
+        body["input"]["consignee"]["veu"] = serde_json::json!({"kind": "uveu", "id": "V-1"});
+    }
     let refused = i % 10 == 3;
     NewShipment {
         shipment_id: format!("b-{i:08}"),
@@ -117,16 +127,77 @@ fn pages(l: &mut Ledger, name: &str, base: &ShipmentQuery, rounds: usize) {
     println!("page of 100, {name}: p50 {p50:?}, p99 {p99:?}, max {max:?} ({n} pages)");
 }
 
+/// `reports::build` for the year 2025: the VEU report of both halves, then the LPP report.
+fn year_of_reports(l: &mut Ledger, rounds: usize) {
+    let policy = Policy::embedded().expect("policy");
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 20).expect("date");
+    let build = |l: &mut Ledger, name: ReportName, period: &str| {
+        let req = ReportRequest {
+            name,
+            period: Some(period),
+            as_of: None,
+            shipment: None,
+            input: None,
+            posture: aidf_core::Posture::default(),
+            today,
+        };
+        reports::build(l, &policy, "acme", &req).expect("report")
+    };
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        rows = build(l, ReportName::VeuSemiannual, "2025-H1").rows.len()
+            + build(l, ReportName::VeuSemiannual, "2025-H2").rows.len();
+        times.push(t.elapsed());
+    }
+    let (p50, _, max) = percentiles(times);
+    println!("VEU report of 2025 (H1 + H2, {rows} rows): p50 {p50:?}, max {max:?} ({rounds} runs)");
+    let t = Instant::now();
+    let lpp = build(l, ReportName::LppCertifications, "2025");
+    println!(
+        "LPP report of 2025 ({} rows): {:?}",
+        lpp.rows.len(),
+        t.elapsed()
+    );
+}
+
+/// A fresh SQLite file, or a fresh PostgreSQL schema with `AIDF_BENCH_PG` (and its cleanup).
+fn open_ledger() -> (Ledger, Box<dyn FnOnce()>, &'static str) {
+    if std::env::var_os("AIDF_BENCH_PG").is_some() {
+        let base = std::env::var("AIDF_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("aidf_bench_register_{}", std::process::id());
+        let drop_sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("postgres");
+        admin
+            .batch_execute(&format!("{drop_sql}; CREATE SCHEMA {schema}"))
+            .expect("schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let l = Ledger::open(&url).expect("open pg");
+        let cleanup = move || {
+            let _ = admin.batch_execute(&drop_sql);
+        };
+        return (l, Box::new(cleanup), "PostgreSQL");
+    }
+    let dir = std::env::temp_dir().join(format!("aidf-bench-register-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let db = dir.join("l.db");
+    let l = Ledger::open(db.to_str().expect("utf8")).expect("open");
+    let cleanup = move || {
+        let _ = std::fs::remove_dir_all(&dir);
+    };
+    (l, Box::new(cleanup), "SQLite")
+}
+
 fn main() {
     let n: u64 = std::env::var("AIDF_REGISTER_SHIPMENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = std::env::temp_dir().join(format!("aidf-bench-register-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let db = dir.join("l.db");
-    let mut l = Ledger::open(db.to_str().expect("utf8")).expect("open");
+    let (mut l, cleanup, backend) = open_ledger();
     let template = real_shipment(&mut l);
     fill(&mut l, &template, n);
     let q = |f: &dyn Fn(&mut ShipmentQuery)| {
@@ -137,7 +208,7 @@ fn main() {
         f(&mut q);
         q
     };
-    println!("{n} shipments (+1 real) in a SQLite register");
+    println!("{n} shipments (+1 real) in a {backend} register");
     pages(&mut l, "no filter", &q(&|_| {}), 20);
     pages(
         &mut l,
@@ -177,6 +248,7 @@ fn main() {
     }
     let (p50, p99, max) = percentiles(times);
     println!("compliance record as PDF: p50 {p50:?}, p99 {p99:?}, max {max:?} (50 runs)");
+    year_of_reports(&mut l, 3);
     drop(l);
-    let _ = std::fs::remove_dir_all(&dir);
+    cleanup();
 }

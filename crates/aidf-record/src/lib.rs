@@ -2,6 +2,8 @@
 //! `aidf_service::register::compliance_record`) rendered as JSON, a self-contained HTML page with
 //! a print stylesheet, or a PDF (built with `krilla`, the DejaVu Sans font embedded and subset).
 //! The CLI (`aidf record`) and the server (`GET /v1/shipments/{id}/record`) both call [`render`].
+//! Reports to BIS (`aidf report NAME --format pdf`, `GET /v1/reports/{name}?format=pdf`) use the
+//! same PDF layout ([`report_pdf`]).
 //!
 //! HTML and PDF are laid out from one list of sections ([`sections`]), so they say the same
 //! things. Names keep their script: HTML carries the text as given (UTF-8); the PDF draws what
@@ -17,9 +19,11 @@ use aidf_service::register::ComplianceRecord;
 mod html;
 mod model;
 mod pdf;
+mod report;
 
 pub use model::{Row, Section, sections};
 pub use pdf::{FONT_NAME, font_covers};
+pub use report::{report_pdf, report_sections};
 
 /// A rendering of a compliance record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -183,39 +183,33 @@ impl Layout {
     }
 }
 
-fn all_text(r: &ComplianceRecord) -> impl Iterator<Item = String> {
-    sections(r)
-        .into_iter()
-        .flat_map(|s| s.rows)
-        .flat_map(|row| [row.label, row.value].into_iter().chain(row.cite))
+fn section_text(sections: &[Section]) -> impl Iterator<Item = &str> {
+    sections.iter().flat_map(|s| &s.rows).flat_map(|row| {
+        [row.label.as_str(), row.value.as_str()]
+            .into_iter()
+            .chain(row.cite.as_deref())
+    })
 }
 
-fn layout(r: &ComplianceRecord) -> Layout {
+/// A document: its heading, a note on characters the font lacks (if any), then the sections.
+fn layout(heading: &str, sections: &[Section]) -> Layout {
     let mut l = Layout::new();
-    let s = &r.shipment;
-    l.heading(
-        &format!(
-            "Compliance record — shipment {} ({})",
-            s.shipment_id,
-            s.status.as_str()
-        ),
-        14.0,
-    );
-    let missing: Vec<char> = all_text(r)
-        .flat_map(|t| t.chars().collect::<Vec<_>>())
+    l.heading(heading, 14.0);
+    let missing = section_text(sections)
+        .chain([heading])
+        .flat_map(str::chars)
         .filter(|c| !font_covers(*c))
-        .collect();
-    if !missing.is_empty() {
+        .count();
+    if missing > 0 {
         let note = format!(
-            "Note: the embedded font ({FONT_NAME}) has no glyph for {} character(s) in this \
-             record (e.g. Han script); each is printed as its Unicode code point <U+XXXX>. \
-             The JSON and HTML renderings carry the text as given.",
-            missing.len()
+            "Note: the embedded font ({FONT_NAME}) has no glyph for {missing} character(s) in \
+             this document (e.g. Han script); each is printed as its Unicode code point \
+             <U+XXXX>. The JSON and HTML renderings carry the text as given."
         );
         l.row("Font", &note, None);
     }
-    for sec in sections(r) {
-        l.section(&sec);
+    for sec in sections {
+        l.section(sec);
     }
     l
 }
@@ -262,17 +256,33 @@ fn draw_page(doc: &mut Document, font: &Font, placed: &[Placed]) -> Result<(), R
 
 /// The record as a PDF.
 pub(crate) fn render(r: &ComplianceRecord) -> Result<Vec<u8>, RenderError> {
+    let s = &r.shipment;
+    let heading = format!(
+        "Compliance record — shipment {} ({})",
+        s.shipment_id,
+        s.status.as_str()
+    );
+    let title = format!("Compliance record {}", s.shipment_id);
+    document(&title, &heading, &sections(r))
+}
+
+/// Any titled list of sections as a PDF (A4, one column of labelled rows): the layout the
+/// compliance records and the reports to BIS share.
+pub(crate) fn document(
+    title: &str,
+    heading: &str,
+    sections: &[Section],
+) -> Result<Vec<u8>, RenderError> {
     let font = Font::new(FONT_BYTES.into(), 0)
         .ok_or_else(|| RenderError::Pdf(format!("the embedded font {FONT_NAME} did not load")))?;
     let mut doc = Document::new();
-    let title = format!("Compliance record {}", r.shipment.shipment_id);
     doc.set_metadata(
         Metadata::new()
-            .title(title)
+            .title(title.to_string())
             .language("en".into())
             .creator("aidf".into()),
     );
-    for page in &layout(r).pages {
+    for page in &layout(heading, sections).pages {
         draw_page(&mut doc, &font, page)?;
     }
     doc.finish().map_err(|e| RenderError::Pdf(format!("{e:?}")))

@@ -89,3 +89,61 @@ fn format_names() {
     let e = "docx".parse::<Format>().unwrap_err();
     assert_eq!(e.to_string(), "format `docx`: expected json, html or pdf");
 }
+
+/// A report to BIS as a PDF: the same layout as the record; its sections carry the title's
+/// provenance (tenant, period, due date, regime) and every row.
+#[test]
+fn report_pdf_carries_the_rows_and_provenance() {
+    use aidf_record::{report_pdf, report_sections};
+    use aidf_service::reports::Report;
+    let report = Report {
+        name: "lpp-certifications".into(),
+        tenant: "acme".into(),
+        title: "LPP ultimate-consignee certifications".into(),
+        period: "2025".into(),
+        due: Some("before each shipment".into()),
+        citation: "15 CFR 740.29".into(),
+        regime: Some(("ai-diffusion-2025".into(), "sha256:abc".into())),
+        notes: vec!["[U] single source".into()],
+        columns: ["consignee", "hq", "received_tpp"]
+            .map(String::from)
+            .to_vec(),
+        numeric: vec![2],
+        rows: vec![
+            ["Consignee 1 Sdn Bhd", "MY", "158320"]
+                .map(String::from)
+                .to_vec(),
+            ["华为马来西亚", "MY", "42"].map(String::from).to_vec(),
+        ],
+    };
+    let sections = report_sections(&report);
+    let text: Vec<String> = sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .map(|r| format!("{} | {}", r.label, r.value))
+        .collect();
+    for want in [
+        "Tenant | acme",
+        "Period | 2025",
+        "Due | before each shipment",
+        "Regime | ai-diffusion-2025",
+        "Regime digest | sha256:abc",
+        "Note | [U] single source",
+        "1. Consignee 1 Sdn Bhd | hq: MY; received_tpp: 158320",
+        "2. 华为马来西亚 | hq: MY; received_tpp: 42",
+    ] {
+        assert!(text.iter().any(|t| t == want), "{want} in {text:#?}");
+    }
+    let pdf = report_pdf(&report).expect("pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let empty = Report {
+        rows: Vec::new(),
+        ..report
+    };
+    let rows = report_sections(&empty);
+    assert!(
+        rows.iter()
+            .flat_map(|s| &s.rows)
+            .any(|r| r.value == "nothing to report")
+    );
+}

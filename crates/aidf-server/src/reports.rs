@@ -1,5 +1,6 @@
 //! Reports to BIS over HTTP (issue 15, item 7): `GET /v1/reports/{name}?period=&as_of=&format=`.
-//! The reports are `aidf_service::reports`, for the caller's tenant; JSON or CSV.
+//! The reports are `aidf_service::reports`, for the caller's tenant; JSON, CSV or PDF (the
+//! compliance record's layout, `aidf_record::report_pdf`).
 
 use std::sync::Arc;
 
@@ -20,9 +21,12 @@ use crate::routes::{P, Q, ledger_error};
 pub(crate) struct ReportQuery {
     /// `YYYY` (LPP) or `YYYY-H1`/`YYYY-H2` (VEU).
     period: Option<String>,
-    /// The AIA report counts shipments dated up to this date (YYYY-MM-DD; default today, UTC).
+    /// The AIA report counts shipments dated up to this date; the NAC notification is sent on it
+    /// (YYYY-MM-DD; default today, UTC).
     as_of: Option<String>,
-    /// `json` (default) or `csv`.
+    /// The NAC notification's shipment: an id as `POST /v1/shipments` answered it.
+    shipment: Option<String>,
+    /// `json` (default), `csv` or `pdf`.
     format: Option<String>,
 }
 
@@ -31,13 +35,16 @@ fn bad(field: &str, detail: String) -> ApiError {
 }
 
 /// A report to BIS from the ledger, for the caller's tenant: `veu-semiannual`,
-/// `aia-certifications` or `lpp-certifications`, with its period, due date, citation, regime and
-/// unconfirmed readings.
+/// `aia-certifications`, `lpp-certifications` or `nac-notification` (the content of a License
+/// Exception NAC notification for one of the tenant's recorded shipments, `shipment=ID`), with
+/// its period, due date, citation, regime and unconfirmed readings.
 #[utoipa::path(get, path = "/v1/reports/{name}", tag = "ledger", params(
-        ("name" = String, Path, description = "veu-semiannual, aia-certifications or lpp-certifications"),
+        ("name" = String, Path, description = "veu-semiannual, aia-certifications, lpp-certifications or nac-notification"),
         ReportQuery),
-    responses((status = 200, description = "The report (JSON), or its table (CSV)",
-        content((Object = "application/json"), (String = "text/csv")))),
+    responses((status = 200, description = "The report (JSON), its table (CSV) or the report as a PDF",
+        content((Object = "application/json"), (String = "text/csv"), (Vec<u8> = "application/pdf"))),
+        (status = 400, description = "A parameter is malformed (problem+json naming it)"),
+        (status = 404, description = "No such report (problem+json)")),
     security(("bearer" = [])))]
 pub(crate) async fn report(
     State(state): State<Arc<AppState>>,
@@ -61,13 +68,14 @@ pub(crate) async fn report(
             )
         })?),
     };
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
+    let format = match q.format.as_deref() {
+        None | Some("json") => Out::Json,
+        Some("csv") => Out::Csv,
+        Some("pdf") => Out::Pdf,
         Some(f) => {
             return Err(bad(
                 "format",
-                format!("parameter `format`: `{f}` is not json or csv"),
+                format!("parameter `format`: `{f}` is not json, csv or pdf"),
             ));
         }
     };
@@ -82,6 +90,8 @@ pub(crate) async fn report(
                 name: report,
                 period: q.period.as_deref(),
                 as_of,
+                shipment: q.shipment.as_deref(),
+                input: None,
                 posture,
                 today: chrono::Utc::now().date_naive(),
             };
@@ -89,16 +99,34 @@ pub(crate) async fn report(
                 ReportError::Input { field, message } => {
                     bad(field, format!("parameter `{field}`: {message}"))
                 }
+                ReportError::ShipmentNotFound(id) => ApiError::not_found(
+                    "shipment",
+                    format!("parameter `shipment`: shipment `{id}` not found"),
+                ),
                 ReportError::Ledger(e) => ledger_error(e),
                 other => ApiError::internal(other.to_string()),
             })
         })
         .await?;
-    if csv {
-        let body = to_csv(&out).map_err(|e| ApiError::internal(format!("writing CSV: {e}")))?;
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
+    match format {
+        Out::Json => Ok(axum::Json(out).into_response()),
+        Out::Csv => {
+            let body = to_csv(&out).map_err(|e| ApiError::internal(format!("writing CSV: {e}")))?;
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+        }
+        Out::Pdf => {
+            let body = aidf_record::report_pdf(&out)
+                .map_err(|e| ApiError::internal(format!("writing PDF: {e}")))?;
+            Ok(([(header::CONTENT_TYPE, "application/pdf")], body).into_response())
+        }
     }
-    Ok(axum::Json(out).into_response())
+}
+
+/// The renderings a report is served in.
+enum Out {
+    Json,
+    Csv,
+    Pdf,
 }
 
 fn to_csv(r: &reports::Report) -> Result<Vec<u8>, csv::Error> {

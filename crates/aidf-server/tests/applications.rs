@@ -48,6 +48,21 @@ impl Api {
     }
 
     async fn call(&self, method: &str, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+        let (status, _, bytes) = self.raw(method, path, token, body).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Status, content type and body bytes.
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> (StatusCode, String, Vec<u8>) {
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -57,11 +72,14 @@ impl Api {
             .expect("request");
         let resp = self.app.clone().oneshot(req).await.expect("response");
         let status = resp.status();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        (status, kind, bytes.to_vec())
     }
 }
 
@@ -291,7 +309,8 @@ async fn the_openapi_document_lists_the_new_routes() {
     assert!(decision["409"].is_object() && decision["422"].is_object());
 }
 
-/// Issue 15, item 7: reports to BIS over HTTP, per tenant, as JSON or CSV; bad parameters named.
+/// Issue 15, item 7: reports to BIS over HTTP, per tenant, as JSON, CSV or PDF; the NAC
+/// notification of a recorded shipment, the tenant's only; bad parameters named.
 #[tokio::test]
 async fn reports_over_http_are_the_tenants_own() {
     let api = api("reports");
@@ -322,6 +341,49 @@ async fn reports_over_http_are_the_tenants_own() {
         )
         .await;
     assert_eq!((s, v), (StatusCode::OK, Value::Null), "CSV, not JSON");
+    let (s, kind, pdf) = api
+        .raw(
+            "GET",
+            "/v1/reports/lpp-certifications?period=2025&format=pdf",
+            &a,
+            "",
+        )
+        .await;
+    assert_eq!((s, kind.as_str()), (StatusCode::OK, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    let nac = r#"{"date":"2025-06-01","destination":"CN","consignee":{"name":"Shenzhen Gaming Ltd","hq":"CN"},"item":{"chip":"nvidia-rtx-4090"},"quantity":100}"#;
+    let (s, v) = api.call("POST", "/v1/shipments", &a, nac).await;
+    assert_eq!(
+        (s, v["determination"]["authorization"].as_str()),
+        (StatusCode::OK, Some("NAC")),
+        "{v}"
+    );
+    let id = v["shipment_id"].as_str().expect("id").to_string();
+    let path = format!("/v1/reports/nac-notification?shipment={id}&as_of=2025-05-01");
+    let (s, v) = api.call("GET", &path, &a, "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["tenant"], "acme");
+    assert_eq!(
+        v["due"], "2025-05-07",
+        "25 days before the shipment date: {v}"
+    );
+    let earliest = v["rows"].as_array().and_then(|rows| {
+        rows.iter().find(|r| {
+            r[0].as_str()
+                .is_some_and(|l| l.starts_with("Earliest ship date"))
+        })
+    });
+    assert_eq!(
+        earliest.map(|r| r[1].clone()),
+        Some("2025-05-26".into()),
+        "{v}"
+    );
+    let (s, v) = api.call("GET", &path, &b, "").await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::NOT_FOUND, Some("shipment")),
+        "another tenant's shipment: {v}"
+    );
     for (path, status, field) in [
         (
             "/v1/reports/veu-semiannual?period=2025",
@@ -339,11 +401,21 @@ async fn reports_over_http_are_the_tenants_own() {
             "as_of",
         ),
         (
-            "/v1/reports/aia-certifications?format=pdf",
+            "/v1/reports/aia-certifications?format=xml",
             StatusCode::BAD_REQUEST,
             "format",
         ),
         ("/v1/reports/everything", StatusCode::NOT_FOUND, "name"),
+        (
+            "/v1/reports/nac-notification",
+            StatusCode::BAD_REQUEST,
+            "shipment",
+        ),
+        (
+            "/v1/reports/nac-notification?shipment=acme.none",
+            StatusCode::NOT_FOUND,
+            "shipment",
+        ),
     ] {
         let (s, v) = api.call("GET", path, &a, "").await;
         assert_eq!(

@@ -950,9 +950,6 @@ pub enum Decision {
     To(ApplicationState),
 }
 
-/// The embedded license terms (`policy/licensing.toml`).
-const LICENSING_TOML: &str = include_str!("../../../policy/licensing.toml");
-
 /// The validity of a license whose approval states no expiry: policy data, an unconfirmed
 /// reading ([U]) that the approval's transition reports when it is used.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -966,17 +963,11 @@ pub struct DefaultValidity {
     pub note: String,
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Licensing {
-    default_validity: DefaultValidity,
-}
-
 /// The default license validity from `policy/licensing.toml`.
 pub fn default_validity() -> Result<DefaultValidity, ApplicationError> {
-    toml::from_str::<Licensing>(LICENSING_TOML)
+    crate::licenses::licensing()
         .map(|l| l.default_validity)
-        .map_err(|e| input_error("policy/licensing.toml", e.message().to_string()))
+        .map_err(|e| input_error("policy/licensing.toml", e))
 }
 
 /// Records a transition: checked by the state machine (both states named if refused), dated, by

@@ -8,7 +8,153 @@ use aidf_ledger::{
     LedgerError, LedgerStore, License, LicenseChange, LicenseCondition, LicenseStatus, Timestamp,
 };
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use crate::application::DefaultValidity;
+
+/// The embedded license terms (`policy/licensing.toml`).
+const LICENSING_TOML: &str = include_str!("../../../policy/licensing.toml");
+
+/// The license terms of `policy/licensing.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Licensing {
+    /// The validity of a license approved without a stated expiry.
+    pub default_validity: DefaultValidity,
+    /// 15 CFR 750.11.
+    pub shipping_tolerance: ShippingTolerance,
+}
+
+/// The embedded license terms (parsed once); the error is the TOML parser's message.
+pub fn licensing() -> Result<Licensing, String> {
+    static PARSED: std::sync::OnceLock<Result<Licensing, String>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| toml::from_str(LICENSING_TOML).map_err(|e| e.message().to_string()))
+        .clone()
+}
+
+/// What a refusal for want of units on a license says about the tolerance: none on the quantity
+/// approved (15 CFR 750.11(a)), unless the policy data gives one.
+pub fn quantity_tolerance_note() -> Option<String> {
+    let t = licensing().ok()?.shipping_tolerance;
+    (!t.quantity_tolerance).then(|| {
+        format!(
+            "{}(a) gives no shipping tolerance on the quantity approved",
+            t.citation
+        )
+    })
+}
+
+/// The shipping tolerance of 15 CFR 750.11, as policy data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingTolerance {
+    /// Citation.
+    pub citation: String,
+    /// `P` when read in the regulation's text.
+    pub confidence: String,
+    /// Percent by which the value of all shipments under a license may exceed its value.
+    #[serde(deserialize_with = "exact_decimal")]
+    pub value_percent: Decimal,
+    /// Whether any tolerance applies to the quantity approved.
+    pub quantity_tolerance: bool,
+    /// When another tolerance applies instead.
+    pub exceptions: Vec<String>,
+    /// What the rule says.
+    pub note: String,
+}
+
+/// A decimal written as a string, read exactly.
+fn exact_decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    let text = String::deserialize(d)?;
+    aidf_core::num::parse_decimal_exact(&text)
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not an exact decimal")))
+}
+
+/// Why a shipment's value does not fit a license under the shipping tolerance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToleranceRefusal {
+    /// The full quantity approved has shipped: no tolerance, no further shipment.
+    #[error(
+        "the full quantity approved ({units_cap} units) has shipped; {citation}(a) allows no further shipment under the license"
+    )]
+    QuantityShipped {
+        /// Units approved.
+        units_cap: u64,
+        /// Citation.
+        citation: String,
+    },
+    /// The value shipped would pass the license's value plus the tolerance.
+    #[error(
+        "value: {shipped} USD shipped + {shipment} USD = {total} USD would exceed the license's {licensed} USD plus the {percent} % shipping tolerance of {citation}(b) ({allowed} USD)"
+    )]
+    ValueOver {
+        /// Value already shipped under the license.
+        shipped: Decimal,
+        /// This shipment's value.
+        shipment: Decimal,
+        /// Their sum.
+        total: Decimal,
+        /// The license's value.
+        licensed: Decimal,
+        /// The tolerance applied (percent).
+        percent: Decimal,
+        /// The license's value plus the tolerance.
+        allowed: Decimal,
+        /// Citation.
+        citation: String,
+    },
+    /// A sum or product left the decimal range (names the value).
+    #[error("field `{field}`: the value is too large to compute exactly")]
+    Overflow {
+        /// `value_usd` (of the license or the shipments).
+        field: &'static str,
+    },
+}
+
+/// A shipment's value under a license, against 15 CFR 750.11: refused once the license's full
+/// quantity has shipped, or when the value of every shipment under it would pass the license's
+/// value plus the tolerance (`stipulated`, the license's own percentage, replaces the policy's).
+/// Exact decimal arithmetic; "by up to" is `<=`.
+pub fn check_value_tolerance(
+    t: &ShippingTolerance,
+    licensed: Decimal,
+    shipped: Decimal,
+    shipment: Decimal,
+    units: (u64, u64),
+    stipulated: Option<Decimal>,
+) -> Result<(), ToleranceRefusal> {
+    let (units_shipped, units_cap) = units;
+    if units_shipped >= units_cap {
+        return Err(ToleranceRefusal::QuantityShipped {
+            units_cap,
+            citation: t.citation.clone(),
+        });
+    }
+    let percent = stipulated.unwrap_or(t.value_percent);
+    let overflow = |field| ToleranceRefusal::Overflow { field };
+    let allowed = licensed
+        .checked_mul(percent)
+        .and_then(|p| p.checked_div(Decimal::ONE_HUNDRED))
+        .and_then(|p| p.checked_add(licensed))
+        .ok_or_else(|| overflow("license value_usd"))?;
+    let total = shipped
+        .checked_add(shipment)
+        .ok_or_else(|| overflow("value_usd"))?;
+    if total > allowed {
+        return Err(ToleranceRefusal::ValueOver {
+            shipped,
+            shipment,
+            total,
+            licensed,
+            percent,
+            allowed,
+            citation: t.citation.clone(),
+        });
+    }
+    Ok(())
+}
 
 /// What an amendment changes (absent fields stay).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -205,7 +205,11 @@ pub fn list_shipments(
 }
 
 /// The tenant's shipment `id`; another tenant's is not found.
-fn owned(store: &mut dyn LedgerStore, tenant: &str, id: &str) -> Result<Shipment, RegisterError> {
+pub(crate) fn owned(
+    store: &mut dyn LedgerStore,
+    tenant: &str,
+    id: &str,
+) -> Result<Shipment, RegisterError> {
     let not_found = || RegisterError::NotFound { id: id.to_string() };
     let s = store.shipment(id).map_err(|e| match e {
         LedgerError::InvalidField { .. } => not_found(),

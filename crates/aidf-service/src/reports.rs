@@ -6,7 +6,7 @@
 //! (`policy/reports.toml`).
 
 use aidf_core::regime::Regime;
-use aidf_core::{Policy, Posture};
+use aidf_core::{DeterminationInput, Policy, Posture};
 use aidf_ledger::{LedgerError, LedgerStore, Shipment, ShipmentQuery, ShipmentStatus};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,9 @@ pub enum ReportError {
         /// What is wrong, with the value.
         message: String,
     },
+    /// The shipment a report names is not the tenant's (or does not exist).
+    #[error("shipment `{0}` not found")]
+    ShipmentNotFound(String),
     /// The embedded definitions do not parse (a build defect).
     #[error("policy/reports.toml: {0}")]
     Definitions(String),
@@ -39,6 +42,27 @@ pub(crate) struct Definitions {
     pub(crate) veu_semiannual: VeuDef,
     aia_certifications: PlainDef,
     lpp_certifications: LppDef,
+    nac_notification: NacDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NacDef {
+    title: String,
+    source: String,
+    unconfirmed: String,
+    fields: Vec<FieldDef>,
+}
+
+/// One field a notification carries: its id (the code fills the value by it), label, citation
+/// and the confidence tag of the fact.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldDef {
+    id: String,
+    label: String,
+    citation: String,
+    confidence: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,8 +106,10 @@ pub(crate) fn definitions() -> Result<Definitions, ReportError> {
 /// A report: a table with what a reviewer needs to check it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// `veu-semiannual`, `aia-certifications`, `lpp-certifications`.
+    /// `veu-semiannual`, `aia-certifications`, `lpp-certifications`, `nac-notification`.
     pub name: String,
+    /// The tenant whose ledger data it reports.
+    pub tenant: String,
     /// Title.
     pub title: String,
     /// The period covered (`2025-H1`, `2025`, or `to 2025-12-31`).
@@ -154,14 +180,18 @@ pub enum ReportName {
     AiaCertifications,
     /// LPP consignees of a calendar year (period `YYYY`).
     LppCertifications,
+    /// The content of a License Exception NAC notification for a recorded or prospective
+    /// shipment.
+    NacNotification,
 }
 
 impl ReportName {
     /// Every report, by name.
-    pub const ALL: [(&'static str, ReportName); 3] = [
+    pub const ALL: [(&'static str, ReportName); 4] = [
         ("veu-semiannual", ReportName::VeuSemiannual),
         ("aia-certifications", ReportName::AiaCertifications),
         ("lpp-certifications", ReportName::LppCertifications),
+        ("nac-notification", ReportName::NacNotification),
     ];
 
     /// The report named `s` (`_` for `-`, any case).
@@ -179,8 +209,13 @@ pub struct ReportRequest<'a> {
     pub name: ReportName,
     /// `YYYY` or `YYYY-H1`/`YYYY-H2`.
     pub period: Option<&'a str>,
-    /// The AIA report counts shipments dated up to this date.
+    /// The AIA report counts shipments dated up to this date; the NAC notification is sent on
+    /// it.
     pub as_of: Option<NaiveDate>,
+    /// The NAC notification of this recorded shipment (the tenant's).
+    pub shipment: Option<&'a str>,
+    /// The NAC notification of this prospective shipment (determined, not recorded).
+    pub input: Option<&'a DeterminationInput>,
     /// Posture.
     pub posture: Posture,
     /// Today (UTC).
@@ -228,6 +263,7 @@ pub fn build(
                 "the LPP report covers a calendar year (e.g. 2025)".into(),
             )),
         },
+        ReportName::NacNotification => nac_notification(store, policy, tenant, req),
         ReportName::VeuSemiannual => match parse_period(req.period)? {
             (year, Some(half)) => veu_semiannual(store, policy, tenant, year, half, req.posture),
             (_, None) => Err(bad_period(
@@ -250,6 +286,7 @@ pub fn aia_certifications(
     let regime = regime_on(policy, as_of, posture)?;
     let mut report = Report {
         name: "aia-certifications".into(),
+        tenant: tenant.to_string(),
         title: def.title,
         period: format!("to {as_of}"),
         due: Some("before the first shipment past the trigger".into()),
@@ -344,6 +381,7 @@ pub fn lpp_certifications(
     let limit = regime.spec.lpp.as_ref().map(|l| l.tpp_per_consignee_year);
     let mut report = Report {
         name: "lpp-certifications".into(),
+        tenant: tenant.to_string(),
         title: def.title,
         period: year.to_string(),
         due: Some("before each shipment under LPP (obtained from the consignee)".into()),
@@ -437,6 +475,7 @@ pub fn veu_semiannual(
     let regime = regime_on(policy, to, posture)?;
     let mut report = Report {
         name: "veu-semiannual".into(),
+        tenant: tenant.to_string(),
         title: def.title,
         period: format!("{year}-{} ({from} to {to})", period.name),
         due: Some(date(due_year, &period.due, "due")?.to_string()),
@@ -511,6 +550,190 @@ fn veu_row(s: &Shipment, tenant: &str) -> Option<Vec<String>> {
         number(&d["quantity"]),
         number(&d["total_tpp"]),
     ])
+}
+
+/// The stored answer of a recorded shipment, or the answer of a prospective one (its input
+/// determined with the core, nothing recorded): `{"input": …, "determination": …}`.
+fn nac_subject(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    req: &ReportRequest<'_>,
+) -> Result<(String, serde_json::Value), ReportError> {
+    let both = "give a recorded shipment (shipment) or a prospective one (input), not both";
+    match (req.shipment, req.input) {
+        (Some(id), None) => {
+            let s = crate::register::owned(store, tenant, id).map_err(|e| match e {
+                crate::register::RegisterError::NotFound { .. } => {
+                    ReportError::ShipmentNotFound(id.to_string())
+                }
+                other => ReportError::Definitions(other.to_string()),
+            })?;
+            Ok((format!("shipment {id}"), s.determination))
+        }
+        (None, Some(input)) => {
+            let d = aidf_core::determine(policy, input).map_err(|e| ReportError::Input {
+                field: "input",
+                message: e.to_string(),
+            })?;
+            let body = serde_json::json!({"input": input, "determination": d});
+            Ok((format!("prospective shipment of {}", input.date), body))
+        }
+        (None, None) => Err(ReportError::Input {
+            field: "shipment",
+            message: format!("the NAC notification needs a shipment: {both}"),
+        }),
+        (Some(_), Some(_)) => Err(ReportError::Input {
+            field: "input",
+            message: both.into(),
+        }),
+    }
+}
+
+/// Text of a JSON value: strings as they are, numbers and booleans as JSON writes them, none as
+/// `—`.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn shift(date: NaiveDate, days: i64) -> String {
+    date.checked_add_signed(chrono::Duration::days(days))
+        .map_or_else(|| "—".into(), |d| d.to_string())
+}
+
+/// The value of notification field `id` for the answer `body` (input and determination).
+fn nac_value(
+    id: &str,
+    body: &serde_json::Value,
+    notice_days: u32,
+    notified_on: NaiveDate,
+) -> String {
+    let (input, d) = (&body["input"], &body["determination"]);
+    let consignee = &input["consignee"];
+    let ship_date = input["date"]
+        .as_str()
+        .and_then(|t| t.parse::<NaiveDate>().ok());
+    match id {
+        "notification_date" => notified_on.to_string(),
+        "waiting_period_days" => notice_days.to_string(),
+        "earliest_ship_date" => shift(notified_on, i64::from(notice_days)),
+        "notify_by" => ship_date.map_or_else(|| "—".into(), |s| shift(s, -i64::from(notice_days))),
+        "item" => format!(
+            "{} ({})",
+            json_text(&d["item"]["name"]),
+            json_text(&d["item"]["chip_id"])
+        ),
+        "eccn" => json_text(&d["eccn"]),
+        "unit_tpp" => json_text(&d["unit_tpp"]),
+        "pd" => json_text(&d["item"]["pd"]),
+        "datacenter" => json_text(&d["item"]["datacenter"]),
+        "quantity" => json_text(&d["quantity"]),
+        "total_tpp" => json_text(&d["total_tpp"]),
+        "value" => "not recorded by the ledger: state it from the purchase order".into(),
+        "consignee" => format!(
+            "{}, headquarters {}, ultimate parent {}",
+            json_text(&consignee["name"]),
+            json_text(&consignee["hq"]),
+            json_text(&consignee["parent_hq"])
+        ),
+        "end_user" => format!(
+            "{} (the consignee, as recorded)",
+            json_text(&consignee["name"])
+        ),
+        "destination" => json_text(&d["destination"]),
+        "purchase_order" => "required for each shipment under the notification".into(),
+        "bis_answer" => format!(
+            "within {notice_days} days BIS says whether a license is needed; otherwise the shipment may go on the confirmation number it gives"
+        ),
+        other => format!("(no value for field `{other}`)"),
+    }
+}
+
+/// The content of a License Exception NAC notification for a recorded shipment or a prospective
+/// one: each field with its value, citation and confidence tag. The waiting period and the
+/// exception's citation are those of the regime the determination used.
+pub fn nac_notification(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    tenant: &str,
+    req: &ReportRequest<'_>,
+) -> Result<Report, ReportError> {
+    let def = definitions()?.nac_notification;
+    let (subject, body) = nac_subject(store, policy, tenant, req)?;
+    let regime_id_text = body["determination"]["regime"]["id"]
+        .as_str()
+        .unwrap_or_default();
+    let regime = policy.regime(regime_id_text).ok_or_else(|| {
+        ReportError::Definitions(format!("regime `{regime_id_text}` is not in the policy"))
+    })?;
+    let notified_on = req.as_of.unwrap_or(req.today);
+    let mut notes = vec![
+        format!("source: {}", def.source),
+        format!("[U] {}", def.unconfirmed),
+    ];
+    let authorization = json_text(&body["determination"]["authorization"]);
+    if authorization != aidf_core::Authorization::Nac.as_str() {
+        notes.push(format!(
+            "the determination is {authorization}, not NAC: License Exception NAC does not authorize this shipment, and no notification applies"
+        ));
+    }
+    let mut report = nac_report(def.title, tenant, subject, regime);
+    let Some(nac) = &regime.spec.nac else {
+        notes.push(format!(
+            "regime `{}` has no License Exception NAC",
+            regime.spec.id
+        ));
+        report.notes = notes;
+        return Ok(report);
+    };
+    let rows = def
+        .fields
+        .iter()
+        .map(|f| {
+            if f.confidence == "U" {
+                notes.push(format!("[U] field `{}`: {}", f.id, f.citation));
+            }
+            let citation = if f.citation == "regime [nac]" {
+                nac.citation.to_string()
+            } else {
+                f.citation.clone()
+            };
+            vec![
+                f.label.clone(),
+                nac_value(&f.id, &body, nac.notice_days, notified_on),
+                citation,
+                f.confidence.clone(),
+            ]
+        })
+        .collect();
+    report.due = Some(nac_value("notify_by", &body, nac.notice_days, notified_on));
+    report.citation = nac.citation.to_string();
+    report.notes = notes;
+    report.rows = rows;
+    Ok(report)
+}
+
+/// The notification's report, without rows yet.
+fn nac_report(title: String, tenant: &str, period: String, regime: &Regime) -> Report {
+    Report {
+        name: "nac-notification".into(),
+        tenant: tenant.to_string(),
+        title,
+        period,
+        due: None,
+        citation: String::new(),
+        regime: regime_id(regime),
+        notes: Vec::new(),
+        columns: ["field", "value", "citation", "confidence"]
+            .map(String::from)
+            .to_vec(),
+        numeric: Vec::new(),
+        rows: Vec::new(),
+    }
 }
 
 #[cfg(test)]

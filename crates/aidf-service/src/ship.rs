@@ -808,6 +808,11 @@ fn license_mismatch(
                 used,
                 shipment: amount,
                 cap,
+                tolerance: if unit == "units" {
+                    crate::licenses::quantity_tolerance_note()
+                } else {
+                    None
+                },
             }));
         }
     }
@@ -899,6 +904,8 @@ pub enum LicenseMismatch {
         shipment: u64,
         /// The cap.
         cap: u64,
+        /// What the shipping tolerance (15 CFR 750.11) says about passing it, if anything.
+        tolerance: Option<String>,
     },
     /// The license's account is missing from the ledger.
     NoAccount {
@@ -938,11 +945,18 @@ impl std::fmt::Display for LicenseMismatch {
                 used,
                 shipment,
                 cap,
-            } => write!(
-                f,
-                "exhausted ({unit}: {used} used + {shipment} = {} would exceed its cap of {cap})",
-                u128::from(*used) + u128::from(*shipment)
-            ),
+                tolerance,
+            } => {
+                write!(
+                    f,
+                    "exhausted ({unit}: {used} used + {shipment} = {} would exceed its cap of {cap}",
+                    u128::from(*used) + u128::from(*shipment)
+                )?;
+                match tolerance {
+                    Some(t) => write!(f, "; {t})"),
+                    None => write!(f, ")"),
+                }
+            }
             LicenseMismatch::NoAccount { unit } => {
                 write!(f, "its {unit} account is missing from the ledger")
             }

@@ -131,11 +131,13 @@ fn refusal_names_an_expired_license(pg: bool) {
     );
 }
 
+/// 15 CFR 750.11(a): no shipping tolerance on the quantity approved. One unit past the units cap
+/// is refused, naming the section; exactly the cap ships (each shipment large enough to pass LPP).
 fn refusal_names_exhausted_units_with_the_numbers(pg: bool) {
     let Some(mut f) = fixture(
         pg,
         &[License {
-            units_cap: 3_000,
+            units_cap: 4_000,
             ..license("L1")
         }],
     ) else {
@@ -148,13 +150,25 @@ fn refusal_names_exhausted_units_with_the_numbers(pg: bool) {
         "{:?}",
         first.refusal
     );
-    let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
+    let over = ship_as(&mut f, "s1", &input("Gulf Compute LLC", "H100", 2001));
+    assert_eq!(
+        over.status,
+        ShipmentStatus::Refused,
+        "one unit over: {over:?}"
+    );
+    let r = over.refusal.unwrap_or_default();
     assert!(
-        r.contains(
-            "license `L1`: exhausted (units: 2000 used + 2000 = 4000 would exceed its cap of 3000)"
-        ),
+        r.contains("units: 2000 used + 2001 = 4001 would exceed its cap of 4000; 15 CFR 750.11(a) gives no shipping tolerance on the quantity approved"),
         "{r}"
     );
+    let at_cap = ship_as(&mut f, "s2", &input("Gulf Compute LLC", "H100", 2000));
+    assert_eq!(
+        at_cap.status,
+        ShipmentStatus::Authorized,
+        "exactly the cap: {:?}",
+        at_cap.refusal
+    );
+    assert_eq!(at_cap.license_id.as_deref(), Some("L1"));
 }
 
 fn refusal_names_exhausted_tpp_with_the_numbers(pg: bool) {
