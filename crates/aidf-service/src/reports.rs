@@ -7,7 +7,10 @@
 
 use aidf_core::regime::Regime;
 use aidf_core::{DeterminationInput, Policy, Posture};
-use aidf_ledger::{LedgerError, LedgerStore, Shipment, ShipmentQuery, ShipmentStatus};
+use std::borrow::Cow;
+
+use aidf_ledger::register::RegisterRow;
+use aidf_ledger::{LedgerError, LedgerStore, ShipmentQuery, ShipmentStatus};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -506,7 +509,7 @@ pub fn veu_semiannual(
     loop {
         let page = store.shipments_page(&query)?;
         for item in &page.items {
-            if let Some(row) = veu_row(&item.shipment()?, tenant) {
+            if let Some(row) = veu_row(item, tenant)? {
                 report.rows.push(row);
             }
         }
@@ -520,36 +523,108 @@ pub fn veu_semiannual(
 }
 
 /// The report's row of an authorized shipment of the period (the register's query chose it), if
-/// it went under a VEU.
-fn veu_row(s: &Shipment, tenant: &str) -> Option<Vec<String>> {
-    let on = s.business_date.as_deref()?;
-    let d = &s.determination["determination"];
-    // As the determination serialized it (`UVEU`, `NVEU`).
-    let auth = d["authorization"].as_str()?.to_string();
-    if auth != aidf_core::Authorization::Uveu.as_str()
-        && auth != aidf_core::Authorization::Nveu.as_str()
-    {
-        return None;
+/// it went under a VEU. Only the fields the row shows are read from the stored body (borrowed,
+/// the rest skipped), and a body that does not even contain an authorization's name is passed
+/// over unread: the report reads a year of shipments.
+fn veu_row(item: &RegisterRow, tenant: &str) -> Result<Option<Vec<String>>, ReportError> {
+    let kinds = [
+        aidf_core::Authorization::Uveu.as_str(),
+        aidf_core::Authorization::Nveu.as_str(),
+    ];
+    if !kinds.iter().any(|k| item.body.contains(k)) {
+        return Ok(None);
     }
-    let input = &s.determination["input"];
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let number = |v: &serde_json::Value| v.as_u64().map(|n| n.to_string()).unwrap_or_default();
-    let local = s
+    let stored: VeuView<'_> =
+        serde_json::from_str(&item.body).map_err(|e| LedgerError::Corrupt {
+            what: format!("shipment `{}`", item.shipment_id),
+            detail: e.to_string(),
+        })?;
+    let (d, input) = (
+        &stored.determination.determination,
+        &stored.determination.input,
+    );
+    if !kinds.contains(&d.authorization.as_ref()) {
+        return Ok(None);
+    }
+    let Some(on) = item.business_date.as_deref() else {
+        return Ok(None);
+    };
+    let text = |v: &Option<Cow<'_, str>>| v.as_deref().unwrap_or_default().to_string();
+    let number = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let local = item
         .shipment_id
         .strip_prefix(&format!("{tenant}."))
-        .unwrap_or(&s.shipment_id);
-    Some(vec![
+        .unwrap_or(&item.shipment_id);
+    Ok(Some(vec![
         on.to_string(),
         local.to_string(),
-        auth,
-        text(&input["consignee"]["veu"]["id"]),
-        text(&input["consignee"]["name"]),
-        text(&d["destination"]),
-        text(&d["item"]["name"]),
-        text(&d["eccn"]),
-        number(&d["quantity"]),
-        number(&d["total_tpp"]),
-    ])
+        d.authorization.to_string(),
+        text(&input.consignee.veu.as_ref().and_then(|v| v.id.clone())),
+        text(&input.consignee.name),
+        text(&d.destination),
+        text(&d.item.name),
+        text(&d.eccn),
+        number(d.quantity),
+        number(d.total_tpp),
+    ]))
+}
+
+/// What the VEU report reads of a stored shipment (`{"determination": {"determination": …,
+/// "input": …}}`); serde skips everything else.
+#[derive(Deserialize)]
+struct VeuView<'a> {
+    #[serde(borrow)]
+    determination: VeuBody<'a>,
+}
+
+#[derive(Deserialize)]
+struct VeuBody<'a> {
+    #[serde(borrow)]
+    determination: VeuDetermination<'a>,
+    #[serde(borrow, default)]
+    input: VeuInput<'a>,
+}
+
+#[derive(Deserialize)]
+struct VeuDetermination<'a> {
+    #[serde(borrow)]
+    authorization: Cow<'a, str>,
+    #[serde(borrow, default)]
+    destination: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    item: VeuItem<'a>,
+    #[serde(borrow, default)]
+    eccn: Option<Cow<'a, str>>,
+    #[serde(default)]
+    quantity: Option<u64>,
+    #[serde(default)]
+    total_tpp: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct VeuItem<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct VeuInput<'a> {
+    #[serde(borrow, default)]
+    consignee: VeuConsignee<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct VeuConsignee<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    veu: Option<VeuClaim<'a>>,
+}
+
+#[derive(Deserialize)]
+struct VeuClaim<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
 }
 
 /// The stored answer of a recorded shipment, or the answer of a prospective one (its input
