@@ -117,9 +117,10 @@ pub enum Command {
         action: crate::register_cmd::ShipmentsAction,
     },
     /// Write the compliance record of a recorded shipment (reasons with citations, draws,
-    /// screening, its audit record) as PDF, HTML or JSON.
+    /// screening, its audit record) or license application (each item's determination, the
+    /// hold, every transition with its audit record) as PDF, HTML or JSON.
     Record {
-        /// Shipment id.
+        /// Shipment id, or application id when no shipment has it.
         id: String,
         /// Output format.
         #[arg(long, value_enum)]

@@ -229,19 +229,46 @@ fn csv_text(page: &ShipmentList) -> Result<String> {
     Ok(String::from_utf8(bytes)?)
 }
 
-/// `aidf record ID --format … -o FILE`.
+/// `aidf record ID --format … -o FILE`: the shipment `ID`'s record, or, when no shipment has
+/// that id, the application `ID`'s.
 pub fn record(db: &str, id: &str, format: FormatArg, output: &Path) -> Result<()> {
     must_exist(db)?;
     let mut ledger = open(db)?;
     // The shipment's own audit record is chained before it is looked up.
     ledger.chain()?;
-    let record = compliance_record(ledger.store(), LOCAL_TENANT, id, db).map_err(cli_error)?;
     let format = match format {
         FormatArg::Pdf => Format::Pdf,
         FormatArg::Html => Format::Html,
         FormatArg::Json => Format::Json,
     };
-    let bytes = aidf_record::render(&record, format)?;
+    let bytes = match compliance_record(ledger.store(), LOCAL_TENANT, id, db) {
+        Ok(record) => aidf_record::render(&record, format)?,
+        Err(RegisterError::NotFound { .. }) => application_record(&mut ledger, db, id, format)?,
+        Err(e) => return Err(cli_error(e)),
+    };
     std::fs::write(output, bytes)
         .with_context(|| format!("option `-o`: cannot write `{}`", output.display()))
+}
+
+/// The application `id`'s record, or "no shipment or application" naming the id.
+fn application_record(
+    ledger: &mut aidf_ledger::Ledger,
+    db: &str,
+    id: &str,
+    format: Format,
+) -> Result<Vec<u8>> {
+    let who = aidf_service::application::Actor {
+        tenant: LOCAL_TENANT,
+        record_prefix: "",
+        actor: "local",
+        posture: aidf_core::Posture::AsWritten,
+        now: aidf_ledger::Timestamp::now_utc(),
+    };
+    match aidf_service::application_record::application_record(ledger.store(), &who, id, db) {
+        Ok(r) => Ok(aidf_record::render_application(&r, format)?),
+        Err(aidf_service::application::ApplicationError::Unknown(_)) => Err(anyhow!(
+            "argument `ID`: no shipment or application `{id}` in the ledger"
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -137,6 +137,7 @@ fn done_means(cli: &Cli) {
         (791_600_000u64.into(), 0.into())
     );
     filed(cli);
+    application_record(cli);
 
     // Illegal transition: exit 2, both states named.
     let out = cli.run(&[
@@ -212,6 +213,78 @@ fn filed(cli: &Cli) {
         "{report}"
     );
     assert_eq!(report["rows"].as_array().map(Vec::len), Some(0), "{report}");
+}
+
+/// The application's own compliance record: as filed, the hold, each transition with its audit
+/// record; an id that is neither a shipment nor an application exits 2 naming it.
+fn application_record(cli: &Cli) {
+    let json = cli.dir.join("app-1.json");
+    let out = cli.run(&[
+        "record",
+        "APP-1",
+        "--format",
+        "json",
+        "-o",
+        json.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("json");
+    assert_eq!(r["application"]["state"], "approved", "{r}");
+    assert_eq!(
+        r["application"]["allocation"]["held_tpp"], 791_600_000u64,
+        "{r}"
+    );
+    assert_eq!(r["transitions"][1]["to"], "approved", "{r}");
+    assert!(r["transitions"][1]["audit"]["seq"].is_u64(), "chained: {r}");
+    let html = cli.dir.join("app-1.html");
+    let out = cli.run(&[
+        "record",
+        "APP-1",
+        "--format",
+        "html",
+        "-o",
+        html.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(
+        page.contains("application APP-1 (approved)") && page.contains("submitted → approved"),
+        "{page}"
+    );
+    let pdf = cli.dir.join("app-1.pdf");
+    let out = cli.run(&[
+        "record",
+        "APP-1",
+        "--format",
+        "pdf",
+        "-o",
+        pdf.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF-"));
+    let out = cli.run(&[
+        "record",
+        "NOPE",
+        "--format",
+        "json",
+        "-o",
+        json.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no shipment or application `NOPE`"), "{err}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use aidf_service::register::ComplianceRecord;
 
-use crate::model::sections;
+use crate::model::{Section, sections};
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',system-ui,sans-serif;max-width:60rem;\
 margin:2rem auto;padding:0 1rem;color:#111;line-height:1.4}\
@@ -37,14 +37,23 @@ pub(crate) fn escape(s: &str) -> String {
 pub(crate) fn render(r: &ComplianceRecord) -> String {
     let id = escape(&r.shipment.shipment_id);
     let status = r.shipment.status.as_str();
+    let heading = format!(
+        "Compliance record — shipment {id} <span class=\"status-{status}\">({status})</span>"
+    );
+    let title = format!("Compliance record {}", r.shipment.shipment_id);
+    page(&title, &heading, &sections(r))
+}
+
+/// A titled page of sections; `title` is text, `heading_html` is markup (escaped by the caller).
+pub(crate) fn page(title: &str, heading_html: &str, sections: &[Section]) -> String {
     let mut h = String::with_capacity(16_384);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>Compliance record {id}</title><style>{STYLE}</style></head><body>\n\
-<h1>Compliance record — shipment {id} <span class=\"status-{status}\">({status})</span></h1>\n"
+<title>{}</title><style>{STYLE}</style></head><body>\n<h1>{heading_html}</h1>\n",
+        escape(title)
     );
-    for s in sections(r) {
+    for s in sections {
         let _ = write!(h, "<h2>{}</h2>\n<table>\n", escape(s.title));
         for row in &s.rows {
             let value = if s.title.starts_with("Input") {

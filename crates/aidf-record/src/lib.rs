@@ -16,11 +16,13 @@ use std::str::FromStr;
 
 use aidf_service::register::ComplianceRecord;
 
+mod application;
 mod html;
 mod model;
 mod pdf;
 mod report;
 
+pub use application::{application_sections, render_application};
 pub use model::{Row, Section, sections};
 pub use pdf::{FONT_NAME, font_covers};
 pub use report::{report_pdf, report_sections};

@@ -22,7 +22,7 @@ pub struct Section {
     pub rows: Vec<Row>,
 }
 
-fn row(label: impl Into<String>, value: impl Into<String>) -> Row {
+pub(crate) fn row(label: impl Into<String>, value: impl Into<String>) -> Row {
     Row {
         label: label.into(),
         value: value.into(),

@@ -6,15 +6,7 @@
 use aidf_service::reports::Report;
 
 use crate::RenderError;
-use crate::model::{Row, Section};
-
-fn row(label: impl Into<String>, value: impl Into<String>) -> Row {
-    Row {
-        label: label.into(),
-        value: value.into(),
-        cite: None,
-    }
-}
+use crate::model::{Section, row};
 
 fn provenance(r: &Report) -> Section {
     let (regime, digest) = r

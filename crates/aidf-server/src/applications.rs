@@ -246,6 +246,44 @@ pub(crate) async fn show(
     Ok(Json(to_json(&view)))
 }
 
+/// The compliance record of one of the tenant's applications: as filed, each item's
+/// determination with reasons and citations, the allocation and the hold, every transition with
+/// its actor and audit record, the license it became.
+#[utoipa::path(get, path = "/v1/applications/{id}/record", tag = "applications",
+    params(("id" = String, Path, description = "Application id"), crate::routes::RecordQuery),
+    responses((status = 200, description = "The record in the format asked for",
+        content((Object = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
+    security(("bearer" = [])))]
+pub(crate) async fn record(
+    State(state): S,
+    who: Principal,
+    P(id): P<String>,
+    crate::routes::Q(q): crate::routes::Q<crate::routes::RecordQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let format = crate::routes::record_format(&q)?;
+    let owned = OwnedActor::of(&state, &who);
+    let bytes = state
+        .with_ledger(move |l| {
+            let who = owned.actor();
+            let r = aidf_service::application_record::application_record(
+                l.store(),
+                &who,
+                &id,
+                "<the server's --db>",
+            )
+            .map_err(app_error)?;
+            aidf_record::render_application(&r, format)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, format.content_type())],
+        bytes,
+    )
+        .into_response())
+}
+
 /// A decision or other transition of an application.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

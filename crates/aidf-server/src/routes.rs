@@ -957,9 +957,9 @@ async fn show_shipment(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct RecordQuery {
+pub(crate) struct RecordQuery {
     /// `json` (default), `html` or `pdf`.
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// The compliance record of one of the tenant's shipments: input, determination with every
@@ -976,10 +976,7 @@ async fn shipment_record(
     P(id): P<String>,
     Q(q): Q<RecordQuery>,
 ) -> Result<Response, ApiError> {
-    let text = q.format.as_deref().unwrap_or("json");
-    let format: aidf_record::Format = text.parse().map_err(|e: aidf_record::UnknownFormat| {
-        ApiError::bad_request(Some("format".into()), format!("parameter {e}"))
-    })?;
+    let format = record_format(&q)?;
     let tenant = who.tenant.clone();
     let bytes = state
         .with_ledger(move |l| {
@@ -994,6 +991,14 @@ async fn shipment_record(
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, format.content_type())], bytes).into_response())
+}
+
+/// The `format` parameter of a record (`json` when absent).
+pub(crate) fn record_format(q: &RecordQuery) -> Result<aidf_record::Format, ApiError> {
+    let text = q.format.as_deref().unwrap_or("json");
+    text.parse().map_err(|e: aidf_record::UnknownFormat| {
+        ApiError::bad_request(Some("format".into()), format!("parameter {e}"))
+    })
 }
 
 /// The shipment id the request names (its Idempotency-Key) or a new one.
@@ -1798,6 +1803,7 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(crate::reports_due::due))
         .routes(routes!(crate::reports::report))
         .routes(routes!(crate::applications::show))
+        .routes(routes!(crate::applications::record))
         .routes(routes!(crate::applications::decide))
         .routes(routes!(veus, add_veu))
         .routes(routes!(g2g, add_g2g))

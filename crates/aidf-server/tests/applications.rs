@@ -161,6 +161,26 @@ async fn applications_over_http() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["license"]["allocation_drawn"], "country:AE:2025-2027");
 
+    // The application's compliance record: the tenant's own, in the formats of a shipment's.
+    let (s, v) = api
+        .call("GET", "/v1/applications/APP-1/record?format=json", &a, "")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["application"]["state"], "approved", "{v}");
+    assert_eq!(v["transitions"][1]["license_id"], "L-1", "{v}");
+    let (s, _) = api
+        .call("GET", "/v1/applications/APP-1/record", &b, "")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = api
+        .call("GET", "/v1/applications/APP-1/record?format=docx", &a, "")
+        .await;
+    assert_eq!(
+        (s, v["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("format")),
+        "{v}"
+    );
+
     let deny = json!({"decision": "deny", "date": "2025-06-11"}).to_string();
     let (s, v) = api
         .call("POST", "/v1/applications/APP-1/decision", &a, &deny)

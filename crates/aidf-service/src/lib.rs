@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub mod application;
+pub mod application_record;
 pub mod application_stats;
 pub mod licenses;
 pub mod records;

@@ -308,6 +308,18 @@ pub struct RecordAudit {
     pub outcome: String,
 }
 
+impl From<aidf_ledger::audit::AuditRecord> for RecordAudit {
+    fn from(r: aidf_ledger::audit::AuditRecord) -> RecordAudit {
+        RecordAudit {
+            seq: r.seq,
+            signed: !r.mac.is_empty(),
+            hash: r.hash,
+            actor: r.actor,
+            outcome: r.outcome,
+        }
+    }
+}
+
 /// The screening of the parties, as stored with the shipment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordScreening {
@@ -468,13 +480,7 @@ pub fn compliance_record(
     let d = &body["determination"];
     let audit = store
         .audit_record_of("shipment", &s.shipment_id)?
-        .map(|r| RecordAudit {
-            seq: r.seq,
-            signed: !r.mac.is_empty(),
-            hash: r.hash,
-            actor: r.actor,
-            outcome: r.outcome,
-        });
+        .map(RecordAudit::from);
     let notes: Vec<String> = field(id, "notes", &body["notes"])?;
     Ok(ComplianceRecord {
         shipment: summary(&s),
