@@ -123,7 +123,9 @@ pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> Inpu
     };
     match e.classify() {
         Category::Eof if text.trim().is_empty() => {
-            return top("the input is empty; expected a JSON object (a determination input)".into());
+            return top(
+                "the input is empty; expected a JSON object (a determination input)".into(),
+            );
         }
         Category::Syntax | Category::Eof | Category::Io => {
             return InputError {

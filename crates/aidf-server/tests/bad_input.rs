@@ -44,7 +44,9 @@ async fn bad_input_problems_name_field_and_value() {
             changed("\"quantity\":10", "\"quantity\":1e9"),
             StatusCode::BAD_REQUEST,
             "quantity".into(),
-            format!("field `quantity`: `1e9` is not a whole number of units; expected an integer from 1 to {max}"),
+            format!(
+                "field `quantity`: `1e9` is not a whole number of units; expected an integer from 1 to {max}"
+            ),
         ),
         (
             changed("\"chip\":\"H100 SXM\"", "\"chip\":42"),
