@@ -101,7 +101,7 @@ fn bad_input_gives_one_plain_line() {
         (
             "cut short",
             b"{\"date\": ".to_vec(),
-            "field `date`: invalid JSON: EOF while parsing a value (line 1, column 9)".into(),
+            "field `date`: invalid JSON: the document ends early (line 1, column 9)".into(),
         ),
         (
             "empty file",

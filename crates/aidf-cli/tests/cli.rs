@@ -169,7 +169,7 @@ fn bad_input_exits_2_with_one_line() {
         (
             &["check", "-"],
             Some("{\"date\": ".into()),
-            "invalid JSON: EOF while parsing",
+            "invalid JSON: the document ends early (line 1, column 9)",
         ),
         (
             &["check", "-"],

@@ -127,7 +127,17 @@ pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> Inpu
                 "the input is empty; expected a JSON object (a determination input)".into(),
             );
         }
-        Category::Syntax | Category::Eof | Category::Io => {
+        Category::Eof => {
+            return InputError {
+                path: path.to_string(),
+                message: format!(
+                    "invalid JSON: the document ends early (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            };
+        }
+        Category::Syntax | Category::Io => {
             return InputError {
                 path: path.to_string(),
                 message: format!("invalid JSON: {}", with_short_position(e)),
