@@ -371,17 +371,22 @@ fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// Reads an input file (or standard input for `-`) as UTF-8 text.
 pub fn read_input(file: &Path) -> Result<String> {
-    let mut text = String::new();
-    if file == Path::new("-") {
+    let mut bytes = Vec::new();
+    let name = if file == Path::new("-") {
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("reading standard input")?;
+        "standard input".to_string()
     } else {
-        text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading `{}`", file.display()))?;
-    }
-    Ok(text)
+        bytes = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+        format!("file `{}`", file.display())
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        anyhow::anyhow!("{name}: not UTF-8 text (byte {at}); expected a JSON document in UTF-8")
+    })
 }
 
 pub fn print(text: &str) -> Result<()> {

@@ -1,8 +1,8 @@
 //! `aidf fleet …` (Data Center VEU fleet compliance, headroom and dated plans) and
 //! `aidf weights …` (ECCN 4E091 classification of model weights).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
 use aidf_core::Policy;
 use aidf_core::explain::{Trail, thousands};
@@ -110,19 +110,6 @@ pub struct FleetSource {
     posture: PostureArg,
 }
 
-fn read_text(file: &Path) -> Result<String> {
-    let mut text = String::new();
-    if file == Path::new("-") {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-    } else {
-        text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading `{}`", file.display()))?;
-    }
-    Ok(text)
-}
-
 fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -148,7 +135,7 @@ impl FleetSource {
     }
 
     fn input(&self) -> Result<FleetInput> {
-        let text = read_text(&self.file)?;
+        let text = crate::cmd::read_input(&self.file)?;
         let mut input = match self.format(&text) {
             FormatArg::Json => FleetInput::from_json(&text)?,
             FormatArg::Csv => {
@@ -554,7 +541,7 @@ pub struct WeightsArgs {
 impl WeightsArgs {
     fn input(&self) -> Result<(ModelWeightsInput, bool)> {
         if let Some(file) = &self.file {
-            let text = read_text(file)?;
+            let text = crate::cmd::read_input(file)?;
             return Ok((weights_input_from_json(&text)?, false));
         }
         let num = |flag: &str, v: &Option<String>| match v {

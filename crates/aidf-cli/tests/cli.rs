@@ -159,22 +159,22 @@ fn bad_input_exits_2_with_one_line() {
         (
             &["check", "-"],
             Some(good.replace("\"quantity\":10", "\"quantity\":0")),
-            "field `quantity`: must be a positive whole number, got `0`",
+            "field `quantity`: `0` is not a positive whole number of units; expected an integer from 1 to",
         ),
         (
             &["check", "-"],
             Some(good.replace("\"quantity\":10", "\"quantity\":-3")),
-            "field `quantity`: must be a positive whole number, got `-3`",
+            "field `quantity`: `-3` is not a positive whole number of units; expected an integer from 1 to",
         ),
         (
             &["check", "-"],
             Some("{\"date\": ".into()),
-            "invalid JSON: EOF while parsing",
+            "invalid JSON: the document ends early (line 1, column 9)",
         ),
         (
             &["check", "-"],
             Some("not json".into()),
-            "invalid JSON: expected ident at line 1 column 2",
+            "invalid JSON: expected ident (line 1, column 2)",
         ),
         (
             &["check", "no-such-file.json"],
@@ -184,12 +184,12 @@ fn bad_input_exits_2_with_one_line() {
         (
             &["check", "-"],
             Some(format!("{good}{good}")),
-            "invalid JSON: trailing characters at line 1 column",
+            "invalid JSON: trailing characters (line 1, column",
         ),
         (
             &["check", "-"],
             Some(format!("{good}GARBAGE")),
-            "invalid JSON: trailing characters at line 1 column",
+            "invalid JSON: trailing characters (line 1, column",
         ),
         (
             &["check", "-"],

@@ -709,7 +709,8 @@ pub fn determine_with(
         }
         Some(q) if q <= 0 => {
             return Err(DetermineError::Quantity(format!(
-                "must be a positive whole number, got `{q}`"
+                "`{q}` is not a positive whole number of units; {}",
+                crate::input_error::quantity_expectation()
             )));
         }
         Some(q) => q as u64,

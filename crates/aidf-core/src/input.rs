@@ -235,6 +235,7 @@ pub struct Context {
 #[serde(deny_unknown_fields)]
 pub struct DeterminationInput {
     /// Date of the shipment.
+    #[serde(deserialize_with = "crate::input_error::de_date")]
     pub date: NaiveDate,
     /// Posture (default as written).
     #[serde(default)]
@@ -265,7 +266,7 @@ pub struct DeterminationInput {
     /// The item.
     pub item: ItemInput,
     /// Units (chips); not needed for model weights.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::input_error::de_opt_quantity")]
     pub quantity: Option<i64>,
     /// Balances.
     #[serde(default)]
@@ -297,32 +298,15 @@ impl DeterminationInput {
             // must be exactly one document.
             de.end().map_err(|e| InputError {
                 path: String::new(),
-                message: format!("invalid JSON: {e} (the input must be exactly one JSON document)"),
+                message: format!(
+                    "invalid JSON: {}; the input must be exactly one JSON document",
+                    crate::input_error::with_short_position(&e)
+                ),
             })?;
         }
         first.map_err(|e| {
-            let mut path = e.path().to_string();
-            let inner = e.into_inner();
-            let mut message = match inner.classify() {
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                    format!("invalid JSON: {inner}")
-                }
-                _ => inner.to_string(),
-            };
-            // serde reports a missing field at the object that lacks it; name the field itself.
-            if let Some(name) = message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split_once('`'))
-                .map(|(name, _)| name.to_string())
-            {
-                path = if path.is_empty() || path == "." {
-                    name
-                } else {
-                    format!("{path}.{name}")
-                };
-                message = "required but missing".into();
-            }
-            InputError { path, message }
+            let path = e.path().to_string();
+            crate::input_error::plain_error(&path, &e.into_inner(), text)
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod foundry;
 mod fxhash;
 pub mod input;
+mod input_error;
 pub mod inspect;
 pub mod num;
 pub mod party;

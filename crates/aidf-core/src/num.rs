@@ -139,7 +139,7 @@ fn decimal_from_raw<E: de::Error>(raw: &serde_json::value::RawValue) -> Result<D
     }
     if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return Err(E::custom(format!(
-            "invalid type: `{text}`, expected a number (or a string holding a number such as \"2.5e25\")"
+            "`{text}` is not a number; expected a number (or a string holding one such as \"2.5e25\")"
         )));
     }
     parse_decimal_exact(text).map_err(|e| E::custom(number_message(text, e)))
