@@ -42,7 +42,7 @@ pub const DEFAULT_MANIFEST: &str = include_str!("../../../policy/lists/lists.tom
 /// `scripts/build-lists.py`).
 pub const DEFAULT_CSL_GZ: &[u8] = include_bytes!("../../../policy/lists/csl.csv.gz");
 /// The snapshot of the default lists, built and indexed (`policy/lists/csl.snapshot`, built by
-/// `cargo run --release -p aidf-screen --bin build-lists-snapshot`; see [`snapshot`]).
+/// `cargo run --release -p aidf-screen --example build-lists-snapshot`; see [`snapshot`]).
 pub const DEFAULT_SNAPSHOT: &[u8] = include_bytes!("../../../policy/lists/csl.snapshot");
 /// Where [`DEFAULT_SNAPSHOT`] lives in the repository.
 pub const DEFAULT_SNAPSHOT_FILE: &str = "policy/lists/csl.snapshot";

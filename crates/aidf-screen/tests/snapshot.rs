@@ -27,7 +27,7 @@ fn committed_snapshot_is_current() {
     assert!(
         rebuilt == DEFAULT_SNAPSHOT,
         "{DEFAULT_SNAPSHOT_FILE} is stale ({} bytes, rebuilt {}): run \
-         `cargo run --release -p aidf-screen --bin build-lists-snapshot`",
+         `cargo run --release -p aidf-screen --example build-lists-snapshot`",
         DEFAULT_SNAPSHOT.len(),
         rebuilt.len()
     );

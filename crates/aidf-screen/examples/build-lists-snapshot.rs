@@ -3,7 +3,7 @@
 //! `ListSet::default_lists` reads in place. The same lists give the same bytes
 //! (`tests/snapshot.rs` checks the committed file is current).
 //!
-//! Usage: `cargo run --release -p aidf-screen --bin build-lists-snapshot [OUT]`
+//! Usage: `cargo run --release -p aidf-screen --example build-lists-snapshot [OUT]`
 //! (OUT defaults to `policy/lists/csl.snapshot` under the workspace root).
 
 use std::path::PathBuf;
