@@ -70,7 +70,7 @@ use std::collections::HashMap;
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
-pub use register::{RegisterRow, ShipmentPage, ShipmentQuery};
+pub use register::{RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
 pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
@@ -86,10 +86,10 @@ use audit::{
 use engine::{RecordTable, TxOps};
 
 /// The schema version this build writes (the last migration's number).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 6;
+pub const MIGRATION_COUNT: i64 = 7;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -203,6 +203,9 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// on the register's columns (schema 5) and paged by keyset: `next_cursor` is the position
     /// after the page's last row, so rows recorded meanwhile never shift a later page.
     fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage>;
+    /// A tenant's authorized shipments under a VEU with business dates from `from` to `to`
+    /// (YYYY-MM-DD, inclusive), by date and id, from the narrow rows of schema 7.
+    fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
 
     /// Sets who the audit rows of later writes name (default tenant and actor `local`).
     fn set_audit_context(&mut self, ctx: AuditContext);
@@ -459,6 +462,8 @@ pub(crate) trait Store {
     ) -> Result<Vec<String>>;
     /// Bodies of the rows of a register page query.
     fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<register::PageRow>>;
+    /// The `veu_shipments` rows of a tenant and period (checked by the caller).
+    fn read_veu_period(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -804,6 +809,15 @@ macro_rules! impl_ledger_store {
                     .collect::<Result<Vec<_>>>()?;
                 Ok(register::page_of(items, query.limit))
             }
+            fn veu_shipments(
+                &mut self,
+                tenant: &str,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<VeuShipment>> {
+                register::check_veu_period(tenant, from, to)?;
+                self.read_veu_period(tenant, from, to)
+            }
             fn set_audit_context(&mut self, ctx: AuditContext) {
                 *self.audit_context_mut() = ctx;
             }
@@ -1024,6 +1038,9 @@ impl LedgerStore for Ledger {
     }
     fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage> {
         self.store().shipments_page(query)
+    }
+    fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>> {
+        self.store().veu_shipments(tenant, from, to)
     }
     fn set_audit_context(&mut self, ctx: AuditContext) {
         self.store().set_audit_context(ctx);
