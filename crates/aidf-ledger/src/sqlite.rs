@@ -1520,7 +1520,9 @@ impl Store for SqliteLedger {
              FROM shipments WHERE tenant = ?1 AND consignee_key IS NOT NULL GROUP BY consignee_key",
         )?;
         Ok(stmt
-            .query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([tenant], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
