@@ -80,6 +80,9 @@ pub enum ScreenAction {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Screen every party the ledger records (shipment and license consignees, VEU holders,
+    /// application parties) against a new list version and report what changed.
+    Rescreen(crate::rescreen_cmd::RescreenArgs),
 }
 
 /// Party type as typed.
@@ -114,6 +117,9 @@ pub enum SchemaArg {
 
 /// Runs `aidf screen`.
 pub fn run(args: ScreenArgs) -> Result<()> {
+    if let Some(ScreenAction::Rescreen(rescreen)) = args.compare {
+        return crate::rescreen_cmd::run(&rescreen);
+    }
     if let Some(ScreenAction::Compare {
         schema,
         name1,
@@ -193,9 +199,14 @@ impl Settings {
 /// (`$AIDF_CACHE_DIR`, else `$XDG_CACHE_HOME/aidf`, else `~/.cache/aidf`) and read in place the
 /// next time; a damaged or unwritable cache only costs the full build (with a warning).
 pub fn load_lists(dir: &Path) -> Result<ListSet> {
+    load_lists_of("--lists", dir)
+}
+
+/// [`load_lists`] for the option `option` (named when the manifest cannot be read).
+pub fn load_lists_of(option: &str, dir: &Path) -> Result<ListSet> {
     let manifest_path = dir.join("lists.toml");
     let text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("option `--lists`: cannot read {}", manifest_path.display()))?;
+        .with_context(|| format!("option `{option}`: cannot read {}", manifest_path.display()))?;
     let metas = aidf_screen::parse_manifest(&manifest_path.display().to_string(), &text)?;
     let files = read_files(dir, &metas)?;
     let mut parts: Vec<&[u8]> = vec![text.as_bytes()];
