@@ -127,7 +127,7 @@ pub struct PartyChange {
     pub appears: Appearances,
 }
 
-/// A recorded party that could not be screened (a name of legal forms only, say).
+/// A recorded party that could not be screened (a name of punctuation only, say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotScreened {
     /// The name as recorded.

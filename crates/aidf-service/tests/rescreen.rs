@@ -9,7 +9,8 @@ use std::path::Path;
 use aidf_core::{Policy, Posture};
 use aidf_ledger::register::consignee_key;
 use aidf_ledger::{
-    Ledger, LedgerStore, License, NewShipment, Party, ShipmentStatus, Timestamp, Veu, VeuKind,
+    Ledger, LedgerStore, License, LicenseStatus, NewShipment, Party, ShipmentStatus, Timestamp,
+    Veu, VeuKind,
 };
 use aidf_screen::{ListSet, Thresholds, Verdict, load_csl, parse_manifest};
 use aidf_service::application::{Actor, parse_application, submit};
@@ -105,8 +106,9 @@ fn ship(l: &mut Ledger, id: &str, name: &str, hq: &str, refusal: Option<&str>) {
 }
 
 /// The ledger: Zephyr and Cobalt and Plain Widgets shipped to (Cobalt once held, once refused
-/// for want of a license), a license for Borealis, a VEU held by Cobalt, a pending application
-/// whose end user is Nimbus.
+/// for want of a license), a license for Borealis (and a revoked one, not reported), a license
+/// for a name of punctuation only, a VEU held by Cobalt, a pending application whose end user is
+/// Nimbus.
 fn record(l: &mut Ledger) {
     ship(l, "s-z1", "Zephyr Quantum Systems Ltd", "CN", None);
     ship(l, "s-c1", "Cobalt Lattice Trading LLC", "AE", None);
@@ -132,6 +134,18 @@ fn record(l: &mut Ledger) {
         ..License::default()
     };
     l.add_license(&license, NOW).expect("license");
+    let revoked = License {
+        id: "L-2".into(),
+        status: LicenseStatus::Revoked,
+        ..license.clone()
+    };
+    l.add_license(&revoked, NOW).expect("revoked license");
+    let legal_form_only = License {
+        id: "L-3".into(),
+        consignee: "...".into(),
+        ..license
+    };
+    l.add_license(&legal_form_only, NOW).expect("license");
     let veu = Veu {
         id: "V-1".into(),
         kind: VeuKind::Uveu,
@@ -291,8 +305,17 @@ fn parties_that_gain_lose_and_keep_hits(pg: bool) {
             ["91 FR 2003".to_owned()].as_slice()
         )
     );
-    // Zephyr (CN), Cobalt, Plain Widgets, Borealis, Gulf Compute, Nimbus.
-    assert_eq!(report.parties_screened, 6);
+    // Zephyr (CN), Cobalt, Plain Widgets, Borealis, Gulf Compute, Nimbus, `...`.
+    assert_eq!(report.parties_screened, 7);
+    let not_screened: Vec<(&str, &str)> = report
+        .not_screened
+        .iter()
+        .map(|n| (n.name.as_str(), n.error.as_str()))
+        .collect();
+    assert_eq!(
+        not_screened,
+        [("...", "field `name`: empty (expected a party name)")]
+    );
     assert_eq!(report.parties_still_hit, 1, "Zephyr keeps its hit");
     assert_eq!(
         (report.new_hits, report.cleared_hits, report.changed_hits),
