@@ -26,6 +26,12 @@ pub struct RescreenArgs {
     /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Clear-hit threshold (score in 0..1), for both versions.
+    #[arg(long, value_name = "SCORE")]
+    clear: Option<f64>,
+    /// Possible-hit threshold (score in 0..1), for both versions.
+    #[arg(long, value_name = "SCORE")]
+    possible: Option<f64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -33,6 +39,12 @@ pub struct RescreenArgs {
 
 /// Runs `aidf screen rescreen`.
 pub fn run(args: &RescreenArgs) -> Result<()> {
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        clear: args.clear.unwrap_or(defaults.clear),
+        possible: args.possible.unwrap_or(defaults.possible),
+    }
+    .validated()?;
     let db = db_arg(&args.db);
     must_exist(&db)?;
     let current = load_lists_of("--lists", &args.lists)?;
@@ -45,13 +57,7 @@ pub fn run(args: &RescreenArgs) -> Result<()> {
         tenant: LOCAL_TENANT,
         record_prefix: "",
     };
-    let report = rescreen(
-        ledger.store(),
-        scope,
-        &previous,
-        &current,
-        Thresholds::default(),
-    )?;
+    let report = rescreen(ledger.store(), scope, &previous, &current, thresholds)?;
     if args.json {
         print(&(serde_json::to_string_pretty(&report)? + "\n"))
     } else {

@@ -193,6 +193,20 @@ fn bad_options_are_one_line_and_exit_2() {
             format!("error: option `--previous`: cannot read {missing}/lists.toml"),
         ),
         (
+            vec![
+                "--lists",
+                &lists,
+                "--db",
+                &db,
+                "--clear",
+                "0.5",
+                "--possible",
+                "0.8",
+            ],
+            "error: thresholds: clear 0.5, possible 0.8 (expected 0 < possible <= clear <= 1)"
+                .to_owned(),
+        ),
+        (
             vec!["--lists", &lists, "--db", absent_db],
             format!(
                 "error: option `--db`: `{absent_db}` does not exist; a command that only reads does not create a ledger"
