@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use aidf_screen::{ListSet, Thresholds, Verdict};
+use aidf_screen::{ListSet, Verdict};
 use aidf_service::rescreen::{Appearances, EntryHit, RescreenReport, Scope, rescreen};
 use aidf_service::screening::ListVersionRef;
 use anyhow::Result;
@@ -12,7 +12,7 @@ use clap::Args;
 
 use crate::cmd::print;
 use crate::ledger_cmd::{LOCAL_TENANT, db_arg, must_exist, open};
-use crate::screen_cmd::load_lists_of;
+use crate::screen_cmd::{ThresholdArgs, load_lists_of};
 
 /// `aidf screen rescreen …`
 #[derive(Debug, Args)]
@@ -26,12 +26,8 @@ pub struct RescreenArgs {
     /// Ledger: a SQLite file path (default ./aidf.db) or a postgres:// URL.
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Clear-hit threshold (score in 0..1), for both versions.
-    #[arg(long, value_name = "SCORE")]
-    clear: Option<f64>,
-    /// Possible-hit threshold (score in 0..1), for both versions.
-    #[arg(long, value_name = "SCORE")]
-    possible: Option<f64>,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -39,12 +35,7 @@ pub struct RescreenArgs {
 
 /// Runs `aidf screen rescreen`.
 pub fn run(args: &RescreenArgs) -> Result<()> {
-    let defaults = Thresholds::default();
-    let thresholds = Thresholds {
-        clear: args.clear.unwrap_or(defaults.clear),
-        possible: args.possible.unwrap_or(defaults.possible),
-    }
-    .validated()?;
+    let thresholds = args.thresholds.thresholds()?;
     let db = db_arg(&args.db);
     must_exist(&db)?;
     let current = load_lists_of("--lists", &args.lists)?;

@@ -46,15 +46,34 @@ pub struct CommonArgs {
     /// Load lists from DIR/lists.toml instead of the embedded default (the CSL of 2026-07-31).
     #[arg(long, value_name = "DIR")]
     lists: Option<PathBuf>,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
+    /// JSON output (batch: one JSON object per line).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--clear` and `--possible`.
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
     /// Clear-hit threshold (score in 0..1).
     #[arg(long, value_name = "SCORE")]
     clear: Option<f64>,
     /// Possible-hit threshold (score in 0..1).
     #[arg(long, value_name = "SCORE")]
     possible: Option<f64>,
-    /// JSON output (batch: one JSON object per line).
-    #[arg(long)]
-    json: bool,
+}
+
+impl ThresholdArgs {
+    /// The thresholds given, the defaults for those not, checked.
+    pub fn thresholds(&self) -> Result<Thresholds> {
+        let defaults = Thresholds::default();
+        Ok(Thresholds {
+            clear: self.clear.unwrap_or(defaults.clear),
+            possible: self.possible.unwrap_or(defaults.possible),
+        }
+        .validated()?)
+    }
 }
 
 /// `aidf screen compare …`
@@ -175,12 +194,7 @@ pub struct Settings {
 
 impl Settings {
     fn new(common: &CommonArgs) -> Result<Settings> {
-        let defaults = Thresholds::default();
-        let thresholds = Thresholds {
-            clear: common.clear.unwrap_or(defaults.clear),
-            possible: common.possible.unwrap_or(defaults.possible),
-        }
-        .validated()?;
+        let thresholds = common.thresholds.thresholds()?;
         let lists = match &common.lists {
             Some(dir) => load_lists(dir)?,
             None => ListSet::default_lists()?,
