@@ -70,7 +70,7 @@ use std::collections::HashMap;
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
-pub use register::{RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
+pub use register::{RegisterConsignee, RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
 pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
@@ -133,6 +133,8 @@ pub trait LedgerStore: Send + std::fmt::Debug {
 
     /// A party in the registry (`tenant/party id`).
     fn party(&mut self, record_id: &str) -> Result<Option<Party>>;
+    /// Every party in a tenant's registry, by id.
+    fn parties(&mut self, tenant: &str) -> Result<Vec<Party>>;
 
     /// Balance now (`as_of = None`: stored balances) or at a past time
     /// (replayed from history; holds due by then are excluded even if not yet swept).
@@ -206,6 +208,9 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// A tenant's authorized shipments under a VEU with business dates from `from` to `to`
     /// (YYYY-MM-DD, inclusive), by date and id, from the narrow rows of schema 7.
     fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
+    /// The distinct consignees of a tenant's shipments, from the register's columns (one
+    /// grouped query over `consignee_key`; no body decoded), ordered by key.
+    fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>>;
 
     /// Sets who the audit rows of later writes name (default tenant and actor `local`).
     fn set_audit_context(&mut self, ctx: AuditContext);
@@ -464,6 +469,8 @@ pub(crate) trait Store {
     fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<register::PageRow>>;
     /// The `veu_shipments` rows of a tenant and period (checked by the caller).
     fn read_veu_period(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
+    /// Per consignee key of a tenant's shipments: a name as given, shipments, refused ones.
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -610,6 +617,17 @@ macro_rules! impl_ledger_store {
                 self.read_record(RecordTable::Parties, record_id)?
                     .map(|b| decode("parties", &b))
                     .transpose()
+            }
+            fn parties(&mut self, tenant: &str) -> Result<Vec<Party>> {
+                let (from, before) = (format!("{tenant}/"), format!("{tenant}0"));
+                let mut parties = Vec::new();
+                for body in self.read_records_range(RecordTable::Parties, &from, &before)? {
+                    let p: Party = decode("parties", &body)?;
+                    if p.tenant == tenant {
+                        parties.push(p);
+                    }
+                }
+                Ok(parties)
             }
             fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
                 let account = self.account(key)?;
@@ -818,6 +836,23 @@ macro_rules! impl_ledger_store {
                 register::check_veu_period(tenant, from, to)?;
                 self.read_veu_period(tenant, from, to)
             }
+            fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>> {
+                validate::text("tenant", tenant)?;
+                let mut rows = self
+                    .read_consignees(tenant)?
+                    .into_iter()
+                    .map(|(key, name, shipments, refused)| {
+                        Ok(RegisterConsignee {
+                            key,
+                            name,
+                            shipments: u64_of("shipments", shipments)?,
+                            refused: u64_of("shipments", refused)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                rows.sort_by(|a, b| a.key.cmp(&b.key));
+                Ok(rows)
+            }
             fn set_audit_context(&mut self, ctx: AuditContext) {
                 *self.audit_context_mut() = ctx;
             }
@@ -967,6 +1002,9 @@ impl LedgerStore for Ledger {
     fn party(&mut self, record_id: &str) -> Result<Option<Party>> {
         self.store().party(record_id)
     }
+    fn parties(&mut self, tenant: &str) -> Result<Vec<Party>> {
+        self.store().parties(tenant)
+    }
     fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
         self.store().balance(key, as_of)
     }
@@ -1041,6 +1079,9 @@ impl LedgerStore for Ledger {
     }
     fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>> {
         self.store().veu_shipments(tenant, from, to)
+    }
+    fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>> {
+        self.store().register_consignees(tenant)
     }
     fn set_audit_context(&mut self, ctx: AuditContext) {
         self.store().set_audit_context(ctx);

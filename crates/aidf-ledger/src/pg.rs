@@ -1390,6 +1390,24 @@ impl Store for PgLedger {
             .collect::<Result<_, _>>()?)
     }
 
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        // Byte order (`C`) for the name kept, as SQLite's MIN compares.
+        let st = self.prepared(
+            "SELECT consignee_key, MIN(consignee COLLATE \"C\"), COUNT(*), \
+             SUM(CASE WHEN status = 'refused' THEN 1 ELSE 0 END)::BIGINT \
+             FROM shipments WHERE tenant = $1 AND consignee_key IS NOT NULL GROUP BY consignee_key"
+                .to_string(),
+        )?;
+        Ok(self
+            .client
+            .query(&st, &[&tenant])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {
         let st = self.prepared(format!("SELECT body FROM {} ORDER BY id", table.name()))?;
         Ok(self

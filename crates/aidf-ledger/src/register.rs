@@ -129,6 +129,19 @@ pub struct ShipmentPage {
     pub next_cursor: Option<String>,
 }
 
+/// One consignee of a tenant's shipments, as the register's columns group them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisterConsignee {
+    /// The compared form of the name ([`consignee_key`]).
+    pub key: String,
+    /// The name as one of its shipments gives it (the least in byte order, so stable).
+    pub name: String,
+    /// Its shipments.
+    pub shipments: u64,
+    /// Of those, the refused ones.
+    pub refused: u64,
+}
+
 /// The tenant a stored shipment belongs to.
 pub fn tenant_of(s: &Shipment) -> &str {
     s.tenant.as_deref().unwrap_or(LEGACY_TENANT)

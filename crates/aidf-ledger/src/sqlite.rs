@@ -1609,6 +1609,18 @@ impl Store for SqliteLedger {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT consignee_key, MIN(consignee), COUNT(*), SUM(status = 'refused') \
+             FROM shipments WHERE tenant = ?1 AND consignee_key IS NOT NULL GROUP BY consignee_key",
+        )?;
+        Ok(stmt
+            .query_map([tenant], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn read_records(&mut self, table: RecordTable) -> Result<Vec<String>> {
         let mut stmt = self
             .conn

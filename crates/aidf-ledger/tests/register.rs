@@ -205,6 +205,64 @@ fn tenant_isolation(b: &Backend) {
     );
 }
 
+/// The distinct consignees of a tenant from the register's columns (names folded as the
+/// `consignee` filter folds them), with their shipment and refusal counts; the party registry
+/// of a tenant, not another's.
+fn consignees_and_parties(b: &Backend) {
+    let mut l = b.open();
+    seed(&mut l);
+    let got = l.register_consignees("a").expect("consignees");
+    let rows: Vec<(&str, &str, u64, u64)> = got
+        .iter()
+        .map(|c| (c.key.as_str(), c.name.as_str(), c.shipments, c.refused))
+        .collect();
+    let expected = [
+        ("acme corp", "ACME   corp", 2, 0),
+        ("beta ltd", "Beta Ltd", 1, 1),
+        ("شركة الخليج", "شركة الخليج", 1, 0),
+        ("华为技术有限公司", "华为技术有限公司", 1, 1),
+    ];
+    assert_eq!(rows, expected);
+    assert_eq!(l.register_consignees("c").expect("none"), []);
+    let party = |tenant: &str, id: &str, name: &str| aidf_ledger::Party {
+        tenant: tenant.into(),
+        id: id.into(),
+        name: name.into(),
+        normalized_name: name.to_lowercase(),
+        hq: "CN".into(),
+        parent_hq: None,
+    };
+    let parties = [
+        party("a", "p1", "Acme Corp"),
+        party("a", "p2", "Beta Ltd"),
+        party("ab", "p3", "Other tenant"),
+        party("b", "p1", "Acme Corp"),
+    ];
+    for (i, p) in parties.iter().enumerate() {
+        let new = NewShipment {
+            shipment_id: format!("p.{i}"),
+            input_digest: format!("sha256:p{i}"),
+            determination: serde_json::json!({"input": {}}),
+            tenant: Some(p.tenant.clone()),
+            parties: vec![p.clone()],
+            ..NewShipment::default()
+        };
+        l.record_shipment(&new, t(100)).expect("record");
+    }
+    assert_eq!(l.parties("a").expect("parties"), parties[..2]);
+    assert_eq!(l.parties("b").expect("parties"), parties[3..]);
+}
+
+#[test]
+fn sqlite_consignees_and_parties() {
+    consignees_and_parties(&Backend::sqlite());
+}
+#[test]
+fn pg_consignees_and_parties() {
+    if let Some(b) = Backend::pg() {
+        consignees_and_parties(&b);
+    }
+}
 #[test]
 fn sqlite_filters() {
     filters(&Backend::sqlite());

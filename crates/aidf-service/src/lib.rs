@@ -21,6 +21,7 @@ pub mod reevaluate;
 pub mod register;
 pub mod reports;
 pub mod reports_due;
+pub mod rescreen;
 pub mod screening;
 mod ship;
 pub mod upgrade;
