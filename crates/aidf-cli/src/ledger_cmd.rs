@@ -616,9 +616,15 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction, json: bool) -> 
                 .with_context(|| format!("argument `ID`: unknown license `{id}`"))?;
             let tpp = store.balance(&l.tpp_account(), None)?;
             let units = store.balance(&l.units_account(), None)?;
+            let value_cents = match l.value_cap_cents {
+                Some(_) => Some(store.balance(&l.value_account(), None)?),
+                None => None,
+            };
             let changes = store.license_changes(&id)?;
-            let text = || ledger_view::license_show(&l, &tpp, &units, changes.len());
-            let value = json!({"license": l, "tpp": tpp, "units": units, "changes": changes});
+            let text =
+                || ledger_view::license_show(&l, &tpp, &units, value_cents.as_ref(), changes.len());
+            let value = json!({"license": l, "tpp": tpp, "units": units,
+                "value_cents": value_cents, "changes": changes});
             show(json, &value, text)
         }
         other => change(store, other, json),

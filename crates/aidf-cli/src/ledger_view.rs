@@ -216,13 +216,26 @@ pub fn licenses(all: &[License]) -> String {
 }
 
 /// `aidf license show ID`: the license, what it has left, its changes.
-pub fn license_show(l: &License, tpp: &Balance, units: &Balance, changes: usize) -> String {
+pub fn license_show(
+    l: &License,
+    tpp: &Balance,
+    units: &Balance,
+    value: Option<&Balance>,
+    changes: usize,
+) -> String {
     let mut out = license_line("license", l).replacen("license license", "license", 1);
     for (what, b) in [("TPP", tpp), ("units", units)] {
         out.push_str(&format!(
             "  {what:<6} used {:>16}  left {:>16}\n",
             num(b.posted.saturating_add(b.pending)),
             opt(b.available)
+        ));
+    }
+    if let (Some(b), Some(licensed)) = (value, &l.value_usd) {
+        out.push_str(&format!(
+            "  value  used {:>16}  left {:>16}  (USD; {licensed} licensed, plus the 15 CFR 750.11 tolerance)\n",
+            usd(b.posted.saturating_add(b.pending)),
+            b.available.map_or_else(|| "-".into(), usd)
         ));
     }
     if l.beyond_allocation {
@@ -236,6 +249,11 @@ pub fn license_show(l: &License, tpp: &Balance, units: &Balance, changes: usize)
     }
     out.push_str(&format!("  {changes} change(s) recorded\n"));
     out
+}
+
+/// US cents as dollars, grouped: `1,100,000.00`.
+fn usd(cents: u64) -> String {
+    format!("{}.{:02}", num(cents / 100), cents % 100)
 }
 
 /// `aidf veu list` (and the VEU `veu add` recorded).

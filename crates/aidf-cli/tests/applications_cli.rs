@@ -123,11 +123,23 @@ fn done_means(cli: &Cli) {
 
     let ship = cli.file(
         "ship.json",
-        r#"{"date":"2025-06-12","destination":"AE","consignee":{"name":"Gulf Compute LLC","hq":"AE"},"item":{"chip":"NVIDIA H100 SXM"},"quantity":10000}"#,
+        r#"{"date":"2025-06-12","destination":"AE","consignee":{"name":"Gulf Compute LLC","hq":"AE"},"item":{"chip":"NVIDIA H100 SXM"},"quantity":10000,"value_usd":"250000000.00"}"#,
     );
     let s = cli.json(&["ship", &ship, "--json", "--id", "s-1"]);
     assert_eq!(s["status"], "authorized", "{s}");
     assert_eq!(s["license_id"], "L-1");
+    // The shipment's value is drawn on the license's value (15 CFR 750.11): 1,250,000,000.00
+    // USD licensed plus 10 % is the cap.
+    let shown = cli.json(&["license", "show", "L-1", "--json"]);
+    assert_eq!(shown["value_cents"]["posted"], 25_000_000_000u64, "{shown}");
+    assert_eq!(shown["value_cents"]["cap"], 137_500_000_000u64, "{shown}");
+    let text = String::from_utf8_lossy(&cli.run(&["license", "show", "L-1"]).stdout).to_string();
+    assert!(
+        text.contains(
+            "value  used   250,000,000.00  left 1,125,000,000.00  (USD; 1250000000.00 licensed"
+        ),
+        "{text}"
+    );
     let bal = cli.json(&["ledger", "balance", "country:AE:2025-2027", "--json"]);
     assert_eq!(
         (

@@ -1294,9 +1294,18 @@ async fn license(
             let units = s
                 .balance(&lic.units_account(), None)
                 .map_err(ledger_error)?;
+            let value_cents = match lic.value_cap_cents {
+                Some(_) => Some(
+                    s.balance(&lic.value_account(), None)
+                        .map_err(ledger_error)?,
+                ),
+                None => None,
+            };
             let mut shown = lic.clone();
             shown.id = strip(&tenant, &lic.id);
-            Ok(Json(json!({"license": shown, "tpp": tpp, "units": units})))
+            Ok(Json(
+                json!({"license": shown, "tpp": tpp, "units": units, "value_cents": value_cents}),
+            ))
         })
         .await
 }

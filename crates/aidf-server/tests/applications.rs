@@ -160,6 +160,40 @@ async fn applications_over_http() {
     let (s, v) = api.call("GET", "/v1/licenses/L-1", &a, "").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["license"]["allocation_drawn"], "country:AE:2025-2027");
+    // Its value (and the 15 CFR 750.11 tolerance) is a capped account in US cents; a shipment
+    // with a value draws it, one past it is not covered by the license.
+    assert_eq!(v["value_cents"]["cap"], 137_500_000_000u64, "{v}");
+    let valued = |value: &str| {
+        json!({"date": "2025-06-12", "destination": "AE",
+            "consignee": {"name": "Gulf Compute LLC", "hq": "AE"},
+            "item": {"chip": "NVIDIA H100 SXM"}, "quantity": 2000, "value_usd": value})
+        .to_string()
+    };
+    let (s, v) = api
+        .call("POST", "/v1/shipments", &a, &valued("1375000000.00"))
+        .await;
+    assert_eq!(
+        (s, &v["status"]),
+        (StatusCode::OK, &json!("authorized")),
+        "{v}"
+    );
+    let (s, v) = api.call("POST", "/v1/shipments", &a, &valued("0.01")).await;
+    assert_eq!(
+        (s, &v["status"]),
+        (StatusCode::OK, &json!("refused")),
+        "{v}"
+    );
+    assert!(
+        v["refusal"]
+            .as_str()
+            .is_some_and(|r| r.contains("shipping tolerance of 15 CFR 750.11(b)")),
+        "{v}"
+    );
+    let (s, v) = api
+        .call("POST", "/v1/shipments", &a, &valued("1.234"))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "value_usd", "{v}");
 
     // The application's compliance record: the tenant's own, in the formats of a shipment's.
     let (s, v) = api
