@@ -77,30 +77,42 @@ function clearErrors(form) {
   form.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
 }
 
+// The error paragraph for a problem's `field`: the field's own (`item.hbm.area_mm2` ->
+// `err-item-hbm-area_mm2`), else its nearest enclosing one (`items[1].chip` -> `err-items`).
+function fieldErrorFor(form, prefix, field) {
+  const parts = field.replace(/\[\d+\]/g, '.').split('.').filter(Boolean);
+  for (let n = parts.length; n > 0; n--) {
+    const p = document.getElementById(`err-${prefix}${parts.slice(0, n).join('-')}`);
+    if (p && form.contains(p)) return p;
+  }
+  return null;
+}
+
 function showError(form, prefix, formErrorId, err) {
   const field = err.problem?.field;
   const detail = err.problem?.detail || err.message;
-  if (field) {
-    const base = field.replace(/\[\d+\].*$/, '').replace(/\./g, '-');
-    const p = document.getElementById(`err-${prefix}${base}`);
-    if (p && form.contains(p)) {
-      p.textContent = detail;
-      p.hidden = false;
-      const input = p.closest('.field')?.querySelector('input, select');
-      if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
-      return;
-    }
+  const p = field ? fieldErrorFor(form, prefix, field) : null;
+  if (p) {
+    p.textContent = detail;
+    p.hidden = false;
+    const input = p.closest('.field')?.querySelector('input, select');
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+    return;
   }
-  const p = document.getElementById(formErrorId);
-  p.textContent = detail;
-  p.hidden = false;
+  const formError = document.getElementById(formErrorId);
+  formError.textContent = detail;
+  formError.hidden = false;
 }
 
+// A table in its own horizontally scrolling region (focusable, so the keyboard can scroll it):
+// a wide table scrolls by itself on a narrow screen instead of the page.
 function table(headers, rows, caption) {
-  return el('table', {},
-    caption ? el('caption', { class: 'muted', text: caption }) : null,
-    el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', class: h.num ? 'num' : null, text: h.label ?? h })))),
-    el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c, i) => el('td', { class: headers[i]?.num ? 'num' : null }, c))))));
+  const label = caption || headers.map((h) => h.label ?? h).join(', ');
+  return el('div', { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-label': label },
+    el('table', {},
+      caption ? el('caption', { class: 'muted', text: caption }) : null,
+      el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', class: h.num ? 'num' : null, text: h.label ?? h })))),
+      el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c, i) => el('td', { class: headers[i]?.num ? 'num' : null }, c)))))));
 }
 
 function capBar(label, posted, pending, cap) {
@@ -408,18 +420,53 @@ function historyChart(entries, cap) {
 
 // ------------------------------------------------------------------ check form
 
+// The item in the form the kind selects: a catalog chip, an HBM device or model weights.
+// Numbers are sent as typed (strings), so the server reads them exactly and names the field.
+function checkItem(v) {
+  const kind = v('#chk-kind');
+  if (kind === 'hbm') {
+    return { hbm: { bandwidth_gbs: v('#chk-hbm-bandwidth'), area_mm2: v('#chk-hbm-area'), logic_dominant: $('#chk-hbm-logic').checked } };
+  }
+  if (kind === 'model_weights') {
+    const w = { published: $('#chk-mw-published').checked };
+    for (const [key, id] of [['training_ops', '#chk-mw-ops'], ['parameters', '#chk-mw-parameters'], ['tokens', '#chk-mw-tokens']]) {
+      if (v(id)) w[key] = v(id);
+    }
+    return { model_weights: w };
+  }
+  return { chip: v('#chk-chip') };
+}
+
 function checkInput() {
   const v = (id) => $(id).value.trim();
+  const upper = (id) => v(id).toUpperCase();
   const qty = v('#chk-quantity');
-  return {
+  const input = {
     date: v('#chk-date'),
     posture: v('#chk-posture'),
-    destination: v('#chk-destination').toUpperCase(),
-    consignee: { name: v('#chk-consignee'), hq: v('#chk-hq').toUpperCase() },
-    item: { chip: v('#chk-chip') },
-    // Sent as typed when it is not a whole number, so the server's error names the field.
-    quantity: /^-?\d+$/.test(qty) ? Number(qty) : qty,
+    transaction: v('#chk-transaction'),
+    destination: upper('#chk-destination'),
+    consignee: { name: v('#chk-consignee'), hq: upper('#chk-hq') },
+    end_use: v('#chk-end-use'),
+    item: checkItem(v),
   };
+  if (v('#chk-exporter-name') || v('#chk-exporter-hq')) {
+    input.exporter = {};
+    if (v('#chk-exporter-name')) input.exporter.name = v('#chk-exporter-name');
+    if (v('#chk-exporter-hq')) input.exporter.hq = upper('#chk-exporter-hq');
+  }
+  if (v('#chk-parent-hq')) input.consignee.parent_hq = upper('#chk-parent-hq');
+  if (v('#chk-veu-kind')) input.consignee.veu = { kind: v('#chk-veu-kind'), id: v('#chk-veu-id') };
+  // Sent as typed when it is not a whole number, so the server's error names the field; left
+  // out when empty (model weights need none; a chip without one is told it is required).
+  if (qty) input.quantity = /^-?\d+$/.test(qty) ? Number(qty) : qty;
+  return input;
+}
+
+// Shows the fields of the selected kind of item only.
+function showItemKind() {
+  const kind = $('#chk-kind').value;
+  document.querySelectorAll('#check-form [data-kind]').forEach((f) => { f.hidden = f.dataset.kind !== kind; });
 }
 
 const AUTH_TEXT = {
@@ -443,7 +490,8 @@ function renderDetermination(d) {
     table(['Rule', 'Detail', 'Citation'], d.reasons.map((r) => [el('code', { text: r.rule }), r.detail, r.citation]), 'Reasons, in the order the rules applied'),
     d.assumptions?.length ? [el('h4', { text: 'Assumptions (unconfirmed readings)' }),
       table(['Switch', 'Value', 'Detail'], d.assumptions.map((a) => [el('code', { text: a.switch }), String(a.value), a.detail]))] : null,
-    el('p', { class: 'muted' }, `Regime ${d.regime.id} (${d.regime.posture}, ${d.regime.date}) ${d.regime.digest.slice(0, 19)}…`));
+    el('p', { class: 'muted' }, `Regime ${d.regime.id} (${d.regime.posture}, ${d.regime.date}) ${d.regime.digest.slice(0, 19)}…`),
+    renderDeterminationScreening(d.screening));
 }
 
 async function onCheck(ev) {
@@ -471,21 +519,121 @@ async function onRecord() {
   btn.disabled = true;
   const box = $('#shipment-result');
   try {
-    // The Idempotency-Key is fixed per check: a double click or a retry records once.
+    // One Idempotency-Key per determination: a second click (or a retry) replays the first
+    // recording instead of shipping twice, and shows that first result again.
     const s = await api('POST', '/v1/shipments', input, { 'Idempotency-Key': key });
+    const again = state.lastCheck.recorded === s.shipment_id;
+    state.lastCheck.recorded = s.shipment_id;
     box.replaceChildren(el('p', {},
       el('span', { class: `badge ${s.status === 'authorized' ? 'ok' : 'bad'}`, id: 'shipment-status', text: s.status === 'authorized' ? 'Recorded: authorized' : 'Recorded: refused' }),
-      ` shipment ${s.shipment_id.replace(/^[^.]*\./, '')}`, s.license_id ? ` under license ${s.license_id.replace(/^[^.]*\./, '')}` : '',
-      s.refusal ? el('span', { class: 'refusal' }, ` — ${s.refusal}`) : ''),
+      ` shipment ${local(s.shipment_id)}`, s.license_id ? ` under license ${local(s.license_id)}` : '',
+      s.refusal ? el('span', { class: 'refusal' }, ` — ${s.refusal}`) : '',
+      again ? el('span', { id: 'shipment-again', text: ' (already recorded for this check: the first result)' }) : ''),
     s.entries.length ? table(['Account', { label: 'Amount', num: true }, { label: 'Available after', num: true }],
       s.entries.map((e) => [e.account, fmt(e.result?.amount), fmt(e.balance_after?.available)])) : null);
-    // A new check gets a new key.
-    state.lastCheck.key = `web-${crypto.randomUUID()}`;
     btn.disabled = false;
     await Promise.all([loadAccounts(), loadAudit(), loadRegister(), state.selected ? selectCountry(state.selected, false) : null]);
   } catch (e) {
     box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message }));
     btn.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ screening (issue 14)
+
+const VERDICT_TEXT = { clear_hit: 'clear hit', possible_hit: 'possible hit', no_match: 'no match' };
+const VERDICT_BADGE = { clear_hit: 'bad', possible_hit: 'warn', no_match: 'ok' };
+const score3 = (x) => (x == null ? '—' : Number(x).toFixed(3));
+
+function verdictBadge(verdict, attrs = {}) {
+  return el('span', { class: `badge ${VERDICT_BADGE[verdict] || ''}`, 'data-verdict': verdict, ...attrs, text: VERDICT_TEXT[verdict] || verdict });
+}
+
+// A hit of `POST /v1/screen` (its entry in full) or of a determination's `screening` block (the
+// entry's name, list and effect): the same view of both.
+function hitView(h) {
+  if (typeof h.entry === 'string') {
+    return { list: h.list, name: h.entry, effect: h.effect, source: h.list_version, citations: h.federal_register || [] };
+  }
+  const e = h.entry || {};
+  return { list: e.list_code, name: e.name, effect: null, source: e.source, citations: (e.federal_register || []).map((f) => f.text) };
+}
+
+// The score's features: coverage on both sides, specificity, and each qualifier's factor.
+function scoreFeatures(x) {
+  const rows = [
+    ['query coverage', score3(x.query_coverage), 'share of the queried name\'s weight aligned'],
+    ['entry coverage', score3(x.entry_coverage), 'share of the listed name\'s weight aligned'],
+    ['specificity', score3(x.specificity), 'rarity the aligned parts carry'],
+    ...(x.qualifiers || []).map((q) => [q.feature.replace(/_/g, ' '), `× ${score3(q.factor)}`, q.detail]),
+  ];
+  return table(['Feature', { label: 'Value', num: true }, 'Detail'], rows, 'What the score is made of');
+}
+
+function alignedParts(x) {
+  const rows = (x.aligned || []).map((a) => [a.query, a.entry, a.latin, a.how.replace(/_/g, ' '), score3(a.similarity), `${a.weight_query} / ${a.weight_entry}`]);
+  const words = (list) => (list?.length ? list.join(', ') : 'none');
+  return [
+    rows.length
+      ? table(['Queried part', 'Listed part', 'Compared as', 'How', { label: 'Similarity', num: true }, { label: 'Weight (query / list)', num: true }], rows, 'Aligned name parts')
+      : el('p', { class: 'muted', text: 'No name parts aligned.' }),
+    el('p', { class: 'unmatched' }, `Unmatched, queried: ${words(x.unmatched_query)}; listed: ${words(x.unmatched_entry)}. `,
+      `Legal forms set aside, queried: ${words(x.legal_forms_query)}; listed: ${words(x.legal_forms_entry)}.`),
+  ];
+}
+
+function renderHit(h, open) {
+  const v = hitView(h);
+  const x = h.explanation || {};
+  return el('li', { class: 'hit', 'data-list': v.list || '', 'data-verdict': h.verdict },
+    el('details', { open },
+      el('summary', {}, verdictBadge(h.verdict), ' ', el('strong', { class: 'hit-name', text: v.name || h.matched_name }),
+        ` · list ${v.list || '—'} · score `, el('span', { class: 'hit-score', text: score3(h.score) })),
+      el('p', {}, `Matched ${h.matched_alias ? 'alias' : 'name'}: `, el('q', { text: h.matched_name }),
+        v.effect ? ` · effect: ${v.effect.replace(/_/g, ' ')}` : '', v.source ? ` · ${v.source}` : ''),
+      v.citations.length ? el('p', { class: 'muted', text: `Federal Register: ${v.citations.join('; ')}` }) : null,
+      alignedParts(x),
+      scoreFeatures(x)));
+}
+
+function renderHits(hits, label) {
+  if (!hits.length) return el('p', { class: 'muted no-hits', text: 'No hits at or above the possible-hit threshold.' });
+  return el('ol', { class: 'hits', 'aria-label': label }, hits.map((h, i) => renderHit(h, i === 0)));
+}
+
+function renderScreening(s) {
+  const versions = (s.list_versions || []).map((l) => `${l.id} of ${l.date} (${fmt(l.entries)} entries)`).join(', ');
+  return el('div', { id: 'screening' },
+    el('p', { class: 'headline' }, 'Verdict: ', verdictBadge(s.verdict, { id: 'scr-verdict' }), ` · ${s.hits.length} hit(s)`),
+    el('p', { class: 'muted' }, `Lists: ${versions || '—'}; thresholds: clear ${s.thresholds?.clear}, possible ${s.thresholds?.possible}.`),
+    renderHits(s.hits, 'Hits, best first'));
+}
+
+// A determination's `screening` block: each party screened, with its hits.
+function renderDeterminationScreening(s) {
+  if (!s) return null;
+  return el('div', { id: 'det-screening' },
+    el('h4', {}, 'Screening: ', verdictBadge(s.verdict, { id: 'det-screening-verdict' })),
+    s.parties.map((p) => el('div', { class: 'party', 'data-role': p.role },
+      el('p', {}, `${p.role.replace(/_/g, ' ')}: `, el('strong', { text: p.name }), p.country ? ` (${p.country}) ` : ' ', verdictBadge(p.verdict)),
+      renderHits(p.hits, `Hits for ${p.name}`))));
+}
+
+async function onScreen(ev) {
+  ev.preventDefault();
+  const form = $('#screen-form');
+  clearErrors(form);
+  const v = (id) => $(id).value.trim();
+  const body = { name: v('#scr-name') };
+  if (v('#scr-country')) body.country = v('#scr-country').toUpperCase();
+  if (v('#scr-type')) body.type = v('#scr-type');
+  const out = $('#screen-result');
+  out.replaceChildren(el('p', { class: 'status', text: 'Screening…' }));
+  try {
+    out.replaceChildren(renderScreening(await api('POST', '/v1/screen', body)));
+  } catch (e) {
+    out.replaceChildren();
+    showError(form, 'scr-', 'err-screen', e);
   }
 }
 
@@ -969,6 +1117,8 @@ function wire() {
   $('#map-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadMap(); });
   $('#map-find').addEventListener('change', (ev) => { if (ev.target.value) selectCountry(ev.target.value); });
   $('#check-form').addEventListener('submit', onCheck);
+  $('#chk-kind').addEventListener('change', showItemKind);
+  $('#screen-form').addEventListener('submit', onScreen);
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
   $('#applications-refresh').addEventListener('click', loadApplications);
