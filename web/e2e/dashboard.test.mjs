@@ -153,7 +153,7 @@ test('the shipment register lists what was recorded, filters it, and files a PDF
   await page.waitForFunction(() => /authorized/.test(document.querySelector('#register tbody tr')?.textContent || ''));
   const [download] = await Promise.all([
     page.waitForEvent('download'),
-    page.locator('#register tbody tr').first().getByRole('button', { name: /\(PDF\)/ }).click(),
+    page.locator('#register tbody tr').first().getByRole('button', { name: /^PDF record of / }).click(),
   ]);
   const { readFile } = await import('node:fs/promises');
   const pdf = await readFile(await download.path());

@@ -92,14 +92,16 @@ export async function openDashboard(args) {
   return { server, browser, page, errors };
 }
 
-const axeSource = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+// axe-core's source, evaluated in the page (the dashboard's CSP rightly refuses inline scripts;
+// the DevTools protocol's evaluation is not a script tag, and changes no policy).
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /**
  * axe-core's serious and critical violations in the page (or in the element `selector` selects),
  * one line each: rule, impact, what it asks and the first nodes at fault.
  */
 export async function seriousViolations(page, selector) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axeSource });
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
   const result = await page.evaluate((sel) => window.axe.run(sel ? { include: [sel] } : document, { resultTypes: ['violations'] }), selector);
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
@@ -117,7 +119,7 @@ export function sidewaysScroll(page, selector = 'body') {
     const out = [...document.querySelectorAll(`${sel} *`)]
       .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > width + 0.5)
       .filter((e) => !e.parentElement.closest('.table-wrap, .record, .map-wrap'))
-      .slice(0, 5)
+      .slice(-5)
       .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.split(' ').join('.')}` : ''} right ${Math.round(e.getBoundingClientRect().right)}`);
     return { scrollWidth: doc.scrollWidth, clientWidth: width, out };
   }, selector);

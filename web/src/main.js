@@ -730,9 +730,9 @@ function registerRows(items) {
     el('span', {},
       el('button', { type: 'button', class: 'secondary', onclick: () => showShipment(s.shipment_id), 'aria-label': `Details of ${local(s.shipment_id)}`, text: 'Details' }),
       ' ',
-      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (PDF)`, text: 'PDF' }),
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `PDF record of ${local(s.shipment_id)}`, text: 'PDF' }),
       ' ',
-      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (HTML)`, text: 'HTML' })),
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `HTML record of ${local(s.shipment_id)}`, text: 'HTML' })),
   ]);
 }
 
