@@ -130,6 +130,10 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.click('button.account[data-key="country:MY:2025-2027"]');
   await page.waitForSelector('#history-h');
   assert.match(await page.textContent('#account-history'), /transfer/);
+  // By business date (the shipment's, 2025-06-01), not the clock that recorded it.
+  assert.equal(await page.getAttribute('#account-history svg.chart', 'data-to'), '2025-06-01');
+  const transfer = page.locator('#account-history tbody tr', { hasText: 'transfer' }).first();
+  assert.equal(await transfer.locator('td').nth(1).textContent(), '2025-06-01');
   await page.locator('#ledger-section').screenshot({ path: join(shots, '06-ledger.png') });
   await page.selectOption('#map-find', 'MY');
   await page.waitForFunction(() => /Used 31,664,000 TPP \(2,000 H100-eq\.\)/.test(document.querySelector('#country-detail').textContent));

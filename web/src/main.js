@@ -382,7 +382,7 @@ async function selectCountry(cc, focus = true) {
       el('div', {}, el('h4', { text: 'Allocation 2025–2027' }), alloc),
       el('div', {},
         el('h4', { text: 'Recent shipments' }),
-        shipments.length ? table(['Shipment', { label: 'TPP', num: true }, 'When'], shipments.map((e) => [String(e.meta.determination_id).replace(/^[^.]*\./, ''), fmt(e.posted_delta + e.pending_delta), new Date(e.at).toISOString().slice(0, 16).replace('T', ' ')])) : el('p', { class: 'muted', text: 'None recorded.' }),
+        shipments.length ? table(['Shipment', { label: 'TPP', num: true }, 'Business date'], shipments.map((e) => [local(String(e.meta.determination_id)), fmt(e.posted_delta + e.pending_delta), businessDate(e)])) : el('p', { class: 'muted', text: 'None recorded.' }),
         el('h4', { text: 'Licenses' }),
         myLics.length ? table(['Id', 'Consignee', { label: 'TPP cap', num: true }, 'Expires'], myLics.map((l) => [l.id, l.consignee, fmt(l.tpp_cap), l.expires_on])) : el('p', { class: 'muted', text: 'None.' }),
         el('h4', { text: 'Validated end users' }),
@@ -390,32 +390,37 @@ async function selectCountry(cc, focus = true) {
   if (focus) box.focus();
 }
 
-// Cumulative use over time, with the cap, as a small SVG step chart.
+// An entry's business date: the shipment's date; for an entry no shipment made (an expiry, an
+// opening), the UTC date it was recorded.
+const businessDate = (e) => e.business_date || new Date(e.at).toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+
+// Cumulative use by business date, with the cap, as a small SVG step chart: the entries that move
+// the balance, in business-date order (a backdated shipment lands on its own date).
 function historyChart(entries, cap) {
   const W = 540, H = 160, L = 96, R = 10, T = 10, B = 24;
-  const pts = [];
+  const moves = entries.filter((e) => e.posted_delta || e.pending_delta)
+    .map((e) => ({ date: businessDate(e), delta: e.posted_delta + e.pending_delta, seq: e.seq }))
+    .sort((a, b) => a.date.localeCompare(b.date) || a.seq - b.seq);
+  if (!moves.length) return el('p', { class: 'muted', text: 'No history.' });
   let used = 0;
-  for (const e of entries) {
-    used += (e.posted_delta || 0) + (e.pending_delta || 0);
-    pts.push([e.at, used]);
-  }
-  if (!pts.length) return el('p', { class: 'muted', text: 'No history.' });
-  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
-  const now = Math.max(Date.now(), t1);
-  const x = (t) => L + (t - t0) / (now - t0 || 1) * (W - L - R);
+  const pts = moves.map((m) => [Date.parse(`${m.date}T00:00:00Z`), (used += m.delta)]);
+  const first = moves[0].date, last = moves[moves.length - 1].date;
+  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + DAY_MS);
+  const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = (v) => T + (1 - v / (cap || 1)) * (H - T - B);
   let d = `M${x(pts[0][0])},${y(pts[0][1])}`;
   for (let i = 1; i < pts.length; i++) d += `H${x(pts[i][0])}V${y(pts[i][1])}`;
-  d += `H${x(now)}`;
-  const s = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Allocation used over time: ${fmt(used)} of ${fmt(cap)} TPP` },
-    svg('line', { x1: L, x2: W - R, y1: y(cap), y2: y(cap), class: 'cap' }),
-    svg('text', { x: L - 4, y: y(cap) + 3, 'text-anchor': 'end' }, `cap ${fmt(cap)}`),
-    svg('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: '#999' }),
-    svg('text', { x: L - 4, y: y(0) + 3, 'text-anchor': 'end' }, '0'),
-    svg('path', { d, class: 'used' }),
-    svg('text', { x: L, y: H - 6 }, new Date(t0).toISOString().slice(0, 10)),
-    svg('text', { x: W - R, y: H - 6, 'text-anchor': 'end' }, new Date(now).toISOString().slice(0, 10)));
-  return s;
+  d += `H${x(t1)}`;
+  return svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-from': first, 'data-to': last,
+    'aria-label': `Allocation used by business date, ${first} to ${last}: ${fmt(used)} of ${fmt(cap)} TPP` },
+  svg('line', { x1: L, x2: W - R, y1: y(cap), y2: y(cap), class: 'cap' }),
+  svg('text', { x: L - 4, y: y(cap) + 3, 'text-anchor': 'end' }, `cap ${fmt(cap)}`),
+  svg('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: '#999' }),
+  svg('text', { x: L - 4, y: y(0) + 3, 'text-anchor': 'end' }, '0'),
+  svg('path', { d, class: 'used' }),
+  svg('text', { x: L, y: H - 6 }, first),
+  svg('text', { x: W - R, y: H - 6, 'text-anchor': 'end' }, last === first ? '' : last));
 }
 
 // ------------------------------------------------------------------ check form
@@ -660,8 +665,8 @@ async function loadHistory(key) {
     const [h, a] = await Promise.all([api('GET', `/v1/accounts/${encodeURIComponent(key)}/history`), api('GET', `/v1/accounts/${encodeURIComponent(key)}`)]);
     box.replaceChildren(el('h3', { id: 'history-h', text: `History of ${key}` }),
       historyChart(h, a.balance.cap),
-      table(['#', 'When', 'Kind', { label: 'Posted Δ', num: true }, { label: 'Pending Δ', num: true }, 'Shipment / op'],
-        h.map((e) => [String(e.seq), new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.kind, fmt(e.posted_delta), fmt(e.pending_delta), e.meta?.determination_id || e.op_id || ''])));
+      table(['#', 'Business date', 'Recorded', 'Kind', { label: 'Posted Δ', num: true }, { label: 'Pending Δ', num: true }, 'Shipment / op'],
+        h.map((e) => [String(e.seq), businessDate(e), new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.kind, fmt(e.posted_delta), fmt(e.pending_delta), e.meta?.determination_id || e.op_id || ''])));
   } catch (e) {
     box.replaceChildren(el('p', { class: 'form-error', text: e.message }));
   }
