@@ -621,7 +621,8 @@ function renderDeterminationScreening(s) {
     el('h4', {}, 'Screening: ', verdictBadge(s.verdict, { id: 'det-screening-verdict' })),
     s.parties.map((p) => el('div', { class: 'party', 'data-role': p.role },
       el('p', {}, `${p.role.replace(/_/g, ' ')}: `, el('strong', { text: p.name }), p.country ? ` (${p.country}) ` : ' ', verdictBadge(p.verdict)),
-      renderHits(p.hits, `Hits for ${p.name}`))));
+      renderHits(p.hits, `Hits for ${p.name}`),
+      p.hits_not_reported ? el('p', { class: 'muted', text: `${p.hits_not_reported} more hit(s) not reported in the answer.` }) : null)));
 }
 
 async function onScreen(ev) {
