@@ -248,7 +248,7 @@ test('a bad input shows its error next to the field the problem names', async ()
   assert.deepEqual(browser.offsite, [], 'no request left localhost');
 });
 
-test('signing in with a viewer token: reads, and cannot check or record licenses', async () => {
+test('signing in with a viewer token: reads and checks, and cannot record shipments or licenses', async () => {
   const db = tempDb();
   const viewer = token(db, 'acme', 'viewer');
   const s = await startServer(db);
@@ -264,7 +264,13 @@ test('signing in with a viewer token: reads, and cannot check or record licenses
     await p.waitForSelector('body[data-ready="true"]');
     assert.equal(await p.textContent('#role'), 'viewer');
     assert.equal(await p.evaluate(() => sessionStorage.getItem('aidf.token')?.startsWith('aidf_')), true);
-    assert.ok(await p.isDisabled('#chk-submit'));
+    // A stateless check: the determination, and no "Record as shipment".
+    for (const [sel, value] of [['#chk-chip', 'nvidia-h100-sxm'], ['#chk-quantity', '10'], ['#chk-destination', 'MY'], ['#chk-consignee', 'X Sdn Bhd'], ['#chk-hq', 'MY'], ['#chk-date', '2025-06-01']]) await p.fill(sel, value);
+    await p.click('#chk-submit');
+    await p.waitForSelector('#determination');
+    assert.equal(await p.getAttribute('#det-authorization', 'data-authorization'), 'LPP');
+    assert.equal(await p.locator('#record-shipment').count(), 0);
+    assert.match(await p.textContent('#record-role-note'), /may not record shipments/);
     assert.ok(await p.locator('#license-form').isHidden());
     assert.match(await p.textContent('#license-role-note'), /may not record licenses/);
     assert.ok((await p.locator('#map path.country').count()) >= 150);

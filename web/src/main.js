@@ -180,11 +180,11 @@ async function start() {
 }
 
 function applyRole() {
+  // Every role checks (stateless); recording a shipment needs an exporter.
   const exporter = can('exporter');
-  $('#chk-submit').disabled = !exporter;
   const note = $('#chk-role-note');
   note.hidden = exporter;
-  note.textContent = exporter ? '' : `Your role (${state.me.role}) may not check or ship; an exporter token can.`;
+  note.textContent = exporter ? '' : `Your role (${state.me.role}) checks without recording; an exporter token can record shipments.`;
   $('#app-submit').disabled = !can('officer');
   $('#app-role-note').hidden = can('officer');
   $('#app-role-note').textContent = can('officer') ? '' : `Your role (${state.me.role}) may not file applications; an officer token can.`;
@@ -509,8 +509,11 @@ async function onCheck(ev) {
   try {
     const d = await api('POST', '/v1/determinations', input);
     state.lastCheck = { input, determination: d, key: `web-${crypto.randomUUID()}` };
+    // Recording is offered only to a role that may record; any other check stays stateless.
     out.replaceChildren(renderDetermination(d),
-      el('button', { type: 'button', id: 'record-shipment', onclick: onRecord, disabled: !can('exporter') }, 'Record as shipment'),
+      can('exporter')
+        ? el('button', { type: 'button', id: 'record-shipment', onclick: onRecord }, 'Record as shipment')
+        : el('p', { class: 'role-note', id: 'record-role-note', text: `Not recorded: your role (${state.me.role}) may not record shipments.` }),
       el('div', { id: 'shipment-result', 'aria-live': 'polite' }));
   } catch (e) {
     out.replaceChildren();
