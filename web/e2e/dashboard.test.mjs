@@ -130,6 +130,10 @@ test('record as shipment: refused without a license; with one, authorized and th
   await page.click('button.account[data-key="country:MY:2025-2027"]');
   await page.waitForSelector('#history-h');
   assert.match(await page.textContent('#account-history'), /transfer/);
+  // By business date (the shipment's, 2025-06-01), not the clock that recorded it.
+  assert.equal(await page.getAttribute('#account-history svg.chart', 'data-to'), '2025-06-01');
+  const transfer = page.locator('#account-history tbody tr', { hasText: 'transfer' }).first();
+  assert.equal(await transfer.locator('td').nth(1).textContent(), '2025-06-01');
   await page.locator('#ledger-section').screenshot({ path: join(shots, '06-ledger.png') });
   await page.selectOption('#map-find', 'MY');
   await page.waitForFunction(() => /Used 31,664,000 TPP \(2,000 H100-eq\.\)/.test(document.querySelector('#country-detail').textContent));
@@ -153,7 +157,7 @@ test('the shipment register lists what was recorded, filters it, and files a PDF
   await page.waitForFunction(() => /authorized/.test(document.querySelector('#register tbody tr')?.textContent || ''));
   const [download] = await Promise.all([
     page.waitForEvent('download'),
-    page.locator('#register tbody tr').first().getByRole('button', { name: /\(PDF\)/ }).click(),
+    page.locator('#register tbody tr').first().getByRole('button', { name: /^PDF record of / }).click(),
   ]);
   const { readFile } = await import('node:fs/promises');
   const pdf = await readFile(await download.path());
@@ -244,7 +248,7 @@ test('a bad input shows its error next to the field the problem names', async ()
   assert.deepEqual(browser.offsite, [], 'no request left localhost');
 });
 
-test('signing in with a viewer token: reads, and cannot check or record licenses', async () => {
+test('signing in with a viewer token: reads and checks, and cannot record shipments or licenses', async () => {
   const db = tempDb();
   const viewer = token(db, 'acme', 'viewer');
   const s = await startServer(db);
@@ -260,7 +264,13 @@ test('signing in with a viewer token: reads, and cannot check or record licenses
     await p.waitForSelector('body[data-ready="true"]');
     assert.equal(await p.textContent('#role'), 'viewer');
     assert.equal(await p.evaluate(() => sessionStorage.getItem('aidf.token')?.startsWith('aidf_')), true);
-    assert.ok(await p.isDisabled('#chk-submit'));
+    // A stateless check: the determination, and no "Record as shipment".
+    for (const [sel, value] of [['#chk-chip', 'nvidia-h100-sxm'], ['#chk-quantity', '10'], ['#chk-destination', 'MY'], ['#chk-consignee', 'X Sdn Bhd'], ['#chk-hq', 'MY'], ['#chk-date', '2025-06-01']]) await p.fill(sel, value);
+    await p.click('#chk-submit');
+    await p.waitForSelector('#determination');
+    assert.equal(await p.getAttribute('#det-authorization', 'data-authorization'), 'LPP');
+    assert.equal(await p.locator('#record-shipment').count(), 0);
+    assert.match(await p.textContent('#record-role-note'), /may not record shipments/);
     assert.ok(await p.locator('#license-form').isHidden());
     assert.match(await p.textContent('#license-role-note'), /may not record licenses/);
     assert.ok((await p.locator('#map path.country').count()) >= 150);

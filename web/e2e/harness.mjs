@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, cpSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -89,4 +90,37 @@ export async function openDashboard(args) {
   // Expected 4xx answers are logged by Chromium as "Failed to load resource"; anything else is a fault.
   page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
   return { server, browser, page, errors };
+}
+
+// axe-core's source, evaluated in the page (the dashboard's CSP rightly refuses inline scripts;
+// the DevTools protocol's evaluation is not a script tag, and changes no policy).
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's serious and critical violations in the page (or in the element `selector` selects),
+ * one line each: rule, impact, what it asks and the first nodes at fault.
+ */
+export async function seriousViolations(page, selector) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const result = await page.evaluate((sel) => window.axe.run(sel ? { include: [sel] } : document, { resultTypes: ['violations'] }), selector);
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')}`);
+}
+
+/**
+ * Whether the page scrolls sideways: the document's width against the viewport's, and the
+ * elements of `selector` that stick out past the right edge (to say what to fix).
+ */
+export function sidewaysScroll(page, selector = 'body') {
+  return page.evaluate((sel) => {
+    const doc = document.documentElement;
+    const width = doc.clientWidth;
+    const out = [...document.querySelectorAll(`${sel} *`)]
+      .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > width + 0.5)
+      .filter((e) => !e.parentElement.closest('.table-wrap, .record, .map-wrap'))
+      .slice(-5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.split(' ').join('.')}` : ''} right ${Math.round(e.getBoundingClientRect().right)}`);
+    return { scrollWidth: doc.scrollWidth, clientWidth: width, out };
+  }, selector);
 }

@@ -77,30 +77,42 @@ function clearErrors(form) {
   form.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
 }
 
+// The error paragraph for a problem's `field`: the field's own (`item.hbm.area_mm2` ->
+// `err-item-hbm-area_mm2`), else its nearest enclosing one (`items[1].chip` -> `err-items`).
+function fieldErrorFor(form, prefix, field) {
+  const parts = field.replace(/\[\d+\]/g, '.').split('.').filter(Boolean);
+  for (let n = parts.length; n > 0; n--) {
+    const p = document.getElementById(`err-${prefix}${parts.slice(0, n).join('-')}`);
+    if (p && form.contains(p)) return p;
+  }
+  return null;
+}
+
 function showError(form, prefix, formErrorId, err) {
   const field = err.problem?.field;
   const detail = err.problem?.detail || err.message;
-  if (field) {
-    const base = field.replace(/\[\d+\].*$/, '').replace(/\./g, '-');
-    const p = document.getElementById(`err-${prefix}${base}`);
-    if (p && form.contains(p)) {
-      p.textContent = detail;
-      p.hidden = false;
-      const input = p.closest('.field')?.querySelector('input, select');
-      if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
-      return;
-    }
+  const p = field ? fieldErrorFor(form, prefix, field) : null;
+  if (p) {
+    p.textContent = detail;
+    p.hidden = false;
+    const input = p.closest('.field')?.querySelector('input, select');
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+    return;
   }
-  const p = document.getElementById(formErrorId);
-  p.textContent = detail;
-  p.hidden = false;
+  const formError = document.getElementById(formErrorId);
+  formError.textContent = detail;
+  formError.hidden = false;
 }
 
+// A table in its own horizontally scrolling region (focusable, so the keyboard can scroll it):
+// a wide table scrolls by itself on a narrow screen instead of the page.
 function table(headers, rows, caption) {
-  return el('table', {},
-    caption ? el('caption', { class: 'muted', text: caption }) : null,
-    el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', class: h.num ? 'num' : null, text: h.label ?? h })))),
-    el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c, i) => el('td', { class: headers[i]?.num ? 'num' : null }, c))))));
+  const label = caption || headers.map((h) => h.label ?? h).join(', ');
+  return el('div', { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-label': label },
+    el('table', {},
+      caption ? el('caption', { class: 'muted', text: caption }) : null,
+      el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', class: h.num ? 'num' : null, text: h.label ?? h })))),
+      el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c, i) => el('td', { class: headers[i]?.num ? 'num' : null }, c)))))));
 }
 
 function capBar(label, posted, pending, cap) {
@@ -168,11 +180,11 @@ async function start() {
 }
 
 function applyRole() {
+  // Every role checks (stateless); recording a shipment needs an exporter.
   const exporter = can('exporter');
-  $('#chk-submit').disabled = !exporter;
   const note = $('#chk-role-note');
   note.hidden = exporter;
-  note.textContent = exporter ? '' : `Your role (${state.me.role}) may not check or ship; an exporter token can.`;
+  note.textContent = exporter ? '' : `Your role (${state.me.role}) checks without recording; an exporter token can record shipments.`;
   $('#app-submit').disabled = !can('officer');
   $('#app-role-note').hidden = can('officer');
   $('#app-role-note').textContent = can('officer') ? '' : `Your role (${state.me.role}) may not file applications; an officer token can.`;
@@ -370,7 +382,7 @@ async function selectCountry(cc, focus = true) {
       el('div', {}, el('h4', { text: 'Allocation 2025–2027' }), alloc),
       el('div', {},
         el('h4', { text: 'Recent shipments' }),
-        shipments.length ? table(['Shipment', { label: 'TPP', num: true }, 'When'], shipments.map((e) => [String(e.meta.determination_id).replace(/^[^.]*\./, ''), fmt(e.posted_delta + e.pending_delta), new Date(e.at).toISOString().slice(0, 16).replace('T', ' ')])) : el('p', { class: 'muted', text: 'None recorded.' }),
+        shipments.length ? table(['Shipment', { label: 'TPP', num: true }, 'Business date'], shipments.map((e) => [local(String(e.meta.determination_id)), fmt(e.posted_delta + e.pending_delta), businessDate(e)])) : el('p', { class: 'muted', text: 'None recorded.' }),
         el('h4', { text: 'Licenses' }),
         myLics.length ? table(['Id', 'Consignee', { label: 'TPP cap', num: true }, 'Expires'], myLics.map((l) => [l.id, l.consignee, fmt(l.tpp_cap), l.expires_on])) : el('p', { class: 'muted', text: 'None.' }),
         el('h4', { text: 'Validated end users' }),
@@ -378,48 +390,88 @@ async function selectCountry(cc, focus = true) {
   if (focus) box.focus();
 }
 
-// Cumulative use over time, with the cap, as a small SVG step chart.
+// An entry's business date: the shipment's date; for an entry no shipment made (an expiry, an
+// opening), the UTC date it was recorded.
+const businessDate = (e) => e.business_date || new Date(e.at).toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+
+// Cumulative use by business date, with the cap, as a small SVG step chart: the entries that move
+// the balance, in business-date order (a backdated shipment lands on its own date).
 function historyChart(entries, cap) {
   const W = 540, H = 160, L = 96, R = 10, T = 10, B = 24;
-  const pts = [];
+  const moves = entries.filter((e) => e.posted_delta || e.pending_delta)
+    .map((e) => ({ date: businessDate(e), delta: e.posted_delta + e.pending_delta, seq: e.seq }))
+    .sort((a, b) => a.date.localeCompare(b.date) || a.seq - b.seq);
+  if (!moves.length) return el('p', { class: 'muted', text: 'No history.' });
   let used = 0;
-  for (const e of entries) {
-    used += (e.posted_delta || 0) + (e.pending_delta || 0);
-    pts.push([e.at, used]);
-  }
-  if (!pts.length) return el('p', { class: 'muted', text: 'No history.' });
-  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
-  const now = Math.max(Date.now(), t1);
-  const x = (t) => L + (t - t0) / (now - t0 || 1) * (W - L - R);
+  const pts = moves.map((m) => [Date.parse(`${m.date}T00:00:00Z`), (used += m.delta)]);
+  const first = moves[0].date, last = moves[moves.length - 1].date;
+  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + DAY_MS);
+  const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = (v) => T + (1 - v / (cap || 1)) * (H - T - B);
   let d = `M${x(pts[0][0])},${y(pts[0][1])}`;
   for (let i = 1; i < pts.length; i++) d += `H${x(pts[i][0])}V${y(pts[i][1])}`;
-  d += `H${x(now)}`;
-  const s = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Allocation used over time: ${fmt(used)} of ${fmt(cap)} TPP` },
-    svg('line', { x1: L, x2: W - R, y1: y(cap), y2: y(cap), class: 'cap' }),
-    svg('text', { x: L - 4, y: y(cap) + 3, 'text-anchor': 'end' }, `cap ${fmt(cap)}`),
-    svg('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: '#999' }),
-    svg('text', { x: L - 4, y: y(0) + 3, 'text-anchor': 'end' }, '0'),
-    svg('path', { d, class: 'used' }),
-    svg('text', { x: L, y: H - 6 }, new Date(t0).toISOString().slice(0, 10)),
-    svg('text', { x: W - R, y: H - 6, 'text-anchor': 'end' }, new Date(now).toISOString().slice(0, 10)));
-  return s;
+  d += `H${x(t1)}`;
+  return svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-from': first, 'data-to': last,
+    'aria-label': `Allocation used by business date, ${first} to ${last}: ${fmt(used)} of ${fmt(cap)} TPP` },
+  svg('line', { x1: L, x2: W - R, y1: y(cap), y2: y(cap), class: 'cap' }),
+  svg('text', { x: L - 4, y: y(cap) + 3, 'text-anchor': 'end' }, `cap ${fmt(cap)}`),
+  svg('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: '#999' }),
+  svg('text', { x: L - 4, y: y(0) + 3, 'text-anchor': 'end' }, '0'),
+  svg('path', { d, class: 'used' }),
+  svg('text', { x: L, y: H - 6 }, first),
+  svg('text', { x: W - R, y: H - 6, 'text-anchor': 'end' }, last === first ? '' : last));
 }
 
 // ------------------------------------------------------------------ check form
 
+// The item in the form the kind selects: a catalog chip, an HBM device or model weights.
+// Numbers are sent as typed (strings), so the server reads them exactly and names the field.
+function checkItem(v) {
+  const kind = v('#chk-kind');
+  if (kind === 'hbm') {
+    return { hbm: { bandwidth_gbs: v('#chk-hbm-bandwidth'), area_mm2: v('#chk-hbm-area'), logic_dominant: $('#chk-hbm-logic').checked } };
+  }
+  if (kind === 'model_weights') {
+    const w = { published: $('#chk-mw-published').checked };
+    for (const [key, id] of [['training_ops', '#chk-mw-ops'], ['parameters', '#chk-mw-parameters'], ['tokens', '#chk-mw-tokens']]) {
+      if (v(id)) w[key] = v(id);
+    }
+    return { model_weights: w };
+  }
+  return { chip: v('#chk-chip') };
+}
+
 function checkInput() {
   const v = (id) => $(id).value.trim();
+  const upper = (id) => v(id).toUpperCase();
   const qty = v('#chk-quantity');
-  return {
+  const input = {
     date: v('#chk-date'),
     posture: v('#chk-posture'),
-    destination: v('#chk-destination').toUpperCase(),
-    consignee: { name: v('#chk-consignee'), hq: v('#chk-hq').toUpperCase() },
-    item: { chip: v('#chk-chip') },
-    // Sent as typed when it is not a whole number, so the server's error names the field.
-    quantity: /^-?\d+$/.test(qty) ? Number(qty) : qty,
+    transaction: v('#chk-transaction'),
+    destination: upper('#chk-destination'),
+    consignee: { name: v('#chk-consignee'), hq: upper('#chk-hq') },
+    end_use: v('#chk-end-use'),
+    item: checkItem(v),
   };
+  if (v('#chk-exporter-name') || v('#chk-exporter-hq')) {
+    input.exporter = {};
+    if (v('#chk-exporter-name')) input.exporter.name = v('#chk-exporter-name');
+    if (v('#chk-exporter-hq')) input.exporter.hq = upper('#chk-exporter-hq');
+  }
+  if (v('#chk-parent-hq')) input.consignee.parent_hq = upper('#chk-parent-hq');
+  if (v('#chk-veu-kind')) input.consignee.veu = { kind: v('#chk-veu-kind'), id: v('#chk-veu-id') };
+  // Sent as typed when it is not a whole number, so the server's error names the field; left
+  // out when empty (model weights need none; a chip without one is told it is required).
+  if (qty) input.quantity = /^-?\d+$/.test(qty) ? Number(qty) : qty;
+  return input;
+}
+
+// Shows the fields of the selected kind of item only.
+function showItemKind() {
+  const kind = $('#chk-kind').value;
+  document.querySelectorAll('#check-form [data-kind]').forEach((f) => { f.hidden = f.dataset.kind !== kind; });
 }
 
 const AUTH_TEXT = {
@@ -443,7 +495,8 @@ function renderDetermination(d) {
     table(['Rule', 'Detail', 'Citation'], d.reasons.map((r) => [el('code', { text: r.rule }), r.detail, r.citation]), 'Reasons, in the order the rules applied'),
     d.assumptions?.length ? [el('h4', { text: 'Assumptions (unconfirmed readings)' }),
       table(['Switch', 'Value', 'Detail'], d.assumptions.map((a) => [el('code', { text: a.switch }), String(a.value), a.detail]))] : null,
-    el('p', { class: 'muted' }, `Regime ${d.regime.id} (${d.regime.posture}, ${d.regime.date}) ${d.regime.digest.slice(0, 19)}…`));
+    el('p', { class: 'muted' }, `Regime ${d.regime.id} (${d.regime.posture}, ${d.regime.date}) ${d.regime.digest.slice(0, 19)}…`),
+    renderDeterminationScreening(d.screening));
 }
 
 async function onCheck(ev) {
@@ -456,8 +509,11 @@ async function onCheck(ev) {
   try {
     const d = await api('POST', '/v1/determinations', input);
     state.lastCheck = { input, determination: d, key: `web-${crypto.randomUUID()}` };
+    // Recording is offered only to a role that may record; any other check stays stateless.
     out.replaceChildren(renderDetermination(d),
-      el('button', { type: 'button', id: 'record-shipment', onclick: onRecord, disabled: !can('exporter') }, 'Record as shipment'),
+      can('exporter')
+        ? el('button', { type: 'button', id: 'record-shipment', onclick: onRecord }, 'Record as shipment')
+        : el('p', { class: 'role-note', id: 'record-role-note', text: `Not recorded: your role (${state.me.role}) may not record shipments.` }),
       el('div', { id: 'shipment-result', 'aria-live': 'polite' }));
   } catch (e) {
     out.replaceChildren();
@@ -471,21 +527,122 @@ async function onRecord() {
   btn.disabled = true;
   const box = $('#shipment-result');
   try {
-    // The Idempotency-Key is fixed per check: a double click or a retry records once.
+    // One Idempotency-Key per determination: a second click (or a retry) replays the first
+    // recording instead of shipping twice, and shows that first result again.
     const s = await api('POST', '/v1/shipments', input, { 'Idempotency-Key': key });
+    const again = state.lastCheck.recorded === s.shipment_id;
+    state.lastCheck.recorded = s.shipment_id;
     box.replaceChildren(el('p', {},
       el('span', { class: `badge ${s.status === 'authorized' ? 'ok' : 'bad'}`, id: 'shipment-status', text: s.status === 'authorized' ? 'Recorded: authorized' : 'Recorded: refused' }),
-      ` shipment ${s.shipment_id.replace(/^[^.]*\./, '')}`, s.license_id ? ` under license ${s.license_id.replace(/^[^.]*\./, '')}` : '',
-      s.refusal ? el('span', { class: 'refusal' }, ` — ${s.refusal}`) : ''),
+      ` shipment ${local(s.shipment_id)}`, s.license_id ? ` under license ${local(s.license_id)}` : '',
+      s.refusal ? el('span', { class: 'refusal' }, ` — ${s.refusal}`) : '',
+      again ? el('span', { id: 'shipment-again', text: ' (already recorded for this check: the first result)' }) : ''),
     s.entries.length ? table(['Account', { label: 'Amount', num: true }, { label: 'Available after', num: true }],
       s.entries.map((e) => [e.account, fmt(e.result?.amount), fmt(e.balance_after?.available)])) : null);
-    // A new check gets a new key.
-    state.lastCheck.key = `web-${crypto.randomUUID()}`;
     btn.disabled = false;
     await Promise.all([loadAccounts(), loadAudit(), loadRegister(), state.selected ? selectCountry(state.selected, false) : null]);
   } catch (e) {
     box.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message }));
     btn.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ screening (issue 14)
+
+const VERDICT_TEXT = { clear_hit: 'clear hit', possible_hit: 'possible hit', no_match: 'no match' };
+const VERDICT_BADGE = { clear_hit: 'bad', possible_hit: 'warn', no_match: 'ok' };
+const score3 = (x) => (x == null ? '—' : Number(x).toFixed(3));
+
+function verdictBadge(verdict, attrs = {}) {
+  return el('span', { class: `badge ${VERDICT_BADGE[verdict] || ''}`, 'data-verdict': verdict, ...attrs, text: VERDICT_TEXT[verdict] || verdict });
+}
+
+// A hit of `POST /v1/screen` (its entry in full) or of a determination's `screening` block (the
+// entry's name, list and effect): the same view of both.
+function hitView(h) {
+  if (typeof h.entry === 'string') {
+    return { list: h.list, name: h.entry, effect: h.effect, source: h.list_version, citations: h.federal_register || [] };
+  }
+  const e = h.entry || {};
+  return { list: e.list_code, name: e.name, effect: null, source: e.source, citations: (e.federal_register || []).map((f) => f.text) };
+}
+
+// The score's features: coverage on both sides, specificity, and each qualifier's factor.
+function scoreFeatures(x) {
+  const rows = [
+    ['query coverage', score3(x.query_coverage), 'share of the queried name\'s weight aligned'],
+    ['entry coverage', score3(x.entry_coverage), 'share of the listed name\'s weight aligned'],
+    ['specificity', score3(x.specificity), 'rarity the aligned parts carry'],
+    ...(x.qualifiers || []).map((q) => [q.feature.replace(/_/g, ' '), `× ${score3(q.factor)}`, q.detail]),
+  ];
+  return table(['Feature', { label: 'Value', num: true }, 'Detail'], rows, 'What the score is made of');
+}
+
+function alignedParts(x) {
+  const rows = (x.aligned || []).map((a) => [a.query, a.entry, a.latin, a.how.replace(/_/g, ' '), score3(a.similarity), `${a.weight_query} / ${a.weight_entry}`]);
+  const words = (list) => (list?.length ? list.join(', ') : 'none');
+  return [
+    rows.length
+      ? table(['Queried part', 'Listed part', 'Compared as', 'How', { label: 'Similarity', num: true }, { label: 'Weight (query / list)', num: true }], rows, 'Aligned name parts')
+      : el('p', { class: 'muted', text: 'No name parts aligned.' }),
+    el('p', { class: 'unmatched' }, `Unmatched, queried: ${words(x.unmatched_query)}; listed: ${words(x.unmatched_entry)}. `,
+      `Legal forms set aside, queried: ${words(x.legal_forms_query)}; listed: ${words(x.legal_forms_entry)}.`),
+  ];
+}
+
+function renderHit(h, open) {
+  const v = hitView(h);
+  const x = h.explanation || {};
+  return el('li', { class: 'hit', 'data-list': v.list || '', 'data-verdict': h.verdict },
+    el('details', { open },
+      el('summary', {}, verdictBadge(h.verdict), ' ', el('strong', { class: 'hit-name', text: v.name || h.matched_name }),
+        ` · list ${v.list || '—'} · score `, el('span', { class: 'hit-score', text: score3(h.score) })),
+      el('p', {}, `Matched ${h.matched_alias ? 'alias' : 'name'}: `, el('q', { text: h.matched_name }),
+        v.effect ? ` · effect: ${v.effect.replace(/_/g, ' ')}` : '', v.source ? ` · ${v.source}` : ''),
+      v.citations.length ? el('p', { class: 'muted', text: `Federal Register: ${v.citations.join('; ')}` }) : null,
+      alignedParts(x),
+      scoreFeatures(x)));
+}
+
+function renderHits(hits, label) {
+  if (!hits.length) return el('p', { class: 'muted no-hits', text: 'No hits at or above the possible-hit threshold.' });
+  return el('ol', { class: 'hits', 'aria-label': label }, hits.map((h, i) => renderHit(h, i === 0)));
+}
+
+function renderScreening(s) {
+  const versions = (s.list_versions || []).map((l) => `${l.id} of ${l.date} (${fmt(l.entries)} entries)`).join(', ');
+  return el('div', { id: 'screening' },
+    el('p', { class: 'headline' }, 'Verdict: ', verdictBadge(s.verdict, { id: 'scr-verdict' }), ` · ${s.hits.length} hit(s)`),
+    el('p', { class: 'muted' }, `Lists: ${versions || '—'}; thresholds: clear ${s.thresholds?.clear}, possible ${s.thresholds?.possible}.`),
+    renderHits(s.hits, 'Hits, best first'));
+}
+
+// A determination's `screening` block: each party screened, with its hits.
+function renderDeterminationScreening(s) {
+  if (!s) return null;
+  return el('div', { id: 'det-screening' },
+    el('h4', {}, 'Screening: ', verdictBadge(s.verdict, { id: 'det-screening-verdict' })),
+    s.parties.map((p) => el('div', { class: 'party', 'data-role': p.role },
+      el('p', {}, `${p.role.replace(/_/g, ' ')}: `, el('strong', { text: p.name }), p.country ? ` (${p.country}) ` : ' ', verdictBadge(p.verdict)),
+      renderHits(p.hits, `Hits for ${p.name}`),
+      p.hits_not_reported ? el('p', { class: 'muted', text: `${p.hits_not_reported} more hit(s) not reported in the answer.` }) : null)));
+}
+
+async function onScreen(ev) {
+  ev.preventDefault();
+  const form = $('#screen-form');
+  clearErrors(form);
+  const v = (id) => $(id).value.trim();
+  const body = { name: v('#scr-name') };
+  if (v('#scr-country')) body.country = v('#scr-country').toUpperCase();
+  if (v('#scr-type')) body.type = v('#scr-type');
+  const out = $('#screen-result');
+  out.replaceChildren(el('p', { class: 'status', text: 'Screening…' }));
+  try {
+    out.replaceChildren(renderScreening(await api('POST', '/v1/screen', body)));
+  } catch (e) {
+    out.replaceChildren();
+    showError(form, 'scr-', 'err-screen', e);
   }
 }
 
@@ -512,8 +669,8 @@ async function loadHistory(key) {
     const [h, a] = await Promise.all([api('GET', `/v1/accounts/${encodeURIComponent(key)}/history`), api('GET', `/v1/accounts/${encodeURIComponent(key)}`)]);
     box.replaceChildren(el('h3', { id: 'history-h', text: `History of ${key}` }),
       historyChart(h, a.balance.cap),
-      table(['#', 'When', 'Kind', { label: 'Posted Δ', num: true }, { label: 'Pending Δ', num: true }, 'Shipment / op'],
-        h.map((e) => [String(e.seq), new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.kind, fmt(e.posted_delta), fmt(e.pending_delta), e.meta?.determination_id || e.op_id || ''])));
+      table(['#', 'Business date', 'Recorded', 'Kind', { label: 'Posted Δ', num: true }, { label: 'Pending Δ', num: true }, 'Shipment / op'],
+        h.map((e) => [String(e.seq), businessDate(e), new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.kind, fmt(e.posted_delta), fmt(e.pending_delta), e.meta?.determination_id || e.op_id || ''])));
   } catch (e) {
     box.replaceChildren(el('p', { class: 'form-error', text: e.message }));
   }
@@ -582,9 +739,9 @@ function registerRows(items) {
     el('span', {},
       el('button', { type: 'button', class: 'secondary', onclick: () => showShipment(s.shipment_id), 'aria-label': `Details of ${local(s.shipment_id)}`, text: 'Details' }),
       ' ',
-      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (PDF)`, text: 'PDF' }),
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'pdf'), 'aria-label': `PDF record of ${local(s.shipment_id)}`, text: 'PDF' }),
       ' ',
-      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `Compliance record of ${local(s.shipment_id)} (HTML)`, text: 'HTML' })),
+      el('button', { type: 'button', class: 'secondary', onclick: () => openRecord(s.shipment_id, 'html'), 'aria-label': `HTML record of ${local(s.shipment_id)}`, text: 'HTML' })),
   ]);
 }
 
@@ -969,6 +1126,8 @@ function wire() {
   $('#map-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadMap(); });
   $('#map-find').addEventListener('change', (ev) => { if (ev.target.value) selectCountry(ev.target.value); });
   $('#check-form').addEventListener('submit', onCheck);
+  $('#chk-kind').addEventListener('change', showItemKind);
+  $('#screen-form').addEventListener('submit', onScreen);
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
   $('#applications-refresh').addEventListener('click', loadApplications);
