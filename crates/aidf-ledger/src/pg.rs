@@ -201,6 +201,21 @@ CREATE TRIGGER license_changes_no_truncate BEFORE TRUNCATE ON license_changes
     FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 "#;
 
+/// Schema version 8: screening decisions and tenants' screening thresholds, both append-only
+/// (see the SQLite migration 8). (Version 7 is the main line's.)
+const MIGRATION_8: &str = r#"
+CREATE TABLE screening_decisions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER screening_decisions_append_only BEFORE UPDATE OR DELETE ON screening_decisions
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER screening_decisions_no_truncate BEFORE TRUNCATE ON screening_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE screening_thresholds (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER screening_thresholds_append_only BEFORE UPDATE OR DELETE ON screening_thresholds
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER screening_thresholds_no_truncate BEFORE TRUNCATE ON screening_thresholds
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -251,6 +266,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "applications",
         sql: MIGRATION_6,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 8,
+        name: "screening_decisions",
+        sql: MIGRATION_8,
         backfill: None,
         finish: "",
     },
