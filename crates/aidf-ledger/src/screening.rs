@@ -67,8 +67,8 @@ fn next_seq<T: TxOps + ?Sized>(tx: &mut T, table: RecordTable, prefix: &str) -> 
     Ok(seq)
 }
 
-/// Appends a decision after the earlier ones on its key; returns it with `at`, `seq` set and
-/// its record id.
+/// Appends a decision after the earlier ones on its key; returns it with `id`, `at` and `seq`
+/// set, and its record id.
 pub(crate) fn record_decision<T: TxOps + ?Sized>(
     tx: &mut T,
     d: &ScreeningDecision,
@@ -84,12 +84,13 @@ pub(crate) fn record_decision<T: TxOps + ?Sized>(
     validate::text("by", &d.by)?;
     let prefix = decision_prefix(d);
     let seq = next_seq(tx, RecordTable::ScreeningDecisions, &prefix)?;
+    let id = format!("{prefix}/{seq:06}");
     let stored = ScreeningDecision {
+        id: id.clone(),
         at: now,
         seq,
         ..d.clone()
     };
-    let id = format!("{prefix}/{seq:06}");
     let body = serde_json::to_string(&stored)?;
     tx.insert_record(RecordTable::ScreeningDecisions, &id, &body, now)?;
     Ok((stored, id))

@@ -827,6 +827,8 @@ impl PartyDecision {
 /// ones. The ledger keeps them; what they mean for a screening is `aidf_service`'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreeningDecision {
+    /// Its record id (set by the ledger: see `LedgerStore::record_screening_decision`).
+    pub id: String,
     /// Tenant (record id grammar).
     pub tenant: String,
     /// The party's name as screened.

@@ -1103,6 +1103,7 @@ fn applications_and_license_changes(b: &Backend) {
 
 fn decision(reason: &str, kind: PartyDecision) -> ScreeningDecision {
     ScreeningDecision {
+        id: String::new(),
         tenant: "acme".into(),
         party: "Huawei Technologies Research Co., Ltd.".into(),
         party_key: "huawei technologies research".into(),
@@ -1126,6 +1127,11 @@ fn screening_decisions_and_thresholds(b: &Backend) {
         )
         .expect("decide");
     assert_eq!((first.seq, first.at), (0, t(1)));
+    assert!(
+        first.id.starts_with("acme/") && first.id.ends_with("/000000"),
+        "{}",
+        first.id
+    );
     let later = l
         .record_screening_decision(&decision("same after all", PartyDecision::SameParty), t(2))
         .expect("decide again");

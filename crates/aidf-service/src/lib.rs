@@ -22,6 +22,7 @@ pub mod register;
 pub mod reports;
 pub mod reports_due;
 pub mod screening;
+pub mod screening_decisions;
 mod ship;
 pub mod upgrade;
 
