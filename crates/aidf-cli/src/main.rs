@@ -14,6 +14,7 @@ mod register_cmd;
 mod render;
 mod report_cmd;
 mod screen_cmd;
+mod screen_decisions_cmd;
 mod serve_cmd;
 
 use std::path::PathBuf;
