@@ -165,7 +165,7 @@ pub struct PartyScreening {
     pub country: Option<String>,
     /// The worst verdict.
     pub verdict: Verdict,
-    /// Hits, best first (at most five reported).
+    /// Hits, best first: the best five, and every other hit the tenant decided on.
     pub hits: Vec<PartyHit>,
     /// Hits beyond those reported.
     #[serde(skip_serializing_if = "is_zero")]
@@ -382,11 +382,7 @@ fn decided_party(
     effects.add(party, &effective);
     // The verdict stays the lists' (the hits are reported); the decisions act on the effects.
     effects.verdict = Some(hits.first().map_or(Verdict::NoMatch, |h| h.verdict));
-    let mut screening = party_screening(party, hits);
-    for (hit, decision) in screening.hits.iter_mut().zip(applied) {
-        hit.decision = decision;
-    }
-    Ok((screening, effects))
+    Ok((party_screening(party, hits, applied), effects))
 }
 
 /// The latest decision on the hit's entry, and whether it applies.
@@ -476,7 +472,7 @@ fn screened_party(
     let hits = screen_party(lists, thresholds, party)?;
     let mut effects = Effects::default();
     effects.add(party, &hits);
-    let screened = (party_screening(party, hits), effects);
+    let screened = (party_screening(party, hits, Vec::new()), effects);
     let mut cache = cache();
     if cache.len() >= SCREENED_MAX {
         cache.clear();
@@ -504,13 +500,22 @@ fn screen_party<'l>(
         })
 }
 
-fn party_screening(party: &Named<'_>, hits: Vec<Hit<'_>>) -> PartyScreening {
+/// The party's screening as reported: its best hits, and every hit the tenant decided on
+/// (`decisions`, one per hit, or empty), so no decision acts unseen.
+fn party_screening(
+    party: &Named<'_>,
+    hits: Vec<Hit<'_>>,
+    mut decisions: Vec<Option<HitDecision>>,
+) -> PartyScreening {
     let verdict = hits.first().map_or(Verdict::NoMatch, |h| h.verdict);
     let total = hits.len();
+    decisions.resize(total, None);
     let hits: Vec<PartyHit> = hits
         .into_iter()
-        .take(HITS_REPORTED_MAX)
-        .map(|h| PartyHit {
+        .zip(decisions)
+        .enumerate()
+        .filter(|(i, (_, d))| *i < HITS_REPORTED_MAX || d.is_some())
+        .map(|(_, (h, decision))| PartyHit {
             score: h.score,
             verdict: h.verdict,
             list: h.entry.list_code.clone(),
@@ -521,7 +526,7 @@ fn party_screening(party: &Named<'_>, hits: Vec<Hit<'_>>) -> PartyScreening {
             license: h.entry.license.clone(),
             list_version: h.list_version.id.clone(),
             explanation: h.explanation,
-            decision: None,
+            decision,
         })
         .collect();
     PartyScreening {

@@ -5,12 +5,15 @@
 //! `same_party` makes the hit clear; a tenant's thresholds are the ones its shipments screen at.
 
 use aidf_core::{DeterminationInput, Policy};
+use aidf_ledger::ScreeningDecision;
 use aidf_ledger::{Ledger, LedgerStore, PartyDecision, ShipmentStatus, Timestamp};
-use aidf_screen::{Party, ScoreParams, Thresholds, Verdict};
-use aidf_service::screening::{HOLD_PREFIX, default_lists};
+use aidf_screen::{ListSet, Party, ScoreParams, Thresholds, Verdict};
+use aidf_service::screening::{
+    HOLD_PREFIX, TenantScreening, TransactionScreening, default_lists, screen_transaction_for,
+};
 use aidf_service::screening_decisions::{
     DecideRequest, DecisionError, decide, decisions, entry_fingerprint, entry_id, find_entry,
-    set_thresholds, thresholds,
+    party_key, set_thresholds, thresholds,
 };
 use aidf_service::{ShipConfig, ShipOutcome, ShipRequest, ship};
 use serde_json::Value;
@@ -156,6 +159,11 @@ fn a_decision_clears_a_possible_hit_until_the_entry_changes() {
     assert_eq!(
         screening["verdict"], "possible_hit",
         "the hit is still reported"
+    );
+    assert_eq!(
+        hits(&out).len(),
+        found.len(),
+        "every decided hit is reported"
     );
     for (hit, _) in hits(&out) {
         let decision = &hit["decision"];
@@ -308,4 +316,99 @@ fn a_tenants_thresholds_are_the_ones_its_shipments_screen_at() {
     );
     let e = set_thresholds(&mut f.ledger, "acme", "0.5", "0.6", "admin", NOW).unwrap_err();
     assert!(e.to_string().starts_with("field `possible`"), "{e}");
+}
+
+/// The committed CSL built from its CSV; with `moved`, the Xi'an research institute's Entity List
+/// entry has an address it did not have (the list changed after a decision).
+fn csl(moved: bool) -> ListSet {
+    let gz = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policy/lists/csl.csv.gz"
+    ))
+    .expect("csl");
+    let bytes = aidf_screen::read_maybe_gzip("csl.csv.gz", gz.as_slice()).expect("gunzip");
+    let text = String::from_utf8(bytes).expect("utf8");
+    let mut lines = text.lines();
+    let mut csv = format!("{}\n", lines.next().expect("header"));
+    for line in lines {
+        let line = if moved {
+            line.replace(
+                "Xi'an Research Institute\",CN,",
+                "Xi'an Research Institute\",\"1 Example Road, Xi'an, CN\",",
+            )
+        } else {
+            line.to_owned()
+        };
+        csv.push_str(&line);
+        csv.push('\n');
+    }
+    let manifest = "[[list]]\nid = \"el\"\nformat = \"csl\"\ndate = \"2026-07-31\"\nfile = \"el.csv\"\nsource = \"test\"\n";
+    let meta = aidf_screen::parse_manifest("lists.toml", manifest).expect("manifest");
+    let list = aidf_screen::load_csl("el.csv", csv.as_bytes(), &meta[0]).expect("load");
+    ListSet::build(vec![list])
+}
+
+fn hold(s: &TransactionScreening) -> bool {
+    s.hold_for_review
+}
+
+#[test]
+fn a_changed_entry_ignores_the_decision_made_before_and_says_so() {
+    let (before, after) = (csl(false), csl(true));
+    let input = input(SIBLING);
+    let plain =
+        screen_transaction_for(&before, &TenantScreening::default(), &input).expect("screen");
+    assert!(hold(&plain), "a possible hit holds: {:?}", plain.verdict);
+    // The officer decides every hit on the lists as they were.
+    let party = Party {
+        name: SIBLING,
+        country: Some("CN"),
+        party_type: None,
+    };
+    let screened = before
+        .screen(&party, Thresholds::default(), &ScoreParams::default())
+        .expect("screen");
+    let decisions: Vec<ScreeningDecision> = screened
+        .hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ScreeningDecision {
+            id: format!("d{i}"),
+            tenant: "acme".into(),
+            party: SIBLING.into(),
+            party_key: party_key(SIBLING).expect("key"),
+            list: h.entry.list_code.clone(),
+            entry_id: entry_id(h.entry),
+            entry_fingerprint: entry_fingerprint(h.entry),
+            decision: PartyDecision::NotTheSameParty,
+            reason: "a research subsidiary".into(),
+            by: "officer".into(),
+            at: NOW,
+            seq: 0,
+        })
+        .collect();
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.entry_id.contains("Xi'an Research Institute"))
+    );
+    let tenant = TenantScreening {
+        thresholds: Thresholds::default(),
+        decisions,
+    };
+    let decided = screen_transaction_for(&before, &tenant, &input).expect("screen");
+    assert!(!hold(&decided), "{:?}", decided.refusal);
+
+    let changed = screen_transaction_for(&after, &tenant, &input).expect("screen");
+    assert!(hold(&changed), "the changed entry holds again");
+    let refusal = changed.refusal.as_deref().expect("held");
+    assert!(refusal.contains("Xi'an Research Institute"), "{refusal}");
+    for hit in &changed.parties[0].hits {
+        let d = hit.decision.as_ref().expect("each hit has its decision");
+        let moved = hit.entry.contains("Xi'an Research Institute");
+        assert_eq!(d.applied, !moved, "{}: {}", hit.entry, d.note);
+        if moved {
+            assert!(d.note.contains("the entry changed"), "{}", d.note);
+        }
+    }
 }
