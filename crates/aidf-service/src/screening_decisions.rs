@@ -123,16 +123,24 @@ pub fn entry_fingerprint(entry: &Entry) -> String {
     format!("sha256:{digest}")
 }
 
-/// The one entry `LIST:ID` names in `lists`.
+/// The one entry `LIST:ID` names in `lists` (the list code and the id compared without case).
 pub fn find_entry<'l>(lists: &'l ListSet, reference: &str) -> Result<&'l Entry, DecisionError> {
     let (list, id) = reference
         .split_once(':')
         .map(|(l, i)| (l.trim(), i.trim()))
         .filter(|(l, i)| !l.is_empty() && !i.is_empty())
         .ok_or_else(|| field("entry", reference, "is not LIST:ID (e.g. `EL:ACME CO.`)"))?;
+    // The id as typed: white space collapsed, case folded (the decision stores the entry's own).
+    let folded = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let id = folded(id);
     let found: Vec<&Entry> = lists
         .entries()
-        .filter(|e| e.list_code.eq_ignore_ascii_case(list) && entry_id(e) == id)
+        .filter(|e| e.list_code.eq_ignore_ascii_case(list) && folded(&entry_id(e)) == id)
         .collect();
     match found.as_slice() {
         [one] => Ok(one),

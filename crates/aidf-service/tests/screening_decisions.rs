@@ -258,6 +258,11 @@ fn the_entry_fingerprint_follows_the_entrys_content() {
         entry_fingerprint(&moved),
         "content only"
     );
+    let typed = format!("el:  {}", entry_id(entry).to_uppercase());
+    assert!(
+        find_entry(lists, &typed).is_ok_and(|found| std::ptr::eq(found, entry)),
+        "{typed}"
+    );
     for bad in ["EL", "EL:", "XX:nobody at all", ":x"] {
         let e = find_entry(lists, bad).unwrap_err();
         assert!(e.to_string().starts_with("field `entry`"), "{e}");
