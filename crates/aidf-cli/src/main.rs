@@ -13,6 +13,7 @@ mod regime_cmd;
 mod register_cmd;
 mod render;
 mod report_cmd;
+mod rescreen_cmd;
 mod screen_cmd;
 mod screen_decisions_cmd;
 mod serve_cmd;

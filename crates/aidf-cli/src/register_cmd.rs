@@ -144,18 +144,13 @@ pub fn shipments(db: &str, action: ShipmentsAction) -> Result<()> {
     }
 }
 
-fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    format!("{s}{}", " ".repeat(w.saturating_sub(n)))
-}
-
 /// The page as an aligned table (the consignee last: names of any script and width).
 fn table(page: &ShipmentList) -> String {
     if page.items.is_empty() {
         return "No shipments.\n".into();
     }
     let cols = |s: &aidf_service::register::ShipmentSummary| {
-        [
+        vec![
             s.recorded_at_utc.clone(),
             s.shipment_id.clone(),
             s.status.as_str().to_string(),
@@ -176,21 +171,8 @@ fn table(page: &ShipmentList) -> String {
         "TPP",
         "CONSIGNEE",
     ];
-    let rows: Vec<[String; 8]> = page.items.iter().map(cols).collect();
-    let mut widths = head.map(|h| h.chars().count());
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
-        padded.join("  ").trim_end().to_string() + "\n"
-    };
-    let mut out = line(head.to_vec());
-    for r in &rows {
-        out += &line(r.iter().map(String::as_str).collect());
-    }
+    let rows: Vec<Vec<String>> = page.items.iter().map(cols).collect();
+    let mut out = crate::render::aligned(&head, &rows);
     if let Some(next) = &page.next {
         out += &format!("More: --after {next}\n");
     }

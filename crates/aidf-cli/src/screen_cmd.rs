@@ -46,15 +46,34 @@ pub struct CommonArgs {
     /// Load lists from DIR/lists.toml instead of the embedded default (the CSL of 2026-07-31).
     #[arg(long, value_name = "DIR")]
     lists: Option<PathBuf>,
+    #[command(flatten)]
+    thresholds: ThresholdArgs,
+    /// JSON output (batch: one JSON object per line).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--clear` and `--possible`.
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
     /// Clear-hit threshold (score in 0..1).
     #[arg(long, value_name = "SCORE")]
     clear: Option<f64>,
     /// Possible-hit threshold (score in 0..1).
     #[arg(long, value_name = "SCORE")]
     possible: Option<f64>,
-    /// JSON output (batch: one JSON object per line).
-    #[arg(long)]
-    json: bool,
+}
+
+impl ThresholdArgs {
+    /// The thresholds given, the defaults for those not, checked.
+    pub fn thresholds(&self) -> Result<Thresholds> {
+        let defaults = Thresholds::default();
+        Ok(Thresholds {
+            clear: self.clear.unwrap_or(defaults.clear),
+            possible: self.possible.unwrap_or(defaults.possible),
+        }
+        .validated()?)
+    }
 }
 
 /// `aidf screen compare …`
@@ -80,6 +99,9 @@ pub enum ScreenAction {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Screen every party the ledger records (shipment and license consignees, VEU holders,
+    /// application parties) against a new list version and report what changed.
+    Rescreen(crate::rescreen_cmd::RescreenArgs),
     /// Record an officer's decision on a hit of a party on a list entry (`local` tenant): it
     /// supersedes earlier ones on that party and entry, and applies while the entry is unchanged.
     Decide(crate::screen_decisions_cmd::DecideArgs),
@@ -125,6 +147,7 @@ pub enum SchemaArg {
 /// Runs `aidf screen`.
 pub fn run(args: ScreenArgs) -> Result<()> {
     match args.compare {
+        Some(ScreenAction::Rescreen(rescreen)) => return crate::rescreen_cmd::run(&rescreen),
         Some(ScreenAction::Decide(a)) => return crate::screen_decisions_cmd::decide(a),
         Some(ScreenAction::Decisions(a)) => return crate::screen_decisions_cmd::decisions(a),
         Some(ScreenAction::Thresholds { action }) => {
@@ -187,12 +210,7 @@ pub struct Settings {
 
 impl Settings {
     fn new(common: &CommonArgs) -> Result<Settings> {
-        let defaults = Thresholds::default();
-        let thresholds = Thresholds {
-            clear: common.clear.unwrap_or(defaults.clear),
-            possible: common.possible.unwrap_or(defaults.possible),
-        }
-        .validated()?;
+        let thresholds = common.thresholds.thresholds()?;
         let lists = match &common.lists {
             Some(dir) => load_lists(dir)?,
             None => ListSet::default_lists()?,
@@ -211,9 +229,14 @@ impl Settings {
 /// (`$AIDF_CACHE_DIR`, else `$XDG_CACHE_HOME/aidf`, else `~/.cache/aidf`) and read in place the
 /// next time; a damaged or unwritable cache only costs the full build (with a warning).
 pub fn load_lists(dir: &Path) -> Result<ListSet> {
+    load_lists_of("--lists", dir)
+}
+
+/// [`load_lists`] for the option `option` (named when the manifest cannot be read).
+pub fn load_lists_of(option: &str, dir: &Path) -> Result<ListSet> {
     let manifest_path = dir.join("lists.toml");
     let text = std::fs::read_to_string(&manifest_path)
-        .with_context(|| format!("option `--lists`: cannot read {}", manifest_path.display()))?;
+        .with_context(|| format!("option `{option}`: cannot read {}", manifest_path.display()))?;
     let metas = aidf_screen::parse_manifest(&manifest_path.display().to_string(), &text)?;
     let files = read_files(dir, &metas)?;
     let mut parts: Vec<&[u8]> = vec![text.as_bytes()];

@@ -54,6 +54,21 @@ fn bad_input_gives_one_plain_line() {
             format!("field `quantity`: `-5` is not a positive whole number of units; expected an integer from 1 to {MAX}"),
         ),
         (
+            "value in fractions of a cent",
+            changed("\"quantity\":10", "\"quantity\":10,\"value_usd\":12.345"),
+            "field `value_usd`: `12.345` has fractions of a cent; expected US dollars with at most two decimal places".into(),
+        ),
+        (
+            "negative value",
+            changed("\"quantity\":10", "\"quantity\":10,\"value_usd\":\"-1.00\""),
+            "field `value_usd`: `-1.00` is negative; expected US dollars".into(),
+        ),
+        (
+            "value not a number",
+            changed("\"quantity\":10", "\"quantity\":10,\"value_usd\":true"),
+            "field `value_usd`: `true` is not a number; expected a number (or a string holding one such as \"2.5e25\")".into(),
+        ),
+        (
             "zero quantity",
             changed("\"quantity\":10", "\"quantity\":0"),
             format!("field `quantity`: `0` is not a positive whole number of units; expected an integer from 1 to {MAX}"),

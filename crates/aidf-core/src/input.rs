@@ -268,6 +268,14 @@ pub struct DeterminationInput {
     /// Units (chips); not needed for model weights.
     #[serde(default, deserialize_with = "crate::input_error::de_opt_quantity")]
     pub quantity: Option<i64>,
+    /// The shipment's value in US dollars (whole cents), if given. The determination does not
+    /// read it; a shipment under a license with a value draws it (15 CFR 750.11).
+    #[serde(
+        default,
+        deserialize_with = "crate::input_error::de_opt_usd",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value_usd: Option<Decimal>,
     /// Balances.
     #[serde(default)]
     pub context: Context,

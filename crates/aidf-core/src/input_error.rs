@@ -45,6 +45,27 @@ impl Visitor<'_> for DateVisitor {
     }
 }
 
+/// Reads an optional amount of US dollars (a number or a numeric string, exact): not negative,
+/// in whole cents.
+pub(crate) fn de_opt_usd<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+    let Some(v) = crate::num::de_opt_decimal_json(d)? else {
+        return Ok(None);
+    };
+    if v.is_sign_negative() {
+        return Err(de::Error::custom(format!(
+            "`{v}` is negative; expected US dollars"
+        )));
+    }
+    if v.normalize().scale() > 2 {
+        return Err(de::Error::custom(format!(
+            "`{v}` has fractions of a cent; expected US dollars with at most two decimal places"
+        )));
+    }
+    Ok(Some(v))
+}
+
 /// Reads an optional quantity: a whole number of units; a fraction or exponent is quoted back.
 pub(crate) fn de_opt_quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_option(OptQuantityVisitor)

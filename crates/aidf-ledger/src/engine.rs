@@ -1203,7 +1203,8 @@ fn first_of(checks: &[(bool, &'static str)]) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Records a license and opens its TPP and units accounts (idempotent).
+/// Records a license and opens its TPP and units accounts, and its value account when it has a
+/// value cap (idempotent).
 pub(crate) fn add_license<T: TxOps + ?Sized>(
     tx: &mut T,
     license: &License,
@@ -1226,6 +1227,9 @@ pub(crate) fn add_license<T: TxOps + ?Sized>(
     }
     validate::to_i64("license tpp cap", license.tpp_cap)?;
     validate::to_i64("license units cap", license.units_cap)?;
+    if let Some(cap) = license.value_cap_cents {
+        validate::to_i64("license value cap", cap)?;
+    }
     for (field, cap) in [
         ("license tpp cap", license.tpp_cap),
         ("license units cap", license.units_cap),
@@ -1254,6 +1258,8 @@ pub(crate) fn add_license<T: TxOps + ?Sized>(
                 a.beyond_allocation != b.beyond_allocation,
                 "beyond_allocation",
             ),
+            (a.value_usd != b.value_usd, "value_usd"),
+            (a.value_cap_cents != b.value_cap_cents, "value_cap_cents"),
         ])
     };
     if put_record(
@@ -1279,6 +1285,15 @@ pub(crate) fn add_license<T: TxOps + ?Sized>(
             Some(license.units_cap),
             now,
         )?;
+        if let Some(cap) = license.value_cap_cents {
+            ensure_account(
+                tx,
+                &license.value_account(),
+                AccountKind::LicenseValue,
+                Some(cap),
+                now,
+            )?;
+        }
     }
     Ok(license.clone())
 }

@@ -71,7 +71,7 @@ use std::collections::HashMap;
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
 pub use pg::PgLedger;
-pub use register::{RegisterRow, ShipmentPage, ShipmentQuery};
+pub use register::{RegisterConsignee, RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
 pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
@@ -91,7 +91,7 @@ use engine::{RecordTable, TxOps};
 pub const SCHEMA_VERSION: i64 = 8;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 7;
+pub const MIGRATION_COUNT: i64 = 8;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -135,6 +135,8 @@ pub trait LedgerStore: Send + std::fmt::Debug {
 
     /// A party in the registry (`tenant/party id`).
     fn party(&mut self, record_id: &str) -> Result<Option<Party>>;
+    /// Every party in a tenant's registry, by id.
+    fn parties(&mut self, tenant: &str) -> Result<Vec<Party>>;
 
     /// Balance now (`as_of = None`: stored balances) or at a past time
     /// (replayed from history; holds due by then are excluded even if not yet swept).
@@ -230,6 +232,12 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// on the register's columns (schema 5) and paged by keyset: `next_cursor` is the position
     /// after the page's last row, so rows recorded meanwhile never shift a later page.
     fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage>;
+    /// A tenant's authorized shipments under a VEU with business dates from `from` to `to`
+    /// (YYYY-MM-DD, inclusive), by date and id, from the narrow rows of schema 7.
+    fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
+    /// The distinct consignees of a tenant's shipments, from the register's columns (one
+    /// grouped query over `consignee_key`; no body decoded), ordered by key.
+    fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>>;
 
     /// Sets who the audit rows of later writes name (default tenant and actor `local`).
     fn set_audit_context(&mut self, ctx: AuditContext);
@@ -486,6 +494,10 @@ pub(crate) trait Store {
     ) -> Result<Vec<String>>;
     /// Bodies of the rows of a register page query.
     fn read_page(&mut self, q: &register::PageSql) -> Result<Vec<register::PageRow>>;
+    /// The `veu_shipments` rows of a tenant and period (checked by the caller).
+    fn read_veu_period(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>>;
+    /// Per consignee key of a tenant's shipments: a name as given, shipments, refused ones.
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>>;
 }
 
 /// Which clock an as-of balance reads.
@@ -632,6 +644,17 @@ macro_rules! impl_ledger_store {
                 self.read_record(RecordTable::Parties, record_id)?
                     .map(|b| decode("parties", &b))
                     .transpose()
+            }
+            fn parties(&mut self, tenant: &str) -> Result<Vec<Party>> {
+                let (from, before) = (format!("{tenant}/"), format!("{tenant}0"));
+                let mut parties = Vec::new();
+                for body in self.read_records_range(RecordTable::Parties, &from, &before)? {
+                    let p: Party = decode("parties", &body)?;
+                    if p.tenant == tenant {
+                        parties.push(p);
+                    }
+                }
+                Ok(parties)
             }
             fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
                 let account = self.account(key)?;
@@ -883,6 +906,32 @@ macro_rules! impl_ledger_store {
                     .collect::<Result<Vec<_>>>()?;
                 Ok(register::page_of(items, query.limit))
             }
+            fn veu_shipments(
+                &mut self,
+                tenant: &str,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<VeuShipment>> {
+                register::check_veu_period(tenant, from, to)?;
+                self.read_veu_period(tenant, from, to)
+            }
+            fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>> {
+                validate::text("tenant", tenant)?;
+                let mut rows = self
+                    .read_consignees(tenant)?
+                    .into_iter()
+                    .map(|(key, name, shipments, refused)| {
+                        Ok(RegisterConsignee {
+                            key,
+                            name,
+                            shipments: u64_of("shipments", shipments)?,
+                            refused: u64_of("shipments", refused)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                rows.sort_by(|a, b| a.key.cmp(&b.key));
+                Ok(rows)
+            }
             fn set_audit_context(&mut self, ctx: AuditContext) {
                 *self.audit_context_mut() = ctx;
             }
@@ -1032,6 +1081,9 @@ impl LedgerStore for Ledger {
     fn party(&mut self, record_id: &str) -> Result<Option<Party>> {
         self.store().party(record_id)
     }
+    fn parties(&mut self, tenant: &str) -> Result<Vec<Party>> {
+        self.store().parties(tenant)
+    }
     fn balance(&mut self, key: &str, as_of: Option<Timestamp>) -> Result<Balance> {
         self.store().balance(key, as_of)
     }
@@ -1127,6 +1179,12 @@ impl LedgerStore for Ledger {
     }
     fn shipments_page(&mut self, query: &ShipmentQuery) -> Result<ShipmentPage> {
         self.store().shipments_page(query)
+    }
+    fn veu_shipments(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>> {
+        self.store().veu_shipments(tenant, from, to)
+    }
+    fn register_consignees(&mut self, tenant: &str) -> Result<Vec<RegisterConsignee>> {
+        self.store().register_consignees(tenant)
     }
     fn set_audit_context(&mut self, ctx: AuditContext) {
         self.store().set_audit_context(ctx);

@@ -27,7 +27,7 @@ use crate::engine::{
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
-use crate::register::{Columns, PageSql, Param};
+use crate::register::{Columns, PageSql, Param, VeuShipment};
 use crate::sqlite::{ENTRY_COLS, EntryRow, HoldRow, as_of_cap};
 use crate::types::{Account, AccountKind, Entry, Hold, HoldState, Timestamp};
 use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
@@ -201,8 +201,30 @@ CREATE TRIGGER license_changes_no_truncate BEFORE TRUNCATE ON license_changes
     FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 "#;
 
+/// Schema version 7: the VEU report's rows (see the SQLite migration 7).
+const MIGRATION_7: &str = r#"
+CREATE TABLE veu_shipments (
+    shipment_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    business_date TEXT NOT NULL,
+    authorization_kind TEXT NOT NULL,
+    veu_id TEXT,
+    consignee TEXT,
+    destination TEXT,
+    item TEXT,
+    eccn TEXT,
+    quantity BIGINT,
+    total_tpp BIGINT,
+    PRIMARY KEY (tenant, business_date, shipment_id)
+);
+CREATE TRIGGER veu_shipments_append_only BEFORE UPDATE OR DELETE ON veu_shipments
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER veu_shipments_no_truncate BEFORE TRUNCATE ON veu_shipments
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+"#;
+
 /// Schema version 8: screening decisions and tenants' screening thresholds, both append-only
-/// (see the SQLite migration 8). (Version 7 is the main line's.)
+/// (see the SQLite migration 8).
 const MIGRATION_8: &str = r#"
 CREATE TABLE screening_decisions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TRIGGER screening_decisions_append_only BEFORE UPDATE OR DELETE ON screening_decisions
@@ -270,6 +292,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
     Migration {
+        version: 7,
+        name: "veu_shipments",
+        sql: MIGRATION_7,
+        backfill: Some(backfill_veu_v7),
+        finish: "",
+    },
+    Migration {
         version: 8,
         name: "screening_decisions",
         sql: MIGRATION_8,
@@ -277,6 +306,61 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
 ];
+
+/// Fills `veu_shipments` (migration 7) from each stored shipment.
+fn backfill_veu_v7(tx: &mut Transaction<'_>) -> Result<()> {
+    let rows = tx.query("SELECT body FROM shipments", &[])?;
+    let write = tx.prepare(&veu_insert_sql())?;
+    for r in rows {
+        let body: String = r.try_get(0)?;
+        let s: crate::Shipment = serde_json::from_str(&body)?;
+        if let Some(v) = VeuShipment::of(&s) {
+            let tenant = crate::register::tenant_of(&s).to_string();
+            tx.execute(&write, &veu_params(&tenant, &v))?;
+        }
+    }
+    Ok(())
+}
+
+/// The insert of a `veu_shipments` row (parameters from [`veu_params`]).
+fn veu_insert_sql() -> String {
+    format!(
+        "INSERT INTO veu_shipments (tenant, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        crate::register::VEU_COLUMNS
+    )
+}
+
+fn veu_params<'a>(tenant: &'a String, v: &'a VeuShipment) -> [&'a (dyn ToSql + Sync); 11] {
+    [
+        tenant,
+        &v.shipment_id,
+        &v.business_date,
+        &v.authorization,
+        &v.veu_id,
+        &v.consignee,
+        &v.destination,
+        &v.item,
+        &v.eccn,
+        &v.quantity,
+        &v.total_tpp,
+    ]
+}
+
+/// A `veu_shipments` row as read (columns in `VEU_COLUMNS` order).
+fn veu_row(r: &Row) -> std::result::Result<VeuShipment, postgres::Error> {
+    Ok(VeuShipment {
+        shipment_id: r.try_get(0)?,
+        business_date: r.try_get(1)?,
+        authorization: r.try_get(2)?,
+        veu_id: r.try_get(3)?,
+        consignee: r.try_get(4)?,
+        destination: r.try_get(5)?,
+        item: r.try_get(6)?,
+        eccn: r.try_get(7)?,
+        quantity: r.try_get(8)?,
+        total_tpp: r.try_get(9)?,
+    })
+}
 
 /// Fills the register columns of migration 5 from each stored shipment.
 fn backfill_register_v5(tx: &mut Transaction<'_>) -> Result<()> {
@@ -852,9 +936,13 @@ impl TxOps for PgTx<'_, '_> {
     }
 
     fn insert_shipment(&mut self, c: &Columns, id: &str, body: &str, at: Timestamp) -> Result<()> {
-        self.tx.execute(
+        let st = self.prepared(
             "INSERT INTO shipments (id, body, created_at, tenant, status, business_date, \
-             destination, consignee, consignee_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             destination, consignee, consignee_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                .to_string(),
+        )?;
+        self.tx.execute(
+            &st,
             &[
                 &id,
                 &body,
@@ -867,6 +955,10 @@ impl TxOps for PgTx<'_, '_> {
                 &c.consignee_key,
             ],
         )?;
+        if let Some(v) = &c.veu {
+            let st = self.prepared(veu_insert_sql())?;
+            self.tx.execute(&st, &veu_params(&c.tenant, v))?;
+        }
         Ok(())
     }
 }
@@ -1306,6 +1398,34 @@ impl Store for PgLedger {
             .iter()
             .map(|r| -> Result<crate::register::PageRow, postgres::Error> {
                 Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn read_veu_period(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>> {
+        let st = self.prepared(crate::register::veu_period_sql(Self::PLACEHOLDER))?;
+        Ok(self
+            .client
+            .query(&st, &[&tenant, &from, &to])?
+            .iter()
+            .map(veu_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        // Byte order (`C`) for the name kept, as SQLite's MIN compares.
+        let st = self.prepared(
+            "SELECT consignee_key, MIN(consignee COLLATE \"C\"), COUNT(*), \
+             SUM(CASE WHEN status = 'refused' THEN 1 ELSE 0 END)::BIGINT \
+             FROM shipments WHERE tenant = $1 AND consignee_key IS NOT NULL GROUP BY consignee_key"
+                .to_string(),
+        )?;
+        Ok(self
+            .client
+            .query(&st, &[&tenant])?
+            .iter()
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
             })
             .collect::<Result<_, _>>()?)
     }

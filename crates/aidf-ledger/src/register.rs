@@ -13,6 +13,12 @@
 //!   name with white space folded and Unicode lower case (any script kept), which the
 //!   `consignee` filter compares.
 //! * `created_at` is the recording time (`recorded_at`); keyset order is `(created_at, id)`.
+//!
+//! Schema 7 adds `veu_shipments`: one narrow row per authorized shipment that went under a
+//! validated end-user authorization ([`VEU_AUTHORIZATIONS`]), with the fields the Data Center VEU
+//! report shows ([`VeuShipment::of`], the same derivation at recording and in the backfill). The
+//! report reads a half year of these rows by `(tenant, business_date)` without decoding a single
+//! stored shipment; other shipments write nothing there.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +129,19 @@ pub struct ShipmentPage {
     pub next_cursor: Option<String>,
 }
 
+/// One consignee of a tenant's shipments, as the register's columns group them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisterConsignee {
+    /// The compared form of the name ([`consignee_key`]).
+    pub key: String,
+    /// The name as one of its shipments gives it (the least in byte order, so stable).
+    pub name: String,
+    /// Its shipments.
+    pub shipments: u64,
+    /// Of those, the refused ones.
+    pub refused: u64,
+}
+
 /// The tenant a stored shipment belongs to.
 pub fn tenant_of(s: &Shipment) -> &str {
     s.tenant.as_deref().unwrap_or(LEGACY_TENANT)
@@ -145,6 +164,64 @@ pub(crate) struct Columns {
     pub(crate) destination: Option<String>,
     pub(crate) consignee: Option<String>,
     pub(crate) consignee_key: Option<String>,
+    /// The `veu_shipments` row (schema 7), for an authorized shipment under a VEU.
+    pub(crate) veu: Option<VeuShipment>,
+}
+
+/// The determination's names of the validated end-user authorizations (`authorization` in a
+/// stored determination); aidf-service checks them against the core's own names.
+pub const VEU_AUTHORIZATIONS: [&str; 2] = ["UVEU", "NVEU"];
+
+/// An authorized shipment under a VEU authorization with a business date, as the Data Center
+/// VEU report lists it (the `veu_shipments` table, schema 7). Texts are as stored, untrimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VeuShipment {
+    /// Shipment id (with its tenant prefix, as stored).
+    pub shipment_id: String,
+    /// Business date (YYYY-MM-DD).
+    pub business_date: String,
+    /// One of [`VEU_AUTHORIZATIONS`].
+    pub authorization: String,
+    /// The VEU authorization's id, as the input named it.
+    pub veu_id: Option<String>,
+    /// The consignee's name, as the input gave it.
+    pub consignee: Option<String>,
+    /// The determination's destination.
+    pub destination: Option<String>,
+    /// The item's name.
+    pub item: Option<String>,
+    /// The item's ECCN.
+    pub eccn: Option<String>,
+    /// Units shipped.
+    pub quantity: Option<i64>,
+    /// Total TPP of the shipment.
+    pub total_tpp: Option<i64>,
+}
+
+impl VeuShipment {
+    /// The row of a stored shipment, if it is an authorized shipment under a VEU with a business
+    /// date. Numbers are the ledger's integers: a figure beyond `i64` could not have been drawn.
+    pub fn of(s: &Shipment) -> Option<VeuShipment> {
+        let (d, input) = (&s.determination["determination"], &s.determination["input"]);
+        let authorization = d["authorization"].as_str()?;
+        let is_veu = VEU_AUTHORIZATIONS.contains(&authorization);
+        if s.status != ShipmentStatus::Authorized || !is_veu {
+            return None;
+        }
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        Some(VeuShipment {
+            shipment_id: s.shipment_id.clone(),
+            business_date: s.business_date.clone()?,
+            authorization: authorization.to_string(),
+            veu_id: text(&input["consignee"]["veu"]["id"]),
+            consignee: text(&input["consignee"]["name"]),
+            destination: text(&d["destination"]),
+            item: text(&d["item"]["name"]),
+            eccn: text(&d["eccn"]),
+            quantity: d["quantity"].as_i64(),
+            total_tpp: d["total_tpp"].as_i64(),
+        })
+    }
 }
 
 impl Columns {
@@ -165,6 +242,7 @@ impl Columns {
             destination,
             consignee_key: consignee.as_deref().map(consignee_key),
             consignee,
+            veu: VeuShipment::of(s),
         }
     }
 }
@@ -301,6 +379,29 @@ impl PageSql {
         ));
         Ok(PageSql { sql, params })
     }
+}
+
+/// The `veu_shipments` columns, in the order the writers and readers use.
+pub(crate) const VEU_COLUMNS: &str = "shipment_id, business_date, authorization_kind, veu_id, \
+     consignee, destination, item, eccn, quantity, total_tpp";
+
+/// The query of a tenant's VEU shipments with business dates in `[from, to]`, by date and id;
+/// `ph` spells a placeholder.
+pub(crate) fn veu_period_sql(ph: fn(usize) -> String) -> String {
+    format!(
+        "SELECT {VEU_COLUMNS} FROM veu_shipments WHERE tenant = {} AND business_date >= {} \
+         AND business_date <= {} ORDER BY business_date, shipment_id",
+        ph(1),
+        ph(2),
+        ph(3)
+    )
+}
+
+/// Checks a VEU period request's fields before a query.
+pub(crate) fn check_veu_period(tenant: &str, from: &str, to: &str) -> Result<()> {
+    validate::text("tenant", tenant)?;
+    validate::date("from", from)?;
+    validate::date("to", to)
 }
 
 /// Cuts the rows read (limit + 1 at most) into a page and its cursor.

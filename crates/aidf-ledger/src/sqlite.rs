@@ -15,7 +15,7 @@ use crate::engine::{
     upgrade_v1_op,
 };
 use crate::error::{LedgerError, Result};
-use crate::register::{Columns, PageSql, Param};
+use crate::register::{Columns, PageSql, Param, VeuShipment};
 use crate::types::{Account, AccountKind, Entry, EntryKind, Hold, HoldState, Meta, Timestamp};
 use crate::{AsOf, Chained, Clock, Store, Sums, WriteFn, validate};
 
@@ -172,8 +172,32 @@ CREATE TRIGGER license_changes_no_delete BEFORE DELETE ON license_changes
     BEGIN SELECT RAISE(ABORT, 'license changes are append-only'); END;
 "#;
 
+/// Schema version 7: the VEU report's rows (see `register`): one narrow, append-only row per
+/// authorized shipment under a VEU, filled for earlier shipments by the backfill. Keyed by
+/// `(tenant, business_date, shipment_id)`, so a half year's rows are one range of the table.
+const MIGRATION_7: &str = r#"
+CREATE TABLE veu_shipments (
+    shipment_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    business_date TEXT NOT NULL,
+    authorization_kind TEXT NOT NULL,
+    veu_id TEXT,
+    consignee TEXT,
+    destination TEXT,
+    item TEXT,
+    eccn TEXT,
+    quantity INTEGER,
+    total_tpp INTEGER,
+    PRIMARY KEY (tenant, business_date, shipment_id)
+) WITHOUT ROWID;
+CREATE TRIGGER veu_shipments_no_update BEFORE UPDATE ON veu_shipments
+    BEGIN SELECT RAISE(ABORT, 'veu shipments are append-only'); END;
+CREATE TRIGGER veu_shipments_no_delete BEFORE DELETE ON veu_shipments
+    BEGIN SELECT RAISE(ABORT, 'veu shipments are append-only'); END;
+"#;
+
 /// Schema version 8: screening decisions (officers' decisions on possible hits, per tenant) and
-/// tenants' screening thresholds, both append-only. (Version 7 is the main line's.)
+/// tenants' screening thresholds, both append-only.
 const MIGRATION_8: &str = r#"
 CREATE TABLE screening_decisions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TRIGGER screening_decisions_no_update BEFORE UPDATE ON screening_decisions
@@ -241,6 +265,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
     Migration {
+        version: 7,
+        name: "veu_shipments",
+        sql: MIGRATION_7,
+        backfill: Some(backfill_veu_v7),
+        finish: "",
+    },
+    Migration {
         version: 8,
         name: "screening_decisions",
         sql: MIGRATION_8,
@@ -248,6 +279,58 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         finish: "",
     },
 ];
+
+/// Fills `veu_shipments` (migration 7) from each stored shipment.
+fn backfill_veu_v7(conn: &Connection) -> Result<()> {
+    let mut read = conn.prepare("SELECT body FROM shipments")?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let body: String = r.get(0)?;
+        let s: crate::Shipment = serde_json::from_str(&body)?;
+        if let Some(v) = VeuShipment::of(&s) {
+            insert_veu(conn, crate::register::tenant_of(&s), &v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a `veu_shipments` row.
+fn insert_veu(conn: &Connection, tenant: &str, v: &VeuShipment) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO veu_shipments (tenant, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        crate::register::VEU_COLUMNS
+    ))?
+    .execute(params![
+        tenant,
+        v.shipment_id,
+        v.business_date,
+        v.authorization,
+        v.veu_id,
+        v.consignee,
+        v.destination,
+        v.item,
+        v.eccn,
+        v.quantity,
+        v.total_tpp
+    ])?;
+    Ok(())
+}
+
+/// A `veu_shipments` row as read (columns in `VEU_COLUMNS` order).
+fn veu_row(r: &Row<'_>) -> rusqlite::Result<VeuShipment> {
+    Ok(VeuShipment {
+        shipment_id: r.get(0)?,
+        business_date: r.get(1)?,
+        authorization: r.get(2)?,
+        veu_id: r.get(3)?,
+        consignee: r.get(4)?,
+        destination: r.get(5)?,
+        item: r.get(6)?,
+        eccn: r.get(7)?,
+        quantity: r.get(8)?,
+        total_tpp: r.get(9)?,
+    })
+}
 
 /// Fills the register columns of migration 5 from each stored shipment.
 fn backfill_register_v5(conn: &Connection) -> Result<()> {
@@ -980,6 +1063,9 @@ impl TxOps for SqlTx<'_> {
                 c.consignee,
                 c.consignee_key
             ])?;
+        if let Some(v) = &c.veu {
+            insert_veu(self.0, &c.tenant, v)?;
+        }
         Ok(())
     }
 }
@@ -1532,6 +1618,27 @@ impl Store for SqliteLedger {
         Ok(stmt
             .query_map(rusqlite::params_from_iter(values), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn read_veu_period(&mut self, tenant: &str, from: &str, to: &str) -> Result<Vec<VeuShipment>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&crate::register::veu_period_sql(Self::PLACEHOLDER))?;
+        Ok(stmt
+            .query_map(params![tenant, from, to], veu_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn read_consignees(&mut self, tenant: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT consignee_key, MIN(consignee), COUNT(*), SUM(status = 'refused') \
+             FROM shipments WHERE tenant = ?1 AND consignee_key IS NOT NULL GROUP BY consignee_key",
+        )?;
+        Ok(stmt
+            .query_map([tenant], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }

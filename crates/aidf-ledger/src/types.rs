@@ -57,6 +57,9 @@ pub enum AccountKind {
     LicenseTpp,
     /// Units authorised by a license (`license:<id>:units`).
     LicenseUnits,
+    /// Value in US cents a license's shipments may reach: its value plus the shipping tolerance
+    /// (`license:<id>:value`).
+    LicenseValue,
     /// Cumulative AIA exports per consignee, usually uncapped (`aia:<consignee>`).
     AiaCumulative,
 }
@@ -70,6 +73,7 @@ impl AccountKind {
             AccountKind::NveuInstalledBase => "nveu_installed_base",
             AccountKind::LicenseTpp => "license_tpp",
             AccountKind::LicenseUnits => "license_units",
+            AccountKind::LicenseValue => "license_value",
             AccountKind::AiaCumulative => "aia_cumulative",
         }
     }
@@ -81,12 +85,13 @@ impl AccountKind {
             "nveu_installed_base" => AccountKind::NveuInstalledBase,
             "license_tpp" => AccountKind::LicenseTpp,
             "license_units" => AccountKind::LicenseUnits,
+            "license_value" => AccountKind::LicenseValue,
             "aia_cumulative" => AccountKind::AiaCumulative,
             other => {
                 return Err(LedgerError::InvalidField {
                     field: "account kind",
                     value: other.to_owned(),
-                    reason: "expected country_allocation, lpp, nveu_installed_base, license_tpp, license_units or aia_cumulative",
+                    reason: "expected country_allocation, lpp, nveu_installed_base, license_tpp, license_units, license_value or aia_cumulative",
                 });
             }
         })
@@ -583,6 +588,12 @@ pub struct License {
     /// Declared value in USD, an exact decimal string, if recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_usd: Option<String>,
+    /// The most its shipments may be worth together, in US cents: the value plus the shipping
+    /// tolerance (15 CFR 750.11(b)), set by the service from policy data. The license's value
+    /// account (`license:<id>:value`) is created with this cap, and shipments with a value draw
+    /// it in their transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_cap_cents: Option<u64>,
 }
 
 fn is_active(s: &LicenseStatus) -> bool {
@@ -655,6 +666,10 @@ impl License {
     /// Key of the license's units account.
     pub fn units_account(&self) -> String {
         format!("license:{}:units", self.id)
+    }
+    /// Key of the license's value account (US cents), present when it has a value cap.
+    pub fn value_account(&self) -> String {
+        format!("license:{}:value", self.id)
     }
 }
 

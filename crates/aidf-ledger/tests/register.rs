@@ -205,6 +205,64 @@ fn tenant_isolation(b: &Backend) {
     );
 }
 
+/// The distinct consignees of a tenant from the register's columns (names folded as the
+/// `consignee` filter folds them), with their shipment and refusal counts; the party registry
+/// of a tenant, not another's.
+fn consignees_and_parties(b: &Backend) {
+    let mut l = b.open();
+    seed(&mut l);
+    let got = l.register_consignees("a").expect("consignees");
+    let rows: Vec<(&str, &str, u64, u64)> = got
+        .iter()
+        .map(|c| (c.key.as_str(), c.name.as_str(), c.shipments, c.refused))
+        .collect();
+    let expected = [
+        ("acme corp", "ACME   corp", 2, 0),
+        ("beta ltd", "Beta Ltd", 1, 1),
+        ("شركة الخليج", "شركة الخليج", 1, 0),
+        ("华为技术有限公司", "华为技术有限公司", 1, 1),
+    ];
+    assert_eq!(rows, expected);
+    assert_eq!(l.register_consignees("c").expect("none"), []);
+    let party = |tenant: &str, id: &str, name: &str| aidf_ledger::Party {
+        tenant: tenant.into(),
+        id: id.into(),
+        name: name.into(),
+        normalized_name: name.to_lowercase(),
+        hq: "CN".into(),
+        parent_hq: None,
+    };
+    let parties = [
+        party("a", "p1", "Acme Corp"),
+        party("a", "p2", "Beta Ltd"),
+        party("ab", "p3", "Other tenant"),
+        party("b", "p1", "Acme Corp"),
+    ];
+    for (i, p) in parties.iter().enumerate() {
+        let new = NewShipment {
+            shipment_id: format!("p.{i}"),
+            input_digest: format!("sha256:p{i}"),
+            determination: serde_json::json!({"input": {}}),
+            tenant: Some(p.tenant.clone()),
+            parties: vec![p.clone()],
+            ..NewShipment::default()
+        };
+        l.record_shipment(&new, t(100)).expect("record");
+    }
+    assert_eq!(l.parties("a").expect("parties"), parties[..2]);
+    assert_eq!(l.parties("b").expect("parties"), parties[3..]);
+}
+
+#[test]
+fn sqlite_consignees_and_parties() {
+    consignees_and_parties(&Backend::sqlite());
+}
+#[test]
+fn pg_consignees_and_parties() {
+    if let Some(b) = Backend::pg() {
+        consignees_and_parties(&b);
+    }
+}
 #[test]
 fn sqlite_filters() {
     filters(&Backend::sqlite());
@@ -299,3 +357,86 @@ fn pg_v4_fixture_is_filterable() {
 
 /// Shipments in the schema-4 fixtures (see their header).
 const V4_SHIPMENTS: usize = 4;
+
+/// A shipment whose stored determination went under `authorization`, for the VEU rows.
+fn ship_authorized(l: &mut Ledger, id: &str, authorization: &str, date: Option<&str>, secs: i64) {
+    let status = if id.contains("refused") {
+        ShipmentStatus::Refused
+    } else {
+        ShipmentStatus::Authorized
+    };
+    let new = NewShipment {
+        shipment_id: id.into(),
+        input_digest: format!("sha256:{id}"),
+        determination: serde_json::json!({
+            "determination": {
+                "destination": "AE", "authorization": authorization, "eccn": "3A090.a",
+                "item": {"name": "NVIDIA H100 SXM"}, "quantity": 2000, "total_tpp": 31_664_000,
+            },
+            "input": {"destination": "ae", "consignee": {"name": " Gulf DC ", "veu": {"id": "V-1"}}},
+        }),
+        status,
+        tenant: Some(id.split('.').next().unwrap_or("a").into()),
+        business_date: date.map(str::to_string),
+        ..NewShipment::default()
+    };
+    l.record_shipment(&new, t(secs))
+        .unwrap_or_else(|e| panic!("record {id}: {e}"));
+}
+
+/// The VEU rows (schema 7) hold exactly the tenant's authorized UVEU/NVEU shipments with a
+/// business date, with the fields as stored; a ledger of schema 6 gets them by the backfill.
+fn veu_rows(b: &Backend) {
+    let mut l = b.open();
+    let seeded = [
+        ("a.u1", "UVEU", Some("2025-03-01")),
+        ("a.n1", "NVEU", Some("2025-06-30")),
+        ("a.refused", "UVEU", Some("2025-03-02")),
+        ("a.nlr", "NLR", Some("2025-03-03")),
+        ("a.late", "UVEU", Some("2025-07-01")),
+        ("a.undated", "UVEU", None),
+        ("b.u1", "UVEU", Some("2025-03-01")),
+    ];
+    for (i, (id, auth, date)) in seeded.into_iter().enumerate() {
+        ship_authorized(&mut l, id, auth, date, i64::try_from(i).unwrap_or(0) + 1);
+    }
+    let expected = |l: &mut Ledger| {
+        let rows = l
+            .veu_shipments("a", "2025-01-01", "2025-06-30")
+            .expect("veu rows");
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.shipment_id.as_str(), r.authorization.as_str()))
+            .collect();
+        assert_eq!(got, [("a.u1", "UVEU"), ("a.n1", "NVEU")]);
+        let r = &rows[0];
+        assert_eq!(r.business_date, "2025-03-01");
+        assert_eq!(r.veu_id.as_deref(), Some("V-1"));
+        assert_eq!(r.consignee.as_deref(), Some(" Gulf DC "));
+        assert_eq!(r.destination.as_deref(), Some("AE"));
+        assert_eq!(r.item.as_deref(), Some("NVIDIA H100 SXM"));
+        assert_eq!(r.eccn.as_deref(), Some("3A090.a"));
+        assert_eq!((r.quantity, r.total_tpp), (Some(2000), Some(31_664_000)));
+    };
+    expected(&mut l);
+    let bad = l.veu_shipments("a", "2025-1-1", "2025-06-30");
+    assert!(
+        matches!(bad, Err(LedgerError::InvalidField { field: "from", .. })),
+        "{bad:?}"
+    );
+    drop(l);
+    b.raw_exec("DROP TABLE veu_shipments; DELETE FROM schema_migrations WHERE version = 7;")
+        .expect("back to schema 6");
+    expected(&mut b.open());
+}
+
+#[test]
+fn sqlite_veu_rows() {
+    veu_rows(&Backend::sqlite());
+}
+#[test]
+fn pg_veu_rows() {
+    if let Some(b) = Backend::pg() {
+        veu_rows(&b);
+    }
+}

@@ -421,6 +421,10 @@ struct DeterminationInputDoc {
     #[schema(value_type = Object)]
     item: Value,
     quantity: Option<i64>,
+    /// The shipment's value in US dollars, whole cents (a number or a numeric string); drawn on
+    /// the value of a license it ships under (15 CFR 750.11).
+    #[schema(value_type = Option<String>)]
+    value_usd: Option<String>,
     #[schema(value_type = Option<Object>)]
     context: Option<Value>,
 }

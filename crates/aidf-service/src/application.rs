@@ -970,6 +970,16 @@ pub fn default_validity() -> Result<DefaultValidity, ApplicationError> {
         .map_err(|e| input_error("policy/licensing.toml", e))
 }
 
+/// The cap of the value account of a license approved for `value` (its value plus the shipping
+/// tolerance of `policy/licensing.toml`, in cents).
+fn license_value_cap(value: Decimal) -> Result<u64, ApplicationError> {
+    let t = crate::licenses::licensing()
+        .map_err(|e| input_error("policy/licensing.toml", e))?
+        .shipping_tolerance;
+    crate::licenses::value_cap_cents(&t, value)
+        .map_err(|e| input_error("value_usd", format!("`{value}`: {e}")))
+}
+
 /// Records a transition: checked by the state machine (both states named if refused), dated, by
 /// the actor; approval records the license and posts the hold into it; denial, return and
 /// withdrawal void the hold; one ledger transaction, audited.
@@ -1139,6 +1149,7 @@ fn approve(
             .as_ref()
             .and(app.allocation.account.clone()),
         value_usd: Some(app.input.value_usd.to_string()),
+        value_cap_cents: Some(license_value_cap(app.input.value_usd)?),
         ..License::default()
     };
     let ops = app

@@ -21,6 +21,7 @@ pub mod reevaluate;
 pub mod register;
 pub mod reports;
 pub mod reports_due;
+pub mod rescreen;
 pub mod screening;
 pub mod screening_decisions;
 mod ship;

@@ -156,6 +156,31 @@ pub fn check_value_tolerance(
     Ok(())
 }
 
+/// US cents in a dollar amount, exactly (`None` when it has fractions of a cent or does not fit).
+pub fn usd_cents(usd: Decimal) -> Option<u64> {
+    let cents = usd.checked_mul(Decimal::ONE_HUNDRED)?;
+    if !cents.fract().is_zero() {
+        return None;
+    }
+    u64::try_from(cents).ok()
+}
+
+/// The cap of a license's value account, in US cents: its value plus the tolerance, rounded down
+/// to a whole cent. Shipments' values are whole cents, so their sum is within the cap exactly
+/// when it is within the value plus the tolerance.
+pub fn value_cap_cents(t: &ShippingTolerance, licensed: Decimal) -> Result<u64, ToleranceRefusal> {
+    let overflow = ToleranceRefusal::Overflow {
+        field: "license value_usd",
+    };
+    let allowed = licensed
+        .checked_mul(t.value_percent)
+        .and_then(|p| p.checked_div(Decimal::ONE_HUNDRED))
+        .and_then(|p| p.checked_add(licensed))
+        .and_then(|a| a.checked_mul(Decimal::ONE_HUNDRED))
+        .ok_or(overflow.clone())?;
+    u64::try_from(allowed.floor()).map_err(|_| overflow)
+}
+
 /// What an amendment changes (absent fields stay).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,10 +7,8 @@
 
 use aidf_core::regime::Regime;
 use aidf_core::{DeterminationInput, Policy, Posture};
-use std::borrow::Cow;
 
-use aidf_ledger::register::RegisterRow;
-use aidf_ledger::{LedgerError, LedgerStore, ShipmentQuery, ShipmentStatus};
+use aidf_ledger::{LedgerError, LedgerStore, VeuShipment};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -495,136 +493,33 @@ pub fn veu_semiannual(
         numeric: vec![8, 9],
         rows: Vec::new(),
     };
-    // The register's keyset pages: the tenant's authorized shipments of the period only.
-    let mut query = ShipmentQuery {
-        tenant: tenant.to_string(),
-        status: Some(ShipmentStatus::Authorized),
-        consignee: None,
-        country: None,
-        from: Some(from.to_string()),
-        to: Some(to.to_string()),
-        after: None,
-        limit: aidf_ledger::register::MAX_PAGE,
-    };
-    loop {
-        let page = store.shipments_page(&query)?;
-        for item in &page.items {
-            if let Some(row) = veu_row(item, tenant)? {
-                report.rows.push(row);
-            }
-        }
-        match page.next_cursor {
-            Some(next) => query.after = Some(next),
-            None => break,
-        }
-    }
+    // The narrow rows of schema 7: no stored shipment is decoded.
+    let shipments = store.veu_shipments(tenant, &from.to_string(), &to.to_string())?;
+    report.rows = shipments.iter().map(|s| veu_row(s, tenant)).collect();
     report.rows.sort();
     Ok(report)
 }
 
-/// The report's row of an authorized shipment of the period (the register's query chose it), if
-/// it went under a VEU. Only the fields the row shows are read from the stored body (borrowed,
-/// the rest skipped), and a body that does not even contain an authorization's name is passed
-/// over unread: the report reads a year of shipments.
-fn veu_row(item: &RegisterRow, tenant: &str) -> Result<Option<Vec<String>>, ReportError> {
-    let kinds = [
-        aidf_core::Authorization::Uveu.as_str(),
-        aidf_core::Authorization::Nveu.as_str(),
-    ];
-    if !kinds.iter().any(|k| item.body.contains(k)) {
-        return Ok(None);
-    }
-    let stored: VeuView<'_> =
-        serde_json::from_str(&item.body).map_err(|e| LedgerError::Corrupt {
-            what: format!("shipment `{}`", item.shipment_id),
-            detail: e.to_string(),
-        })?;
-    let (d, input) = (
-        &stored.determination.determination,
-        &stored.determination.input,
-    );
-    if !kinds.contains(&d.authorization.as_ref()) {
-        return Ok(None);
-    }
-    let Some(on) = item.business_date.as_deref() else {
-        return Ok(None);
-    };
-    let text = |v: &Option<Cow<'_, str>>| v.as_deref().unwrap_or_default().to_string();
-    let number = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let local = item
+/// The report's row of an authorized shipment under a VEU.
+fn veu_row(s: &VeuShipment, tenant: &str) -> Vec<String> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let local = s
         .shipment_id
         .strip_prefix(&format!("{tenant}."))
-        .unwrap_or(&item.shipment_id);
-    Ok(Some(vec![
-        on.to_string(),
+        .unwrap_or(&s.shipment_id);
+    vec![
+        s.business_date.clone(),
         local.to_string(),
-        d.authorization.to_string(),
-        text(&input.consignee.veu.as_ref().and_then(|v| v.id.clone())),
-        text(&input.consignee.name),
-        text(&d.destination),
-        text(&d.item.name),
-        text(&d.eccn),
-        number(d.quantity),
-        number(d.total_tpp),
-    ]))
-}
-
-/// What the VEU report reads of a stored shipment (`{"determination": {"determination": …,
-/// "input": …}}`); serde skips everything else.
-#[derive(Deserialize)]
-struct VeuView<'a> {
-    #[serde(borrow)]
-    determination: VeuBody<'a>,
-}
-
-#[derive(Deserialize)]
-struct VeuBody<'a> {
-    #[serde(borrow)]
-    determination: VeuDetermination<'a>,
-    #[serde(borrow, default)]
-    input: VeuInput<'a>,
-}
-
-#[derive(Deserialize)]
-struct VeuDetermination<'a> {
-    #[serde(borrow)]
-    authorization: Cow<'a, str>,
-    #[serde(borrow, default)]
-    destination: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    item: VeuItem<'a>,
-    #[serde(borrow, default)]
-    eccn: Option<Cow<'a, str>>,
-    #[serde(default)]
-    quantity: Option<u64>,
-    #[serde(default)]
-    total_tpp: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-struct VeuItem<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-struct VeuInput<'a> {
-    #[serde(borrow, default)]
-    consignee: VeuConsignee<'a>,
-}
-
-#[derive(Deserialize, Default)]
-struct VeuConsignee<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    veu: Option<VeuClaim<'a>>,
-}
-
-#[derive(Deserialize)]
-struct VeuClaim<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+        s.authorization.clone(),
+        text(&s.veu_id),
+        text(&s.consignee),
+        text(&s.destination),
+        text(&s.item),
+        text(&s.eccn),
+        number(s.quantity),
+        number(s.total_tpp),
+    ]
 }
 
 /// The stored answer of a recorded shipment, or the answer of a prospective one (its input
@@ -814,6 +709,17 @@ fn nac_report(title: String, tenant: &str, period: String, regime: &Regime) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ledger picks the VEU report's rows by the determination's authorization names: they
+    /// must be the core's.
+    #[test]
+    fn the_ledger_knows_the_cores_veu_authorizations() {
+        use aidf_core::Authorization;
+        assert_eq!(
+            aidf_ledger::register::VEU_AUTHORIZATIONS,
+            [Authorization::Uveu.as_str(), Authorization::Nveu.as_str()]
+        );
+    }
 
     #[test]
     fn the_definitions_parse_and_name_two_halves() {

@@ -456,7 +456,11 @@ fn plan(
         new.status = ShipmentStatus::Authorized;
         let mut all = fresh.notes.clone();
         all.extend(draw(&mut new, &d, &reads, license.as_ref(), req));
-        all.extend(license.iter().flat_map(|l| license_notes(l, &d)));
+        all.extend(
+            license
+                .iter()
+                .flat_map(|l| license_notes(l, &d, req.input.value_usd.is_some())),
+        );
         new.determination["notes"] = serde_json::json!(all);
     }
     Ok(new)
@@ -601,9 +605,16 @@ fn drawn_at_issuance(license: Option<&License>, draw: &Draw, tenant: &str) -> bo
 }
 
 /// What the shipment path says about a license it ships under: an allocation drawn at issuance,
-/// and each condition (checked where the shipment can be, else an obligation with its date).
-fn license_notes(l: &License, d: &Determination) -> Vec<String> {
+/// each condition (checked where the shipment can be, else an obligation with its date), and a
+/// value check that could not be made.
+fn license_notes(l: &License, d: &Determination, value_given: bool) -> Vec<String> {
     let mut notes = Vec::new();
+    if let (Some(value), false) = (&l.value_usd, value_given) {
+        notes.push(format!(
+            "license `{}` is for {value} USD: the shipment gives no `value_usd`, so its value was not drawn or checked against the license's value and shipping tolerance (15 CFR 750.11(b))",
+            l.id
+        ));
+    }
     if let Some(key) = &l.allocation_drawn {
         notes.push(format!(
             "`{key}` was drawn when license `{}` was issued (allocation_consumption_event = license_issued); this shipment does not draw it again",
@@ -724,10 +735,14 @@ fn draw(
         }
     }
     if let Some(l) = license {
-        for (suffix, account, amount) in [
-            ("license-tpp", l.tpp_account(), d.total_tpp),
-            ("license-units", l.units_account(), d.quantity),
-        ] {
+        let value = license_value_cents(l, req);
+        let draws = [
+            ("license-tpp", l.tpp_account(), Some(d.total_tpp)),
+            ("license-units", l.units_account(), Some(d.quantity)),
+            ("license-value", l.value_account(), value),
+        ];
+        for (suffix, account, amount) in draws {
+            let Some(amount) = amount else { continue };
             new.ops.push(Op::Transfer {
                 op_id: format!("{sid}:{suffix}"),
                 account,
@@ -737,6 +752,14 @@ fn draw(
         }
     }
     note
+}
+
+/// The cents a shipment under `l` draws on its value account: its value, when the license has a
+/// value cap and the shipment a value (whole cents, checked by the input's parser and
+/// [`value_mismatch`]).
+fn license_value_cents(l: &License, req: &ShipRequest<'_>) -> Option<u64> {
+    l.value_cap_cents?;
+    req.input.value_usd.and_then(crate::licenses::usd_cents)
 }
 
 /// The first of the tenant's licenses that covers this shipment on its date and has room, or why
@@ -814,6 +837,17 @@ fn license_mismatch(
     }
     let (tpp, units) = (l.tpp_account(), l.units_account());
     let live = store.live_accounts(&[tpp.as_str(), units.as_str()], req.now)?;
+    if let Some(m) = caps_mismatch(&live, d)? {
+        return Ok(Some(m));
+    }
+    value_mismatch(store, req, l, live[1].as_ref())
+}
+
+/// Whether the shipment's TPP or units pass what the license's accounts have left.
+fn caps_mismatch(
+    live: &[Option<Account>],
+    d: &Determination,
+) -> Result<Option<LicenseMismatch>, ShipError> {
     for (account, amount, unit) in [
         (&live[0], d.total_tpp, "TPP"),
         (&live[1], d.quantity, "units"),
@@ -839,6 +873,56 @@ fn license_mismatch(
         }
     }
     Ok(None)
+}
+
+/// Whether the shipment's value passes the license's value plus the shipping tolerance (15 CFR
+/// 750.11(b)), read from the license's value account: checked when the license has a value cap
+/// and the shipment a value (the ledger enforces the same cap when the draw commits).
+fn value_mismatch(
+    store: &mut dyn LedgerStore,
+    req: &ShipRequest<'_>,
+    l: &License,
+    units: Option<&Account>,
+) -> Result<Option<LicenseMismatch>, ShipError> {
+    let (Some(_), Some(value)) = (l.value_cap_cents, req.input.value_usd) else {
+        return Ok(None);
+    };
+    let key = l.value_account();
+    let Some(account) = store.live_accounts(&[key.as_str()], req.now)?.remove(0) else {
+        return Ok(Some(LicenseMismatch::NoAccount { unit: "USD" }));
+    };
+    let value_error = |message: String| ShipError::Input {
+        field: "value_usd",
+        message,
+    };
+    let cents = crate::licenses::usd_cents(value)
+        .ok_or_else(|| value_error(format!("`{value}` is too large to draw exactly")))?;
+    let used = account.posted.saturating_add(account.pending);
+    let fits = account
+        .cap
+        .is_none_or(|cap| u128::from(used) + u128::from(cents) <= u128::from(cap));
+    if fits {
+        return Ok(None);
+    }
+    let t = crate::licenses::licensing()
+        .map_err(|e| value_error(format!("policy/licensing.toml: {e}")))?
+        .shipping_tolerance;
+    let licensed = l
+        .value_usd
+        .as_deref()
+        .and_then(|v| aidf_core::num::parse_decimal_exact(v).ok())
+        .unwrap_or_default();
+    let shipped = rust_decimal::Decimal::from_i128_with_scale(i128::from(used), 2);
+    let units = units.map_or((0, l.units_cap), |u| {
+        (u.posted.saturating_add(u.pending), l.units_cap)
+    });
+    let refusal = crate::licenses::check_value_tolerance(&t, licensed, shipped, value, units, None)
+        .err()
+        .map_or_else(
+            || format!("value: {value} USD would pass the license's value account (`{key}`)"),
+            |e| e.to_string(),
+        );
+    Ok(Some(LicenseMismatch::Value { refusal }))
 }
 
 /// Licenses named in a refusal: the nearest misses first (a license of this consignee and
@@ -868,7 +952,9 @@ impl LicenseMismatch {
     /// How far the license is from covering the shipment (0: only its room or dates).
     fn distance(&self) -> u8 {
         match self {
-            LicenseMismatch::Exhausted { .. } | LicenseMismatch::NoAccount { .. } => 0,
+            LicenseMismatch::Exhausted { .. }
+            | LicenseMismatch::NoAccount { .. }
+            | LicenseMismatch::Value { .. } => 0,
             LicenseMismatch::Expired { .. } | LicenseMismatch::NotYetValid { .. } => 1,
             LicenseMismatch::Suspended | LicenseMismatch::Revoked => 2,
             LicenseMismatch::OtherItem { .. } => 3,
@@ -929,6 +1015,11 @@ pub enum LicenseMismatch {
         /// What the shipping tolerance (15 CFR 750.11) says about passing it, if anything.
         tolerance: Option<String>,
     },
+    /// The shipment's value would pass the license's value plus the shipping tolerance.
+    Value {
+        /// The tolerance's refusal, with its numbers and citation.
+        refusal: String,
+    },
     /// The license's account is missing from the ledger.
     NoAccount {
         /// `TPP` or `units`.
@@ -982,6 +1073,7 @@ impl std::fmt::Display for LicenseMismatch {
             LicenseMismatch::NoAccount { unit } => {
                 write!(f, "its {unit} account is missing from the ledger")
             }
+            LicenseMismatch::Value { refusal } => f.write_str(refusal),
         }
     }
 }
