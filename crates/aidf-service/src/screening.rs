@@ -99,6 +99,8 @@ pub struct PartyHit {
     pub effect: ListEffect,
     /// The entry's name.
     pub entry: String,
+    /// The entry's id on its list (a decision on the hit names it as `LIST:ID`).
+    pub entry_id: String,
     /// The entry's name or alias that matched.
     pub matched_name: String,
     /// Its Federal Register citations.
@@ -521,6 +523,7 @@ fn party_screening(
             list: h.entry.list_code.clone(),
             effect: list_effect(&h.entry.list_code),
             entry: h.entry.name.clone(),
+            entry_id: entry_id(h.entry),
             matched_name: h.matched_name.to_owned(),
             federal_register: citations(h.entry),
             license: h.entry.license.clone(),

@@ -119,7 +119,7 @@ fn hits(out: &ShipOutcome) -> Vec<(&Value, String)> {
             let entry = format!(
                 "{}:{}",
                 hit["list"].as_str().expect("list"),
-                hit["entry"].as_str().expect("entry")
+                hit["entry_id"].as_str().expect("entry id")
             );
             (hit, entry)
         })
