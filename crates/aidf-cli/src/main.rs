@@ -15,6 +15,7 @@ mod render;
 mod report_cmd;
 mod rescreen_cmd;
 mod screen_cmd;
+mod screen_decisions_cmd;
 mod serve_cmd;
 
 use std::path::PathBuf;

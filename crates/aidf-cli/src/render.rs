@@ -122,6 +122,17 @@ pub fn screening(t: &aidf_service::screening::TransactionScreening) -> String {
                     format!(" ({})", h.federal_register.join(", "))
                 }
             );
+            if let Some(d) = &h.decision {
+                let _ = writeln!(
+                    s,
+                    "      decision {}: {} by {} ({}); {}",
+                    d.id,
+                    d.decision.as_str(),
+                    d.by,
+                    d.reason,
+                    d.note
+                );
+            }
         }
     }
     if let Some(e) = &t.entity_list {
@@ -173,6 +184,22 @@ pub fn shipment_screening(v: &serde_json::Value) -> String {
     }
     for o in v["caller_overrides"].as_array().into_iter().flatten() {
         let _ = writeln!(s, "Override: {}", text(o));
+    }
+    let hits = v["parties"].as_array().into_iter().flatten();
+    for h in hits.flat_map(|p| p["hits"].as_array().into_iter().flatten()) {
+        let d = &h["decision"];
+        if d.is_object() {
+            let _ = writeln!(
+                s,
+                "Decision on {} `{}`: {} by {} ({}); {}",
+                text(&h["list"]),
+                text(&h["entry"]),
+                text(&d["decision"]),
+                text(&d["by"]),
+                text(&d["reason"]),
+                text(&d["note"])
+            );
+        }
     }
     s
 }

@@ -102,6 +102,16 @@ pub enum ScreenAction {
     /// Screen every party the ledger records (shipment and license consignees, VEU holders,
     /// application parties) against a new list version and report what changed.
     Rescreen(crate::rescreen_cmd::RescreenArgs),
+    /// Record an officer's decision on a hit of a party on a list entry (`local` tenant): it
+    /// supersedes earlier ones on that party and entry, and applies while the entry is unchanged.
+    Decide(crate::screen_decisions_cmd::DecideArgs),
+    /// List the recorded decisions (`local` tenant), oldest first.
+    Decisions(crate::screen_decisions_cmd::LedgerArgs),
+    /// The screening thresholds of the `local` tenant (used by `aidf ship`).
+    Thresholds {
+        #[command(subcommand)]
+        action: crate::screen_decisions_cmd::ThresholdsAction,
+    },
 }
 
 /// Party type as typed.
@@ -136,8 +146,14 @@ pub enum SchemaArg {
 
 /// Runs `aidf screen`.
 pub fn run(args: ScreenArgs) -> Result<()> {
-    if let Some(ScreenAction::Rescreen(rescreen)) = args.compare {
-        return crate::rescreen_cmd::run(&rescreen);
+    match args.compare {
+        Some(ScreenAction::Rescreen(rescreen)) => return crate::rescreen_cmd::run(&rescreen),
+        Some(ScreenAction::Decide(a)) => return crate::screen_decisions_cmd::decide(a),
+        Some(ScreenAction::Decisions(a)) => return crate::screen_decisions_cmd::decisions(a),
+        Some(ScreenAction::Thresholds { action }) => {
+            return crate::screen_decisions_cmd::thresholds(action);
+        }
+        _ => {}
     }
     if let Some(ScreenAction::Compare {
         schema,

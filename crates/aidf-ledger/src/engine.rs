@@ -25,6 +25,8 @@ pub(crate) enum RecordTable {
     Applications,
     ApplicationTransitions,
     LicenseChanges,
+    ScreeningDecisions,
+    ScreeningThresholds,
 }
 
 impl RecordTable {
@@ -38,6 +40,8 @@ impl RecordTable {
             RecordTable::Applications => "applications",
             RecordTable::ApplicationTransitions => "application_transitions",
             RecordTable::LicenseChanges => "license_changes",
+            RecordTable::ScreeningDecisions => "screening_decisions",
+            RecordTable::ScreeningThresholds => "screening_thresholds",
         }
     }
 }

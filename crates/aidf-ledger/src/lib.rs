@@ -61,6 +61,7 @@ mod engine;
 mod error;
 mod pg;
 pub mod register;
+mod screening;
 mod sqlite;
 mod types;
 mod validate;
@@ -75,8 +76,9 @@ pub use sqlite::SqliteLedger;
 pub use types::{
     Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
     ExpectedBalance, G2gArrangement, Hold, HoldState, License, LicenseChange, LicenseCondition,
-    LicenseStatus, Meta, Op, OpResult, Party, Shipment, ShipmentStatus, StoredApplication,
-    Timestamp, Veu, VeuKind, VeuSite,
+    LicenseStatus, Meta, Op, OpResult, Party, PartyDecision, ScreeningDecision,
+    ScreeningThresholds, Shipment, ShipmentStatus, StoredApplication, Timestamp, Veu, VeuKind,
+    VeuSite,
 };
 
 use audit::{
@@ -86,10 +88,10 @@ use audit::{
 use engine::{RecordTable, TxOps};
 
 /// The schema version this build writes (the last migration's number).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 7;
+pub const MIGRATION_COUNT: i64 = 8;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {
@@ -174,6 +176,31 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     fn license(&mut self, id: &str) -> Result<Option<License>>;
     /// All licenses, ordered by id.
     fn licenses(&mut self) -> Result<Vec<License>>;
+
+    /// Appends an officer's decision on a screening hit (after the earlier ones on the same
+    /// tenant, party key and entry, which it supersedes), one transaction, audited as
+    /// `screening.decision`. Returns it with its time and number.
+    fn record_screening_decision(
+        &mut self,
+        decision: &ScreeningDecision,
+        now: Timestamp,
+    ) -> Result<ScreeningDecision>;
+    /// A tenant's decisions (`party_key`: only those on that party), every one recorded, each
+    /// key's oldest first.
+    fn screening_decisions(
+        &mut self,
+        tenant: &str,
+        party_key: Option<&str>,
+    ) -> Result<Vec<ScreeningDecision>>;
+    /// Appends a tenant's screening thresholds (the latest apply), one transaction, audited as
+    /// `screening.thresholds`.
+    fn set_screening_thresholds(
+        &mut self,
+        thresholds: &ScreeningThresholds,
+        now: Timestamp,
+    ) -> Result<ScreeningThresholds>;
+    /// A tenant's latest screening thresholds, if it has set any.
+    fn screening_thresholds(&mut self, tenant: &str) -> Result<Option<ScreeningThresholds>>;
 
     /// Records a validated end user (idempotent).
     fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu>;
@@ -740,6 +767,58 @@ macro_rules! impl_ledger_store {
                     .map(|b| decode("licenses", b))
                     .collect()
             }
+            fn record_screening_decision(
+                &mut self,
+                d: &ScreeningDecision,
+                now: Timestamp,
+            ) -> Result<ScreeningDecision> {
+                self.write(&mut |tx| {
+                    let (stored, id) = screening::record_decision(tx, d, now)?;
+                    let e = audit::event("screening.decision", &id, &stored, d.decision.as_str());
+                    Ok((stored, Some(e)))
+                })
+            }
+            fn screening_decisions(
+                &mut self,
+                tenant: &str,
+                party_key: Option<&str>,
+            ) -> Result<Vec<ScreeningDecision>> {
+                validate::record_id("tenant", tenant)?;
+                let (from, before) = screening::decision_range(tenant, party_key);
+                let all: Vec<ScreeningDecision> = self
+                    .read_records_range(RecordTable::ScreeningDecisions, &from, &before)?
+                    .iter()
+                    .map(|b| decode("screening_decisions", b))
+                    .collect::<Result<_>>()?;
+                // A digest shared by two keys must not mix their decisions.
+                Ok(all
+                    .into_iter()
+                    .filter(|d| party_key.is_none_or(|k| d.party_key == k))
+                    .collect())
+            }
+            fn set_screening_thresholds(
+                &mut self,
+                t: &ScreeningThresholds,
+                now: Timestamp,
+            ) -> Result<ScreeningThresholds> {
+                self.write(&mut |tx| {
+                    let (stored, id) = screening::set_thresholds(tx, t, now)?;
+                    let outcome = format!("clear {} possible {}", t.clear, t.possible);
+                    let e = audit::event("screening.thresholds", &id, &stored, &outcome);
+                    Ok((stored, Some(e)))
+                })
+            }
+            fn screening_thresholds(
+                &mut self,
+                tenant: &str,
+            ) -> Result<Option<ScreeningThresholds>> {
+                validate::record_id("tenant", tenant)?;
+                let (from, before) = (format!("{tenant}/"), format!("{tenant}0"));
+                self.read_records_range(RecordTable::ScreeningThresholds, &from, &before)?
+                    .last()
+                    .map(|b| decode("screening_thresholds", b))
+                    .transpose()
+            }
             fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
                 self.write(&mut |tx| {
                     let v = engine::add_veu(tx, veu, now)?;
@@ -1046,6 +1125,30 @@ impl LedgerStore for Ledger {
     }
     fn licenses(&mut self) -> Result<Vec<License>> {
         self.store().licenses()
+    }
+    fn record_screening_decision(
+        &mut self,
+        d: &ScreeningDecision,
+        now: Timestamp,
+    ) -> Result<ScreeningDecision> {
+        self.store().record_screening_decision(d, now)
+    }
+    fn screening_decisions(
+        &mut self,
+        tenant: &str,
+        party_key: Option<&str>,
+    ) -> Result<Vec<ScreeningDecision>> {
+        self.store().screening_decisions(tenant, party_key)
+    }
+    fn set_screening_thresholds(
+        &mut self,
+        t: &ScreeningThresholds,
+        now: Timestamp,
+    ) -> Result<ScreeningThresholds> {
+        self.store().set_screening_thresholds(t, now)
+    }
+    fn screening_thresholds(&mut self, tenant: &str) -> Result<Option<ScreeningThresholds>> {
+        self.store().screening_thresholds(tenant)
     }
     fn add_veu(&mut self, veu: &Veu, now: Timestamp) -> Result<Veu> {
         self.store().add_veu(veu, now)

@@ -223,6 +223,21 @@ CREATE TRIGGER veu_shipments_no_truncate BEFORE TRUNCATE ON veu_shipments
     FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 "#;
 
+/// Schema version 8: screening decisions and tenants' screening thresholds, both append-only
+/// (see the SQLite migration 8).
+const MIGRATION_8: &str = r#"
+CREATE TABLE screening_decisions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER screening_decisions_append_only BEFORE UPDATE OR DELETE ON screening_decisions
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER screening_decisions_no_truncate BEFORE TRUNCATE ON screening_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+CREATE TABLE screening_thresholds (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TRIGGER screening_thresholds_append_only BEFORE UPDATE OR DELETE ON screening_thresholds
+    FOR EACH ROW EXECUTE FUNCTION aidf_append_only();
+CREATE TRIGGER screening_thresholds_no_truncate BEFORE TRUNCATE ON screening_thresholds
+    FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -281,6 +296,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "veu_shipments",
         sql: MIGRATION_7,
         backfill: Some(backfill_veu_v7),
+        finish: "",
+    },
+    Migration {
+        version: 8,
+        name: "screening_decisions",
+        sql: MIGRATION_8,
+        backfill: None,
         finish: "",
     },
 ];

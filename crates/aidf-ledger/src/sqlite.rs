@@ -196,6 +196,21 @@ CREATE TRIGGER veu_shipments_no_delete BEFORE DELETE ON veu_shipments
     BEGIN SELECT RAISE(ABORT, 'veu shipments are append-only'); END;
 "#;
 
+/// Schema version 8: screening decisions (officers' decisions on possible hits, per tenant) and
+/// tenants' screening thresholds, both append-only.
+const MIGRATION_8: &str = r#"
+CREATE TABLE screening_decisions (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER screening_decisions_no_update BEFORE UPDATE ON screening_decisions
+    BEGIN SELECT RAISE(ABORT, 'screening decisions are append-only'); END;
+CREATE TRIGGER screening_decisions_no_delete BEFORE DELETE ON screening_decisions
+    BEGIN SELECT RAISE(ABORT, 'screening decisions are append-only'); END;
+CREATE TABLE screening_thresholds (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER screening_thresholds_no_update BEFORE UPDATE ON screening_thresholds
+    BEGIN SELECT RAISE(ABORT, 'screening thresholds are append-only'); END;
+CREATE TRIGGER screening_thresholds_no_delete BEFORE DELETE ON screening_thresholds
+    BEGIN SELECT RAISE(ABORT, 'screening thresholds are append-only'); END;
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -254,6 +269,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "veu_shipments",
         sql: MIGRATION_7,
         backfill: Some(backfill_veu_v7),
+        finish: "",
+    },
+    Migration {
+        version: 8,
+        name: "screening_decisions",
+        sql: MIGRATION_8,
+        backfill: None,
         finish: "",
     },
 ];

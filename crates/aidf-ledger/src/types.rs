@@ -816,3 +816,72 @@ pub struct ExpectedBalance {
     /// Compare the posted total only (installed bases, cumulative totals).
     pub posted_only: bool,
 }
+
+/// What an officer decided about a possible hit of a party on a list entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyDecision {
+    /// The party is not the listed one: the hit no longer holds the transaction.
+    NotTheSameParty,
+    /// The party is the listed one: the hit counts as a clear hit.
+    SameParty,
+}
+
+impl PartyDecision {
+    /// The stored spelling (`not_the_same_party`, `same_party`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyDecision::NotTheSameParty => "not_the_same_party",
+            PartyDecision::SameParty => "same_party",
+        }
+    }
+}
+
+/// An officer's decision on a possible screening hit, per tenant (schema 8). Decisions are
+/// append-only: a later one for the same tenant, party key and list entry supersedes the earlier
+/// ones. The ledger keeps them; what they mean for a screening is `aidf_service`'s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreeningDecision {
+    /// Its record id (set by the ledger: see `LedgerStore::record_screening_decision`).
+    pub id: String,
+    /// Tenant (record id grammar).
+    pub tenant: String,
+    /// The party's name as screened.
+    pub party: String,
+    /// The party's normalized name (the key decisions are found by).
+    pub party_key: String,
+    /// The list's short code (`EL`, `SDN`, …).
+    pub list: String,
+    /// The entry's id on that list.
+    pub entry_id: String,
+    /// Digest of the entry's content when the decision was made.
+    pub entry_fingerprint: String,
+    /// The decision.
+    pub decision: PartyDecision,
+    /// Why (required).
+    pub reason: String,
+    /// Who decided.
+    pub by: String,
+    /// When it was recorded (set by the ledger).
+    pub at: Timestamp,
+    /// Its number among the decisions on the same key, from 0 (set by the ledger).
+    pub seq: u32,
+}
+
+/// A tenant's screening thresholds (schema 8), as exact decimal texts; append-only, the latest
+/// applies. The ledger checks only that they are given; their meaning is `aidf_service`'s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreeningThresholds {
+    /// Tenant (record id grammar).
+    pub tenant: String,
+    /// Clear-hit threshold, as written.
+    pub clear: String,
+    /// Possible-hit threshold, as written.
+    pub possible: String,
+    /// Who set them.
+    pub by: String,
+    /// When they were recorded (set by the ledger).
+    pub at: Timestamp,
+    /// Their number among the tenant's settings, from 0 (set by the ledger).
+    pub seq: u32,
+}

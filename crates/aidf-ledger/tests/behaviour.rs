@@ -5,7 +5,8 @@ mod common;
 use aidf_ledger::{
     AccountKind, AccountSpec, Balance, EntryKind, ExpectedBalance, G2gArrangement, HoldState,
     Ledger, LedgerError, LedgerStore, License, Meta, NewShipment, Op, OpResult, Party,
-    ShipmentStatus, Timestamp, Veu, VeuKind, VeuSite,
+    PartyDecision, ScreeningDecision, ScreeningThresholds, ShipmentStatus, Timestamp, Veu, VeuKind,
+    VeuSite,
 };
 use common::{Backend, t};
 
@@ -1100,6 +1101,132 @@ fn applications_and_license_changes(b: &Backend) {
     l.check_invariants().expect("invariants");
 }
 
+fn decision(reason: &str, kind: PartyDecision) -> ScreeningDecision {
+    ScreeningDecision {
+        id: String::new(),
+        tenant: "acme".into(),
+        party: "Huawei Technologies Research Co., Ltd.".into(),
+        party_key: "huawei technologies research".into(),
+        list: "EL".into(),
+        entry_id: "HUAWEI TECHNOLOGIES CO., LTD.".into(),
+        entry_fingerprint: "sha256:aa".into(),
+        decision: kind,
+        reason: reason.into(),
+        by: "officer".into(),
+        at: Timestamp(0),
+        seq: 0,
+    }
+}
+
+fn screening_decisions_and_thresholds(b: &Backend) {
+    let mut l = b.open();
+    let first = l
+        .record_screening_decision(
+            &decision("other company", PartyDecision::NotTheSameParty),
+            t(1),
+        )
+        .expect("decide");
+    assert_eq!((first.seq, first.at), (0, t(1)));
+    assert!(
+        first.id.starts_with("acme/") && first.id.ends_with("/000000"),
+        "{}",
+        first.id
+    );
+    let later = l
+        .record_screening_decision(&decision("same after all", PartyDecision::SameParty), t(2))
+        .expect("decide again");
+    assert_eq!(later.seq, 1, "supersedes, appended after");
+    let other_party = ScreeningDecision {
+        party_key: "acme computing".into(),
+        ..decision("unrelated", PartyDecision::NotTheSameParty)
+    };
+    l.record_screening_decision(&other_party, t(3))
+        .expect("decide");
+    let all = l.screening_decisions("acme", None).expect("list");
+    assert_eq!(all.len(), 3);
+    let on_party = l
+        .screening_decisions("acme", Some("huawei technologies research"))
+        .expect("list");
+    let reasons: Vec<&str> = on_party.iter().map(|d| d.reason.as_str()).collect();
+    assert_eq!(reasons, ["other company", "same after all"], "oldest first");
+    assert_eq!(on_party[1], later);
+    assert!(
+        l.screening_decisions("other", None)
+            .expect("list")
+            .is_empty()
+    );
+    for (bad, field) in [
+        (decision(" ", PartyDecision::SameParty), "reason"),
+        (
+            ScreeningDecision {
+                tenant: "a/b".into(),
+                ..decision("r", PartyDecision::SameParty)
+            },
+            "tenant",
+        ),
+    ] {
+        let e = l.record_screening_decision(&bad, t(4)).unwrap_err();
+        assert!(
+            matches!(&e, LedgerError::InvalidField { field: f, .. } if *f == field),
+            "{e:?}"
+        );
+    }
+    assert!(l.screening_thresholds("acme").expect("read").is_none());
+    let set = |clear: &str, possible: &str| ScreeningThresholds {
+        tenant: "acme".into(),
+        clear: clear.into(),
+        possible: possible.into(),
+        by: "admin".into(),
+        at: Timestamp(0),
+        seq: 0,
+    };
+    l.set_screening_thresholds(&set("0.9", "0.75"), t(5))
+        .expect("set");
+    l.set_screening_thresholds(&set("0.95", "0.8"), t(6))
+        .expect("set");
+    let now = l.screening_thresholds("acme").expect("read").expect("set");
+    assert_eq!(
+        (now.clear.as_str(), now.possible.as_str(), now.seq),
+        ("0.95", "0.8", 1)
+    );
+    assert!(l.screening_thresholds("other").expect("read").is_none());
+    for table in ["screening_decisions", "screening_thresholds"] {
+        let upd = b.raw_exec(&format!("UPDATE {table} SET body = '{{}}'"));
+        assert!(upd.is_err_and(|e| e.contains("append-only")), "{table}");
+        let del = b.raw_exec(&format!("DELETE FROM {table}"));
+        assert!(del.is_err_and(|e| e.contains("append-only")), "{table}");
+    }
+    // Each write left its audit row (the outbox), in its own transaction.
+    let (auditor, _keys) = test_auditor();
+    assert_eq!(auditor.drain(&mut l).expect("drain"), 5);
+    let actions: Vec<String> = l
+        .audit_records("local", 10)
+        .expect("records")
+        .into_iter()
+        .rev()
+        .map(|r| format!("{} {}", r.action, r.outcome))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "screening.decision not_the_same_party",
+            "screening.decision same_party",
+            "screening.decision not_the_same_party",
+            "screening.thresholds clear 0.9 possible 0.75",
+            "screening.thresholds clear 0.95 possible 0.8",
+        ]
+    );
+}
+
+fn test_auditor() -> (aidf_ledger::audit::Auditor, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = aidf_ledger::audit::AuditKey::new(b"a test key of thirty-two bytes!!");
+    (
+        aidf_ledger::audit::Auditor::new(key, Some(dir.path().join("audit.anchor"))),
+        dir,
+    )
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1127,4 +1254,5 @@ suite!(
     append_only,
     group,
     applications_and_license_changes,
+    screening_decisions_and_thresholds,
 );

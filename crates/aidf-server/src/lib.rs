@@ -16,6 +16,7 @@ pub mod problem;
 mod reports;
 mod reports_due;
 mod routes;
+mod screening;
 mod shipper;
 pub mod store;
 mod web;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub insecure_local: bool,
     /// Token lookups already made.
     pub tokens: auth::TokenCache,
+    /// Tenants' screening thresholds read lately.
+    screening_thresholds: screening::ThresholdsCache,
     /// Idle ledger connections.
     ledgers: Mutex<Vec<Ledger>>,
     /// Request counters.
@@ -120,6 +123,7 @@ impl AppState {
             verifying: tokio::sync::Semaphore::new(MAX_VERIFICATIONS),
             insecure_local,
             tokens: auth::TokenCache::default(),
+            screening_thresholds: screening::ThresholdsCache::default(),
             ledgers: Mutex::new(vec![ledger]),
             metrics: metrics::Metrics::default(),
             ship_config: aidf_service::ShipConfig::default(),

@@ -765,9 +765,10 @@ struct ScreenQuery {
 }
 
 /// Determine a transaction (stateless: balances from the input's `context`). Any role may check,
-/// viewers too: nothing is drawn or recorded but the audit record. The consignee is
-/// screened against the default restricted-party lists first (unless `?screen=false`): the
-/// answer carries a `screening` block, with a clear Entity List hit's entry applied.
+/// viewers too: nothing is drawn or recorded but the audit record. The consignee is screened
+/// against the default restricted-party lists first (unless `?screen=false`), at the tenant's
+/// thresholds and with its screening decisions: the answer carries a `screening` block, with a
+/// clear Entity List hit's entry applied.
 #[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInputDoc,
     params(ScreenQuery),
     responses((status = 200, body = DeterminationDoc)),
@@ -788,9 +789,15 @@ async fn determinations(
     }
     // Parsed once into the contract and serialized straight from the answer: this is the hot
     // path of the API, and a `serde_json::Value` in between would cost as much as the rules.
-    let result = parse_input(&body.bytes).and_then(|input| {
-        let answer = aidf_service::screening::check(&state.policy, &input, screen)
-            .map_err(|e| ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let result = async {
+        let input = parse_input(&body.bytes)?;
+        let answer = if screen {
+            crate::screening::tenant_check(&state, &who, input).await?
+        } else {
+            aidf_service::screening::check_for(&state.policy, &input, None).map_err(|e| {
+                ApiError::from_message(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            })?
+        };
         // Sized for a typical answer (about 2 KB), so it is not regrown while written.
         let mut json = Vec::with_capacity(4096);
         serde_json::to_writer(&mut json, &answer)
@@ -801,7 +808,8 @@ async fn determinations(
             d.authorization.as_str().to_string(),
             d.regime.digest.to_string(),
         ))
-    });
+    }
+    .await;
     audited(&state, &who, "determination", &body.digest, result)
         .await
         .map(|json| ([(header::CONTENT_TYPE, "application/json")], json).into_response())
@@ -1826,6 +1834,14 @@ pub fn api() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(whoami))
         .routes(routes!(audit))
         .routes(routes!(verify))
+        .routes(routes!(
+            crate::screening::decide,
+            crate::screening::decisions
+        ))
+        .routes(routes!(
+            crate::screening::thresholds,
+            crate::screening::set_thresholds
+        ))
         .routes(routes!(tenants, add_tenant))
         .routes(routes!(tokens))
         .routes(routes!(revoke_token))
@@ -1848,9 +1864,9 @@ struct ScreenRequest {
     /// `person` or `organization`.
     #[serde(rename = "type")]
     party_type: Option<String>,
-    /// Clear-hit threshold (0..1; default 0.88).
+    /// Clear-hit threshold (0..1; default: the tenant's, see `/v1/screen/thresholds`).
     clear: Option<f64>,
-    /// Possible-hit threshold (0..1; default 0.70).
+    /// Possible-hit threshold (0..1; default: the tenant's).
     possible: Option<f64>,
 }
 
@@ -1859,11 +1875,16 @@ fn screening_lists() -> Result<&'static aidf_screen::ListSet, ApiError> {
     aidf_service::screening::default_lists().map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// Screen a party: hits with scores, verdicts, list versions and explanations.
+/// Screen a party: hits with scores, verdicts, list versions and explanations, at the tenant's
+/// thresholds unless the request gives both.
 #[utoipa::path(post, path = "/v1/screen", tag = "screening", request_body = ScreenRequest,
     responses((status = 200, body = Object)),
     security(("bearer" = [])))]
-async fn screen(_who: Principal, body: Body<ScreenRequest>) -> Result<Json<Value>, ApiError> {
+async fn screen(
+    State(state): S,
+    who: Principal,
+    body: Body<ScreenRequest>,
+) -> Result<Json<Value>, ApiError> {
     use aidf_screen::{Party, PartyType, QueryError, ScoreParams, Thresholds};
     let r = body.value;
     let party_type = match r.party_type.as_deref() {
@@ -1877,7 +1898,11 @@ async fn screen(_who: Principal, body: Body<ScreenRequest>) -> Result<Json<Value
             ));
         }
     };
-    let defaults = Thresholds::default();
+    let defaults = if r.clear.is_some() && r.possible.is_some() {
+        Thresholds::default()
+    } else {
+        crate::screening::tenant_thresholds(&state, &who.tenant).await?
+    };
     let thresholds = Thresholds {
         clear: r.clear.unwrap_or(defaults.clear),
         possible: r.possible.unwrap_or(defaults.possible),

@@ -23,6 +23,7 @@ pub mod reports;
 pub mod reports_due;
 pub mod rescreen;
 pub mod screening;
+pub mod screening_decisions;
 mod ship;
 pub mod upgrade;
 

@@ -26,11 +26,14 @@ use std::sync::OnceLock;
 use aidf_core::regime::ReviewPolicy;
 use aidf_core::restrict::{EntityListEntry, EntryItems, ItemReach};
 use aidf_core::{Determination, DeterminationInput, DetermineError, Policy, determine};
+use aidf_ledger::{LedgerError, LedgerStore, PartyDecision, ScreeningDecision, Timestamp};
 use aidf_screen::{
     Entry, Explanation, Hit, ItemScope, LicenseTerms, ListSet, Party, ReviewPolicyKind,
     ScoreParams, Thresholds, Verdict,
 };
 use serde::Serialize;
+
+use crate::screening_decisions::{entry_fingerprint, entry_id, party_key};
 
 /// What a list's hits do to an export determination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -96,6 +99,8 @@ pub struct PartyHit {
     pub effect: ListEffect,
     /// The entry's name.
     pub entry: String,
+    /// The entry's id on its list (a decision on the hit names it as `LIST:ID`).
+    pub entry_id: String,
     /// The entry's name or alias that matched.
     pub matched_name: String,
     /// Its Federal Register citations.
@@ -107,6 +112,48 @@ pub struct PartyHit {
     pub list_version: String,
     /// Why the score is what it is.
     pub explanation: Explanation,
+    /// The tenant's current decision on this party and entry, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<HitDecision>,
+}
+
+/// An officer's decision on a hit, as the answer reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HitDecision {
+    /// The decision's id.
+    pub id: String,
+    /// `not_the_same_party` or `same_party`.
+    pub decision: PartyDecision,
+    /// Why.
+    pub reason: String,
+    /// Who decided.
+    pub by: String,
+    /// When (milliseconds since the Unix epoch).
+    pub at: Timestamp,
+    /// Whether it applies to this screening.
+    pub applied: bool,
+    /// Why it does not apply (the entry changed, or a clear hit), or what it did.
+    pub note: String,
+}
+
+/// What a tenant's screening applies besides the lists: its thresholds and its officers'
+/// current decisions on the parties screened (see [`crate::screening_decisions`]).
+#[derive(Debug, Clone, Default)]
+pub struct TenantScreening {
+    /// The tenant's thresholds (the defaults when it set none).
+    pub thresholds: Thresholds,
+    /// The tenant's decisions on the parties (each key's oldest first: the last one stands).
+    pub decisions: Vec<ScreeningDecision>,
+}
+
+impl TenantScreening {
+    /// The defaults: no decisions.
+    pub fn at(thresholds: Thresholds) -> TenantScreening {
+        TenantScreening {
+            thresholds,
+            decisions: Vec::new(),
+        }
+    }
 }
 
 /// One party's screening.
@@ -120,7 +167,7 @@ pub struct PartyScreening {
     pub country: Option<String>,
     /// The worst verdict.
     pub verdict: Verdict,
-    /// Hits, best first (at most five reported).
+    /// Hits, best first: the best five, and every other hit the tenant decided on.
     pub hits: Vec<PartyHit>,
     /// Hits beyond those reported.
     #[serde(skip_serializing_if = "is_zero")]
@@ -231,20 +278,27 @@ pub fn screen_transaction(
     thresholds: Thresholds,
     input: &DeterminationInput,
 ) -> Result<TransactionScreening, ScreeningError> {
-    let c = &input.consignee;
-    let named = [Named {
-        role: "consignee",
-        field: "consignee.name",
-        name: &c.name,
-        // The qualifier only where the input gives an ISO-2 code (the core reads and checks the
-        // field itself; an alias such as a country name is not a qualifier).
-        country: Some(c.hq.trim().to_ascii_uppercase())
-            .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_alphabetic())),
-    }];
+    screen_transaction_for(lists, &TenantScreening::at(thresholds), input)
+}
+
+/// [`screen_transaction`] for a tenant: at its thresholds, with its decisions on the parties'
+/// hits applied (a `not_the_same_party` decision dismisses a possible hit whose entry is
+/// unchanged; `same_party` makes the hit clear).
+pub fn screen_transaction_for(
+    lists: &ListSet,
+    tenant: &TenantScreening,
+    input: &DeterminationInput,
+) -> Result<TransactionScreening, ScreeningError> {
+    let named = named_parties(input);
     let mut parties = Vec::with_capacity(named.len());
     let mut effects = Effects::default();
     for party in &named {
-        let (screening, party_effects) = screened_party(lists, thresholds, party)?;
+        let decided = decisions_on(tenant, party.name);
+        let (screening, party_effects) = if decided.is_empty() {
+            screened_party(lists, tenant.thresholds, party)?
+        } else {
+            decided_party(lists, tenant.thresholds, party, &decided)?
+        };
         effects.merge(party_effects);
         parties.push(screening);
     }
@@ -257,7 +311,122 @@ pub fn screen_transaction(
             sha256: v.sha256.clone(),
         })
         .collect();
-    Ok(effects.finish(parties, list_versions, thresholds, input))
+    Ok(effects.finish(parties, list_versions, tenant.thresholds, input))
+}
+
+fn named_parties(input: &DeterminationInput) -> [Named<'_>; 1] {
+    let c = &input.consignee;
+    [Named {
+        role: "consignee",
+        field: "consignee.name",
+        name: &c.name,
+        // The qualifier only where the input gives an ISO-2 code (the core reads and checks the
+        // field itself; an alias such as a country name is not a qualifier).
+        country: Some(c.hq.trim().to_ascii_uppercase())
+            .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_alphabetic())),
+    }]
+}
+
+/// The tenant's decisions on the parties `input` names, read from the ledger (one read a party).
+pub fn decisions_for(
+    store: &mut dyn LedgerStore,
+    tenant: &str,
+    input: &DeterminationInput,
+) -> Result<Vec<ScreeningDecision>, LedgerError> {
+    let mut all = Vec::new();
+    for party in named_parties(input) {
+        // A name that cannot be screened has no decisions; screening reports it.
+        if let Ok(key) = party_key(party.name) {
+            all.extend(store.screening_decisions(tenant, Some(&key))?);
+        }
+    }
+    Ok(all)
+}
+
+/// The decisions on the party named `name`.
+fn decisions_on<'t>(tenant: &'t TenantScreening, name: &str) -> Vec<&'t ScreeningDecision> {
+    if tenant.decisions.is_empty() {
+        return Vec::new();
+    }
+    let Ok(key) = party_key(name) else {
+        return Vec::new();
+    };
+    tenant
+        .decisions
+        .iter()
+        .filter(|d| d.party_key == key)
+        .collect()
+}
+
+/// One party's screening with the tenant's decisions on its hits applied (never cached: the
+/// decisions are the tenant's).
+fn decided_party(
+    lists: &ListSet,
+    thresholds: Thresholds,
+    party: &Named<'_>,
+    decided: &[&ScreeningDecision],
+) -> Result<(PartyScreening, Effects), ScreeningError> {
+    let hits = screen_party(lists, thresholds, party)?;
+    let applied: Vec<Option<HitDecision>> = hits.iter().map(|h| hit_decision(h, decided)).collect();
+    let effective: Vec<Hit<'_>> = hits
+        .iter()
+        .zip(&applied)
+        .filter_map(|(h, d)| match d {
+            Some(d) if d.applied && d.decision == PartyDecision::NotTheSameParty => None,
+            Some(d) if d.applied => Some(Hit {
+                verdict: Verdict::ClearHit,
+                ..h.clone()
+            }),
+            _ => Some(h.clone()),
+        })
+        .collect();
+    let mut effects = Effects::default();
+    effects.add(party, &effective);
+    // The verdict stays the lists' (the hits are reported); the decisions act on the effects.
+    effects.verdict = Some(hits.first().map_or(Verdict::NoMatch, |h| h.verdict));
+    Ok((party_screening(party, hits, applied), effects))
+}
+
+/// The latest decision on the hit's entry, and whether it applies.
+fn hit_decision(hit: &Hit<'_>, decided: &[&ScreeningDecision]) -> Option<HitDecision> {
+    let id = entry_id(hit.entry);
+    let d = decided
+        .iter()
+        .rev()
+        .find(|d| d.list.eq_ignore_ascii_case(&hit.entry.list_code) && d.entry_id == id)?;
+    let now = entry_fingerprint(hit.entry);
+    let (applied, note) = if d.entry_fingerprint != now {
+        (
+            false,
+            format!(
+                "not applied: the entry changed since the decision ({} then, {now} now); a person must decide again",
+                d.entry_fingerprint
+            ),
+        )
+    } else {
+        match (d.decision, hit.verdict) {
+            (PartyDecision::NotTheSameParty, Verdict::ClearHit) => (
+                false,
+                "not applied: a clear hit is never dismissed by a decision".to_owned(),
+            ),
+            (PartyDecision::NotTheSameParty, _) => (
+                true,
+                "applied: the possible hit does not hold the transaction".to_owned(),
+            ),
+            (PartyDecision::SameParty, _) => {
+                (true, "applied: the hit counts as a clear hit".to_owned())
+            }
+        }
+    };
+    Some(HitDecision {
+        id: d.id.clone(),
+        decision: d.decision,
+        reason: d.reason.clone(),
+        by: d.by.clone(),
+        at: d.at,
+        applied,
+        note,
+    })
 }
 
 /// A party of the input to screen.
@@ -305,7 +474,7 @@ fn screened_party(
     let hits = screen_party(lists, thresholds, party)?;
     let mut effects = Effects::default();
     effects.add(party, &hits);
-    let screened = (party_screening(party, hits), effects);
+    let screened = (party_screening(party, hits, Vec::new()), effects);
     let mut cache = cache();
     if cache.len() >= SCREENED_MAX {
         cache.clear();
@@ -333,23 +502,34 @@ fn screen_party<'l>(
         })
 }
 
-fn party_screening(party: &Named<'_>, hits: Vec<Hit<'_>>) -> PartyScreening {
+/// The party's screening as reported: its best hits, and every hit the tenant decided on
+/// (`decisions`, one per hit, or empty), so no decision acts unseen.
+fn party_screening(
+    party: &Named<'_>,
+    hits: Vec<Hit<'_>>,
+    mut decisions: Vec<Option<HitDecision>>,
+) -> PartyScreening {
     let verdict = hits.first().map_or(Verdict::NoMatch, |h| h.verdict);
     let total = hits.len();
+    decisions.resize(total, None);
     let hits: Vec<PartyHit> = hits
         .into_iter()
-        .take(HITS_REPORTED_MAX)
-        .map(|h| PartyHit {
+        .zip(decisions)
+        .enumerate()
+        .filter(|(i, (_, d))| *i < HITS_REPORTED_MAX || d.is_some())
+        .map(|(_, (h, decision))| PartyHit {
             score: h.score,
             verdict: h.verdict,
             list: h.entry.list_code.clone(),
             effect: list_effect(&h.entry.list_code),
             entry: h.entry.name.clone(),
+            entry_id: entry_id(h.entry),
             matched_name: h.matched_name.to_owned(),
             federal_register: citations(h.entry),
             license: h.entry.license.clone(),
             list_version: h.list_version.id.clone(),
             explanation: h.explanation,
+            decision,
         })
         .collect();
     PartyScreening {
@@ -618,6 +798,11 @@ impl TransactionScreening {
         }
     }
 
+    /// Whether any party has a hit (then the tenant's decisions may matter).
+    pub fn has_hits(&self) -> bool {
+        self.parties.iter().any(|p| !p.hits.is_empty())
+    }
+
     /// The JSON block the answers carry.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
@@ -655,13 +840,26 @@ pub fn check(
     input: &DeterminationInput,
     screen: bool,
 ) -> Result<CheckAnswer, CheckError> {
-    if !screen {
+    check_for(
+        policy,
+        input,
+        screen.then(TenantScreening::default).as_ref(),
+    )
+}
+
+/// [`check`] for a tenant (`None`: no screening): at its thresholds, with its decisions.
+pub fn check_for(
+    policy: &Policy,
+    input: &DeterminationInput,
+    tenant: Option<&TenantScreening>,
+) -> Result<CheckAnswer, CheckError> {
+    let Some(tenant) = tenant else {
         return Ok(CheckAnswer {
             determination: determine(policy, input)?,
             screening: None,
         });
-    }
-    let screening = match screen_transaction(default_lists()?, Thresholds::default(), input) {
+    };
+    let screening = match screen_transaction_for(default_lists()?, tenant, input) {
         Ok(s) => s,
         // An input the rules reject is reported as they report it.
         Err(e) => {

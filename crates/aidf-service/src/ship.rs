@@ -14,9 +14,8 @@ use aidf_ledger::{
 };
 use chrono::{DateTime, Days, NaiveDate};
 
-use aidf_screen::Thresholds;
-
-use crate::screening::{self, ScreeningError, TransactionScreening};
+use crate::screening::{self, ScreeningError, TenantScreening, TransactionScreening};
+use crate::screening_decisions::DecisionError;
 use crate::{ShipConfig, ShipError, ShipOutcome, input_digest};
 
 /// Determinations redone at most this often when balances move under them.
@@ -154,7 +153,7 @@ fn begin(
     }
     let (mut input, notes) = effective_input(store, config, req)?;
     let screening = if config.screen {
-        Some(screen(&input)?)
+        Some(screen(store, req.tenant, &input)?)
     } else {
         None
     };
@@ -170,13 +169,36 @@ fn begin(
     }))
 }
 
-/// Screens the input's parties against the default lists at the default thresholds.
-fn screen(input: &DeterminationInput) -> Result<TransactionScreening, ShipError> {
+/// Screens the input's parties against the default lists at the tenant's thresholds; where a
+/// party has hits, with the tenant's decisions on them applied.
+fn screen(
+    store: &mut dyn LedgerStore,
+    tenant: &str,
+    input: &DeterminationInput,
+) -> Result<TransactionScreening, ShipError> {
     let lists = screening::default_lists().map_err(|e| ShipError::Unavailable(e.to_string()))?;
-    screening::screen_transaction(lists, Thresholds::default(), input).map_err(|e| match e {
-        ScreeningError::Party { field, message } => ShipError::Input { field, message },
-        other => ShipError::Unavailable(other.to_string()),
-    })
+    let thresholds = crate::screening_decisions::thresholds(store, tenant)
+        .map_err(|e| match e {
+            DecisionError::Ledger(e) => ShipError::Ledger(e),
+            other => ShipError::Unavailable(other.to_string()),
+        })?
+        .thresholds();
+    let mut for_tenant = TenantScreening::at(thresholds);
+    let run = |t: &TenantScreening| {
+        screening::screen_transaction_for(lists, t, input).map_err(|e| match e {
+            ScreeningError::Party { field, message } => ShipError::Input { field, message },
+            other => ShipError::Unavailable(other.to_string()),
+        })
+    };
+    let first = run(&for_tenant)?;
+    if !first.has_hits() {
+        return Ok(first);
+    }
+    for_tenant.decisions = screening::decisions_for(store, tenant, input)?;
+    if for_tenant.decisions.is_empty() {
+        return Ok(first);
+    }
+    run(&for_tenant)
 }
 
 /// One shipment of a group: the request, who records it (the audit row's tenant and actor),
