@@ -55,6 +55,10 @@ pub enum Command {
         /// and `entity_list` alone decide the Entity List).
         #[arg(long)]
         no_screen: bool,
+        /// Screen against the lists of DIR (a `lists.toml` manifest and its files, as `screen
+        /// --lists`) instead of the embedded default; the answer names their versions.
+        #[arg(long, value_name = "DIR")]
+        lists: Option<PathBuf>,
     },
     /// Classify a chip (catalog or raw rates) as 3A090.a, 3A090.b or not controlled.
     Classify {
@@ -107,6 +111,10 @@ pub enum Command {
         /// Exit 1 when the shipment is refused (or held for review), 0 only when authorized.
         #[arg(long)]
         strict: bool,
+        /// Screen against the lists of DIR (a `lists.toml` manifest and its files, as `screen
+        /// --lists`) instead of the embedded default; the answer names their versions.
+        #[arg(long, value_name = "DIR")]
+        lists: Option<PathBuf>,
     },
     /// The shipment register: recorded shipments listed (filtered, paged) or shown again.
     Shipments {
@@ -200,6 +208,10 @@ pub enum Command {
         /// missing); the anchor is kept next to it.
         #[arg(long)]
         audit_key_file: Option<PathBuf>,
+        /// Screen against the lists of DIR (a `lists.toml` manifest and its files, as `screen
+        /// --lists`) instead of the embedded default; the answer names their versions.
+        #[arg(long, value_name = "DIR")]
+        lists: Option<PathBuf>,
     },
     /// API tokens.
     Token {
@@ -467,7 +479,9 @@ pub fn run(
             posture,
             regime,
             no_screen,
+            lists,
         } => {
+            install_lists(lists.as_deref())?;
             let text = read_input(&file)?;
             let mut input = DeterminationInput::from_json(&text)?;
             if let Some(p) = posture {
@@ -549,7 +563,9 @@ pub fn run(
             posture,
             json,
             strict,
+            lists,
         } => {
+            install_lists(lists.as_deref())?;
             let status =
                 ledger_cmd::ship(&policy, &file, &ledger_cmd::db_arg(&db), id, posture, json)?;
             if strict && status != aidf_ledger::ShipmentStatus::Authorized {
@@ -593,7 +609,9 @@ pub fn run(
             posture,
             backdate_window_days,
             audit_key_file,
+            lists,
         } => {
+            install_lists(lists.as_deref())?;
             let ship = aidf_service::ShipConfig {
                 posture: crate::config::posture(posture).into(),
                 backdate_window_days,
@@ -822,4 +840,13 @@ fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool)
         }
         print(&s)
     }
+}
+
+/// Screens this process's transactions against the lists of `dir` (`--lists`), if given.
+fn install_lists(dir: Option<&std::path::Path>) -> Result<()> {
+    if let Some(dir) = dir {
+        let lists = crate::screen_cmd::load_lists_of("--lists", dir)?;
+        aidf_service::screening::install_lists(lists)?;
+    }
+    Ok(())
 }

@@ -246,7 +246,8 @@ pub enum ScreeningError {
     },
 }
 
-/// The repository's default lists, loaded once per process on first use: the committed
+/// The lists this process screens with: those given to [`install_lists`], else the
+/// repository's default lists, loaded once per process on first use: the committed
 /// snapshot read in place (milliseconds), or, if it is stale or damaged, the CSV built in full
 /// (~0.7 s; a warning on stderr says why).
 pub fn default_lists() -> Result<&'static ListSet, ScreeningError> {
@@ -260,6 +261,15 @@ pub fn default_lists() -> Result<&'static ListSet, ScreeningError> {
         })
         .as_ref()
         .map_err(|e| ScreeningError::Lists(e.clone()))
+}
+
+/// Makes `lists` the lists this process screens with (the `--lists DIR` of `check`, `ship` and
+/// `serve`), in place of the repository's default; [`default_lists`] returns them from then on.
+/// Refused once the lists have been loaded: a process screens every transaction against one set.
+pub fn install_lists(lists: ListSet) -> Result<(), ScreeningError> {
+    DEFAULT_LISTS.set(Ok(lists)).map_err(|_| {
+        ScreeningError::Lists("the screening lists of this process are already loaded".into())
+    })
 }
 
 /// Whether [`default_lists`] has been loaded (or has failed): then it answers at once, and a
