@@ -112,8 +112,23 @@ impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
             let inner = e.into_inner();
             let field = (path != "." && !path.is_empty()).then(|| path.clone());
             let detail = match (&field, inner.classify()) {
-                (_, serde_json::error::Category::Syntax | serde_json::error::Category::Eof) => {
-                    format!("invalid JSON: {inner}")
+                (_, serde_json::error::Category::Eof) if bytes.trim_ascii().is_empty() => {
+                    "the request body is empty; expected a JSON object".to_string()
+                }
+                (_, serde_json::error::Category::Eof) => format!(
+                    "invalid JSON: the document ends early (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ),
+                (_, serde_json::error::Category::Syntax) => {
+                    let text = inner.to_string();
+                    let at = format!(" at line {} column {}", inner.line(), inner.column());
+                    format!(
+                        "invalid JSON: {} (line {}, column {})",
+                        text.strip_suffix(&at).unwrap_or(&text),
+                        inner.line(),
+                        inner.column()
+                    )
                 }
                 (Some(f), _) => format!("field `{f}`: {inner}"),
                 (None, _) => inner.to_string(),
@@ -1783,7 +1798,13 @@ impl utoipa::Modify for Security {
             ("503", "Busy or timed out; retry"),
         ];
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
                 if op.security.is_none() {
                     continue;
                 }

@@ -263,4 +263,42 @@ async fn openapi_declares_the_screening_routes() {
     assert!(paths["/v1/screen/decisions"]["get"].is_object());
     assert!(paths["/v1/screen/thresholds"]["get"].is_object());
     assert!(paths["/v1/screen/thresholds"]["put"].is_object());
+    // A PUT answers problems like every other route, and says so (schemathesis checks it).
+    for code in ["400", "401", "403", "422"] {
+        assert!(
+            paths["/v1/screen/thresholds"]["put"]["responses"][code].is_object(),
+            "{code}"
+        );
+    }
+}
+
+/// A body that is not JSON is one plain line, not the parser's wording.
+#[tokio::test]
+async fn a_body_that_is_not_json_is_named_plainly() {
+    let a = api("syntax");
+    let admin = common::token(&a.db, "acme", "admin");
+    for (body, detail) in [
+        ("", "the request body is empty; expected a JSON object"),
+        (
+            "{",
+            "invalid JSON: the document ends early (line 1, column 1)",
+        ),
+        (
+            "{x}",
+            "invalid JSON: key must be a string (line 1, column 2)",
+        ),
+    ] {
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/v1/screen/thresholds")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let resp = a.app.clone().oneshot(req).await.expect("response");
+        assert_eq!(resp.status().as_u16(), 400, "{body:?}");
+        let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        let problem: Value = serde_json::from_slice(&bytes).expect("problem");
+        assert_eq!(problem["detail"], detail, "{body:?}");
+    }
 }
