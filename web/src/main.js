@@ -17,6 +17,7 @@ const state = {
   h100Tpp: null,
   selected: null,
   lastCheck: null, // {input, determination}
+  lastScreen: null, // the body of the last POST /v1/screen
 };
 
 // ------------------------------------------------------------------ helpers
@@ -175,7 +176,7 @@ async function start() {
   $('#app-date').value = today();
   if (!$('#app-items').children.length) addItemRow();
   setupReports();
-  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadRegister(), loadApplications(), loadDue(), loadAudit()]);
+  await Promise.all([loadMap(), loadAccounts(), loadRecords(), loadRegister(), loadApplications(), loadDue(), loadAudit(), loadDecisions(), loadThresholds()]);
   document.body.dataset.ready = 'true';
 }
 
@@ -188,6 +189,12 @@ function applyRole() {
   $('#app-submit').disabled = !can('officer');
   $('#app-role-note').hidden = can('officer');
   $('#app-role-note').textContent = can('officer') ? '' : `Your role (${state.me.role}) may not file applications; an officer token can.`;
+  const admin = can('admin');
+  $('#thresholds-form').hidden = !admin;
+  $('#thresholds-role-note').hidden = admin;
+  $('#thresholds-role-note').textContent = admin ? '' : `Your role (${state.me.role}) may not change the thresholds; an admin token can.`;
+  $('#decisions-role-note').hidden = can('officer');
+  $('#decisions-role-note').textContent = can('officer') ? '' : `Your role (${state.me.role}) may not decide on hits; an officer token can.`;
   for (const [form, noteId, what] of [['#license-form', '#license-role-note', 'licenses'], ['#veu-form', '#veu-role-note', 'validated end users']]) {
     const ok = can('officer');
     $(form).hidden = !ok;
@@ -507,17 +514,31 @@ async function onCheck(ev) {
   const out = $('#check-result');
   out.replaceChildren(el('p', { class: 'status', text: 'Checking…' }));
   try {
-    const d = await api('POST', '/v1/determinations', input);
-    state.lastCheck = { input, determination: d, key: `web-${crypto.randomUUID()}` };
-    // Recording is offered only to a role that may record; any other check stays stateless.
-    out.replaceChildren(renderDetermination(d),
-      can('exporter')
-        ? el('button', { type: 'button', id: 'record-shipment', onclick: onRecord }, 'Record as shipment')
-        : el('p', { class: 'role-note', id: 'record-role-note', text: `Not recorded: your role (${state.me.role}) may not record shipments.` }),
-      el('div', { id: 'shipment-result', 'aria-live': 'polite' }));
+    showCheck(input, await api('POST', '/v1/determinations', input));
   } catch (e) {
     out.replaceChildren();
     showError(form, '', 'err-check', e);
+  }
+}
+
+// A determination's answer: a new determination, so a new Idempotency-Key for its recording.
+function showCheck(input, d) {
+  state.lastCheck = { input, determination: d, key: `web-${crypto.randomUUID()}` };
+  // Recording is offered only to a role that may record; any other check stays stateless.
+  $('#check-result').replaceChildren(renderDetermination(d),
+    can('exporter')
+      ? el('button', { type: 'button', id: 'record-shipment', onclick: onRecord }, 'Record as shipment')
+      : el('p', { class: 'role-note', id: 'record-role-note', text: `Not recorded: your role (${state.me.role}) may not record shipments.` }),
+    el('div', { id: 'shipment-result', 'aria-live': 'polite' }));
+}
+
+// The last check again (after a decision on one of its screening hits).
+async function checkAgain() {
+  const { input } = state.lastCheck;
+  try {
+    showCheck(input, await api('POST', '/v1/determinations', input));
+  } catch (e) {
+    $('#check-result').replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message }));
   }
 }
 
@@ -590,23 +611,127 @@ function alignedParts(x) {
   ];
 }
 
-function renderHit(h, open) {
+// `ctx` (optional): where the hits were screened, for an officer's decision on a possible hit:
+// `{ scope, party, rerun }`, the ids' prefix, the party's name as screened and what re-screens.
+function renderHit(h, open, ctx, i) {
   const v = hitView(h);
   const x = h.explanation || {};
-  return el('li', { class: 'hit', 'data-list': v.list || '', 'data-verdict': h.verdict },
-    el('details', { open },
+  const ref = h.entry_id && v.list ? `${v.list}:${h.entry_id}` : null;
+  const decidable = ctx && ref && h.verdict === 'possible_hit' && can('officer');
+  return el('li', { class: 'hit', 'data-list': v.list || '', 'data-verdict': h.verdict, 'data-entry': ref },
+    el('details', { open: open || (h.decision ? true : null) },
       el('summary', {}, verdictBadge(h.verdict), ' ', el('strong', { class: 'hit-name', text: v.name || h.matched_name }),
-        ` · list ${v.list || '—'} · score `, el('span', { class: 'hit-score', text: score3(h.score) })),
+        ` · list ${v.list || '—'} · score `, el('span', { class: 'hit-score', text: score3(h.score) }),
+        h.decision ? [' · ', decisionBadge(h.decision)] : null),
+      h.decision ? decisionNote(h.decision) : null,
       el('p', {}, `Matched ${h.matched_alias ? 'alias' : 'name'}: `, el('q', { text: h.matched_name }),
         v.effect ? ` · effect: ${v.effect.replace(/_/g, ' ')}` : '', v.source ? ` · ${v.source}` : ''),
       v.citations.length ? el('p', { class: 'muted', text: `Federal Register: ${v.citations.join('; ')}` }) : null,
+      decidable ? hitDecisionForm(`hd-${ctx.scope}-${i}-`, ref, v.name || h.matched_name, ctx) : null,
       alignedParts(x),
       scoreFeatures(x)));
 }
 
-function renderHits(hits, label) {
+function renderHits(hits, label, ctx) {
   if (!hits.length) return el('p', { class: 'muted no-hits', text: 'No hits at or above the possible-hit threshold.' });
-  return el('ol', { class: 'hits', 'aria-label': label }, hits.map((h, i) => renderHit(h, i === 0)));
+  return el('ol', { class: 'hits', 'aria-label': label }, hits.map((h, i) => renderHit(h, i === 0, ctx, i)));
+}
+
+// ------------------------------------------------------------------ screening decisions
+
+const DECISION_TEXT = { not_the_same_party: 'not the same party', same_party: 'same party' };
+const when = (ms) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+
+function decisionBadge(d) {
+  return el('span', { class: `badge ${d.applied ? 'ok' : 'warn'}`, 'data-applied': String(d.applied),
+    text: `${d.applied ? 'decided' : 'decision not applied'}: ${DECISION_TEXT[d.decision] || d.decision}` });
+}
+
+// An officer's decision on a hit: who, when, why, and whether it applies (the server's note).
+function decisionNote(d) {
+  return el('p', { class: 'hit-decision', 'data-applied': String(d.applied), 'data-id': d.id, tabindex: '-1' },
+    el('strong', { text: `Decision: ${DECISION_TEXT[d.decision] || d.decision}` }),
+    ` by ${d.by}, ${when(d.at)} UTC. Reason: `, el('q', { class: 'decision-reason', text: d.reason }), '. ',
+    el('span', { class: 'decision-note', text: d.note }));
+}
+
+// "Not the same party" / "Same party" with a required reason; ids start with `prefix`.
+function hitDecisionForm(prefix, ref, name, ctx) {
+  const form = el('form', { class: 'hit-decide', novalidate: true, 'aria-label': `Decide on ${name}` },
+    el('fieldset', { class: 'decision-choice', 'aria-describedby': `err-${prefix}decision` },
+      el('legend', { text: `Is ${ctx.party} this listed party?` }),
+      ['not_the_same_party', 'same_party'].map((value) => el('label', {},
+        el('input', { type: 'radio', name: `${prefix}decision`, value }), ` ${value === 'same_party' ? 'Same party' : 'Not the same party'}`)),
+      el('p', { class: 'field-error', id: `err-${prefix}decision`, role: 'alert', hidden: true })),
+    el('div', { class: 'field' },
+      el('label', { for: `${prefix}reason`, text: 'Reason' }),
+      el('input', { id: `${prefix}reason`, class: 'decision-reason-input', autocomplete: 'off', required: true, 'aria-describedby': `err-${prefix}reason` }),
+      el('p', { class: 'field-error', id: `err-${prefix}reason`, role: 'alert', hidden: true })),
+    el('p', { class: 'form-error', id: `err-${prefix}form`, role: 'alert', hidden: true }),
+    el('button', { type: 'submit', class: 'decide-hit', text: 'Record decision' }));
+  form.addEventListener('submit', (ev) => onHitDecision(ev, form, prefix, ref, ctx));
+  return form;
+}
+
+async function onHitDecision(ev, form, prefix, ref, ctx) {
+  ev.preventDefault();
+  clearErrors(form);
+  const decision = form.querySelector('input[type=radio]:checked')?.value;
+  if (!decision) {
+    showError(form, prefix, `err-${prefix}form`, new ApiError(422, { field: 'decision', detail: 'Choose "Not the same party" or "Same party".' }));
+    return;
+  }
+  const body = { party: ctx.party, entry: ref, decision, reason: $(`#${prefix}reason`).value.trim() };
+  try {
+    await api('POST', '/v1/screen/decisions', body);
+  } catch (e) {
+    showError(form, prefix, `err-${prefix}form`, e);
+    return;
+  }
+  // The panel shows the same tenant's decisions: screened again too when the decision came from a check.
+  const panel = ctx.rerun !== screenAgain && state.lastScreen ? screenAgain() : null;
+  await Promise.all([ctx.rerun(), panel, loadDecisions(), loadAudit()]);
+  // The hit as screened again, its decision shown.
+  const note = [...ctx.container().querySelectorAll('li.hit')].find((li) => li.dataset.entry === ref)?.querySelector('.hit-decision');
+  note?.focus();
+}
+
+async function loadDecisions() {
+  const box = $('#screen-decisions');
+  let rows;
+  try { rows = await api('GET', '/v1/screen/decisions'); } catch (e) { box.replaceChildren(el('p', { class: 'form-error', text: e.message })); return; }
+  box.replaceChildren(rows.length
+    ? table(['When (UTC)', 'Who', 'Party', 'Entry', 'Decision', 'Reason', 'Status'],
+      [...rows].reverse().map((d) => [when(d.at), d.by, d.party, `${d.list}:${d.entry_id}`, DECISION_TEXT[d.decision] || d.decision, d.reason,
+        d.current ? 'current' : 'superseded']), 'Decisions on screening hits, newest first')
+    : el('p', { class: 'muted', text: 'No decisions recorded.' }));
+}
+
+async function loadThresholds() {
+  const box = $('#thresholds');
+  let t;
+  try { t = await api('GET', '/v1/screen/thresholds'); } catch (e) { box.replaceChildren(el('p', { class: 'form-error', text: e.message })); return; }
+  box.replaceChildren(el('p', { id: 'thresholds-now', 'data-clear': t.clear, 'data-possible': t.possible },
+    'Clear hit at ', el('strong', { text: t.clear }), ', possible hit at ', el('strong', { text: t.possible }),
+    t.source === 'tenant' ? ` (set by ${t.set_by}, ${when(t.set_at)} UTC).` : ' (the defaults; this tenant has set none).'));
+  if (can('admin') && !$('#thr-clear').value && !$('#thr-possible').value) {
+    $('#thr-clear').value = t.clear;
+    $('#thr-possible').value = t.possible;
+  }
+}
+
+async function onThresholds(ev) {
+  ev.preventDefault();
+  const form = $('#thresholds-form');
+  clearErrors(form);
+  const body = { clear: $('#thr-clear').value.trim(), possible: $('#thr-possible').value.trim() };
+  try {
+    await api('PUT', '/v1/screen/thresholds', body);
+  } catch (e) {
+    showError(form, 'thr-', 'err-thr', e);
+    return;
+  }
+  await Promise.all([loadThresholds(), loadAudit()]);
 }
 
 function renderScreening(s) {
@@ -614,7 +739,7 @@ function renderScreening(s) {
   return el('div', { id: 'screening' },
     el('p', { class: 'headline' }, 'Verdict: ', verdictBadge(s.verdict, { id: 'scr-verdict' }), ` · ${s.hits.length} hit(s)`),
     el('p', { class: 'muted' }, `Lists: ${versions || '—'}; thresholds: clear ${s.thresholds?.clear}, possible ${s.thresholds?.possible}.`),
-    renderHits(s.hits, 'Hits, best first'));
+    renderHits(s.hits, 'Hits, best first', { scope: 'scr', party: state.lastScreen.name, rerun: screenAgain, container: () => $('#screen-result') }));
 }
 
 // A determination's `screening` block: each party screened, with its hits.
@@ -622,9 +747,9 @@ function renderDeterminationScreening(s) {
   if (!s) return null;
   return el('div', { id: 'det-screening' },
     el('h4', {}, 'Screening: ', verdictBadge(s.verdict, { id: 'det-screening-verdict' })),
-    s.parties.map((p) => el('div', { class: 'party', 'data-role': p.role },
+    s.parties.map((p, i) => el('div', { class: 'party', 'data-role': p.role },
       el('p', {}, `${p.role.replace(/_/g, ' ')}: `, el('strong', { text: p.name }), p.country ? ` (${p.country}) ` : ' ', verdictBadge(p.verdict)),
-      renderHits(p.hits, `Hits for ${p.name}`),
+      renderHits(p.hits, `Hits for ${p.name}`, { scope: `det-${i}`, party: p.name, rerun: checkAgain, container: () => $('#det-screening') }),
       p.hits_not_reported ? el('p', { class: 'muted', text: `${p.hits_not_reported} more hit(s) not reported in the answer.` }) : null)));
 }
 
@@ -639,10 +764,22 @@ async function onScreen(ev) {
   const out = $('#screen-result');
   out.replaceChildren(el('p', { class: 'status', text: 'Screening…' }));
   try {
-    out.replaceChildren(renderScreening(await api('POST', '/v1/screen', body)));
+    const answer = await api('POST', '/v1/screen', body);
+    state.lastScreen = body;
+    out.replaceChildren(renderScreening(answer));
   } catch (e) {
     out.replaceChildren();
     showError(form, 'scr-', 'err-screen', e);
+  }
+}
+
+// The last screen again (after a decision on one of its hits).
+async function screenAgain() {
+  const out = $('#screen-result');
+  try {
+    out.replaceChildren(renderScreening(await api('POST', '/v1/screen', state.lastScreen)));
+  } catch (e) {
+    out.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: e.message }));
   }
 }
 
@@ -1128,6 +1265,7 @@ function wire() {
   $('#check-form').addEventListener('submit', onCheck);
   $('#chk-kind').addEventListener('change', showItemKind);
   $('#screen-form').addEventListener('submit', onScreen);
+  $('#thresholds-form').addEventListener('submit', onThresholds);
   $('#license-form').addEventListener('submit', onLicense);
   $('#veu-form').addEventListener('submit', onVeu);
   $('#applications-refresh').addEventListener('click', loadApplications);

@@ -1946,7 +1946,40 @@ async fn screen(
             };
             ApiError::unprocessable(Some(field.into()), e.to_string())
         })?;
-    serde_json::to_value(&screening)
-        .map(Json)
-        .map_err(|e| ApiError::internal(format!("screening answer: {e}")))
+    let decisions = if screening.hits.is_empty() {
+        Vec::new()
+    } else {
+        let (tenant, name) = (who.tenant.clone(), r.name.clone());
+        state
+            .with_ledger(move |l| {
+                aidf_service::screening::party_decisions(l.store(), &tenant, &name)
+                    .map_err(ledger_error)
+            })
+            .await?
+    };
+    let mut answer = serde_json::to_value(&screening)
+        .map_err(|e| ApiError::internal(format!("screening answer: {e}")))?;
+    mark_hits(&mut answer, &screening.hits, &decisions);
+    Ok(Json(answer))
+}
+
+/// Puts on each hit of a screening answer its `entry_id` and the tenant's `decision` on it.
+fn mark_hits(
+    answer: &mut Value,
+    hits: &[aidf_screen::Hit<'_>],
+    decisions: &[aidf_ledger::ScreeningDecision],
+) {
+    let marks = aidf_service::screening::hit_decisions(hits, decisions);
+    let Some(shown) = answer.get_mut("hits").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (hit, (entry_id, decision)) in shown.iter_mut().zip(marks) {
+        let Some(hit) = hit.as_object_mut() else {
+            continue;
+        };
+        hit.insert("entry_id".into(), Value::String(entry_id));
+        if let Some(d) = decision.and_then(|d| serde_json::to_value(d).ok()) {
+            hit.insert("decision".into(), d);
+        }
+    }
 }

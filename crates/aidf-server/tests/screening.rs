@@ -69,8 +69,8 @@ fn order() -> Value {
         "consignee": {"name": SIBLING, "hq": "CN"}, "item": {"chip": "L20"}, "quantity": 10})
 }
 
-/// Every hit of the sibling as `LIST:ID`, from `POST /v1/screen`.
-async fn every_hit(a: &Api, token: &str) -> Vec<String> {
+/// `POST /v1/screen` of the sibling, as `token` sees it.
+async fn screen_sibling(a: &Api, token: &str) -> Value {
     let (status, body) = a
         .call(
             "POST",
@@ -80,22 +80,55 @@ async fn every_hit(a: &Api, token: &str) -> Vec<String> {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    body["hits"]
+    body
+}
+
+/// Every hit of the sibling as `LIST:ID`, from `POST /v1/screen`.
+async fn every_hit(a: &Api, token: &str) -> Vec<String> {
+    screen_sibling(a, token).await["hits"]
         .as_array()
         .expect("hits")
         .iter()
         .map(|h| {
-            let e = &h["entry"];
-            let id = e["entity_number"].as_str().map_or_else(
-                || {
-                    let name = e["name"].as_str().expect("name");
-                    name.split_whitespace().collect::<Vec<_>>().join(" ")
-                },
-                str::to_owned,
-            );
-            format!("{}:{id}", e["list_code"].as_str().expect("list"))
+            let list = h["entry"]["list_code"].as_str().expect("list");
+            format!("{list}:{}", h["entry_id"].as_str().expect("entry_id"))
         })
         .collect()
+}
+
+#[tokio::test]
+async fn a_screen_reports_each_hits_entry_id_and_the_tenants_decision_on_it() {
+    let a = api("screen-decision");
+    let officer = common::token(&a.db, "acme", "officer");
+    let other = common::token(&a.db, "beta", "officer");
+    let before = screen_sibling(&a, &officer).await;
+    let first = &before["hits"][0];
+    // The Entity List publishes no ids: the entry's id is its name as published.
+    assert_eq!(first["entry_id"], first["entry"]["name"], "{first}");
+    assert!(first.get("decision").is_none(), "{first}");
+
+    let entry = every_hit(&a, &officer).await.remove(0);
+    let body = json!({"party": SIBLING, "entry": entry, "decision": "not_the_same_party", "reason": "a research arm, not listed"});
+    let (status, recorded) = a
+        .call("POST", "/v1/screen/decisions", &officer, &body)
+        .await;
+    assert_eq!(status, 200, "{recorded}");
+
+    let after = screen_sibling(&a, &officer).await;
+    let decision = &after["hits"][0]["decision"];
+    assert_eq!(decision["id"], recorded["id"], "{decision}");
+    assert_eq!(decision["applied"], true, "{decision}");
+    assert_eq!(decision["reason"], "a research arm, not listed");
+    assert!(
+        after["hits"][1].get("decision").is_none(),
+        "only the entry decided on"
+    );
+    let elsewhere = screen_sibling(&a, &other).await;
+    assert!(
+        elsewhere["hits"][0].get("decision").is_none(),
+        "another tenant's screen: {}",
+        elsewhere["hits"][0]
+    );
 }
 
 #[tokio::test]

@@ -345,12 +345,35 @@ pub fn decisions_for(
 ) -> Result<Vec<ScreeningDecision>, LedgerError> {
     let mut all = Vec::new();
     for party in named_parties(input) {
-        // A name that cannot be screened has no decisions; screening reports it.
-        if let Ok(key) = party_key(party.name) {
-            all.extend(store.screening_decisions(tenant, Some(&key))?);
-        }
+        all.extend(party_decisions(store, tenant, party.name)?);
     }
     Ok(all)
+}
+
+/// The tenant's decisions on the party named `name`, read from the ledger (none for a name that
+/// cannot be screened: screening reports it).
+pub fn party_decisions(
+    store: &mut dyn LedgerStore,
+    tenant: &str,
+    name: &str,
+) -> Result<Vec<ScreeningDecision>, LedgerError> {
+    match party_key(name) {
+        Ok(key) => store.screening_decisions(tenant, Some(&key)),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Each hit's entry id (`LIST:ID` names it with its list) and the latest of `decisions` (the
+/// party's, oldest first) on its entry, with whether it applies and why: what `POST /v1/screen`
+/// reports beside the lists' answer.
+pub fn hit_decisions(
+    hits: &[Hit<'_>],
+    decisions: &[ScreeningDecision],
+) -> Vec<(String, Option<HitDecision>)> {
+    let decided: Vec<&ScreeningDecision> = decisions.iter().collect();
+    hits.iter()
+        .map(|h| (entry_id(h.entry), hit_decision(h, &decided)))
+        .collect()
 }
 
 /// The decisions on the party named `name`.
