@@ -2134,11 +2134,15 @@ fn entity_list_requirement(
             eccn.is_some_and(|e| list.iter().any(|x| e.as_str().starts_with(x.as_str())))
         }
     };
+    let who = c
+        .entity_list
+        .as_ref()
+        .and_then(|e| e.party.clone())
+        .unwrap_or_else(|| format!("consignee `{}`", c.name));
     if !covered {
         ev.trail.reason("party.listed_outside_scope", &cite, || {
             format!(
-                "consignee `{}` is on the Entity List, but its entry's license requirement ({}) does not reach this item",
-                c.name,
+                "{who} is on the Entity List, but its entry's license requirement ({}) does not reach this item",
                 scope_text(&items)
             )
         });
@@ -2147,8 +2151,7 @@ fn entity_list_requirement(
     let footnote = c.entity_list.as_ref().and_then(|e| e.footnote);
     ev.trail.reason("party.listed", &cite, || {
         format!(
-            "consignee `{}` is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception{}",
-            c.name,
+            "{who} is on the Entity List; its entry requires a license ({}); review: {review} ({rcite}); no license exception{}",
             scope_text(&items),
             footnote
                 .map(|n| format!("; entry footnote {n}: it extends the foreign direct product rules (rule-facts §14.2), so foreign-made items may be subject to the EAR too"))

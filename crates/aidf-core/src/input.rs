@@ -88,6 +88,19 @@ pub struct Exporter {
     pub hq: Option<String>,
 }
 
+/// Another party to the transaction (end user, purchaser, ultimate parent): screened against the
+/// restricted-party lists like the consignee; the rules read it only through what screening
+/// finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OtherParty {
+    /// Name as written (any script).
+    pub name: String,
+    /// Country (ISO 3166-1 alpha-2), a qualifier for screening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
 /// The ultimate consignee.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -263,6 +276,15 @@ pub struct DeterminationInput {
     /// Ultimate destination, if the items move on.
     #[serde(default)]
     pub ultimate_destination: Option<String>,
+    /// The end user, when not the consignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<OtherParty>,
+    /// The purchaser, when not the consignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchaser: Option<OtherParty>,
+    /// The consignee's ultimate parent by name (its country is `consignee.parent_hq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ultimate_parent: Option<OtherParty>,
     /// The item.
     pub item: ItemInput,
     /// Units (chips); not needed for model weights.

@@ -85,6 +85,10 @@ pub struct EntityListEntry {
     /// `Huawei Technologies Co., Ltd. (84 FR 22963)`), when known (screening fills it in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub citation: Option<String>,
+    /// The listed party, when it is not the consignee but another party to the transaction
+    /// (e.g. ``end user `X` ``): the reasons name it (15 CFR 744.11 reaches every party).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
 }
 
 /// An entry's item scope: every item subject to the EAR, or the items of named ECCNs.

@@ -432,6 +432,15 @@ struct DeterminationInputDoc {
     /// `deployment`, `development`, `production` or `storage`.
     end_use: Option<String>,
     ultimate_destination: Option<String>,
+    /// `{name, country}`: the end user, screened like the consignee.
+    #[schema(value_type = Option<Object>)]
+    end_user: Option<Value>,
+    /// `{name, country}`: the purchaser, screened like the consignee.
+    #[schema(value_type = Option<Object>)]
+    purchaser: Option<Value>,
+    /// `{name, country}`: the consignee's ultimate parent (country default `consignee.parent_hq`).
+    #[schema(value_type = Option<Object>)]
+    ultimate_parent: Option<Value>,
     /// `{chip}`, `{tpp, pd, datacenter}` or `{model_weights: {...}}`.
     #[schema(value_type = Object)]
     item: Value,

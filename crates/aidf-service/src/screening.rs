@@ -280,8 +280,8 @@ pub fn default_lists_ready() -> bool {
 
 static DEFAULT_LISTS: OnceLock<Result<ListSet, String>> = OnceLock::new();
 
-/// Screens the named parties of the input (today the consignee, with its headquarters country
-/// as qualifier: the input names no end user, ultimate parent or purchaser apart from it) and
+/// Screens the named parties of the input (the consignee, with its headquarters country as
+/// qualifier, and the end user, purchaser and ultimate parent where the input names them) and
 /// derives the effects on the determination (see the module docs).
 pub fn screen_transaction(
     lists: &ListSet,
@@ -324,17 +324,45 @@ pub fn screen_transaction_for(
     Ok(effects.finish(parties, list_versions, tenant.thresholds, input))
 }
 
-fn named_parties(input: &DeterminationInput) -> [Named<'_>; 1] {
+fn named_parties(input: &DeterminationInput) -> Vec<Named<'_>> {
+    // The qualifier only where the input gives an ISO-2 code (the core reads and checks the
+    // field itself; an alias such as a country name is not a qualifier).
+    let iso2 = |c: &str| {
+        Some(c.trim().to_ascii_uppercase())
+            .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_alphabetic()))
+    };
     let c = &input.consignee;
-    [Named {
+    let mut named = vec![Named {
         role: "consignee",
         field: "consignee.name",
         name: &c.name,
-        // The qualifier only where the input gives an ISO-2 code (the core reads and checks the
-        // field itself; an alias such as a country name is not a qualifier).
-        country: Some(c.hq.trim().to_ascii_uppercase())
-            .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_alphabetic())),
-    }]
+        country: iso2(&c.hq),
+    }];
+    let others = [
+        ("end user", "end_user.name", &input.end_user),
+        ("purchaser", "purchaser.name", &input.purchaser),
+        (
+            "ultimate parent",
+            "ultimate_parent.name",
+            &input.ultimate_parent,
+        ),
+    ];
+    for (role, field, party) in others {
+        if let Some(p) = party {
+            let country = match (&p.country, role) {
+                (Some(cc), _) => iso2(cc),
+                (None, "ultimate parent") => c.parent_hq.as_deref().and_then(iso2),
+                (None, _) => None,
+            };
+            named.push(Named {
+                role,
+                field,
+                name: &p.name,
+                country,
+            });
+        }
+    }
+    named
 }
 
 /// The tenant's decisions on the parties `input` names, read from the ledger (one read a party).
@@ -636,19 +664,39 @@ impl Effects {
             self.review
                 .get_or_insert_with(|| hold_text(party, h, "a possible hit"));
         }
-        if party.role != "consignee" {
-            return;
-        }
         if let Some(h) = best_entity_list_hit(party.name, clear(ListEffect::EntityList)) {
-            self.entity_list = Some(applied_entry(h.entry));
+            self.add_entity_list(party, h);
         }
         if let Some(h) = clear(ListEffect::MilitaryEndUser).next() {
-            self.military_end_user = Some(format!("`{}`{}", h.entry.name, cited(h.entry)));
+            if party.role == "consignee" {
+                self.military_end_user = Some(format!("`{}`{}", h.entry.name, cited(h.entry)));
+            } else {
+                // The core models the MEU listing of the consignee only: another party's is for
+                // a person to weigh.
+                self.review
+                    .get_or_insert_with(|| hold_text(party, h, "a clear hit"));
+            }
         }
     }
 
-    /// Adds another party's effects as [`Effects::add`] would have: the first bar and hold
-    /// found stand, the consignee's entries are the later party's.
+    /// A clear Entity List hit: the entry's terms on the transaction (15 CFR 744.11 reaches every
+    /// party), the reasons naming the party when it is not the consignee. Another party's entry
+    /// whose terms aidf cannot map is held for review (the common entry would name the consignee).
+    fn add_entity_list(&mut self, party: &Named<'_>, h: &Hit<'_>) {
+        let mut applied = applied_entry(h.entry);
+        if party.role != "consignee" {
+            let Some(entry) = applied.applied.as_mut() else {
+                self.review
+                    .get_or_insert_with(|| hold_text(party, h, "a clear hit"));
+                return;
+            };
+            entry.party = Some(format!("{} `{}`", party.role, party.name.trim()));
+        }
+        self.entity_list.get_or_insert(applied);
+    }
+
+    /// Adds another party's effects as [`Effects::add`] would have: the first bar, hold and
+    /// Entity List entry found stand (the consignee's first).
     fn merge(&mut self, other: Effects) {
         self.verdict = match (self.verdict, other.verdict) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -656,7 +704,7 @@ impl Effects {
         };
         self.barred = self.barred.take().or(other.barred);
         self.review = self.review.take().or(other.review);
-        self.entity_list = other.entity_list.or(self.entity_list.take());
+        self.entity_list = self.entity_list.take().or(other.entity_list);
         self.military_end_user = other.military_end_user.or(self.military_end_user.take());
     }
 
@@ -794,6 +842,7 @@ fn map_terms(terms: &LicenseTerms, citation: &str) -> Result<EntityListEntry, St
         review,
         footnote: terms.footnotes.first().copied().filter(|_| extends_fdp),
         citation: Some(citation.to_owned()),
+        party: None,
     })
 }
 

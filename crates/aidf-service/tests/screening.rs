@@ -236,3 +236,81 @@ fn a_party_screened_again_gets_the_same_answer_and_its_own_overrides() {
         );
     }
 }
+
+/// A clean consignee in Singapore, with other parties (`,"end_user":{…}` and so on).
+fn with_parties(parties: &str) -> DeterminationInput {
+    DeterminationInput::from_json(&format!(
+        r#"{{"date":"2025-06-01","destination":"SG","consignee":{{"name":"Acme Computing Pte Ltd","hq":"SG","parent_hq":"CN"}},"item":{{"chip":"L20"}},"quantity":10{parties}}}"#
+    ))
+    .expect("input")
+}
+
+/// Every named party is screened, not only the consignee (issue 14, item 3): a listed end user
+/// puts its entry's license requirement on the transaction with the reasons naming the end user;
+/// a purchaser on the SDN list bars it naming the purchaser; an ultimate parent's possible hit
+/// holds it; parties the input does not name are not screened.
+#[test]
+fn every_named_party_is_screened() {
+    let (out, _) = ship_one(
+        &with_parties(r#","end_user":{"name":"Huawei Technologies Co., Ltd.","country":"CN"}"#),
+        &ShipConfig::default(),
+    );
+    assert_eq!(out.determination["authorization"], "license", "{out:?}");
+    assert_eq!(out.status, ShipmentStatus::Refused);
+    let listed = reasons(&out)
+        .into_iter()
+        .find(|(rule, ..)| rule == "party.listed")
+        .expect("the Entity List reason");
+    assert!(
+        listed
+            .2
+            .starts_with("end user `Huawei Technologies Co., Ltd.` is on the Entity List"),
+        "{listed:?}"
+    );
+    assert!(listed.1.contains("84 FR 22963"), "{listed:?}");
+    let s = screening(&out);
+    let roles: Vec<&str> = s["parties"]
+        .as_array()
+        .expect("parties")
+        .iter()
+        .filter_map(|p| p["role"].as_str())
+        .collect();
+    assert_eq!(roles, ["consignee", "end user"]);
+    assert_eq!(s["parties"][0]["verdict"], "no_match");
+
+    let (out, _) = ship_one(
+        &with_parties(r#","purchaser":{"name":"Bank Melli Iran","country":"IR"}"#),
+        &ShipConfig::default(),
+    );
+    let refusal = out.refusal.as_deref().expect("refused");
+    assert!(
+        refusal.starts_with("purchaser `Bank Melli Iran` is a clear hit")
+            && refusal.contains("SDN"),
+        "{refusal}"
+    );
+
+    let (out, _) = ship_one(
+        &with_parties(r#","ultimate_parent":{"name":"Huawei Technologies Research Co., Ltd."}"#),
+        &ShipConfig::default(),
+    );
+    let refusal = out.refusal.as_deref().expect("held");
+    assert!(refusal.starts_with(HOLD_PREFIX), "{refusal}");
+    assert!(
+        refusal.contains("ultimate parent `Huawei Technologies Research Co., Ltd.`"),
+        "{refusal}"
+    );
+    // Its country is the consignee's parent_hq when the party gives none.
+    assert_eq!(screening(&out)["parties"][1]["country"], "CN");
+}
+
+/// A party's name is checked like the consignee's, the error naming its field.
+#[test]
+fn an_empty_party_name_names_its_field() {
+    let e = screen_transaction(
+        default_lists().expect("lists"),
+        Thresholds::default(),
+        &with_parties(r#","end_user":{"name":"  "}"#),
+    )
+    .expect_err("empty name");
+    assert!(e.to_string().starts_with("field `end_user.name`"), "{e}");
+}
