@@ -106,6 +106,7 @@ const BASE = {
   '#chk-kind': 'chip', '#chk-chip': 'nvidia-h100-sxm', '#chk-quantity': '10', '#chk-destination': 'CN', '#chk-consignee': 'Huawei Technologies',
   '#chk-hq': 'CN', '#chk-parent-hq': '', '#chk-date': '2025-06-01', '#chk-exporter-name': '', '#chk-exporter-hq': '',
   '#chk-veu-kind': '', '#chk-veu-id': '', '#chk-transaction': 'export', '#chk-end-use': 'deployment',
+  '#chk-end-user': '', '#chk-end-user-country': '', '#chk-purchaser': '', '#chk-purchaser-country': '', '#chk-parent': '', '#chk-value': '',
 };
 
 test('a determination\'s screening block is shown like the panel\'s hits', async () => {
@@ -136,6 +137,10 @@ const FIELDS = [
   ['parent HQ', { '#chk-parent-hq': 'us' }, (b) => b.consignee.parent_hq, 'US'],
   ['VEU', { '#chk-veu-kind': 'nveu', '#chk-veu-id': 'NVEU-9' }, (b) => b.consignee.veu, { kind: 'nveu', id: 'NVEU-9' }],
   ['end use', { '#chk-end-use': 'military_intelligence' }, (b) => b.end_use, 'military_intelligence'],
+  ['end user', { '#chk-end-user': 'Petronas Data', '#chk-end-user-country': 'my' }, (b) => b.end_user, { name: 'Petronas Data', country: 'MY' }],
+  ['purchaser', { '#chk-purchaser': 'Acme Trading' }, (b) => b.purchaser, { name: 'Acme Trading' }],
+  ['ultimate parent', { '#chk-parent': 'Acme Holdings' }, (b) => b.ultimate_parent, { name: 'Acme Holdings' }],
+  ['value', { '#chk-value': '1250000.50' }, (b) => b.value_usd, '1250000.50'],
   ['HBM', { '#chk-kind': 'hbm', '#chk-hbm-bandwidth': '3300', '#chk-hbm-area': '110.5', '#chk-hbm-logic': true }, (b) => b.item, { hbm: { bandwidth_gbs: '3300', area_mm2: '110.5', logic_dominant: true } }],
   ['model weights', { '#chk-kind': 'model_weights', '#chk-mw-ops': '1e27', '#chk-mw-published': false, '#chk-quantity': '' }, (b) => [b.item, b.quantity], [{ model_weights: { published: false, training_ops: '1e27' } }, undefined]],
 ];
@@ -162,6 +167,8 @@ const ERRORS = [
   [{ '#chk-exporter-hq': 'QQ' }, '#err-exporter-hq', '#chk-exporter-hq', /unknown country code `QQ`/],
   [{ '#chk-kind': 'hbm', '#chk-hbm-bandwidth': 'fast', '#chk-hbm-area': '100' }, '#err-item-hbm-bandwidth_gbs', '#chk-hbm-bandwidth', /`fast` is not a number/],
   [{ '#chk-kind': 'model_weights', '#chk-mw-ops': 'x' }, '#err-item-model_weights-training_ops', '#chk-mw-ops', /`x` is not a number/],
+  [{ '#chk-value': '1.234' }, '#err-value_usd', '#chk-value', /fractions of a cent/],
+  [{ '#chk-end-user': '   x', '#chk-end-user-country': 'QQ' }, '#err-end_user-country', '#chk-end-user-country', /QQ/],
   [{ '#chk-kind': 'model_weights', '#chk-mw-ops': '', '#chk-mw-parameters': '', '#chk-mw-tokens': '' }, '#err-item-model_weights-training_ops', '#chk-mw-ops', /required/],
 ];
 

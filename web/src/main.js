@@ -469,6 +469,15 @@ function checkInput() {
   }
   if (v('#chk-parent-hq')) input.consignee.parent_hq = upper('#chk-parent-hq');
   if (v('#chk-veu-kind')) input.consignee.veu = { kind: v('#chk-veu-kind'), id: v('#chk-veu-id') };
+  // Other parties, screened like the consignee; a country only where one is given.
+  for (const [key, name, country] of [['end_user', '#chk-end-user', '#chk-end-user-country'],
+    ['purchaser', '#chk-purchaser', '#chk-purchaser-country'], ['ultimate_parent', '#chk-parent', null]]) {
+    if (!v(name)) continue;
+    input[key] = { name: v(name) };
+    if (country && v(country)) input[key].country = upper(country);
+  }
+  // Sent as typed text: the server reads dollars exactly and names the field if it cannot.
+  if (v('#chk-value')) input.value_usd = v('#chk-value');
   // Sent as typed when it is not a whole number, so the server's error names the field; left
   // out when empty (model weights need none; a chip without one is told it is required).
   if (qty) input.quantity = /^-?\d+$/.test(qty) ? Number(qty) : qty;

@@ -59,6 +59,16 @@ fn bad_input_gives_one_plain_line() {
             "field `value_usd`: `12.345` has fractions of a cent; expected US dollars with at most two decimal places".into(),
         ),
         (
+            "end user's country unknown",
+            changed("\"quantity\":10", "\"quantity\":10,\"end_user\":{\"name\":\"X\",\"country\":\"QQ\"}"),
+            "field `end_user.country`: unknown country code `QQ`".into(),
+        ),
+        (
+            "end user without a name",
+            changed("\"quantity\":10", "\"quantity\":10,\"end_user\":{\"country\":\"MY\"}"),
+            "field `end_user.name`: required but missing".into(),
+        ),
+        (
             "negative value",
             changed("\"quantity\":10", "\"quantity\":10,\"value_usd\":\"-1.00\""),
             "field `value_usd`: `-1.00` is negative; expected US dollars".into(),

@@ -583,6 +583,16 @@ pub fn determine_with(
     if let Some(e) = input.exporter.as_ref().and_then(|e| e.hq.as_deref()) {
         country(policy, "exporter.hq", e)?;
     }
+    // The other parties are screened, not read by the rules; their countries are checked alike.
+    for (field, party) in [
+        ("end_user.country", &input.end_user),
+        ("purchaser.country", &input.purchaser),
+        ("ultimate_parent.country", &input.ultimate_parent),
+    ] {
+        if let Some(c) = party.as_ref().and_then(|p| p.country.as_deref()) {
+            country(policy, field, c)?;
+        }
+    }
     let canon = |c: CountryCode, ev: &mut Eval<'_>| {
         let (to, alias) = policy.countries.canonical(c);
         if let Some(a) = alias {
