@@ -332,7 +332,7 @@ fn stats_text(s: &aidf_service::application_stats::ApplicationStats) -> String {
         |r| format!("{}.{} %", r / 10, r % 10),
     );
     let mut out = format!(
-        "applications as of {}: {} filed, {} decided, {} approved (approval rate {rate})\n",
+        "applications as of {}: {} filed, {} decided, {} approved (approval rate: {rate})\n",
         s.as_of, s.applications, s.decided, s.approved
     );
     out.push_str(&format!(
