@@ -153,6 +153,13 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
     ) {
         must_exist(db)?;
     }
+    // A bad application file is reported before a ledger is opened (or created).
+    let submitted = match &action {
+        ApplicationAction::Submit { file, .. } => {
+            Some(application::parse_application(&read_input(file)?)?)
+        }
+        _ => None,
+    };
     let mut ledger = open(db)?;
     let store = ledger.store();
     let actor = AuditContext::local_user().actor;
@@ -164,12 +171,8 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
         now: Timestamp::now_utc(),
     };
     match action {
-        ApplicationAction::Submit {
-            file,
-            posture,
-            json,
-        } => {
-            let input = application::parse_application(&read_input(&file)?)?;
+        ApplicationAction::Submit { posture, json, .. } => {
+            let input = submitted.context("application file read above")?;
             who.posture = posture.map_or(Posture::AsWritten, Posture::from);
             let v = application::submit(store, policy, &input, &who)?;
             render(&v, json)

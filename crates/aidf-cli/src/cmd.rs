@@ -74,8 +74,8 @@ pub enum Command {
         #[arg(long)]
         not_datacenter: bool,
         /// Chips in a system (a computer of N chips is 4A090 with N × TPP).
-        #[arg(long, default_value_t = 1)]
-        quantity: u64,
+        #[arg(long, default_value = "1")]
+        quantity: String,
         /// Regime whose thresholds apply (default: the one in force on --date).
         #[arg(long)]
         regime: Option<String>,
@@ -537,7 +537,7 @@ pub fn run(
             &bits,
             die_area,
             not_datacenter,
-            quantity,
+            chip_count(&quantity)?,
             regime,
             date,
             json,
@@ -638,6 +638,18 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--quantity` of `classify`: a positive whole number of chips, read from its text (clap's own
+/// message would name its parser's error).
+fn chip_count(text: &str) -> Result<u64> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!(
+            "option `--quantity`: `{text}` is not a positive whole number of chips; expected an integer from 1 to {}",
+            u64::MAX
+        ),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn classify_cmd(
     policy: &Policy,
@@ -651,9 +663,6 @@ fn classify_cmd(
     date: Option<NaiveDate>,
     json: bool,
 ) -> Result<()> {
-    if quantity == 0 {
-        bail!("option `--quantity`: must be a positive whole number, got `0`");
-    }
     let date = date.unwrap_or_else(today);
     let regime = match regime {
         Some(id) => policy

@@ -55,7 +55,9 @@ impl Cli {
 }
 
 fn example(path: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(path);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path);
     p.to_str().expect("utf8").to_string()
 }
 
@@ -87,7 +89,13 @@ fn stateless_commands() {
         (
             "classify_system",
             &[
-                "classify", "--chip", "H100 SXM", "--quantity", "8", "--date", "2025-06-01",
+                "classify",
+                "--chip",
+                "H100 SXM",
+                "--quantity",
+                "8",
+                "--date",
+                "2025-06-01",
             ],
             usize::MAX,
         ),
@@ -95,7 +103,12 @@ fn stateless_commands() {
         ("regimes_list", &["regimes", "list"], 20),
         (
             "regimes_diff",
-            &["regimes", "diff", "ai-diffusion-2025", "ai-diffusion-h200-2026"],
+            &[
+                "regimes",
+                "diff",
+                "ai-diffusion-2025",
+                "ai-diffusion-h200-2026",
+            ],
             usize::MAX,
         ),
         ("countries", &["countries", "--date", "2025-06-01"], 30),
@@ -106,13 +119,22 @@ fn stateless_commands() {
         ),
         (
             "weights_classify",
-            &["weights", "classify", &example("fleet/weights-fine-tune.json")],
+            &[
+                "weights",
+                "classify",
+                &example("fleet/weights-fine-tune.json"),
+            ],
             usize::MAX,
         ),
         ("screen_name", &["screen", "Huawei Technologies"], 12),
         (
             "screen_compare",
-            &["screen", "compare", "Huawei Technologies Co Ltd", "Huawei Tech Co"],
+            &[
+                "screen",
+                "compare",
+                "Huawei Technologies Co Ltd",
+                "Huawei Tech Co",
+            ],
             usize::MAX,
         ),
     ];
@@ -126,7 +148,10 @@ fn stateless_commands() {
 fn ledger_commands() {
     let cli = Cli::new("ledger");
     let small = cli.file("small.json", SMALL);
-    let big = cli.file("big.json", &SMALL.replace("\"quantity\":100", "\"quantity\":2000"));
+    let big = cli.file(
+        "big.json",
+        &SMALL.replace("\"quantity\":100", "\"quantity\":2000"),
+    );
     let app = cli.file("app.json", APPLICATION);
     let lpp = aidf_core::AccountRef::LppAnnual {
         party: aidf_core::PartyId::of("X Sdn Bhd", "MY"),
@@ -184,7 +209,10 @@ fn ledger_commands() {
             "report_lpp",
             &["report", "lpp-certifications", "--period", "2025"],
         ),
-        ("reevaluate", &["reevaluate", "--under", "ai-diffusion-h200-2026"]),
+        (
+            "reevaluate",
+            &["reevaluate", "--under", "ai-diffusion-h200-2026"],
+        ),
         ("audit_verify", &["audit", "verify"]),
     ];
     for (name, args) in steps {
