@@ -188,6 +188,9 @@ fn scenario(start: &str) -> String {
 /// A valid application; each case changes one thing in it.
 const APPLICATION: &str = r#"{"id":"APP-1","date":"2025-06-02","destination":"AE","consignee":{"name":"Gulf Compute LLC","hq":"AE"},"items":[{"chip":"NVIDIA H100 SXM","quantity":50}],"end_use":"deployment","applicant":{"name":"Acme Exports Inc","country":"US"},"end_users":[{"name":"Gulf Compute LLC","country":"AE"}]}"#;
 
+/// A case: its name, the files in the directory, the arguments, the stderr line wanted.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>, String);
+
 /// The other inputs (options, fleet, application and scenario files, output paths, ledgers): one
 /// plain line on stderr naming the option or field, the value and what was expected; exit 2.
 #[test]
@@ -196,7 +199,7 @@ fn other_bad_inputs_give_one_plain_line() {
     let bad_date_app = APPLICATION.replace("2025-06-02", "2025-13-02");
     let scenario_int = scenario("start = 2025");
     let scenario_bad = scenario("start = \"1 January 2025\"");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>, String)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "classify zero quantity",
             vec![],
