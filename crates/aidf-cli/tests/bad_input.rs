@@ -185,6 +185,11 @@ fn scenario(start: &str) -> String {
     text.replacen(from, start, 1)
 }
 
+/// A hypothetical regime whose effective date is `date` (as TOML).
+fn regime(date: &str) -> String {
+    format!("schema = 1\nid = \"h\"\nextends = \"ai-diffusion-2025\"\neffective_date = {date}\n")
+}
+
 /// A valid application; each case changes one thing in it.
 const APPLICATION: &str = r#"{"id":"APP-1","date":"2025-06-02","destination":"AE","consignee":{"name":"Gulf Compute LLC","hq":"AE"},"items":[{"chip":"NVIDIA H100 SXM","quantity":50}],"end_use":"deployment","applicant":{"name":"Acme Exports Inc","country":"US"},"end_users":[{"name":"Gulf Compute LLC","country":"AE"}]}"#;
 
@@ -199,7 +204,28 @@ fn other_bad_inputs_give_one_plain_line() {
     let bad_date_app = APPLICATION.replace("2025-06-02", "2025-13-02");
     let scenario_int = scenario("start = 2025");
     let scenario_bad = scenario("start = \"1 January 2025\"");
+    let regime_int = regime("2025");
+    let regime_month = regime("\"2025-13-01\"");
+    let regime_words = regime("\"1 Jan 2025\"");
     let cases: Vec<Case> = vec![
+        (
+            "regime date an integer",
+            vec![("r.toml", regime_int.as_str())],
+            vec!["--regime-file", "r.toml", "regimes", "list"],
+            "policy file `r.toml`, line 4: field `effective_date`: `2025` is not a date; expected YYYY-MM-DD".into(),
+        ),
+        (
+            "regime date not in the calendar",
+            vec![("r.toml", regime_month.as_str())],
+            vec!["--regime-file", "r.toml", "regimes", "list"],
+            "policy file `r.toml`, line 4: field `effective_date`: `2025-13-01` is not a calendar date".into(),
+        ),
+        (
+            "regime date in words",
+            vec![("r.toml", regime_words.as_str())],
+            vec!["--regime-file", "r.toml", "regimes", "list"],
+            "policy file `r.toml`, line 4: field `effective_date`: `1 Jan 2025` is not a date; expected YYYY-MM-DD".into(),
+        ),
         (
             "classify zero quantity",
             vec![],
