@@ -257,6 +257,16 @@ fn list(store: &mut dyn LedgerStore, who: &Actor<'_>, json: bool) -> Result<()> 
     print(&out)
 }
 
+/// An amount of US dollars (whole cents, checked on submission), grouped: `1,250,000.00`.
+fn usd_grouped(value: &impl std::fmt::Display) -> String {
+    let text = format!("{value:.2}");
+    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
+    match whole.parse::<u128>() {
+        Ok(w) => format!("{}.{cents}", thousands(w)),
+        Err(_) => text,
+    }
+}
+
 fn render(v: &ApplicationView, json: bool) -> Result<()> {
     if json {
         return print(&(serde_json::to_string_pretty(v)? + "\n"));
@@ -272,7 +282,7 @@ fn render(v: &ApplicationView, json: bool) -> Result<()> {
         a.input.destination,
         thousands(a.total_units.into()),
         thousands(a.total_tpp.into()),
-        a.input.value_usd,
+        usd_grouped(&a.input.value_usd),
         a.review_policy
             .as_deref()
             .unwrap_or("none (no license required)"),
