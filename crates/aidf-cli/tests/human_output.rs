@@ -118,6 +118,27 @@ fn stateless_commands() {
             usize::MAX,
         ),
         (
+            "fleet_headroom",
+            &[
+                "fleet",
+                "headroom",
+                &example("fleet/uveu-us-hq.json"),
+                "--country",
+                "MY",
+            ],
+            usize::MAX,
+        ),
+        (
+            "fleet_plan",
+            &["fleet", "plan", &example("fleet/uveu-plan.json")],
+            usize::MAX,
+        ),
+        (
+            "classify_all_regimes",
+            &["classify", "--chip", "H100 SXM", "--all-regimes"],
+            usize::MAX,
+        ),
+        (
             "weights_classify",
             &[
                 "weights",
