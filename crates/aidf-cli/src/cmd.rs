@@ -372,6 +372,20 @@ fn today() -> NaiveDate {
 }
 
 /// Reads an input file (or standard input for `-`) as UTF-8 text.
+/// Why an input file could not be read, in plain words (not the OS's `(os error N)`).
+fn unreadable(file: &Path, e: &std::io::Error) -> anyhow::Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "cannot be read (permission denied)".to_string(),
+        _ => format!("cannot be read ({e})"),
+    };
+    anyhow::anyhow!(
+        "file `{}`: {why}; expected a file (or `-` for standard input)",
+        file.display()
+    )
+}
+
 pub fn read_input(file: &Path) -> Result<String> {
     let mut bytes = Vec::new();
     let name = if file == Path::new("-") {
@@ -380,7 +394,7 @@ pub fn read_input(file: &Path) -> Result<String> {
             .context("reading standard input")?;
         "standard input".to_string()
     } else {
-        bytes = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+        bytes = std::fs::read(file).map_err(|e| unreadable(file, &e))?;
         format!("file `{}`", file.display())
     };
     String::from_utf8(bytes).map_err(|e| {

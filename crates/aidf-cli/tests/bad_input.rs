@@ -275,6 +275,18 @@ fn other_bad_inputs_give_one_plain_line() {
             "option `--out`: `taken` is a file; expected a directory (new or existing)".into(),
         ),
         (
+            "input file missing",
+            vec![],
+            vec!["check", "missing.json"],
+            "file `missing.json`: does not exist; expected a file (or `-` for standard input)".into(),
+        ),
+        (
+            "input file a directory",
+            vec![],
+            vec!["check", "."],
+            "file `.`: is a directory; expected a file (or `-` for standard input)".into(),
+        ),
+        (
             "read-only command on a missing ledger",
             vec![],
             vec!["ledger", "accounts", "--db", "missing.db"],

@@ -179,7 +179,7 @@ fn bad_input_exits_2_with_one_line() {
         (
             &["check", "no-such-file.json"],
             None,
-            "reading `no-such-file.json`",
+            "file `no-such-file.json`: does not exist",
         ),
         (
             &["check", "-"],

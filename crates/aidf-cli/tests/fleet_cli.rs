@@ -397,7 +397,7 @@ fn bad_csv_and_flags_exit_2() {
     );
     bad(
         &aidf(&["fleet", "check", "/nonexistent/fleet.json"], None),
-        "reading `/nonexistent/fleet.json`",
+        "file `/nonexistent/fleet.json`: does not exist",
     );
 }
 
