@@ -125,14 +125,15 @@ fn without_position(e: &serde_json::Error) -> String {
     text.strip_suffix(&suffix).unwrap_or(&text).to_string()
 }
 
-/// A syntax error with its position as a short suffix.
+/// A syntax error with its position as a short suffix; serde_json's `expected ident` (a
+/// misspelt `null`, `true` or `false`) and `expected value` in plain words.
 pub(crate) fn with_short_position(e: &serde_json::Error) -> String {
-    format!(
-        "{} (line {}, column {})",
-        without_position(e),
-        e.line(),
-        e.column()
-    )
+    let message = without_position(e);
+    let message = match message.as_str() {
+        "expected ident" | "expected value" => "expected a JSON value".to_string(),
+        _ => message,
+    };
+    format!("{message} (line {}, column {})", e.line(), e.column())
 }
 
 /// Turns a parse failure at `path` of a determination input into one plain line.
