@@ -14,7 +14,6 @@ use aidf_core::input::{
 };
 use aidf_core::num::parse_decimal;
 use aidf_core::{DeterminationInput, DetermineError, Posture};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// The input columns, in the order `aidf gen` writes them. Any subset may be given, in any
@@ -125,8 +124,14 @@ impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field.is_empty() {
             write!(f, "{}", self.message)
-        } else if self.value.is_empty() {
+        } else if self.value.is_empty() || self.message.contains(&format!("`{}`", self.value)) {
             write!(f, "field `{}`: {}", self.field, self.message)
+        } else if let Some(expected) = self.message.strip_prefix("expected ") {
+            write!(
+                f,
+                "field `{}`: `{}` is not {expected}",
+                self.field, self.value
+            )
         } else {
             write!(
                 f,
@@ -310,9 +315,10 @@ pub fn record_to_input(
     }
     let x = Cells { h, rec };
     let date_s = x.required(c::DATE)?;
-    let date = date_s
-        .parse::<NaiveDate>()
-        .map_err(|_| FieldError::new("date", date_s, "expected a date YYYY-MM-DD"))?;
+    let date = aidf_core::input::de_date(
+        serde::de::IntoDeserializer::<serde::de::value::Error>::into_deserializer(date_s),
+    )
+    .map_err(|e| FieldError::new("date", date_s, e.to_string()))?;
     let posture = x.choice(
         c::POSTURE,
         &[

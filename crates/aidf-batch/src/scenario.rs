@@ -126,6 +126,7 @@ pub struct G2gSpec {
     /// Country.
     pub country: Spanned<String>,
     /// Effective date.
+    #[serde(deserialize_with = "de_date")]
     pub date: NaiveDate,
 }
 
@@ -177,6 +178,7 @@ struct ScenarioFile {
     description: Option<String>,
     #[serde(default)]
     seed: u64,
+    #[serde(deserialize_with = "de_spanned_date")]
     start: Spanned<NaiveDate>,
     quarters: Spanned<u32>,
     #[serde(default)]
@@ -380,6 +382,26 @@ impl Ctx<'_> {
     }
 }
 
+/// A date in a scenario: a TOML date (`2025-01-01`) or a string holding one; anything else is
+/// quoted back as it reads (`2025` is not a date; expected YYYY-MM-DD).
+fn de_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let text = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    aidf_core::input::de_date(serde::de::IntoDeserializer::<D::Error>::into_deserializer(
+        text.as_str(),
+    ))
+}
+
+/// [`de_date`] keeping the value's place in the file.
+fn de_spanned_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    struct Date(#[serde(deserialize_with = "de_date")] NaiveDate);
+    let s = Spanned::<Date>::deserialize(d)?;
+    Ok(Spanned::new(s.span(), s.into_inner().0))
+}
+
 fn quarter_start(d: NaiveDate) -> bool {
     d.day() == 1 && matches!(d.month(), 1 | 4 | 7 | 10)
 }
@@ -396,7 +418,11 @@ impl Scenario {
             )
         })?;
         let f: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
+            // A `Spanned` value's inner field is toml's, not the user's.
+            let path = e
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
             let inner = e.into_inner();
             cx.err(
                 inner.span(),

@@ -261,3 +261,37 @@ fn bad_scenarios_name_line_and_field() {
     let e = err("name = \"x\"\nstart = \"2025-01-01\"\nquarters = 4\n");
     assert!(e.contains("regimes"), "{e}");
 }
+
+/// A scenario's dates may be TOML dates or strings holding one; any other value is quoted back
+/// with what was expected, never toml's internal field names.
+#[test]
+fn scenario_dates_are_toml_dates_or_strings() {
+    let body = "quarters = 4\nregimes = [\"ai-diffusion-2025\"]\n[[country]]\ncode = \"MY\"\nstart_h100e = 1\n[[g2g]]\ncountry = \"MY\"\n";
+    for (start, g2g) in [
+        ("2025-01-01", "2025-07-01"),
+        ("\"2025-01-01\"", "\"2025-07-01\""),
+    ] {
+        let text = format!("name = \"x\"\nstart = {start}\n{body}date = {g2g}\n");
+        let sc = Scenario::parse("s.toml", &text, policy()).expect("scenario");
+        assert_eq!(sc.g2g["MY"].to_string(), "2025-07-01");
+    }
+    for (start, want) in [
+        (
+            "2025",
+            "s.toml:2:9: field `start`: `2025` is not a date; expected YYYY-MM-DD",
+        ),
+        (
+            "\"2025-02-30\"",
+            "s.toml:2:9: field `start`: `2025-02-30` is not a calendar date",
+        ),
+        (
+            "2025-01-01T00:00:00",
+            "s.toml:2:9: field `start`: `2025-01-01T00:00:00` is not a date; expected YYYY-MM-DD",
+        ),
+    ] {
+        let e = err(&format!(
+            "name = \"x\"\nstart = {start}\n{body}date = 2025-07-01\n"
+        ));
+        assert_eq!(e, want);
+    }
+}

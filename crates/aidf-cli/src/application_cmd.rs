@@ -153,6 +153,13 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
     ) {
         must_exist(db)?;
     }
+    // A bad application file is reported before a ledger is opened (or created).
+    let submitted = match &action {
+        ApplicationAction::Submit { file, .. } => {
+            Some(application::parse_application(&read_input(file)?)?)
+        }
+        _ => None,
+    };
     let mut ledger = open(db)?;
     let store = ledger.store();
     let actor = AuditContext::local_user().actor;
@@ -164,12 +171,8 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
         now: Timestamp::now_utc(),
     };
     match action {
-        ApplicationAction::Submit {
-            file,
-            posture,
-            json,
-        } => {
-            let input = application::parse_application(&read_input(&file)?)?;
+        ApplicationAction::Submit { posture, json, .. } => {
+            let input = submitted.context("application file read above")?;
             who.posture = posture.map_or(Posture::AsWritten, Posture::from);
             let v = application::submit(store, policy, &input, &who)?;
             render(&v, json)
@@ -254,6 +257,16 @@ fn list(store: &mut dyn LedgerStore, who: &Actor<'_>, json: bool) -> Result<()> 
     print(&out)
 }
 
+/// An amount of US dollars (whole cents, checked on submission), grouped: `1,250,000.00`.
+fn usd_grouped(value: &impl std::fmt::Display) -> String {
+    let text = format!("{value:.2}");
+    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
+    match whole.parse::<u128>() {
+        Ok(w) => format!("{}.{cents}", thousands(w)),
+        Err(_) => text,
+    }
+}
+
 fn render(v: &ApplicationView, json: bool) -> Result<()> {
     if json {
         return print(&(serde_json::to_string_pretty(v)? + "\n"));
@@ -269,7 +282,7 @@ fn render(v: &ApplicationView, json: bool) -> Result<()> {
         a.input.destination,
         thousands(a.total_units.into()),
         thousands(a.total_tpp.into()),
-        a.input.value_usd,
+        usd_grouped(&a.input.value_usd),
         a.review_policy
             .as_deref()
             .unwrap_or("none (no license required)"),
@@ -332,7 +345,7 @@ fn stats_text(s: &aidf_service::application_stats::ApplicationStats) -> String {
         |r| format!("{}.{} %", r / 10, r % 10),
     );
     let mut out = format!(
-        "applications as of {}: {} filed, {} decided, {} approved (approval rate {rate})\n",
+        "applications as of {}: {} filed, {} decided, {} approved (approval rate: {rate})\n",
         s.as_of, s.applications, s.decided, s.approved
     );
     out.push_str(&format!(

@@ -266,6 +266,12 @@ fn licensing_lines(run: &aidf_batch::simulate::RunResult, h100_tpp: u64) -> Stri
 }
 
 pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
+    if a.out.exists() && !a.out.is_dir() {
+        bail!(
+            "option `--out`: `{}` is a file; expected a directory (new or existing)",
+            a.out.display()
+        );
+    }
     let text = std::fs::read_to_string(&a.scenario)
         .with_context(|| format!("reading `{}`", a.scenario.display()))?;
     let sc =

@@ -78,8 +78,8 @@ pub enum Command {
         #[arg(long)]
         not_datacenter: bool,
         /// Chips in a system (a computer of N chips is 4A090 with N × TPP).
-        #[arg(long, default_value_t = 1)]
-        quantity: u64,
+        #[arg(long, default_value = "1")]
+        quantity: String,
         /// Regime whose thresholds apply (default: the one in force on --date).
         #[arg(long)]
         regime: Option<String>,
@@ -384,6 +384,20 @@ fn today() -> NaiveDate {
 }
 
 /// Reads an input file (or standard input for `-`) as UTF-8 text.
+/// Why an input file could not be read, in plain words (not the OS's `(os error N)`).
+fn unreadable(file: &Path, e: &std::io::Error) -> anyhow::Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "cannot be read (permission denied)".to_string(),
+        _ => format!("cannot be read ({e})"),
+    };
+    anyhow::anyhow!(
+        "file `{}`: {why}; expected a file (or `-` for standard input)",
+        file.display()
+    )
+}
+
 pub fn read_input(file: &Path) -> Result<String> {
     let mut bytes = Vec::new();
     let name = if file == Path::new("-") {
@@ -392,7 +406,7 @@ pub fn read_input(file: &Path) -> Result<String> {
             .context("reading standard input")?;
         "standard input".to_string()
     } else {
-        bytes = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+        bytes = std::fs::read(file).map_err(|e| unreadable(file, &e))?;
         format!("file `{}`", file.display())
     };
     String::from_utf8(bytes).map_err(|e| {
@@ -551,7 +565,7 @@ pub fn run(
             &bits,
             die_area,
             not_datacenter,
-            quantity,
+            chip_count(&quantity)?,
             regime,
             date,
             json,
@@ -656,6 +670,18 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--quantity` of `classify`: a positive whole number of chips, read from its text (clap's own
+/// message would name its parser's error).
+fn chip_count(text: &str) -> Result<u64> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!(
+            "option `--quantity`: `{text}` is not a positive whole number of chips; expected an integer from 1 to {}",
+            u64::MAX
+        ),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn classify_cmd(
     policy: &Policy,
@@ -669,9 +695,6 @@ fn classify_cmd(
     date: Option<NaiveDate>,
     json: bool,
 ) -> Result<()> {
-    if quantity == 0 {
-        bail!("option `--quantity`: must be a positive whole number, got `0`");
-    }
     let date = date.unwrap_or_else(today);
     let regime = match regime {
         Some(id) => policy

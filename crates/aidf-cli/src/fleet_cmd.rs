@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use aidf_core::Policy;
+use aidf_core::country::CountryCode;
 use aidf_core::explain::{Trail, thousands};
 use aidf_core::fleet::{
     Fleet, FleetError, FleetHeader, FleetInput, FleetReport, FleetRules, Headroom, PlanReport,
-    Share, Violation, fleet_regime,
+    RuleCode, Share, Violation, fleet_regime,
 };
 use aidf_core::input::{ModelWeightsInput, VeuKind};
 use aidf_core::num::parse_decimal;
@@ -246,12 +247,19 @@ fn pct(s: &Share) -> String {
     s.percent_text(2)
 }
 
+/// A broken rule by code, with the country it concerns: `tier2_country_above_7pct (IN)`.
+fn rule_name(code: &RuleCode, country: Option<CountryCode>) -> String {
+    match country {
+        Some(c) => format!("{code} ({c})"),
+        None => code.to_string(),
+    }
+}
+
 fn render_violations(s: &mut String, violations: &[Violation]) {
     for v in violations {
         s.push_str(&format!(
-            "  {}{}: {} [{}]\n",
-            v.code,
-            v.country.map(|c| format!(" ({c})")).unwrap_or_default(),
+            "  {}: {} [{}]\n",
+            rule_name(&v.code, v.country),
             v.detail,
             v.citation
         ));
@@ -420,7 +428,7 @@ fn render_plan(p: &PlanReport) -> String {
             } else {
                 st.violations
                     .iter()
-                    .map(|v| v.code.as_str())
+                    .map(|r| rule_name(&r.code, r.country))
                     .collect::<Vec<_>>()
                     .join(", ")
             }

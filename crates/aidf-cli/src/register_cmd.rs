@@ -157,7 +157,8 @@ fn table(page: &ShipmentList) -> String {
             s.authorization.clone(),
             s.business_date.clone().unwrap_or_default(),
             s.destination.clone().unwrap_or_default(),
-            s.total_tpp.map_or(String::new(), |t| t.to_string()),
+            s.total_tpp
+                .map_or(String::new(), |t| aidf_core::explain::thousands(t.into())),
             s.consignee.clone().unwrap_or_default(),
         ]
     };

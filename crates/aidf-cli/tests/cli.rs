@@ -174,12 +174,12 @@ fn bad_input_exits_2_with_one_line() {
         (
             &["check", "-"],
             Some("not json".into()),
-            "invalid JSON: expected ident (line 1, column 2)",
+            "invalid JSON: expected a JSON value (line 1, column 2)",
         ),
         (
             &["check", "no-such-file.json"],
             None,
-            "reading `no-such-file.json`",
+            "file `no-such-file.json`: does not exist",
         ),
         (
             &["check", "-"],

@@ -292,11 +292,11 @@ fn bad_fleet_input_exits_2_naming_the_field() {
     );
     bad(
         &fleet_check_stdin(r#"{"id": "a", "tpp": 5}"#),
-        "field `sites[0]`: missing field `country`",
+        "field `sites[0].country`: required but missing",
     );
     bad(
         &aidf(&["fleet", "check", "-"], Some(r#"{"owner": "X", "hq": "#)),
-        "EOF while parsing",
+        "field `hq`: invalid JSON: the document ends early (line 1, column 21)",
     );
     bad(
         &aidf(
@@ -397,7 +397,7 @@ fn bad_csv_and_flags_exit_2() {
     );
     bad(
         &aidf(&["fleet", "check", "/nonexistent/fleet.json"], None),
-        "reading `/nonexistent/fleet.json`",
+        "file `/nonexistent/fleet.json`: does not exist",
     );
 }
 

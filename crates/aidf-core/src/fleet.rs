@@ -190,12 +190,8 @@ impl FleetInput {
         let de = &mut serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            input_err(
-                if path == "." { String::new() } else { path },
-                None,
-                message,
-            )
+            let plain = crate::input::plain_json_error(&path, &e.into_inner(), text, "a fleet");
+            input_err(plain.path, None, plain.message)
         })
     }
 

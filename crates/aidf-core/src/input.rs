@@ -303,6 +303,8 @@ pub struct DeterminationInput {
     pub context: Context,
 }
 
+pub use crate::input_error::{de_date, plain_json_error};
+
 /// A JSON input that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") })]

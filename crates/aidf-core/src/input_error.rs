@@ -13,7 +13,7 @@ use crate::input::InputError;
 const QUANTITY_MAX_UNITS: i64 = i64::MAX;
 
 /// Reads a date as `YYYY-MM-DD`, quoting the text it could not read.
-pub(crate) fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+pub fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
     d.deserialize_str(DateVisitor)
 }
 
@@ -125,18 +125,30 @@ fn without_position(e: &serde_json::Error) -> String {
     text.strip_suffix(&suffix).unwrap_or(&text).to_string()
 }
 
-/// A syntax error with its position as a short suffix.
+/// A syntax error with its position as a short suffix; serde_json's `expected ident` (a
+/// misspelt `null`, `true` or `false`) and `expected value` in plain words.
 pub(crate) fn with_short_position(e: &serde_json::Error) -> String {
-    format!(
-        "{} (line {}, column {})",
-        without_position(e),
-        e.line(),
-        e.column()
-    )
+    let message = without_position(e);
+    let message = match message.as_str() {
+        "expected ident" | "expected value" => "expected a JSON value".to_string(),
+        _ => message,
+    };
+    format!("{message} (line {}, column {})", e.line(), e.column())
 }
 
-/// Turns a parse failure at `path` into one plain line.
+/// Turns a parse failure at `path` of a determination input into one plain line.
 pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> InputError {
+    plain_json_error(path, e, text, "a determination input")
+}
+
+/// Turns a parse failure at `path` (a `serde_path_to_error` path) of a JSON `document` (named
+/// for the messages on its top level, e.g. "a fleet") into one plain line.
+pub fn plain_json_error(
+    path: &str,
+    e: &serde_json::Error,
+    text: &str,
+    document: &str,
+) -> InputError {
     let path = if path == "." { "" } else { path };
     let top = |message: String| InputError {
         path: String::new(),
@@ -144,9 +156,9 @@ pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> Inpu
     };
     match e.classify() {
         Category::Eof if text.trim().is_empty() => {
-            return top(
-                "the input is empty; expected a JSON object (a determination input)".into(),
-            );
+            return top(format!(
+                "the input is empty; expected a JSON object ({document})"
+            ));
         }
         Category::Eof => {
             return InputError {
@@ -168,7 +180,7 @@ pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> Inpu
     }
     if path.is_empty() && !text.trim_start().starts_with('{') {
         return top(format!(
-            "the input must be a JSON object (a determination input), not {}",
+            "the input must be a JSON object ({document}), not {}",
             json_kind_of_text(text)
         ));
     }

@@ -63,6 +63,35 @@ impl Locator {
         let line = text.get(..local).unwrap_or("").matches('\n').count() + 1;
         Some((name, line))
     }
+
+    /// The source text of a shifted span.
+    fn text(&self, span: &Range<usize>) -> Option<&str> {
+        let i = self
+            .files
+            .partition_point(|(base, _, _)| *base <= span.start);
+        let (base, _, text) = self.files.get(i.checked_sub(1)?)?;
+        text.get(span.start - base..span.end.checked_sub(*base)?)
+    }
+}
+
+/// chrono's and serde's words for a date that could not be read, rewritten as the value as
+/// written and what was expected (`written` is its TOML source text).
+fn plain_date_message(message: &str, written: &str) -> Option<String> {
+    const CHRONO: [&str; 5] = [
+        "input is out of range",
+        "input contains invalid characters",
+        "trailing input",
+        "premature end of input",
+        "input is not enough for unique date and time",
+    ];
+    if !CHRONO.contains(&message) && !message.ends_with("expected a formatted date string") {
+        return None;
+    }
+    let value = written.trim().trim_matches('"');
+    let read = crate::input_error::de_date(
+        serde::de::IntoDeserializer::<serde::de::value::Error>::into_deserializer(value),
+    );
+    read.err().map(|e| e.to_string())
 }
 
 /// A resolved regime: the typed spec, the merged data (for locating fields) and its own file.
@@ -422,6 +451,10 @@ pub(crate) fn resolve_all(
             let inner = e.into_inner();
             let span = inner.span().filter(|s| *s != root_span);
             let msg = inner.message().replace('\n', " ").trim().to_string();
+            let written = span.as_ref().and_then(|s| loc.text(s));
+            let msg = written
+                .and_then(|w| plain_date_message(&msg, w))
+                .unwrap_or(msg);
             let msg = if path.is_empty() || path == "." {
                 msg
             } else {

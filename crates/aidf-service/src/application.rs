@@ -266,6 +266,7 @@ pub struct ApplicationInput {
     /// Application id (the applicant's reference).
     pub id: String,
     /// Filing date.
+    #[serde(deserialize_with = "aidf_core::input::de_date")]
     pub date: NaiveDate,
     /// Country of ultimate destination.
     pub destination: String,
@@ -299,11 +300,12 @@ pub struct ApplicationInput {
 /// Reads an application from JSON (strict: unknown fields are errors naming their path).
 pub fn parse_application(json: &str) -> Result<ApplicationInput, ApplicationError> {
     let de = &mut serde_json::Deserializer::from_str(json);
-    let input: ApplicationInput =
-        serde_path_to_error::deserialize(de).map_err(|e| ApplicationError::Input {
-            field: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+    let input: ApplicationInput = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let plain =
+            aidf_core::input::plain_json_error(&path, &e.into_inner(), json, "an application");
+        input_error(plain.path, plain.message)
+    })?;
     check_input(&input)?;
     Ok(input)
 }

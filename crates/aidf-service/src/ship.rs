@@ -587,9 +587,11 @@ fn refusal(
         };
         if u128::from(used) + u128::from(draw.amount_tpp) > u128::from(cap) {
             return Some(format!(
-                "`{}`: {used} used + {} would exceed its cap of {cap} TPP; a license does not carry a shipment past it",
+                "`{}`: {} used + {} would exceed its cap of {} TPP; a license does not carry a shipment past it",
                 draw.account.ledger_key(req.tenant),
-                draw.amount_tpp
+                aidf_core::explain::thousands(used.into()),
+                aidf_core::explain::thousands(draw.amount_tpp.into()),
+                aidf_core::explain::thousands(cap.into())
             ));
         }
     }
@@ -1060,10 +1062,14 @@ impl std::fmt::Display for LicenseMismatch {
                 cap,
                 tolerance,
             } => {
+                let n = |v: u64| aidf_core::explain::thousands(v.into());
                 write!(
                     f,
-                    "exhausted ({unit}: {used} used + {shipment} = {} would exceed its cap of {cap}",
-                    u128::from(*used) + u128::from(*shipment)
+                    "exhausted ({unit}: {} used + {} = {} would exceed its cap of {}",
+                    n(*used),
+                    n(*shipment),
+                    aidf_core::explain::thousands(u128::from(*used) + u128::from(*shipment)),
+                    n(*cap)
                 )?;
                 match tolerance {
                     Some(t) => write!(f, "; {t})"),

@@ -158,7 +158,7 @@ fn refusal_names_exhausted_units_with_the_numbers(pg: bool) {
     );
     let r = over.refusal.unwrap_or_default();
     assert!(
-        r.contains("units: 2000 used + 2001 = 4001 would exceed its cap of 4000; 15 CFR 750.11(a) gives no shipping tolerance on the quantity approved"),
+        r.contains("units: 2,000 used + 2,001 = 4,001 would exceed its cap of 4,000; 15 CFR 750.11(a) gives no shipping tolerance on the quantity approved"),
         "{r}"
     );
     let at_cap = ship_as(&mut f, "s2", &input("Gulf Compute LLC", "H100", 2000));
@@ -183,7 +183,7 @@ fn refusal_names_exhausted_tpp_with_the_numbers(pg: bool) {
     };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
-        r.contains("license `L1`: exhausted (TPP: 0 used + 31664000 = 31664000 would exceed its cap of 30000000)"),
+        r.contains("license `L1`: exhausted (TPP: 0 used + 31,664,000 = 31,664,000 would exceed its cap of 30,000,000)"),
         "{r}"
     );
 }
@@ -357,7 +357,7 @@ fn amendment_raises_a_cap_and_sets_conditions(pg: bool) {
     };
     let r = refusal(&mut f, &input("Gulf Compute LLC", "H100", 2000));
     assert!(
-        r.contains("units: 0 used + 2000 = 2000 would exceed its cap of 1000"),
+        r.contains("units: 0 used + 2,000 = 2,000 would exceed its cap of 1,000"),
         "{r}"
     );
     let amendment = Amendment {
