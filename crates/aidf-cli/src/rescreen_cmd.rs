@@ -138,11 +138,16 @@ fn verdict(v: Verdict) -> String {
 }
 
 fn entry(h: &EntryHit) -> String {
-    if h.citations.is_empty() {
+    let mut text = if h.citations.is_empty() {
         h.entry.clone()
     } else {
         format!("{} ({})", h.entry, h.citations.join(", "))
+    };
+    if let Some(d) = &h.decision {
+        let state = if d.applied { "applies" } else { "does not apply" };
+        text += &format!("; decision {} by {}: {state} ({})", d.id, d.by, d.note);
     }
+    text
 }
 
 /// What the party touches: licenses, held shipments, pending applications, VEUs, shipments.

@@ -21,12 +21,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aidf_ledger::register::consignee_key;
-use aidf_ledger::{LedgerError, LedgerStore, LicenseStatus, ShipmentQuery, ShipmentStatus};
+use aidf_ledger::{
+    LedgerError, LedgerStore, LicenseStatus, ScreeningDecision, ShipmentQuery, ShipmentStatus,
+};
 use aidf_screen::{Hit, ListSet, Party, QueryError, ScoreParams, Thresholds, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::application::Application;
-use crate::screening::{HOLD_PREFIX, ListEffect, ListVersionRef, list_effect};
+use crate::screening::{
+    HOLD_PREFIX, HitDecision, ListEffect, ListVersionRef, hit_decisions, list_effect,
+    party_decisions,
+};
 
 /// Whose ledger records are rescreened.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +99,11 @@ pub struct EntryHit {
     pub score: f64,
     /// What a hit on that list does to an export.
     pub effect: ListEffect,
+    /// The tenant's latest decision on this party and entry, and whether it still applies under
+    /// the new lists (an entry whose content changed no longer carries it): under the new
+    /// lists' hits only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<HitDecision>,
 }
 
 /// An entry hit under both versions with another verdict.
@@ -190,7 +200,8 @@ pub fn rescreen(
             country: country.as_deref(),
             party_type: None,
         };
-        match compare(previous, current, thresholds, &party) {
+        let decisions = party_decisions(store, scope.tenant, &recorded.name)?;
+        match compare(previous, current, thresholds, &party, &decisions) {
             Err(e) => report.not_screened.push(NotScreened {
                 name: recorded.name,
                 error: e.to_string(),
@@ -357,6 +368,7 @@ fn compare(
     current: &ListSet,
     thresholds: Thresholds,
     party: &Party<'_>,
+    decisions: &[ScreeningDecision],
 ) -> Result<Option<Compared>, QueryError> {
     let params = ScoreParams::default();
     let before = previous.screen(party, thresholds, &params)?;
@@ -364,8 +376,8 @@ fn compare(
     if before.hits.is_empty() && after.hits.is_empty() {
         return Ok(None);
     }
-    let old = by_entry(&before.hits);
-    let new = by_entry(&after.hits);
+    let old = by_entry(&before.hits, &[]);
+    let new = by_entry(&after.hits, decisions);
     let mut change = PartyChange {
         name: party.name.to_owned(),
         country: party.country.map(str::to_owned),
@@ -404,9 +416,13 @@ fn compare(
 
 /// The hits by entry: its list and the publisher's id, else its name (an entry keeps its
 /// identity across versions where the list gives ids).
-fn by_entry(hits: &[Hit<'_>]) -> BTreeMap<(String, String), EntryHit> {
+fn by_entry(
+    hits: &[Hit<'_>],
+    decisions: &[ScreeningDecision],
+) -> BTreeMap<(String, String), EntryHit> {
     let mut out = BTreeMap::new();
-    for h in hits {
+    let decided = hit_decisions(hits, decisions);
+    for (h, (_, decision)) in hits.iter().zip(decided) {
         let e = h.entry;
         let key = (
             e.list_code.to_ascii_uppercase(),
@@ -421,6 +437,7 @@ fn by_entry(hits: &[Hit<'_>]) -> BTreeMap<(String, String), EntryHit> {
             verdict: h.verdict,
             score: h.score,
             effect: list_effect(&e.list_code),
+            decision,
         });
     }
     out

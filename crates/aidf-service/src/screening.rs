@@ -118,7 +118,7 @@ pub struct PartyHit {
 }
 
 /// An officer's decision on a hit, as the answer reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HitDecision {
     /// The decision's id.
     pub id: String,

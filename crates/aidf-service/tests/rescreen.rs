@@ -255,6 +255,18 @@ fn parties_that_gain_lose_and_keep_hits(pg: bool) {
         "2026-08-31",
         &current_rows(),
     ));
+    // An officer dismissed Nimbus's possible hit under the previous version; the entry has since
+    // changed (renamed), so the decision no longer carries.
+    let dismissed = aidf_service::screening_decisions::DecideRequest {
+        tenant: "local",
+        party: "Nimbus Orbital Dynamics",
+        entry: "EL:EL-4",
+        decision: aidf_ledger::PartyDecision::NotTheSameParty,
+        reason: "a different company of the same group name",
+        by: "local:officer",
+    };
+    aidf_service::screening_decisions::decide(&mut l, &previous, &dismissed, NOW)
+        .expect("decision");
     let scope = Scope {
         tenant: "local",
         record_prefix: "",
@@ -297,6 +309,15 @@ fn parties_that_gain_lose_and_keep_hits(pg: bool) {
         cobalt.roles.iter().copied().collect::<Vec<_>>(),
         ["consignee", "veu holder"]
     );
+    let nimbus = report.changes[2].changed_hits[0]
+        .hit
+        .decision
+        .as_ref()
+        .expect("the decision is reported");
+    assert_eq!(nimbus.reason, "a different company of the same group name");
+    assert!(!nimbus.applied, "{nimbus:?}");
+    assert!(nimbus.note.contains("changed"), "{nimbus:?}");
+    assert!(report.changes[1].new_hits[0].decision.is_none());
     let cited = &report.changes[1].new_hits[0];
     assert_eq!(
         (cited.entry.as_str(), cited.citations.as_slice()),
