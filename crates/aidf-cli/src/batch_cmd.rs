@@ -160,8 +160,14 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<std::process::ExitCode
     let (input, len): (Box<dyn std::io::Read + Send>, u64) = if a.file == Path::new("-") {
         (Box::new(std::io::stdin()), 0)
     } else {
-        let f = std::fs::File::open(&a.file)
-            .with_context(|| format!("reading `{}`", a.file.display()))?;
+        let f = std::fs::File::open(&a.file).map_err(|e| {
+            crate::cmd::unreadable_as(
+                "file",
+                &a.file,
+                &e,
+                "a CSV or JSON-lines file (or `-` for standard input)",
+            )
+        })?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(f), len)
     };
@@ -272,8 +278,9 @@ pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
             a.out.display()
         );
     }
-    let text = std::fs::read_to_string(&a.scenario)
-        .with_context(|| format!("reading `{}`", a.scenario.display()))?;
+    let text = std::fs::read_to_string(&a.scenario).map_err(|e| {
+        crate::cmd::unreadable_as("scenario", &a.scenario, &e, "a scenario TOML file")
+    })?;
     let sc =
         aidf_batch::scenario::Scenario::parse(&a.scenario.display().to_string(), &text, policy)?;
     let t0 = std::time::Instant::now();

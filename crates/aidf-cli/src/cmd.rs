@@ -386,16 +386,25 @@ fn today() -> NaiveDate {
 /// Reads an input file (or standard input for `-`) as UTF-8 text.
 /// Why an input file could not be read, in plain words (not the OS's `(os error N)`).
 fn unreadable(file: &Path, e: &std::io::Error) -> anyhow::Error {
+    unreadable_as("file", file, e, "a file (or `-` for standard input)")
+}
+
+/// One plain line for a file that cannot be read: what names it (`file`, ``option `--out` ``),
+/// the path, why in plain words, and what was expected; never the OS's `(os error N)`.
+pub(crate) fn unreadable_as(
+    what: &str,
+    file: &Path,
+    e: &std::io::Error,
+    expected: &str,
+) -> anyhow::Error {
     let why = match e.kind() {
         std::io::ErrorKind::NotFound => "does not exist".to_string(),
         std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "cannot be read (permission denied)".to_string(),
-        _ => format!("cannot be read ({e})"),
+        std::io::ErrorKind::InvalidData => "is not UTF-8 text".to_string(),
+        _ => format!("cannot be read ({})", e.kind()),
     };
-    anyhow::anyhow!(
-        "file `{}`: {why}; expected a file (or `-` for standard input)",
-        file.display()
-    )
+    anyhow::anyhow!("{what} `{}`: {why}; expected {expected}", file.display())
 }
 
 pub fn read_input(file: &Path) -> Result<String> {

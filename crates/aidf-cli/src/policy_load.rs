@@ -58,8 +58,9 @@ pub fn load(dir: Option<&Path>, regime_files: &[PathBuf]) -> Result<Policy> {
         }
     }
     for p in regime_files {
-        let text = fs::read_to_string(p)
-            .with_context(|| format!("option `--regime-file`: reading `{}`", p.display()))?;
+        let text = fs::read_to_string(p).map_err(|e| {
+            crate::cmd::unreadable_as("option `--regime-file`:", p, &e, "a regime TOML file")
+        })?;
         src.regimes.push((p.display().to_string(), text));
     }
     Ok(Policy::from_sources(&src)?)

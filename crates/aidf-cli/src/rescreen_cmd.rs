@@ -144,7 +144,11 @@ fn entry(h: &EntryHit) -> String {
         format!("{} ({})", h.entry, h.citations.join(", "))
     };
     if let Some(d) = &h.decision {
-        let state = if d.applied { "applies" } else { "does not apply" };
+        let state = if d.applied {
+            "applies"
+        } else {
+            "does not apply"
+        };
         text += &format!("; decision {} by {}: {state} ({})", d.id, d.by, d.note);
     }
     text

@@ -237,6 +237,18 @@ fn other_bad_inputs_give_one_plain_line() {
             "policy file `r.toml`, line 4: field `effective_date`: `1 Jan 2025` is not a date; expected YYYY-MM-DD".into(),
         ),
         (
+            "scenario file missing",
+            vec![],
+            vec!["simulate", "nope.toml", "--out", "sim"],
+            "scenario `nope.toml`: does not exist; expected a scenario TOML file".into(),
+        ),
+        (
+            "batch file missing",
+            vec![],
+            vec!["batch", "nope.csv", "-o", "out.csv"],
+            "file `nope.csv`: does not exist; expected a CSV or JSON-lines file (or `-` for standard input)".into(),
+        ),
+        (
             "classify zero quantity",
             vec![],
             vec!["classify", "--chip", "H100 SXM", "--quantity", "0"],

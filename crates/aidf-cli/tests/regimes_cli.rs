@@ -431,7 +431,7 @@ fn bad_regime_files_exit_2_with_file_line_and_field() {
                 "regimes",
                 "list",
             ],
-            "option `--regime-file`: reading `examples/regimes/nope.toml`",
+            "option `--regime-file`: `examples/regimes/nope.toml`: does not exist; expected a regime TOML file",
         ),
     ];
     for (args, want) in cases {
