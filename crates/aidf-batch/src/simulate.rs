@@ -645,9 +645,10 @@ fn simulate_country(
     })
 }
 
-/// `tpp` in H100-equivalents with one decimal, by exact integer division (rounded half up).
+/// `tpp` in H100-equivalents with one decimal and no grouping, for files (CSV, JSON); people
+/// read `aidf_core::explain::h100e_text`.
 pub fn h100e(tpp: u128, h100_tpp: u64) -> String {
-    let tenths = (tpp * 10 + u128::from(h100_tpp) / 2) / u128::from(h100_tpp.max(1));
+    let tenths = aidf_core::explain::h100e_tenths(tpp, h100_tpp);
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 

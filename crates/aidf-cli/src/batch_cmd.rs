@@ -243,7 +243,8 @@ pub struct SimulateArgs {
 
 /// One line per country whose license applications wait or are denied: what became of them.
 fn licensing_lines(run: &aidf_batch::simulate::RunResult, h100_tpp: u64) -> String {
-    use aidf_batch::simulate::{h100e, share_text};
+    use aidf_batch::simulate::share_text;
+    use aidf_core::explain::h100e_text as h100e;
     let mut s = String::new();
     for c in &run.countries {
         let l = &c.licensing;
@@ -294,7 +295,7 @@ pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
     let mut s = format!(
         "{}: {} orders x {} run(s), {} quarters ({} to {}), simulated in {:.2?}\n",
         res.scenario,
-        res.orders(),
+        aidf_core::explain::thousands(res.orders().into()),
         res.runs.len(),
         res.quarters.len(),
         res.quarters.first().map(String::as_str).unwrap_or(""),
@@ -309,9 +310,9 @@ pub fn simulate_cmd(policy: &Policy, a: SimulateArgs) -> Result<()> {
         s += &format!(
             "{}: demand {} H100e, granted {} H100e, refused {} H100e\n",
             run.name,
-            aidf_batch::simulate::h100e(demand, h),
-            aidf_batch::simulate::h100e(granted, h),
-            aidf_batch::simulate::h100e(refused, h)
+            aidf_core::explain::h100e_text(demand, h),
+            aidf_core::explain::h100e_text(granted, h),
+            aidf_core::explain::h100e_text(refused, h)
         );
         let binds: Vec<String> = run
             .countries

@@ -526,7 +526,9 @@ pub fn run(
                         "REFUSED: a party is barred (see Screening)\n"
                     };
                 }
-                s += &render::determination(&answer.determination);
+                let d = &answer.determination;
+                let h100_tpp = policy.regime(&d.regime.id).map(|r| r.spec.h100_tpp);
+                s += &render::determination(d, h100_tpp.context("the answer's regime is unknown")?);
                 if let Some(screening) = &answer.screening {
                     s += &render::screening(screening);
                 }

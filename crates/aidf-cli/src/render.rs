@@ -3,10 +3,11 @@
 use std::fmt::Write;
 
 use aidf_core::Determination;
-use aidf_core::explain::thousands;
+use aidf_core::explain::{h100e_text, thousands};
 
-/// Renders a determination as an explanation a compliance officer can read.
-pub fn determination(d: &Determination) -> String {
+/// Renders a determination as an explanation a compliance officer can read; `h100_tpp` is the
+/// regime's TPP of one H100, for the H100-equivalents figure.
+pub fn determination(d: &Determination, h100_tpp: u64) -> String {
     let mut s = String::new();
     let verdict = if d.license_required {
         format!(
@@ -44,11 +45,11 @@ pub fn determination(d: &Determination) -> String {
     if d.item.kind != "model_weights" {
         let _ = writeln!(
             s,
-            "Quantity:      {} x {} TPP = {} TPP ({:.1} H100e)",
+            "Quantity:      {} x {} TPP = {} TPP ({} H100e)",
             thousands(d.quantity.into()),
             thousands(d.unit_tpp.into()),
             thousands(d.total_tpp.into()),
-            d.h100_equivalents
+            h100e_text(d.total_tpp.into(), h100_tpp)
         );
     }
     let tier = |t: Option<u8>| {

@@ -155,8 +155,32 @@ pub fn thousands(n: u128) -> String {
     out
 }
 
+/// `tpp` in H100-equivalents for a person to read: grouped digits and one decimal, by exact
+/// integer division rounded half up (`31_664_000` TPP at `15_832` a unit reads `2,000.0`).
+/// `h100_tpp` of zero is treated as one (a validated policy never has it).
+pub fn h100e_text(tpp: u128, h100_tpp: u64) -> String {
+    let tenths = h100e_tenths(tpp, h100_tpp);
+    format!("{}.{}", thousands(tenths / 10), tenths % 10)
+}
+
+/// `tpp` in tenths of an H100-equivalent, by exact integer division rounded half up.
+pub fn h100e_tenths(tpp: u128, h100_tpp: u64) -> u128 {
+    let unit = u128::from(h100_tpp.max(1));
+    tpp.saturating_mul(10).saturating_add(unit / 2) / unit
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn h100e_text_is_exact_grouped_and_rounded_half_up() {
+        assert_eq!(super::h100e_text(31_664_000, 15_832), "2,000.0");
+        assert_eq!(super::h100e_text(185_350_000_000, 15_832), "11,707,301.7");
+        // 0.05 H100e rounds up to 0.1; just below it rounds down.
+        assert_eq!(super::h100e_text(792, 15_840), "0.1");
+        assert_eq!(super::h100e_text(791, 15_840), "0.0");
+        assert_eq!(super::h100e_text(0, 0), "0.0");
+    }
+
     #[test]
     fn thousands_groups_digits() {
         assert_eq!(super::thousands(0), "0");
