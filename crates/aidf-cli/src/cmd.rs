@@ -35,6 +35,21 @@ impl From<PostureArg> for Posture {
     }
 }
 
+/// The regime a command applies: the one `--regime` pins, else the one in force on `date` under
+/// `posture` ([`Policy::select`]). A failure is the policy's one message, with the field it names
+/// written as the option that sets it (``option `--regime`: unknown regime `x`; known: …``).
+pub fn select_regime<'p>(
+    policy: &'p Policy,
+    pin: Option<&str>,
+    date: NaiveDate,
+    posture: Posture,
+) -> Result<&'p aidf_core::regime::Regime> {
+    policy
+        .select(pin, date, posture)
+        .map(|s| s.regime)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", e.field(), e.detail()))
+}
+
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -705,17 +720,7 @@ fn classify_cmd(
     json: bool,
 ) -> Result<()> {
     let date = date.unwrap_or_else(today);
-    let regime = match regime {
-        Some(id) => policy
-            .regime(&id)
-            .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
-        None => {
-            policy
-                .regime_on(date, Posture::AsWritten)
-                .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-                .0
-        }
-    };
+    let regime = select_regime(policy, regime.as_deref(), date, Posture::AsWritten)?;
     let (metrics, chip_ref) = match chip {
         Some(name) => {
             let c = policy
@@ -826,10 +831,7 @@ fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
 }
 
 fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool) -> Result<()> {
-    let regime = policy
-        .regime_on(date, posture)
-        .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-        .0;
+    let regime = select_regime(policy, None, date, posture)?;
     let tier_of = |code| policy.tier(regime, code, date).map(|(t, _)| t);
     let rows: Vec<_> = policy
         .countries

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aidf_core::{DeterminationInput, Posture};
+use aidf_core::{DeterminationInput, Policy, Posture};
 use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
 use axum::Json;
 use axum::body::Bytes;
@@ -654,6 +654,20 @@ async fn metrics_text(State(state): S) -> impl IntoResponse {
     )
 }
 
+/// The regime a request applies ([`Policy::select`]): 422 with the policy's one message and the
+/// field it names.
+fn select_regime<'p>(
+    policy: &'p Policy,
+    pin: Option<&str>,
+    date: chrono::NaiveDate,
+    posture: Posture,
+) -> Result<&'p aidf_core::regime::Regime, ApiError> {
+    policy
+        .select(pin, date, posture)
+        .map(|s| s.regime)
+        .map_err(|e| ApiError::unprocessable(Some(e.field().into()), e.to_string()))
+}
+
 /// Classify a chip as 3A090.a, 3A090.b or not controlled.
 #[utoipa::path(post, path = "/v1/classify", tag = "determinations", request_body = ClassifyRequest,
     responses((status = 200, body = Object)),
@@ -667,18 +681,7 @@ async fn classify(
     let r = body.value;
     let policy = &state.policy;
     let today = chrono::Utc::now().date_naive();
-    let regime = match &r.regime {
-        Some(id) => policy.regime(id).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("regime".into()),
-                format!("field `regime`: unknown regime `{id}`"),
-            )
-        })?,
-        None => policy
-            .regime_on(today, Posture::AsWritten)
-            .map(|(r, _)| r)
-            .ok_or_else(|| ApiError::internal("no regime is in force today"))?,
-    };
+    let regime = select_regime(policy, r.regime.as_deref(), today, Posture::AsWritten)?;
     let dec = |field: &str, v: f64| {
         aidf_core::num::decimal_from_f64(v)
             .filter(|d| d.is_sign_positive() && !d.is_zero())
@@ -1567,20 +1570,7 @@ async fn countries(
         }
     };
     let p = &state.policy;
-    let regime = match &q.regime {
-        Some(id) => p.regime(id).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("regime".into()),
-                format!("parameter `regime`: unknown regime `{id}`"),
-            )
-        })?,
-        None => p.regime_on(date, posture).map(|(r, _)| r).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("date".into()),
-                format!("parameter `date`: no regime is in force on {date}"),
-            )
-        })?,
-    };
+    let regime = select_regime(p, q.regime.as_deref(), date, posture)?;
     let rows: Vec<Value> = p
         .countries
         .countries()
