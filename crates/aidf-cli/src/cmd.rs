@@ -4,10 +4,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
+use aidf_core::classify::{Datacenter, Metrics, Rate};
 use aidf_core::explain::thousands;
-use aidf_core::num::{decimal_to_f64, parse_decimal};
+use aidf_core::num::{Decimal, parse_decimal};
 use aidf_core::{DeterminationInput, Policy, Posture};
+use aidf_service::classify::{ClassifyItem, ClassifyQuery, business_date, classify_query};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
@@ -446,14 +447,13 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Metrics from `--tops`/`--bits` pairs (one per precision), `--die-area` and
-/// `--not-datacenter`, with errors naming the option and value.
-pub fn metrics_from_rates(
+/// Rates from `--tops`/`--bits` pairs (one per precision) and `--die-area`, read as exact
+/// decimals from their text, with errors naming the option and value.
+pub fn rates_from_args(
     tops: &[String],
     bits: &[u32],
     die_area: Option<&str>,
-    not_datacenter: bool,
-) -> Result<Metrics> {
+) -> Result<(Vec<Rate>, Option<Decimal>)> {
     if tops.is_empty() {
         bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
     }
@@ -486,6 +486,18 @@ pub fn metrics_from_rates(
         ),
         None => None,
     };
+    Ok((rates, area))
+}
+
+/// Metrics from `--tops`/`--bits` pairs (one per precision), `--die-area` and
+/// `--not-datacenter`, with errors naming the option and value.
+pub fn metrics_from_rates(
+    tops: &[String],
+    bits: &[u32],
+    die_area: Option<&str>,
+    not_datacenter: bool,
+) -> Result<Metrics> {
+    let (rates, area) = rates_from_args(tops, bits, die_area)?;
     let dc = if not_datacenter {
         Datacenter::No
     } else {
@@ -719,91 +731,38 @@ fn classify_cmd(
     date: Option<NaiveDate>,
     json: bool,
 ) -> Result<()> {
-    let date = date.unwrap_or_else(today);
-    let regime = select_regime(policy, regime.as_deref(), date, Posture::AsWritten)?;
-    let (metrics, chip_ref) = match chip {
-        Some(name) => {
-            let c = policy
-                .catalog
-                .lookup(&name)
-                .map_err(|e| anyhow::anyhow!("option `--chip`: {e}"))?;
-            let m = c.metrics().with_context(|| {
-                format!(
-                    "option `--chip`: `{}` has no published dense throughput; classify it with --tops/--bits",
-                    c.id
-                )
-            })?;
-            (m, Some(c))
+    let item = match chip {
+        Some(name) => ClassifyItem::Chip(name),
+        None => {
+            let (rates, die_area_mm2) = rates_from_args(tops, bits, die_area.as_deref())?;
+            ClassifyItem::Rates {
+                rates,
+                die_area_mm2,
+                datacenter: !not_datacenter,
+            }
         }
-        None => (
-            metrics_from_rates(tops, bits, die_area.as_deref(), not_datacenter)?,
-            None,
-        ),
     };
-    let class =
-        classify(&metrics, &regime.spec.classification).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let system_tpp = metrics
-        .tpp_whole()
-        .checked_mul(quantity)
-        .context("option `--quantity`: TPP total overflows")?;
-    let eccn = if quantity > 1 {
-        system_eccn(class.eccn)
-    } else {
-        class.eccn
+    let query = ClassifyQuery {
+        item,
+        quantity,
+        regime,
+        date: business_date(date),
     };
+    let report = classify_query(policy, &query)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", option_of(e.field()), e.detail()))?;
     if json {
-        let v = json!({
-            "chip": chip_ref.map(|c| json!({"id": c.id, "name": c.display_name(), "confidence": c.confidence, "sources": c.sources})),
-            "tpp": decimal_to_f64(metrics.tpp),
-            "tpp_whole": metrics.tpp_whole(),
-            "pd": metrics.pd.map(|p| decimal_to_f64(p.round_dp(2))),
-            "datacenter": class.datacenter,
-            "eccn": eccn.map(|e| e.as_str()),
-            "paragraph": class.paragraph,
-            "quantity": quantity,
-            "system_tpp": system_tpp,
-            "reason": class.reason,
-            "regime": {"id": regime.spec.id, "digest": regime.digest},
-        });
-        print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+        print(&(serde_json::to_string_pretty(&report)? + "\n"))
     } else {
-        let mut s = String::new();
-        if let Some(c) = chip_ref {
-            s += &format!(
-                "Chip:      {} ({}), confidence {}\n",
-                c.display_name(),
-                c.id,
-                c.confidence
-            );
-        }
-        s += &format!(
-            "TPP:       {} per chip\nPD:        {}\nDatacenter: {}\n",
-            metrics.tpp.normalize(),
-            metrics
-                .pd
-                .map(|p| p.round_dp(2).to_string())
-                .unwrap_or_else(|| "unknown (no die area)".into()),
-            if class.datacenter { "yes" } else { "no" }
-        );
-        s += &format!(
-            "Class:     {} [{}]\nWhy:       {} [{}]\n",
-            eccn.map(|e| e.as_str()).unwrap_or("not controlled"),
-            class.paragraph,
-            class.reason.detail,
-            class.reason.citation
-        );
-        if quantity > 1 {
-            s += &format!(
-                "System:    {} chips = {} TPP ({})\n",
-                thousands(quantity.into()),
-                thousands(system_tpp.into()),
-                eccn.map(|e| e.as_str()).unwrap_or("not controlled")
-            );
-        }
-        s += &format!("Regime:    {} {}\n", regime.spec.id, regime.digest);
-        print(&s)?;
+        print(&render::classify_text(&report))
     }
-    Ok(())
+}
+
+/// The `classify` option that sets a field of the query.
+fn option_of(field: &str) -> &str {
+    match field {
+        "die_area_mm2" => "die-area",
+        other => other,
+    }
 }
 
 fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
