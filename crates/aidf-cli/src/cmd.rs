@@ -9,10 +9,10 @@ use aidf_core::explain::thousands;
 use aidf_core::num::{Decimal, parse_decimal};
 use aidf_core::{DeterminationInput, Policy, Posture};
 use aidf_service::classify::{ClassifyItem, ClassifyQuery, business_date, classify_query};
+use aidf_service::countries::{CountriesQuery, countries_query};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
-use serde_json::json;
 
 use crate::{ledger_cmd, policy_load, render, serve_cmd};
 
@@ -395,10 +395,6 @@ pub enum G2gAction {
     },
 }
 
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 /// Reads an input file (or standard input for `-`) as UTF-8 text.
 /// Why an input file could not be read, in plain words (not the OS's `(os error N)`).
 fn unreadable(file: &Path, e: &std::io::Error) -> anyhow::Error {
@@ -579,7 +575,7 @@ pub fn run(
             die_area.as_deref(),
             not_datacenter,
             regime.as_deref(),
-            date.unwrap_or_else(today),
+            business_date(date),
             json,
             &extra,
         )?,
@@ -692,7 +688,7 @@ pub fn run(
             date,
             posture,
             json,
-        } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
+        } => countries_cmd(&policy, date, posture.into(), json)?,
         Command::Fleet { action } => crate::fleet_cmd::fleet(&policy, action)?,
         Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
         Command::Batch(args) => return crate::batch_cmd::batch_cmd(&policy, args),
@@ -789,50 +785,33 @@ fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
     print(&s)
 }
 
-fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool) -> Result<()> {
-    let regime = select_regime(policy, None, date, posture)?;
-    let tier_of = |code| policy.tier(regime, code, date).map(|(t, _)| t);
-    let rows: Vec<_> = policy
-        .countries
-        .countries()
-        .iter()
-        .map(|c| {
-            let (canon, _) = policy.countries.canonical(c.code);
-            json!({
-                "code": c.code,
-                "name": c.name,
-                "treated_as": if canon != c.code { Some(canon) } else { None },
-                "groups": policy.countries.groups_of(canon, date),
-                "tier": tier_of(c.code),
-            })
-        })
-        .collect();
+fn countries_cmd(
+    policy: &Policy,
+    date: Option<NaiveDate>,
+    posture: Posture,
+    json: bool,
+) -> Result<()> {
+    let query = CountriesQuery {
+        date: business_date(date),
+        posture,
+        regime: None,
+    };
+    let report = countries_query(policy, &query)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", e.field(), e.detail()))?;
     if json {
-        let v = json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows});
-        print(&(serde_json::to_string_pretty(&v)? + "\n"))
-    } else {
-        let mut s = format!("regime {} ({posture}, {date})\n", regime.spec.id);
-        for r in rows {
-            s += &format!(
-                "{}  {:<40} tier {:<4} {}\n",
-                r["code"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or(""),
-                r["tier"]
-                    .as_u64()
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r["groups"]
-                    .as_array()
-                    .map(|g| g
-                        .iter()
-                        .filter_map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" "))
-                    .unwrap_or_default()
-            );
-        }
-        print(&s)
+        return print(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
+    let mut s = format!("regime {} ({posture}, {})\n", report.regime.id, report.date);
+    for r in &report.countries {
+        s += &format!(
+            "{}  {:<40} tier {:<4} {}\n",
+            r.code,
+            r.name,
+            r.tier.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            r.groups.join(" ")
+        );
+    }
+    print(&s)
 }
 
 /// Screens this process's transactions against the lists of `dir` (`--lists`), if given.

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use aidf_core::classify::Rate;
-use aidf_core::{DeterminationInput, Policy, Posture};
+use aidf_core::{DeterminationInput, Posture};
 use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
 use aidf_service::classify::{ClassifyItem, ClassifyQuery, ClassifyReport};
+use aidf_service::countries::{CountriesQuery, CountriesReport};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -634,8 +635,8 @@ impl AsOf {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct CountriesQuery {
-    /// Date (default today).
+struct CountriesParams {
+    /// Date (default today in UTC).
     date: Option<String>,
     /// `as_written` (default) or `as_enforced`.
     posture: Option<String>,
@@ -667,20 +668,6 @@ async fn metrics_text(State(state): S) -> impl IntoResponse {
         )],
         metrics::render(&state),
     )
-}
-
-/// The regime a request applies ([`Policy::select`]): 422 with the policy's one message and the
-/// field it names.
-fn select_regime<'p>(
-    policy: &'p Policy,
-    pin: Option<&str>,
-    date: chrono::NaiveDate,
-    posture: Posture,
-) -> Result<&'p aidf_core::regime::Regime, ApiError> {
-    policy
-        .select(pin, date, posture)
-        .map(|s| s.regime)
-        .map_err(|e| ApiError::unprocessable(Some(e.field().into()), e.to_string()))
 }
 
 /// Classify a chip as 3A090.a, 3A090.b or not controlled (4A090 for a system of several).
@@ -1527,21 +1514,21 @@ async fn add_g2g(
 }
 
 /// Countries with their groups and tier on a date.
-#[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesQuery),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesParams),
+    responses((status = 200, body = CountriesReport)), security(("bearer" = [])))]
 async fn countries(
     State(state): S,
     _who: Principal,
-    Q(q): Q<CountriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+    Q(q): Q<CountriesParams>,
+) -> Result<Json<CountriesReport>, ApiError> {
     let date = match &q.date {
-        Some(d) => d.parse().map_err(|_| {
+        Some(d) => Some(d.parse().map_err(|_| {
             ApiError::bad_request(
                 Some("date".into()),
                 format!("parameter `date`: `{d}` is not a date (YYYY-MM-DD)"),
             )
-        })?,
-        None => chrono::Utc::now().date_naive(),
+        })?),
+        None => None,
     };
     let posture = match q.posture.as_deref() {
         None | Some("as_written") | Some("as-written") => Posture::AsWritten,
@@ -1553,21 +1540,14 @@ async fn countries(
             ));
         }
     };
-    let p = &state.policy;
-    let regime = select_regime(p, q.regime.as_deref(), date, posture)?;
-    let rows: Vec<Value> = p
-        .countries
-        .countries()
-        .iter()
-        .map(|c| {
-            let (canon, _) = p.countries.canonical(c.code);
-            json!({"code": c.code, "name": c.name, "groups": p.countries.groups_of(canon, date),
-                   "tier": p.tier(regime, c.code, date).map(|(t, _)| t)})
-        })
-        .collect();
-    Ok(Json(
-        json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows}),
-    ))
+    let query = CountriesQuery {
+        date: aidf_service::classify::business_date(date),
+        posture,
+        regime: q.regime,
+    };
+    aidf_service::countries::countries_query(&state.policy, &query)
+        .map(Json)
+        .map_err(|e| ApiError::unprocessable(Some(e.field().into()), e.to_string()))
 }
 
 /// The chip catalog: id, name and TPP of each chip (TPP null when no dense rate is published).

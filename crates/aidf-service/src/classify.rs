@@ -148,7 +148,7 @@ pub struct ReasonRef {
 }
 
 /// A regime and the digest of its resolved data.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RegimeRef {
     /// Regime id.
     pub id: String,

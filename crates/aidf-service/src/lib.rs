@@ -16,6 +16,7 @@ pub mod application;
 pub mod application_record;
 pub mod application_stats;
 pub mod classify;
+pub mod countries;
 pub mod licenses;
 pub mod records;
 pub mod reevaluate;
