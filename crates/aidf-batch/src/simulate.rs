@@ -194,9 +194,9 @@ impl SimResult {
 /// Why a simulation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// No regime covers a date of the scenario.
-    #[error("no regime is in force on {0} under posture {1}")]
-    NoRegime(NaiveDate, aidf_core::Posture),
+    /// A run's regime could not be selected: an unknown pin, or a date no regime covers.
+    #[error(transparent)]
+    Regime(#[from] aidf_core::policy::SelectError),
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -372,13 +372,11 @@ fn regime_for<'p>(
     date: NaiveDate,
     posture: aidf_core::Posture,
 ) -> Result<&'p Regime, SimError> {
-    match run {
-        RunSpec::Regime(id) => policy.regime(id).ok_or(SimError::NoRegime(date, posture)),
-        RunSpec::Timeline => policy
-            .regime_on(date, posture)
-            .map(|(r, _)| r)
-            .ok_or(SimError::NoRegime(date, posture)),
-    }
+    let pin = match run {
+        RunSpec::Regime(id) => Some(id.as_str()),
+        RunSpec::Timeline => None,
+    };
+    Ok(policy.select(pin, date, posture)?.regime)
 }
 
 /// Runs every run of the scenario.

@@ -138,10 +138,9 @@ pub fn batch_cmd(policy: &Policy, a: BatchArgs) -> Result<std::process::ExitCode
         chunk_rows: None,
         block_bytes: None,
     };
-    if let Some(r) = &a.regime
-        && policy.regime(r).is_none()
-    {
-        bail!("option `--regime`: unknown regime `{r}`");
+    if let Some(r) = &a.regime {
+        // Only the pin is checked here (each row's date picks nothing when a regime is pinned).
+        crate::cmd::select_regime(policy, Some(r), chrono::NaiveDate::MIN, Default::default())?;
     }
     if let (Some(r), Some(_)) = (&a.regime, &a.ledger) {
         bail!(

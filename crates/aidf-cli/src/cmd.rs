@@ -4,14 +4,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
+use aidf_core::classify::{Datacenter, Metrics, Rate};
 use aidf_core::explain::thousands;
-use aidf_core::num::{decimal_to_f64, parse_decimal};
+use aidf_core::num::{Decimal, parse_decimal};
 use aidf_core::{DeterminationInput, Policy, Posture};
+use aidf_service::classify::{ClassifyItem, ClassifyQuery, business_date, classify_query};
+use aidf_service::countries::{CountriesQuery, countries_query};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
-use serde_json::json;
 
 use crate::{ledger_cmd, policy_load, render, serve_cmd};
 
@@ -33,6 +34,21 @@ impl From<PostureArg> for Posture {
             PostureArg::AsEnforced => Posture::AsEnforced,
         }
     }
+}
+
+/// The regime a command applies: the one `--regime` pins, else the one in force on `date` under
+/// `posture` ([`Policy::select`]). A failure is the policy's one message, with the field it names
+/// written as the option that sets it (``option `--regime`: unknown regime `x`; known: …``).
+pub fn select_regime<'p>(
+    policy: &'p Policy,
+    pin: Option<&str>,
+    date: NaiveDate,
+    posture: Posture,
+) -> Result<&'p aidf_core::regime::Regime> {
+    policy
+        .select(pin, date, posture)
+        .map(|s| s.regime)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", e.field(), e.detail()))
 }
 
 /// What to do.
@@ -379,10 +395,6 @@ pub enum G2gAction {
     },
 }
 
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 /// Reads an input file (or standard input for `-`) as UTF-8 text.
 /// Why an input file could not be read, in plain words (not the OS's `(os error N)`).
 fn unreadable(file: &Path, e: &std::io::Error) -> anyhow::Error {
@@ -431,14 +443,13 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Metrics from `--tops`/`--bits` pairs (one per precision), `--die-area` and
-/// `--not-datacenter`, with errors naming the option and value.
-pub fn metrics_from_rates(
+/// Rates from `--tops`/`--bits` pairs (one per precision) and `--die-area`, read as exact
+/// decimals from their text, with errors naming the option and value.
+pub fn rates_from_args(
     tops: &[String],
     bits: &[u32],
     die_area: Option<&str>,
-    not_datacenter: bool,
-) -> Result<Metrics> {
+) -> Result<(Vec<Rate>, Option<Decimal>)> {
     if tops.is_empty() {
         bail!("give --chip NAME, or --tops RATE --bits N (repeatable per precision)");
     }
@@ -471,6 +482,18 @@ pub fn metrics_from_rates(
         ),
         None => None,
     };
+    Ok((rates, area))
+}
+
+/// Metrics from `--tops`/`--bits` pairs (one per precision), `--die-area` and
+/// `--not-datacenter`, with errors naming the option and value.
+pub fn metrics_from_rates(
+    tops: &[String],
+    bits: &[u32],
+    die_area: Option<&str>,
+    not_datacenter: bool,
+) -> Result<Metrics> {
+    let (rates, area) = rates_from_args(tops, bits, die_area)?;
     let dc = if not_datacenter {
         Datacenter::No
     } else {
@@ -554,7 +577,7 @@ pub fn run(
             die_area.as_deref(),
             not_datacenter,
             regime.as_deref(),
-            date.unwrap_or_else(today),
+            business_date(date),
             json,
             &extra,
         )?,
@@ -667,7 +690,7 @@ pub fn run(
             date,
             posture,
             json,
-        } => countries_cmd(&policy, date.unwrap_or_else(today), posture.into(), json)?,
+        } => countries_cmd(&policy, date, posture.into(), json)?,
         Command::Fleet { action } => crate::fleet_cmd::fleet(&policy, action)?,
         Command::Weights { action } => crate::fleet_cmd::weights(&policy, action)?,
         Command::Batch(args) => return crate::batch_cmd::batch_cmd(&policy, args),
@@ -706,101 +729,38 @@ fn classify_cmd(
     date: Option<NaiveDate>,
     json: bool,
 ) -> Result<()> {
-    let date = date.unwrap_or_else(today);
-    let regime = match regime {
-        Some(id) => policy
-            .regime(&id)
-            .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
+    let item = match chip {
+        Some(name) => ClassifyItem::Chip(name),
         None => {
-            policy
-                .regime_on(date, Posture::AsWritten)
-                .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-                .0
+            let (rates, die_area_mm2) = rates_from_args(tops, bits, die_area.as_deref())?;
+            ClassifyItem::Rates {
+                rates,
+                die_area_mm2,
+                datacenter: !not_datacenter,
+            }
         }
     };
-    let (metrics, chip_ref) = match chip {
-        Some(name) => {
-            let c = policy
-                .catalog
-                .lookup(&name)
-                .map_err(|e| anyhow::anyhow!("option `--chip`: {e}"))?;
-            let m = c.metrics().with_context(|| {
-                format!(
-                    "option `--chip`: `{}` has no published dense throughput; classify it with --tops/--bits",
-                    c.id
-                )
-            })?;
-            (m, Some(c))
-        }
-        None => (
-            metrics_from_rates(tops, bits, die_area.as_deref(), not_datacenter)?,
-            None,
-        ),
+    let query = ClassifyQuery {
+        item,
+        quantity,
+        regime,
+        date: business_date(date),
     };
-    let class =
-        classify(&metrics, &regime.spec.classification).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let system_tpp = metrics
-        .tpp_whole()
-        .checked_mul(quantity)
-        .context("option `--quantity`: TPP total overflows")?;
-    let eccn = if quantity > 1 {
-        system_eccn(class.eccn)
-    } else {
-        class.eccn
-    };
+    let report = classify_query(policy, &query)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", option_of(e.field()), e.detail()))?;
     if json {
-        let v = json!({
-            "chip": chip_ref.map(|c| json!({"id": c.id, "name": c.display_name(), "confidence": c.confidence, "sources": c.sources})),
-            "tpp": decimal_to_f64(metrics.tpp),
-            "tpp_whole": metrics.tpp_whole(),
-            "pd": metrics.pd.map(|p| decimal_to_f64(p.round_dp(2))),
-            "datacenter": class.datacenter,
-            "eccn": eccn.map(|e| e.as_str()),
-            "paragraph": class.paragraph,
-            "quantity": quantity,
-            "system_tpp": system_tpp,
-            "reason": class.reason,
-            "regime": {"id": regime.spec.id, "digest": regime.digest},
-        });
-        print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+        print(&(serde_json::to_string_pretty(&report)? + "\n"))
     } else {
-        let mut s = String::new();
-        if let Some(c) = chip_ref {
-            s += &format!(
-                "Chip:      {} ({}), confidence {}\n",
-                c.display_name(),
-                c.id,
-                c.confidence
-            );
-        }
-        s += &format!(
-            "TPP:       {} per chip\nPD:        {}\nDatacenter: {}\n",
-            metrics.tpp.normalize(),
-            metrics
-                .pd
-                .map(|p| p.round_dp(2).to_string())
-                .unwrap_or_else(|| "unknown (no die area)".into()),
-            if class.datacenter { "yes" } else { "no" }
-        );
-        s += &format!(
-            "Class:     {} [{}]\nWhy:       {} [{}]\n",
-            eccn.map(|e| e.as_str()).unwrap_or("not controlled"),
-            class.paragraph,
-            class.reason.detail,
-            class.reason.citation
-        );
-        if quantity > 1 {
-            s += &format!(
-                "System:    {} chips = {} TPP ({})\n",
-                thousands(quantity.into()),
-                thousands(system_tpp.into()),
-                eccn.map(|e| e.as_str()).unwrap_or("not controlled")
-            );
-        }
-        s += &format!("Regime:    {} {}\n", regime.spec.id, regime.digest);
-        print(&s)?;
+        print(&render::classify_text(&report))
     }
-    Ok(())
+}
+
+/// The `classify` option that sets a field of the query.
+fn option_of(field: &str) -> &str {
+    match field {
+        "die_area_mm2" => "die-area",
+        other => other,
+    }
 }
 
 fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
@@ -827,53 +787,33 @@ fn chips_cmd(policy: &Policy, json: bool) -> Result<()> {
     print(&s)
 }
 
-fn countries_cmd(policy: &Policy, date: NaiveDate, posture: Posture, json: bool) -> Result<()> {
-    let regime = policy
-        .regime_on(date, posture)
-        .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-        .0;
-    let tier_of = |code| policy.tier(regime, code, date).map(|(t, _)| t);
-    let rows: Vec<_> = policy
-        .countries
-        .countries()
-        .iter()
-        .map(|c| {
-            let (canon, _) = policy.countries.canonical(c.code);
-            json!({
-                "code": c.code,
-                "name": c.name,
-                "treated_as": if canon != c.code { Some(canon) } else { None },
-                "groups": policy.countries.groups_of(canon, date),
-                "tier": tier_of(c.code),
-            })
-        })
-        .collect();
+fn countries_cmd(
+    policy: &Policy,
+    date: Option<NaiveDate>,
+    posture: Posture,
+    json: bool,
+) -> Result<()> {
+    let query = CountriesQuery {
+        date: business_date(date),
+        posture,
+        regime: None,
+    };
+    let report = countries_query(policy, &query)
+        .map_err(|e| anyhow::anyhow!("option `--{}`: {}", e.field(), e.detail()))?;
     if json {
-        let v = json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows});
-        print(&(serde_json::to_string_pretty(&v)? + "\n"))
-    } else {
-        let mut s = format!("regime {} ({posture}, {date})\n", regime.spec.id);
-        for r in rows {
-            s += &format!(
-                "{}  {:<40} tier {:<4} {}\n",
-                r["code"].as_str().unwrap_or(""),
-                r["name"].as_str().unwrap_or(""),
-                r["tier"]
-                    .as_u64()
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r["groups"]
-                    .as_array()
-                    .map(|g| g
-                        .iter()
-                        .filter_map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" "))
-                    .unwrap_or_default()
-            );
-        }
-        print(&s)
+        return print(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
+    let mut s = format!("regime {} ({posture}, {})\n", report.regime.id, report.date);
+    for r in &report.countries {
+        s += &format!(
+            "{}  {:<40} tier {:<4} {}\n",
+            r.code,
+            r.name,
+            r.tier.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            r.groups.join(" ")
+        );
+    }
+    print(&s)
 }
 
 /// Screens this process's transactions against the lists of `dir` (`--lists`), if given.

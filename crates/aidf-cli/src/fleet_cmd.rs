@@ -590,17 +590,8 @@ pub fn weights(policy: &Policy, action: WeightsAction) -> Result<()> {
     let date = args
         .date
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let regime = match &args.regime {
-        Some(id) => policy
-            .regime(id)
-            .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
-        None => {
-            policy
-                .regime_on(date, args.posture.into())
-                .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-                .0
-        }
-    };
+    let regime =
+        crate::cmd::select_regime(policy, args.regime.as_deref(), date, args.posture.into())?;
     let mut trail = Trail::default();
     let (controlled, counted_ops, rule) = match &regime.spec.model_weights {
         Some(rule) => {

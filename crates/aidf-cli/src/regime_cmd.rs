@@ -436,17 +436,7 @@ pub fn classify(
         }
         inspect::chip_statuses(policy, m.as_ref(), chip_id.as_deref())
     } else {
-        let r = match regime {
-            Some(id) => policy
-                .regime(id)
-                .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
-            None => {
-                policy
-                    .regime_on(date, Posture::AsWritten)
-                    .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-                    .0
-            }
-        };
+        let r = crate::cmd::select_regime(policy, regime, date, Posture::AsWritten)?;
         vec![inspect::chip_status(
             policy,
             r,
@@ -536,17 +526,7 @@ fn foundry(
     json: bool,
     extra: &ClassifyExtra,
 ) -> Result<()> {
-    let r = match regime {
-        Some(id) => policy
-            .regime(id)
-            .with_context(|| format!("option `--regime`: unknown regime `{id}`"))?,
-        None => {
-            policy
-                .regime_on(date, Posture::AsWritten)
-                .with_context(|| format!("option `--date`: no regime is in force on {date}"))?
-                .0
-        }
-    };
+    let r = crate::cmd::select_regime(policy, regime, date, Posture::AsWritten)?;
     let transistors = extra.transistors.as_deref().unwrap_or_default();
     let count = parse_decimal(transistors)
         .filter(|d| !d.is_sign_negative() && d.fract().is_zero())

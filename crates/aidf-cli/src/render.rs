@@ -227,3 +227,34 @@ pub fn aligned(head: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// Renders a classification report as the lines `aidf classify` prints.
+pub fn classify_text(r: &aidf_service::classify::ClassifyReport) -> String {
+    let eccn = r.eccn.as_deref().unwrap_or("not controlled");
+    let mut s = String::new();
+    if let Some(c) = &r.chip {
+        let _ = writeln!(
+            s,
+            "Chip:      {} ({}), confidence {}",
+            c.name, c.id, c.confidence
+        );
+    }
+    let pd =
+        r.pd.map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown (no die area)".into());
+    let _ = writeln!(s, "TPP:       {} per chip", r.tpp);
+    let _ = writeln!(s, "PD:        {pd}");
+    let _ = writeln!(s, "Datacenter: {}", if r.datacenter { "yes" } else { "no" });
+    let _ = writeln!(s, "Class:     {eccn} [{}]", r.paragraph);
+    let _ = writeln!(s, "Why:       {} [{}]", r.reason.detail, r.reason.citation);
+    if r.quantity > 1 {
+        let _ = writeln!(
+            s,
+            "System:    {} chips = {} TPP ({eccn})",
+            thousands(r.quantity.into()),
+            thousands(r.system_tpp.into())
+        );
+    }
+    let _ = writeln!(s, "Regime:    {} {}", r.regime.id, r.regime.digest);
+    s
+}

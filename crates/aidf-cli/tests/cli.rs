@@ -98,7 +98,7 @@ fn classify_snapshots() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["eccn"], "4A090.a");
     assert_eq!(v["system_tpp"], 126656);
-    assert_eq!(v["pd"], 19.45);
+    assert_eq!(v["pd"], "19.45", "exact decimal text");
     let out = aidf(
         &[
             "classify",

@@ -272,6 +272,56 @@ struct DatedSpec {
     note: Option<String>,
 }
 
+/// A regime chosen by [`Policy::select`]: pinned by id, or the one the timeline puts in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'p> {
+    /// The regime.
+    pub regime: &'p Regime,
+    /// The timeline entry that chose it; `None` when the regime was pinned.
+    pub entry: Option<&'p TimelineEntry>,
+}
+
+/// Why no regime could be selected. The message names the field at fault and its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// A pinned regime id that the policy does not define.
+    #[error("field `regime`: unknown regime `{value}`; known: {known}")]
+    UnknownRegime {
+        /// The id as given.
+        value: String,
+        /// The ids the policy defines, in file order, comma-separated.
+        known: String,
+    },
+    /// No timeline entry of the posture covers the date.
+    #[error("field `date`: no regime is in force on {date} under posture {posture}{}", earliest.map(|d| format!(" (the timeline starts on {d})")).unwrap_or_default())]
+    NoRegime {
+        /// The date asked about.
+        date: NaiveDate,
+        /// The posture asked about.
+        posture: Posture,
+        /// The first date the posture's timeline covers, if any.
+        earliest: Option<NaiveDate>,
+    },
+}
+
+impl SelectError {
+    /// The input field at fault: `regime` or `date`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            SelectError::UnknownRegime { .. } => "regime",
+            SelectError::NoRegime { .. } => "date",
+        }
+    }
+
+    /// The message without its ``field `…`: `` prefix, for callers that name the field in their
+    /// own terms (a command-line option, a query parameter).
+    pub fn detail(&self) -> String {
+        let text = self.to_string();
+        let prefix = format!("field `{}`: ", self.field());
+        text.strip_prefix(&prefix).unwrap_or(&text).to_string()
+    }
+}
+
 /// The loaded policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -796,6 +846,44 @@ impl Policy {
             .rev()
             .find(|e| e.from <= date)?;
         Some((self.regime(&entry.regime)?, entry))
+    }
+
+    /// The regime to apply: the one pinned by id when `pin` is given, else the one in force on
+    /// `date` under `posture`. Every caller that lets a user pin a regime or pick a date goes
+    /// through here, so the messages for an unknown id or an uncovered date are the same
+    /// everywhere.
+    pub fn select(
+        &self,
+        pin: Option<&str>,
+        date: NaiveDate,
+        posture: Posture,
+    ) -> Result<Selected<'_>, SelectError> {
+        if let Some(id) = pin {
+            let regime = self.regime(id).ok_or_else(|| SelectError::UnknownRegime {
+                value: id.to_string(),
+                known: self
+                    .regimes
+                    .iter()
+                    .map(|r| r.spec.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            return Ok(Selected {
+                regime,
+                entry: None,
+            });
+        }
+        let (regime, entry) =
+            self.regime_on(date, posture)
+                .ok_or_else(|| SelectError::NoRegime {
+                    date,
+                    posture,
+                    earliest: self.earliest_date(posture),
+                })?;
+        Ok(Selected {
+            regime,
+            entry: Some(entry),
+        })
     }
 
     /// The tier of `code` (aliases applied) under `regime` on `date`: `None` when the regime has no

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use aidf_core::classify::Rate;
 use aidf_core::{DeterminationInput, Posture};
 use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
+use aidf_service::classify::{ClassifyItem, ClassifyQuery, ClassifyReport};
+use aidf_service::countries::{CountriesQuery, CountriesReport};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -498,21 +501,34 @@ struct ShipmentDoc {
 struct ClassifyRequest {
     /// Catalog id or name.
     chip: Option<String>,
-    /// Dense rates in T(FL)OPS, one per precision.
+    /// Dense rates in T(FL)OPS, one per precision, read exactly from the number's text (a
+    /// numeric string such as `"1979.5"` is accepted too).
     #[serde(default)]
-    tops: Vec<f64>,
+    #[schema(value_type = Vec<f64>)]
+    tops: Vec<ExactDecimal>,
     /// Bit lengths matching `tops`.
     #[serde(default)]
     bits: Vec<u32>,
-    /// Applicable die area, mm².
-    die_area_mm2: Option<f64>,
+    /// Applicable die area, mm², read exactly from the number's text.
+    #[serde(default, deserialize_with = "aidf_core::num::de_opt_decimal_json")]
+    #[schema(value_type = Option<f64>)]
+    die_area_mm2: Option<aidf_core::num::Decimal>,
     /// Designed for datacenters (default true).
     datacenter: Option<bool>,
     /// Chips in a system (4A090 when more than one).
     quantity: Option<u64>,
-    /// Regime id (default: in force today, as written).
+    /// Regime id (default: in force on `date`, as written).
     regime: Option<String>,
+    /// Business date YYYY-MM-DD that picks the regime (default: today in UTC).
+    #[schema(value_type = Option<String>, format = Date)]
+    date: Option<chrono::NaiveDate>,
 }
+
+/// A decimal read from a JSON number's text (or a numeric string), never through `f64`.
+#[derive(Debug, Deserialize)]
+struct ExactDecimal(
+    #[serde(deserialize_with = "aidf_core::num::de_decimal_json")] aidf_core::num::Decimal,
+);
 
 /// A license to record.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -619,8 +635,8 @@ impl AsOf {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct CountriesQuery {
-    /// Date (default today).
+struct CountriesParams {
+    /// Date (default today in UTC).
     date: Option<String>,
     /// `as_written` (default) or `as_enforced`.
     posture: Option<String>,
@@ -654,122 +670,80 @@ async fn metrics_text(State(state): S) -> impl IntoResponse {
     )
 }
 
-/// Classify a chip as 3A090.a, 3A090.b or not controlled.
+/// Classify a chip as 3A090.a, 3A090.b or not controlled (4A090 for a system of several).
 #[utoipa::path(post, path = "/v1/classify", tag = "determinations", request_body = ClassifyRequest,
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = ClassifyReport)),
     security(("bearer" = [])))]
 async fn classify(
     State(state): S,
     _who: Principal,
     body: Body<ClassifyRequest>,
-) -> Result<Json<Value>, ApiError> {
-    use aidf_core::classify::{Datacenter, Metrics, Rate, classify, system_eccn};
-    let r = body.value;
-    let policy = &state.policy;
-    let today = chrono::Utc::now().date_naive();
-    let regime = match &r.regime {
-        Some(id) => policy.regime(id).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("regime".into()),
-                format!("field `regime`: unknown regime `{id}`"),
-            )
-        })?,
-        None => policy
-            .regime_on(today, Posture::AsWritten)
-            .map(|(r, _)| r)
-            .ok_or_else(|| ApiError::internal("no regime is in force today"))?,
-    };
-    let dec = |field: &str, v: f64| {
-        aidf_core::num::decimal_from_f64(v)
-            .filter(|d| d.is_sign_positive() && !d.is_zero())
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                    Some(field.into()),
-                    format!("field `{field}`: `{v}` must be a positive number"),
-                )
-            })
-    };
-    let (metrics, chip) = match &r.chip {
+) -> Result<Json<ClassifyReport>, ApiError> {
+    let query = classify_query_of(body.value)?;
+    aidf_service::classify::classify_query(&state.policy, &query)
+        .map(Json)
+        .map_err(|e| ApiError::unprocessable(Some(e.field().into()), e.to_string()))
+}
+
+/// The service's query from a request body: a chip, or rates that are positive with a bit length
+/// each; the date defaults to today in UTC.
+fn classify_query_of(r: ClassifyRequest) -> Result<ClassifyQuery, ApiError> {
+    let bad = |field: String, detail: String| ApiError::unprocessable(Some(field), detail);
+    let item = match r.chip {
         Some(name) => {
             if !r.tops.is_empty() || !r.bits.is_empty() || r.die_area_mm2.is_some() {
-                return Err(ApiError::unprocessable(
-                    Some("chip".into()),
-                    "field `chip`: give a catalog chip or rates, not both",
+                return Err(bad(
+                    "chip".into(),
+                    "field `chip`: give a catalog chip or rates, not both".into(),
                 ));
             }
-            let c = policy.catalog.lookup(name).map_err(|e| {
-                ApiError::unprocessable(Some("chip".into()), format!("field `chip`: {e}"))
-            })?;
-            let m = c.metrics().ok_or_else(|| {
-                ApiError::unprocessable(
-                    Some("chip".into()),
-                    format!("field `chip`: `{}` has no published dense throughput", c.id),
-                )
-            })?;
-            (m, Some(c.id.to_string()))
+            ClassifyItem::Chip(name)
         }
         None => {
             if r.tops.is_empty() || r.tops.len() != r.bits.len() {
-                return Err(ApiError::unprocessable(
-                    Some("tops".into()),
-                    "field `tops`: give `chip`, or `tops` and `bits` of equal length",
+                return Err(bad(
+                    "tops".into(),
+                    "field `tops`: give `chip`, or `tops` and `bits` of equal length".into(),
                 ));
             }
+            let positive = |field: String, d: aidf_core::num::Decimal| {
+                if d.is_sign_positive() && !d.is_zero() {
+                    Ok(d)
+                } else {
+                    let detail = format!("field `{field}`: `{d}` must be a positive number");
+                    Err(bad(field, detail))
+                }
+            };
             let mut rates = Vec::new();
-            for (i, (&t, &b)) in r.tops.iter().zip(&r.bits).enumerate() {
+            for (i, (t, &b)) in r.tops.iter().zip(&r.bits).enumerate() {
                 if b == 0 || b > 256 {
-                    return Err(ApiError::unprocessable(
-                        Some(format!("bits[{i}]")),
-                        format!("field `bits[{i}]`: `{b}` is not a bit length"),
-                    ));
+                    let field = format!("bits[{i}]");
+                    let detail = format!("field `{field}`: `{b}` is not a bit length");
+                    return Err(bad(field, detail));
                 }
                 rates.push(Rate {
                     precision: None,
-                    dense_tops: dec(&format!("tops[{i}]"), t)?,
+                    dense_tops: positive(format!("tops[{i}]"), t.0)?,
                     bits: b,
                 });
             }
-            let area = r.die_area_mm2.map(|a| dec("die_area_mm2", a)).transpose()?;
-            let dc = if r.datacenter == Some(false) {
-                Datacenter::No
-            } else {
-                Datacenter::Yes
-            };
-            (
-                Metrics::from_rates(&rates, area, dc)
-                    .map_err(|e| ApiError::unprocessable(Some("tops".into()), e.to_string()))?
-                    .ok_or_else(|| ApiError::unprocessable(Some("tops".into()), "no rates"))?,
-                None,
-            )
+            let die_area_mm2 = r
+                .die_area_mm2
+                .map(|a| positive("die_area_mm2".into(), a))
+                .transpose()?;
+            ClassifyItem::Rates {
+                rates,
+                die_area_mm2,
+                datacenter: r.datacenter != Some(false),
+            }
         }
     };
-    let class = classify(&metrics, &regime.spec.classification)
-        .map_err(|e| ApiError::unprocessable(Some("die_area_mm2".into()), e.to_string()))?;
-    let quantity = r.quantity.unwrap_or(1);
-    if quantity == 0 {
-        return Err(ApiError::unprocessable(
-            Some("quantity".into()),
-            "field `quantity`: must be positive, got `0`",
-        ));
-    }
-    let eccn = if quantity > 1 {
-        system_eccn(class.eccn)
-    } else {
-        class.eccn
-    };
-    Ok(Json(json!({
-        "chip": chip,
-        "tpp": aidf_core::num::decimal_to_f64(metrics.tpp),
-        "tpp_whole": metrics.tpp_whole(),
-        "pd": metrics.pd.map(|p| aidf_core::num::decimal_to_f64(p.round_dp(2))),
-        "datacenter": class.datacenter,
-        "eccn": eccn.map(|e| e.as_str()),
-        "paragraph": class.paragraph,
-        "quantity": quantity,
-        "system_tpp": metrics.tpp_whole().saturating_mul(quantity),
-        "reason": class.reason,
-        "regime": {"id": regime.spec.id, "digest": regime.digest},
-    })))
+    Ok(ClassifyQuery {
+        item,
+        quantity: r.quantity.unwrap_or(1),
+        regime: r.regime,
+        date: aidf_service::classify::business_date(r.date),
+    })
 }
 
 fn parse_input(text: &Bytes) -> Result<DeterminationInput, ApiError> {
@@ -1540,21 +1514,21 @@ async fn add_g2g(
 }
 
 /// Countries with their groups and tier on a date.
-#[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesQuery),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/countries", tag = "policy", params(CountriesParams),
+    responses((status = 200, body = CountriesReport)), security(("bearer" = [])))]
 async fn countries(
     State(state): S,
     _who: Principal,
-    Q(q): Q<CountriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+    Q(q): Q<CountriesParams>,
+) -> Result<Json<CountriesReport>, ApiError> {
     let date = match &q.date {
-        Some(d) => d.parse().map_err(|_| {
+        Some(d) => Some(d.parse().map_err(|_| {
             ApiError::bad_request(
                 Some("date".into()),
                 format!("parameter `date`: `{d}` is not a date (YYYY-MM-DD)"),
             )
-        })?,
-        None => chrono::Utc::now().date_naive(),
+        })?),
+        None => None,
     };
     let posture = match q.posture.as_deref() {
         None | Some("as_written") | Some("as-written") => Posture::AsWritten,
@@ -1566,34 +1540,14 @@ async fn countries(
             ));
         }
     };
-    let p = &state.policy;
-    let regime = match &q.regime {
-        Some(id) => p.regime(id).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("regime".into()),
-                format!("parameter `regime`: unknown regime `{id}`"),
-            )
-        })?,
-        None => p.regime_on(date, posture).map(|(r, _)| r).ok_or_else(|| {
-            ApiError::unprocessable(
-                Some("date".into()),
-                format!("parameter `date`: no regime is in force on {date}"),
-            )
-        })?,
+    let query = CountriesQuery {
+        date: aidf_service::classify::business_date(date),
+        posture,
+        regime: q.regime,
     };
-    let rows: Vec<Value> = p
-        .countries
-        .countries()
-        .iter()
-        .map(|c| {
-            let (canon, _) = p.countries.canonical(c.code);
-            json!({"code": c.code, "name": c.name, "groups": p.countries.groups_of(canon, date),
-                   "tier": p.tier(regime, c.code, date).map(|(t, _)| t)})
-        })
-        .collect();
-    Ok(Json(
-        json!({"date": date, "posture": posture, "regime": {"id": regime.spec.id, "digest": regime.digest}, "countries": rows}),
-    ))
+    aidf_service::countries::countries_query(&state.policy, &query)
+        .map(Json)
+        .map_err(|e| ApiError::unprocessable(Some(e.field().into()), e.to_string()))
 }
 
 /// The chip catalog: id, name and TPP of each chip (TPP null when no dense rate is published).

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 pub mod application;
 pub mod application_record;
 pub mod application_stats;
+pub mod classify;
+pub mod countries;
 pub mod licenses;
 pub mod records;
 pub mod reevaluate;

@@ -143,11 +143,11 @@ pub(crate) fn date(
 /// The regime in force on `on`, for the numbers and readings a report uses.
 fn regime_on(policy: &Policy, on: NaiveDate, posture: Posture) -> Result<&Regime, ReportError> {
     policy
-        .regime_on(on, posture)
-        .map(|(r, _)| r)
-        .ok_or_else(|| ReportError::Input {
+        .select(None, on, posture)
+        .map(|s| s.regime)
+        .map_err(|e| ReportError::Input {
             field: "period",
-            message: format!("no regime is in force on {on}"),
+            message: e.detail(),
         })
 }
 
