@@ -462,12 +462,7 @@ pub(crate) fn answering_regime<'p>(
     policy: &'p Policy,
     input: &DeterminationInput,
 ) -> Result<&'p Regime, DetermineError> {
-    let (regime, selected_by, _) = select_regime(policy, input)?;
-    let letter = match selected_by {
-        "timeline" => letter_regime(policy, regime, input, input.date),
-        _ => None,
-    };
-    Ok(letter.map_or(regime, |(r, _)| r))
+    Ok(Selection::of(policy, input)?.regime)
 }
 
 /// A country field looked up and resolved through its aliases (Hong Kong is China).
@@ -496,80 +491,121 @@ pub fn determine_with(
     input: &DeterminationInput,
     detail: Detail,
 ) -> Result<Determination, DetermineError> {
-    let posture = input.posture.unwrap_or_default();
-    let date = input.date;
-    let (regime, selected_by, timeline_note) = select_regime(policy, input)?;
-    // A letter that makes a later rule apply at once to its addressee's items (23 Oct 2023).
-    let letter = match selected_by {
-        "timeline" => letter_regime(policy, regime, input, date),
-        _ => None,
-    };
-    let timeline_regime = regime;
-    let regime = letter.map_or(regime, |(r, _)| r);
-    let selected_by = if letter.is_some() {
-        "informed_letter"
-    } else {
-        selected_by
-    };
+    let sel = Selection::of(policy, input)?;
     let mut ev = Eval {
         policy,
-        regime,
-        date,
+        regime: sel.regime,
+        date: input.date,
         trail: Trail::new(detail),
         item_note: None,
     };
-    let spec = &regime.spec;
-    if timeline_note.is_some() {
-        for u in policy.timeline.unconfirmed_on(date, posture) {
-            ev.trail.assume(Assumption {
-                switch: Arc::from(u.switch.as_str()),
-                value: format!("{}..{}", u.from, u.until),
-                confidence: Arc::from("U"),
-                detail: Arc::from(u.note.as_str()),
-            });
-        }
-    }
-    match timeline_note {
-        Some(entry) => {
-            let t = &timeline_regime.spec;
-            ev.trail.reason("regime.timeline", &t.citation, || {
-                format!(
-                    "{date} under posture {posture}: `{}` applies from {} ({})",
-                    t.id, entry.from, entry.note
-                )
-            });
-            if let Some((r, inf)) = letter {
-                ev.trail.reason("informed.regime_applied", &inf.citation, || {
-                    format!(
-                        "is-informed letter `{}`: for this item the requirements of `{}` apply from {} ({})",
-                        inf.id,
-                        r.spec.id,
-                        inf.from.map(|d| d.to_string()).unwrap_or_default(),
-                        inf.note
-                    )
-                });
-            }
-        }
-        None => {
-            let in_force = policy
-                .regime_on(date, posture)
-                .map(|(r, _)| r.spec.id == spec.id)
-                .unwrap_or(false);
-            ev.trail.reason("regime.pinned", &spec.citation, || {
-                format!(
-                    "regime `{}` pinned by the input{}",
-                    spec.id,
-                    if in_force {
-                        ""
-                    } else {
-                        "; it is not the regime in force on this date under this posture"
-                    }
-                )
-            });
-        }
-    }
+    note_selection(&mut ev, &sel, input.posture.unwrap_or_default());
+    let parties = read_parties(&mut ev, input)?;
+    let tiers = assign_tiers(&mut ev, &parties);
+    let answer = answer_item(&mut ev, &parties, tiers, input)?;
+    let out = with_independent(
+        &mut ev,
+        &parties,
+        input,
+        answer.status,
+        answer.eccn,
+        answer.out,
+    );
+    let answer = ItemAnswer { out, ..answer };
+    Ok(finish(ev, &sel, &parties, tiers, input, answer))
+}
 
-    // Parties.
+/// The regime that answers a transaction and how it was chosen.
+struct Selection<'p> {
+    /// The regime whose rules answer (the letter's, when one applies).
+    regime: &'p Regime,
+    /// The regime the input pinned or the timeline put in force.
+    chosen: &'p Regime,
+    /// `timeline`, `pinned` or `informed_letter` (see [`RegimeRef::selected_by`]).
+    selected_by: &'static str,
+    /// The timeline entry that put `chosen` in force (none when pinned).
+    timeline_entry: Option<&'p crate::policy::TimelineEntry>,
+    /// An is-informed letter of `chosen` that applies a later regime to the item.
+    letter: Option<(&'p Regime, &'p crate::regime::Informed)>,
+}
+
+impl<'p> Selection<'p> {
+    /// Decides the answering regime: the pinned or timeline regime, or the later one an
+    /// is-informed letter of the timeline's regime applies at once to the item (23 Oct 2023).
+    fn of(policy: &'p Policy, input: &DeterminationInput) -> Result<Self, DetermineError> {
+        let (chosen, selected_by, timeline_entry) = select_regime(policy, input)?;
+        let letter = match selected_by {
+            "timeline" => letter_regime(policy, chosen, input, input.date),
+            _ => None,
+        };
+        Ok(Selection {
+            regime: letter.map_or(chosen, |(r, _)| r),
+            chosen,
+            selected_by: if letter.is_some() {
+                "informed_letter"
+            } else {
+                selected_by
+            },
+            timeline_entry,
+            letter,
+        })
+    }
+}
+
+/// Records how the regime was chosen: the timeline's unconfirmed dates, and the timeline, letter
+/// or pin that put the regime in force.
+fn note_selection(ev: &mut Eval<'_>, sel: &Selection<'_>, posture: Posture) {
+    let (policy, date, spec) = (ev.policy, ev.date, &sel.regime.spec);
+    let Some(entry) = sel.timeline_entry else {
+        let in_force = policy
+            .regime_on(date, posture)
+            .map(|(r, _)| r.spec.id == spec.id)
+            .unwrap_or(false);
+        ev.trail.reason("regime.pinned", &spec.citation, || {
+            format!(
+                "regime `{}` pinned by the input{}",
+                spec.id,
+                if in_force {
+                    ""
+                } else {
+                    "; it is not the regime in force on this date under this posture"
+                }
+            )
+        });
+        return;
+    };
+    for u in policy.timeline.unconfirmed_on(date, posture) {
+        ev.trail.assume(Assumption {
+            switch: Arc::from(u.switch.as_str()),
+            value: format!("{}..{}", u.from, u.until),
+            confidence: Arc::from("U"),
+            detail: Arc::from(u.note.as_str()),
+        });
+    }
+    let t = &sel.chosen.spec;
+    ev.trail.reason("regime.timeline", &t.citation, || {
+        format!(
+            "{date} under posture {posture}: `{}` applies from {} ({})",
+            t.id, entry.from, entry.note
+        )
+    });
+    if let Some((r, inf)) = sel.letter {
+        ev.trail.reason("informed.regime_applied", &inf.citation, || {
+            format!(
+                "is-informed letter `{}`: for this item the requirements of `{}` apply from {} ({})",
+                inf.id,
+                r.spec.id,
+                inf.from.map(|d| d.to_string()).unwrap_or_default(),
+                inf.note
+            )
+        });
+    }
+}
+
+/// Reads and checks every party's country, and resolves the ones the rules read through their
+/// aliases (Hong Kong is China), noting each alias used.
+fn read_parties(ev: &mut Eval<'_>, input: &DeterminationInput) -> Result<Parties, DetermineError> {
+    let policy = ev.policy;
     let dest_given = country(policy, "destination", &input.destination)?;
     let hq_given = country(policy, "consignee.hq", &input.consignee.hq)?;
     let parent_given = match &input.consignee.parent_hq {
@@ -593,24 +629,39 @@ pub fn determine_with(
             country(policy, field, c)?;
         }
     }
-    let canon = |c: CountryCode, ev: &mut Eval<'_>| {
-        let (to, alias) = policy.countries.canonical(c);
-        if let Some(a) = alias {
-            ev.trail.reason("country.alias", &a.citation, || {
-                format!("{c} is treated as {to}")
-            });
-        }
-        to
-    };
-    let parties = Parties {
-        dest: canon(dest_given, &mut ev),
-        hq: canon(hq_given, &mut ev),
-        parent: canon(parent_given, &mut ev),
-        ultimate: ultimate_given.map(|u| canon(u, &mut ev)),
-    };
+    Ok(Parties {
+        dest: canon(ev, dest_given),
+        hq: canon(ev, hq_given),
+        parent: canon(ev, parent_given),
+        ultimate: ultimate_given.map(|u| canon(ev, u)),
+    })
+}
 
-    let destination_tier = ev.tier(parties.dest);
-    let consignee_tier = match destination_tier {
+/// A country resolved through its alias, if any, with the alias's reason.
+fn canon(ev: &mut Eval<'_>, c: CountryCode) -> CountryCode {
+    let (to, alias) = ev.policy.countries.canonical(c);
+    if let Some(a) = alias {
+        ev.trail.reason("country.alias", &a.citation, || {
+            format!("{c} is treated as {to}")
+        });
+    }
+    to
+}
+
+/// The destination's and consignee's tiers (none when the regime has no tiers).
+#[derive(Clone, Copy)]
+struct Tiers {
+    /// The destination's tier.
+    destination: Option<u8>,
+    /// The worst of the consignee's location, headquarters and ultimate parent.
+    consignee: Option<u8>,
+}
+
+/// Assigns the tiers: the consignee's is the worst of the destination's, its headquarters' and
+/// its ultimate parent's.
+fn assign_tiers(ev: &mut Eval<'_>, parties: &Parties) -> Tiers {
+    let destination = ev.tier(parties.dest);
+    let consignee = match destination {
         Some(dt) => {
             let h = ev.tier(parties.hq).unwrap_or(dt);
             let p = ev.tier(parties.parent).unwrap_or(dt);
@@ -618,7 +669,7 @@ pub fn determine_with(
         }
         None => None,
     };
-    if let (Some(dt), Some(ct), Some(tiers)) = (destination_tier, consignee_tier, &spec.tiers) {
+    if let (Some(dt), Some(ct), Some(tiers)) = (destination, consignee, &ev.regime.spec.tiers) {
         ev.trail.reason(
             "tier.assign",
             &tiers.citation,
@@ -628,199 +679,199 @@ pub fn determine_with(
             ),
         );
     }
+    Tiers {
+        destination,
+        consignee,
+    }
+}
 
-    let h100 = spec.h100_tpp;
-    let finish = |ev: Eval<'_>,
-                  out: Outcome,
-                  eccn: Option<Eccn>,
-                  item: ItemSummary,
-                  quantity: u64,
-                  unit_tpp: u64,
-                  total_tpp: u64| {
-        Determination {
-            license_required: out.authorization == Authorization::License,
-            authorization: out.authorization,
-            review_policy: out.review,
-            eccn,
-            destination: parties.dest,
-            destination_tier,
-            consignee_tier,
-            item: ItemSummary {
-                note: ev.item_note,
-                ..item
-            },
-            quantity,
-            unit_tpp,
-            total_tpp,
-            h100_equivalents: total_tpp as f64 / h100 as f64,
-            draws: crate::draws::draws(&crate::draws::Drawn {
-                regime,
-                input,
-                hq: parties.hq,
-                destination: parties.dest,
-                authorization: out.authorization,
-                counts: &out.counts,
-                total_tpp,
-            }),
-            counts_against: out.counts,
-            obligations: ev.trail.obligations,
-            reasons: ev.trail.reasons,
-            assumptions: ev.trail.assumptions,
-            regime: RegimeRef {
-                id: regime.id.clone(),
-                digest: regime.digest.clone(),
-                posture,
-                date,
-                selected_by,
-            },
-        }
-    };
+/// What the item's rules answered, before the part 744/746 requirements and the summary fields.
+struct ItemAnswer {
+    out: Outcome,
+    /// How far the item is subject to the EAR, for the part 744/746 requirements.
+    status: ItemStatus,
+    eccn: Option<Eccn>,
+    item: ItemSummary,
+    quantity: u64,
+    unit_tpp: u64,
+    total_tpp: u64,
+}
 
+/// An item summary of `kind` with every other field empty.
+fn bare_item(kind: &'static str) -> ItemSummary {
+    ItemSummary {
+        kind,
+        chip_id: None,
+        name: None,
+        tpp: None,
+        pd: None,
+        datacenter: None,
+        paragraph: None,
+        training_ops: None,
+        note: None,
+    }
+}
+
+/// The summary of a catalog chip, before classification.
+fn chip_item(chip: &Chip) -> ItemSummary {
+    ItemSummary {
+        chip_id: Some(chip.id.clone()),
+        name: Some(chip.name()),
+        ..bare_item("chip")
+    }
+}
+
+/// Answers the item by its form: model weights, high-bandwidth memory, or a chip.
+fn answer_item(
+    ev: &mut Eval<'_>,
+    parties: &Parties,
+    tiers: Tiers,
+    input: &DeterminationInput,
+) -> Result<ItemAnswer, DetermineError> {
+    let item = &input.item;
     let forms = [
-        input.item.chip.is_some(),
-        input.item.tpp.is_some(),
-        input.item.model_weights.is_some(),
-        input.item.hbm.is_some(),
+        item.chip.is_some(),
+        item.tpp.is_some(),
+        item.model_weights.is_some(),
+        item.hbm.is_some(),
     ];
     if forms.iter().filter(|&&f| f).count() > 1 {
         return Err(DetermineError::Item(
             "give exactly one of `chip`, `tpp`, `model_weights` or `hbm`".into(),
         ));
     }
-
     // Model weights take their own path.
-    if let Some(w) = &input.item.model_weights {
-        let (out, ops, eccn) = weights_rules(&mut ev, &parties, input, w, destination_tier)?;
-        let status = match (eccn, w.published) {
-            (Some(_), _) => ItemStatus::Ccl,
-            (None, true) => ItemStatus::NotSubject,
-            (None, false) => ItemStatus::Ear99,
-        };
-        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
-        let item = ItemSummary {
-            kind: "model_weights",
-            chip_id: None,
-            name: None,
-            tpp: None,
-            pd: None,
-            datacenter: None,
-            paragraph: None,
-            training_ops: ops.map(crate::num::decimal_to_f64),
-            note: None,
-        };
-        return Ok(finish(ev, out, eccn, item, 1, 0, 0));
+    if let Some(w) = &item.model_weights {
+        return weights_answer(ev, parties, tiers, input, w);
     }
-
-    let quantity = match input.quantity {
-        None => {
-            return Err(DetermineError::Quantity(
-                "required for chips (a whole number of units)".into(),
-            ));
-        }
-        Some(q) if q <= 0 => {
-            return Err(DetermineError::Quantity(format!(
-                "`{q}` is not a positive whole number of units; {}",
-                crate::input_error::quantity_expectation()
-            )));
-        }
-        Some(q) => q as u64,
-    };
-
+    let quantity = read_quantity(input)?;
     // High-bandwidth memory (3A090.c) takes its own path too.
-    if let Some(h) = &input.item.hbm {
-        let (out, eccn, paragraph) = hbm_rules(&mut ev, &parties, h)?;
-        let status = if eccn.is_some() {
-            ItemStatus::Ccl
-        } else {
-            ItemStatus::BelowCcl
-        };
-        let out = with_independent(&mut ev, &parties, input, status, eccn, out);
-        let item = ItemSummary {
-            kind: "hbm",
-            chip_id: None,
-            name: None,
-            tpp: None,
-            pd: None,
-            datacenter: None,
-            paragraph,
-            training_ops: None,
-            note: None,
-        };
-        return Ok(finish(ev, out, eccn, item, quantity, 0, 0));
+    if let Some(h) = &item.hbm {
+        return hbm_answer(ev, parties, h, quantity);
     }
+    chip_answer(ev, parties, tiers, input, quantity)
+}
 
-    // "Is informed" letters name catalog items, or state performance criteria.
-    let catalog_chip = match &input.item.chip {
-        Some(name) => {
-            let (chip, family) = policy
-                .catalog
-                .lookup_noted(name)
-                .map_err(DetermineError::Chip)?;
-            ev.item_note = family.map(|parts| family_note(name, chip, parts));
-            Some(chip)
-        }
-        None => None,
+/// The quantity of units: required for chips and memory, a positive whole number.
+fn read_quantity(input: &DeterminationInput) -> Result<u64, DetermineError> {
+    match input.quantity {
+        None => Err(DetermineError::Quantity(
+            "required for chips (a whole number of units)".into(),
+        )),
+        Some(q) if q <= 0 => Err(DetermineError::Quantity(format!(
+            "`{q}` is not a positive whole number of units; {}",
+            crate::input_error::quantity_expectation()
+        ))),
+        Some(q) => Ok(q as u64),
+    }
+}
+
+/// Model weights (4E091): the weights rules, with the item's EAR status for part 744/746.
+fn weights_answer(
+    ev: &mut Eval<'_>,
+    parties: &Parties,
+    tiers: Tiers,
+    input: &DeterminationInput,
+    w: &crate::input::ModelWeightsInput,
+) -> Result<ItemAnswer, DetermineError> {
+    let (out, ops, eccn) = weights_rules(ev, parties, input, w, tiers.destination)?;
+    let status = match (eccn, w.published) {
+        (Some(_), _) => ItemStatus::Ccl,
+        (None, true) => ItemStatus::NotSubject,
+        (None, false) => ItemStatus::Ear99,
     };
+    Ok(ItemAnswer {
+        out,
+        status,
+        eccn,
+        item: ItemSummary {
+            training_ops: ops.map(crate::num::decimal_to_f64),
+            ..bare_item("model_weights")
+        },
+        quantity: 1,
+        unit_tpp: 0,
+        total_tpp: 0,
+    })
+}
+
+/// High-bandwidth memory (3A090.c): the memory rules, with the item's EAR status.
+fn hbm_answer(
+    ev: &mut Eval<'_>,
+    parties: &Parties,
+    h: &crate::classify::HbmItem,
+    quantity: u64,
+) -> Result<ItemAnswer, DetermineError> {
+    let (out, eccn, paragraph) = hbm_rules(ev, parties, h)?;
+    let status = if eccn.is_some() {
+        ItemStatus::Ccl
+    } else {
+        ItemStatus::BelowCcl
+    };
+    Ok(ItemAnswer {
+        out,
+        status,
+        eccn,
+        item: ItemSummary {
+            paragraph,
+            ..bare_item("hbm")
+        },
+        quantity,
+        unit_tpp: 0,
+        total_tpp: 0,
+    })
+}
+
+/// The catalog chip the input names, if any, noting how a family name was read.
+fn catalog_chip<'p>(
+    ev: &mut Eval<'p>,
+    input: &DeterminationInput,
+) -> Result<Option<&'p Chip>, DetermineError> {
+    let Some(name) = &input.item.chip else {
+        return Ok(None);
+    };
+    let policy: &'p Policy = ev.policy;
+    let (chip, family) = policy
+        .catalog
+        .lookup_noted(name)
+        .map_err(DetermineError::Chip)?;
+    ev.item_note = family.map(|parts| family_note(name, chip, parts));
+    Ok(Some(chip))
+}
+
+/// A chip: its metrics and class (3A090/4A090), then the chip rules and any is-informed letter.
+/// "Is informed" letters name catalog items, or state performance criteria.
+fn chip_answer(
+    ev: &mut Eval<'_>,
+    parties: &Parties,
+    tiers: Tiers,
+    input: &DeterminationInput,
+    quantity: u64,
+) -> Result<ItemAnswer, DetermineError> {
+    let catalog_chip = catalog_chip(ev, input)?;
     if let Some(chip) = catalog_chip.filter(|c| c.metrics().is_none())
-        && let Some(review) = informed_rule(&mut ev, &parties, input, Some(chip), None)
+        && let Some(review) = informed_rule(ev, parties, input, Some(chip), None)
     {
         // No published throughput: the requirement still holds; TPP stays unknown.
-        let item = ItemSummary {
-            kind: "chip",
-            chip_id: Some(chip.id.clone()),
-            name: Some(chip.name()),
-            tpp: None,
-            pd: None,
-            datacenter: None,
-            paragraph: None,
-            training_ops: None,
-            note: None,
-        };
-        let out = with_independent(
-            &mut ev,
-            &parties,
-            input,
-            ItemStatus::BelowCcl,
-            None,
-            license(review),
-        );
-        return Ok(finish(ev, out, None, item, quantity, 0, 0));
+        return Ok(ItemAnswer {
+            out: license(review),
+            status: ItemStatus::BelowCcl,
+            eccn: None,
+            item: chip_item(chip),
+            quantity,
+            unit_tpp: 0,
+            total_tpp: 0,
+        });
     }
-
-    // Chips.
-    let (metrics, item_base) = chip_metrics(catalog_chip, input, &mut ev)?;
-    let informed = informed_rule(&mut ev, &parties, input, catalog_chip, Some(&metrics));
+    let (metrics, item_base) = chip_metrics(catalog_chip, input, ev)?;
+    let informed = informed_rule(ev, parties, input, catalog_chip, Some(&metrics));
     let unit_tpp = metrics.tpp_whole();
     let total_tpp = unit_tpp.checked_mul(quantity).ok_or_else(|| {
         DetermineError::Quantity(format!("`{quantity}` units overflow the TPP total"))
     })?;
-    let class: Classification = classify_with(&metrics, &spec.classification, detail).map_err(|e| {
-        match (&e, &item_base.chip_id) {
-            (IndeterminateError::Interconnect { min, .. }, Some(id)) => DetermineError::Item(
-                format!(
-                    "chip `{id}` has no `interconnect_gbs` in the catalog, and regime `{}` classifies on aggregate bidirectional I/O >= {min} GB/s; give the item as metrics with `interconnect_gbs`",
-                    spec.id
-                ),
-            ),
-            _ => DetermineError::Indeterminate(e),
-        }
-    })?;
+    let class = classify_chip(ev, &metrics, item_base.chip_id.as_deref())?;
     ev.trail.reasons.push(class.reason);
-    if let Some(chip) = catalog_chip.filter(|c| c.die_area_estimate)
-        && spec.classification.a2_pd_min.is_some()
-        && spec
-            .classification
-            .a1_tpp_min
-            .is_some_and(|a1| metrics.tpp < a1)
-    {
-        ev.trail.assume(Assumption {
-            switch: Arc::from("catalog_die_area_estimate"),
-            value: format!("{} die area from {}", chip.id, chip.die_area_source),
-            confidence: Arc::from("U"),
-            detail: Arc::from(
-                "the vendor publishes no die area; the class rests on a third-party estimate (policy/chips-supplement.csv); give the item as metrics with `die_area_mm2` to override",
-            ),
-        });
+    if let Some(chip) = catalog_chip {
+        note_die_area_estimate(ev, chip, &metrics);
     }
     let item = ItemSummary {
         paragraph: Some(class.paragraph),
@@ -831,48 +882,140 @@ pub fn determine_with(
         datacenter: Some(class.datacenter),
         ..item_base
     };
-    let Some(eccn) = class.eccn else {
-        let out = match informed {
-            Some(review) => license(review),
-            None => {
-                ev.trail
-                    .reason("not_controlled", &spec.classification.citation, || {
-                        "not 3A090/4A090 under this regime: no advanced-computing license requirement"
-                            .into()
-                    });
-                outcome(Authorization::NotControlled)
-            }
-        };
-        let out = with_independent(&mut ev, &parties, input, ItemStatus::BelowCcl, None, out);
-        return Ok(finish(ev, out, None, item, quantity, unit_tpp, total_tpp));
+    let answer = |out, status, eccn| ItemAnswer {
+        out,
+        status,
+        eccn,
+        item,
+        quantity,
+        unit_tpp,
+        total_tpp,
     };
-    let mut out = chip_rules(
-        &mut ev,
-        &parties,
+    let Some(eccn) = class.eccn else {
+        let out = not_controlled_rule(ev, informed);
+        return Ok(answer(out, ItemStatus::BelowCcl, None));
+    };
+    let case = ChipCase {
+        p: parties,
+        tiers,
         input,
         eccn,
-        class.datacenter,
-        &metrics,
+        datacenter: class.datacenter,
+        metrics: &metrics,
         total_tpp,
-        destination_tier,
-        consignee_tier,
-    )?;
+    };
+    let mut out = chip_rules(ev, &case)?;
     if let Some(review) = informed
         && !(out.authorization == Authorization::License
             && out.review == Some(ReviewPolicy::Denial))
     {
         out = license(review);
     }
-    let out = with_independent(&mut ev, &parties, input, ItemStatus::Ccl, Some(eccn), out);
-    Ok(finish(
-        ev,
-        out,
-        Some(eccn),
-        item,
-        quantity,
-        unit_tpp,
+    Ok(answer(out, ItemStatus::Ccl, Some(eccn)))
+}
+
+/// Classifies the chip under the regime; a catalog chip without the interconnect figure the
+/// regime needs says which field to give.
+fn classify_chip(
+    ev: &Eval<'_>,
+    metrics: &Metrics,
+    chip_id: Option<&str>,
+) -> Result<Classification, DetermineError> {
+    let spec = &ev.regime.spec;
+    classify_with(metrics, &spec.classification, ev.trail.detail).map_err(|e| {
+        match (&e, chip_id) {
+            (IndeterminateError::Interconnect { min, .. }, Some(id)) => DetermineError::Item(
+                format!(
+                    "chip `{id}` has no `interconnect_gbs` in the catalog, and regime `{}` classifies on aggregate bidirectional I/O >= {min} GB/s; give the item as metrics with `interconnect_gbs`",
+                    spec.id
+                ),
+            ),
+            _ => DetermineError::Indeterminate(e),
+        }
+    })
+}
+
+/// Notes a class resting on a third-party die-area estimate (the performance-density test
+/// decides only below the TPP threshold).
+fn note_die_area_estimate(ev: &mut Eval<'_>, chip: &Chip, metrics: &Metrics) {
+    let cl = &ev.regime.spec.classification;
+    if chip.die_area_estimate
+        && cl.a2_pd_min.is_some()
+        && cl.a1_tpp_min.is_some_and(|a1| metrics.tpp < a1)
+    {
+        ev.trail.assume(Assumption {
+            switch: Arc::from("catalog_die_area_estimate"),
+            value: format!("{} die area from {}", chip.id, chip.die_area_source),
+            confidence: Arc::from("U"),
+            detail: Arc::from(
+                "the vendor publishes no die area; the class rests on a third-party estimate (policy/chips-supplement.csv); give the item as metrics with `die_area_mm2` to override",
+            ),
+        });
+    }
+}
+
+/// A chip outside 3A090/4A090: no advanced-computing license requirement, unless an is-informed
+/// letter reaches it.
+fn not_controlled_rule(ev: &mut Eval<'_>, informed: Option<ReviewPolicy>) -> Outcome {
+    if let Some(review) = informed {
+        return license(review);
+    }
+    let spec = &ev.regime.spec;
+    ev.trail
+        .reason("not_controlled", &spec.classification.citation, || {
+            "not 3A090/4A090 under this regime: no advanced-computing license requirement".into()
+        });
+    outcome(Authorization::NotControlled)
+}
+
+/// The determination: the outcome with the parties, tiers, item, quantities, draws and trail.
+fn finish(
+    ev: Eval<'_>,
+    sel: &Selection<'_>,
+    parties: &Parties,
+    tiers: Tiers,
+    input: &DeterminationInput,
+    answer: ItemAnswer,
+) -> Determination {
+    let (regime, out) = (sel.regime, answer.out);
+    let total_tpp = answer.total_tpp;
+    Determination {
+        license_required: out.authorization == Authorization::License,
+        authorization: out.authorization,
+        review_policy: out.review,
+        eccn: answer.eccn,
+        destination: parties.dest,
+        destination_tier: tiers.destination,
+        consignee_tier: tiers.consignee,
+        item: ItemSummary {
+            note: ev.item_note,
+            ..answer.item
+        },
+        quantity: answer.quantity,
+        unit_tpp: answer.unit_tpp,
         total_tpp,
-    ))
+        h100_equivalents: total_tpp as f64 / regime.spec.h100_tpp as f64,
+        draws: crate::draws::draws(&crate::draws::Drawn {
+            regime,
+            input,
+            hq: parties.hq,
+            destination: parties.dest,
+            authorization: out.authorization,
+            counts: &out.counts,
+            total_tpp,
+        }),
+        counts_against: out.counts,
+        obligations: ev.trail.obligations,
+        reasons: ev.trail.reasons,
+        assumptions: ev.trail.assumptions,
+        regime: RegimeRef {
+            id: regime.id.clone(),
+            digest: regime.digest.clone(),
+            posture: input.posture.unwrap_or_default(),
+            date: input.date,
+            selected_by: sel.selected_by,
+        },
+    }
 }
 
 /// How an is-informed letter reaches an item.
@@ -1172,18 +1315,7 @@ fn chip_metrics(
                     ),
                 });
             }
-            let summary = ItemSummary {
-                kind: "chip",
-                chip_id: Some(chip.id.clone()),
-                name: Some(chip.name()),
-                tpp: None,
-                pd: None,
-                datacenter: None,
-                paragraph: None,
-                training_ops: None,
-                note: None,
-            };
-            Ok((metrics, summary))
+            Ok((metrics, chip_item(chip)))
         }
         (None, Some(tpp)) => {
             if tpp.is_sign_negative() || tpp.is_zero() {
@@ -1227,18 +1359,7 @@ fn chip_metrics(
                 interconnect_gbs: item.interconnect_gbs,
                 dram_bandwidth_gbs: item.dram_bandwidth_gbs,
             };
-            let summary = ItemSummary {
-                kind: "metrics",
-                chip_id: None,
-                name: None,
-                tpp: None,
-                pd: None,
-                datacenter: None,
-                paragraph: None,
-                training_ops: None,
-                note: None,
-            };
-            Ok((metrics, summary))
+            Ok((metrics, bare_item("metrics")))
         }
         (Some(_), Some(_)) => Err(DetermineError::Item(
             "give exactly one of `chip`, `tpp`, `model_weights` or `hbm`".into(),
@@ -1249,36 +1370,93 @@ fn chip_metrics(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn chip_rules(
-    ev: &mut Eval<'_>,
-    p: &Parties,
-    input: &DeterminationInput,
+/// What the chip rules read: the parties and their tiers, the input, and the classified item.
+struct ChipCase<'c> {
+    p: &'c Parties,
+    tiers: Tiers,
+    input: &'c DeterminationInput,
     eccn: Eccn,
+    /// Designed or marketed for datacenters.
     datacenter: bool,
-    metrics: &Metrics,
+    metrics: &'c Metrics,
+    /// Quantity × unit TPP.
     total_tpp: u64,
-    destination_tier: Option<u8>,
-    consignee_tier: Option<u8>,
-) -> Result<Outcome, DetermineError> {
-    let regime = ev.regime;
-    let spec = &regime.spec;
-    let c = &input.consignee;
-    let ctx = &input.context;
-    let dc_a = eccn.is_a_type() && datacenter;
-    if let Some(out) = domestic_rule(ev, p) {
-        return Ok(out);
+}
+
+impl ChipCase<'_> {
+    /// A datacenter 3A090.a/4A090.a item: the items NAC and ACA do not cover.
+    fn datacenter_a(&self) -> bool {
+        self.eccn.is_a_type() && self.datacenter
+    }
+}
+
+/// The lists placing the parties under a presumption of denial (Tier 3 / D:5 / Macau).
+struct Embargoes {
+    /// The consignee's or its ultimate parent's headquarters (§744.23(a)(3)).
+    hq_taint: Option<Arc<str>>,
+    /// The destination.
+    dest: Option<Arc<str>>,
+    /// The ultimate destination.
+    ultimate: Option<Arc<str>>,
+}
+
+impl Embargoes {
+    /// Looks up the headquarters taint (§744.23(a)(3)) and the embargoed destinations.
+    fn of(ev: &mut Eval<'_>, p: &Parties) -> Embargoes {
+        let hq_taint = ev.embargoed(p.hq).or_else(|| ev.embargoed(p.parent));
+        let dest = ev.embargoed(p.dest);
+        let ultimate = match p.ultimate {
+            Some(u) => ev.embargoed(u),
+            None => None,
+        };
+        Embargoes {
+            hq_taint,
+            dest,
+            ultimate,
+        }
     }
 
-    // Headquarters taint (§744.23(a)(3)) and embargoed destinations.
-    let hq_taint = ev.embargoed(p.hq).or_else(|| ev.embargoed(p.parent));
-    let dest_embargoed = ev.embargoed(p.dest);
-    let ult_embargoed = match p.ultimate {
-        Some(u) => ev.embargoed(u),
-        None => None,
-    };
+    /// Why the transaction is under the presumption of denial, if it is.
+    fn why(&self, p: &Parties) -> Option<String> {
+        self.dest
+            .as_ref()
+            .map(|g| format!("destination {} is in {g}", p.dest))
+            .or_else(|| {
+                self.ultimate
+                    .as_ref()
+                    .map(|g| format!("ultimate destination is in {g}"))
+            })
+            .or_else(|| {
+                self.hq_taint
+                    .as_ref()
+                    .map(|g| format!("consignee or its ultimate parent is headquartered in {g}"))
+            })
+    }
+}
 
-    // Is a license required at all?
+/// 3A090/4A090 chips: the license requirement, then the exceptions, VEUs and review policy.
+fn chip_rules(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Result<Outcome, DetermineError> {
+    if let Some(out) = domestic_rule(ev, c.p) {
+        return Ok(out);
+    }
+    let embargoes = Embargoes::of(ev, c.p);
+    if let Some(out) = scope_rule(ev, c, &embargoes) {
+        return Ok(out);
+    }
+    if let Some(why) = embargoes.why(c.p) {
+        return embargo_rule(ev, c, &embargoes, why);
+    }
+    if !c.datacenter_a() {
+        return Ok(non_datacenter_rule(ev, c));
+    }
+    datacenter_rule(ev, c, embargoes.hq_taint.is_some())
+}
+
+/// Whether a license is required at all: the regime's scope by item, country or headquarters.
+/// Outside it, no license requirement (the answer); inside, the reason is recorded.
+fn scope_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>, embargoes: &Embargoes) -> Option<Outcome> {
+    let spec = &ev.regime.spec;
+    let (p, eccn) = (c.p, c.eccn);
     let scope_reason = if spec.scope.a_datacenter_worldwide && eccn.is_a_type() {
         Some((
             &spec.scope.a_citation,
@@ -1289,7 +1467,7 @@ fn chip_rules(
     } else if let Some(r) = p.ultimate.and_then(|u| ev.in_country_scope(u)) {
         Some((&spec.scope.citation, format!("ultimate destination: {r}")))
     } else {
-        hq_taint.as_ref().map(|g| {
+        embargoes.hq_taint.as_ref().map(|g| {
             (
                 &spec.scope.hq_taint_citation,
                 format!("consignee or its ultimate parent is headquartered in {g}"),
@@ -1303,236 +1481,137 @@ fn chip_rules(
                 p.dest, spec.id
             )
         });
-        return Ok(outcome(Authorization::Nlr));
+        return Some(outcome(Authorization::Nlr));
     };
     ev.trail.reason("scope.license_requirement", cite, || why);
+    None
+}
 
-    // Tier 3 / D:5 / Macau: presumption of denial; only NAC survives, for items it covers.
-    let embargo = dest_embargoed
-        .as_ref()
-        .map(|g| format!("destination {} is in {g}", p.dest))
-        .or_else(|| {
-            ult_embargoed
-                .as_ref()
-                .map(|g| format!("ultimate destination is in {g}"))
-        })
-        .or_else(|| {
-            hq_taint
-                .as_ref()
-                .map(|g| format!("consignee or its ultimate parent is headquartered in {g}"))
-        });
-    if let Some(why) = embargo {
-        if !dc_a
-            && input.transaction == Some(Transaction::Transfer)
-            && let Some(cite) = spec
-                .aca
-                .as_ref()
-                .and_then(|a| a.transfers_within_citation.as_ref())
-        {
-            ev.trail.reason("aca.eligible_transfer", cite, || {
-                format!("{why}; {eccn} not designed for datacenters or .b, transferred within the country: License Exception ACA, no notice")
-            });
-            return Ok(outcome(Authorization::Aca));
-        }
-        if !dc_a {
-            if let Some(nac) = &spec.nac {
-                ev.trail.reason(
-                    "nac.eligible",
-                    &nac.citation,
-                    || format!("{why}; {eccn} not designed for datacenters or .b: License Exception NAC after notice"),
-                );
-                ev.trail.oblige(
-                    "nac.notify",
-                    &nac.citation,
-                    || format!(
-                        "notify BIS (SNAP-R) at least {} days before shipment, with TPP, PD and datasheet; ship only on confirmation",
-                        nac.notice_days
-                    ),
-                );
-                return Ok(outcome(Authorization::Nac));
-            }
-        }
-        if let Some(out) = us_export_review(
-            ev,
-            p,
-            input,
-            metrics,
-            dest_embargoed.is_some() || ult_embargoed.is_some(),
-        )? {
-            return Ok(out);
-        }
-        ev.trail
-            .reason("tier3.denial", &spec.review.tier3_citation, || {
-                format!("{why}: license required, presumption of denial, no exception")
-            });
-        let review = ev.review(spec.review.tier3);
-        return Ok(license(review));
-    }
-
-    // Items NAC/ACA cover (non-datacenter .a, and .b) outside Tier 3.
-    if !dc_a {
-        if eccn.is_a_type()
-            && let Some(aia) = aia_chip_eligible(ev, p, destination_tier, consignee_tier)
-        {
-            ev.trail.reason("aia.eligible", &aia, || {
-                "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into()
-            });
-            return Ok(outcome(Authorization::Aia));
-        }
-        if let Some(aca) = &spec.aca {
-            let tier_note = if aca.tier2 && destination_tier == Some(2) {
-                "Tier 2 destination"
-            } else {
-                "destination in the country scope"
-            };
-            ev.trail.reason(
-                "aca.eligible",
-                &aca.citation,
-                || format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
-            );
-            return Ok(outcome(Authorization::Aca));
-        }
-        if let Some(cite) = spec
-            .nac
+/// Tier 3 / D:5 / Macau: presumption of denial; only ACA (transfers) and NAC survive, for items
+/// they cover, and the January 2026 review for exports from the United States.
+fn embargo_rule(
+    ev: &mut Eval<'_>,
+    c: &ChipCase<'_>,
+    embargoes: &Embargoes,
+    why: String,
+) -> Result<Outcome, DetermineError> {
+    let spec = &ev.regime.spec;
+    let eccn = c.eccn;
+    if !c.datacenter_a()
+        && c.input.transaction == Some(Transaction::Transfer)
+        && let Some(cite) = spec
+            .aca
             .as_ref()
-            .and_then(|n| n.without_notice_citation.as_ref())
-        {
-            ev.trail.reason("nac.eligible_no_notice", cite, || {
-                format!("{eccn} not designed for datacenters or .b, destination outside Macau/D:5: License Exception NAC without notice")
-            });
-            return Ok(outcome(Authorization::Nac));
-        }
-        ev.trail.reason(
-            "license.review_default",
-            &spec.review.default_citation,
-            || "no exception covers the item here".into(),
-        );
-        let review = ev.review(spec.review.default);
-        return Ok(license(review));
+            .and_then(|a| a.transfers_within_citation.as_ref())
+    {
+        ev.trail.reason("aca.eligible_transfer", cite, || {
+            format!("{why}; {eccn} not designed for datacenters or .b, transferred within the country: License Exception ACA, no notice")
+        });
+        return Ok(outcome(Authorization::Aca));
     }
+    if !c.datacenter_a()
+        && let Some(nac) = &spec.nac
+    {
+        ev.trail.reason(
+            "nac.eligible",
+            &nac.citation,
+            || format!("{why}; {eccn} not designed for datacenters or .b: License Exception NAC after notice"),
+        );
+        ev.trail.oblige(
+            "nac.notify",
+            &nac.citation,
+            || format!(
+                "notify BIS (SNAP-R) at least {} days before shipment, with TPP, PD and datasheet; ship only on confirmation",
+                nac.notice_days
+            ),
+        );
+        return Ok(outcome(Authorization::Nac));
+    }
+    let by_destination = embargoes.dest.is_some() || embargoes.ultimate.is_some();
+    if let Some(out) = us_export_review(ev, c.p, c.input, c.metrics, by_destination)? {
+        return Ok(out);
+    }
+    ev.trail
+        .reason("tier3.denial", &spec.review.tier3_citation, || {
+            format!("{why}: license required, presumption of denial, no exception")
+        });
+    let review = ev.review(spec.review.tier3);
+    Ok(license(review))
+}
 
-    // Datacenter .a items outside Tier 3.
-    if let Some(aia) = aia_chip_eligible(ev, p, destination_tier, consignee_tier) {
+/// Items NAC/ACA cover (non-datacenter .a, and .b) outside Tier 3: AIA, ACA or NAC without
+/// notice, else a license under the default review.
+fn non_datacenter_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Outcome {
+    let spec = &ev.regime.spec;
+    let eccn = c.eccn;
+    if eccn.is_a_type()
+        && let Some(aia) = aia_chip_eligible(ev, c.p, c.tiers.destination, c.tiers.consignee)
+    {
+        ev.trail.reason("aia.eligible", &aia, || {
+            "Tier 1 destination and Tier 1 headquarters: License Exception AIA".into()
+        });
+        return outcome(Authorization::Aia);
+    }
+    if let Some(aca) = &spec.aca {
+        let tier_note = if aca.tier2 && c.tiers.destination == Some(2) {
+            "Tier 2 destination"
+        } else {
+            "destination in the country scope"
+        };
+        ev.trail.reason(
+            "aca.eligible",
+            &aca.citation,
+            || format!("{eccn} not designed for datacenters or .b, {tier_note}: License Exception ACA, no notice"),
+        );
+        return outcome(Authorization::Aca);
+    }
+    if let Some(cite) = spec
+        .nac
+        .as_ref()
+        .and_then(|n| n.without_notice_citation.as_ref())
+    {
+        ev.trail.reason("nac.eligible_no_notice", cite, || {
+            format!("{eccn} not designed for datacenters or .b, destination outside Macau/D:5: License Exception NAC without notice")
+        });
+        return outcome(Authorization::Nac);
+    }
+    ev.trail.reason(
+        "license.review_default",
+        &spec.review.default_citation,
+        || "no exception covers the item here".into(),
+    );
+    let review = ev.review(spec.review.default);
+    license(review)
+}
+
+/// Datacenter .a items outside Tier 3: AIA, ACM, a VEU, LPP, else a license by tier and
+/// allocation.
+fn datacenter_rule(
+    ev: &mut Eval<'_>,
+    c: &ChipCase<'_>,
+    hq_taint: bool,
+) -> Result<Outcome, DetermineError> {
+    let spec = &ev.regime.spec;
+    let ctx = &c.input.context;
+    if let Some(aia) = aia_chip_eligible(ev, c.p, c.tiers.destination, c.tiers.consignee) {
         ev.trail.reason(
             "aia.eligible",
             &aia,
             || format!(
                 "destination {} is Tier 1 and the consignee and its ultimate parent are headquartered in Tier 1: License Exception AIA",
-                p.dest
+                c.p.dest
             ),
         );
-        aia_obligations(ev, total_tpp, ctx.consignee_aia_cumulative_tpp);
+        aia_obligations(ev, c.total_tpp, ctx.consignee_aia_cumulative_tpp);
         return Ok(outcome(Authorization::Aia));
     }
-
-    if let Some(acm) = &spec.acm {
-        let end_use = input.end_use.unwrap_or_default();
-        if end_use.is_acm_end_use() {
-            if c.government {
-                ev.trail.reason(
-                    "acm.unavailable_government",
-                    &acm.citation,
-                    || "ACM is for private-sector end users; the consignee is a government end user"
-                        .into(),
-                );
-            } else {
-                ev.trail.reason(
-                    "acm.eligible",
-                    &acm.citation,
-                    || format!(
-                        "{end_use:?} by a private-sector end user for items bound outside Macau/D:5: License Exception ACM"
-                    )
-                    .to_lowercase(),
-                );
-                ev.trail.oblige("acm.records", &acm.citation, || {
-                    "keep per-facility distribution records, updated at least every six months"
-                        .into()
-                });
-                let s = spec.switches.acm_counts_against_allocation.as_ref();
-                ev.switch_assume(
-                    s.and_then(|s| Regime::assumption("acm_counts_against_allocation", s)),
-                );
-                let mut out = outcome(Authorization::Acm);
-                if s.is_some_and(|s| s.value) {
-                    out.counts.push(Counter::CountryAllocation);
-                }
-                return Ok(out);
-            }
-        }
+    if let Some(out) = acm_rule(ev, c.input) {
+        return Ok(out);
     }
-
-    if let (Some(veu), Some(v)) = (&spec.veu, &c.veu) {
-        match v.kind {
-            VeuKind::Uveu => {
-                // §748.15(b)(2)(i): headquartered in, or ultimate parent headquartered in, Tier 1.
-                let t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
-                if t1 {
-                    ev.trail.reason(
-                        "uveu.authorized",
-                        &veu.uveu_citation,
-                        || format!(
-                            "consignee holds UVEU `{}` (headquarters or ultimate parent in Tier 1): shipment under its authorization; does not draw the country allocation",
-                            v.id
-                        ),
-                    );
-                    return Ok(outcome(Authorization::Uveu));
-                }
-                ev.trail
-                    .reason("uveu.hq_not_tier1", &veu.uveu_citation, || {
-                        format!(
-                            "UVEU `{}` requires headquarters or ultimate parent in Tier 1; HQ {} / parent {} are not",
-                            v.id, p.hq, p.parent
-                        )
-                    });
-            }
-            VeuKind::Nveu => {
-                let s = spec.switches.nveu_schedule_reading.as_ref();
-                ev.switch_assume(s.and_then(|s| Regime::assumption("nveu_schedule_reading", s)));
-                match regime.nveu_limit_tpp(ev.date) {
-                    Some(limit) => {
-                        let after = ctx.nveu_installed_tpp.saturating_add(total_tpp);
-                        if after <= limit {
-                            ev.trail.reason(
-                                "nveu.within_schedule",
-                                &veu.nveu_citation,
-                                || format!(
-                                    "NVEU `{}`: installed base {} + {} = {} <= {} TPP permitted in {} on {}",
-                                    v.id,
-                                    thousands(ctx.nveu_installed_tpp.into()),
-                                    thousands(total_tpp.into()),
-                                    thousands(after.into()),
-                                    thousands(limit.into()),
-                                    p.dest,
-                                    ev.date
-                                ),
-                            );
-                            let mut out = outcome(Authorization::Nveu);
-                            out.counts.push(Counter::NveuAllocation);
-                            return Ok(out);
-                        }
-                        ev.trail.reason(
-                            "nveu.exceeds_schedule",
-                            &veu.nveu_citation,
-                            || format!(
-                                "NVEU `{}`: installed base {} + {} = {} exceeds the {} TPP permitted on {}",
-                                v.id,
-                                thousands(ctx.nveu_installed_tpp.into()),
-                                thousands(total_tpp.into()),
-                                thousands(after.into()),
-                                thousands(limit.into()),
-                                ev.date
-                            ),
-                        );
-                    }
-                    None => ev.trail.reason("nveu.no_schedule", &veu.nveu_citation, || {
-                        format!("the NVEU schedule does not cover {}", ev.date)
-                    }),
-                }
-            }
-        }
+    if let Some(out) = veu_rule(ev, c) {
+        return Ok(out);
     }
-
-    if let (Some(dc), None, Some(v)) = (&spec.dc_veu, &spec.veu, &c.veu) {
+    if let (Some(dc), None, Some(v)) = (&spec.dc_veu, &spec.veu, &c.input.consignee.veu) {
         ev.trail.reason(
             "dc_veu.not_evaluated",
             &dc.citation,
@@ -1542,23 +1621,142 @@ fn chip_rules(
             ),
         );
     }
-
-    if let Some(lpp) = &spec.lpp {
-        if let Some(out) = lpp_rule(
-            ev,
-            p,
-            lpp,
-            total_tpp,
-            ctx.consignee_ytd_tpp,
-            hq_taint.is_some(),
-            input.transaction.unwrap_or_default(),
-        ) {
-            return Ok(out);
-        }
+    if let Some(lpp) = &spec.lpp
+        && let Some(out) = lpp_rule(ev, c, lpp, hq_taint)
+    {
+        return Ok(out);
     }
+    Ok(license_review_rule(ev, c))
+}
 
-    // A license. Review policy by tier and allocation.
-    Ok(match destination_tier {
+/// License Exception ACM: its end uses by a private-sector end user.
+fn acm_rule(ev: &mut Eval<'_>, input: &DeterminationInput) -> Option<Outcome> {
+    let spec = &ev.regime.spec;
+    let acm = spec.acm.as_ref()?;
+    let end_use = input.end_use.unwrap_or_default();
+    if !end_use.is_acm_end_use() {
+        return None;
+    }
+    if input.consignee.government {
+        ev.trail
+            .reason("acm.unavailable_government", &acm.citation, || {
+                "ACM is for private-sector end users; the consignee is a government end user".into()
+            });
+        return None;
+    }
+    ev.trail.reason(
+        "acm.eligible",
+        &acm.citation,
+        || format!(
+            "{end_use:?} by a private-sector end user for items bound outside Macau/D:5: License Exception ACM"
+        )
+        .to_lowercase(),
+    );
+    ev.trail.oblige("acm.records", &acm.citation, || {
+        "keep per-facility distribution records, updated at least every six months".into()
+    });
+    let s = spec.switches.acm_counts_against_allocation.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("acm_counts_against_allocation", s)));
+    let mut out = outcome(Authorization::Acm);
+    if s.is_some_and(|s| s.value) {
+        out.counts.push(Counter::CountryAllocation);
+    }
+    Some(out)
+}
+
+/// The consignee's validated-end-user authorization, where the regime has VEUs.
+fn veu_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Option<Outcome> {
+    let regime: &Regime = ev.regime;
+    let (veu, v) = (regime.spec.veu.as_ref()?, c.input.consignee.veu.as_ref()?);
+    match v.kind {
+        VeuKind::Uveu => uveu_rule(ev, c.p, veu, v),
+        VeuKind::Nveu => nveu_rule(ev, c, veu, v),
+    }
+}
+
+/// UVEU: §748.15(b)(2)(i): headquartered in, or ultimate parent headquartered in, Tier 1.
+fn uveu_rule(
+    ev: &mut Eval<'_>,
+    p: &Parties,
+    veu: &crate::regime::Veu,
+    v: &crate::input::VeuRef,
+) -> Option<Outcome> {
+    let t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
+    if t1 {
+        ev.trail.reason(
+            "uveu.authorized",
+            &veu.uveu_citation,
+            || format!(
+                "consignee holds UVEU `{}` (headquarters or ultimate parent in Tier 1): shipment under its authorization; does not draw the country allocation",
+                v.id
+            ),
+        );
+        return Some(outcome(Authorization::Uveu));
+    }
+    ev.trail
+        .reason("uveu.hq_not_tier1", &veu.uveu_citation, || {
+            format!(
+                "UVEU `{}` requires headquarters or ultimate parent in Tier 1; HQ {} / parent {} are not",
+                v.id, p.hq, p.parent
+            )
+        });
+    None
+}
+
+/// NVEU: the shipment fits the destination's installed-base schedule on the date.
+fn nveu_rule(
+    ev: &mut Eval<'_>,
+    c: &ChipCase<'_>,
+    veu: &crate::regime::Veu,
+    v: &crate::input::VeuRef,
+) -> Option<Outcome> {
+    let regime: &Regime = ev.regime;
+    let s = regime.spec.switches.nveu_schedule_reading.as_ref();
+    ev.switch_assume(s.and_then(|s| Regime::assumption("nveu_schedule_reading", s)));
+    let Some(limit) = regime.nveu_limit_tpp(ev.date) else {
+        ev.trail.reason("nveu.no_schedule", &veu.nveu_citation, || {
+            format!("the NVEU schedule does not cover {}", ev.date)
+        });
+        return None;
+    };
+    let (installed, total_tpp, date) = (c.input.context.nveu_installed_tpp, c.total_tpp, ev.date);
+    let after = installed.saturating_add(total_tpp);
+    if after <= limit {
+        ev.trail
+            .reason("nveu.within_schedule", &veu.nveu_citation, || {
+                format!(
+                    "NVEU `{}`: installed base {} + {} = {} <= {} TPP permitted in {} on {date}",
+                    v.id,
+                    thousands(installed.into()),
+                    thousands(total_tpp.into()),
+                    thousands(after.into()),
+                    thousands(limit.into()),
+                    c.p.dest,
+                )
+            });
+        let mut out = outcome(Authorization::Nveu);
+        out.counts.push(Counter::NveuAllocation);
+        return Some(out);
+    }
+    ev.trail
+        .reason("nveu.exceeds_schedule", &veu.nveu_citation, || {
+            format!(
+                "NVEU `{}`: installed base {} + {} = {} exceeds the {} TPP permitted on {date}",
+                v.id,
+                thousands(installed.into()),
+                thousands(total_tpp.into()),
+                thousands(after.into()),
+                thousands(limit.into()),
+            )
+        });
+    None
+}
+
+/// A license: its review policy by destination tier and, in Tier 2, the country allocation.
+fn license_review_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Outcome {
+    let spec = &ev.regime.spec;
+    let p = c.p;
+    match c.tiers.destination {
         Some(1) => {
             let s = spec.switches.tier1_license_review.as_ref();
             ev.switch_assume(s.and_then(|s| Regime::assumption("tier1_license_review", s)));
@@ -1574,7 +1772,7 @@ fn chip_rules(
             license(review)
         }
         Some(_) => match &spec.allocation {
-            Some(a) => allocation_rule(ev, p, a, total_tpp, ctx),
+            Some(a) => allocation_rule(ev, p, a, c.total_tpp, &c.input.context),
             None => {
                 ev.trail.reason(
                     "license.review_default",
@@ -1585,29 +1783,33 @@ fn chip_rules(
                 license(review)
             }
         },
-        None => {
-            let regime = ev.regime;
-            if let Some(g) = ev.member_of_any(p.dest, &regime.resolved.denial_groups) {
-                let gid = ev.group_id(g);
-                ev.trail
-                    .reason("license.review_denial", &spec.review.tier3_citation, || {
-                        format!("destination {} is in {gid}: presumption of denial", p.dest)
-                    });
-                let review = ev.review(spec.review.tier3);
-                return Ok(license(review));
-            }
-            let review = ev.review(spec.review.default);
-            ev.trail.reason(
-                "license.review_default",
-                &spec.review.default_citation,
-                || format!(
-                    "license required; review policy {review} for {} (not Macau/D:5, no Macau/D:5 headquarters)",
-                    p.dest
-                ),
-            );
-            license(review)
-        }
-    })
+        None => untiered_review_rule(ev, p),
+    }
+}
+
+/// A license where the regime has no tiers: denial for the denial groups, else the default.
+fn untiered_review_rule(ev: &mut Eval<'_>, p: &Parties) -> Outcome {
+    let regime: &Regime = ev.regime;
+    let spec = &regime.spec;
+    if let Some(g) = ev.member_of_any(p.dest, &regime.resolved.denial_groups) {
+        let gid = ev.group_id(g);
+        ev.trail
+            .reason("license.review_denial", &spec.review.tier3_citation, || {
+                format!("destination {} is in {gid}: presumption of denial", p.dest)
+            });
+        let review = ev.review(spec.review.tier3);
+        return license(review);
+    }
+    let review = ev.review(spec.review.default);
+    ev.trail.reason(
+        "license.review_default",
+        &spec.review.default_citation,
+        || format!(
+            "license required; review policy {review} for {} (not Macau/D:5, no Macau/D:5 headquarters)",
+            p.dest
+        ),
+    );
+    license(review)
 }
 
 /// The January 2026 rule: exports *from the United States* to the named destinations of items
@@ -1775,16 +1977,18 @@ fn aia_obligations(ev: &mut Eval<'_>, total_tpp: u64, cumulative_tpp: u64) {
     }
 }
 
+/// License Exception LPP: the consignee's calendar-year limit, unless the transaction, a
+/// headquarters taint or a D:1-D:4 destination puts it out of reach.
 fn lpp_rule(
     ev: &mut Eval<'_>,
-    p: &Parties,
+    c: &ChipCase<'_>,
     lpp: &crate::regime::Lpp,
-    total_tpp: u64,
-    ytd_tpp: u64,
     hq_taint: bool,
-    tx: Transaction,
 ) -> Option<Outcome> {
     let spec = &ev.regime.spec;
+    let (p, total_tpp) = (c.p, c.total_tpp);
+    let ytd_tpp = c.input.context.consignee_ytd_tpp;
+    let tx = c.input.transaction.unwrap_or_default();
     if tx == Transaction::Transfer {
         let s = spec.switches.lpp_in_country_transfers.as_ref();
         ev.switch_assume(s.and_then(|s| Regime::assumption("lpp_in_country_transfers", s)));
