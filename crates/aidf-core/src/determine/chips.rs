@@ -1,7 +1,19 @@
 //! The 3A090/4A090 chip rules: the license requirement, the exceptions (NAC, ACA, AIA, ACM,
 //! LPP), validated end users, the January 2026 review and the license review policy.
 
-use super::*;
+use std::sync::Arc;
+
+use chrono::Datelike;
+
+use crate::classify::Metrics;
+use crate::explain::thousands;
+use crate::input::{DeterminationInput, Transaction, VeuKind};
+use crate::regime::{Regime, ReviewPolicy};
+
+use super::parties::domestic_rule;
+use super::{
+    Authorization, ChipCase, Counter, DetermineError, Eval, Outcome, Parties, license, outcome,
+};
 
 /// The lists placing the parties under a presumption of denial (Tier 3 / D:5 / Macau).
 struct Embargoes {

@@ -1,6 +1,16 @@
 //! Is-informed letters: whether one reaches the item and the parties, and what it requires.
 
-use super::*;
+use chrono::NaiveDate;
+
+use crate::chip::Chip;
+use crate::classify::{Datacenter, Metrics};
+use crate::country::CountryCode;
+use crate::input::DeterminationInput;
+use crate::policy::Policy;
+use crate::regime::{Regime, ReviewPolicy};
+
+use super::parties::is_domestic;
+use super::{Eval, Parties};
 
 /// How an is-informed letter reaches an item.
 #[derive(Clone, Copy)]

@@ -1,7 +1,26 @@
 //! The item by its form (chip, metrics, high-bandwidth memory, model weights): what it is, how it
 //! classifies, and the rules of its own path.
 
-use super::*;
+use std::sync::Arc;
+
+use crate::chip::Chip;
+use crate::classify::{
+    Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify_with,
+};
+use crate::explain::Assumption;
+use crate::input::DeterminationInput;
+use crate::policy::Policy;
+use crate::regime::{Regime, ReviewPolicy};
+use crate::restrict::ItemStatus;
+use crate::weights::classify_weights;
+
+use super::chips::chip_rules;
+use super::informed::informed_rule;
+use super::parties::domestic_rule;
+use super::{
+    Authorization, ChipCase, DetermineError, Eval, ItemAnswer, ItemSummary, Outcome, Parties,
+    Tiers, license, outcome,
+};
 
 /// What an answer says of a name that fits several parts and was read as the catalog's default.
 fn family_note(name: &str, chip: &crate::chip::Chip, parts: &[Arc<str>]) -> String {

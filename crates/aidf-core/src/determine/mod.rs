@@ -4,21 +4,19 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::chip::{Chip, LookupError};
-use crate::classify::{
-    Classification, Datacenter, Eccn, IndeterminateError, Metrics, classify_with,
-};
+use crate::chip::LookupError;
+use crate::classify::{Eccn, IndeterminateError, Metrics};
 use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::draws::Draw;
-use crate::explain::{Assumption, Detail, Obligation, Reason, Trail, thousands};
-use crate::input::{DeterminationInput, Transaction, VeuKind};
+use crate::explain::{Assumption, Detail, Obligation, Reason, Trail};
+use crate::input::DeterminationInput;
 use crate::policy::{Policy, Posture};
 use crate::regime::{Regime, ReviewPolicy};
-use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
-use crate::weights::{WeightsError, classify_weights};
+use crate::restrict::ItemStatus;
+use crate::weights::WeightsError;
 
 mod chips;
 mod informed;
@@ -27,12 +25,10 @@ mod parties;
 mod restrictions;
 mod select;
 
-use chips::*;
-use informed::*;
-use item::*;
-use parties::*;
-use restrictions::*;
-use select::*;
+use item::answer_item;
+use parties::{assign_tiers, read_parties};
+use restrictions::with_independent;
+use select::{Selection, note_selection};
 pub(crate) use select::{answering_regime, canonical_country};
 
 /// How the transaction is authorized.

@@ -1,7 +1,10 @@
 //! The parties: their countries read and resolved through aliases, their tiers, and whether the
 //! transaction is an export at all.
 
-use super::*;
+use crate::country::CountryCode;
+use crate::input::DeterminationInput;
+
+use super::{Authorization, DetermineError, Eval, Outcome, Parties, Tiers, country, outcome};
 
 /// Reads and checks every party's country, and resolves the ones the rules read through their
 /// aliases (Hong Kong is China), noting each alias used.

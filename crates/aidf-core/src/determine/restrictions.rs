@@ -1,7 +1,16 @@
 //! License requirements of their own (part 744 and part 746: embargoes, the Entity List, end
 //! uses, the Military End-User list), which bar every license exception where they apply.
 
-use super::*;
+use std::sync::Arc;
+
+use crate::classify::Eccn;
+use crate::explain::Assumption;
+use crate::input::DeterminationInput;
+use crate::regime::{Regime, ReviewPolicy};
+use crate::restrict::{EntryItems, ItemReach, ItemStatus, stricter};
+
+use super::parties::is_domestic;
+use super::{Authorization, Eval, Outcome, Parties, license};
 
 /// Part 746 and the Entity List: license requirements of their own, whatever the
 /// advanced-computing rules answer. Where either applies, no license exception may be used

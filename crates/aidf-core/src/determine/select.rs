@@ -1,7 +1,16 @@
 //! Which regime answers: the pinned or timeline regime, or the later one an is-informed letter
 //! applies, and the reasons recording how it was chosen.
 
-use super::*;
+use std::sync::Arc;
+
+use crate::country::CountryCode;
+use crate::explain::Assumption;
+use crate::input::DeterminationInput;
+use crate::policy::{Policy, Posture};
+use crate::regime::Regime;
+
+use super::informed::letter_regime;
+use super::{DetermineError, Eval, country};
 
 /// The regime that answers `input`: the pinned one, or the one in force on its date under its
 /// posture (with the timeline entry that put it there).
@@ -71,7 +80,7 @@ pub(super) struct Selection<'p> {
     pub(super) regime: &'p Regime,
     /// The regime the input pinned or the timeline put in force.
     pub(super) chosen: &'p Regime,
-    /// `timeline`, `pinned` or `informed_letter` (see [`RegimeRef::selected_by`]).
+    /// `timeline`, `pinned` or `informed_letter` (see [`super::RegimeRef::selected_by`]).
     pub(super) selected_by: &'static str,
     /// The timeline entry that put `chosen` in force (none when pinned).
     pub(super) timeline_entry: Option<&'p crate::policy::TimelineEntry>,
