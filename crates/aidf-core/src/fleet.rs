@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::chip::Chip;
 use crate::country::{CountryCode, DatedMember};
 use crate::explain::{Assumption, thousands};
-use crate::input::VeuKind;
 use crate::num::{de_opt_decimal, parse_decimal};
-use crate::policy::{Policy, Posture};
+use crate::policy::Policy;
 use crate::regime::{Regime, Veu};
+use crate::terms::{Posture, VeuKind};
 
 /// The ISO code of the United States, which the US-headquarters share rule names.
 const US: &str = "US";

@@ -2,7 +2,6 @@
 //! validated. The default policy is embedded in the binary; `Policy::from_sources` takes files a
 //! user supplies (`--policy-dir`). No I/O happens here: callers hand over file contents.
 
-use std::fmt;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -17,34 +16,7 @@ use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches
 use crate::regime_file::{Locator, ResolvedFile};
 use crate::restrict::{Restrictions, RestrictionsError};
 
-/// Enforcement posture: the text in force, or what BIS enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Posture {
-    /// The regulation text in force on the date.
-    #[default]
-    #[serde(alias = "as-written")]
-    AsWritten,
-    /// What BIS enforces on the date.
-    #[serde(alias = "as-enforced")]
-    AsEnforced,
-}
-
-impl Posture {
-    /// As the JSON contract writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Posture::AsWritten => "as_written",
-            Posture::AsEnforced => "as_enforced",
-        }
-    }
-}
-
-impl fmt::Display for Posture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::terms::Posture;
 
 /// One step of a posture's timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]

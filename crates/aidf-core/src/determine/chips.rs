@@ -7,8 +7,9 @@ use chrono::Datelike;
 
 use crate::classify::Metrics;
 use crate::explain::thousands;
-use crate::input::{DeterminationInput, Transaction, VeuKind};
+use crate::input::DeterminationInput;
 use crate::regime::{Regime, ReviewPolicy};
+use crate::terms::{Transaction, VeuKind};
 
 use super::parties::domestic_rule;
 use super::{

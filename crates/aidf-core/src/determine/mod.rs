@@ -13,9 +13,10 @@ use crate::country::{CountryCode, CountryDataError, DatedMember, GroupIdx};
 use crate::draws::Draw;
 use crate::explain::{Assumption, Detail, Obligation, Reason, Trail};
 use crate::input::DeterminationInput;
-use crate::policy::{Policy, Posture};
+use crate::policy::Policy;
 use crate::regime::{Regime, ReviewPolicy};
 use crate::restrict::ItemStatus;
+use crate::terms::Posture;
 use crate::weights::WeightsError;
 
 mod chips;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use crate::country::CountryCode;
 use crate::explain::Assumption;
 use crate::input::DeterminationInput;
-use crate::policy::{Policy, Posture};
+use crate::policy::Policy;
 use crate::regime::Regime;
+use crate::terms::Posture;
 
 use super::informed::letter_regime;
 use super::{DetermineError, Eval, country};
