@@ -567,6 +567,8 @@ fn aia_chip_eligible(
     Some(aia.citation.clone())
 }
 
+/// AIA's obligations: the notice and certification, and the report once the consignee's
+/// cumulative AIA TPP reaches the reporting trigger.
 fn aia_obligations(ev: &mut Eval<'_>, total_tpp: u64, cumulative_tpp: u64) {
     let spec = &ev.regime.spec;
     let Some(aia) = &spec.aia else { return };
@@ -686,6 +688,8 @@ fn lpp_rule(
     None
 }
 
+/// A Tier 2 license against the country allocation: presumption of approval within it, of
+/// denial (by the switch) beyond it; outside the allocation window, case by case.
 fn allocation_rule(
     ev: &mut Eval<'_>,
     p: &Parties,

@@ -369,6 +369,8 @@ fn hbm_rules(
     ))
 }
 
+/// The chip's metrics: the catalog's published figures, or the input's own (checked), with the
+/// item summary before classification.
 fn chip_metrics(
     catalog_chip: Option<&Chip>,
     input: &DeterminationInput,
@@ -458,6 +460,8 @@ fn chip_metrics(
     }
 }
 
+/// Model weights (4E091): classification, the license requirement to every destination, Tier 3
+/// denial, AIA, else the weights' review policy by destination tier.
 fn weights_rules(
     ev: &mut Eval<'_>,
     p: &Parties,
@@ -505,40 +509,8 @@ fn weights_rules(
             });
         return Ok((license(spec.review.tier3), ops, eccn));
     }
-    if let Some(aia) = &spec.aia {
-        // §740.27(a)(3): headquartered in, or whose ultimate parent is headquartered in, Tier 1.
-        let hq_t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
-        if hq_t1 {
-            let s = spec.switches.weights_storage_required_for_aia.as_ref();
-            let needs_storage = s.is_none_or(|s| s.value);
-            let stored = input.context.weights_storage_compliant == Some(true);
-            if !needs_storage || stored {
-                ev.trail.reason(
-                    "aia.weights",
-                    &aia.weights_citation,
-                    || format!(
-                        "recipient headquartered in Tier 1 (HQ {} / parent {}), located outside Macau/D:5{}: License Exception AIA",
-                        p.hq,
-                        p.parent,
-                        if stored { ", storage meets Supp. No. 10 paras. 14, 15, 18" } else { "" }
-                    ),
-                );
-                return Ok((outcome(Authorization::Aia), ops, eccn));
-            }
-            ev.trail.reason(
-                "aia.weights_storage_not_asserted",
-                &aia.weights_citation,
-                || "AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15 and 18; set context.weights_storage_compliant to assert it".into(),
-            );
-        } else {
-            ev.trail
-                .reason("aia.unavailable_hq", &aia.weights_citation, || {
-                    format!(
-                        "AIA for weights needs headquarters or ultimate parent in Tier 1; HQ {} / parent {}",
-                        p.hq, p.parent
-                    )
-                });
-        }
+    if let Some(out) = weights_aia_rule(ev, p, input) {
+        return Ok((out, ops, eccn));
     }
     let review = if destination_tier == Some(1) {
         mw.review_tier1
@@ -555,4 +527,45 @@ fn weights_rules(
         )
     });
     Ok((license(review), ops, eccn))
+}
+
+/// License Exception AIA for weights: a recipient headquartered (or with an ultimate parent) in
+/// Tier 1, with compliant storage where the switch requires it (15 CFR 740.27(a)(3)).
+fn weights_aia_rule(ev: &mut Eval<'_>, p: &Parties, input: &DeterminationInput) -> Option<Outcome> {
+    let spec = &ev.regime.spec;
+    let aia = spec.aia.as_ref()?;
+    // §740.27(a)(3): headquartered in, or whose ultimate parent is headquartered in, Tier 1.
+    let hq_t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
+    if hq_t1 {
+        let s = spec.switches.weights_storage_required_for_aia.as_ref();
+        let needs_storage = s.is_none_or(|s| s.value);
+        let stored = input.context.weights_storage_compliant == Some(true);
+        if !needs_storage || stored {
+            ev.trail.reason(
+                "aia.weights",
+                &aia.weights_citation,
+                || format!(
+                    "recipient headquartered in Tier 1 (HQ {} / parent {}), located outside Macau/D:5{}: License Exception AIA",
+                    p.hq,
+                    p.parent,
+                    if stored { ", storage meets Supp. No. 10 paras. 14, 15, 18" } else { "" }
+                ),
+            );
+            return Some(outcome(Authorization::Aia));
+        }
+        ev.trail.reason(
+            "aia.weights_storage_not_asserted",
+            &aia.weights_citation,
+            || "AIA for weights needs storage meeting Supp. No. 10 paras. 14, 15 and 18; set context.weights_storage_compliant to assert it".into(),
+        );
+    } else {
+        ev.trail
+            .reason("aia.unavailable_hq", &aia.weights_citation, || {
+                format!(
+                    "AIA for weights needs headquarters or ultimate parent in Tier 1; HQ {} / parent {}",
+                    p.hq, p.parent
+                )
+            });
+    }
+    None
 }

@@ -385,6 +385,7 @@ struct Outcome {
     counts: Vec<Counter>,
 }
 
+/// An outcome with no review policy and no caps drawn.
 fn outcome(authorization: Authorization) -> Outcome {
     Outcome {
         authorization,
@@ -393,6 +394,7 @@ fn outcome(authorization: Authorization) -> Outcome {
     }
 }
 
+/// A license required under `review`.
 fn license(review: ReviewPolicy) -> Outcome {
     Outcome {
         authorization: Authorization::License,
@@ -401,6 +403,7 @@ fn license(review: ReviewPolicy) -> Outcome {
     }
 }
 
+/// A country field looked up as given, the error naming the field.
 fn country(
     policy: &Policy,
     field: &'static str,

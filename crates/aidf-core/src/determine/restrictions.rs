@@ -161,6 +161,7 @@ fn entity_list_requirement(
     Some(review)
 }
 
+/// What an Entity List entry's license requirement reaches, in words.
 fn scope_text(items: &EntryItems) -> String {
     match items {
         EntryItems::Reach(ItemReach::All) => "all items subject to the EAR".into(),
