@@ -381,49 +381,80 @@ pub fn classify_with(
     t: &Thresholds,
     detail: Detail,
 ) -> Result<Classification, IndeterminateError> {
-    let datacenter = m.datacenter != Datacenter::No;
+    let c = Classifying {
+        m,
+        t,
+        detail,
+        datacenter: m.datacenter != Datacenter::No,
+    };
     let tpp = Shown(m.tpp);
-    let reason = |rule: &'static str, text: &dyn Fn() -> String| Reason {
-        rule,
-        citation: t.citation.clone(),
-        detail: match detail {
-            Detail::Full => text(),
-            Detail::RuleIds => String::new(),
-        },
-    };
-    let done = |eccn, paragraph, r| {
-        Ok(Classification {
-            eccn,
-            paragraph,
-            datacenter,
-            reason: r,
-        })
-    };
     let Some(a1_tpp_min) = t.a1_tpp_min else {
-        return done(
+        return c.done(
             None,
             "not 3A090 (no such ECCN in this regime)",
-            reason("classify.no_3a090", &|| {
-                "ECCN 3A090 does not exist under this regime: the item is not 3A090".into()
-            }),
+            "classify.no_3a090",
+            &|| "ECCN 3A090 does not exist under this regime: the item is not 3A090".into(),
         );
     };
     if let Some(min) = t.non_datacenter_tpp_min
-        && !datacenter
+        && !c.datacenter
         && m.tpp < min
     {
-        return done(
+        return c.done(
             None,
             "not 3A090 (datacenter note)",
-            reason("classify.datacenter_note", &|| {
+            "classify.datacenter_note",
+            &|| {
                 format!(
                     "not designed or marketed for datacenters and TPP {tpp} < {}: outside 3A090",
                     fmt_dec(min)
                 )
-            }),
+            },
         );
     }
     if m.tpp >= a1_tpp_min {
+        return c.at_a1_tpp(a1_tpp_min);
+    }
+    c.below_a1_tpp(a1_tpp_min)
+}
+
+/// One IC being classified under one regime's thresholds.
+struct Classifying<'a> {
+    m: &'a Metrics,
+    t: &'a Thresholds,
+    detail: Detail,
+    /// Designed or marketed for datacenters (a contested reading counts as designed).
+    datacenter: bool,
+}
+
+impl Classifying<'_> {
+    /// The classification, with its reason's text built only when details are kept.
+    fn done(
+        &self,
+        eccn: Option<Eccn>,
+        paragraph: &'static str,
+        rule: &'static str,
+        text: &dyn Fn() -> String,
+    ) -> Result<Classification, IndeterminateError> {
+        Ok(Classification {
+            eccn,
+            paragraph,
+            datacenter: self.datacenter,
+            reason: Reason {
+                rule,
+                citation: self.t.citation.clone(),
+                detail: match self.detail {
+                    Detail::Full => text(),
+                    Detail::RuleIds => String::new(),
+                },
+            },
+        })
+    }
+
+    /// TPP at or above 3A090.a.1's: 3A090.a.1, or, where the regime also tests interconnect
+    /// bandwidth, 3A090.a only with that bandwidth.
+    fn at_a1_tpp(&self, a1_tpp_min: Decimal) -> Result<Classification, IndeterminateError> {
+        let (m, t, tpp) = (self.m, self.t, Shown(self.m.tpp));
         if let Some(min) = t.interconnect_gbs_min {
             let Some(bw) = m.interconnect_gbs else {
                 return Err(IndeterminateError::Interconnect {
@@ -433,92 +464,118 @@ pub fn classify_with(
                 });
             };
             if bw < min {
-                return done(
+                return self.done(
                     None,
                     "not 3A090 (interconnect below the parameter)",
-                    reason("classify.interconnect_below", &|| {
+                    "classify.interconnect_below",
+                    &|| {
                         format!(
                             "TPP {tpp} >= {} but aggregate bidirectional I/O {} GB/s < {} GB/s: outside 3A090",
                             fmt_dec(a1_tpp_min),
                             fmt_dec(bw),
                             fmt_dec(min)
                         )
-                    }),
+                    },
                 );
             }
-            return done(
+            return self.done(
                 Some(Eccn::A3090a),
                 "3A090.a",
-                reason("classify.3a090.interconnect", &|| {
+                "classify.3a090.interconnect",
+                &|| {
                     format!(
                         "TPP {tpp} >= {} and aggregate bidirectional I/O {} GB/s >= {} GB/s",
                         fmt_dec(a1_tpp_min),
                         fmt_dec(bw),
                         fmt_dec(min)
                     )
-                }),
+                },
             );
         }
-        let note = if datacenter || t.non_datacenter_tpp_min.is_none() {
+        let note = if self.datacenter || t.non_datacenter_tpp_min.is_none() {
             ""
         } else {
             " (not designed for datacenters: NAC/ACA-eligible)"
         };
-        return done(
+        self.done(
             Some(Eccn::A3090a),
             "3A090.a.1",
-            reason("classify.3a090.a.1", &|| {
-                format!("TPP {tpp} >= {}{note}", fmt_dec(a1_tpp_min))
-            }),
-        );
+            "classify.3a090.a.1",
+            &|| format!("TPP {tpp} >= {}{note}", fmt_dec(a1_tpp_min)),
+        )
     }
-    let floor = [t.a2_tpp_min, t.b2_tpp_min, t.b1_tpp_min]
-        .into_iter()
-        .flatten()
-        .min();
-    let Some(floor) = floor.filter(|f| m.tpp >= *f) else {
-        let bound = floor.unwrap_or(a1_tpp_min).min(a1_tpp_min);
-        return done(
-            None,
-            "not 3A090 (below parameters)",
-            reason("classify.below_parameters", &|| {
-                format!(
-                    "TPP {tpp} < {}: below every 3A090 parameter",
-                    fmt_dec(bound)
-                )
-            }),
-        );
-    };
-    let indeterminate = || IndeterminateError::Density {
-        tpp: tpp.to_string(),
-        low: fmt_dec(floor),
-        high: fmt_dec(a1_tpp_min),
-        hint: "give the die area (or pd) of the item",
-    };
-    let pd_text = Shown2(m.pd);
-    let test =
-        |tpp_min: Option<Decimal>, pd_min: Option<Decimal>| -> Result<bool, IndeterminateError> {
+
+    /// TPP below 3A090.a.1's: the performance-density paragraphs (3A090.a.2, .b.1, .b.2), or
+    /// below every parameter.
+    fn below_a1_tpp(&self, a1_tpp_min: Decimal) -> Result<Classification, IndeterminateError> {
+        let (m, t, tpp) = (self.m, self.t, Shown(self.m.tpp));
+        let floor = [t.a2_tpp_min, t.b2_tpp_min, t.b1_tpp_min]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(floor) = floor.filter(|f| m.tpp >= *f) else {
+            let bound = floor.unwrap_or(a1_tpp_min).min(a1_tpp_min);
+            return self.done(
+                None,
+                "not 3A090 (below parameters)",
+                "classify.below_parameters",
+                &|| {
+                    format!(
+                        "TPP {tpp} < {}: below every 3A090 parameter",
+                        fmt_dec(bound)
+                    )
+                },
+            );
+        };
+        let indeterminate = || IndeterminateError::Density {
+            tpp: tpp.to_string(),
+            low: fmt_dec(floor),
+            high: fmt_dec(a1_tpp_min),
+            hint: "give the die area (or pd) of the item",
+        };
+        let pd_text = Shown2(m.pd);
+        let test = |tpp_min: Option<Decimal>,
+                    pd_min: Option<Decimal>|
+         -> Result<bool, IndeterminateError> {
             match (tpp_min, pd_min) {
                 (Some(tm), Some(pm)) if m.tpp >= tm => m.pd_at_least(pm).ok_or_else(indeterminate),
                 _ => Ok(false),
             }
         };
-    if test(t.a2_tpp_min, t.a2_pd_min)? {
-        return done(
-            Some(Eccn::A3090a),
-            "3A090.a.2",
-            reason("classify.3a090.a.2", &|| {
-                format!(
-                    "TPP {tpp} >= {} and PD {pd_text} >= {}",
-                    t.a2_tpp_min.map(fmt_dec).unwrap_or_default(),
-                    t.a2_pd_min.map(fmt_dec).unwrap_or_default()
-                )
-            }),
-        );
+        if test(t.a2_tpp_min, t.a2_pd_min)? {
+            return self.done(
+                Some(Eccn::A3090a),
+                "3A090.a.2",
+                "classify.3a090.a.2",
+                &|| {
+                    format!(
+                        "TPP {tpp} >= {} and PD {pd_text} >= {}",
+                        t.a2_tpp_min.map(fmt_dec).unwrap_or_default(),
+                        t.a2_pd_min.map(fmt_dec).unwrap_or_default()
+                    )
+                },
+            );
+        }
+        let b1 = test(t.b1_tpp_min, t.b1_pd_min)?;
+        let b2 = test(t.b2_tpp_min, t.b2_pd_min)?;
+        if b1 || b2 {
+            return self.paragraph_b(a1_tpp_min, b1);
+        }
+        self.done(
+            None,
+            "not 3A090 (below parameters)",
+            "classify.below_parameters",
+            &|| format!("TPP {tpp} with PD {pd_text} meets neither 3A090.a nor 3A090.b"),
+        )
     }
-    let b1 = test(t.b1_tpp_min, t.b1_pd_min)?;
-    let b2 = test(t.b2_tpp_min, t.b2_pd_min)?;
-    if b1 || b2 {
+
+    /// 3A090.b: .b.1 when its TPP and density band is met, else .b.2.
+    fn paragraph_b(
+        &self,
+        a1_tpp_min: Decimal,
+        b1: bool,
+    ) -> Result<Classification, IndeterminateError> {
+        let (t, tpp, pd_text) = (self.t, Shown(self.m.tpp), Shown2(self.m.pd));
         let a2_pd = || t.a2_pd_min.map(fmt_dec).unwrap_or_default();
         let text = || {
             if b1 {
@@ -538,27 +595,13 @@ pub fn classify_with(
                 )
             }
         };
-        let para = if b1 { "3A090.b.1" } else { "3A090.b.2" };
-        return done(
-            Some(Eccn::A3090b),
-            para,
-            reason(
-                if b1 {
-                    "classify.3a090.b.1"
-                } else {
-                    "classify.3a090.b.2"
-                },
-                &text,
-            ),
-        );
+        let (para, rule) = if b1 {
+            ("3A090.b.1", "classify.3a090.b.1")
+        } else {
+            ("3A090.b.2", "classify.3a090.b.2")
+        };
+        self.done(Some(Eccn::A3090b), para, rule, &text)
     }
-    done(
-        None,
-        "not 3A090 (below parameters)",
-        reason("classify.below_parameters", &|| {
-            format!("TPP {tpp} with PD {pd_text} meets neither 3A090.a nor 3A090.b")
-        }),
-    )
 }
 
 /// An HBM (or other DRAM) item for 3A090.c: bandwidth and the package or stack area it is measured on.

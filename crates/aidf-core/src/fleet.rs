@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::chip::Chip;
 use crate::country::{CountryCode, DatedMember};
 use crate::explain::{Assumption, thousands};
-use crate::input::VeuKind;
 use crate::num::{de_opt_decimal, parse_decimal};
-use crate::policy::{Policy, Posture};
+use crate::policy::Policy;
 use crate::regime::{Regime, Veu};
+use crate::terms::{Posture, VeuKind};
 
 /// The ISO code of the United States, which the US-headquarters share rule names.
 const US: &str = "US";
@@ -350,6 +350,90 @@ pub struct Fleet {
     pub sites: Vec<Site>,
 }
 
+/// Builds a site's field error: the field path (with its line, for CSV input) and the problem.
+type SiteErr<'a> = &'a dyn Fn(&str, String) -> FleetError;
+
+/// A site's TPP, with the catalog chip and quantity when given that way.
+type SiteCapacity = (u64, Option<Arc<str>>, Option<u64>);
+
+/// A site's TPP: given whole, or a catalog chip's TPP times the quantity; with the chip and
+/// quantity when given that way.
+fn site_capacity(
+    s: &SiteInput,
+    policy: &Policy,
+    err: SiteErr<'_>,
+) -> Result<SiteCapacity, FleetError> {
+    let capacity = match (s.tpp, &s.chip, s.quantity) {
+        (Some(t), None, None) => {
+            if t.is_sign_negative() && !t.is_zero() {
+                return Err(err("tpp", format!("must not be negative, got `{t}`")));
+            }
+            if !t.fract().is_zero() {
+                return Err(err("tpp", format!("must be a whole number, got `{t}`")));
+            }
+            let tpp = t
+                .to_u64()
+                .ok_or_else(|| err("tpp", format!("`{t}` is out of range")))?;
+            (tpp, None, None)
+        }
+        (None, Some(name), Some(q)) => {
+            let c = policy
+                .catalog
+                .lookup(name)
+                .map_err(|e| err("chip", e.to_string()))?;
+            if q < 0 {
+                return Err(err("quantity", format!("must not be negative, got `{q}`")));
+            }
+            let per_chip = chip_tpp(c).map_err(|m| err("chip", m))?;
+            let tpp = per_chip
+                .checked_mul(q as u64)
+                .ok_or_else(|| err("quantity", format!("`{q}` chips overflow the TPP count")))?;
+            (tpp, Some(c.id.clone()), Some(q as u64))
+        }
+        (None, Some(_), None) => {
+            return Err(err("quantity", "required with `chip`".into()));
+        }
+        (None, None, Some(_)) => {
+            return Err(err("chip", "required with `quantity`".into()));
+        }
+        (None, None, None) => {
+            return Err(err(
+                "tpp",
+                "missing: give `tpp`, or `chip` and `quantity`".into(),
+            ));
+        }
+        (Some(_), _, _) => {
+            return Err(err(
+                "tpp",
+                "give either `tpp` or `chip` and `quantity`, not both".into(),
+            ));
+        }
+    };
+    Ok(capacity)
+}
+
+/// A site's status: a planned site needs its online date, and an operating one cannot come
+/// online after the fleet's date.
+fn site_status(s: &SiteInput, date: NaiveDate, err: SiteErr<'_>) -> Result<SiteStatus, FleetError> {
+    let status = s.status.unwrap_or_default();
+    match (status, s.online_date) {
+        (SiteStatus::Planned, None) => {
+            return Err(err("online_date", "required for a planned site".into()));
+        }
+        (SiteStatus::Operating, Some(d)) if d > date => {
+            return Err(err(
+                "status",
+                format!(
+                    "`operating` but online_date {d} is after the fleet date {}; mark the site `planned`",
+                    date
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(status)
+}
+
 impl Fleet {
     /// Validates an input against the policy's countries and catalog.
     pub fn resolve(input: &FleetInput, policy: &Policy) -> Result<Fleet, FleetError> {
@@ -385,68 +469,8 @@ impl Fleet {
                 .countries
                 .lookup(&s.country)
                 .map_err(|e| err("country", e.to_string()))?;
-            let (tpp, chip, quantity) = match (s.tpp, &s.chip, s.quantity) {
-                (Some(t), None, None) => {
-                    if t.is_sign_negative() && !t.is_zero() {
-                        return Err(err("tpp", format!("must not be negative, got `{t}`")));
-                    }
-                    if !t.fract().is_zero() {
-                        return Err(err("tpp", format!("must be a whole number, got `{t}`")));
-                    }
-                    let tpp = t
-                        .to_u64()
-                        .ok_or_else(|| err("tpp", format!("`{t}` is out of range")))?;
-                    (tpp, None, None)
-                }
-                (None, Some(name), Some(q)) => {
-                    let c = policy
-                        .catalog
-                        .lookup(name)
-                        .map_err(|e| err("chip", e.to_string()))?;
-                    if q < 0 {
-                        return Err(err("quantity", format!("must not be negative, got `{q}`")));
-                    }
-                    let per_chip = chip_tpp(c).map_err(|m| err("chip", m))?;
-                    let tpp = per_chip.checked_mul(q as u64).ok_or_else(|| {
-                        err("quantity", format!("`{q}` chips overflow the TPP count"))
-                    })?;
-                    (tpp, Some(c.id.clone()), Some(q as u64))
-                }
-                (None, Some(_), None) => {
-                    return Err(err("quantity", "required with `chip`".into()));
-                }
-                (None, None, Some(_)) => {
-                    return Err(err("chip", "required with `quantity`".into()));
-                }
-                (None, None, None) => {
-                    return Err(err(
-                        "tpp",
-                        "missing: give `tpp`, or `chip` and `quantity`".into(),
-                    ));
-                }
-                (Some(_), _, _) => {
-                    return Err(err(
-                        "tpp",
-                        "give either `tpp` or `chip` and `quantity`, not both".into(),
-                    ));
-                }
-            };
-            let status = s.status.unwrap_or_default();
-            match (status, s.online_date) {
-                (SiteStatus::Planned, None) => {
-                    return Err(err("online_date", "required for a planned site".into()));
-                }
-                (SiteStatus::Operating, Some(d)) if d > input.date => {
-                    return Err(err(
-                        "status",
-                        format!(
-                            "`operating` but online_date {d} is after the fleet date {}; mark the site `planned`",
-                            input.date
-                        ),
-                    ));
-                }
-                _ => {}
-            }
+            let (tpp, chip, quantity) = site_capacity(s, policy, &err)?;
+            let status = site_status(s, input.date, &err)?;
             sites.push(Site {
                 id: s.id.clone(),
                 country,
@@ -1191,9 +1215,21 @@ impl<'a> FleetRules<'a> {
         }
     }
 
+    /// Every rule the fleet breaks: where it is headquartered and deployed, then the UVEU shares
+    /// or the NVEU schedule (15 CFR 748.15).
     fn violations(&self, fleet: &Fleet, st: &State) -> Result<Vec<Violation>, FleetError> {
-        let v = self.veu;
         let mut out = Vec::new();
+        self.site_violations(fleet, st, &mut out);
+        match fleet.kind {
+            VeuKind::Uveu => self.uveu_violations(fleet, st, &mut out),
+            VeuKind::Nveu => self.nveu_violations(st, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    /// A headquarters the VEU kind cannot have, and any deployment in a Tier 3 destination.
+    fn site_violations(&self, fleet: &Fleet, st: &State, out: &mut Vec<Violation>) {
+        let v = self.veu;
         if !self.hq_eligible(fleet, st) {
             let why = match fleet.kind {
                 VeuKind::Uveu => "a UVEU must be headquartered in Tier 1",
@@ -1229,94 +1265,99 @@ impl<'a> FleetRules<'a> {
                 });
             }
         }
-        match fleet.kind {
-            VeuKind::Uveu => {
-                let total = st.total;
-                if self.us_hq(fleet) {
-                    let us = st.of(us_code());
-                    let pct = v.uveu_us_share_min_pct_if_us_hq;
-                    if 100 * us < u128::from(pct) * total {
-                        let share = st.share(us);
-                        out.push(Violation {
-                            code: RuleCode::UsShareBelow50pct,
-                            country: Some(us_code()),
-                            tpp: us,
-                            share: Some(share),
-                            limit: Some(Limit::pct(BoundKind::Min, pct)),
-                            citation: v.uveu_citation.clone(),
-                            detail: format!(
-                                "{} of {} TPP ({}) in the United States, below the {pct}% a US-headquartered UVEU must keep there",
-                                thousands(us),
-                                thousands(total),
-                                pct_text(&share)
-                            ),
-                        });
-                    }
-                }
-                let t1 = st.sum_where(|_, tier| tier == 1);
-                let pct = v.uveu_tier1_share_min_pct;
-                if 100 * t1 < u128::from(pct) * total {
-                    let share = st.share(t1);
-                    out.push(Violation {
-                        code: RuleCode::Tier1ShareBelow75pct,
-                        country: None,
-                        tpp: t1,
-                        share: Some(share),
-                        limit: Some(Limit::pct(BoundKind::Min, pct)),
-                        citation: v.uveu_citation.clone(),
-                        detail: format!(
-                            "{} of {} TPP ({}) in Tier 1, below the {pct}% minimum",
-                            thousands(t1),
-                            thousands(total),
-                            pct_text(&share)
-                        ),
-                    });
-                }
-                let pct = v.uveu_tier2_country_share_max_pct;
-                for (&c, &t) in &st.by_country {
-                    if st.tier(c) == 2 && 100 * t > u128::from(pct) * total {
-                        let share = st.share(t);
-                        out.push(Violation {
-                            code: RuleCode::Tier2CountryAbove7pct,
-                            country: Some(c),
-                            tpp: t,
-                            share: Some(share),
-                            limit: Some(Limit::pct(BoundKind::Max, pct)),
-                            citation: v.uveu_citation.clone(),
-                            detail: format!(
-                                "{} of {} TPP ({}) in {c}, above the {pct}% maximum for one Tier 2 country",
-                                thousands(t),
-                                thousands(total),
-                                pct_text(&share)
-                            ),
-                        });
-                    }
-                }
-            }
-            VeuKind::Nveu => {
-                let limit = self.nveu_limit(st.date)?;
-                for (&c, &t) in &st.by_country {
-                    if t > limit {
-                        out.push(Violation {
-                            code: RuleCode::NveuScheduleExceeded,
-                            country: Some(c),
-                            tpp: t,
-                            share: None,
-                            limit: Some(Limit::tpp(limit)),
-                            citation: v.nveu_citation.clone(),
-                            detail: format!(
-                                "installed base of {} TPP in {c} exceeds the {} TPP ({} H100e) the NVEU schedule permits on {}",
-                                thousands(t),
-                                thousands(limit),
-                                thousands(limit / u128::from(self.regime.spec.h100_tpp)),
-                                st.date
-                            ),
-                        });
-                    }
-                }
+    }
+
+    /// UVEU shares: the US share of a US-headquartered UVEU, the Tier 1 minimum, and the cap on
+    /// any one Tier 2 country.
+    fn uveu_violations(&self, fleet: &Fleet, st: &State, out: &mut Vec<Violation>) {
+        let v = self.veu;
+        let total = st.total;
+        if self.us_hq(fleet) {
+            let us = st.of(us_code());
+            let pct = v.uveu_us_share_min_pct_if_us_hq;
+            if 100 * us < u128::from(pct) * total {
+                let share = st.share(us);
+                out.push(Violation {
+                    code: RuleCode::UsShareBelow50pct,
+                    country: Some(us_code()),
+                    tpp: us,
+                    share: Some(share),
+                    limit: Some(Limit::pct(BoundKind::Min, pct)),
+                    citation: v.uveu_citation.clone(),
+                    detail: format!(
+                        "{} of {} TPP ({}) in the United States, below the {pct}% a US-headquartered UVEU must keep there",
+                        thousands(us),
+                        thousands(total),
+                        pct_text(&share)
+                    ),
+                });
             }
         }
-        Ok(out)
+        let t1 = st.sum_where(|_, tier| tier == 1);
+        let pct = v.uveu_tier1_share_min_pct;
+        if 100 * t1 < u128::from(pct) * total {
+            let share = st.share(t1);
+            out.push(Violation {
+                code: RuleCode::Tier1ShareBelow75pct,
+                country: None,
+                tpp: t1,
+                share: Some(share),
+                limit: Some(Limit::pct(BoundKind::Min, pct)),
+                citation: v.uveu_citation.clone(),
+                detail: format!(
+                    "{} of {} TPP ({}) in Tier 1, below the {pct}% minimum",
+                    thousands(t1),
+                    thousands(total),
+                    pct_text(&share)
+                ),
+            });
+        }
+        let pct = v.uveu_tier2_country_share_max_pct;
+        for (&c, &t) in &st.by_country {
+            if st.tier(c) == 2 && 100 * t > u128::from(pct) * total {
+                let share = st.share(t);
+                out.push(Violation {
+                    code: RuleCode::Tier2CountryAbove7pct,
+                    country: Some(c),
+                    tpp: t,
+                    share: Some(share),
+                    limit: Some(Limit::pct(BoundKind::Max, pct)),
+                    citation: v.uveu_citation.clone(),
+                    detail: format!(
+                        "{} of {} TPP ({}) in {c}, above the {pct}% maximum for one Tier 2 country",
+                        thousands(t),
+                        thousands(total),
+                        pct_text(&share)
+                    ),
+                });
+            }
+        }
+    }
+
+    /// NVEU: each country's installed base within the schedule on the date.
+    fn nveu_violations(&self, st: &State, out: &mut Vec<Violation>) -> Result<(), FleetError> {
+        let v = self.veu;
+        let limit = self.nveu_limit(st.date)?;
+        for (&c, &t) in &st.by_country {
+            if t > limit {
+                out.push(Violation {
+                    code: RuleCode::NveuScheduleExceeded,
+                    country: Some(c),
+                    tpp: t,
+                    share: None,
+                    limit: Some(Limit::tpp(limit)),
+                    citation: v.nveu_citation.clone(),
+                    detail: format!(
+                        "installed base of {} TPP in {c} exceeds the {} TPP ({} H100e) the NVEU schedule permits on {}",
+                        thousands(t),
+                        thousands(limit),
+                        thousands(limit / u128::from(self.regime.spec.h100_tpp)),
+                        st.date
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn shares(&self, st: &State) -> Shares {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::country::CountryCode;
 use crate::explain::{Assumption, Obligation, Reason, Trail, thousands};
 use crate::policy::Policy;
-use crate::regime::{FoundryGapYear, Regime};
+use crate::regime::{Foundry, FoundryGapYear, Regime};
 
 /// The IC designer's standing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +136,24 @@ pub fn presumption(
             if f.non_planar { " non-planar" } else { "" }
         ),
     );
-    // Route 1: the designer.
+    if designer_route(&mut t, fd, f) {
+        return done(t, true, false, Some("designer"));
+    }
+    // Routes 2 and 3: packaging and the transistor count.
+    if let Some(route) = packaging_route(&mut t, policy, regime, fd, f, date)
+        && transistor_route(&mut t, regime, fd, f, route)
+    {
+        return done(t, true, false, Some(route));
+    }
+    t.reason("foundry.not_overcome", &cite, || {
+        "presumption not overcome: treat as 3A090.a, designed for datacenters".into()
+    });
+    done(t, true, true, None)
+}
+
+/// Route 1: whether the designer's standing overcomes the presumption (an approved designer, or
+/// an authorized one through `authorized_designer_until` or with a pending application).
+fn designer_route(t: &mut Trail, fd: &Foundry, f: &FoundryInput) -> bool {
     let until_year = chrono::Datelike::year(&fd.authorized_designer_until);
     let designer_ok = match f.designer {
         Designer::Approved => true,
@@ -144,78 +161,85 @@ pub fn presumption(
         Designer::Authorized => f.export_year <= until_year,
         Designer::None => false,
     };
-    if designer_ok {
+    if !designer_ok {
         t.reason(
-            "foundry.route_designer",
+            "foundry.designer_route_closed",
             &fd.designer_citation,
-            || format!(
-                "designer is {}: the presumption is overcome by its datasheet/attestation of TPP and PD",
-                match f.designer {
-                    Designer::Approved => "an approved IC designer".to_string(),
-                    Designer::AuthorizedPending => "an authorized IC designer with a pending approval application".to_string(),
-                    _ => format!("an authorized IC designer (exports through {})", fd.authorized_designer_until),
-                }
-            ),
+            || match f.designer {
+                Designer::Authorized => format!(
+                    "an authorized designer without a pending approval application qualifies only for exports through {}",
+                    fd.authorized_designer_until
+                ),
+                _ => "the designer is neither approved nor authorized".into(),
+            },
         );
-        t.oblige(
-            "foundry.designer_attestation",
-            &fd.designer_citation,
-            || "hold the designer's datasheet or attestation of TPP and PD showing the IC is not 3A090.a; then classify on the parameters".into(),
-        );
-        if f.designer == Designer::AuthorizedPending {
-            t.oblige("foundry.designer_pending", &fd.designer_citation, || {
-                "authorized status lapses 180 days after the approval application is submitted"
-                    .into()
-            });
-        }
-        return done(t, true, false, Some("designer"));
+        return false;
     }
     t.reason(
-        "foundry.designer_route_closed",
+        "foundry.route_designer",
         &fd.designer_citation,
-        || match f.designer {
-            Designer::Authorized => format!(
-                "an authorized designer without a pending approval application qualifies only for exports through {}",
-                fd.authorized_designer_until
-            ),
-            _ => "the designer is neither approved nor authorized".into(),
-        },
+        || format!(
+            "designer is {}: the presumption is overcome by its datasheet/attestation of TPP and PD",
+            match f.designer {
+                Designer::Approved => "an approved IC designer".to_string(),
+                Designer::AuthorizedPending => "an authorized IC designer with a pending approval application".to_string(),
+                _ => format!("an authorized IC designer (exports through {})", fd.authorized_designer_until),
+            }
+        ),
     );
-    // Routes 2 and 3: packaging and the transistor count.
-    let route = match f.packager {
+    t.oblige(
+        "foundry.designer_attestation",
+        &fd.designer_citation,
+        || "hold the designer's datasheet or attestation of TPP and PD showing the IC is not 3A090.a; then classify on the parameters".into(),
+    );
+    if f.designer == Designer::AuthorizedPending {
+        t.oblige("foundry.designer_pending", &fd.designer_citation, || {
+            "authorized status lapses 180 days after the approval application is submitted".into()
+        });
+    }
+    true
+}
+
+/// Routes 2 and 3: the packaging route open to this package (an approved OSAT, or the
+/// fabricator packaging outside the excluded groups), if any.
+fn packaging_route(
+    t: &mut Trail,
+    policy: &Policy,
+    regime: &Regime,
+    fd: &Foundry,
+    f: &FoundryInput,
+    date: chrono::NaiveDate,
+) -> Option<&'static str> {
+    match f.packager {
         Packager::ApprovedOsat => Some("approved_osat"),
-        Packager::Fabricator => match f.packaged_in {
-            None => {
+        Packager::Fabricator => {
+            let Some(cc) = f.packaged_in else {
                 t.reason(
                     "foundry.packaging_unknown",
                     &fd.packaging_citation,
                     || "the fabricator-packaging route needs the packaging country (--packaged-in); not evaluated".into(),
                 );
-                None
-            }
-            Some(cc) => {
-                let (cc, _) = policy.countries.canonical(cc);
-                let excluded = regime
-                    .resolved
-                    .foundry_excluded
-                    .iter()
-                    .find(|&&g| policy.countries.membership(cc, g, date).member);
-                match excluded {
-                    Some(&g) => {
-                        t.reason(
-                            "foundry.packaged_in_excluded",
-                            &fd.packaging_citation,
-                            || format!(
-                                "packaged in {cc}, which is in {}: the fabricator-packaging route is closed",
-                                policy.countries.group(g).id
-                            ),
-                        );
-                        None
-                    }
-                    None => Some("fabricator_packaging"),
-                }
-            }
-        },
+                return None;
+            };
+            let (cc, _) = policy.countries.canonical(cc);
+            let Some(&g) = regime
+                .resolved
+                .foundry_excluded
+                .iter()
+                .find(|&&g| policy.countries.membership(cc, g, date).member)
+            else {
+                return Some("fabricator_packaging");
+            };
+            t.reason(
+                "foundry.packaged_in_excluded",
+                &fd.packaging_citation,
+                || format!(
+                    "packaged in {cc}, which is in {}: the fabricator-packaging route is closed",
+                    policy.countries.group(g).id
+                ),
+            );
+            None
+        }
         Packager::Other => {
             t.reason(
                 "foundry.packager_not_approved",
@@ -227,97 +251,109 @@ pub fn presumption(
             );
             None
         }
-    };
-    if let Some(route) = route {
-        let count = thousands(f.transistors.into());
-        if f.transistors < fd.transistors_below_any {
+    }
+}
+
+/// Whether the package's transistor count overcomes the presumption on `route`: below the
+/// any-package threshold, or (without HBM) below the export year's.
+fn transistor_route(
+    t: &mut Trail,
+    regime: &Regime,
+    fd: &Foundry,
+    f: &FoundryInput,
+    route: &'static str,
+) -> bool {
+    let count = thousands(f.transistors.into());
+    if f.transistors < fd.transistors_below_any {
+        t.reason(
+            "foundry.route_transistors",
+            &fd.packaging_citation,
+            || format!(
+                "aggregated approximated transistor count {count} < {}: presumption overcome ({route})",
+                thousands(fd.transistors_below_any.into())
+            ),
+        );
+        oblige_transistor_attestation(t, fd);
+        return true;
+    }
+    if f.hbm {
+        t.reason(
+            "foundry.hbm_any_threshold_only",
+            &fd.packaging_citation,
+            || format!(
+                "the package contains HBM: only the {} threshold applies, and {count} is not below it",
+                thousands(fd.transistors_below_any.into())
+            ),
+        );
+        return false;
+    }
+    let y = f.export_year;
+    match no_hbm_threshold(t, regime, fd, y) {
+        Some(th) if f.transistors < th => {
             t.reason(
                 "foundry.route_transistors",
                 &fd.packaging_citation,
                 || format!(
-                    "aggregated approximated transistor count {count} < {}: presumption overcome ({route})",
-                    thousands(fd.transistors_below_any.into())
+                    "no HBM, exported in {y}: count {count} < {}: presumption overcome ({route})",
+                    thousands(th.into())
                 ),
             );
-            t.oblige(
-                "foundry.transistor_attestation",
-                &fd.packaging_citation,
-                || "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
-            );
-            return done(t, true, false, Some(route));
+            oblige_transistor_attestation(t, fd);
+            return true;
         }
-        if f.hbm {
-            t.reason(
-                "foundry.hbm_any_threshold_only",
-                &fd.packaging_citation,
-                || format!(
-                    "the package contains HBM: only the {} threshold applies, and {count} is not below it",
-                    thousands(fd.transistors_below_any.into())
-                ),
-            );
-        } else {
-            let y = f.export_year;
-            let covers = |th: &&crate::regime::FoundryThreshold| {
-                th.year_from <= y && th.year_to.is_none_or(|to| y <= to)
-            };
-            let mut threshold = fd
-                .no_hbm_thresholds
-                .iter()
-                .find(covers)
-                .map(|th| th.transistors_below);
-            let in_gap = threshold.is_none()
-                && fd.no_hbm_thresholds.iter().any(|th| th.year_from < y)
-                && fd.no_hbm_thresholds.iter().any(|th| th.year_from > y);
-            if in_gap {
-                if let Some(s) = &regime.spec.switches.foundry_gap_year {
-                    t.assume_opt(Regime::assumption("foundry_gap_year", s));
-                    if s.value == FoundryGapYear::CarryForward {
-                        threshold = fd
-                            .no_hbm_thresholds
-                            .iter()
-                            .rfind(|th| th.year_from < y)
-                            .map(|th| th.transistors_below);
-                    }
-                }
-            }
-            match threshold {
-                Some(th) if f.transistors < th => {
-                    t.reason(
-                        "foundry.route_transistors",
-                        &fd.packaging_citation,
-                        || format!(
-                            "no HBM, exported in {y}: count {count} < {}: presumption overcome ({route})",
-                            thousands(th.into())
-                        ),
-                    );
-                    t.oblige(
-                        "foundry.transistor_attestation",
-                        &fd.packaging_citation,
-                        || "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
-                    );
-                    return done(t, true, false, Some(route));
-                }
-                Some(th) => t.reason(
-                    "foundry.above_threshold",
-                    &fd.packaging_citation,
-                    || format!(
-                        "no HBM, exported in {y}: count {count} is not below {}",
-                        thousands(th.into())
-                    ),
-                ),
-                None => t.reason(
-                    "foundry.no_year_threshold",
-                    &fd.packaging_citation,
-                    || format!(
-                        "no HBM, but no no-HBM threshold covers exports in {y}; count {count} is not below the {} any-package threshold",
-                        thousands(fd.transistors_below_any.into())
-                    ),
-                ),
-            }
-        }
+        Some(th) => t.reason(
+            "foundry.above_threshold",
+            &fd.packaging_citation,
+            || format!(
+                "no HBM, exported in {y}: count {count} is not below {}",
+                thousands(th.into())
+            ),
+        ),
+        None => t.reason(
+            "foundry.no_year_threshold",
+            &fd.packaging_citation,
+            || format!(
+                "no HBM, but no no-HBM threshold covers exports in {y}; count {count} is not below the {} any-package threshold",
+                thousands(fd.transistors_below_any.into())
+            ),
+        ),
     }
-    t.reason("foundry.not_overcome", &cite, || {
-        "presumption not overcome: treat as 3A090.a, designed for datacenters".into()
-    });
-    done(t, true, true, None)
+    false
+}
+
+/// The obligation of a route overcome by the transistor count.
+fn oblige_transistor_attestation(t: &mut Trail, fd: &Foundry) {
+    t.oblige(
+        "foundry.transistor_attestation",
+        &fd.packaging_citation,
+        || "hold the packager's attestation of the final package's aggregated approximated transistor count".into(),
+    );
+}
+
+/// The no-HBM transistor threshold for exports in `year`; a year between two stated ranges
+/// follows the `foundry_gap_year` switch.
+fn no_hbm_threshold(t: &mut Trail, regime: &Regime, fd: &Foundry, year: i32) -> Option<u64> {
+    let covers = |th: &&crate::regime::FoundryThreshold| {
+        th.year_from <= year && th.year_to.is_none_or(|to| year <= to)
+    };
+    let threshold = fd
+        .no_hbm_thresholds
+        .iter()
+        .find(covers)
+        .map(|th| th.transistors_below);
+    let in_gap = threshold.is_none()
+        && fd.no_hbm_thresholds.iter().any(|th| th.year_from < year)
+        && fd.no_hbm_thresholds.iter().any(|th| th.year_from > year);
+    if !in_gap {
+        return threshold;
+    }
+    let s = regime.spec.switches.foundry_gap_year.as_ref()?;
+    t.assume_opt(Regime::assumption("foundry_gap_year", s));
+    if s.value != FoundryGapYear::CarryForward {
+        return threshold;
+    }
+    fd.no_hbm_thresholds
+        .iter()
+        .rfind(|th| th.year_from < year)
+        .map(|th| th.transistors_below)
 }

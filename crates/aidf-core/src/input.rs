@@ -7,64 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{Datacenter, HbmItem};
 use crate::num::de_opt_decimal_json;
-use crate::policy::Posture;
 use crate::restrict::EntityListEntry;
+use crate::terms::Posture;
 
-/// Kind of transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Transaction {
-    /// Export from the United States.
-    #[default]
-    Export,
-    /// Reexport from one foreign country to another.
-    Reexport,
-    /// Transfer within a country.
-    Transfer,
-}
-
-/// Intended end use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum EndUse {
-    /// Installed and used (the ordinary case).
-    #[default]
-    Deployment,
-    /// Development of items (ACM).
-    Development,
-    /// Production of items (ACM).
-    Production,
-    /// Storage before onward shipment (ACM).
-    Storage,
-    /// A military end use or end user (15 CFR 744.21).
-    Military,
-    /// A military-intelligence end use or end user (15 CFR 744.22).
-    MilitaryIntelligence,
-    /// Development, production or operation of a supercomputer (15 CFR 744.23).
-    Supercomputer,
-    /// Development or production of advanced-node integrated circuits (15 CFR 744.23).
-    AdvancedNodeIc,
-}
-
-impl EndUse {
-    /// Development, production or storage: the end uses License Exception ACM covers.
-    pub fn is_acm_end_use(self) -> bool {
-        matches!(
-            self,
-            EndUse::Development | EndUse::Production | EndUse::Storage
-        )
-    }
-}
-
-/// Kind of Data Center validated end user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VeuKind {
-    /// Universal VEU.
-    Uveu,
-    /// National VEU.
-    Nveu,
-}
+pub use crate::terms::{EndUse, Transaction, VeuKind};
 
 /// A consignee's VEU authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

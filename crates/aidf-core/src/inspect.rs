@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::classify::{Metrics, classify};
-use crate::policy::{Policy, Posture};
+use crate::policy::Policy;
 use crate::regime::Regime;
+use crate::terms::Posture;
 
 /// One difference between two regimes.
 #[derive(Debug, Clone, PartialEq, Serialize)]

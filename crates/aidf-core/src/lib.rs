@@ -23,6 +23,7 @@ pub mod policy;
 pub mod regime;
 mod regime_file;
 pub mod restrict;
+pub mod terms;
 pub mod weights;
 
 pub use determine::{

@@ -2,7 +2,6 @@
 //! validated. The default policy is embedded in the binary; `Policy::from_sources` takes files a
 //! user supplies (`--policy-dir`). No I/O happens here: callers hand over file contents.
 
-use std::fmt;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -17,34 +16,7 @@ use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches
 use crate::regime_file::{Locator, ResolvedFile};
 use crate::restrict::{Restrictions, RestrictionsError};
 
-/// Enforcement posture: the text in force, or what BIS enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Posture {
-    /// The regulation text in force on the date.
-    #[default]
-    #[serde(alias = "as-written")]
-    AsWritten,
-    /// What BIS enforces on the date.
-    #[serde(alias = "as-enforced")]
-    AsEnforced,
-}
-
-impl Posture {
-    /// As the JSON contract writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Posture::AsWritten => "as_written",
-            Posture::AsEnforced => "as_enforced",
-        }
-    }
-}
-
-impl fmt::Display for Posture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::terms::Posture;
 
 /// One step of a posture's timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -430,6 +402,50 @@ fn parse_groups(file: &str, text: &str) -> Result<(Vec<Alias>, Vec<Group>), Poli
     Ok((spec.alias, groups))
 }
 
+/// Looks up a regime file's group ids and country codes, errors naming the file, line and field.
+struct Lookup<'a> {
+    rf: &'a ResolvedFile<'a>,
+    loc: &'a Locator,
+    table: &'a CountryTable,
+}
+
+impl Lookup<'_> {
+    /// The groups `ids` name, or an error naming the first unknown one.
+    fn groups(&self, field: &str, ids: &[String]) -> Result<Vec<GroupIdx>, PolicyError> {
+        ids.iter()
+            .map(|id| {
+                self.table.group_idx(id).ok_or_else(|| {
+                    self.rf
+                        .error(self.loc, field, format!("unknown country group `{id}`"))
+                })
+            })
+            .collect()
+    }
+
+    /// The countries `codes` name, resolved through their aliases.
+    fn countries(&self, field: &str, codes: &[String]) -> Result<Vec<CountryCode>, PolicyError> {
+        codes
+            .iter()
+            .map(|c| {
+                self.table
+                    .lookup(c)
+                    .map(|code| self.table.canonical(code).0)
+                    .map_err(|e| self.rf.error(self.loc, field, e.to_string()))
+            })
+            .collect()
+    }
+
+    /// An error on `field` of this regime file.
+    fn error(&self, field: &str, message: String) -> PolicyError {
+        self.rf.error(self.loc, field, message)
+    }
+}
+
+/// The regime's tier groups and explicit tier lists (Tier 1, 2, 3).
+type TierLists = (Vec<GroupIdx>, Vec<GroupIdx>, [Vec<CountryCode>; 3]);
+
+/// Resolves a regime file's ids and codes against the country table and the catalog, checking
+/// that every name exists and that each country is in one tier.
 fn resolve_regime(
     rf: &ResolvedFile<'_>,
     loc: &Locator,
@@ -437,46 +453,69 @@ fn resolve_regime(
     catalog: &Catalog,
 ) -> Result<Resolved, PolicyError> {
     let spec = &rf.spec;
-    let groups = |field: &str, ids: &[String]| -> Result<Vec<GroupIdx>, PolicyError> {
-        ids.iter()
-            .map(|id| {
-                table
-                    .group_idx(id)
-                    .ok_or_else(|| rf.error(loc, field, format!("unknown country group `{id}`")))
-            })
-            .collect()
-    };
-    let countries = |field: &str, codes: &[String]| -> Result<Vec<CountryCode>, PolicyError> {
-        codes
+    let look = Lookup { rf, loc, table };
+    let (tier1, tier3, tier_countries) = resolve_tiers(&look)?;
+    if let Some(a) = &spec.allocation {
+        for code in a.country_caps.keys() {
+            table
+                .lookup(code)
+                .map_err(|e| look.error("allocation.country_caps", e.to_string()))?;
+        }
+    }
+    let (informed_countries, informed_groups) = resolve_informed(&look, catalog)?;
+    Ok(Resolved {
+        scope_groups: look.groups("scope.groups", &spec.scope.groups)?,
+        scope_exclude: look.groups("scope.exclude_groups", &spec.scope.exclude_groups)?,
+        scope_countries: look.countries("scope.countries", &spec.scope.countries)?,
+        taint_groups: look.groups("scope.hq_taint_groups", &spec.scope.hq_taint_groups)?,
+        tier1_groups: tier1,
+        tier3_groups: tier3,
+        denial_groups: look.groups("review.denial_groups", &spec.review.denial_groups)?,
+        d1_d4: ["D:1", "D:4"]
             .iter()
-            .map(|c| {
-                table
-                    .lookup(c)
-                    .map(|code| table.canonical(code).0)
-                    .map_err(|e| rf.error(loc, field, e.to_string()))
-            })
-            .collect()
-    };
-    let (tier1, tier3, tier_countries) = match &spec.tiers {
+            .filter_map(|g| table.group_idx(g))
+            .collect(),
+        tier_countries,
+        hbm_groups: match &spec.hbm {
+            Some(h) => look.groups("hbm.scope_groups", &h.scope_groups)?,
+            None => Vec::new(),
+        },
+        informed_countries,
+        informed_groups,
+        us_export_countries: match &spec.us_export_review {
+            Some(u) => look.countries("us_export_review.countries", &u.countries)?,
+            None => Vec::new(),
+        },
+        foundry_excluded: match &spec.foundry {
+            Some(f) => look.groups(
+                "foundry.packaging_excluded_groups",
+                &f.packaging_excluded_groups,
+            )?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// The tier groups and lists. A country is in one tier: no code in two explicit lists, and no
+/// group member (not moved explicitly) in both a Tier 1 and a Tier 3 group.
+fn resolve_tiers(look: &Lookup<'_>) -> Result<TierLists, PolicyError> {
+    let (tier1, tier3, tier_countries) = match &look.rf.spec.tiers {
         Some(t) => (
-            groups("tiers.tier1_groups", &t.tier1_groups)?,
-            groups("tiers.tier3_groups", &t.tier3_groups)?,
+            look.groups("tiers.tier1_groups", &t.tier1_groups)?,
+            look.groups("tiers.tier3_groups", &t.tier3_groups)?,
             [
-                countries("tiers.tier1_countries", &t.tier1_countries)?,
-                countries("tiers.tier2_countries", &t.tier2_countries)?,
-                countries("tiers.tier3_countries", &t.tier3_countries)?,
+                look.countries("tiers.tier1_countries", &t.tier1_countries)?,
+                look.countries("tiers.tier2_countries", &t.tier2_countries)?,
+                look.countries("tiers.tier3_countries", &t.tier3_countries)?,
             ],
         ),
         None => Default::default(),
     };
-    // A country is in one tier: no code in two explicit lists, and no group member (not moved
-    // explicitly) in both a Tier 1 and a Tier 3 group.
     let names = ["tier1_countries", "tier2_countries", "tier3_countries"];
     for (i, list) in tier_countries.iter().enumerate() {
         for (j, other) in tier_countries.iter().enumerate().skip(i + 1) {
             if let Some(c) = list.iter().find(|c| other.contains(c)) {
-                return Err(rf.error(
-                    loc,
+                return Err(look.error(
                     &format!("tiers.{}", names[j]),
                     format!(
                         "`{c}` is also in `tiers.{}`; a country is in one tier",
@@ -487,19 +526,31 @@ fn resolve_regime(
         }
     }
     let explicit: Vec<CountryCode> = tier_countries.iter().flatten().copied().collect();
-    for &g1 in &tier1 {
+    check_tier_groups_apart(look, &tier1, &tier3, &explicit)?;
+    Ok((tier1, tier3, tier_countries))
+}
+
+/// No member of a Tier 1 group (unless placed by an explicit list) is in a Tier 3 group over an
+/// overlapping period.
+fn check_tier_groups_apart(
+    look: &Lookup<'_>,
+    tier1: &[GroupIdx],
+    tier3: &[GroupIdx],
+    explicit: &[CountryCode],
+) -> Result<(), PolicyError> {
+    let table = look.table;
+    for &g1 in tier1 {
         for m in &table.group(g1).members {
             if explicit.contains(&m.country) {
                 continue;
             }
-            for &g3 in &tier3 {
+            for &g3 in tier3 {
                 if table.group(g3).members.iter().any(|n| {
                     n.country == m.country
                         && n.from.is_none_or(|f| m.until.is_none_or(|u| f < u))
                         && m.from.is_none_or(|f| n.until.is_none_or(|u| f < u))
                 }) {
-                    return Err(rf.error(
-                        loc,
+                    return Err(look.error(
                         "tiers.tier3_groups",
                         format!(
                             "`{}` is in `{}` (Tier 1) and in `{}` (Tier 3); a country is in one tier (move it with tiers.tierN_countries)",
@@ -512,19 +563,20 @@ fn resolve_regime(
             }
         }
     }
-    if let Some(a) = &spec.allocation {
-        for code in a.country_caps.keys() {
-            table
-                .lookup(code)
-                .map_err(|e| rf.error(loc, "allocation.country_caps", e.to_string()))?;
-        }
-    }
+    Ok(())
+}
+
+/// Each is-informed letter's destination countries and groups, in letter order.
+type LetterPlaces = (Vec<Vec<CountryCode>>, Vec<Vec<GroupIdx>>);
+
+/// Each is-informed letter's destinations (countries, groups), checking that it names chips or
+/// criteria, that its dates are in order and that its chips are in the catalog.
+fn resolve_informed(look: &Lookup<'_>, catalog: &Catalog) -> Result<LetterPlaces, PolicyError> {
     let mut informed_countries = Vec::new();
     let mut informed_groups = Vec::new();
-    for (i, inf) in spec.informed.iter().enumerate() {
+    for (i, inf) in look.rf.spec.informed.iter().enumerate() {
         if inf.chips.is_empty() && inf.criteria.is_none() {
-            return Err(rf.error(
-                loc,
+            return Err(look.error(
                 "informed",
                 format!(
                     "entry {i} (`{}`): names no `chips` and no `criteria`",
@@ -535,8 +587,7 @@ fn resolve_regime(
         if let (Some(f), Some(u)) = (inf.from, inf.until)
             && u <= f
         {
-            return Err(rf.error(
-                loc,
+            return Err(look.error(
                 "informed",
                 format!(
                     "entry {i} (`{}`): `until` {u} is not after `from` {f}; dates out of order",
@@ -544,51 +595,22 @@ fn resolve_regime(
                 ),
             ));
         }
-        informed_groups.push(groups("informed.groups", &inf.groups)?);
+        informed_groups.push(look.groups("informed.groups", &inf.groups)?);
         for chip in &inf.chips {
             if !catalog.chips().iter().any(|c| &*c.id == chip.as_str()) {
-                return Err(rf.error(
-                    loc,
+                return Err(look.error(
                     "informed",
                     format!("entry {i} (`{}`): unknown catalog chip id `{chip}`", inf.id),
                 ));
             }
         }
-        informed_countries.push(countries("informed", &inf.countries)?);
+        informed_countries.push(look.countries("informed", &inf.countries)?);
     }
-    Ok(Resolved {
-        scope_groups: groups("scope.groups", &spec.scope.groups)?,
-        scope_exclude: groups("scope.exclude_groups", &spec.scope.exclude_groups)?,
-        scope_countries: countries("scope.countries", &spec.scope.countries)?,
-        taint_groups: groups("scope.hq_taint_groups", &spec.scope.hq_taint_groups)?,
-        tier1_groups: tier1,
-        tier3_groups: tier3,
-        denial_groups: groups("review.denial_groups", &spec.review.denial_groups)?,
-        d1_d4: ["D:1", "D:4"]
-            .iter()
-            .filter_map(|g| table.group_idx(g))
-            .collect(),
-        tier_countries,
-        hbm_groups: match &spec.hbm {
-            Some(h) => groups("hbm.scope_groups", &h.scope_groups)?,
-            None => Vec::new(),
-        },
-        informed_countries,
-        informed_groups,
-        us_export_countries: match &spec.us_export_review {
-            Some(u) => countries("us_export_review.countries", &u.countries)?,
-            None => Vec::new(),
-        },
-        foundry_excluded: match &spec.foundry {
-            Some(f) => groups(
-                "foundry.packaging_excluded_groups",
-                &f.packaging_excluded_groups,
-            )?,
-            None => Vec::new(),
-        },
-    })
+    Ok((informed_countries, informed_groups))
 }
 
+/// Checks a regime's values that the types do not: schema, id, dates in order, positive
+/// numbers, percentages, and the switches its sections rely on.
 fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyError> {
     let spec = &rf.spec;
     let err = |field: &str, m: String| Err(rf.error(loc, field, m));
@@ -621,73 +643,8 @@ fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyErr
     if let Err((field, m)) = spec.classification.check() {
         return err(field, m);
     }
-    if let Some(a) = &spec.allocation {
-        if a.window_end < a.window_start {
-            return err(
-                "allocation.window_end",
-                format!(
-                    "{} is before window_start {}; dates out of order",
-                    a.window_end, a.window_start
-                ),
-            );
-        }
-        if a.g2g_multiplier == 0 {
-            return err(
-                "allocation.g2g_multiplier",
-                "must be positive, got `0`".into(),
-            );
-        }
-    }
-    if let Some(v) = &spec.veu {
-        if v.nveu_schedule
-            .windows(2)
-            .any(|w| w[1].through <= w[0].through)
-        {
-            return err(
-                "veu.nveu_schedule",
-                "milestones must be in date order; dates out of order".into(),
-            );
-        }
-        for (name, pct) in [
-            ("veu.uveu_tier1_share_min_pct", v.uveu_tier1_share_min_pct),
-            (
-                "veu.uveu_tier2_country_share_max_pct",
-                v.uveu_tier2_country_share_max_pct,
-            ),
-            (
-                "veu.uveu_us_share_min_pct_if_us_hq",
-                v.uveu_us_share_min_pct_if_us_hq,
-            ),
-        ] {
-            if pct > 100 {
-                return err(name, format!("{pct} is not a percentage"));
-            }
-        }
-    }
-    if let Some(f) = &spec.foundry {
-        let mut last: Option<i32> = None;
-        for (i, t) in f.no_hbm_thresholds.iter().enumerate() {
-            let end = t.year_to.unwrap_or(i32::MAX);
-            if end < t.year_from || last.is_some_and(|l| t.year_from <= l) {
-                return err(
-                    "foundry.no_hbm_thresholds",
-                    format!(
-                        "entry {i} (years {}..{}) overlaps or precedes the previous entry; years out of order",
-                        t.year_from,
-                        t.year_to.map(|y| y.to_string()).unwrap_or_default()
-                    ),
-                );
-            }
-            last = Some(end);
-        }
-    }
-    if let Some(u) = &spec.us_export_review
-        && u.transactions.is_empty()
-    {
-        return err(
-            "us_export_review.transactions",
-            "must name at least one transaction".into(),
-        );
+    if let Err((field, m)) = check_sections(spec) {
+        return err(field, m);
     }
     for (name, present) in required_switches(spec) {
         if !present {
@@ -696,6 +653,91 @@ fn validate_regime(rf: &ResolvedFile<'_>, loc: &Locator) -> Result<(), PolicyErr
                 "missing; this regime's sections rely on that reading".into(),
             );
         }
+    }
+    Ok(())
+}
+
+/// Checks the allocation, VEU, foundry and January 2026 sections: the field and the problem.
+fn check_sections(spec: &RegimeSpec) -> Result<(), (&'static str, String)> {
+    if let Some(a) = &spec.allocation {
+        if a.window_end < a.window_start {
+            return Err((
+                "allocation.window_end",
+                format!(
+                    "{} is before window_start {}; dates out of order",
+                    a.window_end, a.window_start
+                ),
+            ));
+        }
+        if a.g2g_multiplier == 0 {
+            return Err((
+                "allocation.g2g_multiplier",
+                "must be positive, got `0`".into(),
+            ));
+        }
+    }
+    if let Some(v) = &spec.veu {
+        check_veu(v)?;
+    }
+    if let Some(f) = &spec.foundry {
+        check_foundry_years(f)?;
+    }
+    if let Some(u) = &spec.us_export_review
+        && u.transactions.is_empty()
+    {
+        return Err((
+            "us_export_review.transactions",
+            "must name at least one transaction".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The NVEU schedule in date order and the UVEU shares percentages.
+fn check_veu(v: &crate::regime::Veu) -> Result<(), (&'static str, String)> {
+    if v.nveu_schedule
+        .windows(2)
+        .any(|w| w[1].through <= w[0].through)
+    {
+        return Err((
+            "veu.nveu_schedule",
+            "milestones must be in date order; dates out of order".into(),
+        ));
+    }
+    for (name, pct) in [
+        ("veu.uveu_tier1_share_min_pct", v.uveu_tier1_share_min_pct),
+        (
+            "veu.uveu_tier2_country_share_max_pct",
+            v.uveu_tier2_country_share_max_pct,
+        ),
+        (
+            "veu.uveu_us_share_min_pct_if_us_hq",
+            v.uveu_us_share_min_pct_if_us_hq,
+        ),
+    ] {
+        if pct > 100 {
+            return Err((name, format!("{pct} is not a percentage")));
+        }
+    }
+    Ok(())
+}
+
+/// The foundry's no-HBM thresholds: year ranges in order, none overlapping.
+fn check_foundry_years(f: &crate::regime::Foundry) -> Result<(), (&'static str, String)> {
+    let mut last: Option<i32> = None;
+    for (i, t) in f.no_hbm_thresholds.iter().enumerate() {
+        let end = t.year_to.unwrap_or(i32::MAX);
+        if end < t.year_from || last.is_some_and(|l| t.year_from <= l) {
+            return Err((
+                "foundry.no_hbm_thresholds",
+                format!(
+                    "entry {i} (years {}..{}) overlaps or precedes the previous entry; years out of order",
+                    t.year_from,
+                    t.year_to.map(|y| y.to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        last = Some(end);
     }
     Ok(())
 }
@@ -711,6 +753,108 @@ fn digest(spec: &RegimeSpec, table: &CountryTable, restrictions: &Restrictions) 
     let hash = Sha256::digest(&canonical);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     Arc::from(format!("sha256:{hex}"))
+}
+
+/// The regimes in load order and their index by id.
+type LoadedRegimes = (Vec<Regime>, crate::fxhash::FxHashMap<String, usize>);
+
+/// Resolves, validates and digests every regime file, and checks that each letter's
+/// `apply_regime` names a loaded regime.
+fn load_regimes(
+    src: &PolicySources,
+    table: &CountryTable,
+    catalog: &Catalog,
+    restrictions: &Restrictions,
+) -> Result<LoadedRegimes, PolicyError> {
+    let mut regimes = Vec::new();
+    let mut regime_by_id = crate::fxhash::FxHashMap::default();
+    let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
+    for rf in &files {
+        validate_regime(rf, &loc)?;
+        let resolved = resolve_regime(rf, &loc, table, catalog)?;
+        regime_by_id.insert(rf.spec.id.clone(), regimes.len());
+        let digest = digest(&rf.spec, table, restrictions);
+        regimes.push(Regime {
+            id: Arc::from(rf.spec.id.as_str()),
+            spec: rf.spec.clone(),
+            digest,
+            resolved,
+            file: Arc::from(rf.file),
+        });
+    }
+    for r in &regimes {
+        for inf in &r.spec.informed {
+            if let Some(id) = &inf.apply_regime
+                && !regime_by_id.contains_key(id)
+            {
+                return Err(PolicyError::new(
+                    &r.file,
+                    format!(
+                        "field `informed.apply_regime` of `{}`: unknown regime `{id}`",
+                        inf.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((regimes, regime_by_id))
+}
+
+/// Parses the timeline and checks it: schema, unconfirmed dates in order, and each posture's
+/// entries naming known regimes, in date order, as written not before the compliance date.
+fn load_timeline(src: &PolicySources, loaded: &LoadedRegimes) -> Result<Timeline, PolicyError> {
+    let (regimes, regime_by_id) = loaded;
+    let (tf, tt) = &src.timeline_toml;
+    let timeline: Timeline = toml::from_str(tt).map_err(|e| PolicyError::toml(tf, tt, &e))?;
+    if timeline.schema != 1 {
+        return Err(PolicyError::new(
+            tf,
+            format!("field `schema`: unsupported version {}", timeline.schema),
+        ));
+    }
+    for (i, u) in timeline.unconfirmed.iter().enumerate() {
+        if u.until < u.from {
+            return Err(PolicyError::new(
+                tf,
+                format!(
+                    "field `unconfirmed[{i}].until`: {} is before `from` {}; dates out of order",
+                    u.until, u.from
+                ),
+            ));
+        }
+    }
+    for posture in [Posture::AsWritten, Posture::AsEnforced] {
+        let entries = timeline.entries(posture);
+        for (i, e) in entries.iter().enumerate() {
+            let field = format!("{}[{i}]", posture.as_str());
+            let Some(&ri) = regime_by_id.get(&e.regime) else {
+                return Err(PolicyError::new(
+                    tf,
+                    format!("field `{field}.regime`: unknown regime `{}`", e.regime),
+                ));
+            };
+            if i > 0 && e.from <= entries[i - 1].from {
+                return Err(PolicyError::new(
+                    tf,
+                    format!(
+                        "field `{field}.from`: {} is not after the previous entry",
+                        e.from
+                    ),
+                ));
+            }
+            let compliance = regimes[ri].spec.compliance_date;
+            if posture == Posture::AsWritten && e.from < compliance {
+                return Err(PolicyError::new(
+                    tf,
+                    format!(
+                        "field `{field}.from`: {} is before the compliance date {compliance} of `{}`",
+                        e.from, e.regime
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(timeline)
 }
 
 impl Policy {
@@ -737,87 +881,9 @@ impl Policy {
             RestrictionsError::Toml(te) => PolicyError::toml(rsf, rst, &te),
             other => PolicyError::new(rsf, other.to_string()),
         })?;
-        let mut regimes = Vec::new();
-        let mut regime_by_id = crate::fxhash::FxHashMap::default();
-        let (loc, files) = crate::regime_file::resolve_all(&src.regimes)?;
-        for rf in &files {
-            validate_regime(rf, &loc)?;
-            let resolved = resolve_regime(rf, &loc, &table, &catalog)?;
-            regime_by_id.insert(rf.spec.id.clone(), regimes.len());
-            let digest = digest(&rf.spec, &table, &restrictions);
-            regimes.push(Regime {
-                id: Arc::from(rf.spec.id.as_str()),
-                spec: rf.spec.clone(),
-                digest,
-                resolved,
-                file: Arc::from(rf.file),
-            });
-        }
-        for r in &regimes {
-            for inf in &r.spec.informed {
-                if let Some(id) = &inf.apply_regime
-                    && !regime_by_id.contains_key(id)
-                {
-                    return Err(PolicyError::new(
-                        &r.file,
-                        format!(
-                            "field `informed.apply_regime` of `{}`: unknown regime `{id}`",
-                            inf.id
-                        ),
-                    ));
-                }
-            }
-        }
-        let (tf, tt) = &src.timeline_toml;
-        let timeline: Timeline = toml::from_str(tt).map_err(|e| PolicyError::toml(tf, tt, &e))?;
-        if timeline.schema != 1 {
-            return Err(PolicyError::new(
-                tf,
-                format!("field `schema`: unsupported version {}", timeline.schema),
-            ));
-        }
-        for (i, u) in timeline.unconfirmed.iter().enumerate() {
-            if u.until < u.from {
-                return Err(PolicyError::new(
-                    tf,
-                    format!(
-                        "field `unconfirmed[{i}].until`: {} is before `from` {}; dates out of order",
-                        u.until, u.from
-                    ),
-                ));
-            }
-        }
-        for posture in [Posture::AsWritten, Posture::AsEnforced] {
-            let entries = timeline.entries(posture);
-            for (i, e) in entries.iter().enumerate() {
-                let field = format!("{}[{i}]", posture.as_str());
-                let Some(&ri) = regime_by_id.get(&e.regime) else {
-                    return Err(PolicyError::new(
-                        tf,
-                        format!("field `{field}.regime`: unknown regime `{}`", e.regime),
-                    ));
-                };
-                if i > 0 && e.from <= entries[i - 1].from {
-                    return Err(PolicyError::new(
-                        tf,
-                        format!(
-                            "field `{field}.from`: {} is not after the previous entry",
-                            e.from
-                        ),
-                    ));
-                }
-                let compliance = regimes[ri].spec.compliance_date;
-                if posture == Posture::AsWritten && e.from < compliance {
-                    return Err(PolicyError::new(
-                        tf,
-                        format!(
-                            "field `{field}.from`: {} is before the compliance date {compliance} of `{}`",
-                            e.from, e.regime
-                        ),
-                    ));
-                }
-            }
-        }
+        let loaded = load_regimes(src, &table, &catalog, &restrictions)?;
+        let timeline = load_timeline(src, &loaded)?;
+        let (regimes, regime_by_id) = loaded;
         Ok(Policy {
             countries: table,
             catalog,

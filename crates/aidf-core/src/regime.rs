@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::classify::Thresholds;
 use crate::country::{CountryCode, GroupIdx};
 use crate::explain::Assumption;
-use crate::input::Transaction;
 use crate::num::{de_decimal, de_whole_u64, de_whole_u64_map};
+use crate::terms::Transaction;
 
 /// License review policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

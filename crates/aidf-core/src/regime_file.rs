@@ -367,6 +367,44 @@ fn remove_path(table: &mut DeTable<'_>, path: &str) -> bool {
 pub(crate) fn resolve_all(
     files: &[(String, String)],
 ) -> Result<(Locator, Vec<ResolvedFile<'_>>), PolicyError> {
+    let (loc, tables) = parse_all(files)?;
+    let parsed = identify_all(&loc, tables)?;
+    let ids: Vec<String> = parsed.iter().map(|p| p.id.clone()).collect();
+    let mut r = Resolver {
+        loc: &loc,
+        parsed: &parsed,
+        by_id: ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect(),
+        done: HashMap::new(),
+        stack: Vec::new(),
+    };
+    let mut tables = BTreeMap::new();
+    for i in 0..parsed.len() {
+        tables.insert(i, r.resolve(i)?);
+    }
+    drop(r);
+    let mut out = Vec::with_capacity(parsed.len());
+    for (i, table) in tables {
+        let p = &parsed[i];
+        let spec = typed_spec(&loc, i, p.file, &table)?;
+        out.push(ResolvedFile {
+            file: p.file,
+            spec,
+            table,
+        });
+    }
+    Ok((loc, out))
+}
+
+/// Each file's name and parsed table, in file order.
+type FileTables<'a> = Vec<(&'a str, DeTable<'a>)>;
+
+/// Parses each file into a table whose spans are shifted into one address space shared by all
+/// the files, with the locator that maps them back.
+fn parse_all(files: &[(String, String)]) -> Result<(Locator, FileTables<'_>), PolicyError> {
     let mut loc = Locator { files: Vec::new() };
     let mut base = 0usize;
     let mut parsed = Vec::with_capacity(files.len());
@@ -383,18 +421,23 @@ pub(crate) fn resolve_all(
             }
         })?;
         let table = shift_table(table.into_inner(), base);
-        parsed.push((name.as_str(), table, base));
+        parsed.push((name.as_str(), table));
         base += text.len() + 1;
     }
-    let mut out_parsed = Vec::with_capacity(parsed.len());
+    Ok((loc, parsed))
+}
+
+/// Reads each file's `id`: present, a string, and defined once.
+fn identify_all<'a>(loc: &Locator, tables: FileTables<'a>) -> Result<Vec<Parsed<'a>>, PolicyError> {
+    let mut out = Vec::with_capacity(tables.len());
     let mut by_id: HashMap<String, usize> = HashMap::new();
-    for (i, (file, table, _)) in parsed.into_iter().enumerate() {
+    for (i, (file, table)) in tables.into_iter().enumerate() {
         let id = match table.get("id").map(|v| (v.get_ref(), v.span())) {
             Some((DeValue::String(s), span)) => {
                 if let Some(&other) = by_id.get(s.as_ref()) {
-                    let first: &Parsed<'_> = &out_parsed[other];
+                    let first: &Parsed<'_> = &out[other];
                     return Err(err_at(
-                        &loc,
+                        loc,
                         file,
                         Some(span),
                         format!(
@@ -408,7 +451,7 @@ pub(crate) fn resolve_all(
             }
             Some((_, span)) => {
                 return Err(err_at(
-                    &loc,
+                    loc,
                     file,
                     Some(span),
                     "field `id`: expected a string".into(),
@@ -422,51 +465,35 @@ pub(crate) fn resolve_all(
                 });
             }
         };
-        out_parsed.push(Parsed { file, table, id });
+        out.push(Parsed { file, table, id });
     }
-    let ids: Vec<String> = out_parsed.iter().map(|p| p.id.clone()).collect();
-    let mut r = Resolver {
-        loc: &loc,
-        parsed: &out_parsed,
-        by_id: ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect(),
-        done: HashMap::new(),
-        stack: Vec::new(),
-    };
-    let mut tables = BTreeMap::new();
-    for i in 0..out_parsed.len() {
-        tables.insert(i, r.resolve(i)?);
-    }
-    drop(r);
-    let mut out = Vec::with_capacity(out_parsed.len());
-    for (i, table) in tables {
-        let p = &out_parsed[i];
-        let root_span = loc.files[i].0..loc.files[i].0 + loc.files[i].2.len();
-        let de = toml::de::Deserializer::from(Spanned::new(root_span.clone(), table.clone()));
-        let spec: RegimeSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let span = inner.span().filter(|s| *s != root_span);
-            let msg = inner.message().replace('\n', " ").trim().to_string();
-            let written = span.as_ref().and_then(|s| loc.text(s));
-            let msg = written
-                .and_then(|w| plain_date_message(&msg, w))
-                .unwrap_or(msg);
-            let msg = if path.is_empty() || path == "." {
-                msg
-            } else {
-                format!("field `{path}`: {msg}")
-            };
-            err_at(&loc, p.file, span, msg)
-        })?;
-        out.push(ResolvedFile {
-            file: p.file,
-            spec,
-            table,
-        });
-    }
-    Ok((loc, out))
+    Ok(out)
+}
+
+/// The typed regime of file `i`'s resolved table; an error names the field, and a bad date the
+/// value as written.
+fn typed_spec(
+    loc: &Locator,
+    i: usize,
+    file: &str,
+    table: &DeTable<'_>,
+) -> Result<RegimeSpec, PolicyError> {
+    let root_span = loc.files[i].0..loc.files[i].0 + loc.files[i].2.len();
+    let de = toml::de::Deserializer::from(Spanned::new(root_span.clone(), table.clone()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let span = inner.span().filter(|s| *s != root_span);
+        let msg = inner.message().replace('\n', " ").trim().to_string();
+        let written = span.as_ref().and_then(|s| loc.text(s));
+        let msg = written
+            .and_then(|w| plain_date_message(&msg, w))
+            .unwrap_or(msg);
+        let msg = if path.is_empty() || path == "." {
+            msg
+        } else {
+            format!("field `{path}`: {msg}")
+        };
+        err_at(loc, file, span, msg)
+    })
 }

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::country::{CountryCode, CountryTable};
-use crate::input::{EndUse, Transaction};
 use crate::regime::{ReviewPolicy, SwitchDef};
+use crate::terms::{EndUse, Transaction};
 
 /// Which items a requirement reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,94 +63,9 @@ pub fn classify_weights(
     trail: &mut Trail,
 ) -> Result<WeightsClass, WeightsError> {
     let c = &rule.citation;
-    let neg = |field: &'static str, v: Option<Decimal>| match v {
-        Some(x) if x.is_sign_negative() => Err(WeightsError {
-            field,
-            message: format!("must not be negative, got `{x}`"),
-        }),
-        _ => Ok(()),
-    };
-    neg("item.model_weights.training_ops", w.training_ops)?;
-    neg("item.model_weights.parameters", w.parameters)?;
-    neg("item.model_weights.tokens", w.tokens)?;
-    neg(
-        "item.model_weights.derived_from_published_ops",
-        w.derived_from_published_ops,
-    )?;
-    neg("item.model_weights.floor_ops", w.floor_ops)?;
-    neg(
-        "item.model_weights.synthetic_generation_ops",
-        w.synthetic_generation_ops,
-    )?;
-    neg(
-        "item.model_weights.synthetic_generator_training_ops",
-        w.synthetic_generator_training_ops,
-    )?;
-    if let Some(share) = w.synthetic_share_pct {
-        if share.is_sign_negative() && !share.is_zero() || share > Decimal::ONE_HUNDRED {
-            return Err(WeightsError {
-                field: "item.model_weights.synthetic_share_pct",
-                message: format!("must be a percentage from 0 to 100, got `{share}`"),
-            });
-        }
-    }
-    // Operation counts near Decimal's range (~7.9e28) must give an error, not a panic.
-    let overflow = |field: &'static str| WeightsError {
-        field,
-        message: "operation count is out of range".into(),
-    };
-    let mut ops = match (w.training_ops, w.parameters, w.tokens) {
-        (Some(ops), _, _) => ops,
-        (None, Some(n), Some(d)) => {
-            let ops = Decimal::from(6)
-                .checked_mul(n)
-                .and_then(|x| x.checked_mul(d))
-                .ok_or(WeightsError {
-                    field: "item.model_weights.parameters",
-                    message: "6 x parameters x tokens is out of range".into(),
-                })?;
-            trail.reason("weights.estimate_6nd", c, || {
-                format!(
-                    "training operations estimated as 6 x {} parameters x {} tokens = {}",
-                    sci(n),
-                    sci(d),
-                    sci(ops)
-                )
-            });
-            ops
-        }
-        _ => {
-            return Err(WeightsError {
-                field: "item.model_weights.training_ops",
-                message: "required (or give `parameters` and `tokens` for the 6·N·D estimate)"
-                    .into(),
-            });
-        }
-    };
-    if let Some(share) = w.synthetic_share_pct {
-        if share > Decimal::from(rule.synthetic_data_share_min_pct) {
-            let mut added = w.synthetic_generation_ops.unwrap_or_default();
-            if !w.synthetic_generator_published {
-                added = added
-                    .checked_add(w.synthetic_generator_training_ops.unwrap_or_default())
-                    .ok_or_else(|| {
-                        overflow("item.model_weights.synthetic_generator_training_ops")
-                    })?;
-            }
-            ops = ops
-                .checked_add(added)
-                .ok_or_else(|| overflow("item.model_weights.synthetic_generation_ops"))?;
-            trail.reason(
-                "weights.synthetic_data",
-                c,
-                || format!(
-                    "{share}% of operations used data from one unpublished generator (more than {}%): {} operations added",
-                    rule.synthetic_data_share_min_pct,
-                    sci(added)
-                ),
-            );
-        }
-    }
+    check_weights_input(w)?;
+    let ops = training_ops(w, rule, trail)?;
+    let ops = with_synthetic_ops(w, rule, trail, ops)?;
     let not = |trail: &mut Trail, rule_id, detail: String| {
         trail.reason(rule_id, c, || detail);
         Ok(WeightsClass {
@@ -176,72 +91,26 @@ pub fn classify_weights(
             ),
         );
     }
-    if let Some(base) = w.derived_from_published_ops {
-        if base > ops {
-            return Err(WeightsError {
-                field: "item.model_weights.derived_from_published_ops",
-                message: format!(
-                    "`{}` exceeds training_ops `{}`; training_ops counts the base model's operations too",
-                    sci(base),
-                    sci(ops)
-                ),
-            });
-        }
-        let extra = ops - base;
-        let sw = switches.derivative_share_of.as_ref();
-        if let Some(a) =
-            sw.and_then(|s| crate::regime::Regime::assumption("derivative_share_of", s))
-        {
-            trail.assume(a);
-        }
-        let of = match sw.map(|s| s.value) {
-            Some(DerivativeShareOf::Total) => ops,
-            _ => base,
-        };
-        // Divide first: of × pct can leave Decimal's range where of / 100 × pct does not.
-        let share_min = (of / Decimal::ONE_HUNDRED)
-            .checked_mul(Decimal::from(rule.derivative_extra_share_min_pct))
-            .ok_or_else(|| overflow("item.model_weights.derived_from_published_ops"))?;
-        let min = rule.derivative_extra_ops_min.max(share_min);
-        if extra <= min {
-            return not(
-                trail,
-                "weights.derived_from_published",
-                format!(
-                    "derived from a published model: extra training {} does not exceed max({}, {}% of {}) = {}",
-                    sci(extra),
-                    sci(rule.derivative_extra_ops_min),
-                    rule.derivative_extra_share_min_pct,
-                    sci(of),
-                    sci(min)
-                ),
-            );
-        }
-        trail.reason(
-            "weights.derived_exceeds",
-            c,
-            || format!(
-                "derived from a published model, but extra training {} exceeds max({}, {}% of {}) = {}",
-                sci(extra),
-                sci(rule.derivative_extra_ops_min),
-                rule.derivative_extra_share_min_pct,
-                sci(of),
-                sci(min)
+    if let Some(base) = w.derived_from_published_ops
+        && derivative_exempt(rule, switches, trail, ops, base)?
+    {
+        return Ok(WeightsClass {
+            controlled: false,
+            counted_ops: ops,
+        });
+    }
+    if let Some(floor) = w.floor_ops
+        && ops < floor
+    {
+        return not(
+            trail,
+            "weights.relative_floor",
+            format!(
+                "{} operations is below the relative floor {} (operations needed to match the most capable published model)",
+                sci(ops),
+                sci(floor)
             ),
         );
-    }
-    if let Some(floor) = w.floor_ops {
-        if ops < floor {
-            return not(
-                trail,
-                "weights.relative_floor",
-                format!(
-                    "{} operations is below the relative floor {} (operations needed to match the most capable published model)",
-                    sci(ops),
-                    sci(floor)
-                ),
-            );
-        }
     }
     trail.reason("weights.4e091", c, || {
         format!(
@@ -254,6 +123,178 @@ pub fn classify_weights(
         controlled: true,
         counted_ops: ops,
     })
+}
+
+/// An operation count near Decimal's range (~7.9e28): an error naming the field, not a panic.
+fn overflow(field: &'static str) -> WeightsError {
+    WeightsError {
+        field,
+        message: "operation count is out of range".into(),
+    }
+}
+
+/// Rejects negative counts and a synthetic-data share outside 0..=100.
+fn check_weights_input(w: &ModelWeightsInput) -> Result<(), WeightsError> {
+    let neg = |field: &'static str, v: Option<Decimal>| match v {
+        Some(x) if x.is_sign_negative() => Err(WeightsError {
+            field,
+            message: format!("must not be negative, got `{x}`"),
+        }),
+        _ => Ok(()),
+    };
+    neg("item.model_weights.training_ops", w.training_ops)?;
+    neg("item.model_weights.parameters", w.parameters)?;
+    neg("item.model_weights.tokens", w.tokens)?;
+    neg(
+        "item.model_weights.derived_from_published_ops",
+        w.derived_from_published_ops,
+    )?;
+    neg("item.model_weights.floor_ops", w.floor_ops)?;
+    neg(
+        "item.model_weights.synthetic_generation_ops",
+        w.synthetic_generation_ops,
+    )?;
+    neg(
+        "item.model_weights.synthetic_generator_training_ops",
+        w.synthetic_generator_training_ops,
+    )?;
+    if let Some(share) = w.synthetic_share_pct
+        && (share.is_sign_negative() && !share.is_zero() || share > Decimal::ONE_HUNDRED)
+    {
+        return Err(WeightsError {
+            field: "item.model_weights.synthetic_share_pct",
+            message: format!("must be a percentage from 0 to 100, got `{share}`"),
+        });
+    }
+    Ok(())
+}
+
+/// The training operations: as given, or estimated as 6 × parameters × tokens.
+fn training_ops(
+    w: &ModelWeightsInput,
+    rule: &ModelWeights,
+    trail: &mut Trail,
+) -> Result<Decimal, WeightsError> {
+    match (w.training_ops, w.parameters, w.tokens) {
+        (Some(ops), _, _) => Ok(ops),
+        (None, Some(n), Some(d)) => {
+            let ops = Decimal::from(6)
+                .checked_mul(n)
+                .and_then(|x| x.checked_mul(d))
+                .ok_or(WeightsError {
+                    field: "item.model_weights.parameters",
+                    message: "6 x parameters x tokens is out of range".into(),
+                })?;
+            trail.reason("weights.estimate_6nd", &rule.citation, || {
+                format!(
+                    "training operations estimated as 6 x {} parameters x {} tokens = {}",
+                    sci(n),
+                    sci(d),
+                    sci(ops)
+                )
+            });
+            Ok(ops)
+        }
+        _ => Err(WeightsError {
+            field: "item.model_weights.training_ops",
+            message: "required (or give `parameters` and `tokens` for the 6·N·D estimate)".into(),
+        }),
+    }
+}
+
+/// The synthetic-data rule: above the share, the generator's operations (and its training's,
+/// when unpublished) count too.
+fn with_synthetic_ops(
+    w: &ModelWeightsInput,
+    rule: &ModelWeights,
+    trail: &mut Trail,
+    ops: Decimal,
+) -> Result<Decimal, WeightsError> {
+    let Some(share) = w.synthetic_share_pct else {
+        return Ok(ops);
+    };
+    if share <= Decimal::from(rule.synthetic_data_share_min_pct) {
+        return Ok(ops);
+    }
+    let mut added = w.synthetic_generation_ops.unwrap_or_default();
+    if !w.synthetic_generator_published {
+        added = added
+            .checked_add(w.synthetic_generator_training_ops.unwrap_or_default())
+            .ok_or_else(|| overflow("item.model_weights.synthetic_generator_training_ops"))?;
+    }
+    let ops = ops
+        .checked_add(added)
+        .ok_or_else(|| overflow("item.model_weights.synthetic_generation_ops"))?;
+    trail.reason(
+        "weights.synthetic_data",
+        &rule.citation,
+        || format!(
+            "{share}% of operations used data from one unpublished generator (more than {}%): {} operations added",
+            rule.synthetic_data_share_min_pct,
+            sci(added)
+        ),
+    );
+    Ok(ops)
+}
+
+/// Whether weights derived from a published model stay outside 4E091: their extra training does
+/// not exceed the greater of the fixed minimum and the share (of the base, or the total under the
+/// `derivative_share_of` switch).
+fn derivative_exempt(
+    rule: &ModelWeights,
+    switches: &Switches,
+    trail: &mut Trail,
+    ops: Decimal,
+    base: Decimal,
+) -> Result<bool, WeightsError> {
+    let c = &rule.citation;
+    if base > ops {
+        return Err(WeightsError {
+            field: "item.model_weights.derived_from_published_ops",
+            message: format!(
+                "`{}` exceeds training_ops `{}`; training_ops counts the base model's operations too",
+                sci(base),
+                sci(ops)
+            ),
+        });
+    }
+    let extra = ops - base;
+    let sw = switches.derivative_share_of.as_ref();
+    if let Some(a) = sw.and_then(|s| crate::regime::Regime::assumption("derivative_share_of", s)) {
+        trail.assume(a);
+    }
+    let of = match sw.map(|s| s.value) {
+        Some(DerivativeShareOf::Total) => ops,
+        _ => base,
+    };
+    // Divide first: of × pct can leave Decimal's range where of / 100 × pct does not.
+    let share_min = (of / Decimal::ONE_HUNDRED)
+        .checked_mul(Decimal::from(rule.derivative_extra_share_min_pct))
+        .ok_or_else(|| overflow("item.model_weights.derived_from_published_ops"))?;
+    let min = rule.derivative_extra_ops_min.max(share_min);
+    if extra <= min {
+        let detail = format!(
+            "derived from a published model: extra training {} does not exceed max({}, {}% of {}) = {}",
+            sci(extra),
+            sci(rule.derivative_extra_ops_min),
+            rule.derivative_extra_share_min_pct,
+            sci(of),
+            sci(min)
+        );
+        trail.reason("weights.derived_from_published", c, || detail);
+        return Ok(true);
+    }
+    trail.reason("weights.derived_exceeds", c, || {
+        format!(
+            "derived from a published model, but extra training {} exceeds max({}, {}% of {}) = {}",
+            sci(extra),
+            sci(rule.derivative_extra_ops_min),
+            rule.derivative_extra_share_min_pct,
+            sci(of),
+            sci(min)
+        )
+    });
+    Ok(false)
 }
 
 #[cfg(test)]
