@@ -627,8 +627,7 @@ pub fn determine_error_field(e: &DetermineError) -> &'static str {
         DetermineError::Chip(_) => "item.chip",
         DetermineError::Item(_) | DetermineError::Indeterminate(_) => "item",
         DetermineError::Quantity(_) => "quantity",
-        DetermineError::UnknownRegime { .. } => "regime",
-        DetermineError::NoRegime { .. } => "date",
+        DetermineError::Regime(e) => e.field(),
         DetermineError::Weights(_) => "item.model_weights",
     }
 }

@@ -219,24 +219,9 @@ pub enum DetermineError {
     /// Quantity missing, zero or negative.
     #[error("field `quantity`: {0}")]
     Quantity(String),
-    /// A pinned regime that does not exist.
-    #[error("field `regime`: unknown regime `{value}`; known: {known}")]
-    UnknownRegime {
-        /// As given.
-        value: String,
-        /// Known ids.
-        known: String,
-    },
-    /// No regime covers the date.
-    #[error("field `date`: no regime is in force on {date} under posture {posture}{}", earliest.map(|d| format!(" (the timeline starts on {d})")).unwrap_or_default())]
-    NoRegime {
-        /// The date.
-        date: NaiveDate,
-        /// The posture.
-        posture: Posture,
-        /// First covered date.
-        earliest: Option<NaiveDate>,
-    },
+    /// No regime could be selected: an unknown pinned id (`regime`) or an uncovered date (`date`).
+    #[error(transparent)]
+    Regime(#[from] crate::policy::SelectError),
     /// Model-weights input that cannot be classified.
     #[error("{0}")]
     Weights(WeightsError),

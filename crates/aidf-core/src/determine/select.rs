@@ -27,34 +27,13 @@ pub(crate) fn select_regime<'p>(
     DetermineError,
 > {
     let posture = input.posture.unwrap_or_default();
-    let date = input.date;
-    match &input.regime {
-        Some(id) => {
-            let r = policy
-                .regime(id)
-                .ok_or_else(|| DetermineError::UnknownRegime {
-                    value: id.clone(),
-                    known: policy
-                        .regimes
-                        .iter()
-                        .map(|r| r.spec.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-            Ok((r, "pinned", None))
-        }
-        None => {
-            let (r, entry) =
-                policy
-                    .regime_on(date, posture)
-                    .ok_or_else(|| DetermineError::NoRegime {
-                        date,
-                        posture,
-                        earliest: policy.earliest_date(posture),
-                    })?;
-            Ok((r, "timeline", Some(entry)))
-        }
-    }
+    let selected = policy.select(input.regime.as_deref(), input.date, posture)?;
+    let how = if selected.entry.is_some() {
+        "timeline"
+    } else {
+        "pinned"
+    };
+    Ok((selected.regime, how, selected.entry))
 }
 
 /// The regime whose rules answer `input`: the selected one, or the later one an is-informed
