@@ -1,12 +1,15 @@
 //! `aidf ship`, `aidf ledger …`, `aidf license …`, `aidf veu …`, `aidf g2g …`: the ledger at the
 //! command line. `--db` takes a SQLite path (default `./aidf.db`) or a `postgres://` URL.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use aidf_core::explain::thousands;
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
-use aidf_ledger::{Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite};
+use aidf_ledger::{
+    AccountKind, Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite,
+};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
@@ -159,12 +162,30 @@ pub fn ship(
         pretty(&v)?;
         return Ok(out.status);
     }
-    print(&outcome_text(&out))?;
+    let kinds = entry_kinds(ledger.store(), &out)?;
+    print(&outcome_text(&out, &kinds))?;
     Ok(out.status)
 }
 
+/// The kind of each account a shipment's entries touched, so its amounts read in their unit.
+pub fn entry_kinds(
+    store: &mut dyn LedgerStore,
+    out: &aidf_service::ShipOutcome,
+) -> Result<HashMap<String, AccountKind>> {
+    let mut kinds = HashMap::new();
+    for e in &out.entries {
+        if !kinds.contains_key(&e.account) {
+            kinds.insert(e.account.clone(), store.account(&e.account)?.kind);
+        }
+    }
+    Ok(kinds)
+}
+
 /// A recorded shipment as `aidf ship` prints it (also `aidf shipments show`).
-pub fn outcome_text(out: &aidf_service::ShipOutcome) -> String {
+pub fn outcome_text(
+    out: &aidf_service::ShipOutcome,
+    kinds: &HashMap<String, AccountKind>,
+) -> String {
     let d = &out.determination;
     let mut s = format!(
         "Shipment {}: {}{}\nAuthorization: {} (review policy: {})\nTotal TPP: {}\n",
@@ -236,16 +257,21 @@ pub fn outcome_text(out: &aidf_service::ShipOutcome) -> String {
         "Ledger entries:\n"
     };
     for e in &out.entries {
+        let kind = kinds
+            .get(&e.account)
+            .copied()
+            .unwrap_or(AccountKind::CountryAllocation);
+        let b = &e.balance_after;
         s += &format!(
-            "  {} on {}: posted {} pending {} cap {}\n",
+            "  {} on {}: posted {} pending {} cap {} {}\n",
             e.op_id,
             e.account,
-            thousands(e.balance_after.posted.into()),
-            thousands(e.balance_after.pending.into()),
-            e.balance_after
-                .cap
-                .map(|c| thousands(c.into()))
-                .unwrap_or_else(|| "none".into())
+            ledger_view::amount(kind, b.posted),
+            ledger_view::amount(kind, b.pending),
+            b.cap
+                .map(|c| ledger_view::amount(kind, c))
+                .unwrap_or_else(|| "none".into()),
+            ledger_view::unit_name(kind),
         );
     }
     s
@@ -362,11 +388,15 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction, json: bool) -> Re
                 "recorded_as_of": recorded_as_of,
                 "balance": balance,
             });
-            show(json, &value, || ledger_view::balance(&key, when, &balance))
+            let kind = store.account(&key)?.kind;
+            show(json, &value, || {
+                ledger_view::balance(&key, kind, when, &balance)
+            })
         }
         LedgerAction::History { key } => {
             let entries = store.history(&key)?;
-            show(json, &entries, || ledger_view::history(&entries))
+            let kind = store.account(&key)?.kind;
+            show(json, &entries, || ledger_view::history(kind, &entries))
         }
         LedgerAction::UpgradeKeys => pretty(&aidf_service::upgrade::rekey_legacy_accounts(
             store, policy, now,
@@ -378,37 +408,36 @@ pub fn ledger(policy: &Policy, db: &str, action: LedgerAction, json: bool) -> Re
             expires_in,
         } => {
             let exp = expires_in.map(|s| Timestamp(now.0 + (s as i64) * 1_000));
-            applied(
-                json,
-                &store.reserve(&op_id, &account, amount, exp, manual(), now)?,
-            )
+            let a = store.reserve(&op_id, &account, amount, exp, manual(), now)?;
+            applied(store, json, &a)
         }
         LedgerAction::Post {
             op_id,
             pending_id,
             amount,
-        } => applied(
-            json,
-            &store.post(&op_id, &pending_id, amount, manual(), now)?,
-        ),
+        } => {
+            let a = store.post(&op_id, &pending_id, amount, manual(), now)?;
+            applied(store, json, &a)
+        }
         LedgerAction::Void { op_id, pending_id } => {
-            applied(json, &store.void(&op_id, &pending_id, manual(), now)?)
+            let a = store.void(&op_id, &pending_id, manual(), now)?;
+            applied(store, json, &a)
         }
         LedgerAction::Attrition {
             op_id,
             account,
             amount,
-        } => applied(
-            json,
-            &aidf_service::records::record_attrition(
+        } => {
+            let a = aidf_service::records::record_attrition(
                 store,
                 &op_id,
                 &account,
                 amount,
                 manual(),
                 now,
-            )?,
-        ),
+            )?;
+            applied(store, json, &a)
+        }
     }
 }
 
@@ -417,8 +446,10 @@ fn show(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String
     if json { pretty(value) } else { print(&text()) }
 }
 
-fn applied(json: bool, a: &aidf_ledger::Applied) -> Result<()> {
-    show(json, a, || ledger_view::applied(a))
+/// A manual op's result, its amounts in the unit of the account it touched.
+fn applied(store: &mut dyn LedgerStore, json: bool, a: &aidf_ledger::Applied) -> Result<()> {
+    let kind = store.account(&a.account)?.kind;
+    show(json, a, || ledger_view::applied(a, kind))
 }
 
 /// `aidf license …`

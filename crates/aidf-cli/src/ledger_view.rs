@@ -2,7 +2,9 @@
 //! JSON of `--json` keeps the stored values: integers and epoch milliseconds).
 
 use aidf_core::explain::thousands;
-use aidf_ledger::{Account, Applied, Balance, Entry, License, OpResult, Timestamp, Veu};
+use aidf_ledger::{
+    Account, AccountKind, AmountUnit, Applied, Balance, Entry, License, OpResult, Timestamp, Veu,
+};
 
 /// `2026-11-30T15:40:43Z` (UTC, to the second); an impossible time as its raw milliseconds.
 pub fn time(t: Timestamp) -> String {
@@ -16,16 +18,40 @@ fn num(n: u64) -> String {
     thousands(u128::from(n))
 }
 
-fn signed(n: i64) -> String {
-    match n {
-        0 => "0".into(),
-        n if n > 0 => format!("+{}", thousands(u128::from(n.unsigned_abs()))),
-        n => format!("-{}", thousands(u128::from(n.unsigned_abs()))),
+fn opt(n: Option<u64>) -> String {
+    n.map_or_else(|| "none".into(), num)
+}
+
+/// The unit an account's amounts are read in: `TPP`, `units` or `USD`.
+pub fn unit_name(kind: AccountKind) -> &'static str {
+    match kind.unit() {
+        AmountUnit::Tpp => "TPP",
+        AmountUnit::Units => "units",
+        AmountUnit::UsdCents => "USD",
     }
 }
 
-fn opt(n: Option<u64>) -> String {
-    n.map_or_else(|| "none".into(), num)
+/// An amount of an account of `kind` without its unit: grouped, and in dollars with cents for
+/// a value account (`5,500,000,000` cents read `55,000,000.00`).
+pub fn amount(kind: AccountKind, n: u64) -> String {
+    match kind.unit() {
+        AmountUnit::UsdCents => usd(n),
+        AmountUnit::Tpp | AmountUnit::Units => num(n),
+    }
+}
+
+/// A signed change of an account of `kind`, as `amount` writes it.
+fn change(kind: AccountKind, n: i64) -> String {
+    let magnitude = amount(kind, n.unsigned_abs());
+    match n {
+        0 => "0".into(),
+        n if n > 0 => format!("+{magnitude}"),
+        _ => format!("-{magnitude}"),
+    }
+}
+
+fn amount_or_none(kind: AccountKind, n: Option<u64>) -> String {
+    n.map_or_else(|| "none".into(), |n| amount(kind, n))
 }
 
 /// A table: a header row, then rows; columns whose index is in `right` are right-aligned.
@@ -77,10 +103,11 @@ pub fn accounts(accounts: &[Account]) -> String {
             vec![
                 a.key.clone(),
                 a.kind.as_str().to_string(),
-                opt(a.cap),
-                num(a.posted),
-                num(a.pending),
-                opt(available),
+                unit_name(a.kind).to_string(),
+                amount_or_none(a.kind, a.cap),
+                amount(a.kind, a.posted),
+                amount(a.kind, a.pending),
+                amount_or_none(a.kind, available),
                 time(a.created_at),
             ]
         })
@@ -89,39 +116,46 @@ pub fn accounts(accounts: &[Account]) -> String {
         &[
             "ACCOUNT",
             "KIND",
-            "CAP TPP",
-            "POSTED TPP",
-            "PENDING TPP",
-            "AVAILABLE TPP",
+            "UNIT",
+            "CAP",
+            "POSTED",
+            "PENDING",
+            "AVAILABLE",
             "OPENED (UTC)",
         ],
         &rows,
-        &[2, 3, 4, 5],
+        &[3, 4, 5, 6],
     )
 }
 
 /// `aidf ledger balance KEY`.
-pub fn balance(key: &str, when: Option<String>, b: &Balance) -> String {
+pub fn balance(key: &str, kind: AccountKind, when: Option<String>, b: &Balance) -> String {
     let mut out = format!(
         "{key}{}\n",
         when.map(|w| format!(" ({w})")).unwrap_or_default()
     );
     for (label, value) in [
-        ("cap", opt(b.cap)),
-        ("posted", num(b.posted)),
-        ("pending", num(b.pending)),
-        ("available", opt(b.available)),
+        ("cap", amount_or_none(kind, b.cap)),
+        ("posted", amount(kind, b.posted)),
+        ("pending", amount(kind, b.pending)),
+        ("available", amount_or_none(kind, b.available)),
     ] {
-        out.push_str(&format!("  {label:<10} {value:>width$} TPP\n", width = 20));
+        let unit = unit_name(kind);
+        out.push_str(&format!(
+            "  {label:<10} {value:>width$} {unit}\n",
+            width = 20
+        ));
     }
     out
 }
 
 /// `aidf ledger history KEY`.
-pub fn history(entries: &[Entry]) -> String {
+pub fn history(kind: AccountKind, entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "no entries\n".into();
     }
+    let posted = format!("POSTED Δ {}", unit_name(kind));
+    let pending = format!("PENDING Δ {}", unit_name(kind));
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
@@ -130,8 +164,8 @@ pub fn history(entries: &[Entry]) -> String {
                 time(e.at),
                 e.business_date.clone().unwrap_or_else(|| "-".into()),
                 e.kind.as_str().to_string(),
-                signed(e.posted_delta),
-                signed(e.pending_delta),
+                change(kind, e.posted_delta),
+                change(kind, e.pending_delta),
                 e.op_id.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -142,8 +176,8 @@ pub fn history(entries: &[Entry]) -> String {
             "RECORDED (UTC)",
             "BUSINESS DATE",
             "ENTRY",
-            "POSTED Δ TPP",
-            "PENDING Δ TPP",
+            posted.as_str(),
+            pending.as_str(),
             "OP",
         ],
         &rows,
@@ -282,13 +316,15 @@ pub fn veus(all: &[Veu]) -> String {
 }
 
 /// A manual op's result in one line, then the balance after it.
-pub fn applied(a: &Applied) -> String {
+pub fn applied(a: &Applied, kind: AccountKind) -> String {
+    let unit = unit_name(kind);
+    let n = |v: u64| format!("{} {unit}", amount(kind, v));
     let what = match &a.result {
         OpResult::Reserved {
             amount, expires_at, ..
         } => format!(
-            "reserved {} TPP{}",
-            num(*amount),
+            "reserved {}{}",
+            n(*amount),
             expires_at.map_or_else(String::new, |t| format!(" until {}", time(t)))
         ),
         OpResult::Posted {
@@ -296,25 +332,28 @@ pub fn applied(a: &Applied) -> String {
             amount_released,
             ..
         } => format!(
-            "posted {} TPP, released {} TPP",
-            num(*amount_posted),
-            num(*amount_released)
+            "posted {}, released {}",
+            n(*amount_posted),
+            n(*amount_released)
         ),
         OpResult::Voided {
             amount_released, ..
-        } => format!("voided, released {} TPP", num(*amount_released)),
-        OpResult::Attrited { amount } => format!("attrition of {} TPP", num(*amount)),
-        OpResult::Transferred { amount } => format!("drew {} TPP", num(*amount)),
-        OpResult::CapSet { old_cap, new_cap } => {
-            format!("cap {} → {} TPP", opt(*old_cap), opt(*new_cap))
-        }
+        } => format!("voided, released {}", n(*amount_released)),
+        OpResult::Attrited { amount } => format!("attrition of {}", n(*amount)),
+        OpResult::Transferred { amount } => format!("drew {}", n(*amount)),
+        OpResult::CapSet { old_cap, new_cap } => format!(
+            "cap {} → {} {unit}",
+            amount_or_none(kind, *old_cap),
+            amount_or_none(kind, *new_cap)
+        ),
     };
     let replay = if a.replayed { " (replayed)" } else { "" };
+    let after = balance("  balance after", kind, None, &a.balance_after);
     format!(
         "{}: {what} on {}{replay}\n{}",
         a.op_id,
         a.account,
-        balance("  balance after", None, &a.balance_after).trim_start_matches("  balance after\n")
+        after.trim_start_matches("  balance after\n")
     )
 }
 
@@ -345,6 +384,14 @@ mod tests {
                 posted: 158_320,
                 pending: 0,
                 created_at: at(1_796_025_729_999),
+            },
+            Account {
+                key: "license:L-1:value".into(),
+                kind: AccountKind::LicenseValue,
+                cap: Some(5_500_000_000),
+                posted: 5_000_000_005,
+                pending: 0,
+                created_at: at(1_796_025_730_000),
             },
         ];
         insta::assert_snapshot!(super::accounts(&accounts));
@@ -381,7 +428,7 @@ mod tests {
                 meta: Meta::default(),
             },
         ];
-        insta::assert_snapshot!(history(&entries));
+        insta::assert_snapshot!(history(AccountKind::CountryAllocation, &entries));
         let applied = Applied {
             op_id: "r-1".into(),
             account: "country:MY:2025-2027".into(),
@@ -399,7 +446,7 @@ mod tests {
             },
             replayed: false,
         };
-        insta::assert_snapshot!(super::applied(&applied));
+        insta::assert_snapshot!(super::applied(&applied, AccountKind::CountryAllocation));
         assert_eq!(time(at(i64::MAX)), format!("{} ms", i64::MAX));
     }
 }

@@ -137,7 +137,8 @@ pub fn shipments(db: &str, action: ShipmentsAction) -> Result<()> {
                     s.recorded_at_utc,
                     s.business_date.as_deref().unwrap_or("—")
                 );
-                text += &crate::ledger_cmd::outcome_text(&view.outcome);
+                let kinds = crate::ledger_cmd::entry_kinds(ledger.store(), &view.outcome)?;
+                text += &crate::ledger_cmd::outcome_text(&view.outcome, &kinds);
                 print(&text)
             }
         }

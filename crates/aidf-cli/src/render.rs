@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use aidf_core::Determination;
-use aidf_core::explain::{h100e_text, thousands};
+use aidf_core::explain::{grouped_decimal, h100e_text, thousands};
 
 /// Renders a determination as an explanation a compliance officer can read; `h100_tpp` is the
 /// regime's TPP of one H100, for the H100-equivalents figure.
@@ -235,26 +235,26 @@ pub fn classify_text(r: &aidf_service::classify::ClassifyReport) -> String {
     if let Some(c) = &r.chip {
         let _ = writeln!(
             s,
-            "Chip:      {} ({}), confidence {}",
+            "Chip:       {} ({}), confidence {}",
             c.name, c.id, c.confidence
         );
     }
     let pd =
-        r.pd.map(|p| p.to_string())
+        r.pd.map(grouped_decimal)
             .unwrap_or_else(|| "unknown (no die area)".into());
-    let _ = writeln!(s, "TPP:       {} per chip", r.tpp);
-    let _ = writeln!(s, "PD:        {pd}");
+    let _ = writeln!(s, "TPP:        {} per chip", grouped_decimal(r.tpp));
+    let _ = writeln!(s, "PD:         {pd}");
     let _ = writeln!(s, "Datacenter: {}", if r.datacenter { "yes" } else { "no" });
-    let _ = writeln!(s, "Class:     {eccn} [{}]", r.paragraph);
-    let _ = writeln!(s, "Why:       {} [{}]", r.reason.detail, r.reason.citation);
+    let _ = writeln!(s, "Class:      {eccn} [{}]", r.paragraph);
+    let _ = writeln!(s, "Why:        {} [{}]", r.reason.detail, r.reason.citation);
     if r.quantity > 1 {
         let _ = writeln!(
             s,
-            "System:    {} chips = {} TPP ({eccn})",
+            "System:     {} chips = {} TPP ({eccn})",
             thousands(r.quantity.into()),
             thousands(r.system_tpp.into())
         );
     }
-    let _ = writeln!(s, "Regime:    {} {}", r.regime.id, r.regime.digest);
+    let _ = writeln!(s, "Regime:     {} {}", r.regime.id, r.regime.digest);
     s
 }

@@ -345,15 +345,16 @@ pub enum IndeterminateError {
 }
 
 fn fmt_dec(d: Decimal) -> String {
-    d.normalize().to_string()
+    crate::explain::grouped_decimal(d)
 }
 
-/// A decimal shown as the rule writes it (trailing zeros dropped), formatted only when displayed.
+/// A decimal shown as the rule writes it (trailing zeros dropped, thousands grouped), formatted
+/// only when displayed.
 struct Shown(Decimal);
 
 impl std::fmt::Display for Shown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0.normalize(), f)
+        f.write_str(&fmt_dec(self.0))
     }
 }
 

@@ -155,6 +155,26 @@ pub fn thousands(n: u128) -> String {
     out
 }
 
+/// Formats an exact decimal for a person: the whole part grouped in thousands, the fraction as
+/// the number writes it without trailing zeros (`15832` reads `15,832`, `4800.50` reads
+/// `4,800.5`).
+pub fn grouped_decimal(d: rust_decimal::Decimal) -> String {
+    let text = d.normalize().to_string();
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let whole = match whole.parse::<u128>() {
+        Ok(n) => thousands(n),
+        Err(_) => whole.to_string(),
+    };
+    match fraction {
+        "" => format!("{sign}{whole}"),
+        f => format!("{sign}{whole}.{f}"),
+    }
+}
+
 /// `tpp` in H100-equivalents for a person to read: grouped digits and one decimal, by exact
 /// integer division rounded half up (`31_664_000` TPP at `15_832` a unit reads `2,000.0`).
 /// `h100_tpp` of zero is treated as one (a validated policy never has it).
@@ -171,6 +191,8 @@ pub fn h100e_tenths(tpp: u128, h100_tpp: u64) -> u128 {
 
 #[cfg(test)]
 mod tests {
+    use super::grouped_decimal;
+
     #[test]
     fn h100e_text_is_exact_grouped_and_rounded_half_up() {
         assert_eq!(super::h100e_text(31_664_000, 15_832), "2,000.0");
@@ -179,6 +201,17 @@ mod tests {
         assert_eq!(super::h100e_text(792, 15_840), "0.1");
         assert_eq!(super::h100e_text(791, 15_840), "0.0");
         assert_eq!(super::h100e_text(0, 0), "0.0");
+    }
+
+    #[test]
+    fn grouped_decimal_groups_the_whole_part_only() {
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().expect("decimal");
+        assert_eq!(grouped_decimal(d("15832")), "15,832");
+        assert_eq!(grouped_decimal(d("4800.50")), "4,800.5");
+        assert_eq!(grouped_decimal(d("999")), "999");
+        assert_eq!(grouped_decimal(d("1234567.125")), "1,234,567.125");
+        assert_eq!(grouped_decimal(d("-1000")), "-1,000");
+        assert_eq!(grouped_decimal(d("0.000")), "0");
     }
 
     #[test]

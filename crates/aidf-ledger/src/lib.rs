@@ -74,9 +74,9 @@ pub use pg::PgLedger;
 pub use register::{RegisterConsignee, RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
 pub use sqlite::SqliteLedger;
 pub use types::{
-    Account, AccountKind, AccountSpec, ApplicationWrite, Applied, Balance, Entry, EntryKind,
-    ExpectedBalance, G2gArrangement, Hold, HoldState, License, LicenseChange, LicenseCondition,
-    LicenseStatus, Meta, Op, OpResult, Party, PartyDecision, ScreeningDecision,
+    Account, AccountKind, AccountSpec, AmountUnit, ApplicationWrite, Applied, Balance, Entry,
+    EntryKind, ExpectedBalance, G2gArrangement, Hold, HoldState, License, LicenseChange,
+    LicenseCondition, LicenseStatus, Meta, Op, OpResult, Party, PartyDecision, ScreeningDecision,
     ScreeningThresholds, Shipment, ShipmentStatus, StoredApplication, Timestamp, Veu, VeuKind,
     VeuSite,
 };

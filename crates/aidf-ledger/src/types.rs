@@ -64,6 +64,17 @@ pub enum AccountKind {
     AiaCumulative,
 }
 
+/// What an account's integer amounts count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmountUnit {
+    /// Total processing performance.
+    Tpp,
+    /// Whole chips.
+    Units,
+    /// US dollars in cents.
+    UsdCents,
+}
+
 impl AccountKind {
     /// Stable string form stored in the database.
     pub const fn as_str(self) -> &'static str {
@@ -75,6 +86,15 @@ impl AccountKind {
             AccountKind::LicenseUnits => "license_units",
             AccountKind::LicenseValue => "license_value",
             AccountKind::AiaCumulative => "aia_cumulative",
+        }
+    }
+    /// What the account's amounts count: TPP, chips (a license's units) or US cents (a
+    /// license's value).
+    pub const fn unit(self) -> AmountUnit {
+        match self {
+            AccountKind::LicenseUnits => AmountUnit::Units,
+            AccountKind::LicenseValue => AmountUnit::UsdCents,
+            _ => AmountUnit::Tpp,
         }
     }
     /// Parses the stored string form.
