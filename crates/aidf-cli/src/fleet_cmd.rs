@@ -177,7 +177,9 @@ impl FleetSource {
             self.regime.as_deref(),
         )
         .map_err(|e| match e {
-            FleetError::UnknownRegime(_) => anyhow!("option `--regime`: {e}"),
+            FleetError::Regime(s) if s.field() == "regime" => {
+                anyhow!("option `--regime`: {}", s.detail())
+            }
             other => anyhow!(other),
         })?;
         let rules = FleetRules::new(policy, regime)?;

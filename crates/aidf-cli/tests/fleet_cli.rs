@@ -325,6 +325,17 @@ fn bad_fleet_input_exits_2_naming_the_field() {
         ),
         "option `--regime`: unknown regime `nope`",
     );
+    // The fleet's date before the timeline: the selection's own message (field `date`, where
+    // the timeline starts), as every other command says it.
+    bad(
+        &aidf(
+            &["fleet", "check", "-"],
+            Some(
+                r#"{"owner": "X", "hq": "US", "kind": "uveu", "date": "2021-01-01", "sites": [{"id": "a", "country": "US", "tpp": 5}]}"#,
+            ),
+        ),
+        "field `date`: no regime is in force on 2021-01-01 under posture as_written (the timeline starts on 2022-08-26)",
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::chip::Chip;
 use crate::country::{CountryCode, DatedMember};
 use crate::explain::{Assumption, thousands};
 use crate::num::{de_opt_decimal, parse_decimal};
-use crate::policy::Policy;
+use crate::policy::{Policy, SelectError};
 use crate::regime::{Regime, Veu};
 use crate::terms::{Posture, VeuKind};
 
@@ -120,17 +120,10 @@ pub enum FleetError {
         /// What is wrong, with the value.
         message: String,
     },
-    /// A regime id that the policy does not define.
-    #[error("unknown regime `{0}`")]
-    UnknownRegime(String),
-    /// No regime is in force on the date.
-    #[error("no regime is in force on {date} ({posture})")]
-    NoRegime {
-        /// The date.
-        date: NaiveDate,
-        /// The posture.
-        posture: Posture,
-    },
+    /// The pinned regime is unknown, or none is in force on the fleet's date (as every other
+    /// selection says it: `Policy::select`).
+    #[error("{0}")]
+    Regime(#[from] SelectError),
     /// The regime has no Data Center VEU section.
     #[error(
         "regime `{0}` has no data center VEU rules (no `veu` section); fleet rules do not apply"
@@ -952,15 +945,7 @@ pub fn fleet_regime<'p>(
     posture: Posture,
     id: Option<&str>,
 ) -> Result<&'p Regime, FleetError> {
-    match id {
-        Some(id) => policy
-            .regime(id)
-            .ok_or_else(|| FleetError::UnknownRegime(id.to_string())),
-        None => policy
-            .regime_on(date, posture)
-            .map(|(r, _)| r)
-            .ok_or(FleetError::NoRegime { date, posture }),
-    }
+    Ok(policy.select(id, date, posture)?.regime)
 }
 
 /// The fleet rules of one regime.
