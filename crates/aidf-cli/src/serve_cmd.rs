@@ -130,20 +130,28 @@ pub fn token_list(db: &str, tenant: Option<&str>, json: bool) -> Result<()> {
     if json {
         return print(&(serde_json::to_string_pretty(&list)? + "\n"));
     }
-    let mut out = format!(
-        "{:<18} {:<16} {:<12} {:<14} {}\n",
-        "ID", "TENANT", "ROLE", "CREATED", "REVOKED"
-    );
-    for t in &list {
-        let revoked = t
-            .revoked_at
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "-".into());
-        out.push_str(&format!(
-            "{:<18} {:<16} {:<12} {:<14} {revoked}\n",
-            t.id, t.tenant, t.role, t.created_at
-        ));
-    }
+    let time = |ms: i64| crate::ledger_view::time(aidf_ledger::Timestamp(ms));
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.tenant.clone(),
+                t.role.clone(),
+                time(t.created_at),
+                t.revoked_at.map_or_else(|| "-".into(), time),
+            ]
+        })
+        .collect();
+    let out = if rows.is_empty() {
+        "no tokens\n".to_string()
+    } else {
+        crate::ledger_view::table(
+            &["ID", "TENANT", "ROLE", "CREATED (UTC)", "REVOKED (UTC)"],
+            &rows,
+            &[],
+        )
+    };
     print(&out)
 }
 

@@ -70,6 +70,7 @@ fn head(text: &str, n: usize) -> String {
 fn snap(name: &str, text: &str) {
     insta::with_settings!({filters => vec![
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", "[wall-clock]"),
+        (r"tok_[0-9a-f]{12}", "[token-id]"),
     ]}, {
         insta::assert_snapshot!(name, text);
     });
@@ -234,8 +235,58 @@ fn ledger_commands() {
             "reevaluate",
             &["reevaluate", "--under", "ai-diffusion-h200-2026"],
         ),
+        (
+            "report_veu",
+            &["report", "veu-semiannual", "--period", "2025-H1"],
+        ),
+        (
+            "report_aia",
+            &["report", "aia-certifications", "--as-of", "2025-07-01"],
+        ),
+        (
+            "application_decide",
+            &[
+                "application",
+                "decide",
+                "APP-1",
+                "--approve",
+                "--license-id",
+                "L-2",
+                "--date",
+                "2025-06-20",
+            ],
+        ),
+        (
+            "license_suspend",
+            &[
+                "license",
+                "suspend",
+                "L-2",
+                "--date",
+                "2025-07-01",
+                "--reason",
+                "BIS letter",
+            ],
+        ),
+        (
+            "ledger_reserve",
+            &["ledger", "reserve", "h-1", &lpp, "1000"],
+        ),
+        (
+            "ledger_post",
+            &["ledger", "post", "p-1", "h-1", "--amount", "400"],
+        ),
+        (
+            "ledger_reserve_value",
+            &["ledger", "reserve", "h-2", "license:L-1:units", "3"],
+        ),
+        ("ledger_void", &["ledger", "void", "v-2", "h-2"]),
+        ("token_list", &["token", "list"]),
         ("audit_verify", &["audit", "verify"]),
     ];
+    // A token for `token list` (its secret is random: `token create` is snapshotted in
+    // server.rs with its own redaction).
+    cli.stdout(&["token", "create", "--tenant", "acme", "--role", "viewer"]);
     for (name, args) in steps {
         snap(name, &cli.stdout(args));
     }
