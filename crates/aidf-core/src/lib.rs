@@ -23,6 +23,7 @@ pub mod policy;
 pub mod regime;
 mod regime_file;
 pub mod restrict;
+pub mod strict_json;
 pub mod terms;
 pub mod weights;
 
