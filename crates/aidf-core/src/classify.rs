@@ -140,6 +140,16 @@ pub enum Eccn {
 }
 
 impl Eccn {
+    /// Every value, in the CCL's order.
+    pub const ALL: [Eccn; 6] = [
+        Eccn::A3090a,
+        Eccn::A3090b,
+        Eccn::A3090c,
+        Eccn::A4090a,
+        Eccn::A4090b,
+        Eccn::E4091,
+    ];
+
     /// As the CCL writes it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -607,13 +617,16 @@ impl Classifying<'_> {
 
 /// An HBM (or other DRAM) item for 3A090.c: bandwidth and the package or stack area it is measured on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HbmItem {
     /// Memory bandwidth in GB/s (of the packaged device when the stack sits in a package).
     #[serde(deserialize_with = "crate::num::de_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = crate::schema::Decimal))]
     pub bandwidth_gbs: Decimal,
     /// Area of the package or stack in mm².
     #[serde(deserialize_with = "crate::num::de_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = crate::schema::Decimal))]
     pub area_mm2: Decimal,
     /// Co-packaged with a logic IC whose dominant function is processing (excluded from 3A090.c).
     #[serde(default)]

@@ -21,6 +21,7 @@ use crate::regime::Regime;
 
 /// A ledger account a transaction reads or draws on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AccountRef {
     /// A Tier 2 destination's allocation over the regime's window (global: shared by everyone).
@@ -133,6 +134,7 @@ impl AccountRef {
 
 /// One draw: `amount_tpp` on `account`, which must stay within `cap_tpp` (none: uncapped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Draw {
     /// The account.
     pub account: AccountRef,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// One rule that decided (part of) an answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Reason {
     /// Stable rule id, e.g. `lpp.within_limit`.
     pub rule: &'static str,
@@ -17,6 +18,7 @@ pub struct Reason {
 
 /// An unconfirmed ([U]) reading the answer relied on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Assumption {
     /// The switch name in the policy data.
     pub switch: Arc<str>,
@@ -30,6 +32,7 @@ pub struct Assumption {
 
 /// Something the exporter or consignee must do for the authorization to hold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Obligation {
     /// Stable id, e.g. `nac.notify`.
     pub id: Arc<str>,

@@ -14,6 +14,7 @@ pub use crate::terms::{EndUse, Transaction, VeuKind};
 
 /// A consignee's VEU authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VeuRef {
     /// UVEU or NVEU.
@@ -24,6 +25,7 @@ pub struct VeuRef {
 
 /// The exporter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Exporter {
     /// Name.
@@ -38,17 +40,20 @@ pub struct Exporter {
 /// restricted-party lists like the consignee; the rules read it only through what screening
 /// finds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OtherParty {
     /// Name as written (any script).
     pub name: String,
     /// Country (ISO 3166-1 alpha-2), a qualifier for screening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub country: Option<String>,
 }
 
 /// The ultimate consignee.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consignee {
     /// Name (the LPP year-to-date is kept per consignee).
@@ -67,6 +72,7 @@ pub struct Consignee {
     /// The consignee's own Entity List entry (its item scope and review policy), when it differs
     /// from the common entry in `restrictions.toml` (e.g. a narrower scope); implies `listed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub entity_list: Option<EntityListEntry>,
     /// A government or government-controlled end user.
     #[serde(default)]
@@ -81,41 +87,51 @@ pub struct Consignee {
         deserialize_with = "de_opt_decimal_json",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "schema", schema(value_type = crate::schema::Decimal))]
     pub listed_owners_share_pct: Option<Decimal>,
 }
 
 /// Training facts of a model whose weights are exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelWeightsInput {
     /// Operations used to train the model (pre-training and later training), if known.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub training_ops: Option<Decimal>,
     /// Parameter count, to estimate operations with 6·N·D when `training_ops` is absent.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub parameters: Option<Decimal>,
     /// Training tokens (examples), for 6·N·D.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub tokens: Option<Decimal>,
     /// The weights are published (open).
     #[serde(default)]
     pub published: bool,
     /// Operations of the published model this one was derived from, if it was.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub derived_from_published_ops: Option<Decimal>,
     /// Operations needed (with the most efficient published methods) to match the most capable
     /// published model: the relative floor.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub floor_ops: Option<Decimal>,
     /// Synthetic-data rule: share (percent) of training operations on data from the largest
     /// unpublished generator.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub synthetic_share_pct: Option<Decimal>,
     /// That generator's operations to produce the data.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub synthetic_generation_ops: Option<Decimal>,
     /// That generator's own training operations, counted when its weights are unpublished.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub synthetic_generator_training_ops: Option<Decimal>,
     /// Whether that generator's weights are published.
     #[serde(default)]
@@ -124,6 +140,7 @@ pub struct ModelWeightsInput {
 
 /// The item: a catalog chip, raw metrics, or model weights. Exactly one form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ItemInput {
     /// Catalog id or name.
@@ -131,21 +148,26 @@ pub struct ItemInput {
     pub chip: Option<String>,
     /// TPP per unit.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub tpp: Option<Decimal>,
     /// Performance density.
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub pd: Option<Decimal>,
     /// Applicable die area (instead of `pd`).
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub die_area_mm2: Option<Decimal>,
     /// Designed or marketed for datacenters (metrics form; default: yes, and said so).
     #[serde(default)]
     pub datacenter: Option<bool>,
     /// Aggregate bidirectional interconnect bandwidth in GB/s (metrics form; the 2022 rule tests it).
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub interconnect_gbs: Option<Decimal>,
     /// Total DRAM bandwidth in GB/s (metrics form; the 2026 H200 rule tests it).
     #[serde(default, deserialize_with = "de_opt_decimal_json")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<crate::schema::Decimal>))]
     pub dram_bandwidth_gbs: Option<Decimal>,
     /// High-bandwidth memory (3A090.c).
     #[serde(default)]
@@ -167,6 +189,7 @@ impl ItemInput {
 
 /// Balances the determination reads; the ledger fills them in when it is used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Context {
     /// TPP the consignee has received under LPP this calendar year, before this shipment.
@@ -191,6 +214,7 @@ pub struct Context {
 
 /// One transaction to determine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeterminationInput {
     /// Date of the shipment.
@@ -213,6 +237,7 @@ pub struct DeterminationInput {
     /// ISO 3166-2 region of the destination, where a rule names regions (the covered regions of
     /// Ukraine, 15 CFR 746.6: `UA-43` Crimea, `UA-40` Sevastopol, `UA-14` Donetsk, `UA-09` Luhansk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub destination_region: Option<String>,
     /// Ultimate consignee.
     pub consignee: Consignee,
@@ -224,12 +249,15 @@ pub struct DeterminationInput {
     pub ultimate_destination: Option<String>,
     /// The end user, when not the consignee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub end_user: Option<OtherParty>,
     /// The purchaser, when not the consignee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub purchaser: Option<OtherParty>,
     /// The consignee's ultimate parent by name (its country is `consignee.parent_hq`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub ultimate_parent: Option<OtherParty>,
     /// The item.
     pub item: ItemInput,
@@ -243,6 +271,7 @@ pub struct DeterminationInput {
         deserialize_with = "crate::input_error::de_opt_usd",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "schema", schema(value_type = crate::schema::Decimal))]
     pub value_usd: Option<Decimal>,
     /// Balances.
     #[serde(default)]

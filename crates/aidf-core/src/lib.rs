@@ -23,6 +23,8 @@ pub mod policy;
 pub mod regime;
 mod regime_file;
 pub mod restrict;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod strict_json;
 pub mod terms;
 pub mod weights;

@@ -20,6 +20,7 @@ pub use crate::terms::Posture;
 
 /// One step of a posture's timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEntry {
     /// First day the regime applies under this posture.
@@ -33,6 +34,7 @@ pub struct TimelineEntry {
 
 /// A window of dates whose regime rests on an unconfirmed reading of a rule's dates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UnconfirmedWindow {
     /// Switch name reported under `assumptions`.
@@ -49,6 +51,7 @@ pub struct UnconfirmedWindow {
 
 /// Which regime applies on which date, per posture.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Timeline {
     /// Format version (1).

@@ -16,6 +16,7 @@ use crate::terms::Transaction;
 
 /// License review policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewPolicy {
     /// Presumption of approval.

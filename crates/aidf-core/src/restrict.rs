@@ -14,6 +14,7 @@ use crate::terms::{EndUse, Transaction};
 
 /// Which items a requirement reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemReach {
     /// Every item subject to the EAR.
@@ -72,6 +73,7 @@ pub struct Embargo {
 
 /// An Entity List entry's license requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntityListEntry {
     /// Items the entry's license requirement reaches.
@@ -80,19 +82,23 @@ pub struct EntityListEntry {
     pub review: ReviewPolicy,
     /// The entry's footnote (e.g. 4 or 5: the foreign direct product rules it extends), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub footnote: Option<u8>,
     /// The entry itself as the reasons cite it (its name and Federal Register citations, e.g.
     /// `Huawei Technologies Co., Ltd. (84 FR 22963)`), when known (screening fills it in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub citation: Option<String>,
     /// The listed party, when it is not the consignee but another party to the transaction
     /// (e.g. ``end user `X` ``): the reasons name it (15 CFR 744.11 reaches every party).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub party: Option<String>,
 }
 
 /// An entry's item scope: every item subject to the EAR, or the items of named ECCNs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum EntryItems {
     /// `"all"` or `"ccl"`.

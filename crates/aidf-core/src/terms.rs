@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Enforcement posture: the text in force, or what BIS enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Posture {
     /// The regulation text in force on the date.
@@ -37,6 +38,7 @@ impl fmt::Display for Posture {
 
 /// Kind of transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Transaction {
     /// Export from the United States.
@@ -50,6 +52,7 @@ pub enum Transaction {
 
 /// Intended end use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndUse {
     /// Installed and used (the ordinary case).
@@ -83,6 +86,7 @@ impl EndUse {
 
 /// Kind of Data Center validated end user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VeuKind {
     /// Universal VEU.

@@ -125,6 +125,7 @@ impl NewAudit {
 
 /// One chained record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Position in the chain (1-based).
     pub seq: i64,
@@ -335,6 +336,7 @@ pub struct Checkpoint {
 
 /// The result of verifying the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Verification {
     /// Whether every record, checkpoint and the anchor check out.
     pub ok: bool,

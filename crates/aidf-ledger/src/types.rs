@@ -11,6 +11,7 @@ use crate::error::{LedgerError, Result};
 /// The ledger never reads the system clock; every operation takes `now` so
 /// that tests (and replays) are deterministic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -45,6 +46,7 @@ impl fmt::Display for Timestamp {
 
 /// What an account limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// A country's TPP allocation for a period (`country:MY:2025-2027`).
@@ -126,15 +128,19 @@ impl fmt::Display for AccountKind {
 
 /// Provenance attached to every op and copied onto every history entry it causes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Meta {
     /// The determination that caused this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub determination_id: Option<String>,
     /// Digest of the regulatory regime (policy data) the determination used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub regime_digest: Option<String>,
     /// Free-form annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub memo: Option<serde_json::Value>,
 }
 
@@ -156,6 +162,7 @@ impl Meta {
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Account {
     /// Account key, e.g. `country:MY:2025-2027`.
     pub key: String,
@@ -173,6 +180,7 @@ pub struct Account {
 
 /// Balance of one account, now or as of a past time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Balance {
     /// Cap in force; `None` = uncapped.
     pub cap: Option<u64>,
@@ -313,6 +321,7 @@ impl Op {
 
 /// What an op did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum OpResult {
     /// A hold was placed.
@@ -361,6 +370,7 @@ pub enum OpResult {
 
 /// The outcome of one successful op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Applied {
     /// The op id.
     pub op_id: String,
@@ -379,6 +389,7 @@ pub struct Applied {
 
 /// Kind of a history entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// Account opened (carries the initial cap).
@@ -436,6 +447,7 @@ impl EntryKind {
 
 /// One append-only history entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Entry {
     /// Global sequence number (commit order within an account).
     pub seq: i64,
@@ -458,6 +470,7 @@ pub struct Entry {
     /// The business date of the shipment that caused it (YYYY-MM-DD); none for entries not made
     /// by a shipment, whose business date is the UTC date of `at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub business_date: Option<String>,
     /// Provenance.
     pub meta: Meta,
@@ -525,6 +538,7 @@ pub struct Hold {
 
 /// Whether a license may be used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseStatus {
     /// Usable within its dates and caps.
@@ -549,6 +563,7 @@ impl LicenseStatus {
 
 /// A condition BIS attached to a license (BIS-748P approvals carry them as riders).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LicenseCondition {
     /// The end user named on the license may not be changed: a shipment to another consignee is
@@ -569,6 +584,7 @@ pub enum LicenseCondition {
 
 /// An export license and its caps. Creating one opens `license:<id>:tpp` and `license:<id>:units`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct License {
     /// License id.
     pub id: String,
@@ -600,19 +616,23 @@ pub struct License {
     pub conditions: Vec<LicenseCondition>,
     /// The application it was granted on, if recorded through one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub application_id: Option<String>,
     /// The country-allocation account the license drew when it was issued (the regime read the
     /// allocation as consumed on issuance): shipments under it do not draw that account again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub allocation_drawn: Option<String>,
     /// Declared value in USD, an exact decimal string, if recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub value_usd: Option<String>,
     /// The most its shipments may be worth together, in US cents: the value plus the shipping
     /// tolerance (15 CFR 750.11(b)), set by the service from policy data. The license's value
     /// account (`license:<id>:value`) is created with this cap, and shipments with a value draw
     /// it in their transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub value_cap_cents: Option<u64>,
 }
 
@@ -624,6 +644,7 @@ fn is_active(s: &LicenseStatus) -> bool {
 /// license as it stands after it, appended as the license's change number `seq` (0-based), in the
 /// same transaction as the new caps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct LicenseChange {
     /// The license after the change (same id).
     pub license: License,
@@ -695,6 +716,7 @@ impl License {
 
 /// Universal or national validated end user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VeuKind {
     /// Universal VEU.
@@ -705,6 +727,7 @@ pub enum VeuKind {
 
 /// A data-center site of a VEU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct VeuSite {
     /// Site id.
     pub id: String,
@@ -714,6 +737,7 @@ pub struct VeuSite {
 
 /// A validated end user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Veu {
     /// VEU id.
     pub id: String,
@@ -729,6 +753,7 @@ pub struct Veu {
 
 /// A government-to-government arrangement with a country, effective from a date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct G2gArrangement {
     /// Country (ISO alpha-2).
     pub country: String,
@@ -738,6 +763,7 @@ pub struct G2gArrangement {
 
 /// Outcome of a shipment determination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentStatus {
     /// Authorised; its ops were applied.
@@ -839,6 +865,7 @@ pub struct ExpectedBalance {
 
 /// What an officer decided about a possible hit of a party on a list entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartyDecision {
     /// The party is not the listed one: the hit no longer holds the transaction.
@@ -861,6 +888,7 @@ impl PartyDecision {
 /// append-only: a later one for the same tenant, party key and list entry supersedes the earlier
 /// ones. The ledger keeps them; what they mean for a screening is `aidf_service`'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ScreeningDecision {
     /// Its record id (set by the ledger: see `LedgerStore::record_screening_decision`).
     pub id: String,

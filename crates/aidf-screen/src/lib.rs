@@ -96,6 +96,7 @@ pub struct Party<'a> {
 /// Score thresholds (per tenant configuration): at or above `clear` a hit is clear, at or above
 /// `possible` it is possible (review), below it is no hit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Thresholds {
     /// Clear hit.
     pub clear: f64,
@@ -141,6 +142,7 @@ impl Thresholds {
 
 /// What a score means at the thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Below the possible-hit threshold.
@@ -164,6 +166,7 @@ impl Verdict {
 
 /// One hit: the entry, the name of it that matched, the score and why.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Hit<'a> {
     /// Score in 0..1.
     pub score: f64,
@@ -183,6 +186,7 @@ pub struct Hit<'a> {
 
 /// The answer to one screening.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Screening<'a> {
     /// The worst verdict over the hits (`no_match` if none).
     pub verdict: Verdict,

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// Person, organisation, vessel or aircraft, as the list says (unknown where it says nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartyType {
     /// A natural person.
@@ -34,6 +35,7 @@ impl PartyType {
 
 /// One loaded list version: a dated, digested snapshot of one file set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ListVersion {
     /// Short id from the manifest, e.g. `csl`.
     pub id: String,
@@ -49,6 +51,8 @@ pub struct ListVersion {
 
 /// One list entry (a listed party), as loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = ListEntry))]
 pub struct Entry {
     /// Index of its [`ListVersion`] in the loaded set.
     pub version: usize,
@@ -86,6 +90,7 @@ pub struct Entry {
 
 /// A Federal Register citation as the list gives it, e.g. `84 FR 22963`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FrCitation {
     /// The citation text (whitespace collapsed).
     pub text: String,
@@ -121,6 +126,7 @@ impl FrCitation {
 
 /// Which items an Entity List license requirement covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ItemScope {
     /// "For all items subject to the EAR", without qualification.
@@ -140,6 +146,7 @@ pub enum ItemScope {
 
 /// The review policy's kind, read from its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewPolicyKind {
     /// "Presumption of denial".
@@ -158,6 +165,7 @@ pub enum ReviewPolicyKind {
 
 /// An Entity List entry's license terms, structured; the texts are kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct LicenseTerms {
     /// The license requirement as published.
     pub requirement: String,

@@ -20,6 +20,7 @@ use crate::normalize::{
 
 /// How two name parts were found to agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartMatch {
     /// Same Latin form (or the same text in its own script).
@@ -40,6 +41,7 @@ pub enum PartMatch {
 
 /// One aligned pair of name parts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AlignedPart {
     /// The query's part as written (its own script).
     pub query: String,
@@ -59,6 +61,7 @@ pub struct AlignedPart {
 
 /// A multiplicative qualifier applied to the score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Qualifier {
     /// Feature name: `number_mismatch`, `type_mismatch`, `country_mismatch`, `country_match`.
     pub feature: &'static str,
@@ -70,6 +73,7 @@ pub struct Qualifier {
 
 /// Why a score is what it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Explanation {
     /// Share of the query's weight aligned (similarity-weighted).
     pub query_coverage: f64,

@@ -111,40 +111,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-/// A license application as filed (BIS-748P blocks; see `docs/applications.md`).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub(crate) struct ApplicationRequestDoc {
-    /// The applicant's reference (1-64 of `[A-Za-z0-9_:-]`).
-    id: String,
-    /// Filing date, YYYY-MM-DD.
-    date: String,
-    /// Country of ultimate destination.
-    destination: String,
-    #[schema(value_type = Option<Object>)]
-    applicant: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    purchaser: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    intermediate_consignees: Option<Vec<Value>>,
-    /// The ultimate consignee, as in a determination input.
-    #[schema(value_type = Object)]
-    consignee: Value,
-    #[schema(value_type = Option<Vec<Object>>)]
-    end_users: Option<Vec<Value>>,
-    /// Item lines: `chip` (or metrics) and `quantity`.
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
-    /// Total value in USD, an exact decimal.
-    value_usd: String,
-    end_use: Option<String>,
-    documents: Option<Vec<String>>,
-}
-
 /// File a license application (officer): determined, recorded `submitted`, holding the
 /// allocation where the regime reads it as consumed on issuance.
-#[utoipa::path(post, path = "/v1/applications", tag = "applications", request_body = ApplicationRequestDoc,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/applications", tag = "applications", request_body = application::ApplicationInput,
+    responses((status = 200, body = application::ApplicationView)), security(("bearer" = [])))]
 pub(crate) async fn submit(
     State(state): S,
     who: Principal,
@@ -179,7 +149,7 @@ pub(crate) async fn submit(
 
 /// The tenant's applications.
 #[utoipa::path(get, path = "/v1/applications", tag = "applications",
-    responses((status = 200, body = [Object])), security(("bearer" = [])))]
+    responses((status = 200, body = [application::Application])), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let owned = OwnedActor::of(&state, &who);
     let apps = state
@@ -201,7 +171,7 @@ pub(crate) struct StatsQuery {
 /// Processing times of the tenant's applications: days to decision (p50/p90, nearest rank) by
 /// destination and outcome, the pending queue by age, the approval rate (tenths of a per cent).
 #[utoipa::path(get, path = "/v1/applications/stats", tag = "applications", params(StatsQuery),
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = aidf_service::application_stats::ApplicationStats)),
     security(("bearer" = [])))]
 pub(crate) async fn stats(
     State(state): S,
@@ -230,7 +200,7 @@ pub(crate) async fn stats(
 /// One application with its determination and transitions.
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "applications",
     params(("id" = String, Path, description = "Application id")),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = application::ApplicationView)), security(("bearer" = [])))]
 pub(crate) async fn show(
     State(state): S,
     who: Principal,
@@ -252,7 +222,7 @@ pub(crate) async fn show(
 #[utoipa::path(get, path = "/v1/applications/{id}/record", tag = "applications",
     params(("id" = String, Path, description = "Application id"), crate::routes::RecordQuery),
     responses((status = 200, description = "The record in the format asked for",
-        content((Object = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
+        content((aidf_service::application_record::ApplicationRecord = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
     security(("bearer" = [])))]
 pub(crate) async fn record(
     State(state): S,
@@ -286,6 +256,7 @@ pub(crate) async fn record(
 
 /// A decision or other transition of an application.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ApplicationDecisionRequest)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionRequest {
     /// `approve`, `deny`, `return`, or a state: `registered`, `referred`,
@@ -310,7 +281,6 @@ pub(crate) struct DecisionRequest {
     /// Conditions: `{"kind":"end_user_unchanged"}`, `{"kind":"report_within_days","days":30}`,
     /// `{"kind":"text","text":"…"}`.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     conditions: Vec<LicenseCondition>,
     /// A note.
     #[serde(default)]
@@ -353,7 +323,7 @@ fn decision_of(r: DecisionRequest) -> Result<Decision, ApiError> {
 /// refuses it.
 #[utoipa::path(post, path = "/v1/applications/{id}/decision", tag = "applications",
     params(("id" = String, Path, description = "Application id")), request_body = DecisionRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = application::ApplicationView)), security(("bearer" = [])))]
 pub(crate) async fn decide(
     State(state): S,
     who: Principal,
@@ -405,7 +375,6 @@ pub(crate) struct LicenseChangeRequest {
     expires_on: Option<NaiveDate>,
     /// Amendment: new conditions.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
     conditions: Option<Vec<LicenseCondition>>,
 }
 
@@ -432,7 +401,7 @@ fn license_action(r: &LicenseChangeRequest) -> Result<LicenseAction, ApiError> {
 /// Amend, suspend, reinstate or revoke a license (officer): 409 if its status does not allow it.
 #[utoipa::path(post, path = "/v1/licenses/{id}/changes", tag = "records",
     params(("id" = String, Path, description = "License id")), request_body = LicenseChangeRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_ledger::License)), security(("bearer" = [])))]
 pub(crate) async fn change_license(
     State(state): S,
     who: Principal,

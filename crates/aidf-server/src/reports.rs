@@ -42,7 +42,7 @@ fn bad(field: &str, detail: String) -> ApiError {
         ("name" = String, Path, description = "veu-semiannual, aia-certifications, lpp-certifications or nac-notification"),
         ReportQuery),
     responses((status = 200, description = "The report (JSON), its table (CSV) or the report as a PDF",
-        content((Object = "application/json"), (String = "text/csv"), (Vec<u8> = "application/pdf"))),
+        content((aidf_service::reports::Report = "application/json"), (String = "text/csv"), (Vec<u8> = "application/pdf"))),
         (status = 400, description = "A parameter is malformed (problem+json naming it)"),
         (status = 404, description = "No such report (problem+json)")),
     security(("bearer" = [])))]

@@ -28,7 +28,7 @@ pub(crate) struct DueQuery {
 /// tenant shipped under one), and the AIA certifications of consignees past the trigger. Each
 /// with its period, due date, status (`overdue`, `due-within-30-days`, `upcoming`) and reason.
 #[utoipa::path(get, path = "/v1/reports/due", tag = "ledger", params(DueQuery),
-    responses((status = 200, description = "The reports due", body = [Object])),
+    responses((status = 200, description = "The reports due", body = [DueReport])),
     security(("bearer" = [])))]
 pub(crate) async fn due(
     State(state): State<Arc<AppState>>,

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{OpenApi, ToSchema};
@@ -368,131 +368,94 @@ fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
-// ---------------------------------------------------------------- documentation-only schemas
+// ---------------------------------------------------------------- responses built here
 
-/// One audit record (`aidf_ledger::audit::AuditRecord`).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct AuditRecordDoc {
-    /// Position in the chain (1-based).
-    seq: i64,
-    /// Milliseconds since the Unix epoch.
-    at: i64,
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// A catalog chip as `GET /v1/chips` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ChipLine {
+    /// Catalog id.
+    id: String,
+    /// Display name.
+    name: String,
+    vendor: String,
+    /// TPP per unit, whole; null when no dense rate is published.
+    tpp: Option<u64>,
+}
+
+/// The caller, as `GET /v1/whoami` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+struct Whoami {
     tenant: String,
-    /// Token id (never the token), `local:<user>` for the CLI, `anonymous`/`unknown-token`.
+    /// `viewer`, `exporter`, `officer`, `admin` or `global_admin`.
+    role: &'static str,
+    /// Token id (never the token), or `local:<user>`.
     actor: String,
-    /// `determination`, `shipment`, `license.add`, `veu.add`, `g2g.add`, `tenant.add`,
-    /// `token.create`, `token.revoke`, `ledger.<op>`, `refused`…
-    action: String,
-    /// The object acted on (shipment id, license id, `POST /v1/...` for a refusal), or empty.
-    subject: String,
-    /// `sha256:` of the input.
-    input_digest: String,
-    /// `authorized:…`, `recorded`, `error:<status>`…
-    outcome: String,
-    regime_digest: String,
-    prev_hash: String,
-    hash: String,
-    /// HMAC-SHA256 of `hash` under the audit key (empty for records older than the MAC).
-    mac: String,
+    /// The server runs without tokens on a local address.
+    insecure_local: bool,
 }
 
-/// The result of `POST /v1/audit/verify` (`aidf_ledger::audit::Verification`).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct VerificationDoc {
-    ok: bool,
-    records: i64,
-    /// Records from before the MAC, covered by the signed records after them.
-    legacy_records: i64,
-    /// Signed checkpoints checked.
-    checkpoints: i64,
-    /// Records the anchor outside the database vouches for.
-    anchored_records: Option<i64>,
-    first_bad_seq: Option<i64>,
-    problem: Option<String>,
+/// One regime as `GET /v1/regimes` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+struct RegimeLine {
+    id: String,
+    title: String,
+    citation: String,
+    effective_date: chrono::NaiveDate,
+    compliance_date: chrono::NaiveDate,
+    /// `sha256:` of its canonical content.
+    digest: String,
 }
 
-/// The determination input (the JSON contract; see README).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct DeterminationInputDoc {
-    /// Date of the shipment, YYYY-MM-DD.
-    date: String,
-    /// `as_written` (default) or `as_enforced`.
-    posture: Option<String>,
-    /// Pin a regime id.
-    regime: Option<String>,
-    /// `export`, `reexport` or `transfer`.
-    transaction: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    exporter: Option<Value>,
-    /// ISO 3166-1 alpha-2.
-    destination: String,
-    /// `{name, hq, parent_hq, veu, listed, government}`.
-    #[schema(value_type = Object)]
-    consignee: Value,
-    /// `deployment`, `development`, `production` or `storage`.
-    end_use: Option<String>,
-    ultimate_destination: Option<String>,
-    /// `{name, country}`: the end user, screened like the consignee.
-    #[schema(value_type = Option<Object>)]
-    end_user: Option<Value>,
-    /// `{name, country}`: the purchaser, screened like the consignee.
-    #[schema(value_type = Option<Object>)]
-    purchaser: Option<Value>,
-    /// `{name, country}`: the consignee's ultimate parent (country default `consignee.parent_hq`).
-    #[schema(value_type = Option<Object>)]
-    ultimate_parent: Option<Value>,
-    /// `{chip}`, `{tpp, pd, datacenter}` or `{model_weights: {...}}`.
-    #[schema(value_type = Object)]
-    item: Value,
-    quantity: Option<i64>,
-    /// The shipment's value in US dollars, whole cents (a number or a numeric string); drawn on
-    /// the value of a license it ships under (15 CFR 750.11).
-    #[schema(value_type = Option<String>)]
-    value_usd: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    context: Option<Value>,
+/// `GET /v1/regimes`: the regimes and the timeline that selects them.
+#[derive(Debug, Serialize, ToSchema)]
+struct RegimesReport {
+    regimes: Vec<RegimeLine>,
+    timeline: aidf_core::policy::Timeline,
 }
 
-/// A determination (see README for every field).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct DeterminationDoc {
-    license_required: bool,
-    /// AIA, LPP, ACM, ACA, NAC, UVEU, NVEU, NLR, license, not_controlled.
-    authorization: String,
-    review_policy: Option<String>,
-    eccn: Option<String>,
-    destination: String,
-    destination_tier: Option<u8>,
-    consignee_tier: Option<u8>,
-    total_tpp: u64,
-    h100_equivalents: f64,
-    counts_against: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
-    reasons: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    assumptions: Vec<Value>,
-    #[schema(value_type = Object)]
-    regime: Value,
+/// One account's balance, now or as of a date (`GET /v1/accounts/{key}`).
+#[derive(Debug, Serialize, ToSchema)]
+struct AccountView {
+    key: String,
+    /// The business date asked for, if any.
+    as_of: Option<String>,
+    /// The recording date asked for, if any.
+    recorded_as_of: Option<String>,
+    balance: aidf_ledger::Balance,
 }
 
-/// A recorded shipment.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-struct ShipmentDoc {
-    shipment_id: String,
-    /// `authorized` or `refused`.
-    status: String,
-    license_id: Option<String>,
-    refusal: Option<String>,
-    #[schema(value_type = Object)]
-    determination: Value,
-    #[schema(value_type = Vec<Object>)]
-    entries: Vec<Value>,
-    replayed: bool,
+/// One license with its balances (`GET /v1/licenses/{id}`), its id without the tenant's scope.
+#[derive(Debug, Serialize, ToSchema)]
+struct LicenseView {
+    license: License,
+    /// TPP drawn on it.
+    tpp: aidf_ledger::Balance,
+    /// Units drawn on it.
+    units: aidf_ledger::Balance,
+    /// US cents drawn on its value, when it has one.
+    value_cents: Option<aidf_ledger::Balance>,
+}
+
+/// A tenant just created (`POST /v1/tenants`).
+#[derive(Debug, Serialize, ToSchema)]
+struct TenantCreated {
+    id: String,
+    name: String,
+}
+
+/// A token just revoked (`POST /v1/tokens/{id}/revoke`).
+#[derive(Debug, Serialize, ToSchema)]
+struct Revoked {
+    id: String,
+    /// Always true.
+    revoked: bool,
 }
 
 /// Classification request: a catalog chip, or rates.
@@ -653,9 +616,9 @@ struct Limit {
 // ---------------------------------------------------------------- handlers
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "ok", body = Object)))]
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "ok", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Prometheus metrics.
@@ -767,9 +730,9 @@ struct ScreenQuery {
 /// against the default restricted-party lists first (unless `?screen=false`), at the tenant's
 /// thresholds and with its screening decisions: the answer carries a `screening` block, with a
 /// clear Entity List hit's entry applied.
-#[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInputDoc,
+#[utoipa::path(post, path = "/v1/determinations", tag = "determinations", request_body = DeterminationInput,
     params(ScreenQuery),
-    responses((status = 200, body = DeterminationDoc)),
+    responses((status = 200, body = aidf_service::screening::CheckAnswer)),
     security(("bearer" = [])))]
 async fn determinations(
     State(state): S,
@@ -814,9 +777,9 @@ async fn determinations(
 }
 
 /// Determine a transaction against the ledger and record it with its draws.
-#[utoipa::path(post, path = "/v1/shipments", tag = "ledger", request_body = DeterminationInputDoc,
+#[utoipa::path(post, path = "/v1/shipments", tag = "ledger", request_body = DeterminationInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the original response")),
-    responses((status = 200, body = ShipmentDoc)),
+    responses((status = 200, body = aidf_service::ShipOutcome)),
     security(("bearer" = [])))]
 async fn shipments(
     State(state): S,
@@ -862,17 +825,6 @@ struct ShipmentsQuery {
     /// Page size, 1-1000 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
-}
-
-/// A page of the tenant's shipments, newest first.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ShipmentListDoc {
-    /// Register lines.
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
-    /// Pass as `after` for the next page; null on the last page.
-    next: Option<String>,
 }
 
 impl ShipmentsQuery {
@@ -930,7 +882,7 @@ fn register_error(e: aidf_service::register::RegisterError) -> ApiError {
 /// The tenant's recorded shipments, newest first, filtered and paged by keyset (`next` is the
 /// cursor of the following page).
 #[utoipa::path(get, path = "/v1/shipments", tag = "ledger", params(ShipmentsQuery),
-    responses((status = 200, body = ShipmentListDoc)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_service::register::ShipmentList)), security(("bearer" = [])))]
 async fn list_shipments(
     State(state): S,
     who: Principal,
@@ -951,7 +903,7 @@ async fn list_shipments(
 /// id is not found.
 #[utoipa::path(get, path = "/v1/shipments/{id}", tag = "ledger",
     params(("id" = String, Path, description = "Shipment id as `POST /v1/shipments` answered it")),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_service::register::ShipmentView)), security(("bearer" = [])))]
 async fn show_shipment(
     State(state): S,
     who: Principal,
@@ -978,7 +930,7 @@ pub(crate) struct RecordQuery {
 #[utoipa::path(get, path = "/v1/shipments/{id}/record", tag = "ledger",
     params(("id" = String, Path, description = "Shipment id"), RecordQuery),
     responses((status = 200, description = "The record in the format asked for",
-        content((Object = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
+        content((aidf_service::register::ComplianceRecord = "application/json"), (String = "text/html"), (Vec<u8> = "application/pdf")))),
     security(("bearer" = [])))]
 async fn shipment_record(
     State(state): S,
@@ -1124,7 +1076,7 @@ fn visible(who: &Principal, key: &str) -> Result<(), ApiError> {
 }
 
 /// Accounts visible to the tenant (country allocations are global).
-#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", params(AsOf), responses((status = 200, body = [Object])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", params(AsOf), responses((status = 200, body = [aidf_ledger::Account])), security(("bearer" = [])))]
 async fn accounts(State(state): S, who: Principal, Q(q): Q<AsOf>) -> Result<Json<Value>, ApiError> {
     q.check()?;
     let tenant = who.clone();
@@ -1169,13 +1121,13 @@ fn end_of(field: &str, s: &str) -> Result<Timestamp, ApiError> {
 
 /// One account's balance, now or as of a date.
 #[utoipa::path(get, path = "/v1/accounts/{key}", tag = "ledger", params(("key" = String, Path, description = "Account key"), AsOf),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = AccountView)), security(("bearer" = [])))]
 async fn account(
     State(state): S,
     who: Principal,
     P(key): P<String>,
     Q(q): Q<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     visible(&who, &key)?;
     q.check()?;
     let k = key.clone();
@@ -1188,14 +1140,17 @@ async fn account(
             other => other.map_err(ledger_error),
         })
         .await?;
-    Ok(Json(
-        json!({"key": key, "as_of": as_of, "recorded_as_of": recorded_as_of, "balance": bal}),
-    ))
+    Ok(Json(AccountView {
+        key,
+        as_of,
+        recorded_as_of,
+        balance: bal,
+    }))
 }
 
 /// One account's history; other tenants' shipment ids are redacted.
 #[utoipa::path(get, path = "/v1/accounts/{key}/history", tag = "ledger", params(("key" = String, Path, description = "Account key")),
-    responses((status = 200, body = [Object])), security(("bearer" = [])))]
+    responses((status = 200, body = [aidf_ledger::Entry])), security(("bearer" = [])))]
 async fn history(
     State(state): S,
     who: Principal,
@@ -1238,7 +1193,7 @@ fn strip(tenant: &str, id: &str) -> String {
 }
 
 /// The tenant's licenses.
-#[utoipa::path(get, path = "/v1/licenses", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses", tag = "records", responses((status = 200, body = [License])), security(("bearer" = [])))]
 async fn licenses(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let all = state
         .with_ledger(|l| l.store().licenses().map_err(ledger_error))
@@ -1281,12 +1236,12 @@ fn tenant_records<T: serde::Serialize>(
 
 /// One license with its balances.
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "records", params(("id" = String, Path, description = "License id")),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = LicenseView)), security(("bearer" = [])))]
 async fn license(
     State(state): S,
     who: Principal,
     P(id): P<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LicenseView>, ApiError> {
     let full = scoped(&who.tenant, &id);
     let tenant = who.tenant.clone();
     state
@@ -1309,9 +1264,12 @@ async fn license(
             };
             let mut shown = lic.clone();
             shown.id = strip(&tenant, &lic.id);
-            Ok(Json(
-                json!({"license": shown, "tpp": tpp, "units": units, "value_cents": value_cents}),
-            ))
+            Ok(Json(LicenseView {
+                license: shown,
+                tpp,
+                units,
+                value_cents,
+            }))
         })
         .await
 }
@@ -1338,7 +1296,7 @@ fn country_field(state: &AppState, field: &str, s: &str) -> Result<String, ApiEr
 
 /// Record a license granted by BIS (officer).
 #[utoipa::path(post, path = "/v1/licenses", tag = "records", request_body = LicenseRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = License)), security(("bearer" = [])))]
 async fn add_license(
     State(state): S,
     who: Principal,
@@ -1397,7 +1355,7 @@ async fn add_license(
 }
 
 /// The tenant's validated end users.
-#[utoipa::path(get, path = "/v1/veus", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/veus", tag = "records", responses((status = 200, body = [Veu])), security(("bearer" = [])))]
 async fn veus(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let all = state
         .with_ledger(|l| l.store().veus().map_err(ledger_error))
@@ -1407,7 +1365,7 @@ async fn veus(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> 
 
 /// Record a UVEU/NVEU authorization and its sites (officer).
 #[utoipa::path(post, path = "/v1/veus", tag = "records", request_body = VeuRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = Veu)), security(("bearer" = [])))]
 async fn add_veu(
     State(state): S,
     who: Principal,
@@ -1461,7 +1419,7 @@ async fn add_veu(
 }
 
 /// Government-to-government arrangements (global).
-#[utoipa::path(get, path = "/v1/g2g", tag = "records", responses((status = 200, body = [Object])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/g2g", tag = "records", responses((status = 200, body = [aidf_ledger::G2gArrangement])), security(("bearer" = [])))]
 async fn g2g(State(state): S, _who: Principal) -> Result<Json<Value>, ApiError> {
     let all = state
         .with_ledger(|l| l.store().g2g_arrangements().map_err(ledger_error))
@@ -1471,7 +1429,7 @@ async fn g2g(State(state): S, _who: Principal) -> Result<Json<Value>, ApiError> 
 
 /// Record a government-to-government arrangement (admin).
 #[utoipa::path(post, path = "/v1/g2g", tag = "records", request_body = G2gRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_ledger::G2gArrangement)), security(("bearer" = [])))]
 async fn add_g2g(
     State(state): S,
     who: Principal,
@@ -1551,45 +1509,58 @@ async fn countries(
 }
 
 /// The chip catalog: id, name and TPP of each chip (TPP null when no dense rate is published).
-#[utoipa::path(get, path = "/v1/chips", tag = "policy", responses((status = 200, body = [Object])), security(("bearer" = [])))]
-async fn chips(State(state): S, _who: Principal) -> Json<Value> {
-    let list: Vec<Value> = state
+#[utoipa::path(get, path = "/v1/chips", tag = "policy", responses((status = 200, body = [ChipLine])), security(("bearer" = [])))]
+async fn chips(State(state): S, _who: Principal) -> Json<Vec<ChipLine>> {
+    let list = state
         .policy
         .catalog
         .chips()
         .iter()
-        .map(|c| {
-            json!({"id": c.id.as_ref(), "name": c.display_name(), "vendor": c.vendor,
-                   "tpp": c.metrics().map(|m| m.tpp_whole())})
+        .map(|c| ChipLine {
+            id: c.id.to_string(),
+            name: c.display_name(),
+            vendor: c.vendor.clone(),
+            tpp: c.metrics().map(|m| m.tpp_whole()),
         })
         .collect();
-    Json(Value::Array(list))
+    Json(list)
 }
 
 /// The caller: tenant, role and token id (what the dashboard may offer).
-#[utoipa::path(get, path = "/v1/whoami", tag = "admin", responses((status = 200, body = Object)), security(("bearer" = [])))]
-async fn whoami(State(state): S, who: Principal) -> Json<Value> {
-    Json(
-        json!({"tenant": who.tenant, "role": who.role.as_str(), "actor": who.actor,
-                "insecure_local": state.insecure_local}),
-    )
+#[utoipa::path(get, path = "/v1/whoami", tag = "admin", responses((status = 200, body = Whoami)), security(("bearer" = [])))]
+async fn whoami(State(state): S, who: Principal) -> Json<Whoami> {
+    Json(Whoami {
+        tenant: who.tenant,
+        role: who.role.as_str(),
+        actor: who.actor,
+        insecure_local: state.insecure_local,
+    })
 }
 
 /// Regimes and the timeline.
-#[utoipa::path(get, path = "/v1/regimes", tag = "policy", responses((status = 200, body = Object)), security(("bearer" = [])))]
-async fn regimes(State(state): S, _who: Principal) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/regimes", tag = "policy", responses((status = 200, body = RegimesReport)), security(("bearer" = [])))]
+async fn regimes(State(state): S, _who: Principal) -> Json<RegimesReport> {
     let p = &state.policy;
-    let list: Vec<Value> = p
+    let regimes = p
         .regimes
         .iter()
-        .map(|r| json!({"id": r.spec.id, "title": r.spec.title, "citation": r.spec.citation,
-            "effective_date": r.spec.effective_date, "compliance_date": r.spec.compliance_date, "digest": r.digest}))
+        .map(|r| RegimeLine {
+            id: r.spec.id.clone(),
+            title: r.spec.title.clone(),
+            citation: r.spec.citation.to_string(),
+            effective_date: r.spec.effective_date,
+            compliance_date: r.spec.compliance_date,
+            digest: r.digest.to_string(),
+        })
         .collect();
-    Json(json!({"regimes": list, "timeline": p.timeline}))
+    Json(RegimesReport {
+        regimes,
+        timeline: p.timeline.clone(),
+    })
 }
 
 /// The tenant's audit records, newest first.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Limit), responses((status = 200, body = [AuditRecordDoc])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Limit), responses((status = 200, body = [aidf_ledger::audit::AuditRecord])), security(("bearer" = [])))]
 async fn audit(State(state): S, who: Principal, Q(q): Q<Limit>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = state
@@ -1601,7 +1572,7 @@ async fn audit(State(state): S, who: Principal, Q(q): Q<Limit>) -> Result<Json<V
 /// Verify the whole audit chain, its signed checkpoints and the anchor outside the database
 /// (admin); reports the first bad record. Streams the chain page by page in constant memory;
 /// at most two run at once.
-#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = VerificationDoc)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", responses((status = 200, body = aidf_ledger::audit::Verification)), security(("bearer" = [])))]
 async fn verify(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(Role::Admin, "verify the audit chain")?;
     let _turn = state
@@ -1630,7 +1601,7 @@ async fn tenants(State(state): S, who: Principal) -> Result<Json<Vec<String>>, A
 
 /// Create a tenant (admin).
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = TenantRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = TenantCreated)), security(("bearer" = [])))]
 async fn add_tenant(
     State(state): S,
     who: Principal,
@@ -1649,7 +1620,10 @@ async fn add_tenant(
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok((
-            json!({"id": r.id, "name": r.name}),
+            json!(TenantCreated {
+                id: r.id,
+                name: r.name
+            }),
             "recorded".to_string(),
             String::new(),
         ))
@@ -1681,12 +1655,12 @@ async fn tokens(State(state): S, who: Principal) -> Result<Json<Vec<TokenInfo>>,
 /// Revoke a token (admin: of its tenant; global admin: any). Every server process refuses it
 /// within a few seconds (token lookups are cached that long). Audited as `token.revoke`.
 #[utoipa::path(post, path = "/v1/tokens/{id}/revoke", tag = "admin", params(("id" = String, Path, description = "Token id")),
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = Revoked)), security(("bearer" = [])))]
 async fn revoke_token(
     State(state): S,
     who: Principal,
     P(id): P<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let scope = token_scope(&who)?;
     check_id("id", &id)?;
     let db = state.db.clone();
@@ -1705,7 +1679,7 @@ async fn revoke_token(
         ));
     }
     state.tokens.forget(&id);
-    Ok(Json(json!({"id": id, "revoked": true})))
+    Ok(Json(Revoked { id, revoked: true }))
 }
 
 #[derive(OpenApi)]
@@ -1862,13 +1836,13 @@ fn screening_lists() -> Result<&'static aidf_screen::ListSet, ApiError> {
 /// Screen a party: hits with scores, verdicts, list versions and explanations, at the tenant's
 /// thresholds unless the request gives both.
 #[utoipa::path(post, path = "/v1/screen", tag = "screening", request_body = ScreenRequest,
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = ScreenAnswer)),
     security(("bearer" = [])))]
 async fn screen(
     State(state): S,
     who: Principal,
     body: Body<ScreenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScreenAnswer<'static>>, ApiError> {
     use aidf_screen::{Party, PartyType, QueryError, ScoreParams, Thresholds};
     let r = body.value;
     let party_type = match r.party_type.as_deref() {
@@ -1920,29 +1894,47 @@ async fn screen(
             })
             .await?
     };
-    let mut answer = serde_json::to_value(&screening)
-        .map_err(|e| ApiError::internal(format!("screening answer: {e}")))?;
-    mark_hits(&mut answer, &screening.hits, &decisions);
-    Ok(Json(answer))
+    let marks = aidf_service::screening::hit_decisions(&screening.hits, &decisions);
+    let hits = screening
+        .hits
+        .into_iter()
+        .zip(marks)
+        .map(|(hit, (entry_id, decision))| MarkedHit {
+            hit,
+            entry_id,
+            decision,
+        })
+        .collect();
+    Ok(Json(ScreenAnswer {
+        verdict: screening.verdict,
+        hits,
+        list_versions: screening.list_versions.to_vec(),
+        thresholds: screening.thresholds,
+    }))
 }
 
-/// Puts on each hit of a screening answer its `entry_id` and the tenant's `decision` on it.
-fn mark_hits(
-    answer: &mut Value,
-    hits: &[aidf_screen::Hit<'_>],
-    decisions: &[aidf_ledger::ScreeningDecision],
-) {
-    let marks = aidf_service::screening::hit_decisions(hits, decisions);
-    let Some(shown) = answer.get_mut("hits").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for (hit, (entry_id, decision)) in shown.iter_mut().zip(marks) {
-        let Some(hit) = hit.as_object_mut() else {
-            continue;
-        };
-        hit.insert("entry_id".into(), Value::String(entry_id));
-        if let Some(d) = decision.and_then(|d| serde_json::to_value(d).ok()) {
-            hit.insert("decision".into(), d);
-        }
-    }
+/// A hit of `POST /v1/screen`: the list's hit, its entry's id and the tenant's decision on it.
+#[derive(Debug, Serialize, ToSchema)]
+struct MarkedHit<'a> {
+    #[serde(flatten)]
+    hit: aidf_screen::Hit<'a>,
+    /// The entry's id on its list (a decision on the hit names it as `LIST:ID`).
+    entry_id: String,
+    /// The tenant's current decision on this party and entry, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    decision: Option<aidf_service::screening::HitDecision>,
+}
+
+/// The answer of `POST /v1/screen`.
+#[derive(Debug, Serialize, ToSchema)]
+struct ScreenAnswer<'a> {
+    /// The worst verdict over the hits.
+    verdict: aidf_screen::Verdict,
+    /// Hits, best first.
+    hits: Vec<MarkedHit<'a>>,
+    /// The list versions screened against.
+    list_versions: Vec<aidf_screen::ListVersion>,
+    /// The thresholds applied.
+    thresholds: aidf_screen::Thresholds,
 }

@@ -119,6 +119,7 @@ pub(crate) async fn tenant_check(
 
 /// An officer's decision on a hit of a party on a list entry.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ScreeningDecisionRequest)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionRequest {
     /// The party's name as screened.
@@ -137,7 +138,7 @@ pub(crate) struct DecisionRequest {
 /// Record a decision on a screening hit (officer): it supersedes the tenant's earlier ones on
 /// the same party and entry, and applies while the entry's content is unchanged.
 #[utoipa::path(post, path = "/v1/screen/decisions", tag = "screening", request_body = DecisionRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_ledger::ScreeningDecision)), security(("bearer" = [])))]
 pub(crate) async fn decide(
     State(state): S,
     who: Principal,
@@ -177,7 +178,7 @@ pub(crate) async fn decide(
 
 /// The tenant's screening decisions, oldest first, each marked `current` or superseded.
 #[utoipa::path(get, path = "/v1/screen/decisions", tag = "screening",
-    responses((status = 200, body = [Object])), security(("bearer" = [])))]
+    responses((status = 200, body = [aidf_service::screening_decisions::DecisionView])), security(("bearer" = [])))]
 pub(crate) async fn decisions(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let tenant = who.tenant.clone();
     let all = state
@@ -193,10 +194,10 @@ pub(crate) async fn decisions(State(state): S, who: Principal) -> Result<Json<Va
 #[serde(deny_unknown_fields)]
 pub(crate) struct ThresholdsRequest {
     /// Clear-hit threshold (0 < possible <= clear <= 1), e.g. `0.9`.
-    #[schema(value_type = f64)]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     clear: Box<RawValue>,
     /// Possible-hit threshold, e.g. `0.75`.
-    #[schema(value_type = f64)]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     possible: Box<RawValue>,
 }
 
@@ -208,7 +209,7 @@ fn decimal_text(raw: &RawValue) -> String {
 
 /// The tenant's screening thresholds (the defaults until set).
 #[utoipa::path(get, path = "/v1/screen/thresholds", tag = "screening",
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_service::screening_decisions::ThresholdsView)), security(("bearer" = [])))]
 pub(crate) async fn thresholds(State(state): S, who: Principal) -> Result<Json<Value>, ApiError> {
     let tenant = who.tenant.clone();
     let view = state
@@ -222,7 +223,7 @@ pub(crate) async fn thresholds(State(state): S, who: Principal) -> Result<Json<V
 /// Set the tenant's screening thresholds (admin): its determinations, shipments and screens use
 /// them.
 #[utoipa::path(put, path = "/v1/screen/thresholds", tag = "screening", request_body = ThresholdsRequest,
-    responses((status = 200, body = Object)), security(("bearer" = [])))]
+    responses((status = 200, body = aidf_service::screening_decisions::ThresholdsView)), security(("bearer" = [])))]
 pub(crate) async fn set_thresholds(
     State(state): S,
     who: Principal,

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Where BIS has an application (BIS-748P processing states).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApplicationState {
     /// Filed, not yet registered by BIS.
@@ -212,7 +212,7 @@ impl ApplicationError {
 }
 
 /// A party named on the application (applicant, purchaser, intermediate consignee, end user).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyInput {
     /// Name.
@@ -221,15 +221,17 @@ pub struct PartyInput {
     pub country: String,
     /// Address, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub address: Option<String>,
 }
 
 /// One item line: a catalog chip or metrics (as in the determination input) and a quantity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationItem {
     /// Catalog id or name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub chip: Option<String>,
     /// TPP per unit (metrics form).
     #[serde(
@@ -237,6 +239,7 @@ pub struct ApplicationItem {
         deserialize_with = "de_opt_decimal_json",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     pub tpp: Option<Decimal>,
     /// Performance density (metrics form).
     #[serde(
@@ -244,6 +247,7 @@ pub struct ApplicationItem {
         deserialize_with = "de_opt_decimal_json",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     pub pd: Option<Decimal>,
     /// Applicable die area in mm² (metrics form, instead of `pd`).
     #[serde(
@@ -251,16 +255,18 @@ pub struct ApplicationItem {
         deserialize_with = "de_opt_decimal_json",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     pub die_area_mm2: Option<Decimal>,
     /// Designed or marketed for datacenters (metrics form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub datacenter: Option<bool>,
     /// Units.
     pub quantity: u64,
 }
 
 /// An application as filed (BIS-748P blocks).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
     /// Application id (the applicant's reference).
@@ -272,9 +278,11 @@ pub struct ApplicationInput {
     pub destination: String,
     /// Applicant (block 14).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub applicant: Option<PartyInput>,
     /// Purchaser (block 17).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub purchaser: Option<PartyInput>,
     /// Intermediate consignees (block 18).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -288,9 +296,11 @@ pub struct ApplicationInput {
     pub items: Vec<ApplicationItem>,
     /// Total value in USD, exact (a decimal string or number, never a float).
     #[serde(deserialize_with = "de_decimal_json")]
+    #[schema(value_type = aidf_core::schema::Decimal)]
     pub value_usd: Decimal,
     /// End use (block 21).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub end_use: Option<EndUse>,
     /// Supporting documents (references).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -362,7 +372,7 @@ fn check_input(input: &ApplicationInput) -> Result<(), ApplicationError> {
 }
 
 /// One item's determination, as shown with the application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ItemDetermination {
     /// Index in `items`.
     pub index: usize,
@@ -373,11 +383,12 @@ pub struct ItemDetermination {
     /// The item's TPP (quantity × unit TPP).
     pub total_tpp: u64,
     /// The core's whole determination (reasons, assumptions, draws, regime and digest).
+    #[schema(value_type = aidf_core::Determination)]
     pub determination: Value,
 }
 
 /// The application's place on the country allocation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AllocationView {
     /// The `allocation_consumption_event` reading of the regime in force (`shipped`,
     /// `license_issued`), or `none` where the regime has no allocation for the items.
@@ -398,7 +409,7 @@ pub struct AllocationView {
 }
 
 /// A pending application holding the allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeldBy {
     /// Application id.
     pub id: String,
@@ -407,7 +418,7 @@ pub struct HeldBy {
 }
 
 /// A recorded application: what was filed, where it stands, and what the rule says of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Application {
     /// Id as given (without the tenant's prefix).
     pub id: String,
@@ -431,11 +442,12 @@ pub struct Application {
     pub allocation: AllocationView,
     /// The license it was approved into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub license_id: Option<String>,
 }
 
 /// One dated transition of an application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transition {
     /// Application id (without the tenant's prefix).
     pub application_id: String,
@@ -456,6 +468,7 @@ pub struct Transition {
     pub note: String,
     /// The license of an approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub license_id: Option<String>,
     /// The approval's conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -463,7 +476,7 @@ pub struct Transition {
 }
 
 /// An application with its history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApplicationView {
     /// Where it stands.
     pub application: Application,

@@ -11,7 +11,7 @@ use crate::application::{Actor, Application, ApplicationError, Transition, show}
 use crate::register::RecordAudit;
 
 /// One transition with the audit record that chained it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecordedTransition {
     /// The transition.
     #[serde(flatten)]
@@ -22,7 +22,7 @@ pub struct RecordedTransition {
 }
 
 /// An application's compliance record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApplicationRecord {
     /// The application: as filed, each item's determination, the allocation and hold, state.
     pub application: Application,

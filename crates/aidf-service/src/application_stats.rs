@@ -15,7 +15,7 @@ use crate::application::{self, Actor, ApplicationError, ApplicationState, Applic
 const AGE_BUCKETS: [i64; 4] = [30, 60, 90, 180];
 
 /// Days to decision over a set of decided applications.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DaysToDecision {
     /// Decided applications counted.
     pub decided: u64,
@@ -28,7 +28,7 @@ pub struct DaysToDecision {
 }
 
 /// One bucket of the pending queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgeBucket {
     /// `0-30`, `31-60`, …, `181+` days since submission.
     pub days: String,
@@ -37,7 +37,7 @@ pub struct AgeBucket {
 }
 
 /// The tenant's applications as of a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApplicationStats {
     /// The date ages are counted to.
     pub as_of: NaiveDate,

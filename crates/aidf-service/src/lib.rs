@@ -89,7 +89,7 @@ impl Default for ShipConfig {
 
 /// The result of `ship`: the determination plus what the ledger recorded. Built from the stored
 /// record, so a replay serializes to the same bytes as the first answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ShipOutcome {
     /// Shipment id.
     pub shipment_id: String,
@@ -104,12 +104,16 @@ pub struct ShipOutcome {
     /// The screening of the parties (verdicts, hits, effects, list versions), when screened
     /// (boxed: most answers are moved around more often than read).
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Stored as written: declared as the screening it was built from.
+    #[schema(value_type = crate::screening::TransactionScreening, required = false)]
     pub screening: Option<Box<serde_json::Value>>,
     /// The business date of the shipment.
     pub business_date: Option<String>,
     /// Recorded past the back-dating window by an officer.
     pub backfill: bool,
-    /// The determination, made against the ledger's balances.
+    /// The determination, made against the ledger's balances (stored as written: declared as
+    /// the determination it was built from).
+    #[schema(value_type = aidf_core::Determination)]
     pub determination: serde_json::Value,
     /// Ledger entries written (op ids and balances after).
     pub entries: Vec<aidf_ledger::Applied>,

@@ -67,7 +67,7 @@ impl From<LedgerError> for RegisterError {
 }
 
 /// One line of the register.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShipmentSummary {
     /// Shipment id.
     pub shipment_id: String,
@@ -94,7 +94,7 @@ pub struct ShipmentSummary {
 }
 
 /// A page of the register.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShipmentList {
     /// The shipments, newest first.
     pub items: Vec<ShipmentSummary>,
@@ -103,7 +103,7 @@ pub struct ShipmentList {
 }
 
 /// A shipment shown again: its register line and the answer as `ship` gave it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ShipmentView {
     /// The register line.
     pub summary: ShipmentSummary,
@@ -232,7 +232,7 @@ pub fn show_shipment(
 }
 
 /// A rule that decided the shipment, with its citation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordReason {
     /// Rule id.
     pub rule: String,
@@ -244,7 +244,7 @@ pub struct RecordReason {
 }
 
 /// An unconfirmed reading relied on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordAssumption {
     /// Switch name.
     pub switch: String,
@@ -258,7 +258,7 @@ pub struct RecordAssumption {
 }
 
 /// Something that must be done for the authorization to hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordObligation {
     /// Id.
     pub id: String,
@@ -270,7 +270,7 @@ pub struct RecordObligation {
 }
 
 /// The regime the determination applied.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordRegime {
     /// Regime id.
     pub id: String,
@@ -279,7 +279,7 @@ pub struct RecordRegime {
 }
 
 /// A ledger draw the shipment made, with the account's balance right after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordDraw {
     /// Op id.
     pub op_id: String,
@@ -294,7 +294,7 @@ pub struct RecordDraw {
 }
 
 /// The chained audit record of the shipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordAudit {
     /// Position in the chain.
     pub seq: i64,
@@ -321,7 +321,7 @@ impl From<aidf_ledger::audit::AuditRecord> for RecordAudit {
 }
 
 /// The screening of the parties, as stored with the shipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordScreening {
     /// Worst verdict.
     pub verdict: String,
@@ -336,7 +336,7 @@ pub struct RecordScreening {
 }
 
 /// One party as screened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScreenedParty {
     /// Role (`consignee` …).
     pub role: String,
@@ -349,7 +349,7 @@ pub struct ScreenedParty {
 }
 
 /// Everything recorded about one shipment, for an officer or an auditor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComplianceRecord {
     /// The register line (id, status, dates, destination, consignee, TPP, license, refusal).
     pub shipment: ShipmentSummary,
@@ -359,7 +359,8 @@ pub struct ComplianceRecord {
     pub backfill: bool,
     /// `sha256:` of the client's input as parsed.
     pub input_digest: String,
-    /// The input as given.
+    /// The input as given (stored as parsed: declared as the input it was read into).
+    #[schema(value_type = aidf_core::DeterminationInput)]
     pub input: serde_json::Value,
     /// Whether a license was required.
     pub license_required: Option<bool>,

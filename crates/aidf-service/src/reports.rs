@@ -105,7 +105,7 @@ pub(crate) fn definitions() -> Result<Definitions, ReportError> {
 }
 
 /// A report: a table with what a reviewer needs to check it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// `veu-semiannual`, `aia-certifications`, `lpp-certifications`, `nac-notification`.
     pub name: String,
@@ -120,6 +120,7 @@ pub struct Report {
     /// Citation of the obligation.
     pub citation: String,
     /// The regime whose numbers it used: id and digest.
+    #[schema(value_type = Option<Vec<String>>)]
     pub regime: Option<(String, String)>,
     /// Unconfirmed readings and limits of the data.
     pub notes: Vec<String>,

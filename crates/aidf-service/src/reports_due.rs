@@ -17,7 +17,7 @@ use crate::reports::{self, ReportError};
 const DUE_SOON_DAYS: i64 = 30;
 
 /// Where a report stands against its due date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub enum DueStatus {
     /// The due date has passed (the ledger does not record a filing).
     #[serde(rename = "overdue")]
@@ -54,7 +54,7 @@ impl DueStatus {
 }
 
 /// A report that is or will be due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DueReport {
     /// The report's name (`GET /v1/reports/{name}`, `aidf report NAME`).
     pub report: String,

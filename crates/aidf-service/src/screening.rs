@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::screening_decisions::{entry_fingerprint, entry_id, party_key};
 
 /// What a list's hits do to an export determination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListEffect {
     /// Reported only: the list restricts something other than exports (investment).
@@ -87,7 +87,7 @@ pub const HOLD_PREFIX: &str = "hold for review:";
 const HITS_REPORTED_MAX: usize = 5;
 
 /// One hit, as the answer carries it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartyHit {
     /// Score in 0..1.
     pub score: f64,
@@ -107,6 +107,7 @@ pub struct PartyHit {
     pub federal_register: Vec<String>,
     /// The entry's license terms (Entity List).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub license: Option<LicenseTerms>,
     /// The list version's id.
     pub list_version: String,
@@ -114,11 +115,12 @@ pub struct PartyHit {
     pub explanation: Explanation,
     /// The tenant's current decision on this party and entry, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub decision: Option<HitDecision>,
 }
 
 /// An officer's decision on a hit, as the answer reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HitDecision {
     /// The decision's id.
     pub id: String,
@@ -157,7 +159,7 @@ impl TenantScreening {
 }
 
 /// One party's screening.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartyScreening {
     /// Its role in the transaction (`consignee`).
     pub role: &'static str,
@@ -179,7 +181,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// The Entity List entry screening put on the consignee.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppliedEntry {
     /// The entry's name.
     pub entry: String,
@@ -189,11 +191,12 @@ pub struct AppliedEntry {
     pub applied: Option<EntityListEntry>,
     /// Why the common entry was applied instead of the entry's own terms, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub note: Option<String>,
 }
 
 /// A list version screened against.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListVersionRef {
     /// Id.
     pub id: String,
@@ -204,7 +207,7 @@ pub struct ListVersionRef {
 }
 
 /// The screening of a transaction's parties and what it does to the answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransactionScreening {
     /// The worst verdict over the parties.
     pub verdict: Verdict,
@@ -212,12 +215,15 @@ pub struct TransactionScreening {
     pub parties: Vec<PartyScreening>,
     /// A clear Entity List hit on the consignee, applied to the determination.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub entity_list: Option<AppliedEntry>,
     /// A clear Military End-User list hit on the consignee, applied (`meu_listed`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub military_end_user: Option<String>,
     /// Why the transaction is refused (a barred party) or held (`hold for review: …`), if it is.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refusal: Option<String>,
     /// True when a hit needs a person's review before anything ships.
     pub hold_for_review: bool,
@@ -892,13 +898,14 @@ impl TransactionScreening {
 }
 
 /// A determination with the screening of its parties (`aidf check`, `POST /v1/determinations`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     /// The determination, made with the screening's effects on the input.
     #[serde(flatten)]
     pub determination: Determination,
     /// The screening, when screened.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub screening: Option<TransactionScreening>,
 }
 

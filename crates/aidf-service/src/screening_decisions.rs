@@ -212,7 +212,7 @@ pub fn decide(
 }
 
 /// A recorded decision as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     /// The decision.
     #[serde(flatten)]
@@ -244,7 +244,7 @@ fn same_key(a: &ScreeningDecision, b: &ScreeningDecision) -> bool {
 }
 
 /// A tenant's screening thresholds as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ThresholdsView {
     /// Tenant.
     pub tenant: String,
@@ -256,9 +256,11 @@ pub struct ThresholdsView {
     pub source: &'static str,
     /// Who set them, when set.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub set_by: Option<String>,
     /// When they were set (milliseconds since the Unix epoch), when set.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub set_at: Option<Timestamp>,
 }
 

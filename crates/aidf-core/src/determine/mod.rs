@@ -103,6 +103,7 @@ impl Serialize for Authorization {
 
 /// A cap the transaction draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Counter {
     /// The destination's Tier 2 country allocation.
@@ -115,6 +116,7 @@ pub enum Counter {
 
 /// What the item was.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ItemSummary {
     /// `chip`, `metrics` or `model_weights`.
     pub kind: &'static str,
@@ -135,11 +137,14 @@ pub struct ItemSummary {
     /// How the chip name was read, when it named several parts and the catalog's default was
     /// taken ("H100" is the SXM part; the PCIe part has other figures).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub note: Option<String>,
 }
 
 /// Which regime answered, and how it was chosen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = DeterminationRegime))]
 pub struct RegimeRef {
     /// Regime id.
     pub id: Arc<str>,
@@ -156,6 +161,7 @@ pub struct RegimeRef {
 
 /// The answer. Field names are the JSON contract.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Determination {
     /// Whether a license must be obtained.
     pub license_required: bool,
