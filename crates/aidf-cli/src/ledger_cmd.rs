@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use aidf_core::explain::thousands;
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
-use aidf_ledger::{
-    AccountKind, Ledger, LedgerStore, License, Meta, Timestamp, Veu, VeuKind, VeuSite,
-};
+use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta, Timestamp};
+use aidf_service::records::{self, LicenseDraft, RecordError, RecordField, SiteDraft, VeuDraft};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Subcommand;
@@ -456,36 +455,7 @@ fn applied(store: &mut dyn LedgerStore, json: bool, a: &aidf_ledger::Applied) ->
 #[derive(Debug, Subcommand)]
 pub enum LicenseAction {
     /// Record a license granted by BIS.
-    Add {
-        /// License id.
-        id: String,
-        /// Consignee name (as in shipment inputs).
-        #[arg(long)]
-        consignee: String,
-        /// Destination country.
-        #[arg(long)]
-        destination: String,
-        /// Catalog item ids covered (repeat; none = any item).
-        #[arg(long = "item")]
-        items: Vec<String>,
-        /// Units cap.
-        #[arg(long)]
-        units: u64,
-        /// TPP cap.
-        #[arg(long)]
-        tpp: u64,
-        /// Grant date.
-        #[arg(long)]
-        granted: NaiveDate,
-        /// Expiry date.
-        #[arg(long)]
-        expires: NaiveDate,
-        /// BIS granted it beyond the destination's country allocation: shipments under it may
-        /// pass the allocation, the excess drawn on `country-beyond:…` (an explicit, audited
-        /// override).
-        #[arg(long)]
-        beyond_allocation: bool,
-    },
+    Add(LicenseAddArgs),
     /// List licenses.
     List,
     /// Show one license with its balances and changes.
@@ -533,6 +503,55 @@ pub enum LicenseAction {
         #[command(flatten)]
         change: ChangeArgs,
     },
+}
+
+/// `aidf license add`: a license as the officer gives it, checked by the service.
+#[derive(Debug, clap::Args)]
+pub struct LicenseAddArgs {
+    /// License id.
+    pub id: String,
+    /// Consignee name (as in shipment inputs).
+    #[arg(long)]
+    pub consignee: String,
+    /// Destination country.
+    #[arg(long)]
+    pub destination: String,
+    /// Catalog item ids covered (repeat; none = any item).
+    #[arg(long = "item")]
+    pub items: Vec<String>,
+    /// Units cap.
+    #[arg(long)]
+    pub units: u64,
+    /// TPP cap.
+    #[arg(long)]
+    pub tpp: u64,
+    /// Grant date (YYYY-MM-DD).
+    #[arg(long)]
+    pub granted: String,
+    /// Expiry date (YYYY-MM-DD), on or after the grant date.
+    #[arg(long)]
+    pub expires: String,
+    /// BIS granted it beyond the destination's country allocation: shipments under it may
+    /// pass the allocation, the excess drawn on `country-beyond:…` (an explicit, audited
+    /// override).
+    #[arg(long)]
+    pub beyond_allocation: bool,
+}
+
+impl From<LicenseAddArgs> for LicenseDraft {
+    fn from(a: LicenseAddArgs) -> LicenseDraft {
+        LicenseDraft {
+            id: a.id,
+            consignee: a.consignee,
+            destination: a.destination,
+            items: a.items,
+            units: a.units,
+            tpp: a.tpp,
+            granted: a.granted,
+            expires: a.expires,
+            beyond_allocation: a.beyond_allocation,
+        }
+    }
 }
 
 /// Date and reason of a license change.
@@ -596,45 +615,9 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction, json: bool) -> 
     let store = ledger.store();
     let now = Timestamp::now_utc();
     match action {
-        LicenseAction::Add {
-            id,
-            consignee,
-            destination,
-            items,
-            units,
-            tpp,
-            granted,
-            expires,
-            beyond_allocation,
-        } => {
-            let dest = policy
-                .countries
-                .lookup(&destination)
-                .map_err(|e| anyhow::anyhow!("option `--destination`: {e}"))?;
-            let mut ids = Vec::new();
-            for i in items {
-                let chip = policy
-                    .catalog
-                    .lookup(&i)
-                    .map_err(|e| anyhow::anyhow!("option `--item`: {e}"))?;
-                ids.push(chip.id.to_string());
-            }
-            if expires < granted {
-                bail!("option `--expires`: {expires} is before the grant date {granted}");
-            }
-            let l = License {
-                id,
-                consignee,
-                destination_country: dest.to_string(),
-                allowed_item_ids: ids,
-                units_cap: units,
-                tpp_cap: tpp,
-                granted_on: granted.to_string(),
-                expires_on: expires.to_string(),
-                beyond_allocation,
-                ..License::default()
-            };
-            let l = store.add_license(&l, now)?;
+        LicenseAction::Add(args) => {
+            let draft = LicenseDraft::from(args);
+            let l = records::add_license(store, policy, "", &draft, now).map_err(record_error)?;
             show(json, &l, || ledger_view::license_line("recorded", &l))
         }
         LicenseAction::List => {
@@ -701,37 +684,19 @@ pub fn veu(policy: &Policy, db: &str, action: VeuAction, json: bool) -> Result<(
             hq,
             sites,
         } => {
-            let kind = match kind.to_ascii_lowercase().as_str() {
-                "uveu" => VeuKind::Uveu,
-                "nveu" => VeuKind::Nveu,
-                other => bail!("option `--kind`: `{other}` is not `uveu` or `nveu`"),
-            };
-            let hq = policy
-                .countries
-                .lookup(&hq)
-                .map_err(|e| anyhow::anyhow!("option `--hq`: {e}"))?;
-            let mut parsed = Vec::new();
-            for s in sites {
-                let (sid, cc) = s
-                    .split_once(':')
-                    .with_context(|| format!("option `--site`: `{s}` is not ID:COUNTRY"))?;
-                let cc = policy
-                    .countries
-                    .lookup(cc)
-                    .map_err(|e| anyhow::anyhow!("option `--site`: {e}"))?;
-                parsed.push(VeuSite {
-                    id: sid.to_string(),
-                    country: cc.to_string(),
-                });
-            }
-            let v = Veu {
+            let sites = sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| SiteDraft::parse(i, s));
+            let draft = VeuDraft {
                 id,
                 kind,
                 owner,
-                hq_country: hq.to_string(),
-                sites: parsed,
+                hq,
+                sites: sites.collect::<Result<_, _>>().map_err(record_error)?,
             };
-            let v = store.add_veu(&v, Timestamp::now_utc())?;
+            let now = Timestamp::now_utc();
+            let v = records::add_veu(store, policy, "", &draft, now).map_err(record_error)?;
             show(json, &v, || ledger_view::veus(std::slice::from_ref(&v)))
         }
         VeuAction::List => {
@@ -739,6 +704,23 @@ pub fn veu(policy: &Policy, db: &str, action: VeuAction, json: bool) -> Result<(
             show(json, &all, || ledger_view::veus(&all))
         }
     }
+}
+
+/// A refused license or VEU, its field written as the argument or option that sets it
+/// (``option `--item`: unknown chip `x` …``); the ledger's own refusals as they are.
+fn record_error(e: RecordError) -> anyhow::Error {
+    let Some(field) = e.field() else {
+        return e.into();
+    };
+    let name = match field {
+        RecordField::Id => "argument `ID`".to_string(),
+        RecordField::Item(_) => "option `--item`".to_string(),
+        RecordField::Site(_) | RecordField::SiteId(_) | RecordField::SiteCountry(_) => {
+            "option `--site`".to_string()
+        }
+        other => format!("option `--{other}`"),
+    };
+    anyhow::anyhow!("{name}: {}", e.detail())
 }
 
 /// Records a government-to-government arrangement (a Tier 2 country only).

@@ -3,14 +3,13 @@
 //! chips, a pinned regime. The server runs in process (`oneshot`), the CLI as the binary.
 
 use std::process::Command;
-use std::sync::Arc;
 
-use aidf_core::Policy;
-use aidf_server::{AppState, router};
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod support;
 
 fn cli_json(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_aidf"))
@@ -24,40 +23,13 @@ fn cli_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// A viewer's bearer token in the server's store at `db`.
-fn token(db: &str) -> String {
-    let store = aidf_server::store::Db::open(db).expect("db");
-    store.ensure_tenant("acme", "acme", 0).expect("tenant");
-    let (id, token) = aidf_server::new_token().expect("token");
-    let info = aidf_server::store::TokenInfo {
-        id,
-        tenant: "acme".into(),
-        role: "viewer".into(),
-        created_at: 0,
-        revoked_at: None,
-    };
-    let by = aidf_ledger::audit::AuditContext {
-        tenant: "acme".into(),
-        actor: "test".into(),
-    };
-    store
-        .add_token(&info, &aidf_server::token_hash(&token), &by)
-        .expect("add token");
-    token
-}
-
 #[tokio::test]
 async fn cli_and_http_classify_give_the_same_json() {
     let dir = std::env::temp_dir().join(format!("aidf-classify-parity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let db = dir.join("aidf.db").to_str().expect("utf8").to_string();
-    let auditor = aidf_ledger::audit::Auditor::open(&db, None)
-        .expect("audit key")
-        .0;
-    let state =
-        AppState::new(Policy::embedded().expect("policy"), &db, false, auditor).expect("state");
-    let app = router(Arc::new(state));
-    let bearer = format!("Bearer {}", token(&db));
+    let app = support::in_process_app(&db);
+    let bearer = format!("Bearer {}", support::acme_token(&db, "viewer"));
     let cases: [(&[&str], Value); 4] = [
         (
             &["--chip", "H100 SXM", "--date", "2025-06-01"],

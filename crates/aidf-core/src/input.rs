@@ -278,17 +278,7 @@ pub struct DeterminationInput {
     pub context: Context,
 }
 
-pub use crate::input_error::{de_date, plain_json_error};
-
-/// A JSON input that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") })]
-pub struct InputError {
-    /// Dotted path of the field at fault (empty for syntax errors).
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
+pub use crate::input_error::{InputError, de_date, plain_json_error};
 
 impl DeterminationInput {
     /// Parses one JSON document.

@@ -7,7 +7,15 @@ use chrono::NaiveDate;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::error::Category;
 
-use crate::input::InputError;
+/// A JSON input that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") })]
+pub struct InputError {
+    /// Dotted path of the field at fault (empty for syntax errors).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
 
 /// The largest quantity the contract accepts (a signed 64-bit count of units).
 const QUANTITY_MAX_UNITS: i64 = i64::MAX;

@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod num;
 pub mod party;
 pub mod policy;
+mod policy_error;
 pub mod regime;
 mod regime_file;
 pub mod restrict;
@@ -30,9 +31,10 @@ pub mod terms;
 pub mod weights;
 
 pub use determine::{
-    Authorization, Counter, Determination, DetermineError, determine, determine_with,
+    Authorization, BalanceReads, Counter, Determination, DetermineError, balance_reads, determine,
+    determine_with,
 };
-pub use draws::{AccountRef, BalanceReads, Draw, balance_reads};
+pub use draws::{AccountRef, Draw};
 pub use explain::Detail;
 pub use input::DeterminationInput;
 pub use party::PartyId;

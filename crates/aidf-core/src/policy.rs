@@ -12,10 +12,11 @@ use crate::chip::Catalog;
 use crate::country::{
     Alias, Country, CountryCode, CountryTable, DatedMember, Group, GroupIdx, parse_code,
 };
-use crate::regime::{DigestInput, Regime, RegimeSpec, Resolved, required_switches};
+use crate::regime::{Regime, RegimeSpec, Resolved, required_switches};
 use crate::regime_file::{Locator, ResolvedFile};
 use crate::restrict::{Restrictions, RestrictionsError};
 
+pub use crate::policy_error::PolicyError;
 pub use crate::terms::Posture;
 
 /// One step of a posture's timeline.
@@ -175,38 +176,13 @@ impl PolicySources {
     }
 }
 
-/// A policy file that failed to load. The message names the file, the line when known, and the
-/// field and value at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("policy file `{file}`{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
-pub struct PolicyError {
-    /// File name as given in [`PolicySources`].
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl PolicyError {
-    fn new(file: &str, message: impl Into<String>) -> Self {
-        PolicyError {
-            file: file.to_string(),
-            line: None,
-            message: message.into(),
-        }
-    }
-
-    fn toml(file: &str, text: &str, err: &toml::de::Error) -> Self {
-        let line = err
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        PolicyError {
-            file: file.to_string(),
-            line,
-            message: err.message().replace('\n', " ").trim().to_string(),
-        }
-    }
+/// The canonical content a regime digest covers.
+#[derive(Serialize)]
+struct DigestInput<'a> {
+    regime: &'a RegimeSpec,
+    groups: &'a [Group],
+    aliases: &'a [Alias],
+    restrictions: &'a Restrictions,
 }
 
 #[derive(Deserialize)]

@@ -721,15 +721,6 @@ impl Regime {
     }
 }
 
-/// The canonical content a regime digest covers.
-#[derive(Serialize)]
-pub(crate) struct DigestInput<'a> {
-    pub regime: &'a RegimeSpec,
-    pub groups: &'a [crate::country::Group],
-    pub aliases: &'a [crate::country::Alias],
-    pub restrictions: &'a crate::restrict::Restrictions,
-}
-
 /// Collects switch names whose section needs them, for validation.
 pub(crate) fn required_switches(spec: &RegimeSpec) -> BTreeMap<&'static str, bool> {
     let s = &spec.switches;

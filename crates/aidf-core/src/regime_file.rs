@@ -19,7 +19,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::policy::PolicyError;
+use crate::policy_error::PolicyError;
 use crate::regime::RegimeSpec;
 
 /// Keys that describe a file rather than the rules: never copied by `include`.

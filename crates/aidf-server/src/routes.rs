@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aidf_core::classify::Rate;
 use aidf_core::{DeterminationInput, Posture};
-use aidf_ledger::{LedgerError, License, Timestamp, Veu, VeuKind, VeuSite};
+use aidf_ledger::{LedgerError, License, Timestamp, Veu};
 use aidf_service::classify::{ClassifyItem, ClassifyQuery, ClassifyReport};
 use aidf_service::countries::{CountriesQuery, CountriesReport};
 use axum::Json;
@@ -354,16 +354,13 @@ fn scoped(tenant: &str, id: &str) -> String {
 }
 
 fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
-    if ok {
+    use aidf_service::records::{is_record_id, record_id_message};
+    if is_record_id(id) {
         Ok(())
     } else {
         Err(ApiError::unprocessable(
             Some(field.into()),
-            format!("field `{field}`: `{id}` must be 1-64 characters of [A-Za-z0-9_:-]"),
+            format!("field `{field}`: {}", record_id_message(id)),
         ))
     }
 }
@@ -1001,7 +998,7 @@ fn record_error(e: aidf_service::records::RecordError) -> ApiError {
     use aidf_service::records::RecordError;
     match e {
         RecordError::Ledger(l) => ledger_error(l),
-        other => ApiError::unprocessable(Some("country".into()), other.to_string()),
+        other => ApiError::unprocessable(other.field().map(|f| f.to_string()), other.to_string()),
     }
 }
 
@@ -1285,15 +1282,6 @@ fn date_field(field: &str, s: &str) -> Result<String, ApiError> {
         })
 }
 
-fn country_field(state: &AppState, field: &str, s: &str) -> Result<String, ApiError> {
-    state
-        .policy
-        .countries
-        .lookup(s)
-        .map(|c| c.to_string())
-        .map_err(|e| ApiError::unprocessable(Some(field.into()), format!("field `{field}`: {e}")))
-}
-
 /// Record a license granted by BIS (officer).
 #[utoipa::path(post, path = "/v1/licenses", tag = "records", request_body = LicenseRequest,
     responses((status = 200, body = License)), security(("bearer" = [])))]
@@ -1307,43 +1295,23 @@ async fn add_license(
         who.require(Role::Officer, "record licenses")?;
         let r: LicenseRequest = serde_json::from_value(body.value)
             .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
-        check_id("id", &r.id)?;
-        let dest = country_field(&state, "destination", &r.destination)?;
-        let mut items = Vec::new();
-        for (i, name) in r.items.iter().enumerate() {
-            let c = state.policy.catalog.lookup(name).map_err(|e| {
-                ApiError::unprocessable(
-                    Some(format!("items[{i}]")),
-                    format!("field `items[{i}]`: {e}"),
-                )
-            })?;
-            items.push(c.id.to_string());
-        }
-        let granted = date_field("granted", &r.granted)?;
-        let expires = date_field("expires", &r.expires)?;
-        if expires < granted {
-            return Err(ApiError::unprocessable(
-                Some("expires".into()),
-                format!("field `expires`: {expires} is before `granted` {granted}"),
-            ));
-        }
-        let lic = License {
-            id: scoped(&who.tenant, &r.id),
+        let draft = aidf_service::records::LicenseDraft {
+            id: r.id,
             consignee: r.consignee,
-            destination_country: dest,
-            allowed_item_ids: items,
-            units_cap: r.units,
-            tpp_cap: r.tpp,
-            granted_on: granted,
-            expires_on: expires,
+            destination: r.destination,
+            items: r.items,
+            units: r.units,
+            tpp: r.tpp,
+            granted: r.granted,
+            expires: r.expires,
             beyond_allocation: r.beyond_allocation,
-            ..License::default()
         };
+        let (policy, prefix) = (state.policy.clone(), format!("{}.", who.tenant));
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {
-                l.store()
-                    .add_license(&lic, Timestamp::now_utc())
-                    .map_err(ledger_error)
+                let now = Timestamp::now_utc();
+                aidf_service::records::add_license(l.store(), &policy, &prefix, &draft, now)
+                    .map_err(record_error)
             })
             .await?;
         Ok(recorded(&who.tenant, stored, |r| &mut r.id))
@@ -1376,38 +1344,26 @@ async fn add_veu(
         who.require(Role::Officer, "record validated end users")?;
         let r: VeuRequest = serde_json::from_value(body.value)
             .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
-        check_id("id", &r.id)?;
-        let kind = match r.kind.as_str() {
-            "uveu" => VeuKind::Uveu,
-            "nveu" => VeuKind::Nveu,
-            other => {
-                return Err(ApiError::unprocessable(
-                    Some("kind".into()),
-                    format!("field `kind`: `{other}` is not `uveu` or `nveu`"),
-                ));
-            }
-        };
-        let hq = country_field(&state, "hq", &r.hq)?;
-        let mut sites = Vec::new();
-        for (i, s) in r.sites.iter().enumerate() {
-            check_id(&format!("sites[{i}].id"), &s.id)?;
-            sites.push(VeuSite {
-                id: s.id.clone(),
-                country: country_field(&state, &format!("sites[{i}].country"), &s.country)?,
+        let sites = r
+            .sites
+            .into_iter()
+            .map(|s| aidf_service::records::SiteDraft {
+                id: s.id,
+                country: s.country,
             });
-        }
-        let v = Veu {
-            id: scoped(&who.tenant, &r.id),
-            kind,
+        let draft = aidf_service::records::VeuDraft {
+            id: r.id,
+            kind: r.kind,
             owner: r.owner,
-            hq_country: hq,
-            sites,
+            hq: r.hq,
+            sites: sites.collect(),
         };
+        let (policy, prefix) = (state.policy.clone(), format!("{}.", who.tenant));
         let stored = state
             .with_ledger_as(ctx(&who), move |l| {
-                l.store()
-                    .add_veu(&v, Timestamp::now_utc())
-                    .map_err(ledger_error)
+                let now = Timestamp::now_utc();
+                aidf_service::records::add_veu(l.store(), &policy, &prefix, &draft, now)
+                    .map_err(record_error)
             })
             .await?;
         Ok(recorded(&who.tenant, stored, |r| &mut r.id))

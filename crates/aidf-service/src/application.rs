@@ -327,20 +327,13 @@ fn input_error(field: impl Into<String>, message: impl Into<String>) -> Applicat
     }
 }
 
-/// Application and license ids: 1-64 characters of `[A-Za-z0-9_:-]` (as the server's ids; the
-/// tenant's prefix and the hold's op ids are added to them).
+/// Application and license ids: 1-64 characters of `[A-Za-z0-9_:-]` (as every record id a person
+/// gives; the tenant's prefix and the hold's op ids are added to them).
 fn check_id(field: &str, id: &str) -> Result<(), ApplicationError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'));
-    if ok {
+    if crate::records::is_record_id(id) {
         Ok(())
     } else {
-        Err(input_error(
-            field,
-            format!("`{id}` must be 1-64 characters of [A-Za-z0-9_:-]"),
-        ))
+        Err(input_error(field, crate::records::record_id_message(id)))
     }
 }
 

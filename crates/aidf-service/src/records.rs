@@ -7,9 +7,88 @@ use aidf_ledger::{
 };
 use chrono::NaiveDate;
 
+mod drafts;
+
+pub use drafts::{
+    ID_MAX_CHARS, LicenseDraft, SiteDraft, VeuDraft, add_license, add_veu, is_record_id,
+    license_record, record_id_message, veu_record,
+};
+
+/// The field of a recorded operation at fault, as the server's JSON names it (`Display`:
+/// `items[1]`, `sites[0].country`); the CLI writes it as the option that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordField {
+    /// The record's id.
+    Id,
+    /// A license's consignee.
+    Consignee,
+    /// A license's destination country.
+    Destination,
+    /// One of a license's items (index).
+    Item(usize),
+    /// A license's units cap.
+    Units,
+    /// A license's TPP cap.
+    Tpp,
+    /// A license's grant date.
+    Granted,
+    /// A license's expiry date.
+    Expires,
+    /// A VEU's kind.
+    Kind,
+    /// A VEU's owner.
+    Owner,
+    /// A VEU's headquarters country.
+    Hq,
+    /// One of a VEU's sites as written (`ID:COUNTRY`).
+    Site(usize),
+    /// A VEU site's id.
+    SiteId(usize),
+    /// A VEU site's country.
+    SiteCountry(usize),
+    /// A G2G arrangement's country.
+    Country,
+    /// A ledger account.
+    Account,
+}
+
+impl std::fmt::Display for RecordField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use RecordField::*;
+        match self {
+            Item(i) => write!(f, "items[{i}]"),
+            Site(i) => write!(f, "sites[{i}]"),
+            SiteId(i) => write!(f, "sites[{i}].id"),
+            SiteCountry(i) => write!(f, "sites[{i}].country"),
+            other => f.write_str(match other {
+                Id => "id",
+                Consignee => "consignee",
+                Destination => "destination",
+                Units => "units",
+                Tpp => "tpp",
+                Granted => "granted",
+                Expires => "expires",
+                Kind => "kind",
+                Owner => "owner",
+                Hq => "hq",
+                Country => "country",
+                _ => "account",
+            }),
+        }
+    }
+}
+
 /// Why a recorded operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// A field the user gave is not valid (names the field, the value and what was expected).
+    #[error("field `{field}`: {message}")]
+    Input {
+        /// The field at fault.
+        field: RecordField,
+        /// What is wrong, with the value.
+        message: String,
+    },
     /// Attrition lowers an installed base; exports already counted stay counted.
     #[error(
         "field `account`: `{account}` is a {kind} account; attrition (chips lost, failed or resold) applies only to an NVEU installed-base account (`nveu:…`)"
@@ -20,9 +99,6 @@ pub enum RecordError {
         /// Its kind.
         kind: &'static str,
     },
-    /// Not a country the policy knows.
-    #[error("field `country`: {0}")]
-    Country(String),
     /// A government-to-government arrangement doubles a Tier 2 country's allocation; other
     /// countries have none to double.
     #[error(
@@ -41,6 +117,36 @@ pub enum RecordError {
     /// The ledger refused or failed.
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+}
+
+impl RecordError {
+    /// The field at fault; `None` for the ledger's own refusals and failures.
+    pub fn field(&self) -> Option<RecordField> {
+        match self {
+            RecordError::Input { field, .. } => Some(*field),
+            RecordError::AttritionNotInstalledBase { .. } => Some(RecordField::Account),
+            RecordError::G2gNotTier2 { .. } => Some(RecordField::Country),
+            RecordError::Ledger(_) => None,
+        }
+    }
+
+    /// The message without its ``field `…`: `` prefix, for an edge that names the field in its
+    /// own terms (a command-line option).
+    pub fn detail(&self) -> String {
+        let text = self.to_string();
+        let Some(field) = self.field() else {
+            return text;
+        };
+        let prefix = format!("field `{field}`: ");
+        text.strip_prefix(&prefix).unwrap_or(&text).to_string()
+    }
+}
+
+fn input(field: RecordField, message: impl Into<String>) -> RecordError {
+    RecordError::Input {
+        field,
+        message: message.into(),
+    }
 }
 
 /// Records attrition on an NVEU installed-base account; any other account is refused before
@@ -78,7 +184,7 @@ pub fn add_g2g(
     let code = policy
         .countries
         .lookup(country)
-        .map_err(|e| RecordError::Country(e.to_string()))?;
+        .map_err(|e| input(RecordField::Country, e.to_string()))?;
     let refused = |placement: String, regime: &str| RecordError::G2gNotTier2 {
         country: code.to_string(),
         placement,

@@ -1,4 +1,5 @@
-//! Shared by the CLI's integration tests: a fresh PostgreSQL schema.
+//! Shared by the CLI's integration tests: a fresh PostgreSQL schema, a server's bearer token.
+#![allow(dead_code)]
 
 use std::io::Write;
 
@@ -41,4 +42,38 @@ fn pg_required() -> bool {
     ["CI", "AIDF_REQUIRE_PG"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty() && x != "0" && x != "false"))
+}
+
+/// A bearer token of `role` for tenant `acme` in the server's store at `db` (the tenant is
+/// created if missing).
+pub fn acme_token(db: &str, role: &str) -> String {
+    let store = aidf_server::store::Db::open(db).expect("db");
+    store.ensure_tenant("acme", "acme", 0).expect("tenant");
+    let (id, token) = aidf_server::new_token().expect("token");
+    let info = aidf_server::store::TokenInfo {
+        id,
+        tenant: "acme".into(),
+        role: role.into(),
+        created_at: 0,
+        revoked_at: None,
+    };
+    let by = aidf_ledger::audit::AuditContext {
+        tenant: "acme".into(),
+        actor: "test".into(),
+    };
+    store
+        .add_token(&info, &aidf_server::token_hash(&token), &by)
+        .expect("add token");
+    token
+}
+
+/// The server in process over the ledger and store at `db` (embedded policy, audited), for
+/// `oneshot` requests.
+pub fn in_process_app(db: &str) -> axum::Router {
+    let auditor = aidf_ledger::audit::Auditor::open(db, None)
+        .expect("audit key")
+        .0;
+    let policy = aidf_core::Policy::embedded().expect("policy");
+    let state = aidf_server::AppState::new(policy, db, false, auditor).expect("state");
+    aidf_server::router(std::sync::Arc::new(state))
 }

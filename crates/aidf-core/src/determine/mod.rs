@@ -19,6 +19,7 @@ use crate::restrict::ItemStatus;
 use crate::terms::Posture;
 use crate::weights::WeightsError;
 
+mod accounts;
 mod chips;
 mod informed;
 mod item;
@@ -26,11 +27,12 @@ mod parties;
 mod restrictions;
 mod select;
 
+pub use accounts::{BalanceReads, balance_reads};
+
 use item::answer_item;
 use parties::{assign_tiers, read_parties};
 use restrictions::with_independent;
 use select::{Selection, note_selection};
-pub(crate) use select::{answering_regime, canonical_country};
 
 /// How the transaction is authorized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -495,7 +497,7 @@ fn finish(
         unit_tpp: answer.unit_tpp,
         total_tpp,
         h100_equivalents: total_tpp as f64 / regime.spec.h100_tpp as f64,
-        draws: crate::draws::draws(&crate::draws::Drawn {
+        draws: accounts::draws(&accounts::Drawn {
             regime,
             input,
             hq: parties.hq,
