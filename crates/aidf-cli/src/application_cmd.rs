@@ -225,9 +225,8 @@ fn read_conditions(file: Option<PathBuf>) -> Result<Vec<LicenseCondition>> {
         return Ok(Vec::new());
     };
     let text = read_input(&file)?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| anyhow::anyhow!("option `--conditions`: field `{}`: {}", e.path(), e.inner()))
+    aidf_core::strict_json::parse_list(&text, "license conditions")
+        .map_err(|e| anyhow::anyhow!("option `--conditions`: {e}"))
 }
 
 fn list(store: &mut dyn LedgerStore, who: &Actor<'_>, json: bool) -> Result<()> {

@@ -702,3 +702,10 @@ pub fn system_eccn(ic: Option<Eccn>) -> Option<Eccn> {
         other => other,
     }
 }
+
+#[cfg(feature = "schema")]
+crate::schema::string_type!(
+    Eccn,
+    "The ECCN the engine assigned",
+    Eccn::ALL.map(Eccn::as_str)
+);

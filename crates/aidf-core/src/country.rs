@@ -357,3 +357,10 @@ impl CountryTable {
             .collect()
     }
 }
+
+#[cfg(feature = "schema")]
+crate::schema::string_type!(
+    CountryCode,
+    "ISO 3166-1 alpha-2 country code, upper case",
+    [] as [&str; 0]
+);

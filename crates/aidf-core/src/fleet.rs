@@ -180,12 +180,8 @@ pub const CSV_COLUMNS: [&str; 7] = [
 impl FleetInput {
     /// Parses a JSON fleet. Unknown fields are errors; errors name the field path.
     pub fn from_json(text: &str) -> Result<FleetInput, FleetError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let plain = crate::input::plain_json_error(&path, &e.into_inner(), text, "a fleet");
-            input_err(plain.path, None, plain.message)
-        })
+        crate::strict_json::parse_document(text, "a fleet")
+            .map_err(|plain| input_err(plain.path, None, plain.message))
     }
 
     /// Parses CSV rows (`id,country,tpp,chip,quantity,status,online_date`; a header line is

@@ -283,28 +283,7 @@ pub use crate::input_error::{InputError, de_date, plain_json_error};
 impl DeterminationInput {
     /// Parses one JSON document.
     pub fn from_json(text: &str) -> Result<DeterminationInput, InputError> {
-        // Valid input, the common case, parses without tracking the path; only a failure is
-        // parsed again to name the field.
-        if let Ok(input) = serde_json::from_str(text) {
-            return Ok(input);
-        }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let first: Result<DeterminationInput, _> = serde_path_to_error::deserialize(&mut *de);
-        if first.is_ok() {
-            // The first document parsed, so the fast path failed on what follows it: the input
-            // must be exactly one document.
-            de.end().map_err(|e| InputError {
-                path: String::new(),
-                message: format!(
-                    "invalid JSON: {}; the input must be exactly one JSON document",
-                    crate::input_error::with_short_position(&e)
-                ),
-            })?;
-        }
-        first.map_err(|e| {
-            let path = e.path().to_string();
-            crate::input_error::plain_error(&path, &e.into_inner(), text)
-        })
+        crate::strict_json::parse_document(text, "a determination input")
     }
 }
 

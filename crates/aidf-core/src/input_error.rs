@@ -144,11 +144,6 @@ pub(crate) fn with_short_position(e: &serde_json::Error) -> String {
     format!("{message} (line {}, column {})", e.line(), e.column())
 }
 
-/// Turns a parse failure at `path` of a determination input into one plain line.
-pub(crate) fn plain_error(path: &str, e: &serde_json::Error, text: &str) -> InputError {
-    plain_json_error(path, e, text, "a determination input")
-}
-
 /// Turns a parse failure at `path` (a `serde_path_to_error` path) of a JSON `document` (named
 /// for the messages on its top level, e.g. "a fleet") into one plain line.
 pub fn plain_json_error(

@@ -164,3 +164,10 @@ mod tests {
         assert!(check_name(&"华".repeat(NAME_MAX_CHARS)).is_ok());
     }
 }
+
+#[cfg(feature = "schema")]
+crate::schema::string_type!(
+    PartyId,
+    "A party's stable id: `p` and 24 hex digits",
+    [] as [&str; 0]
+);

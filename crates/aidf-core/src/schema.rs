@@ -1,16 +1,12 @@
 //! OpenAPI schemas (feature `schema`) of the types whose `Serialize` is written by hand: each is
-//! a JSON string, with its values listed where they are a closed set.
+//! a JSON string, with its values listed where they are a closed set. A leaf: it imports no other
+//! module of the core; each type's module says its own schema with `string_type!`.
 
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{RefOr, schema::SchemaType};
 
-use crate::classify::Eccn;
-use crate::country::CountryCode;
-use crate::determine::Authorization;
-use crate::party::PartyId;
-
 /// A string schema described by `description`, limited to `values` when there are any.
-fn string_schema(description: &str, values: &[&str]) -> RefOr<Schema> {
+pub(crate) fn string_schema(description: &str, values: &[&str]) -> RefOr<Schema> {
     let mut b = ObjectBuilder::new()
         .schema_type(SchemaType::Type(Type::String))
         .description(Some(description));
@@ -41,27 +37,11 @@ impl utoipa::ToSchema for Decimal {}
 macro_rules! string_type {
     ($t:ty, $description:expr, $values:expr) => {
         impl utoipa::PartialSchema for $t {
-            fn schema() -> RefOr<Schema> {
-                string_schema($description, &$values)
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::schema::string_schema($description, &$values)
             }
         }
         impl utoipa::ToSchema for $t {}
     };
 }
-
-string_type!(
-    CountryCode,
-    "ISO 3166-1 alpha-2 country code, upper case",
-    []
-);
-string_type!(PartyId, "A party's stable id: `p` and 24 hex digits", []);
-string_type!(
-    Authorization,
-    "How the transaction is authorized",
-    Authorization::ALL.map(Authorization::as_str)
-);
-string_type!(
-    Eccn,
-    "The ECCN the engine assigned",
-    Eccn::ALL.map(Eccn::as_str)
-);
+pub(crate) use string_type;

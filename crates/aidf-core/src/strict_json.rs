@@ -6,7 +6,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::input::{InputError, plain_json_error};
+use crate::input_error::{InputError, plain_json_error};
 
 /// Reads `text` as exactly one JSON object of `T`. `document` names it for messages about its
 /// top level ("a fleet", "a determination input").

@@ -40,19 +40,7 @@ pub fn sci(d: Decimal) -> String {
 /// Parses training facts written as a JSON object (the `item.model_weights` contract on its own);
 /// errors name the field path.
 pub fn weights_input_from_json(text: &str) -> Result<ModelWeightsInput, crate::input::InputError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let w = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        crate::input::InputError {
-            path,
-            message: e.into_inner().to_string(),
-        }
-    })?;
-    de.end().map_err(|e| crate::input::InputError {
-        path: String::new(),
-        message: format!("invalid JSON: {e} (the input must be exactly one JSON document)"),
-    })?;
-    Ok(w)
+    crate::strict_json::parse_document(text, "model weights' training facts")
 }
 
 /// Classifies weights under `rule`, writing the reasons to `trail`.

@@ -31,6 +31,7 @@ type S = State<Arc<AppState>>;
 /// A JSON body parsed strictly, with the field path of any error, plus its digest.
 pub struct Body<T> {
     value: T,
+    bytes: Bytes,
     digest: String,
 }
 
@@ -47,6 +48,26 @@ impl<T> Body<T> {
     pub fn digest(&self) -> &str {
         &self.digest
     }
+    /// The body read again as a `U` (strictly, as `Body` reads it), for a handler that audits
+    /// a body it could not read: the failure is the handler's answer, not the extractor's.
+    pub fn parse<U: serde::de::DeserializeOwned>(&self) -> Result<U, ApiError> {
+        parse_body(&self.bytes)
+    }
+}
+
+/// Reads a request body strictly (`aidf_core::strict_json`): one JSON object, the field path of
+/// any fault in the problem's `field`, plain words.
+fn parse_body<U: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<U, ApiError> {
+    if bytes.trim_ascii().is_empty() {
+        return Err(ApiError::bad_request(
+            None,
+            "the request body is empty; expected a JSON object".to_string(),
+        ));
+    }
+    aidf_core::strict_json::parse_document_bytes(bytes, "a request body").map_err(|e| {
+        let field = (!e.path.is_empty()).then(|| e.path.clone());
+        ApiError::bad_request(field, e.to_string())
+    })
 }
 
 /// The raw body and its digest, for handlers that parse it themselves (once).
@@ -109,38 +130,11 @@ impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
                 field: None,
             }
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let field = (path != "." && !path.is_empty()).then(|| path.clone());
-            let detail = match (&field, inner.classify()) {
-                (_, serde_json::error::Category::Eof) if bytes.trim_ascii().is_empty() => {
-                    "the request body is empty; expected a JSON object".to_string()
-                }
-                (_, serde_json::error::Category::Eof) => format!(
-                    "invalid JSON: the document ends early (line {}, column {})",
-                    inner.line(),
-                    inner.column()
-                ),
-                (_, serde_json::error::Category::Syntax) => {
-                    let text = inner.to_string();
-                    let at = format!(" at line {} column {}", inner.line(), inner.column());
-                    format!(
-                        "invalid JSON: {} (line {}, column {})",
-                        text.strip_suffix(&at).unwrap_or(&text),
-                        inner.line(),
-                        inner.column()
-                    )
-                }
-                (Some(f), _) => format!("field `{f}`: {inner}"),
-                (None, _) => inner.to_string(),
-            };
-            ApiError::bad_request(field, detail)
-        })?;
+        let value = parse_body(&bytes)?;
         Ok(Body {
             value,
             digest: digest(&bytes),
+            bytes,
         })
     }
 }
@@ -1293,8 +1287,7 @@ async fn add_license(
     let digest = body.digest.clone();
     let result = async {
         who.require(Role::Officer, "record licenses")?;
-        let r: LicenseRequest = serde_json::from_value(body.value)
-            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        let r: LicenseRequest = body.parse()?;
         let draft = aidf_service::records::LicenseDraft {
             id: r.id,
             consignee: r.consignee,
@@ -1342,8 +1335,7 @@ async fn add_veu(
     let digest = body.digest.clone();
     let result = async {
         who.require(Role::Officer, "record validated end users")?;
-        let r: VeuRequest = serde_json::from_value(body.value)
-            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        let r: VeuRequest = body.parse()?;
         let sites = r
             .sites
             .into_iter()
@@ -1397,8 +1389,7 @@ async fn add_g2g(
             Role::GlobalAdmin,
             "record government-to-government arrangements",
         )?;
-        let r: G2gRequest = serde_json::from_value(body.value)
-            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        let r: G2gRequest = body.parse()?;
         let date = date_field("date", &r.date)?;
         let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|e| ApiError::bad_request(Some("date".into()), e.to_string()))?;
@@ -1566,8 +1557,7 @@ async fn add_tenant(
     let digest = body.digest.clone();
     let result = async {
         who.require(Role::GlobalAdmin, "create tenants")?;
-        let r: TenantRequest = serde_json::from_value(body.value)
-            .map_err(|e| ApiError::bad_request(None, e.to_string()))?;
+        let r: TenantRequest = body.parse()?;
         check_id("id", &r.id)?;
         let db = state.db.clone();
         let (id, name) = (r.id.clone(), r.name.clone());

@@ -309,13 +309,8 @@ pub struct ApplicationInput {
 
 /// Reads an application from JSON (strict: unknown fields are errors naming their path).
 pub fn parse_application(json: &str) -> Result<ApplicationInput, ApplicationError> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    let input: ApplicationInput = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let plain =
-            aidf_core::input::plain_json_error(&path, &e.into_inner(), json, "an application");
-        input_error(plain.path, plain.message)
-    })?;
+    let input: ApplicationInput = aidf_core::strict_json::parse_document(json, "an application")
+        .map_err(|plain| input_error(plain.path, plain.message))?;
     check_input(&input)?;
     Ok(input)
 }

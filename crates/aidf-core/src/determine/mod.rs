@@ -539,3 +539,10 @@ impl ChipCase<'_> {
         self.eccn.is_a_type() && self.datacenter
     }
 }
+
+#[cfg(feature = "schema")]
+crate::schema::string_type!(
+    Authorization,
+    "How the transaction is authorized",
+    Authorization::ALL.map(Authorization::as_str)
+);
