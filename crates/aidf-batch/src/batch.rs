@@ -358,8 +358,16 @@ fn write_csv_row(
             w.field(d.review_policy.map(|r| r.as_str()).unwrap_or(""));
             w.field(d.eccn.map(|e| e.as_str()).unwrap_or(""));
             w.field(d.destination.as_str());
-            w.field(d.destination_tier.map(|t| nums.format(t)).unwrap_or(""));
-            w.field(d.consignee_tier.map(|t| nums.format(t)).unwrap_or(""));
+            w.field(
+                d.destination_tier
+                    .map(|t| nums.format(t.number()))
+                    .unwrap_or(""),
+            );
+            w.field(
+                d.consignee_tier
+                    .map(|t| nums.format(t.number()))
+                    .unwrap_or(""),
+            );
             w.field(d.item.chip_id.as_deref().unwrap_or(d.item.kind));
             w.field(nums.format(d.quantity));
             w.field(nums.format(d.unit_tpp));

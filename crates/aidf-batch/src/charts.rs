@@ -233,7 +233,7 @@ where
     for c in &run.countries {
         let name = c
             .tier
-            .map(|t| format!("Tier {t}"))
+            .map(|t| t.to_string())
             .unwrap_or_else(|| "no tiers".into());
         let v = by.entry(name).or_insert_with(|| vec![0; nq]);
         for (q, s) in c.quarters.iter().enumerate() {

@@ -138,7 +138,7 @@ pub struct CountryResult {
     /// ISO code.
     pub country: String,
     /// Tier in the last quarter (None under a regime without tiers).
-    pub tier: Option<u8>,
+    pub tier: Option<aidf_core::Tier>,
     /// Per quarter.
     pub quarters: Vec<QuarterStats>,
     /// First quarter (index) in which an order was refused because the allocation was exhausted.
@@ -650,8 +650,9 @@ pub fn h100e(tpp: u128, h100_tpp: u64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
-fn tier_s(t: Option<u8>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "none".into())
+fn tier_s(t: Option<aidf_core::Tier>) -> String {
+    t.map(|t| t.number().to_string())
+        .unwrap_or_else(|| "none".into())
 }
 
 /// Writes `licensing.csv`: per run and country, the demand and what became of its license

@@ -809,7 +809,9 @@ fn countries_cmd(
             "{}  {:<40} tier {:<4} {}\n",
             r.code,
             r.name,
-            r.tier.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            r.tier
+                .map(|t| t.number().to_string())
+                .unwrap_or_else(|| "-".into()),
             r.groups.join(" ")
         );
     }

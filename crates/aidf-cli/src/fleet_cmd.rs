@@ -321,7 +321,7 @@ fn render_check(r: &FleetReport) -> String {
     );
     for (c, cs) in &sh.countries {
         s += &format!(
-            "  {c} (Tier {}): {} TPP, {}\n",
+            "  {c} ({}): {} TPP, {}\n",
             cs.tier,
             thousands(cs.share.tpp),
             pct(&cs.share)
@@ -342,7 +342,7 @@ fn render_check(r: &FleetReport) -> String {
 
 fn render_headroom(h: &Headroom) -> String {
     let mut s = format!(
-        "Fleet:     {} ({}) on {}; adding in {} (Tier {})\n",
+        "Fleet:     {} ({}) on {}; adding in {} ({})\n",
         h.owner,
         kind_text(h.kind),
         h.date,

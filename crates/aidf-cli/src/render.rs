@@ -52,8 +52,8 @@ pub fn determination(d: &Determination, h100_tpp: u64) -> String {
             h100e_text(d.total_tpp.into(), h100_tpp)
         );
     }
-    let tier = |t: Option<u8>| {
-        t.map(|t| format!("Tier {t}"))
+    let tier = |t: Option<aidf_core::Tier>| {
+        t.map(|t| t.to_string())
             .unwrap_or_else(|| "no tiers".into())
     };
     let _ = writeln!(

@@ -30,7 +30,7 @@ use crate::explain::{Assumption, thousands};
 use crate::num::{de_opt_decimal, parse_decimal};
 use crate::policy::{Policy, SelectError};
 use crate::regime::{Regime, Veu};
-use crate::terms::{Posture, VeuKind};
+use crate::terms::{Posture, Tier, VeuKind};
 
 /// The ISO code of the United States, which the US-headquarters share rule names.
 const US: &str = "US";
@@ -606,7 +606,7 @@ fn pct_text(share: &Share) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CountryShare {
     /// Tier of the country on the date.
-    pub tier: u8,
+    pub tier: Tier,
     /// The share.
     #[serde(flatten)]
     pub share: Share,
@@ -843,7 +843,7 @@ pub struct Headroom {
     /// The country asked about (as the EAR treats it).
     pub country: CountryCode,
     /// Its tier on the date.
-    pub tier: u8,
+    pub tier: Tier,
     /// The fleet is compliant before anything is added.
     pub compliant_now: bool,
     /// Some addition here (possibly none) leaves the fleet compliant.
@@ -957,16 +957,16 @@ struct State {
     date: NaiveDate,
     total: u128,
     by_country: BTreeMap<CountryCode, u128>,
-    tiers: BTreeMap<CountryCode, u8>,
+    tiers: BTreeMap<CountryCode, Tier>,
 }
 
 impl State {
-    fn tier(&self, c: CountryCode) -> u8 {
+    fn tier(&self, c: CountryCode) -> Tier {
         // INVARIANT: `state` looks up every country it is later asked about.
-        self.tiers.get(&c).copied().unwrap_or(2)
+        self.tiers.get(&c).copied().unwrap_or(Tier::Two)
     }
 
-    fn sum_where(&self, f: impl Fn(CountryCode, u8) -> bool) -> u128 {
+    fn sum_where(&self, f: impl Fn(CountryCode, Tier) -> bool) -> u128 {
         self.by_country
             .iter()
             .filter(|(c, _)| f(**c, self.tier(**c)))
@@ -1191,8 +1191,8 @@ impl<'a> FleetRules<'a> {
     fn hq_eligible(&self, fleet: &Fleet, st: &State) -> bool {
         let t = st.tier(fleet.hq_treated_as);
         match fleet.kind {
-            VeuKind::Uveu => t == 1,
-            VeuKind::Nveu => t != 3,
+            VeuKind::Uveu => t == Tier::One,
+            VeuKind::Nveu => t != Tier::Three,
         }
     }
 
@@ -1224,14 +1224,14 @@ impl<'a> FleetRules<'a> {
                 limit: None,
                 citation: v.citation.clone(),
                 detail: format!(
-                    "{why}; {} is Tier {}",
+                    "{why}; {} is {}",
                     fleet.hq_treated_as,
                     st.tier(fleet.hq_treated_as)
                 ),
             });
         }
         for (&c, &t) in &st.by_country {
-            if st.tier(c) == 3 && t > 0 {
+            if st.tier(c) == Tier::Three && t > 0 {
                 out.push(Violation {
                     code: RuleCode::Tier3Deployment,
                     country: Some(c),
@@ -1274,7 +1274,7 @@ impl<'a> FleetRules<'a> {
                 });
             }
         }
-        let t1 = st.sum_where(|_, tier| tier == 1);
+        let t1 = st.sum_where(|_, tier| tier == Tier::One);
         let pct = v.uveu_tier1_share_min_pct;
         if 100 * t1 < u128::from(pct) * total {
             let share = st.share(t1);
@@ -1295,7 +1295,7 @@ impl<'a> FleetRules<'a> {
         }
         let pct = v.uveu_tier2_country_share_max_pct;
         for (&c, &t) in &st.by_country {
-            if st.tier(c) == 2 && 100 * t > u128::from(pct) * total {
+            if st.tier(c) == Tier::Two && 100 * t > u128::from(pct) * total {
                 let share = st.share(t);
                 out.push(Violation {
                     code: RuleCode::Tier2CountryAbove7pct,
@@ -1345,9 +1345,9 @@ impl<'a> FleetRules<'a> {
         let us = us_code();
         Shares {
             tpp_total: st.total,
-            tier1: st.share(st.sum_where(|_, t| t == 1)),
-            tier2: st.share(st.sum_where(|_, t| t == 2)),
-            tier3: st.share(st.sum_where(|_, t| t == 3)),
+            tier1: st.share(st.sum_where(|_, t| t == Tier::One)),
+            tier2: st.share(st.sum_where(|_, t| t == Tier::Two)),
+            tier3: st.share(st.sum_where(|_, t| t == Tier::Three)),
             us: st.share(st.of(us)),
             countries: st
                 .by_country
@@ -1413,10 +1413,10 @@ impl<'a> FleetRules<'a> {
         let mut tier3: BTreeSet<CountryCode> = st
             .by_country
             .iter()
-            .filter(|(k, t)| st.tier(**k) == 3 && **t > 0)
+            .filter(|(k, t)| st.tier(**k) == Tier::Three && **t > 0)
             .map(|(k, _)| *k)
             .collect();
-        if st.tier(c) == 3 {
+        if st.tier(c) == Tier::Three {
             tier3.insert(c);
         }
         for k in tier3 {
@@ -1444,19 +1444,19 @@ impl<'a> FleetRules<'a> {
                 out.push((
                     rule(RuleCode::Tier1ShareBelow75pct, None),
                     min_share(
-                        i(st.sum_where(|_, t| t == 1)),
+                        i(st.sum_where(|_, t| t == Tier::One)),
                         total,
                         v.uveu_tier1_share_min_pct.into(),
-                        st.tier(c) == 1,
+                        st.tier(c) == Tier::One,
                     ),
                 ));
                 let mut tier2: BTreeSet<CountryCode> = st
                     .by_country
                     .keys()
-                    .filter(|k| st.tier(**k) == 2)
+                    .filter(|k| st.tier(**k) == Tier::Two)
                     .copied()
                     .collect();
-                if st.tier(c) == 2 {
+                if st.tier(c) == Tier::Two {
                     tier2.insert(c);
                 }
                 for k in tier2 {
@@ -1704,7 +1704,7 @@ impl<'a> FleetRules<'a> {
         let Some(first) = states.first() else {
             return Ok(());
         };
-        if first.tier(c) != 1 {
+        if first.tier(c) != Tier::One {
             b.no_fix_reason = Some(format!(
                 "the owner's headquarters {c} is not in Tier 1, so no addition makes a UVEU fleet compliant"
             ));

@@ -39,3 +39,4 @@ pub use explain::Detail;
 pub use input::DeterminationInput;
 pub use party::PartyId;
 pub use policy::{Policy, PolicyError, PolicySources, Posture};
+pub use terms::Tier;

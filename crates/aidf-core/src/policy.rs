@@ -18,6 +18,7 @@ use crate::restrict::{Restrictions, RestrictionsError};
 
 pub use crate::policy_error::PolicyError;
 pub use crate::terms::Posture;
+use crate::terms::Tier;
 
 /// One step of a posture's timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -939,12 +940,12 @@ impl Policy {
         regime: &Regime,
         code: crate::country::CountryCode,
         date: NaiveDate,
-    ) -> Option<(u8, Option<&DatedMember>)> {
+    ) -> Option<(Tier, Option<&DatedMember>)> {
         regime.spec.tiers.as_ref()?;
         let (code, _) = self.countries.canonical(code);
         let r = &regime.resolved;
         // Countries the regime places explicitly come first.
-        for (i, list) in [(3u8, 2usize), (1, 0), (2, 1)] {
+        for (i, list) in [(Tier::Three, 2usize), (Tier::One, 0), (Tier::Two, 1)] {
             if r.tier_countries[list].contains(&code) {
                 return Some((i, None));
             }
@@ -960,11 +961,11 @@ impl Policy {
             hit
         };
         let tier = if any(&r.tier3_groups) {
-            3
+            Tier::Three
         } else if any(&r.tier1_groups) {
-            1
+            Tier::One
         } else {
-            2
+            Tier::Two
         };
         Some((tier, unconfirmed))
     }

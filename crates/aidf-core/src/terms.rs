@@ -94,3 +94,80 @@ pub enum VeuKind {
     /// National VEU.
     Nveu,
 }
+
+/// A country's tier under the AI Diffusion rule: Tier 1 the least restricted, Tier 3 the most
+/// (so the worse of two tiers is their `max`). Written "Tier 2" for people and as the bare number
+/// (`2`) in JSON, as it always was.
+// TODO(lead): a utoipa schema (an integer, 1 to 3) once aidf-core has its `schema` feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    /// Tier 1, the least restricted.
+    One = 1,
+    /// Tier 2: a country the regime places in neither other tier.
+    Two = 2,
+    /// Tier 3, the most restricted.
+    Three = 3,
+}
+
+impl Tier {
+    /// The tier's number: 1, 2 or 3.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The tier numbered `n`, if `n` is 1, 2 or 3.
+    pub fn from_number(n: u8) -> Option<Tier> {
+        match n {
+            1 => Some(Tier::One),
+            2 => Some(Tier::Two),
+            3 => Some(Tier::Three),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tier {}", self.number())
+    }
+}
+
+impl Serialize for Tier {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.number())
+    }
+}
+
+impl<'de> Deserialize<'de> for Tier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tier, D::Error> {
+        let n = u8::deserialize(d)?;
+        Tier::from_number(n)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{n}` is not a tier (1, 2 or 3)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tier;
+
+    #[test]
+    fn a_tier_is_its_number_on_the_wire_and_tier_n_for_people() {
+        for (tier, n) in [(Tier::One, 1u8), (Tier::Two, 2), (Tier::Three, 3)] {
+            assert_eq!(serde_json::to_string(&tier).expect("json"), n.to_string());
+            assert_eq!(
+                serde_json::from_str::<Tier>(&n.to_string()).ok(),
+                Some(tier)
+            );
+            assert_eq!(tier.to_string(), format!("Tier {n}"));
+            assert_eq!(Tier::from_number(n), Some(tier));
+        }
+        let err = serde_json::from_str::<Tier>("4").expect_err("no Tier 4");
+        assert!(
+            err.to_string().starts_with("`4` is not a tier (1, 2 or 3)"),
+            "{err}"
+        );
+        assert_eq!(Tier::from_number(0), None);
+        // The consignee's tier is the worst of its places: the highest.
+        assert_eq!(Tier::One.max(Tier::Three).max(Tier::Two), Tier::Three);
+    }
+}

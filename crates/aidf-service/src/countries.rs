@@ -31,8 +31,9 @@ pub struct CountryRow {
     pub treated_as: Option<String>,
     /// Ids of the country groups it belongs to on the date.
     pub groups: Vec<String>,
-    /// Its tier under the regime; `null` when the regime has no tiers.
-    pub tier: Option<u8>,
+    /// Its tier under the regime (1, 2 or 3); `null` when the regime has no tiers.
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 3)]
+    pub tier: Option<aidf_core::Tier>,
 }
 
 /// The answer to `countries`.
@@ -89,6 +90,7 @@ pub fn countries_query(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aidf_core::Tier;
 
     fn query(regime: Option<&str>) -> CountriesQuery {
         CountriesQuery {
@@ -107,10 +109,10 @@ mod tests {
         let row = |code: &str| r.countries.iter().find(|c| c.code == code).expect(code);
         assert_eq!(
             (row("US").tier, row("IN").tier, row("CN").tier),
-            (Some(1), Some(2), Some(3))
+            (Some(Tier::One), Some(Tier::Two), Some(Tier::Three))
         );
         assert_eq!(row("HK").treated_as.as_deref(), Some("CN"));
-        assert_eq!(row("HK").tier, Some(3));
+        assert_eq!(row("HK").tier, Some(Tier::Three));
         assert_eq!(row("US").treated_as, None);
     }
 

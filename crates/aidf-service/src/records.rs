@@ -1,7 +1,7 @@
 //! Ledger operations an officer records by hand, with the domain rules the ledger itself does not
 //! know (it is a generic TPP ledger): one place for the CLI and the server.
 
-use aidf_core::{Policy, Posture};
+use aidf_core::{Policy, Posture, Tier};
 use aidf_ledger::{
     AccountKind, Applied, G2gArrangement, LedgerError, LedgerStore, Meta, Timestamp,
 };
@@ -195,8 +195,8 @@ pub fn add_g2g(
         return Err(refused("not tiered".into(), "any regime"));
     };
     match policy.tier(regime, code, on).map(|(t, _)| t) {
-        Some(2) => {}
-        Some(t) => return Err(refused(format!("Tier {t}"), &regime.spec.id)),
+        Some(Tier::Two) => {}
+        Some(t) => return Err(refused(t.to_string(), &regime.spec.id)),
         None => return Err(refused("not tiered".into(), &regime.spec.id)),
     }
     let arrangement = G2gArrangement {

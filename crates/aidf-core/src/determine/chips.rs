@@ -9,7 +9,7 @@ use crate::classify::Metrics;
 use crate::explain::thousands;
 use crate::input::DeterminationInput;
 use crate::regime::{Regime, ReviewPolicy};
-use crate::terms::{Transaction, VeuKind};
+use crate::terms::{Tier, Transaction, VeuKind};
 
 use super::parties::domestic_rule;
 use super::{
@@ -179,7 +179,7 @@ fn non_datacenter_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Outcome {
         return outcome(Authorization::Aia);
     }
     if let Some(aca) = &spec.aca {
-        let tier_note = if aca.tier2 && c.tiers.destination == Some(2) {
+        let tier_note = if aca.tier2 && c.tiers.destination == Some(Tier::Two) {
             "Tier 2 destination"
         } else {
             "destination in the country scope"
@@ -307,7 +307,7 @@ fn uveu_rule(
     veu: &crate::regime::Veu,
     v: &crate::input::VeuRef,
 ) -> Option<Outcome> {
-    let t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
+    let t1 = ev.tier(p.hq) == Some(Tier::One) || ev.tier(p.parent) == Some(Tier::One);
     if t1 {
         ev.trail.reason(
             "uveu.authorized",
@@ -383,7 +383,7 @@ fn license_review_rule(ev: &mut Eval<'_>, c: &ChipCase<'_>) -> Outcome {
     let spec = &ev.regime.spec;
     let p = c.p;
     match c.tiers.destination {
-        Some(1) => {
+        Some(Tier::One) => {
             let s = spec.switches.tier1_license_review.as_ref();
             ev.switch_assume(s.and_then(|s| Regime::assumption("tier1_license_review", s)));
             let review = s.map(|s| s.value).unwrap_or(spec.review.default);
@@ -539,14 +539,14 @@ fn us_export_review(
 fn aia_chip_eligible(
     ev: &mut Eval<'_>,
     p: &Parties,
-    destination_tier: Option<u8>,
-    consignee_tier: Option<u8>,
+    destination_tier: Option<Tier>,
+    consignee_tier: Option<Tier>,
 ) -> Option<Arc<str>> {
     let aia = ev.regime.spec.aia.as_ref()?;
-    if destination_tier != Some(1) {
+    if destination_tier != Some(Tier::One) {
         return None;
     }
-    if consignee_tier != Some(1) {
+    if consignee_tier != Some(Tier::One) {
         ev.trail.reason("aia.unavailable_hq", &aia.citation, || {
             format!(
                 "AIA unavailable: consignee HQ {} / ultimate parent HQ {} not both in Tier 1",

@@ -12,6 +12,7 @@ use crate::input::DeterminationInput;
 use crate::policy::Policy;
 use crate::regime::{Regime, ReviewPolicy};
 use crate::restrict::ItemStatus;
+use crate::terms::Tier;
 use crate::weights::classify_weights;
 
 use super::chips::chip_rules;
@@ -467,7 +468,7 @@ fn weights_rules(
     p: &Parties,
     input: &DeterminationInput,
     w: &crate::input::ModelWeightsInput,
-    destination_tier: Option<u8>,
+    destination_tier: Option<Tier>,
 ) -> Result<(Outcome, Option<rust_decimal::Decimal>, Option<Eccn>), DetermineError> {
     let spec = &ev.regime.spec;
     let Some(mw) = &spec.model_weights else {
@@ -512,18 +513,18 @@ fn weights_rules(
     if let Some(out) = weights_aia_rule(ev, p, input) {
         return Ok((out, ops, eccn));
     }
-    let review = if destination_tier == Some(1) {
+    let review = if destination_tier == Some(Tier::One) {
         mw.review_tier1
     } else {
         mw.review_other
     };
     ev.trail.reason("weights.review", &mw.citation, || {
         format!(
-            "license required; presumption of {} for a Tier {} destination",
+            "license required; presumption of {} for a {} destination",
             review,
             destination_tier
                 .map(|t| t.to_string())
-                .unwrap_or_else(|| "?".into())
+                .unwrap_or_else(|| "Tier ?".into())
         )
     });
     Ok((license(review), ops, eccn))
@@ -535,7 +536,7 @@ fn weights_aia_rule(ev: &mut Eval<'_>, p: &Parties, input: &DeterminationInput) 
     let spec = &ev.regime.spec;
     let aia = spec.aia.as_ref()?;
     // §740.27(a)(3): headquartered in, or whose ultimate parent is headquartered in, Tier 1.
-    let hq_t1 = ev.tier(p.hq) == Some(1) || ev.tier(p.parent) == Some(1);
+    let hq_t1 = ev.tier(p.hq) == Some(Tier::One) || ev.tier(p.parent) == Some(Tier::One);
     if hq_t1 {
         let s = spec.switches.weights_storage_required_for_aia.as_ref();
         let needs_storage = s.is_none_or(|s| s.value);

@@ -16,7 +16,7 @@ use crate::input::DeterminationInput;
 use crate::policy::Policy;
 use crate::regime::{Regime, ReviewPolicy};
 use crate::restrict::ItemStatus;
-use crate::terms::Posture;
+use crate::terms::{Posture, Tier};
 use crate::weights::WeightsError;
 
 mod accounts;
@@ -176,9 +176,9 @@ pub struct Determination {
     /// Destination after aliases (Hong Kong is China).
     pub destination: CountryCode,
     /// Destination tier (null when the regime has no tiers).
-    pub destination_tier: Option<u8>,
+    pub destination_tier: Option<Tier>,
     /// Consignee tier: the worst of its location, headquarters and ultimate parent.
-    pub consignee_tier: Option<u8>,
+    pub consignee_tier: Option<Tier>,
     /// The item.
     pub item: ItemSummary,
     /// Units.
@@ -296,7 +296,7 @@ impl<'a> Eval<'a> {
         self.policy.countries.group(g).id.clone()
     }
 
-    fn tier(&mut self, code: CountryCode) -> Option<u8> {
+    fn tier(&mut self, code: CountryCode) -> Option<Tier> {
         let (tier, unconfirmed) = self.policy.tier(self.regime, code, self.date)?;
         if let Some(entry) = unconfirmed {
             self.note_unconfirmed(code, entry);
@@ -308,7 +308,7 @@ impl<'a> Eval<'a> {
     /// headquarters-taint list (D:5 / Macau). Returns the list's name.
     fn embargoed(&mut self, code: CountryCode) -> Option<Arc<str>> {
         if self.regime.spec.tiers.is_some() {
-            if self.tier(code) != Some(3) {
+            if self.tier(code) != Some(Tier::Three) {
                 return None;
             }
             let (code, _) = self.policy.countries.canonical(code);
@@ -453,9 +453,9 @@ pub fn determine_with(
 #[derive(Clone, Copy)]
 struct Tiers {
     /// The destination's tier.
-    destination: Option<u8>,
+    destination: Option<Tier>,
     /// The worst of the consignee's location, headquarters and ultimate parent.
-    consignee: Option<u8>,
+    consignee: Option<Tier>,
 }
 
 /// What the item's rules answered, before the part 744/746 requirements and the summary fields.

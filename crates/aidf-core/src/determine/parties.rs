@@ -68,14 +68,12 @@ pub(super) fn assign_tiers(ev: &mut Eval<'_>, parties: &Parties) -> Tiers {
         None => None,
     };
     if let (Some(dt), Some(ct), Some(tiers)) = (destination, consignee, &ev.regime.spec.tiers) {
-        ev.trail.reason(
-            "tier.assign",
-            &tiers.citation,
-            || format!(
-                "destination {} is Tier {dt}; consignee (HQ {}, ultimate parent HQ {}) is Tier {ct}",
+        ev.trail.reason("tier.assign", &tiers.citation, || {
+            format!(
+                "destination {} is {dt}; consignee (HQ {}, ultimate parent HQ {}) is {ct}",
                 parties.dest, parties.hq, parties.parent
-            ),
-        );
+            )
+        });
     }
     Tiers {
         destination,
