@@ -103,6 +103,13 @@ impl std::fmt::Display for PartyId {
     }
 }
 
+#[cfg(feature = "schema")]
+crate::schema::string_type!(
+    PartyId,
+    "A party's stable id: `p` and 24 hex digits",
+    [] as [&str; 0]
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,10 +171,3 @@ mod tests {
         assert!(check_name(&"华".repeat(NAME_MAX_CHARS)).is_ok());
     }
 }
-
-#[cfg(feature = "schema")]
-crate::schema::string_type!(
-    PartyId,
-    "A party's stable id: `p` and 24 hex digits",
-    [] as [&str; 0]
-);

@@ -98,7 +98,6 @@ pub enum VeuKind {
 /// A country's tier under the AI Diffusion rule: Tier 1 the least restricted, Tier 3 the most
 /// (so the worse of two tiers is their `max`). Written "Tier 2" for people and as the bare number
 /// (`2`) in JSON, as it always was.
-// TODO(lead): a utoipa schema (an integer, 1 to 3) once aidf-core has its `schema` feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Tier {
     /// Tier 1, the least restricted.
@@ -145,6 +144,21 @@ impl<'de> Deserialize<'de> for Tier {
             .ok_or_else(|| serde::de::Error::custom(format!("`{n}` is not a tier (1, 2 or 3)")))
     }
 }
+
+#[cfg(feature = "schema")]
+impl utoipa::PartialSchema for Tier {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Integer))
+            .description(Some("A tier of the AI Diffusion rule: 1, 2 or 3"))
+            .enum_values(Some([1, 2, 3]))
+            .into()
+    }
+}
+
+#[cfg(feature = "schema")]
+impl utoipa::ToSchema for Tier {}
 
 #[cfg(test)]
 mod tests {
