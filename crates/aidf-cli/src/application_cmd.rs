@@ -220,7 +220,9 @@ pub fn run(policy: &Policy, db: &str, action: ApplicationAction) -> Result<()> {
     }
 }
 
-fn read_conditions(file: Option<PathBuf>) -> Result<Vec<LicenseCondition>> {
+/// License conditions from a JSON file (`--conditions`), read strictly: a list, each fault named
+/// by its path.
+pub(crate) fn read_conditions(file: Option<PathBuf>) -> Result<Vec<LicenseCondition>> {
     let Some(file) = file else {
         return Ok(Vec::new());
     };

@@ -577,12 +577,10 @@ fn change(store: &mut dyn LedgerStore, action: LicenseAction, json: bool) -> Res
             conditions,
             change,
         } => {
-            let conditions = conditions
-                .map(|f| -> Result<Vec<aidf_ledger::LicenseCondition>> {
-                    serde_json::from_str(&read_input(&f)?)
-                        .map_err(|e| anyhow::anyhow!("option `--conditions`: {e}"))
-                })
-                .transpose()?;
+            let conditions = match conditions {
+                Some(f) => Some(crate::application_cmd::read_conditions(Some(f))?),
+                None => None,
+            };
             let a = Amendment {
                 units,
                 tpp,

@@ -129,6 +129,11 @@ fn bad_input_gives_one_plain_line() {
             "field `date`: invalid JSON: the document ends early (line 1, column 9)".into(),
         ),
         (
+            "cut short after a field",
+            b"{\"date\":\"2025-06-01\", ".to_vec(),
+            "invalid JSON: the document ends early (line 1, column 22)".into(),
+        ),
+        (
             "empty file",
             Vec::new(),
             "the input is empty; expected a JSON object (a determination input)".into(),
@@ -307,6 +312,24 @@ fn other_bad_inputs_give_one_plain_line() {
             vec![],
             vec!["check", "."],
             "file `.`: is a directory; expected a file (or `-` for standard input)".into(),
+        ),
+        (
+            "weights flag a number",
+            vec![("w.json", r#"{"training_ops": 3e26, "published": 1}"#)],
+            vec!["weights", "classify", "w.json"],
+            "field `published`: `1` is not true or false".into(),
+        ),
+        (
+            "license conditions with a number for a kind",
+            vec![("c.json", r#"[{"kind": 1}]"#)],
+            vec!["license", "amend", "L-1", "--conditions", "c.json", "--date", "2025-07-01"],
+            "option `--conditions`: field `[0].kind`: `1` is not a string".into(),
+        ),
+        (
+            "license conditions not a list",
+            vec![("c.json", r#"{"kind": "text"}"#)],
+            vec!["license", "amend", "L-1", "--conditions", "c.json", "--date", "2025-07-01"],
+            "option `--conditions`: the input must be a JSON array (license conditions)".into(),
         ),
         (
             "read-only command on a missing ledger",

@@ -454,7 +454,7 @@ fn bad_weights_input_exits_2() {
             &["weights", "classify", "-", "--date", "2026-03-31"],
             Some(r#"{"training_opz": 1}"#),
         ),
-        "unknown field `training_opz`",
+        "field `training_opz`: unknown field; expected one of training_ops,",
     );
     bad(
         &aidf(&["weights", "classify", "--date", "2026-03-31"], None),

@@ -270,6 +270,7 @@ fn plain_expected(expected: &str) -> &str {
         "i64" | "u64" | "u32" | "i32" | "a u64" => "a whole number",
         "a boolean" => "true or false",
         "f64" => "a number",
+        "variant identifier" | "a string" => "a string",
         other if other.starts_with("struct ") => "an object",
         other if other.starts_with("a sequence") => "an array",
         other => other,
