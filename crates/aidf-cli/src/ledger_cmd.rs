@@ -566,8 +566,10 @@ pub struct ChangeArgs {
 }
 
 /// Runs `aidf license amend|suspend|reinstate|revoke`.
-fn change(store: &mut dyn LedgerStore, action: LicenseAction, json: bool) -> Result<()> {
+fn change(db: &str, action: LicenseAction, json: bool) -> Result<()> {
     use aidf_service::licenses::{Amendment, ChangeBy, LicenseAction as Change, change_license};
+    // Every option (the conditions file too) is read before the ledger is opened, so bad input
+    // creates nothing.
     let (id, change, args) = match action {
         LicenseAction::Amend {
             id,
@@ -594,20 +596,23 @@ fn change(store: &mut dyn LedgerStore, action: LicenseAction, json: bool) -> Res
         LicenseAction::Revoke { id, change } => (id, Change::Revoke, change),
         _ => bail!("not a license change"),
     };
+    let mut ledger = open(db)?;
     let actor = AuditContext::local_user().actor;
     let by = ChangeBy {
         record_prefix: "",
         actor: &actor,
         now: Timestamp::now_utc(),
     };
-    let l = change_license(store, &by, &id, &change, args.date, &args.reason)?;
+    let l = change_license(ledger.store(), &by, &id, &change, args.date, &args.reason)?;
     show(json, &l, || ledger_view::license_line("changed", &l))
 }
 
 /// Runs `aidf license …`.
 pub fn license(policy: &Policy, db: &str, action: LicenseAction, json: bool) -> Result<()> {
-    if matches!(action, LicenseAction::List | LicenseAction::Show { .. }) {
-        must_exist(db)?;
+    match action {
+        LicenseAction::List | LicenseAction::Show { .. } => must_exist(db)?,
+        LicenseAction::Add(_) => {}
+        other => return change(db, other, json),
     }
     let mut ledger = open(db)?;
     let store = ledger.store();
@@ -639,7 +644,7 @@ pub fn license(policy: &Policy, db: &str, action: LicenseAction, json: bool) -> 
                 "value_cents": value_cents, "changes": changes});
             show(json, &value, text)
         }
-        other => change(store, other, json),
+        _ => bail!("not a license record or listing"),
     }
 }
 
