@@ -163,19 +163,19 @@ pub fn thousands(n: u128) -> String {
 /// `4,800.5`).
 pub fn grouped_decimal(d: rust_decimal::Decimal) -> String {
     let text = d.normalize().to_string();
-    let (sign, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text.as_str()),
-    };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let whole = match whole.parse::<u128>() {
-        Ok(n) => thousands(n),
-        Err(_) => whole.to_string(),
-    };
-    match fraction {
-        "" => format!("{sign}{whole}"),
-        f => format!("{sign}{whole}.{f}"),
+    let unsigned = text.trim_start_matches('-');
+    let whole_len = unsigned.find('.').unwrap_or(unsigned.len());
+    let mut out = String::with_capacity(text.len() + whole_len / 3);
+    if text.starts_with('-') {
+        out.push('-');
     }
+    for (i, ch) in unsigned.char_indices() {
+        if i > 0 && i < whole_len && (whole_len - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// `tpp` in H100-equivalents for a person to read: grouped digits and one decimal, by exact
