@@ -78,3 +78,56 @@ async fn bad_input_problems_name_field_and_value() {
         }
     }
 }
+
+/// A record write whose body cannot be read (here: a number where the units go, then a body cut
+/// short) is answered by the handler, not the extractor: a plain problem naming the field, and a
+/// failed `license.add` in the audit log like any other refused write.
+#[tokio::test]
+async fn an_unreadable_record_body_is_a_plain_problem_and_is_audited() {
+    let (_dir, db) = common::scratch("bad-input", "record-body");
+    let policy = Policy::embedded().expect("policy");
+    let state = AppState::new(policy, &db, false, common::auditor(&db)).expect("state");
+    let app = router(Arc::new(state));
+    let token = common::token(&db, "acme", "officer");
+    let bodies = [
+        (
+            r#"{"id":"L-1","consignee":"X","destination":"MY","units":"ten","tpp":1,"granted":"2025-01-01","expires":"2026-01-01"}"#,
+            Value::from("units"),
+            "field `units`: expected a whole number",
+        ),
+        (
+            r#"{"id":"L-1", "#,
+            Value::Null,
+            "invalid JSON: the document ends early",
+        ),
+    ];
+    for (body, field, detail) in bodies {
+        let req = Request::post("/v1/licenses")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let resp = app.clone().oneshot(req).await.expect("response");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+        let problem: Value = serde_json::from_slice(&bytes).expect("problem+json");
+        assert_eq!(problem["field"], field, "{problem}");
+        let text = problem["detail"].as_str().unwrap_or_default();
+        assert!(text.starts_with(detail), "{problem}");
+        assert!(!text.contains("invalid type"), "{problem}");
+    }
+    let req = Request::get("/v1/audit?limit=10")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let resp = app.clone().oneshot(req).await.expect("response");
+    let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+    let records: Value = serde_json::from_slice(&bytes).expect("audit json");
+    let refused = records
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|r| r["action"] == "license.add")
+        .count();
+    assert_eq!(refused, 2, "{records}");
+}

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::S;
 use super::audit::{audited, ctx, now_ms};
-use super::extract::{Body, P, check_id};
+use super::extract::{P, Raw, check_id};
 use crate::auth::{Principal, Role};
 use crate::problem::ApiError;
 use crate::store::TokenInfo;
@@ -80,7 +80,7 @@ pub(super) async fn tenants(
 pub(super) async fn add_tenant(
     State(state): S,
     who: Principal,
-    body: Body<Value>,
+    body: Raw,
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {

@@ -15,7 +15,6 @@ use crate::problem::ApiError;
 /// A JSON body parsed strictly, with the field path of any error, plus its digest.
 pub struct Body<T> {
     pub(super) value: T,
-    bytes: Bytes,
     pub(super) digest: String,
 }
 
@@ -31,11 +30,6 @@ impl<T> Body<T> {
     /// The body's digest.
     pub fn digest(&self) -> &str {
         &self.digest
-    }
-    /// The body read again as a `U` (strictly, as `Body` reads it), for a handler that audits
-    /// a body it could not read: the failure is the handler's answer, not the extractor's.
-    pub fn parse<U: serde::de::DeserializeOwned>(&self) -> Result<U, ApiError> {
-        parse_body(&self.bytes)
     }
 }
 
@@ -64,6 +58,11 @@ impl Raw {
     /// The body.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+    /// The body read as a `U` (strictly, as `Body` reads it), for a handler that audits a body
+    /// it could not read: the failure is the handler's answer, not the extractor's.
+    pub fn parse<U: serde::de::DeserializeOwned>(&self) -> Result<U, ApiError> {
+        parse_body(&self.bytes)
     }
     /// The body's digest.
     pub fn digest(&self) -> &str {
@@ -101,24 +100,10 @@ impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            ApiError {
-                status: if status.is_client_error() {
-                    status
-                } else {
-                    StatusCode::BAD_REQUEST
-                },
-                kind: "bad-request",
-                detail: format!("request body: {}", e.body_text()),
-                field: None,
-            }
-        })?;
-        let value = parse_body(&bytes)?;
+        let raw = Raw::from_request(req, state).await?;
         Ok(Body {
-            value,
-            digest: digest(&bytes),
-            bytes,
+            value: raw.parse()?,
+            digest: raw.digest,
         })
     }
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::S;
 use super::audit::{audited_write, ctx};
-use super::extract::{Body, P, date_field};
+use super::extract::{P, Raw, date_field};
 use super::ledger_error;
 use super::scoped;
 use super::strip;
@@ -174,7 +174,7 @@ pub(super) async fn license(
 pub(super) async fn add_license(
     State(state): S,
     who: Principal,
-    body: Body<Value>,
+    body: Raw,
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {
@@ -222,7 +222,7 @@ pub(super) async fn veus(State(state): S, who: Principal) -> Result<Json<Value>,
 pub(super) async fn add_veu(
     State(state): S,
     who: Principal,
-    body: Body<Value>,
+    body: Raw,
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {
@@ -273,7 +273,7 @@ pub(super) async fn g2g(State(state): S, _who: Principal) -> Result<Json<Value>,
 pub(super) async fn add_g2g(
     State(state): S,
     who: Principal,
-    body: Body<Value>,
+    body: Raw,
 ) -> Result<Json<Value>, ApiError> {
     let digest = body.digest.clone();
     let result = async {
