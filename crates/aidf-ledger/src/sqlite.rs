@@ -444,10 +444,14 @@ pub struct SqliteLedger {
 }
 
 /// How long the background checkpointer rests between two checkpoints. Each checkpoint copies
-/// the WAL's new pages into the file and syncs it: at a few milliseconds it ran after nearly
-/// every group commit and copied the same hot pages (accounts, index roots) over and over; at
-/// this pause it took about half the CPU per shipment, and the WAL stays a few MiB.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
+/// the WAL's new pages into the file and syncs it. Whatever it has not copied when the WAL
+/// reaches `wal_autocheckpoint` is copied by the writer's own checkpoint, inside a commit: at a
+/// pause of 100 ms that was up to ~9 MiB, and the group commits that did it took 20-35 ms
+/// instead of 3 (shipments' p99 34-40 ms over HTTP). At 5 ms little is left for the writer
+/// (p99 16-17 ms), for about 4 µs more of the checkpointer's CPU per shipment (2026-12-01,
+/// `scripts/bench-server.sh`, docs/benchmarks.md). At a pause of a few milliseconds or less
+/// it ran after nearly every group and copied the same hot pages over and over.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]
 struct CheckpointState {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
-use aidf_ledger::{Ledger, NewShipment, Timestamp};
+use aidf_ledger::{Ledger, Timestamp};
 use aidf_service::{GroupItem, ShipConfig, ShipError, ShipOutcome, ShipRequest};
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,7 +53,7 @@ pub(crate) struct Job {
     /// Recording time.
     pub now: Timestamp,
     /// The plan made on a reader connection ([`aidf_service::prepare`]), if any.
-    pub plan: Option<Box<NewShipment>>,
+    pub plan: Option<Box<aidf_service::Plan>>,
 }
 
 impl Job {
@@ -70,7 +70,9 @@ impl Job {
     }
 }
 
-type Reply = oneshot::Sender<Result<ShipOutcome, ShipError>>;
+/// The answer, and the job when the writer had it: it is dropped by the request's task, not on
+/// the writer's thread (a plan's determination is a tree of many small allocations).
+type Reply = oneshot::Sender<(Result<ShipOutcome, ShipError>, Option<Job>)>;
 
 /// The handle requests send their shipments through.
 #[derive(Debug)]
@@ -112,7 +114,9 @@ impl Shipper {
         let (reply, answer) = oneshot::channel();
         let gone = || ShipError::Unavailable("the shipment writer has stopped".into());
         self.jobs.send((job, reply)).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let (answer, job) = answer.await.map_err(|_| gone())?;
+        drop(job);
+        answer
     }
 }
 
@@ -131,11 +135,11 @@ fn plan_all(
         match prepared {
             Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
             Ok(Ok(aidf_service::Prepared::Replayed(out))) => {
-                let _ = reply.send(Ok(out));
+                let _ = reply.send((Ok(out), None));
                 continue;
             }
             Ok(Err(e)) => {
-                let _ = reply.send(Err(e));
+                let _ = reply.send((Err(e), None));
                 continue;
             }
             // The writer determines it again from scratch.
@@ -143,9 +147,12 @@ fn plan_all(
         }
         if let Err(lost) = writer.blocking_send((job, reply)) {
             let (_, reply) = lost.0;
-            let _ = reply.send(Err(ShipError::Unavailable(
-                "the shipment writer has stopped".into(),
-            )));
+            let _ = reply.send((
+                Err(ShipError::Unavailable(
+                    "the shipment writer has stopped".into(),
+                )),
+                None,
+            ));
         }
     }
 }
@@ -211,9 +218,10 @@ fn record(ledger: &mut Ledger, auditor: &Auditor, group: Vec<(Job, Reply)>) {
             })
             .collect()
     });
-    for (reply, answer) in replies.into_iter().zip(answers) {
+    drop(items);
+    for ((reply, answer), job) in replies.into_iter().zip(answers).zip(jobs) {
         // The client may have gone: its shipment is recorded all the same, and a retry with
         // the same key gets this answer.
-        let _ = reply.send(answer);
+        let _ = reply.send((answer, Some(job)));
     }
 }

@@ -30,7 +30,8 @@ mod ship;
 pub mod upgrade;
 
 pub use ship::{
-    GroupItem, LicenseMismatch, Prepared, ShipRequest, commit_prepared, prepare, ship, ship_group,
+    GroupItem, LicenseMismatch, Plan, Prepared, ShipRequest, commit_prepared, prepare, ship,
+    ship_group,
 };
 
 /// Why a shipment could not be determined or recorded.
@@ -127,6 +128,7 @@ impl ShipOutcome {
     /// The outcome a stored shipment record gives.
     pub fn from_record(mut s: Shipment, replayed: bool) -> ShipOutcome {
         let determination = s.determination["determination"].take();
+        let screening = s.determination["screening"].take();
         let body = &s.determination;
         let notes = body["notes"]
             .as_array()
@@ -142,9 +144,7 @@ impl ShipOutcome {
             license_id: body["license_id"].as_str().map(String::from),
             refusal: body["refusal"].as_str().map(String::from),
             notes,
-            screening: Some(body["screening"].clone())
-                .filter(|v| !v.is_null())
-                .map(Box::new),
+            screening: Some(screening).filter(|v| !v.is_null()).map(Box::new),
             business_date: s.business_date,
             backfill: s.backfill,
             determination,

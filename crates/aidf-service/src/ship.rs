@@ -47,12 +47,22 @@ pub fn ship(
     config: &ShipConfig,
     req: &ShipRequest<'_>,
 ) -> Result<ShipOutcome, ShipError> {
-    let fresh = match begin(store, config, req)? {
-        Begun::Replayed(out) => return Ok(out),
-        Begun::New(fresh) => fresh,
-    };
+    match begin(store, config, req)? {
+        Begun::Replayed(out) => Ok(out),
+        Begun::New(fresh) => determine_and_record(store, policy, &fresh, req),
+    }
+}
+
+/// Reads, determines and records a checked request; determines again (at most [`ATTEMPTS`]
+/// times) while a balance it read moves or a cap loses its room before the write.
+fn determine_and_record(
+    store: &mut dyn LedgerStore,
+    policy: &Policy,
+    fresh: &Fresh,
+    req: &ShipRequest<'_>,
+) -> Result<ShipOutcome, ShipError> {
     for _ in 0..ATTEMPTS {
-        let new = plan(store, policy, &fresh, req)?;
+        let new = plan(store, policy, fresh, req)?;
         match store.record_shipment(&new, req.now) {
             Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
             // A balance moved or another writer took the room: determine again.
@@ -69,7 +79,24 @@ pub enum Prepared {
     /// The id was recorded before with this request: the stored answer.
     Replayed(ShipOutcome),
     /// The shipment to record, with every balance its determination read.
-    Planned(Box<NewShipment>),
+    Planned(Box<Plan>),
+}
+
+/// A checked request and the shipment [`prepare`] determined for it.
+#[derive(Debug)]
+pub struct Plan {
+    /// The request as checked (and screened) by [`prepare`]: determined again from here when a
+    /// balance has moved, without checking and screening it again.
+    fresh: Fresh,
+    /// The shipment to record.
+    shipment: NewShipment,
+}
+
+impl Plan {
+    /// The shipment to record.
+    pub fn shipment(&self) -> &NewShipment {
+        &self.shipment
+    }
 }
 
 /// The read-only half of [`ship`]: checks the request and determines it against the balances
@@ -84,29 +111,31 @@ pub fn prepare(
 ) -> Result<Prepared, ShipError> {
     match begin(store, config, req)? {
         Begun::Replayed(out) => Ok(Prepared::Replayed(out)),
-        Begun::New(fresh) => Ok(Prepared::Planned(Box::new(plan(
-            store, policy, &fresh, req,
-        )?))),
+        Begun::New(fresh) => {
+            let shipment = plan(store, policy, &fresh, req)?;
+            Ok(Prepared::Planned(Box::new(Plan { fresh, shipment })))
+        }
     }
 }
 
 /// Records a plan made by [`prepare`] for the same request. If a balance it read has moved, or
-/// a cap no longer has room, the shipment is determined again on `store` ([`ship`]), so the
-/// answer is always the one the balances at commit give.
+/// a cap no longer has room, the shipment is determined again on `store` from the checked
+/// request, so the answer is always the one the balances at commit give.
 pub fn commit_prepared(
     store: &mut dyn LedgerStore,
     policy: &Policy,
-    config: &ShipConfig,
     req: &ShipRequest<'_>,
-    plan: &NewShipment,
+    plan: &Plan,
 ) -> Result<ShipOutcome, ShipError> {
     assert_eq!(
-        plan.shipment_id, req.shipment_id,
+        plan.shipment.shipment_id, req.shipment_id,
         "a plan of another request"
     );
-    match store.record_shipment(plan, req.now) {
+    match store.record_shipment(&plan.shipment, req.now) {
         Ok(rec) => Ok(ShipOutcome::from_record(rec, false)),
-        Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => ship(store, policy, config, req),
+        Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => {
+            determine_and_record(store, policy, &plan.fresh, req)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -119,6 +148,7 @@ enum Begun {
 }
 
 /// A request not recorded yet, checked, as the ledger determines it.
+#[derive(Debug)]
 struct Fresh {
     /// The input under the ledger's posture, an unknown VEU claim dropped.
     input: DeterminationInput,
@@ -210,7 +240,7 @@ pub struct GroupItem<'a> {
     /// The shipment.
     pub req: ShipRequest<'a>,
     /// Its plan from [`prepare`] (`None`: determined in the group).
-    pub plan: Option<&'a NewShipment>,
+    pub plan: Option<&'a Plan>,
 }
 
 /// Records several shipments with one commit ([`LedgerStore::group`]): each is determined and
@@ -231,7 +261,7 @@ pub fn ship_group(
         for item in items {
             s.set_audit_context(item.ctx.clone());
             out.push(match item.plan {
-                Some(plan) => commit_prepared(s, policy, config, &item.req, plan),
+                Some(plan) => commit_prepared(s, policy, &item.req, plan),
                 None => ship(s, policy, config, &item.req),
             });
         }
