@@ -444,13 +444,12 @@ pub struct SqliteLedger {
 }
 
 /// How long the background checkpointer rests between two checkpoints. Each checkpoint copies
-/// the WAL's new pages into the file and syncs it. Whatever it has not copied when the WAL
-/// reaches `wal_autocheckpoint` is copied by the writer's own checkpoint, inside a commit: at a
-/// pause of 100 ms that was up to ~9 MiB, and the group commits that did it took 20-35 ms
-/// instead of 3 (shipments' p99 34-40 ms over HTTP). At 5 ms little is left for the writer
-/// (p99 16-17 ms), for about 4 µs more of the checkpointer's CPU per shipment (2026-12-01,
-/// `scripts/bench-server.sh`, docs/benchmarks.md). At a pause of a few milliseconds or less
-/// it ran after nearly every group and copied the same hot pages over and over.
+/// the WAL's new pages into the file and syncs it. Under load the WAL grows by about 10 MiB in
+/// 100 ms: after a pause that long each checkpoint wrote a burst, and the group commits made
+/// meanwhile waited on the disk (their WAL writes stood behind that writeback): those took 20-35 ms instead of 3, and shipments' p99 over HTTP
+/// was 34-40 ms. At 5 ms each checkpoint is small: p99 16-20 ms, for about 15 µs more of the
+/// checkpointer's CPU per shipment. Checkpointing eagerly only when the WAL was nearly full did
+/// not help (p99 33-34 ms). Figures: 2026-12-01, `scripts/bench-server.sh`, docs/benchmarks.md.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]

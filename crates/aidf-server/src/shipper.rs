@@ -70,9 +70,7 @@ impl Job {
     }
 }
 
-/// The answer, and the job when the writer had it: it is dropped by the request's task, not on
-/// the writer's thread (a plan's determination is a tree of many small allocations).
-type Reply = oneshot::Sender<(Result<ShipOutcome, ShipError>, Option<Job>)>;
+type Reply = oneshot::Sender<Result<ShipOutcome, ShipError>>;
 
 /// The handle requests send their shipments through.
 #[derive(Debug)]
@@ -114,9 +112,7 @@ impl Shipper {
         let (reply, answer) = oneshot::channel();
         let gone = || ShipError::Unavailable("the shipment writer has stopped".into());
         self.jobs.send((job, reply)).await.map_err(|_| gone())?;
-        let (answer, job) = answer.await.map_err(|_| gone())?;
-        drop(job);
-        answer
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -135,11 +131,11 @@ fn plan_all(
         match prepared {
             Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
             Ok(Ok(aidf_service::Prepared::Replayed(out))) => {
-                let _ = reply.send((Ok(out), None));
+                let _ = reply.send(Ok(out));
                 continue;
             }
             Ok(Err(e)) => {
-                let _ = reply.send((Err(e), None));
+                let _ = reply.send(Err(e));
                 continue;
             }
             // The writer determines it again from scratch.
@@ -147,12 +143,9 @@ fn plan_all(
         }
         if let Err(lost) = writer.blocking_send((job, reply)) {
             let (_, reply) = lost.0;
-            let _ = reply.send((
-                Err(ShipError::Unavailable(
-                    "the shipment writer has stopped".into(),
-                )),
-                None,
-            ));
+            let _ = reply.send(Err(ShipError::Unavailable(
+                "the shipment writer has stopped".into(),
+            )));
         }
     }
 }
@@ -218,10 +211,9 @@ fn record(ledger: &mut Ledger, auditor: &Auditor, group: Vec<(Job, Reply)>) {
             })
             .collect()
     });
-    drop(items);
-    for ((reply, answer), job) in replies.into_iter().zip(answers).zip(jobs) {
+    for (reply, answer) in replies.into_iter().zip(answers) {
         // The client may have gone: its shipment is recorded all the same, and a retry with
         // the same key gets this answer.
-        let _ = reply.send((answer, Some(job)));
+        let _ = reply.send(answer);
     }
 }
