@@ -443,13 +443,14 @@ pub struct SqliteLedger {
     checkpointer: Option<Checkpointer>,
 }
 
-/// How long the background checkpointer rests between two checkpoints. Each checkpoint copies
-/// the WAL's new pages into the file and syncs it. Under load the WAL grows by about 10 MiB in
-/// 100 ms: after a pause that long each checkpoint wrote a burst, and the group commits made
-/// meanwhile waited on the disk (their WAL writes stood behind that writeback): those took 20-35 ms instead of 3, and shipments' p99 over HTTP
-/// was 34-40 ms. At 5 ms each checkpoint is small: p99 16-20 ms, for about 15 µs more of the
-/// checkpointer's CPU per shipment. Checkpointing eagerly only when the WAL was nearly full did
-/// not help (p99 33-34 ms). Figures: 2026-12-01, `scripts/bench-server.sh`, docs/benchmarks.md.
+/// How long the background checkpointer rests between two checkpoints. Each checkpoint copies the
+/// WAL's new pages into the file and syncs it. Under load the WAL grows by about 10 MiB in 100 ms:
+/// after a pause that long each checkpoint wrote a burst, and the group commits made meanwhile
+/// waited on the disk (their WAL writes stood behind that writeback): those took 20-35 ms instead
+/// of 3, and shipments' p99 over HTTP was 34-40 ms. At 5 ms each checkpoint is small: p99 16-20 ms,
+/// for about 15 µs more of the checkpointer's CPU per shipment. Checkpointing eagerly only when the
+/// WAL was nearly full did not help (p99 33-34 ms). Figures: 2026-12-01, `scripts/bench-server.sh`,
+/// docs/benchmarks.md.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]
