@@ -33,10 +33,26 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The name of consignee `n`, spelled in letters: every shipment is screened, and a name with
+/// a number in it ("Consignee 728") was a possible hit on a list entry written with digits
+/// ("7-28"), held for review and so not drawn.
+fn consignee_name(n: usize) -> String {
+    let mut letters = String::new();
+    let mut rest = n;
+    loop {
+        letters.insert(0, char::from(b'a' + (rest % 26) as u8));
+        rest /= 26;
+        if rest == 0 {
+            break;
+        }
+    }
+    format!("Consignee Qx{letters} Sdn Bhd")
+}
+
 fn input(i: usize) -> DeterminationInput {
     serde_json::from_str(&format!(
-        r#"{{"date":"2025-06-01","destination":"MY","consignee":{{"name":"Consignee {} Sdn Bhd","hq":"MY"}},"item":{{"chip":"H100 SXM"}},"quantity":1}}"#,
-        i % CONSIGNEES
+        r#"{{"date":"2025-06-01","destination":"MY","consignee":{{"name":"{}","hq":"MY"}},"item":{{"chip":"H100 SXM"}},"quantity":1}}"#,
+        consignee_name(i % CONSIGNEES)
     ))
     .expect("input")
 }
