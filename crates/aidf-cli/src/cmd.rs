@@ -805,8 +805,8 @@ fn countries_cmd(
     }
     let mut s = format!("regime {} ({posture}, {})\n", report.regime.id, report.date);
     for r in &report.countries {
-        s += &format!(
-            "{}  {:<40} tier {:<4} {}\n",
+        let line = format!(
+            "{}  {:<40} tier {:<4} {}",
             r.code,
             r.name,
             r.tier
@@ -814,6 +814,8 @@ fn countries_cmd(
                 .unwrap_or_else(|| "-".into()),
             r.groups.join(" ")
         );
+        s += line.trim_end();
+        s.push('\n');
     }
     print(&s)
 }

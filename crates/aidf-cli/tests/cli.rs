@@ -274,6 +274,19 @@ fn policy_dir_replaces_a_regime() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The human tables end their lines where their text ends (`countries` padded every row with
+/// trailing spaces: a country without groups after its tier, and every name to 40 columns).
+#[test]
+fn countries_lines_have_no_trailing_space() {
+    let out = aidf(&["countries", "--date", "2025-06-01"], None);
+    assert!(out.status.success());
+    let table = text(&out.stdout);
+    assert!(table.lines().count() > 200, "{table}");
+    for line in table.lines() {
+        assert_eq!(line, line.trim_end(), "trailing space in `{line}`");
+    }
+}
+
 #[test]
 fn lists_work() {
     let out = aidf(&["chips"], None);
