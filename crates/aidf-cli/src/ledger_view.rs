@@ -44,7 +44,7 @@ pub fn amount(kind: AccountKind, n: u64) -> String {
 fn change(kind: AccountKind, n: i64) -> String {
     let magnitude = amount(kind, n.unsigned_abs());
     match n {
-        0 => "0".into(),
+        0 => amount(kind, 0),
         n if n > 0 => format!("+{magnitude}"),
         _ => format!("-{magnitude}"),
     }
@@ -56,37 +56,7 @@ fn amount_or_none(kind: AccountKind, n: Option<u64>) -> String {
 
 /// A table: a header row, then rows; columns whose index is in `right` are right-aligned.
 pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            width[i] = width[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = width[i] - cell.chars().count();
-            if i > 0 {
-                out.push_str("  ");
-            }
-            if right.contains(&i) {
-                out.push_str(&" ".repeat(pad));
-                out.push_str(cell);
-            } else {
-                out.push_str(cell);
-                if i + 1 < cells.len() {
-                    out.push_str(&" ".repeat(pad));
-                }
-            }
-        }
-        out.push('\n');
-        out
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    crate::render::aligned_right(header, rows, right)
 }
 
 /// `aidf ledger accounts`.
@@ -364,6 +334,17 @@ mod tests {
 
     fn at(ms: i64) -> Timestamp {
         Timestamp(ms)
+    }
+
+    /// A change reads in its account's unit, a zero too (a USD account showed `0` beside
+    /// `+1,250.00`).
+    #[test]
+    fn changes_read_in_the_accounts_unit() {
+        assert_eq!(change(AccountKind::LicenseValue, 0), "0.00");
+        assert_eq!(change(AccountKind::LicenseValue, 125_000), "+1,250.00");
+        assert_eq!(change(AccountKind::LicenseValue, -5), "-0.05");
+        assert_eq!(change(AccountKind::Lpp, 0), "0");
+        assert_eq!(change(AccountKind::Lpp, -15_832), "-15,832");
     }
 
     #[test]

@@ -145,14 +145,15 @@ pub fn shipments(db: &str, action: ShipmentsAction) -> Result<()> {
     }
 }
 
-/// The page as an aligned table (the consignee last: names of any script and width).
+/// The page as an aligned table (the consignee last: names of any script and width), times to
+/// the second like the ledger's tables, the TPP to the right.
 fn table(page: &ShipmentList) -> String {
     if page.items.is_empty() {
         return "No shipments.\n".into();
     }
     let cols = |s: &aidf_service::register::ShipmentSummary| {
         vec![
-            s.recorded_at_utc.clone(),
+            crate::ledger_view::time(s.recorded_at),
             s.shipment_id.clone(),
             s.status.as_str().to_string(),
             s.authorization.clone(),
@@ -174,7 +175,8 @@ fn table(page: &ShipmentList) -> String {
         "CONSIGNEE",
     ];
     let rows: Vec<Vec<String>> = page.items.iter().map(cols).collect();
-    let mut out = crate::render::aligned(&head, &rows);
+    let tpp_column = head.iter().position(|h| *h == "TPP");
+    let mut out = crate::render::aligned_right(&head, &rows, tpp_column.as_slice());
     if let Some(next) = &page.next {
         out += &format!("More: --after {next}\n");
     }
@@ -220,18 +222,25 @@ pub fn record(db: &str, id: &str, format: FormatArg, output: &Path) -> Result<()
     let mut ledger = open(db)?;
     // The shipment's own audit record is chained before it is looked up.
     ledger.chain()?;
-    let format = match format {
-        FormatArg::Pdf => Format::Pdf,
-        FormatArg::Html => Format::Html,
-        FormatArg::Json => Format::Json,
+    let (format, format_name) = match format {
+        FormatArg::Pdf => (Format::Pdf, "PDF"),
+        FormatArg::Html => (Format::Html, "HTML"),
+        FormatArg::Json => (Format::Json, "JSON"),
     };
-    let bytes = match compliance_record(ledger.store(), LOCAL_TENANT, id, db) {
-        Ok(record) => aidf_record::render(&record, format)?,
-        Err(RegisterError::NotFound { .. }) => application_record(&mut ledger, db, id, format)?,
+    let (bytes, what) = match compliance_record(ledger.store(), LOCAL_TENANT, id, db) {
+        Ok(record) => (aidf_record::render(&record, format)?, "shipment"),
+        Err(RegisterError::NotFound { .. }) => (
+            application_record(&mut ledger, db, id, format)?,
+            "application",
+        ),
         Err(e) => return Err(cli_error(e)),
     };
     std::fs::write(output, bytes)
-        .with_context(|| format!("option `-o`: cannot write `{}`", output.display()))
+        .with_context(|| format!("option `-o`: cannot write `{}`", output.display()))?;
+    print(&format!(
+        "wrote the compliance record of {what} `{id}` to {} ({format_name})\n",
+        output.display()
+    ))
 }
 
 /// The application `id`'s record, or "no shipment or application" naming the id.

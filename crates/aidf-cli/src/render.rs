@@ -208,6 +208,12 @@ pub fn shipment_screening(v: &serde_json::Value) -> String {
 /// Rows under a header, each column padded to its widest cell (counted in characters), two
 /// spaces apart, trailing space trimmed.
 pub fn aligned(head: &[&str], rows: &[Vec<String>]) -> String {
+    aligned_right(head, rows, &[])
+}
+
+/// [`aligned`], with the columns at the indexes `right` (numbers) aligned to the right, their
+/// header too.
+pub fn aligned_right(head: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -217,7 +223,15 @@ pub fn aligned(head: &[&str], rows: &[Vec<String>]) -> String {
     let line = |cells: &mut dyn Iterator<Item = &str>| {
         let padded: Vec<String> = cells
             .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let pad = " ".repeat(w.saturating_sub(c.chars().count()));
+                if right.contains(&i) {
+                    format!("{pad}{c}")
+                } else {
+                    format!("{c}{pad}")
+                }
+            })
             .collect();
         padded.join("  ").trim_end().to_string() + "\n"
     };

@@ -206,6 +206,11 @@ fn filed(cli: &Cli) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // It says what it wrote (it printed nothing before).
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("wrote the compliance record of shipment `s-1` to {pdf_path} (PDF)\n")
+    );
     let bytes = std::fs::read(&pdf).expect("pdf");
     assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
     let report = cli.json(&[
@@ -243,6 +248,12 @@ fn application_record(cli: &Cli) {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("wrote the compliance record of application `APP-1` to "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("json");
     assert_eq!(r["application"]["state"], "approved", "{r}");
