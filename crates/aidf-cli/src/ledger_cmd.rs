@@ -17,8 +17,7 @@ use serde_json::json;
 use crate::cmd::{PostureArg, print, read_input};
 use crate::ledger_view;
 
-/// The tenant of everything the CLI records.
-pub const LOCAL_TENANT: &str = "local";
+pub use aidf_service::LOCAL_TENANT;
 
 /// A ledger opened by the CLI: its writes are audited with actor `local:<user>` (the outbox row
 /// commits with each write), and the outbox is chained and the head signed (checkpoint and

@@ -167,6 +167,10 @@ pub fn input_digest(input: &aidf_core::DeterminationInput) -> String {
     hex
 }
 
+/// The tenant of everything recorded without a server: the CLI's commands and `aidf batch
+/// --ledger` (the server's tenants are named by their tokens).
+pub const LOCAL_TENANT: &str = "local";
+
 /// A new shipment id for a request that brought none: a UUIDv7 (time-ordered, random), never
 /// derived from the request, so two identical requests without a key are two shipments.
 pub fn new_shipment_id() -> String {

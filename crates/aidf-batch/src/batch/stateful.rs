@@ -53,8 +53,7 @@ pub(super) fn run_stateful<'scope, 'env, R: Read + Send + 'scope>(
     Ok(summary)
 }
 
-/// The tenant of shipments a batch records into a local ledger (the CLI's).
-pub const LOCAL_TENANT: &str = "local";
+pub use aidf_service::LOCAL_TENANT;
 
 /// The shipment id of a row: its `id` cell, or one derived from the row number and the input.
 pub fn shipment_id(row: u64, id: Option<&str>, input: &DeterminationInput) -> String {
