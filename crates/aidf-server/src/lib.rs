@@ -64,7 +64,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Shipments that may run their ledger work at once: one on SQLite, whose writers are
     /// serialized by the database anyway (queueing here costs nothing; contending for the file
-    /// lock costs sleeps and wake-ups), several on PostgreSQL.
+    /// lock costs sleeps and wake-ups), four per core on PostgreSQL
+    /// ([`postgres_shipment_writers`]).
     writers: tokio::sync::Semaphore,
     /// On SQLite, the one writer that records shipments in groups (see `shipper`).
     shipper: Option<shipper::Shipper>,
@@ -131,7 +132,7 @@ impl AppState {
             writers: tokio::sync::Semaphore::new(if matches!(ledger_kind, LedgerKind::Sqlite) {
                 1
             } else {
-                IDLE_LEDGERS
+                postgres_shipment_writers()
             }),
             shipper,
         })
@@ -225,6 +226,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Ledger connections kept open between requests (a miss opens one, which checks the schema).
 const IDLE_LEDGERS: usize = 64;
+
+/// Shipments one server process runs at once on PostgreSQL: four per core, the rest wait their
+/// turn in order. With one per pooled connection (64) on 2 cores, two processes ran up to 128
+/// shipment transactions at once, waiting on each other's account locks and on the CPU: p99
+/// 1.27-1.41 s at 763-775 req/s. Eight each: p99 158-198 ms at 794 req/s (2026-12-01,
+/// `AIDF_BENCH_PG=1 scripts/bench-server.sh`, docs/benchmarks.md).
+fn postgres_shipment_writers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    cores.saturating_mul(4).clamp(4, IDLE_LEDGERS)
+}
 
 /// Which backend the ledger is.
 enum LedgerKind {
