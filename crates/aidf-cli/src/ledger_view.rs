@@ -6,6 +6,8 @@ use aidf_ledger::{
     Account, AccountKind, AmountUnit, Applied, Balance, Entry, License, OpResult, Timestamp, Veu,
 };
 
+use crate::render::aligned_right;
+
 /// `2026-11-30T15:40:43Z` (UTC, to the second); an impossible time as its raw milliseconds.
 pub fn time(t: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(t.0).map_or_else(
@@ -54,11 +56,6 @@ fn amount_or_none(kind: AccountKind, n: Option<u64>) -> String {
     n.map_or_else(|| "none".into(), |n| amount(kind, n))
 }
 
-/// A table: a header row, then rows; columns whose index is in `right` are right-aligned.
-pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
-    crate::render::aligned_right(header, rows, right)
-}
-
 /// `aidf ledger accounts`.
 pub fn accounts(accounts: &[Account]) -> String {
     if accounts.is_empty() {
@@ -82,7 +79,7 @@ pub fn accounts(accounts: &[Account]) -> String {
             ]
         })
         .collect();
-    table(
+    aligned_right(
         &[
             "ACCOUNT",
             "KIND",
@@ -140,7 +137,7 @@ pub fn history(kind: AccountKind, entries: &[Entry]) -> String {
             ]
         })
         .collect();
-    table(
+    aligned_right(
         &[
             "SEQ",
             "RECORDED (UTC)",
@@ -202,7 +199,7 @@ pub fn licenses(all: &[License]) -> String {
             ]
         })
         .collect();
-    table(
+    aligned_right(
         &[
             "LICENSE",
             "STATUS",
@@ -282,7 +279,7 @@ pub fn veus(all: &[Veu]) -> String {
             ]
         })
         .collect();
-    table(&["VEU", "KIND", "OWNER", "HQ", "SITES"], &rows, &[])
+    aligned_right(&["VEU", "KIND", "OWNER", "HQ", "SITES"], &rows, &[])
 }
 
 /// A manual op's result in one line, then the balance after it.

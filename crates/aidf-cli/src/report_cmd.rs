@@ -205,7 +205,7 @@ pub fn due_text(due: &[DueReport], as_of: NaiveDate) -> String {
     }
     let header = DUE_COLUMNS.map(str::to_uppercase);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    out.push_str(&crate::ledger_view::table(&header, &due_rows(due), &[]));
+    out.push_str(&crate::render::aligned_right(&header, &due_rows(due), &[]));
     out
 }
 
@@ -253,6 +253,6 @@ pub fn text(r: &Report) -> String {
         .collect();
     let header: Vec<String> = r.columns.iter().map(|c| c.to_uppercase()).collect();
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    out.push_str(&crate::ledger_view::table(&header, &rows, &r.numeric));
+    out.push_str(&crate::render::aligned_right(&header, &rows, &r.numeric));
     out
 }

@@ -146,7 +146,7 @@ pub fn token_list(db: &str, tenant: Option<&str>, json: bool) -> Result<()> {
     let out = if rows.is_empty() {
         "no tokens\n".to_string()
     } else {
-        crate::ledger_view::table(
+        crate::render::aligned_right(
             &["ID", "TENANT", "ROLE", "CREATED (UTC)", "REVOKED (UTC)"],
             &rows,
             &[],

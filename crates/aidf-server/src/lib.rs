@@ -230,8 +230,8 @@ const IDLE_LEDGERS: usize = 64;
 /// Shipments one server process runs at once on PostgreSQL: four per core, the rest wait their
 /// turn in order. With one per pooled connection (64) on 2 cores, two processes ran up to 128
 /// shipment transactions at once, waiting on each other's account locks and on the CPU: p99
-/// 1.27-1.41 s at 763-775 req/s. Eight each: p99 158-198 ms at 794 req/s (2026-12-01,
-/// `AIDF_BENCH_PG=1 scripts/bench-server.sh`, docs/benchmarks.md).
+/// 1.27-1.41 s at 763-775 req/s. Eight each: p99 158-282 ms (once 945 ms in seven runs) at
+/// 772-814 req/s (2026-12-01, `AIDF_BENCH_PG=1 scripts/bench-server.sh`, docs/benchmarks.md).
 fn postgres_shipment_writers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     cores.saturating_mul(4).clamp(4, IDLE_LEDGERS)
