@@ -217,13 +217,22 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// Applies the shipment's ops as one linked batch and stores the shipment
     /// in the same transaction. A replayed shipment id returns the stored
     /// record (`replayed = true`) without looking at the new fields.
-    fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment>;
+    ///
+    /// A new record takes `shipment.determination` (moved, not copied: it is large), leaving
+    /// `Value::Null` there; on a replay or an error `shipment` is left as it was.
+    fn record_shipment(&mut self, shipment: &mut NewShipment, now: Timestamp) -> Result<Shipment>;
     /// Runs `f` as one group commit: on SQLite, one transaction that holds the write lock
     /// throughout, in which each write `f` makes runs in a savepoint (a failing write undoes
     /// only itself) and reads see the group's earlier writes. Nothing `f` wrote is visible to
     /// other connections, or durable, until this returns `Ok`; on `Err` none of it was kept.
     /// PostgreSQL keeps one transaction a write (its writers run in parallel instead).
     fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()>;
+    /// Runs `f`, whose calls only read, in one read transaction: on SQLite every read sees the
+    /// same snapshot and the connection's page cache is kept between them (each read of its own
+    /// would begin a transaction, and empty the cache when another connection has committed
+    /// meanwhile). Inside an open transaction, or on PostgreSQL, it only runs `f`. A write
+    /// inside is an error on SQLite when another connection has written since the snapshot.
+    fn read_snapshot(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()>;
     /// A shipment by id.
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>>;
     /// All recorded shipments, ordered by id.
@@ -448,6 +457,15 @@ pub(crate) trait Store {
     }
     /// Rolls the open group back (after a panic in it).
     fn group_abort(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Opens a read transaction (see [`LedgerStore::read_snapshot`]); returns whether it did
+    /// (not inside an open transaction, nor on a backend without them).
+    fn snapshot_begin(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+    /// Ends the read transaction [`Store::snapshot_begin`] opened.
+    fn snapshot_end(&mut self) -> Result<()> {
         Ok(())
     }
     fn audit_context_mut(&mut self) -> &mut AuditContext;
@@ -855,17 +873,15 @@ macro_rules! impl_ledger_store {
             }
             fn record_shipment(
                 &mut self,
-                shipment: &NewShipment,
+                shipment: &mut NewShipment,
                 now: Timestamp,
             ) -> Result<Shipment> {
                 // The shipment's audit row commits with it (see `Store::write`).
-                self.write(&mut |tx| {
-                    let s = engine::record_shipment(tx, shipment, now)?;
-                    // A replay writes nothing, so it leaves no second record of the shipment
-                    // (as when `ship` finds the stored id before it writes).
-                    let e = (!s.replayed).then(|| audit::shipment_event(&s));
-                    Ok((s, e))
-                })
+                let mut s = self.write(&mut |tx| engine::record_shipment(tx, shipment, now))?;
+                if !s.replayed {
+                    s.determination = std::mem::take(&mut shipment.determination);
+                }
+                Ok(s)
             }
             fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
                 self.group_begin()?;
@@ -882,6 +898,22 @@ macro_rules! impl_ledger_store {
                 f(&mut *end.0);
                 end.1 = true;
                 end.0.group_end()
+            }
+            fn read_snapshot(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
+                let opened = self.snapshot_begin()?;
+                // Ends the snapshot even if `f` unwinds.
+                struct End<'a, S: Store>(&'a mut S, bool);
+                impl<S: Store> Drop for End<'_, S> {
+                    fn drop(&mut self) {
+                        if self.1 {
+                            let _ = self.0.snapshot_end();
+                        }
+                    }
+                }
+                let mut end = End(self, opened);
+                f(&mut *end.0);
+                end.1 = false;
+                if opened { end.0.snapshot_end() } else { Ok(()) }
             }
             fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
                 let found = self.read_record(RecordTable::Shipments, id)?;
@@ -1165,11 +1197,14 @@ impl LedgerStore for Ledger {
     fn g2g_arrangements(&mut self) -> Result<Vec<G2gArrangement>> {
         self.store().g2g_arrangements()
     }
-    fn record_shipment(&mut self, shipment: &NewShipment, now: Timestamp) -> Result<Shipment> {
+    fn record_shipment(&mut self, shipment: &mut NewShipment, now: Timestamp) -> Result<Shipment> {
         self.store().record_shipment(shipment, now)
     }
     fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
         self.store().group(f)
+    }
+    fn read_snapshot(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
+        self.store().read_snapshot(f)
     }
     fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
         self.store().shipment(id)

@@ -1359,6 +1359,21 @@ impl Store for SqliteLedger {
         Ok(())
     }
 
+    fn snapshot_begin(&mut self) -> Result<bool> {
+        if !self.conn.is_autocommit() {
+            return Ok(false);
+        }
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(true)
+    }
+
+    fn snapshot_end(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
+        }
+        Ok(())
+    }
+
     fn audit_context_mut(&mut self) -> &mut AuditContext {
         &mut self.audit
     }

@@ -722,12 +722,18 @@ fn shipments(b: &Backend) {
         ],
         ..NewShipment::default()
     };
-    let s = l.record_shipment(&ship, t(1)).expect("record");
+    let mut first = ship.clone();
+    let s = l.record_shipment(&mut first, t(1)).expect("record");
     assert_eq!((s.applied.len(), s.replayed), (2, false));
+    // The record takes the determination from the argument (moved, not copied), and stores it.
+    assert_eq!(s.determination, ship.determination);
+    assert_eq!(first.determination, serde_json::Value::Null);
+    let stored = l.shipment("S-1").expect("read").expect("stored");
+    assert_eq!(stored.determination, ship.determination);
     // The same id for another request is a conflict naming the id, never the other's answer.
     let e = l
         .record_shipment(
-            &NewShipment {
+            &mut NewShipment {
                 input_digest: "other".into(),
                 ..ship.clone()
             },
@@ -738,8 +744,12 @@ fn shipments(b: &Backend) {
         matches!(&e, LedgerError::ShipmentConflict { shipment_id, .. } if shipment_id == "S-1"),
         "{e:?}"
     );
-    let again = l.record_shipment(&ship, t(2)).expect("replay");
+    let mut retry = ship.clone();
+    let again = l.record_shipment(&mut retry, t(2)).expect("replay");
     assert!(again.replayed);
+    // A replay answers the stored determination and leaves the argument as it was.
+    assert_eq!(again.determination, ship.determination);
+    assert_eq!(retry, ship);
     assert_eq!(
         (again.input_digest.as_str(), again.recorded_at),
         ("sha256:input1", t(1))
@@ -756,8 +766,11 @@ fn shipments(b: &Backend) {
         }],
         ..ship.clone()
     };
-    let e = l.record_shipment(&over, t(3)).unwrap_err();
+    let mut refused_over = over.clone();
+    let e = l.record_shipment(&mut refused_over, t(3)).unwrap_err();
     assert!(e.is_exceeds_cap(), "{e:?}");
+    // A write that fails leaves the argument whole (its determination was lent and given back).
+    assert_eq!(refused_over, over);
     assert!(l.shipment("S-2").expect("lookup").is_none());
     assert!(l.op("S-2:country").expect("lookup").is_none());
     // Refused shipments carry no ops.
@@ -768,7 +781,9 @@ fn shipments(b: &Backend) {
         ..ship.clone()
     };
     assert_eq!(
-        l.record_shipment(&refused, t(4)).expect("refused").status,
+        l.record_shipment(&mut refused.clone(), t(4))
+            .expect("refused")
+            .status,
         ShipmentStatus::Refused
     );
     let bad = NewShipment {
@@ -777,7 +792,7 @@ fn shipments(b: &Backend) {
         ..ship.clone()
     };
     assert!(matches!(
-        l.record_shipment(&bad, t(5)),
+        l.record_shipment(&mut bad.clone(), t(5)),
         Err(LedgerError::RefusedWithOps { count: 2, .. })
     ));
     assert_eq!(
@@ -853,7 +868,7 @@ fn shipment_transaction(b: &Backend) {
         }],
         ..NewShipment::default()
     };
-    l.record_shipment(&base, t(1)).expect("first");
+    l.record_shipment(&mut base.clone(), t(1)).expect("first");
     assert_eq!(bal(&mut l, lpp), Balance::of(Some(100), 10, 0));
     assert_eq!(
         l.party("local/p1").expect("party").map(|p| p.name),
@@ -870,7 +885,7 @@ fn shipment_transaction(b: &Backend) {
         }],
         ..base.clone()
     };
-    let e = l.record_shipment(&stale, t(2)).unwrap_err();
+    let e = l.record_shipment(&mut stale.clone(), t(2)).unwrap_err();
     assert!(e.is_balance_moved(), "{e:?}");
     assert!(l.shipment("S-2").expect("lookup").is_none());
     let fresh = NewShipment {
@@ -881,7 +896,7 @@ fn shipment_transaction(b: &Backend) {
         }],
         ..stale
     };
-    l.record_shipment(&fresh, t(2)).expect("fresh");
+    l.record_shipment(&mut fresh.clone(), t(2)).expect("fresh");
     assert_eq!(bal(&mut l, lpp).posted, 20);
     // A hold that has expired is not pending for any read, swept or not.
     l.reserve("h", MY, 300, Some(t(5)), meta("h"), t(3))
@@ -914,7 +929,8 @@ fn business_dates(b: &Backend) {
         }],
         ..NewShipment::default()
     };
-    l.record_shipment(&late, recorded).expect("record");
+    l.record_shipment(&mut late.clone(), recorded)
+        .expect("record");
     let history = l.history(MY).expect("history");
     assert_eq!(
         history.last().and_then(|e| e.business_date.as_deref()),

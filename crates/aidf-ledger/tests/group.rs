@@ -56,3 +56,62 @@ fn a_group_that_panics_keeps_nothing_and_the_connection_goes_on() {
         .expect("the connection works after the panic");
     assert_eq!(posted(&mut b.open()), 5);
 }
+
+#[test]
+fn a_read_snapshot_sees_one_state_and_leaves_the_connection_free() {
+    let b = Backend::sqlite();
+    let mut writer = b.open();
+    writer
+        .ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
+        .expect("ensure");
+    writer
+        .transfer("before", MY, 10, Meta::default(), t(1))
+        .expect("before");
+    let mut reader = b.open();
+    let mut seen = Vec::new();
+    reader
+        .read_snapshot(&mut |s| {
+            seen.push(s.account(MY).expect("account").posted);
+            // Another connection commits in the middle: the snapshot does not see it.
+            writer
+                .transfer("during", MY, 20, Meta::default(), t(2))
+                .expect("a write while the snapshot is open");
+            seen.push(s.account(MY).expect("account").posted);
+        })
+        .expect("snapshot");
+    assert_eq!(seen, vec![10, 10], "the reads of one snapshot differed");
+    // Ended: the next read sees the commit, and the connection can write.
+    assert_eq!(posted(&mut reader), 30);
+    reader
+        .transfer("after", MY, 5, Meta::default(), t(3))
+        .expect("a write after the snapshot");
+    assert_eq!(posted(&mut writer), 35);
+}
+
+#[test]
+fn a_read_snapshot_that_panics_is_ended_and_one_inside_a_group_only_runs() {
+    let b = Backend::sqlite();
+    let mut l = b.open();
+    l.ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
+        .expect("ensure");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = l.read_snapshot(&mut |s| {
+            let _ = s.account(MY);
+            panic!("a bug while reading");
+        });
+    }));
+    assert!(caught.is_err());
+    l.transfer("after-panic", MY, 5, Meta::default(), t(1))
+        .expect("the connection writes after the panic");
+    // Inside a group the snapshot is the group's own transaction: its writes are seen.
+    let mut inside = Vec::new();
+    l.group(&mut |g| {
+        g.transfer("g1", MY, 10, Meta::default(), t(2)).expect("g1");
+        g.read_snapshot(&mut |s| inside.push(s.account(MY).expect("account").posted))
+            .expect("nested snapshot");
+        g.transfer("g2", MY, 20, Meta::default(), t(3)).expect("g2");
+    })
+    .expect("group");
+    assert_eq!(inside, vec![15]);
+    assert_eq!(posted(&mut b.open()), 35);
+}

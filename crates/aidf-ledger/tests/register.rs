@@ -36,7 +36,7 @@ fn ship(l: &mut Ledger, s: &Ship<'_>, secs: i64) {
         business_date: Some(s.date.into()),
         ..NewShipment::default()
     };
-    l.record_shipment(&new, t(secs))
+    l.record_shipment(&mut new.clone(), t(secs))
         .unwrap_or_else(|e| panic!("record {}: {e}", s.id));
 }
 
@@ -247,7 +247,7 @@ fn consignees_and_parties(b: &Backend) {
             parties: vec![p.clone()],
             ..NewShipment::default()
         };
-        l.record_shipment(&new, t(100)).expect("record");
+        l.record_shipment(&mut new.clone(), t(100)).expect("record");
     }
     assert_eq!(l.parties("a").expect("parties"), parties[..2]);
     assert_eq!(l.parties("b").expect("parties"), parties[3..]);
@@ -380,7 +380,7 @@ fn ship_authorized(l: &mut Ledger, id: &str, authorization: &str, date: Option<&
         business_date: date.map(str::to_string),
         ..NewShipment::default()
     };
-    l.record_shipment(&new, t(secs))
+    l.record_shipment(&mut new.clone(), t(secs))
         .unwrap_or_else(|e| panic!("record {id}: {e}"));
 }
 

@@ -84,7 +84,7 @@ fn fill(l: &mut Ledger, template: &serde_json::Value, n: u64) {
         l.group(&mut |g| {
             for i in next..end {
                 let at = Timestamp(NOW.0 + 1_000 + i64::try_from(i).unwrap_or(0));
-                if let Err(e) = g.record_shipment(&row(template, i), at) {
+                if let Err(e) = g.record_shipment(&mut row(template, i), at) {
                     failed = Some(e);
                 }
             }

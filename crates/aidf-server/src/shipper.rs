@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
-use aidf_ledger::{Ledger, Timestamp};
+use aidf_ledger::{Ledger, LedgerStore, Timestamp};
 use aidf_service::{GroupItem, ShipConfig, ShipError, ShipOutcome, ShipRequest};
 use tokio::sync::{mpsc, oneshot};
 
@@ -116,38 +116,90 @@ impl Shipper {
     }
 }
 
+/// Shipments the planner determines in one read snapshot at most.
+const PLAN_BATCH: usize = 32;
+
 /// The planner: determines each shipment on its reader connection ([`aidf_service::prepare`]),
 /// in parallel with the writer's commits; answers replays and bad requests itself and passes the
-/// plans on to the writer.
+/// plans on to the writer. The shipments waiting are determined in one read snapshot: each read
+/// of its own would begin a transaction and, after the writer's every commit, start again from
+/// an empty page cache.
 fn plan_all(
     mut reader: Ledger,
     mut rx: mpsc::Receiver<(Job, Reply)>,
     writer: &mpsc::Sender<(Job, Reply)>,
 ) {
-    while let Some((mut job, reply)) = rx.blocking_recv() {
-        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            aidf_service::prepare(reader.store(), &job.policy, &job.config, &job.request())
-        }));
-        match prepared {
-            Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
-            Ok(Ok(aidf_service::Prepared::Replayed(out))) => {
-                let _ = reply.send(Ok(out));
-                continue;
+    let mut batch = Vec::with_capacity(PLAN_BATCH);
+    while next_batch(&mut rx, &mut batch, PLAN_BATCH) {
+        let mut jobs = batch.drain(..);
+        // Reads only: a failure to end the snapshot loses nothing.
+        let _ = reader.store().read_snapshot(&mut |store| {
+            for (job, reply) in jobs.by_ref() {
+                plan_one(store, job, reply, writer);
             }
-            Ok(Err(e)) => {
-                let _ = reply.send(Err(e));
-                continue;
-            }
-            // The writer determines it again from scratch.
-            Err(_) => job.plan = None,
-        }
-        if let Err(lost) = writer.blocking_send((job, reply)) {
-            let (_, reply) = lost.0;
-            let _ = reply.send(Err(ShipError::Unavailable(
-                "the shipment writer has stopped".into(),
-            )));
+        });
+        // If the snapshot could not begin, the writer determines these itself.
+        for (job, reply) in jobs {
+            to_writer(writer, job, reply);
         }
     }
+}
+
+/// Determines one shipment; answers a replay or an error itself, else passes the plan on.
+fn plan_one(
+    store: &mut dyn LedgerStore,
+    mut job: Job,
+    reply: Reply,
+    writer: &mpsc::Sender<(Job, Reply)>,
+) {
+    let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        aidf_service::prepare(store, &job.policy, &job.config, &job.request())
+    }));
+    match prepared {
+        Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
+        Ok(Ok(aidf_service::Prepared::Replayed(out))) => {
+            let _ = reply.send(Ok(out));
+            return;
+        }
+        Ok(Err(e)) => {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        // The writer determines it again from scratch.
+        Err(_) => job.plan = None,
+    }
+    to_writer(writer, job, reply);
+}
+
+/// Hands a shipment to the writer (answering it if the writer has stopped).
+fn to_writer(writer: &mpsc::Sender<(Job, Reply)>, job: Job, reply: Reply) {
+    if let Err(lost) = writer.blocking_send((job, reply)) {
+        let (_, reply) = lost.0;
+        let _ = reply.send(Err(ShipError::Unavailable(
+            "the shipment writer has stopped".into(),
+        )));
+    }
+}
+
+/// Waits for the next shipment, then takes those already waiting behind it, up to `max` in
+/// `into` (empty before); false once every sender is gone.
+fn next_batch(
+    rx: &mut mpsc::Receiver<(Job, Reply)>,
+    into: &mut Vec<(Job, Reply)>,
+    max: usize,
+) -> bool {
+    debug_assert!(into.is_empty(), "a batch left over");
+    let Some(first) = rx.blocking_recv() else {
+        return false;
+    };
+    into.push(first);
+    while into.len() < max {
+        match rx.try_recv() {
+            Ok(next) => into.push(next),
+            Err(_) => break,
+        }
+    }
+    true
 }
 
 fn run(
@@ -157,14 +209,7 @@ fn run(
     mut rx: mpsc::Receiver<(Job, Reply)>,
 ) {
     let mut waiting = Vec::with_capacity(GROUP_MAX);
-    while let Some(first) = rx.blocking_recv() {
-        waiting.push(first);
-        while waiting.len() < GROUP_MAX {
-            match rx.try_recv() {
-                Ok(next) => waiting.push(next),
-                Err(_) => break,
-            }
-        }
+    while next_batch(&mut rx, &mut waiting, GROUP_MAX) {
         // A group shares one policy and one configuration; they change only when an operator
         // restarts with others, so a drained queue is nearly always a single group.
         while !waiting.is_empty() {
@@ -186,20 +231,25 @@ fn run(
 
 /// Records one group and answers each of its requests.
 fn record(ledger: &mut Ledger, auditor: &Auditor, group: Vec<(Job, Reply)>) {
-    let (jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
-    let items: Vec<GroupItem<'_>> = jobs
+    let (mut jobs, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
+    // Out of the jobs, so each plan can give its determination to its answer while the
+    // requests stay borrowed from the jobs.
+    let mut plans: Vec<Option<Box<aidf_service::Plan>>> =
+        jobs.iter_mut().map(|j| j.plan.take()).collect();
+    let mut items: Vec<GroupItem<'_>> = jobs
         .iter()
-        .map(|j| GroupItem {
+        .zip(plans.iter_mut())
+        .map(|(j, plan)| GroupItem {
             ctx: j.ctx.clone(),
             req: j.request(),
-            plan: j.plan.as_deref(),
+            plan: plan.as_deref_mut(),
         })
         .collect();
     let (policy, config) = (&jobs[0].policy, jobs[0].config);
     // A panic inside rolls the group back (see `LedgerStore::group`); its requests get an error
     // and the writer goes on with the next group.
     let answers = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        aidf_service::ship_group(ledger.store(), policy, &config, &items, Some(auditor))
+        aidf_service::ship_group(ledger.store(), policy, &config, &mut items, Some(auditor))
     }))
     .unwrap_or_else(|_| {
         items

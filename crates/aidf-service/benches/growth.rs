@@ -78,7 +78,7 @@ fn run(ledger: &mut Ledger, policy: &Policy, from: usize, to: usize) -> Rate {
         let end = (i + GROUP).min(to);
         let inputs: Vec<DeterminationInput> = (i..end).map(input).collect();
         let ids: Vec<String> = (i..end).map(|n| format!("bench.s{n}")).collect();
-        let items: Vec<GroupItem<'_>> = inputs
+        let mut items: Vec<GroupItem<'_>> = inputs
             .iter()
             .zip(&ids)
             .map(|(input, id)| GroupItem {
@@ -94,7 +94,7 @@ fn run(ledger: &mut Ledger, policy: &Policy, from: usize, to: usize) -> Rate {
                 plan: None,
             })
             .collect();
-        for out in ship_group(ledger, policy, &config, &items, None) {
+        for out in ship_group(ledger, policy, &config, &mut items, None) {
             let out = out.expect("shipment");
             assert!(out.refusal.is_none(), "refused: {:?}", out.refusal);
         }

@@ -62,8 +62,8 @@ fn determine_and_record(
     req: &ShipRequest<'_>,
 ) -> Result<ShipOutcome, ShipError> {
     for _ in 0..ATTEMPTS {
-        let new = plan(store, policy, fresh, req)?;
-        match store.record_shipment(&new, req.now) {
+        let mut new = plan(store, policy, fresh, req)?;
+        match store.record_shipment(&mut new, req.now) {
             Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
             // A balance moved or another writer took the room: determine again.
             Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => continue,
@@ -120,18 +120,19 @@ pub fn prepare(
 
 /// Records a plan made by [`prepare`] for the same request. If a balance it read has moved, or
 /// a cap no longer has room, the shipment is determined again on `store` from the checked
-/// request, so the answer is always the one the balances at commit give.
+/// request, so the answer is always the one the balances at commit give. The recorded answer
+/// takes the plan's determination (see [`LedgerStore::record_shipment`]).
 pub fn commit_prepared(
     store: &mut dyn LedgerStore,
     policy: &Policy,
     req: &ShipRequest<'_>,
-    plan: &Plan,
+    plan: &mut Plan,
 ) -> Result<ShipOutcome, ShipError> {
     assert_eq!(
         plan.shipment.shipment_id, req.shipment_id,
         "a plan of another request"
     );
-    match store.record_shipment(&plan.shipment, req.now) {
+    match store.record_shipment(&mut plan.shipment, req.now) {
         Ok(rec) => Ok(ShipOutcome::from_record(rec, false)),
         Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => {
             determine_and_record(store, policy, &plan.fresh, req)
@@ -239,8 +240,9 @@ pub struct GroupItem<'a> {
     pub ctx: AuditContext,
     /// The shipment.
     pub req: ShipRequest<'a>,
-    /// Its plan from [`prepare`] (`None`: determined in the group).
-    pub plan: Option<&'a Plan>,
+    /// Its plan from [`prepare`] (`None`: determined in the group); recording it takes the
+    /// plan's determination.
+    pub plan: Option<&'a mut Plan>,
 }
 
 /// Records several shipments with one commit ([`LedgerStore::group`]): each is determined and
@@ -253,14 +255,14 @@ pub fn ship_group(
     store: &mut dyn LedgerStore,
     policy: &Policy,
     config: &ShipConfig,
-    items: &[GroupItem<'_>],
+    items: &mut [GroupItem<'_>],
     chain: Option<&Auditor>,
 ) -> Vec<Result<ShipOutcome, ShipError>> {
     let mut out = Vec::with_capacity(items.len());
     let committed = store.group(&mut |s| {
-        for item in items {
+        for item in items.iter_mut() {
             s.set_audit_context(item.ctx.clone());
-            out.push(match item.plan {
+            out.push(match item.plan.as_deref_mut() {
                 Some(plan) => commit_prepared(s, policy, &item.req, plan),
                 None => ship(s, policy, config, &item.req),
             });

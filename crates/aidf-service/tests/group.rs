@@ -136,11 +136,14 @@ proptest! {
                     }
                 }
             }
-            let items: Vec<GroupItem<'_>> = (start..end)
-                .filter(|i| answers[i - start].is_none())
-                .map(|i| GroupItem { ctx: ctx(), req: req(i), plan: plans[i - start].as_deref() })
+            let mut items: Vec<GroupItem<'_>> = plans
+                .iter_mut()
+                .enumerate()
+                .filter(|(k, _)| answers[*k].is_none())
+                .map(|(k, plan)| GroupItem { ctx: ctx(), req: req(start + k), plan: plan.as_deref_mut() })
                 .collect();
-            let mut recorded = ship_group(&mut grouped, &policy, &config, &items, None).into_iter();
+            let mut recorded =
+                ship_group(&mut grouped, &policy, &config, &mut items, None).into_iter();
             for answer in answers {
                 in_groups.push(answer.unwrap_or_else(|| seen(&recorded.next().expect("answer"))));
             }
@@ -189,14 +192,14 @@ fn a_group_chains_its_audit_records_in_its_transaction() {
         .collect();
     for (name, chain) in [("outbox.db", None), ("chained.db", Some(&auditor))] {
         let mut ledger = ledger(&dir, name);
-        let items: Vec<GroupItem<'_>> = (0..inputs.len())
+        let mut items: Vec<GroupItem<'_>> = (0..inputs.len())
             .map(|i| GroupItem {
                 ctx: ctx(),
                 req: acme_request(&inputs[i], &ids[i]),
                 plan: None,
             })
             .collect();
-        let answers = ship_group(&mut ledger, &policy, &config, &items, chain);
+        let answers = ship_group(&mut ledger, &policy, &config, &mut items, chain);
         assert!(answers.iter().all(Result::is_ok), "{name}: {answers:?}");
         let backlog = ledger.audit_backlog().expect("backlog");
         let verified = auditor.verify(&mut ledger).expect("verify");

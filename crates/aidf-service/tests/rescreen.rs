@@ -76,7 +76,7 @@ fn load(dir: &Path) -> ListSet {
 
 /// A shipment to `name` (headquartered in `hq`), refused with `refusal` when given.
 fn ship(l: &mut Ledger, id: &str, name: &str, hq: &str, refusal: Option<&str>) {
-    let new = NewShipment {
+    let mut new = NewShipment {
         shipment_id: id.into(),
         input_digest: format!("sha256:{id}"),
         determination: serde_json::json!({
@@ -102,7 +102,7 @@ fn ship(l: &mut Ledger, id: &str, name: &str, hq: &str, refusal: Option<&str>) {
         }],
         ..NewShipment::default()
     };
-    l.record_shipment(&new, NOW).expect("record");
+    l.record_shipment(&mut new, NOW).expect("record");
 }
 
 /// The ledger: Zephyr and Cobalt and Plain Widgets shipped to (Cobalt once held, once refused

@@ -48,9 +48,9 @@ fn merged_non_latin_consignees_are_split_back_by_their_shipments() {
     let now = Timestamp::now_utc();
     l.ensure_account(OLD, AccountKind::Lpp, Some(26_900_000), now)
         .expect("old account");
-    l.record_shipment(&legacy_shipment("ship-1", "华为技术", 15_832_000), now)
+    l.record_shipment(&mut legacy_shipment("ship-1", "华为技术", 15_832_000), now)
         .expect("first");
-    l.record_shipment(&legacy_shipment("acme.o-2", "中兴通讯", 1_583_200), now)
+    l.record_shipment(&mut legacy_shipment("acme.o-2", "中兴通讯", 1_583_200), now)
         .expect("second");
     l.transfer("manual-1", OLD, 7, Meta::default(), now)
         .expect("manual");

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::audit::{self, AuditEvent};
 use crate::error::{LedgerError, Result};
 use crate::types::{
     Account, AccountSpec, ExpectedBalance, Meta, Op, Party, Shipment, ShipmentStatus, Timestamp,
@@ -146,11 +147,15 @@ pub(super) fn register_parties<T: TxOps + ?Sized>(
 /// Compares the read balances, opens accounts, registers parties, applies the shipment's ops
 /// and stores the shipment row, all in the caller's transaction. A stored id is replayed when
 /// the request digest matches and refused with [`LedgerError::ShipmentConflict`] when not.
+///
+/// A new record is returned with its audit event and without its determination, which stays in
+/// `s` (it is large: the caller moves it into the record once the transaction has committed,
+/// instead of copying it here).
 pub(crate) fn record_shipment<T: TxOps + ?Sized>(
     tx: &mut T,
-    s: &NewShipment,
+    s: &mut NewShipment,
     now: Timestamp,
-) -> Result<Shipment> {
+) -> Result<(Shipment, Option<AuditEvent>)> {
     validate::record_id("shipment id", &s.shipment_id)?;
     validate::text("input digest", &s.input_digest)?;
     if let Some(body) = tx.get_record(RecordTable::Shipments, &s.shipment_id)? {
@@ -162,7 +167,8 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
             });
         }
         stored.replayed = true;
-        return Ok(stored);
+        // A replay writes nothing, so it leaves no second record of the shipment.
+        return Ok((stored, None));
     }
     if s.status == ShipmentStatus::Refused && !s.ops.is_empty() {
         return Err(LedgerError::RefusedWithOps {
@@ -185,10 +191,11 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         applied.drain(..cap_ops);
         applied
     };
-    let shipment = Shipment {
+    // The determination is lent to the record while it is stored, then given back to `s`.
+    let mut shipment = Shipment {
         shipment_id: s.shipment_id.clone(),
         input_digest: s.input_digest.clone(),
-        determination: s.determination.clone(),
+        determination: std::mem::take(&mut s.determination),
         status: s.status,
         applied,
         recorded_at: now,
@@ -197,11 +204,23 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         backfill: s.backfill,
         replayed: false,
     };
+    let stored = store_shipment(tx, &shipment, now);
+    let event = audit::shipment_event(&shipment);
+    s.determination = std::mem::take(&mut shipment.determination);
+    stored?;
+    Ok((shipment, Some(event)))
+}
+
+/// Inserts the shipment's row, with its register columns.
+fn store_shipment<T: TxOps + ?Sized>(
+    tx: &mut T,
+    shipment: &Shipment,
+    now: Timestamp,
+) -> Result<()> {
     tx.insert_shipment(
-        &crate::register::Columns::of(&shipment),
-        &s.shipment_id,
-        &serde_json::to_string(&shipment)?,
+        &crate::register::Columns::of(shipment),
+        &shipment.shipment_id,
+        &serde_json::to_string(shipment)?,
         now,
-    )?;
-    Ok(shipment)
+    )
 }
