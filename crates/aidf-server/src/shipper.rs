@@ -16,11 +16,12 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{Ledger, LedgerStore, Timestamp};
-use aidf_service::{GroupItem, ShipConfig, ShipError, ShipOutcome, ShipRequest};
+use aidf_service::{GroupItem, InFlight, ShipConfig, ShipError, ShipOutcome, ShipRequest};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::AuditLog;
@@ -54,6 +55,8 @@ pub(crate) struct Job {
     pub now: Timestamp,
     /// The plan made on a reader connection ([`aidf_service::prepare`]), if any.
     pub plan: Option<Box<aidf_service::Plan>>,
+    /// Its number in the planner's hand-offs to the writer (set by the planner).
+    pub seq: u64,
 }
 
 impl Job {
@@ -89,6 +92,9 @@ impl Shipper {
     ) -> Result<Shipper, String> {
         let (jobs, planned) = mpsc::channel(QUEUE);
         let (to_writer, rx) = mpsc::channel(QUEUE);
+        // The number of the last hand-off the writer has committed (or failed).
+        let settled = Arc::new(AtomicU64::new(0));
+        let settled_by_writer = settled.clone();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
@@ -98,11 +104,11 @@ impl Shipper {
         };
         spawn(
             "aidf-plan",
-            Box::new(move || plan_all(reader, planned, &to_writer)),
+            Box::new(move || plan_all(reader, planned, &to_writer, &settled)),
         )?;
         spawn(
             "aidf-shipments",
-            Box::new(move || run(writer, &audit, &auditor, rx)),
+            Box::new(move || run(writer, &audit, &auditor, rx, &settled_by_writer)),
         )?;
         Ok(Shipper { jobs })
     }
@@ -123,37 +129,73 @@ const PLAN_BATCH: usize = 32;
 /// in parallel with the writer's commits; answers replays and bad requests itself and passes the
 /// plans on to the writer. The shipments waiting are determined in one read snapshot: each read
 /// of its own would begin a transaction and, after the writer's every commit, start again from
-/// an empty page cache.
+/// an empty page cache. The draws of the plans handed to the writer and not yet committed
+/// (hand-offs after `settled`) are counted on top of what the snapshot shows ([`InFlight`]).
 fn plan_all(
     mut reader: Ledger,
     mut rx: mpsc::Receiver<(Job, Reply)>,
     writer: &mpsc::Sender<(Job, Reply)>,
+    settled: &AtomicU64,
 ) {
     let mut batch = Vec::with_capacity(PLAN_BATCH);
+    let mut out = HandOff {
+        writer,
+        in_flight: InFlight::default(),
+        sent: 0,
+    };
     while next_batch(&mut rx, &mut batch, PLAN_BATCH) {
+        // Read before the snapshot begins: what the writer committed by then, the snapshot shows.
+        out.in_flight.settled(settled.load(Ordering::Acquire));
         let mut jobs = batch.drain(..);
         // Reads only: a failure to end the snapshot loses nothing.
         let _ = reader.store().read_snapshot(&mut |store| {
             for (job, reply) in jobs.by_ref() {
-                plan_one(store, job, reply, writer);
+                plan_one(store, job, reply, &mut out);
             }
         });
         // If the snapshot could not begin, the writer determines these itself.
         for (job, reply) in jobs {
-            to_writer(writer, job, reply);
+            out.send(job, reply);
+        }
+    }
+}
+
+/// The planner's side of the hand-off to the writer.
+struct HandOff<'a> {
+    writer: &'a mpsc::Sender<(Job, Reply)>,
+    /// The draws of the plans handed off and not known to be committed.
+    in_flight: InFlight,
+    /// Hand-offs so far (the last one's number).
+    sent: u64,
+}
+
+impl HandOff<'_> {
+    /// Hands a shipment to the writer (answering it if the writer has stopped).
+    fn send(&mut self, mut job: Job, reply: Reply) {
+        self.sent += 1;
+        job.seq = self.sent;
+        if let Some(plan) = &job.plan {
+            self.in_flight.add(job.seq, plan.shipment());
+        }
+        if let Err(lost) = self.writer.blocking_send((job, reply)) {
+            let (_, reply) = lost.0;
+            let _ = reply.send(Err(ShipError::Unavailable(
+                "the shipment writer has stopped".into(),
+            )));
         }
     }
 }
 
 /// Determines one shipment; answers a replay or an error itself, else passes the plan on.
-fn plan_one(
-    store: &mut dyn LedgerStore,
-    mut job: Job,
-    reply: Reply,
-    writer: &mpsc::Sender<(Job, Reply)>,
-) {
+fn plan_one(store: &mut dyn LedgerStore, mut job: Job, reply: Reply, out: &mut HandOff<'_>) {
     let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        aidf_service::prepare(store, &job.policy, &job.config, &job.request())
+        aidf_service::prepare(
+            store,
+            &job.policy,
+            &job.config,
+            &job.request(),
+            &out.in_flight,
+        )
     }));
     match prepared {
         Ok(Ok(aidf_service::Prepared::Planned(plan))) => job.plan = Some(plan),
@@ -168,17 +210,7 @@ fn plan_one(
         // The writer determines it again from scratch.
         Err(_) => job.plan = None,
     }
-    to_writer(writer, job, reply);
-}
-
-/// Hands a shipment to the writer (answering it if the writer has stopped).
-fn to_writer(writer: &mpsc::Sender<(Job, Reply)>, job: Job, reply: Reply) {
-    if let Err(lost) = writer.blocking_send((job, reply)) {
-        let (_, reply) = lost.0;
-        let _ = reply.send(Err(ShipError::Unavailable(
-            "the shipment writer has stopped".into(),
-        )));
-    }
+    out.send(job, reply);
 }
 
 /// Waits for the next shipment, then takes those already waiting behind it, up to `max` in
@@ -207,6 +239,7 @@ fn run(
     audit: &AuditLog,
     auditor: &Auditor,
     mut rx: mpsc::Receiver<(Job, Reply)>,
+    settled: &AtomicU64,
 ) {
     let mut waiting = Vec::with_capacity(GROUP_MAX);
     while next_batch(&mut rx, &mut waiting, GROUP_MAX) {
@@ -220,7 +253,10 @@ fn run(
                 })
                 .count();
             let group: Vec<(Job, Reply)> = waiting.drain(..same).collect();
+            let last = group.iter().map(|(j, _)| j.seq).max().unwrap_or(0);
             record(&mut ledger, auditor, group);
+            // Committed or failed: either way, its draws are no longer in flight.
+            settled.fetch_max(last, Ordering::Release);
         }
         // Each group chained its own audit rows; the chainer signs the new head when its next
         // checkpoint is due, and chains what a failed chaining left in the outbox at its next

@@ -17,6 +17,7 @@ pub mod application_record;
 pub mod application_stats;
 pub mod classify;
 pub mod countries;
+mod in_flight;
 pub mod licenses;
 pub mod records;
 pub mod reevaluate;
@@ -29,6 +30,7 @@ pub mod screening_decisions;
 mod ship;
 pub mod upgrade;
 
+pub use in_flight::InFlight;
 pub use ship::{
     GroupItem, LicenseMismatch, Plan, Prepared, ShipRequest, commit_prepared, prepare, ship,
     ship_group,

@@ -14,6 +14,7 @@ use aidf_ledger::{
 };
 use chrono::{DateTime, Days, NaiveDate};
 
+use crate::in_flight::InFlight;
 use crate::screening::{self, ScreeningError, TenantScreening, TransactionScreening};
 use crate::screening_decisions::DecisionError;
 use crate::{ShipConfig, ShipError, ShipOutcome, input_digest};
@@ -62,7 +63,7 @@ fn determine_and_record(
     req: &ShipRequest<'_>,
 ) -> Result<ShipOutcome, ShipError> {
     for _ in 0..ATTEMPTS {
-        let mut new = plan(store, policy, fresh, req)?;
+        let mut new = plan(store, policy, fresh, req, None)?;
         match store.record_shipment(&mut new, req.now) {
             Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
             // A balance moved or another writer took the room: determine again.
@@ -100,19 +101,21 @@ impl Plan {
 }
 
 /// The read-only half of [`ship`]: checks the request and determines it against the balances
-/// `store` holds now, without writing. Run it off the writer (the server's planner thread, on a
-/// reader connection of its own); then [`commit_prepared`] records the plan, which the ledger refuses if any
-/// balance it read has moved meanwhile, in which case the shipment is determined again there.
+/// `store` holds now, plus the draws `in_flight` (plans not recorded yet), without writing. Run
+/// it off the writer (the server's planner thread, on a reader connection of its own); then
+/// [`commit_prepared`] records the plan, which the ledger refuses if any balance it read has
+/// moved meanwhile, in which case the shipment is determined again there.
 pub fn prepare(
     store: &mut dyn LedgerStore,
     policy: &Policy,
     config: &ShipConfig,
     req: &ShipRequest<'_>,
+    in_flight: &InFlight,
 ) -> Result<Prepared, ShipError> {
     match begin(store, config, req)? {
         Begun::Replayed(out) => Ok(Prepared::Replayed(out)),
         Begun::New(fresh) => {
-            let shipment = plan(store, policy, &fresh, req)?;
+            let shipment = plan(store, policy, &fresh, req, Some(in_flight))?;
             Ok(Prepared::Planned(Box::new(Plan { fresh, shipment })))
         }
     }
@@ -385,6 +388,7 @@ impl Reads {
         policy: &Policy,
         input: &DeterminationInput,
         req: &ShipRequest<'_>,
+        in_flight: Option<&InFlight>,
     ) -> Result<Reads, ShipError> {
         let reads = balance_reads(policy, input)?;
         let keys: Vec<String> = reads
@@ -393,7 +397,10 @@ impl Reads {
             .map(|a| a.ledger_key(req.tenant))
             .collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let accounts = store.live_accounts(&refs, req.now)?;
+        let mut accounts = store.live_accounts(&refs, req.now)?;
+        if let Some(f) = in_flight {
+            f.add_to(&refs, &mut accounts, req.now);
+        }
         Ok(Reads {
             reads,
             keys,
@@ -438,8 +445,9 @@ fn plan(
     policy: &Policy,
     fresh: &Fresh,
     req: &ShipRequest<'_>,
+    in_flight: Option<&InFlight>,
 ) -> Result<NewShipment, ShipError> {
-    let reads = Reads::load(store, policy, &fresh.input, req)?;
+    let reads = Reads::load(store, policy, &fresh.input, req, in_flight)?;
     let mut input = context_input(store, fresh, &reads, req)?;
     let d = determine(policy, &input)?;
     // A barred party or a hit held for review refuses before any license or cap is looked at.

@@ -7,7 +7,8 @@ use aidf_core::{DeterminationInput, Policy};
 use aidf_ledger::audit::AuditContext;
 use aidf_ledger::{Ledger, LedgerStore, Timestamp};
 use aidf_service::{
-    GroupItem, Prepared, ShipConfig, ShipError, ShipOutcome, ShipRequest, prepare, ship, ship_group,
+    GroupItem, InFlight, Prepared, ShipConfig, ShipError, ShipOutcome, ShipRequest, prepare, ship,
+    ship_group,
 };
 use proptest::prelude::*;
 
@@ -112,10 +113,13 @@ proptest! {
             .collect();
         let mut in_groups = Vec::new();
         let (mut start, mut cut) = (0, cuts.iter().cycle());
+        // As the server's planner: the draws of the plans not yet recorded count on top of
+        // what it reads (a wrong forecast only makes the writer determine again).
+        let (mut in_flight, mut sent) = (InFlight::default(), 0);
         while start < requests.len() {
             let end = (start + cut.next().copied().unwrap_or(1)).min(requests.len());
             // Plans made before the group, as the server makes them on a reader connection: a
-            // later shipment of the group finds them stale and is determined again.
+            // later shipment of the group may find them stale and is then determined again.
             let mut answers: Vec<Option<String>> = vec![None; end - start];
             let mut plans = Vec::new();
             for i in start..end {
@@ -123,8 +127,12 @@ proptest! {
                     plans.push(None);
                     continue;
                 }
-                match prepare(&mut grouped, &policy, &config, &req(i)) {
-                    Ok(Prepared::Planned(plan)) => plans.push(Some(plan)),
+                match prepare(&mut grouped, &policy, &config, &req(i), &in_flight) {
+                    Ok(Prepared::Planned(plan)) => {
+                        sent += 1;
+                        in_flight.add(sent, plan.shipment());
+                        plans.push(Some(plan));
+                    }
                     // A replay or a bad request is answered without the writer.
                     Ok(Prepared::Replayed(out)) => {
                         answers[i - start] = Some(seen(&Ok(out)));
@@ -147,6 +155,8 @@ proptest! {
             for answer in answers {
                 in_groups.push(answer.unwrap_or_else(|| seen(&recorded.next().expect("answer"))));
             }
+            in_flight.settled(sent);
+            prop_assert!(in_flight.is_empty());
             start = end;
         }
         // The comparison means something only if shipments were recorded (a bad id, say, would
@@ -211,4 +221,52 @@ fn a_group_chains_its_audit_records_in_its_transaction() {
             }
         }
     }
+}
+
+/// A shipment planned behind another to the same consignee, with the other's draw counted as in
+/// flight, reads the balance that other leaves: its plan holds when both are recorded in turn.
+/// Planned without it, the ledger refuses the second plan (the balance moved).
+#[test]
+fn a_plan_counts_the_draws_in_flight_before_it() {
+    let policy = Policy::embedded().expect("policy");
+    let config = ShipConfig {
+        screen: false,
+        ..ShipConfig::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut l = ledger(&dir, "in-flight.db");
+    let request = |key: usize| Request {
+        key,
+        name: 0,
+        units: 10,
+        bad_posture: false,
+    };
+    let inputs: Vec<DeterminationInput> = (0..3).map(|k| input(&request(k))).collect();
+    let ids: Vec<String> = (0..3).map(|k| format!("acme.f{k}")).collect();
+    let plan = |l: &mut Ledger, k: usize, in_flight: &InFlight| match prepare(
+        l,
+        &policy,
+        &config,
+        &acme_request(&inputs[k], &ids[k]),
+        in_flight,
+    ) {
+        Ok(Prepared::Planned(plan)) => plan,
+        other => panic!("not planned: {other:?}"),
+    };
+    let mut in_flight = InFlight::default();
+    let first = plan(&mut l, 0, &in_flight);
+    in_flight.add(1, first.shipment());
+    let counted = plan(&mut l, 1, &in_flight);
+    let blind = plan(&mut l, 2, &InFlight::default());
+    let drawn = |p: &aidf_service::Plan| p.shipment().expected.iter().map(|e| e.used).max();
+    assert_eq!(drawn(&first), Some(0));
+    assert_eq!(drawn(&counted), Some(10 * 15_832));
+    l.record_shipment(&mut first.shipment().clone(), NOW)
+        .expect("first");
+    l.record_shipment(&mut counted.shipment().clone(), NOW)
+        .expect("the plan that counted the first draw holds");
+    let stale = l
+        .record_shipment(&mut blind.shipment().clone(), NOW)
+        .unwrap_err();
+    assert!(stale.is_balance_moved(), "{stale:?}");
 }

@@ -262,6 +262,7 @@ async fn record_shipment(
         config: state.ship_config,
         now: Timestamp::now_utc(),
         plan: None,
+        seq: 0,
     };
     let out = match state.shipper() {
         Some(shipper) => shipper.ship(job).await,
