@@ -441,6 +441,9 @@ pub struct SqliteLedger {
     audit: Box<AuditContext>,
     /// Declared after `conn`: stopped (and joined) after the writer closed.
     checkpointer: Option<Checkpointer>,
+    /// The audit records of the open group's writes, not chained yet: chained by the group's
+    /// chaining ([`Store::audit_chain`]), else put in the outbox before its commit.
+    group_audit: Vec<NewAudit>,
 }
 
 /// How long the background checkpointer rests between two checkpoints. Each checkpoint copies the
@@ -590,6 +593,7 @@ impl SqliteLedger {
             location,
             audit: Box::default(),
             checkpointer: None,
+            group_audit: Vec::new(),
         };
         ledger.migrate()?;
         ledger.checkpointer = Checkpointer::start(path);
@@ -1304,14 +1308,14 @@ impl Store for SqliteLedger {
         let conn = &mut self.conn;
         if !conn.is_autocommit() {
             // Inside a group (see `group_begin`): a savepoint, undone alone if `f` fails, made
-            // durable by the group's commit. The group's own end wakes the checkpointer.
-            return in_savepoint(conn, || {
-                let (out, event) = f(&mut SqlTx(conn))?;
-                if let Some(event) = event {
-                    insert_outbox(conn, &NewAudit::now(ctx, event))?;
-                }
-                Ok(out)
-            });
+            // durable by the group's commit. The group's own end wakes the checkpointer. Its
+            // audit record waits with the group's others, which are chained or put in the
+            // outbox before that commit (see `group_end`).
+            let (out, event) = in_savepoint(conn, || f(&mut SqlTx(conn)))?;
+            if let Some(event) = event {
+                self.group_audit.push(NewAudit::now(ctx, event));
+            }
+            return Ok(out);
         }
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1332,19 +1336,26 @@ impl Store for SqliteLedger {
             });
         }
         // The write lock for the whole group (the busy handler waits for it).
-        checkpointed(None, || Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))
+        checkpointed(None, || Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))?;
+        self.group_audit.clear();
+        Ok(())
     }
 
     fn group_end(&mut self) -> Result<()> {
         if self.conn.is_autocommit() {
             return Ok(());
         }
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        // The records not chained in the group go to the outbox, in the same commit.
+        let unchained = std::mem::take(&mut self.group_audit);
+        let outboxed = unchained
+            .iter()
+            .try_for_each(|r| insert_outbox(&self.conn, r));
+        if let Err(e) = outboxed.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?)) {
             // A failed COMMIT can leave the transaction open: undo all of it.
             if !self.conn.is_autocommit() {
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
-            return Err(e.into());
+            return Err(e);
         }
         if let Some(c) = self.checkpointer.as_ref() {
             c.poke();
@@ -1353,6 +1364,7 @@ impl Store for SqliteLedger {
     }
 
     fn group_abort(&mut self) -> Result<()> {
+        self.group_audit.clear();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }
@@ -1387,10 +1399,19 @@ impl Store for SqliteLedger {
     ) -> Result<Chained> {
         let conn = &mut self.conn;
         if !conn.is_autocommit() {
-            // Inside a group (see `group_begin`): the group's own outbox rows are chained in
-            // its transaction, under the write lock it holds, and commit with it; a failure
-            // undoes only the chaining, and the audit writer chains them later.
-            return in_savepoint(conn, || chain_tx(conn, key, direct, limit, checkpoint));
+            // Inside a group (see `group_begin`): the outbox and then the group's own records
+            // are chained in its transaction, under the write lock it holds, and commit with
+            // it; a failure undoes only the chaining, and the group's records go to the outbox
+            // at its end, for the audit writer.
+            let mut rows = std::mem::take(&mut self.group_audit);
+            let own = rows.len();
+            rows.extend_from_slice(direct);
+            let chained = in_savepoint(conn, || chain_tx(conn, key, &rows, limit, checkpoint));
+            if chained.is_err() {
+                rows.truncate(own);
+                self.group_audit = rows;
+            }
+            return chained;
         }
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
