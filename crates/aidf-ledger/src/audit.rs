@@ -375,7 +375,15 @@ pub fn sha256_text(digest: &[u8]) -> String {
     out
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Appends the lower-case hex of `bytes` to `out`.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(HEX[(b >> 4) as usize] as char);
@@ -950,10 +958,10 @@ pub(crate) fn shipment_event(s: &crate::Shipment) -> AuditEvent {
 mod tests {
     use super::*;
 
-    fn hex(b: &[u8]) -> String {
-        let mut s = String::new();
-        push_hex(&mut s, b);
-        s
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 
     /// RFC 4231 test cases 1, 2 and 6 (short key, text key, key longer than a block).

@@ -249,10 +249,7 @@ impl Columns {
 
 /// The opaque position after a shipment: its recording time and id, hex-encoded.
 pub(crate) fn encode_cursor(at: Timestamp, id: &str) -> String {
-    format!("{}.{id}", at.0)
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::audit::hex(format!("{}.{id}", at.0).as_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> Result<(i64, String)> {

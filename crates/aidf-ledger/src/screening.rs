@@ -22,10 +22,7 @@ fn short_digest(parts: &[&str]) -> String {
         }
         h.update(p.as_bytes());
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::audit::hex(&h.finalize()[..8])
 }
 
 /// The id range (`from`, `before`) of a tenant's decisions, or of those on one party.

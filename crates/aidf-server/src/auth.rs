@@ -89,7 +89,7 @@ pub fn token_hash(token: &str) -> String {
 pub fn new_token() -> Result<(String, String), String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = aidf_ledger::audit::hex(&bytes);
     let id = format!("tok_{}", &hex[..12]);
     Ok((id, format!("aidf_{hex}")))
 }

@@ -163,9 +163,7 @@ pub fn input_digest(input: &aidf_core::DeterminationInput) -> String {
     let json = serde_json::to_vec(input).unwrap_or_default();
     let mut hex = String::with_capacity(71);
     hex.push_str("sha256:");
-    for b in Sha256::digest(&json) {
-        hex.push_str(&format!("{b:02x}"));
-    }
+    aidf_ledger::audit::push_hex(&mut hex, &Sha256::digest(&json));
     hex
 }
 

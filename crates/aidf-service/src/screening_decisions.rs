@@ -116,11 +116,10 @@ pub fn entry_fingerprint(entry: &Entry) -> String {
         remarks: &entry.remarks,
     };
     let bytes = serde_json::to_vec(&content).unwrap_or_default();
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{digest}")
+    format!(
+        "sha256:{}",
+        aidf_ledger::audit::hex(&Sha256::digest(&bytes))
+    )
 }
 
 /// The one entry `LIST:ID` names in `lists` (the list code and the id compared without case).

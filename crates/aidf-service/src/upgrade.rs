@@ -122,8 +122,7 @@ struct Move {
 
 fn op_base(old: &str, shipment_id: &str) -> String {
     let digest = Sha256::digest(format!("{old}\u{1f}{shipment_id}").as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("rekey:{hex}")
+    format!("rekey:{}", aidf_ledger::audit::hex(&digest[..16]))
 }
 
 /// The legacy account's shipment draws not yet moved, each with the account its shipment's
