@@ -437,6 +437,29 @@ impl Ledger {
     }
 }
 
+/// Runs `f` on `store`; should `f` unwind, `on_unwind` runs on the store first (so that a group
+/// or a read transaction `f` runs in is never left open on the connection).
+fn run_unwind_safe<S: Store + LedgerStore>(
+    store: &mut S,
+    on_unwind: Option<fn(&mut S) -> Result<()>>,
+    f: &mut dyn FnMut(&mut dyn LedgerStore),
+) {
+    struct Guard<'a, S: Store> {
+        store: &'a mut S,
+        on_unwind: Option<fn(&mut S) -> Result<()>>,
+    }
+    impl<S: Store> Drop for Guard<'_, S> {
+        fn drop(&mut self) {
+            if let Some(end) = self.on_unwind {
+                let _ = end(self.store);
+            }
+        }
+    }
+    let mut guard = Guard { store, on_unwind };
+    f(&mut *guard.store);
+    guard.on_unwind = None;
+}
+
 /// A write transaction's body: its result and the audit event it commits with (`None` only for
 /// a transaction that wrote nothing: `ensure_account` of an account that exists).
 pub(crate) type WriteFn<'a, R> = dyn FnMut(&mut dyn TxOps) -> Result<(R, Option<AuditEvent>)> + 'a;
@@ -885,35 +908,15 @@ macro_rules! impl_ledger_store {
             }
             fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
                 self.group_begin()?;
-                // Ends the group even if `f` unwinds, so the connection is never left inside it.
-                struct End<'a, S: Store>(&'a mut S, bool);
-                impl<S: Store> Drop for End<'_, S> {
-                    fn drop(&mut self) {
-                        if !self.1 {
-                            let _ = self.0.group_abort();
-                        }
-                    }
-                }
-                let mut end = End(self, false);
-                f(&mut *end.0);
-                end.1 = true;
-                end.0.group_end()
+                // Rolled back if `f` unwinds, so the connection is never left inside it.
+                run_unwind_safe(self, Some(<$ty as Store>::group_abort), f);
+                self.group_end()
             }
             fn read_snapshot(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {
                 let opened = self.snapshot_begin()?;
-                // Ends the snapshot even if `f` unwinds.
-                struct End<'a, S: Store>(&'a mut S, bool);
-                impl<S: Store> Drop for End<'_, S> {
-                    fn drop(&mut self) {
-                        if self.1 {
-                            let _ = self.0.snapshot_end();
-                        }
-                    }
-                }
-                let mut end = End(self, opened);
-                f(&mut *end.0);
-                end.1 = false;
-                if opened { end.0.snapshot_end() } else { Ok(()) }
+                let end: fn(&mut $ty) -> Result<()> = <$ty as Store>::snapshot_end;
+                run_unwind_safe(self, opened.then_some(end), f);
+                if opened { self.snapshot_end() } else { Ok(()) }
             }
             fn shipment(&mut self, id: &str) -> Result<Option<Shipment>> {
                 let found = self.read_record(RecordTable::Shipments, id)?;

@@ -1336,9 +1336,12 @@ impl Store for SqliteLedger {
             });
         }
         // The write lock for the whole group (the busy handler waits for it).
-        checkpointed(None, || Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))?;
-        self.group_audit.clear();
-        Ok(())
+        // The last group's end or abort took its records.
+        debug_assert!(
+            self.group_audit.is_empty(),
+            "audit records of another group"
+        );
+        checkpointed(None, || Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?))
     }
 
     fn group_end(&mut self) -> Result<()> {

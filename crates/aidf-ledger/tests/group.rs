@@ -8,17 +8,22 @@ use common::{Backend, t};
 
 const MY: &str = "country:MY:2025-2027";
 
+/// A SQLite ledger with MY's allocation opened, and a connection to it.
+fn with_allocation() -> (Backend, Ledger) {
+    let b = Backend::sqlite();
+    let mut l = b.open();
+    l.ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
+        .expect("ensure");
+    (b, l)
+}
+
 fn posted(l: &mut Ledger) -> u64 {
     l.account(MY).expect("account").posted
 }
 
 #[test]
 fn a_group_is_invisible_to_others_until_it_commits() {
-    let b = Backend::sqlite();
-    let mut writer = b.open();
-    writer
-        .ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
-        .expect("ensure");
+    let (b, mut writer) = with_allocation();
     let mut reader = b.open();
     let mut inside = Vec::new();
     writer
@@ -38,10 +43,7 @@ fn a_group_is_invisible_to_others_until_it_commits() {
 
 #[test]
 fn a_group_that_panics_keeps_nothing_and_the_connection_goes_on() {
-    let b = Backend::sqlite();
-    let mut l = b.open();
-    l.ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
-        .expect("ensure");
+    let (b, mut l) = with_allocation();
     let backlog = l.audit_backlog().expect("backlog");
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = l.group(&mut |s| {
@@ -59,11 +61,7 @@ fn a_group_that_panics_keeps_nothing_and_the_connection_goes_on() {
 
 #[test]
 fn a_read_snapshot_sees_one_state_and_leaves_the_connection_free() {
-    let b = Backend::sqlite();
-    let mut writer = b.open();
-    writer
-        .ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
-        .expect("ensure");
+    let (b, mut writer) = with_allocation();
     writer
         .transfer("before", MY, 10, Meta::default(), t(1))
         .expect("before");
@@ -90,10 +88,7 @@ fn a_read_snapshot_sees_one_state_and_leaves_the_connection_free() {
 
 #[test]
 fn a_read_snapshot_that_panics_is_ended_and_one_inside_a_group_only_runs() {
-    let b = Backend::sqlite();
-    let mut l = b.open();
-    l.ensure_account(MY, AccountKind::CountryAllocation, Some(1000), t(0))
-        .expect("ensure");
+    let (b, mut l) = with_allocation();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = l.read_snapshot(&mut |s| {
             let _ = s.account(MY);

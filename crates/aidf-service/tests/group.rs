@@ -66,6 +66,15 @@ fn acme_request<'a>(input: &'a DeterminationInput, id: &'a str) -> ShipRequest<'
     }
 }
 
+/// The embedded policy, and shipments determined without screening (see the property test).
+fn unscreened() -> (Policy, ShipConfig) {
+    let config = ShipConfig {
+        screen: false,
+        ..ShipConfig::default()
+    };
+    (Policy::embedded().expect("policy"), config)
+}
+
 fn ctx() -> AuditContext {
     AuditContext {
         tenant: "acme".into(),
@@ -97,11 +106,10 @@ proptest! {
         cuts in prop::collection::vec(1..6usize, 24),
         planned in prop::collection::vec(prop::bool::ANY, 1..8),
     ) {
-        let policy = Policy::embedded().expect("policy");
+        let (policy, config) = unscreened();
         // Screening off: "Alpha Sdn Bhd" is a clear SDN hit (alias `ALPHA` of ARTAVIL) and 华为技术
         // an Entity List one, which would refuse most shipments here and leave the caps this
         // equivalence is about untested; screening has its own tests (tests/screening.rs).
-        let config = ShipConfig { screen: false, ..ShipConfig::default() };
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut serial, mut grouped) = (ledger(&dir, "serial.db"), ledger(&dir, "group.db"));
         let inputs: Vec<DeterminationInput> = requests.iter().map(input).collect();
@@ -179,11 +187,7 @@ proptest! {
 /// records wait in the outbox for the audit writer.
 #[test]
 fn a_group_chains_its_audit_records_in_its_transaction() {
-    let policy = Policy::embedded().expect("policy");
-    let config = ShipConfig {
-        screen: false,
-        ..ShipConfig::default()
-    };
+    let (policy, config) = unscreened();
     let dir = tempfile::tempdir().expect("tempdir");
     let auditor =
         aidf_ledger::audit::Auditor::new(aidf_ledger::audit::AuditKey::new(&[7; 32]), None);
@@ -228,11 +232,7 @@ fn a_group_chains_its_audit_records_in_its_transaction() {
 /// Planned without it, the ledger refuses the second plan (the balance moved).
 #[test]
 fn a_plan_counts_the_draws_in_flight_before_it() {
-    let policy = Policy::embedded().expect("policy");
-    let config = ShipConfig {
-        screen: false,
-        ..ShipConfig::default()
-    };
+    let (policy, config) = unscreened();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut l = ledger(&dir, "in-flight.db");
     let request = |key: usize| Request {
