@@ -184,7 +184,7 @@ pub fn outcome_text(
     out: &aidf_service::ShipOutcome,
     kinds: &HashMap<String, AccountKind>,
 ) -> String {
-    let d = &out.determination;
+    let d = &out.determination_value();
     let mut s = format!(
         "Shipment {}: {}{}\nAuthorization: {} (review policy: {})\nTotal TPP: {}\n",
         out.shipment_id,
@@ -210,7 +210,7 @@ pub fn outcome_text(
         s += "Backfill: recorded after its business date, outside the back-dating window\n";
     }
     if let Some(screening) = &out.screening {
-        s += &crate::render::shipment_screening(screening);
+        s += &crate::render::shipment_screening(&screening.to_value());
     }
     for n in &out.notes {
         s += &format!("Note: {n}\n");

@@ -930,27 +930,25 @@ pub(crate) fn event(
 }
 
 /// The event of a recorded (or replayed) shipment.
-pub(crate) fn shipment_event(s: &crate::Shipment) -> AuditEvent {
+pub(crate) fn shipment_event(s: &crate::Shipment, view: &crate::body_view::BodyView) -> AuditEvent {
     // The service stores `{determination, input}`; a bare determination is read as well.
-    let d = match s.determination.get("determination") {
-        Some(inner) if inner.is_object() => inner,
-        _ => &s.determination,
-    };
-    let authorization = d["authorization"].as_str().unwrap_or("?");
+    let (authorization, regime_digest) = view.authorization_and_digest();
     let mut outcome = String::new();
     if s.replayed {
         outcome.push_str("replayed:");
     }
-    let _ = write!(outcome, "{}:{authorization}", s.status.as_str());
+    let _ = write!(
+        outcome,
+        "{}:{}",
+        s.status.as_str(),
+        authorization.unwrap_or("?")
+    );
     AuditEvent {
         action: "shipment".into(),
         subject: s.shipment_id.clone(),
         input_digest: s.input_digest.clone(),
         outcome,
-        regime_digest: d["regime"]["digest"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        regime_digest: regime_digest.unwrap_or_default().to_owned(),
     }
 }
 

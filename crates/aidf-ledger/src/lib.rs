@@ -57,8 +57,10 @@
 //! database that is not an aidf ledger is rejected without being modified.
 
 pub mod audit;
+mod body_view;
 mod engine;
 mod error;
+mod json_text;
 mod pg;
 pub mod register;
 mod screening;
@@ -70,6 +72,7 @@ use std::collections::HashMap;
 
 pub use engine::NewShipment;
 pub use error::{LedgerError, Result};
+pub use json_text::JsonText;
 pub use pg::PgLedger;
 pub use register::{RegisterConsignee, RegisterRow, ShipmentPage, ShipmentQuery, VeuShipment};
 pub use sqlite::SqliteLedger;
@@ -219,7 +222,7 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// record (`replayed = true`) without looking at the new fields.
     ///
     /// A new record takes `shipment.determination` (moved, not copied: it is large), leaving
-    /// `Value::Null` there; on a replay or an error `shipment` is left as it was.
+    /// `null` there; on a replay or an error `shipment` is left as it was.
     fn record_shipment(&mut self, shipment: &mut NewShipment, now: Timestamp) -> Result<Shipment>;
     /// Runs `f` as one group commit: on SQLite, one transaction that holds the write lock
     /// throughout, in which each write `f` makes runs in a savepoint (a failing write undoes

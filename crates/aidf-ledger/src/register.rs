@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::body_view::BodyView;
 use crate::error::{LedgerError, Result};
 use crate::types::{Shipment, ShipmentStatus, Timestamp};
 use crate::validate;
@@ -202,24 +203,34 @@ impl VeuShipment {
     /// The row of a stored shipment, if it is an authorized shipment under a VEU with a business
     /// date. Numbers are the ledger's integers: a figure beyond `i64` could not have been drawn.
     pub fn of(s: &Shipment) -> Option<VeuShipment> {
-        let (d, input) = (&s.determination["determination"], &s.determination["input"]);
-        let authorization = d["authorization"].as_str()?;
+        VeuShipment::of_view(s, &BodyView::of(s.determination.as_str()))
+    }
+
+    /// The same, from the view of the shipment's stored body.
+    pub(crate) fn of_view(s: &Shipment, view: &BodyView) -> Option<VeuShipment> {
+        let d = view.determination.get()?;
+        let authorization = d.authorization.as_deref()?;
         let is_veu = VEU_AUTHORIZATIONS.contains(&authorization);
         if s.status != ShipmentStatus::Authorized || !is_veu {
             return None;
         }
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let consignee = view.input.get().and_then(|i| i.consignee.get());
+        let text = |v: Option<&str>| v.map(str::to_string);
         Some(VeuShipment {
             shipment_id: s.shipment_id.clone(),
             business_date: s.business_date.clone()?,
             authorization: authorization.to_string(),
-            veu_id: text(&input["consignee"]["veu"]["id"]),
-            consignee: text(&input["consignee"]["name"]),
-            destination: text(&d["destination"]),
-            item: text(&d["item"]["name"]),
-            eccn: text(&d["eccn"]),
-            quantity: d["quantity"].as_i64(),
-            total_tpp: d["total_tpp"].as_i64(),
+            veu_id: text(
+                consignee
+                    .and_then(|c| c.veu.get())
+                    .and_then(|v| v.id.as_deref()),
+            ),
+            consignee: text(consignee.and_then(|c| c.name.as_deref())),
+            destination: text(d.destination.as_deref()),
+            item: text(d.item.get().and_then(|i| i.name.as_deref())),
+            eccn: text(d.eccn.as_deref()),
+            quantity: d.quantity.value(),
+            total_tpp: d.total_tpp.value(),
         })
     }
 }
@@ -227,14 +238,28 @@ impl VeuShipment {
 impl Columns {
     /// The columns of a shipment, from its fields and its stored determination.
     pub(crate) fn of(s: &Shipment) -> Columns {
-        let stored = &s.determination;
-        fn text(v: &serde_json::Value) -> Option<&str> {
-            v.as_str().map(str::trim).filter(|t| !t.is_empty())
+        Columns::of_view(s, &BodyView::of(s.determination.as_str()))
+    }
+
+    /// The same, from the view of the shipment's stored body.
+    pub(crate) fn of_view(s: &Shipment, view: &BodyView) -> Columns {
+        fn text(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|t| !t.is_empty())
         }
-        let destination = text(&stored["determination"]["destination"])
-            .or_else(|| text(&stored["input"]["destination"]))
-            .map(str::to_ascii_uppercase);
-        let consignee = text(&stored["input"]["consignee"]["name"]).map(str::to_string);
+        let input = view.input.get();
+        let destination = text(
+            view.determination
+                .get()
+                .and_then(|d| d.destination.as_deref()),
+        )
+        .or_else(|| text(input.and_then(|i| i.destination.as_deref())))
+        .map(str::to_ascii_uppercase);
+        let consignee = text(
+            input
+                .and_then(|i| i.consignee.get())
+                .and_then(|c| c.name.as_deref()),
+        )
+        .map(str::to_string);
         Columns {
             tenant: tenant_of(s).to_string(),
             status: s.status.as_str(),
@@ -242,7 +267,7 @@ impl Columns {
             destination,
             consignee_key: consignee.as_deref().map(consignee_key),
             consignee,
-            veu: VeuShipment::of(s),
+            veu: VeuShipment::of_view(s, view),
         }
     }
 }

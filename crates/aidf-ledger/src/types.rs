@@ -790,8 +790,8 @@ pub struct Shipment {
     pub shipment_id: String,
     /// Digest of the determination input.
     pub input_digest: String,
-    /// The determination, as produced by aidf-core.
-    pub determination: serde_json::Value,
+    /// The determination as stored: opaque JSON (the service's answer body), kept as text.
+    pub determination: crate::JsonText,
     /// Authorised or refused.
     pub status: ShipmentStatus,
     /// Results of the ops applied with it (empty when refused).

@@ -704,7 +704,7 @@ fn shipments(b: &Backend) {
     let ship = NewShipment {
         shipment_id: "S-1".into(),
         input_digest: "sha256:input1".into(),
-        determination: serde_json::json!({"outcome": "authorized", "path": "license"}),
+        determination: serde_json::json!({"outcome": "authorized", "path": "license"}).into(),
         status: ShipmentStatus::Authorized,
         ops: vec![
             Op::Transfer {
@@ -727,7 +727,7 @@ fn shipments(b: &Backend) {
     assert_eq!((s.applied.len(), s.replayed), (2, false));
     // The record takes the determination from the argument (moved, not copied), and stores it.
     assert_eq!(s.determination, ship.determination);
-    assert_eq!(first.determination, serde_json::Value::Null);
+    assert_eq!(first.determination, aidf_ledger::JsonText::null());
     let stored = l.shipment("S-1").expect("read").expect("stored");
     assert_eq!(stored.determination, ship.determination);
     // The same id for another request is a conflict naming the id, never the other's answer.

@@ -30,7 +30,8 @@ fn ship(l: &mut Ledger, s: &Ship<'_>, secs: i64) {
         determination: serde_json::json!({
             "determination": {"destination": s.destination, "authorization": "nlr"},
             "input": {"destination": s.destination, "consignee": {"name": s.consignee}},
-        }),
+        })
+        .into(),
         status: s.status,
         tenant: Some(s.tenant.into()),
         business_date: Some(s.date.into()),
@@ -242,7 +243,7 @@ fn consignees_and_parties(b: &Backend) {
         let new = NewShipment {
             shipment_id: format!("p.{i}"),
             input_digest: format!("sha256:p{i}"),
-            determination: serde_json::json!({"input": {}}),
+            determination: serde_json::json!({"input": {}}).into(),
             tenant: Some(p.tenant.clone()),
             parties: vec![p.clone()],
             ..NewShipment::default()
@@ -374,7 +375,8 @@ fn ship_authorized(l: &mut Ledger, id: &str, authorization: &str, date: Option<&
                 "item": {"name": "NVIDIA H100 SXM"}, "quantity": 2000, "total_tpp": 31_664_000,
             },
             "input": {"destination": "ae", "consignee": {"name": " Gulf DC ", "veu": {"id": "V-1"}}},
-        }),
+        })
+        .into(),
         status,
         tenant: Some(id.split('.').next().unwrap_or("a").into()),
         business_date: date.map(str::to_string),

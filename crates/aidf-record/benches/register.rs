@@ -46,6 +46,7 @@ fn real_shipment(l: &mut Ledger) -> serde_json::Value {
         .expect("read")
         .expect("stored")
         .determination
+        .to_value()
 }
 
 fn row(template: &serde_json::Value, i: u64) -> NewShipment {
@@ -63,7 +64,7 @@ fn row(template: &serde_json::Value, i: u64) -> NewShipment {
     NewShipment {
         shipment_id: format!("b-{i:08}"),
         input_digest: format!("sha256:{i:064x}"),
-        determination: body,
+        determination: body.into(),
         status: if refused {
             ShipmentStatus::Refused
         } else {

@@ -8,8 +8,9 @@
 //! a cap, and every recorded shipment was determined against balances it really had.
 
 use aidf_core::{DetermineError, Posture};
-use aidf_ledger::{LedgerError, Shipment, ShipmentStatus};
+use aidf_ledger::{JsonText, LedgerError, Shipment, ShipmentStatus};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 pub mod application;
@@ -104,12 +105,11 @@ pub struct ShipOutcome {
     pub refusal: Option<String>,
     /// What the shipment path did besides the rules (an unknown VEU claim, a backfill).
     pub notes: Vec<String>,
-    /// The screening of the parties (verdicts, hits, effects, list versions), when screened
-    /// (boxed: most answers are moved around more often than read).
+    /// The screening of the parties (verdicts, hits, effects, list versions), when screened.
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Stored as written: declared as the screening it was built from.
     #[schema(value_type = crate::screening::TransactionScreening, required = false)]
-    pub screening: Option<Box<serde_json::Value>>,
+    pub screening: Option<JsonText>,
     /// The business date of the shipment.
     pub business_date: Option<String>,
     /// Recorded past the back-dating window by an officer.
@@ -117,7 +117,7 @@ pub struct ShipOutcome {
     /// The determination, made against the ledger's balances (stored as written: declared as
     /// the determination it was built from).
     #[schema(value_type = aidf_core::Determination)]
-    pub determination: serde_json::Value,
+    pub determination: JsonText,
     /// Ledger entries written (op ids and balances after).
     pub entries: Vec<aidf_ledger::Applied>,
     /// True when the shipment id was recorded before and this is the stored record (not part of
@@ -126,33 +126,73 @@ pub struct ShipOutcome {
     pub replayed: bool,
 }
 
+/// The parts of a stored answer, borrowed from its text (see `ship::StoredAnswer`). Read as
+/// `Value` indexing would: a part that is absent or of another type is empty.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct StoredParts<'a> {
+    #[serde(borrow)]
+    determination: Option<&'a RawValue>,
+    #[serde(borrow)]
+    license_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    notes: Option<&'a RawValue>,
+    #[serde(borrow)]
+    refusal: Option<&'a RawValue>,
+    #[serde(borrow)]
+    screening: Option<&'a RawValue>,
+}
+
 impl ShipOutcome {
-    /// The outcome a stored shipment record gives.
-    pub fn from_record(mut s: Shipment, replayed: bool) -> ShipOutcome {
-        let determination = s.determination["determination"].take();
-        let screening = s.determination["screening"].take();
-        let body = &s.determination;
-        let notes = body["notes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|n| n.as_str().map(String::from))
-                    .collect()
+    /// The outcome a stored shipment record gives: its parts copied as written, so the first
+    /// answer and every replay are the same bytes.
+    pub fn from_record(s: Shipment, replayed: bool) -> ShipOutcome {
+        // A derived struct would also read an array, by position.
+        let is_object = s.determination.as_str().trim_start().starts_with('{');
+        let parts: StoredParts<'_> = match is_object {
+            true => s.determination.parse().unwrap_or_default(),
+            false => StoredParts::default(),
+        };
+        let text =
+            |r: Option<&RawValue>| r.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+        let notes = parts
+            .notes
+            .and_then(|r| serde_json::from_str::<Vec<serde_json::Value>>(r.get()).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| match n {
+                serde_json::Value::String(n) => Some(n),
+                _ => None,
             })
-            .unwrap_or_default();
+            .collect();
         ShipOutcome {
+            license_id: text(parts.license_id),
+            refusal: text(parts.refusal),
+            notes,
+            screening: parts.screening.map(JsonText::from_raw),
+            determination: parts
+                .determination
+                .map(JsonText::from_raw)
+                .unwrap_or_default(),
             shipment_id: s.shipment_id,
             status: s.status,
-            license_id: body["license_id"].as_str().map(String::from),
-            refusal: body["refusal"].as_str().map(String::from),
-            notes,
-            screening: Some(screening).filter(|v| !v.is_null()).map(Box::new),
             business_date: s.business_date,
             backfill: s.backfill,
-            determination,
             entries: s.applied,
             replayed: replayed || s.replayed,
         }
+    }
+
+    /// The determination as a tree, for a caller that looks inside.
+    pub fn determination_value(&self) -> serde_json::Value {
+        self.determination.to_value()
+    }
+
+    /// The screening as a tree (`null` when not screened).
+    pub fn screening_value(&self) -> serde_json::Value {
+        self.screening
+            .as_ref()
+            .map_or(serde_json::Value::Null, JsonText::to_value)
     }
 }
 
@@ -175,4 +215,65 @@ pub const LOCAL_TENANT: &str = "local";
 /// derived from the request, so two identical requests without a key are two shipments.
 pub fn new_shipment_id() -> String {
     format!("ship-{}", uuid::Uuid::now_v7())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(body: &str) -> Shipment {
+        Shipment {
+            shipment_id: "s-1".into(),
+            input_digest: "sha256:x".into(),
+            determination: JsonText::from_json(body.into()).expect("json"),
+            status: ShipmentStatus::Authorized,
+            applied: Vec::new(),
+            recorded_at: aidf_ledger::Timestamp(1),
+            tenant: None,
+            business_date: None,
+            backfill: false,
+            replayed: false,
+        }
+    }
+
+    /// Records written before the answer was kept as text have their keys sorted (a tree wrote
+    /// them): the parts are answered as stored, so a replay is the bytes first answered.
+    #[test]
+    fn an_answer_copies_the_stored_parts_as_they_were_written() {
+        let determination =
+            r#"{"authorization":"LPP","regime":{"id":"r","digest":"sha256:d"},"total_tpp":1}"#;
+        let screening = r#"{"verdict":"no_match","parties":[]}"#;
+        let body = format!(
+            r#"{{"determination":{determination},"input":{{"quantity":1}},"license_id":"L-1","notes":["a","b\"c"],"refusal":null,"screening":{screening}}}"#
+        );
+        let out = ShipOutcome::from_record(stored(&body), true);
+        assert_eq!(out.determination.as_str(), determination);
+        assert_eq!(
+            out.screening.as_ref().map(JsonText::as_str),
+            Some(screening)
+        );
+        assert_eq!(out.license_id.as_deref(), Some("L-1"));
+        assert_eq!(out.notes, ["a", "b\"c"]);
+        assert_eq!((out.refusal, out.replayed), (None, true));
+        let answer =
+            serde_json::to_string(&ShipOutcome::from_record(stored(&body), false)).expect("answer");
+        assert!(answer.contains(determination), "{answer}");
+    }
+
+    /// Read as `Value` indexing read them: a part that is absent or of another type is empty.
+    #[test]
+    fn parts_of_another_shape_are_empty() {
+        for body in [
+            r#"{"authorization":"LPP"}"#,
+            r#"{"determination":null,"license_id":7,"notes":["a",1,null,"b"],"refusal":{"x":1},"screening":null}"#,
+            r#"[1,2]"#,
+            r#"[{"authorization":"LPP"},"L-1",["a"]]"#,
+        ] {
+            let out = ShipOutcome::from_record(stored(body), false);
+            assert_eq!(out.determination.as_str(), "null", "{body}");
+            assert!(out.screening.is_none(), "{body}");
+            assert_eq!((out.license_id, out.refusal), (None, None), "{body}");
+            assert!(out.notes.iter().all(|n| n == "a" || n == "b"), "{body}");
+        }
+    }
 }

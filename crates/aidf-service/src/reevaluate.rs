@@ -297,7 +297,7 @@ pub fn from_ledger(
     let mut bal: HashMap<AccountRef, u64> = HashMap::new();
     let get = |bal: &HashMap<AccountRef, u64>, k: &AccountRef| bal.get(k).copied().unwrap_or(0);
     for s in ships {
-        let body = &s.determination;
+        let body = &s.determination.to_value();
         let Some(raw) = body.get("input").filter(|v| !v.is_null()) else {
             report.skipped.push(Skipped {
                 id: s.shipment_id,

@@ -169,7 +169,7 @@ fn line(r: &RegisterRow) -> Result<ShipmentSummary, RegisterError> {
 
 fn summary(s: &Shipment) -> ShipmentSummary {
     let cols = RegisterColumns::of(s);
-    let body = &s.determination;
+    let body = &s.determination.to_value();
     let d = &body["determination"];
     let text = |v: &serde_json::Value| v.as_str().map(String::from);
     ShipmentSummary {
@@ -477,7 +477,7 @@ pub fn compliance_record(
     verify_with: &str,
 ) -> Result<ComplianceRecord, RegisterError> {
     let s = owned(store, tenant, id)?;
-    let body = &s.determination;
+    let body = &s.determination.to_value();
     let d = &body["determination"];
     let audit = store
         .audit_record_of("shipment", &s.shipment_id)?

@@ -540,7 +540,7 @@ fn nac_subject(
                 }
                 other => ReportError::Definitions(other.to_string()),
             })?;
-            Ok((format!("shipment {id}"), s.determination))
+            Ok((format!("shipment {id}"), s.determination.to_value()))
         }
         (None, Some(input)) => {
             let d = aidf_core::determine(policy, input).map_err(|e| ReportError::Input {

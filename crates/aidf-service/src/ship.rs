@@ -8,11 +8,12 @@ use aidf_core::{
 };
 use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{
-    Account, AccountKind, AccountSpec, ExpectedBalance, LedgerError, LedgerStore, License,
-    LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, ShipmentStatus, Timestamp,
-    VeuKind,
+    Account, AccountKind, AccountSpec, ExpectedBalance, JsonText, LedgerError, LedgerStore,
+    License, LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, ShipmentStatus,
+    Timestamp, VeuKind,
 };
 use chrono::{DateTime, Days, NaiveDate};
+use serde::Serialize;
 
 use crate::in_flight::InFlight;
 use crate::screening::{self, ScreeningError, TenantScreening, TransactionScreening};
@@ -475,15 +476,6 @@ fn plan(
     let mut new = NewShipment {
         shipment_id: req.shipment_id.to_string(),
         input_digest: fresh.digest.clone(),
-        determination: serde_json::json!({
-            "determination": d,
-            "license_id": license.as_ref().map(|l| l.id.as_str()),
-            "refusal": refusal,
-            "notes": fresh.notes,
-            "screening": fresh.screening.as_ref().map(TransactionScreening::to_json),
-            // The input as given (before the ledger's balances), so `reevaluate` can re-run it.
-            "input": req.input,
-        }),
         status: ShipmentStatus::Refused,
         tenant: Some(req.tenant.to_string()),
         business_date: Some(input.date.to_string()),
@@ -492,18 +484,39 @@ fn plan(
         parties: vec![party(req, &reads.reads)],
         ..NewShipment::default()
     };
+    let mut notes = fresh.notes.clone();
     if refusal.is_none() {
         new.status = ShipmentStatus::Authorized;
-        let mut all = fresh.notes.clone();
-        all.extend(draw(&mut new, &d, &reads, license.as_ref(), req));
-        all.extend(
+        notes.extend(draw(&mut new, &d, &reads, license.as_ref(), req));
+        notes.extend(
             license
                 .iter()
                 .flat_map(|l| license_notes(l, &d, req.input.value_usd.is_some())),
         );
-        new.determination["notes"] = serde_json::json!(all);
     }
+    new.determination = JsonText::of(&StoredAnswer {
+        determination: &d,
+        input: req.input,
+        license_id: license.as_ref().map(|l| l.id.as_str()),
+        notes: &notes,
+        refusal: refusal.as_deref(),
+        screening: fresh.screening.as_ref(),
+    })
+    .map_err(|e| ShipError::Unavailable(format!("serializing the determination: {e}")))?;
     Ok(new)
+}
+
+/// What a shipment's record stores as its determination, written once as text: the answer's
+/// parts ([`crate::ShipOutcome::from_record`] reads them back) and the input as given, before
+/// the ledger's balances (so `reevaluate` can run it again).
+#[derive(Serialize)]
+struct StoredAnswer<'a> {
+    determination: &'a Determination,
+    input: &'a DeterminationInput,
+    license_id: Option<&'a str>,
+    notes: &'a [String],
+    refusal: Option<&'a str>,
+    screening: Option<&'a TransactionScreening>,
 }
 
 /// The input as determined against the ledger: the balances read, a certified larger LPP

@@ -152,7 +152,7 @@ fn pending_moves(
         }
         let to = store.shipment(&id)?.and_then(|s| {
             let input: DeterminationInput =
-                serde_json::from_value(s.determination["input"].clone()).ok()?;
+                serde_json::from_value(s.determination.to_value()["input"].take()).ok()?;
             let account = successor(policy, &input, &old.key)?;
             Some(account.ledger_key(&tenant_of(&id, s.tenant.as_deref())))
         });

@@ -313,7 +313,8 @@ fn under_the_issuance_reading_a_pending_application_holds_the_allocation(pg: boo
     // Its determination reads the allocation without the license's own unshipped remainder:
     // 712,440,000 posted − 712,440,000 not yet shipped + 158,320,000 ≤ 790,000,000.
     assert_eq!(
-        out.determination["review_policy"], "approval",
+        out.determination_value()["review_policy"],
+        "approval",
         "{}",
         out.determination
     );
@@ -329,7 +330,8 @@ fn under_the_issuance_reading_a_pending_application_holds_the_allocation(pg: boo
         out2.refusal
     );
     assert_eq!(
-        out2.determination["review_policy"], "approval",
+        out2.determination_value()["review_policy"],
+        "approval",
         "{}",
         out2.determination
     );

@@ -148,7 +148,7 @@ fn compliance_record_has_reasons_draws_screening_and_audit() {
     assert!(refused.draws.is_empty());
     assert!(refused.shipment.refusal.is_some());
     let stored = l.shipment("s2").expect("read").expect("stored");
-    let d = &stored.determination["determination"]["reasons"];
+    let d = &stored.determination.to_value()["determination"]["reasons"];
     assert_eq!(
         refused.reasons.len(),
         d.as_array().map_or(0, Vec::len),

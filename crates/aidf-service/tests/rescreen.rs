@@ -83,7 +83,8 @@ fn ship(l: &mut Ledger, id: &str, name: &str, hq: &str, refusal: Option<&str>) {
             "determination": {"destination": "AE", "authorization": "nlr"},
             "refusal": refusal,
             "input": {"destination": "AE", "consignee": {"name": name, "hq": hq}},
-        }),
+        })
+        .into(),
         status: if refusal.is_some() {
             ShipmentStatus::Refused
         } else {

@@ -109,8 +109,9 @@ fn every_hit() -> Vec<String> {
 }
 
 /// The consignee's reported hits, each with its entry as `LIST:ID`.
-fn hits(out: &ShipOutcome) -> Vec<(&Value, String)> {
-    let party = &out.screening.as_ref().expect("screened")["parties"][0];
+fn hits(out: &ShipOutcome) -> Vec<(Value, String)> {
+    let mut screening = out.screening.as_ref().expect("screened").to_value();
+    let party = screening["parties"][0].take();
     party["hits"]
         .as_array()
         .expect("hits")
@@ -121,12 +122,12 @@ fn hits(out: &ShipOutcome) -> Vec<(&Value, String)> {
                 hit["list"].as_str().expect("list"),
                 hit["entry_id"].as_str().expect("entry id")
             );
-            (hit, entry)
+            (hit.clone(), entry)
         })
         .collect()
 }
 
-fn first_hit(out: &ShipOutcome) -> (&Value, String) {
+fn first_hit(out: &ShipOutcome) -> (Value, String) {
     hits(out).into_iter().next().expect("a hit")
 }
 
@@ -154,7 +155,7 @@ fn a_decision_clears_a_possible_hit_until_the_entry_changes() {
         out.refusal
     );
     assert_ne!(out.status, ShipmentStatus::Refused);
-    let screening = out.screening.as_ref().expect("screened");
+    let screening = &out.screening.as_ref().expect("screened").to_value();
     assert_eq!(screening["hold_for_review"], false);
     assert_eq!(
         screening["verdict"], "possible_hit",
@@ -227,12 +228,12 @@ fn same_party_makes_the_hit_clear_with_its_lists_effect() {
     f.decide("acme", &entry, PartyDecision::SameParty);
     let out = f.ship("acme", SIBLING);
     assert!(!held(&out), "{:?}", out.refusal);
-    let screening = out.screening.as_ref().expect("screened");
+    let screening = &out.screening.as_ref().expect("screened").to_value();
     assert!(
         screening.get("entity_list").is_some(),
         "the Entity List entry applies: {screening}"
     );
-    assert_eq!(out.determination["authorization"], "license");
+    assert_eq!(out.determination_value()["authorization"], "license");
 }
 
 #[test]
@@ -313,7 +314,7 @@ fn a_tenants_thresholds_are_the_ones_its_shipments_screen_at() {
         "below the tenant's possible threshold: {:?}",
         out.refusal
     );
-    let screening = out.screening.as_ref().expect("screened");
+    let screening = &out.screening.as_ref().expect("screened").to_value();
     assert_eq!(screening["thresholds"]["possible"], 0.99);
     assert!(
         held(&f.ship("other", SIBLING)),

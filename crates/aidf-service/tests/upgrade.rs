@@ -19,7 +19,8 @@ fn legacy_shipment(id: &str, name: &str, amount: u64) -> NewShipment {
             "input": {"date": "2025-06-01", "destination": "MY",
                       "consignee": {"name": name, "hq": "MY"},
                       "item": {"chip": "H100 SXM"}, "quantity": amount / 15_832}
-        }),
+        })
+        .into(),
         ops: vec![Op::Transfer {
             op_id: format!("{id}:lpp"),
             account: OLD.into(),

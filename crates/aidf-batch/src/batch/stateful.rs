@@ -111,7 +111,7 @@ fn ship_chunk(
         match aidf_service::ship(&mut *ledger.store, policy, &config, &request) {
             Ok(o) => {
                 // The determination the ledger recorded, made against its balances.
-                let d = o.determination;
+                let d = o.determination.to_value();
                 summary.add_json(&d);
                 let st = o.status.as_str().to_string();
                 let tpp = d["total_tpp"].as_u64().unwrap_or(0);

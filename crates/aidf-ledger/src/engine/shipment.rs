@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::{self, AuditEvent};
+use crate::body_view::BodyView;
 use crate::error::{LedgerError, Result};
 use crate::types::{
     Account, AccountSpec, ExpectedBalance, Meta, Op, Party, Shipment, ShipmentStatus, Timestamp,
@@ -20,8 +21,8 @@ pub struct NewShipment {
     /// Digest of the client's request: a replay with another digest is
     /// [`LedgerError::ShipmentConflict`].
     pub input_digest: String,
-    /// The determination (opaque JSON from aidf-core).
-    pub determination: serde_json::Value,
+    /// The determination (opaque JSON, kept as text: stored and answered as it is).
+    pub determination: crate::JsonText,
     /// Authorised or refused.
     pub status: ShipmentStatus,
     /// Ops to apply as one linked batch (must be empty when refused).
@@ -204,8 +205,9 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         backfill: s.backfill,
         replayed: false,
     };
-    let stored = store_shipment(tx, &shipment, now);
-    let event = audit::shipment_event(&shipment);
+    let view = BodyView::of(shipment.determination.as_str());
+    let stored = store_shipment(tx, &shipment, &view, now);
+    let event = audit::shipment_event(&shipment, &view);
     s.determination = std::mem::take(&mut shipment.determination);
     stored?;
     Ok((shipment, Some(event)))
@@ -215,10 +217,11 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
 fn store_shipment<T: TxOps + ?Sized>(
     tx: &mut T,
     shipment: &Shipment,
+    view: &BodyView,
     now: Timestamp,
 ) -> Result<()> {
     tx.insert_shipment(
-        &crate::register::Columns::of(shipment),
+        &crate::register::Columns::of_view(shipment, view),
         &shipment.shipment_id,
         &serde_json::to_string(shipment)?,
         now,
