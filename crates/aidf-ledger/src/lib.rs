@@ -91,10 +91,10 @@ use audit::{
 use engine::{RecordTable, TxOps};
 
 /// The schema version this build writes (the last migration's number).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How many migrations lead to [`SCHEMA_VERSION`] (their numbers need not be contiguous).
-pub const MIGRATION_COUNT: i64 = 8;
+pub const MIGRATION_COUNT: i64 = 9;
 
 /// Validates an op id (1–128 characters of `[A-Za-z0-9._:-]`).
 pub fn validate_op_id(op_id: &str) -> Result<()> {

@@ -211,6 +211,43 @@ CREATE TRIGGER screening_thresholds_no_delete BEFORE DELETE ON screening_thresho
     BEGIN SELECT RAISE(ABORT, 'screening thresholds are append-only'); END;
 "#;
 
+/// Schema version 9: `ops.hold_state`'s check written as comparisons. As `IN` of four values,
+/// SQLite built (and dropped) a temporary b-tree for the list at every insert into `ops`; the
+/// rows allowed are the same. SQLite cannot change a check in place, so the table is rebuilt
+/// (its rows copied in key order) and its index made again.
+const MIGRATION_9: &str = r#"
+CREATE TABLE ops_v9 (
+    op_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    expires_at INTEGER,
+    hold_state TEXT CHECK (hold_state = 'pending' OR hold_state = 'posted'
+        OR hold_state = 'voided' OR hold_state = 'expired'),
+    at INTEGER NOT NULL,
+    pending_id TEXT,
+    req_amount INTEGER CHECK (req_amount >= 0),
+    cap INTEGER CHECK (cap >= 0),
+    old_cap INTEGER CHECK (old_cap >= 0),
+    released INTEGER CHECK (released >= 0),
+    bal_cap INTEGER CHECK (bal_cap >= 0),
+    bal_posted INTEGER CHECK (bal_posted >= 0),
+    bal_pending INTEGER CHECK (bal_pending >= 0),
+    determination_id TEXT,
+    regime_digest TEXT,
+    memo TEXT
+) WITHOUT ROWID;
+INSERT INTO ops_v9 (op_id, kind, account, amount, expires_at, hold_state, at, pending_id,
+    req_amount, cap, old_cap, released, bal_cap, bal_posted, bal_pending, determination_id,
+    regime_digest, memo)
+SELECT op_id, kind, account, amount, expires_at, hold_state, at, pending_id, req_amount, cap,
+    old_cap, released, bal_cap, bal_posted, bal_pending, determination_id, regime_digest, memo
+FROM ops ORDER BY op_id;
+DROP TABLE ops;
+ALTER TABLE ops_v9 RENAME TO ops;
+CREATE INDEX ops_due ON ops (account, expires_at) WHERE hold_state = 'pending' AND expires_at IS NOT NULL;
+"#;
+
 /// One numbered migration: SQL, then an optional data backfill in Rust, then more SQL.
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -275,6 +312,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "screening_decisions",
         sql: MIGRATION_8,
+        backfill: None,
+        finish: "",
+    },
+    Migration {
+        version: 9,
+        name: "ops_hold_state_check",
+        sql: MIGRATION_9,
         backfill: None,
         finish: "",
     },
@@ -1282,10 +1326,17 @@ fn chain_tx(
         .prepare_cached(audit::HEAD_SQL)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let drained = c
-        .prepare_cached(audit::OUTBOX_DRAIN_SQL)?
-        .query_map([limit], outbox_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // In a group the outbox is nearly always empty: its own records wait in memory.
+    let waiting: bool = c
+        .prepare_cached(audit::OUTBOX_ANY_SQL)?
+        .query_row([], |r| r.get(0))?;
+    let drained = match waiting {
+        false => Vec::new(),
+        true => c
+            .prepare_cached(audit::OUTBOX_DRAIN_SQL)?
+            .query_map([limit], outbox_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
     let plan = audit::plan(key, head, drained, direct, checkpoint);
     for rows in plan.records.chunks(audit::ROWS_PER_INSERT) {
         let mut st = c.prepare_cached(audit::insert_sql(rows.len()))?;

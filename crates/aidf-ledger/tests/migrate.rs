@@ -147,6 +147,48 @@ fn sqlite_v1_database_is_migrated() {
     assert_eq!(version, aidf_ledger::SCHEMA_VERSION);
 }
 
+/// Schema 9: `ops.hold_state` is checked by comparisons, not `IN` (a list SQLite built a
+/// temporary b-tree for at every insert), and the check still refuses any other state.
+#[test]
+fn sqlite_hold_state_check_compares_and_still_refuses_other_states() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.db");
+    drop(Ledger::open(path.to_str().expect("utf8")).expect("open"));
+    let c = rusqlite::Connection::open(&path).expect("open");
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ops'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("ops");
+    assert!(!sql.contains(" IN ("), "{sql}");
+    let insert = |id: &str, state: Option<&str>| {
+        c.execute(
+            "INSERT INTO ops (op_id, kind, account, amount, hold_state, at) \
+             VALUES (?1, 'reserve', 'a', 1, ?2, 0)",
+            rusqlite::params![id, state],
+        )
+    };
+    for (i, state) in ["pending", "posted", "voided", "expired"]
+        .iter()
+        .enumerate()
+    {
+        insert(&format!("ok-{i}"), Some(state)).expect(state);
+    }
+    insert("none", None).expect("no hold state");
+    let e = insert("bad", Some("Pending")).expect_err("another state");
+    assert!(e.to_string().contains("CHECK constraint failed"), "{e}");
+    let due: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ops_due'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert_eq!(due, 1, "the index is made again");
+}
+
 #[test]
 fn pg_v1_database_is_migrated() {
     let Some(schema) = PgSchema::try_new() else {
