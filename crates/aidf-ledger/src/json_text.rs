@@ -51,6 +51,12 @@ impl JsonText {
         &self.0
     }
 
+    /// Whether the document is an object (a derived struct would also read an array, by
+    /// position: readers of named fields look here first).
+    pub fn is_object(&self) -> bool {
+        self.as_str().trim_start().starts_with('{')
+    }
+
     /// The JSON as a tree, for a reader that looks inside (the text is valid JSON, so this only
     /// fails past serde_json's nesting limit, read as `null`).
     pub fn to_value(&self) -> serde_json::Value {

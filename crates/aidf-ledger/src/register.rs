@@ -203,7 +203,7 @@ impl VeuShipment {
     /// The row of a stored shipment, if it is an authorized shipment under a VEU with a business
     /// date. Numbers are the ledger's integers: a figure beyond `i64` could not have been drawn.
     pub fn of(s: &Shipment) -> Option<VeuShipment> {
-        VeuShipment::of_view(s, &BodyView::of(s.determination.as_str()))
+        VeuShipment::of_view(s, &BodyView::of(&s.determination))
     }
 
     /// The same, from the view of the shipment's stored body.
@@ -238,7 +238,7 @@ impl VeuShipment {
 impl Columns {
     /// The columns of a shipment, from its fields and its stored determination.
     pub(crate) fn of(s: &Shipment) -> Columns {
-        Columns::of_view(s, &BodyView::of(s.determination.as_str()))
+        Columns::of_view(s, &BodyView::of(&s.determination))
     }
 
     /// The same, from the view of the shipment's stored body.

@@ -127,7 +127,8 @@ pub struct ShipOutcome {
 }
 
 /// The parts of a stored answer, borrowed from its text (see `ship::StoredAnswer`). Read as
-/// `Value` indexing would: a part that is absent or of another type is empty.
+/// `Value` indexing would: a part that is absent or of another type is empty (and so is every
+/// part of a body with a duplicate key, which no writer makes).
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 struct StoredParts<'a> {
@@ -147,9 +148,7 @@ impl ShipOutcome {
     /// The outcome a stored shipment record gives: its parts copied as written, so the first
     /// answer and every replay are the same bytes.
     pub fn from_record(s: Shipment, replayed: bool) -> ShipOutcome {
-        // A derived struct would also read an array, by position.
-        let is_object = s.determination.as_str().trim_start().starts_with('{');
-        let parts: StoredParts<'_> = match is_object {
+        let parts: StoredParts<'_> = match s.determination.is_object() {
             true => s.determination.parse().unwrap_or_default(),
             false => StoredParts::default(),
         };

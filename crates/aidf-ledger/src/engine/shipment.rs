@@ -205,7 +205,7 @@ pub(crate) fn record_shipment<T: TxOps + ?Sized>(
         backfill: s.backfill,
         replayed: false,
     };
-    let view = BodyView::of(shipment.determination.as_str());
+    let view = BodyView::of(&shipment.determination);
     let stored = store_shipment(tx, &shipment, &view, now);
     let event = audit::shipment_event(&shipment, &view);
     s.determination = std::mem::take(&mut shipment.determination);
