@@ -890,11 +890,6 @@ impl TransactionScreening {
     pub fn has_hits(&self) -> bool {
         self.parties.iter().any(|p| !p.hits.is_empty())
     }
-
-    /// The JSON block the answers carry.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
 }
 
 /// A determination with the screening of its parties (`aidf check`, `POST /v1/determinations`).
