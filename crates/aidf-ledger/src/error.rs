@@ -288,6 +288,13 @@ pub enum LedgerError {
         detail: String,
     },
     /// Serialisable conflicts kept recurring.
+    /// A write of a group's first run after one that failed part-way: the group is undone and
+    /// run again with a savepoint per write ([`crate::LedgerStore::group`]); never the answer
+    /// of a group that returned.
+    #[error(
+        "not written: an earlier write of the group failed after it had written, so the group is undone and run again"
+    )]
+    GroupRedone,
     #[error("transaction gave up after {attempts} attempts: {source}")]
     RetriesExhausted {
         /// Attempts made.
@@ -334,6 +341,7 @@ impl LedgerError {
                 | LedgerError::Io { .. }
                 | LedgerError::Corrupt { .. }
                 | LedgerError::RetriesExhausted { .. }
+                | LedgerError::GroupRedone
         )
     }
 

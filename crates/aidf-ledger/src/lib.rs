@@ -221,14 +221,19 @@ pub trait LedgerStore: Send + std::fmt::Debug {
     /// in the same transaction. A replayed shipment id returns the stored
     /// record (`replayed = true`) without looking at the new fields.
     ///
-    /// A new record takes `shipment.determination` (moved, not copied: it is large), leaving
-    /// `null` there; on a replay or an error `shipment` is left as it was.
+    /// `shipment` is left as it was (a group run again records it again).
     fn record_shipment(&mut self, shipment: &mut NewShipment, now: Timestamp) -> Result<Shipment>;
     /// Runs `f` as one group commit: on SQLite, one transaction that holds the write lock
-    /// throughout, in which each write `f` makes runs in a savepoint (a failing write undoes
-    /// only itself) and reads see the group's earlier writes. Nothing `f` wrote is visible to
-    /// other connections, or durable, until this returns `Ok`; on `Err` none of it was kept.
-    /// PostgreSQL keeps one transaction a write (its writers run in parallel instead).
+    /// throughout, in which a failing write undoes only itself and reads see the group's
+    /// earlier writes. Nothing `f` wrote is visible to other connections, or durable, until
+    /// this returns `Ok`; on `Err` none of it was kept. PostgreSQL keeps one transaction a write
+    /// (its writers run in parallel instead).
+    ///
+    /// `f` may run twice, so it must start afresh each time (clear what it collects): SQLite
+    /// runs the group's writes without savepoints (a savepoint copies every page a write
+    /// changes), and when one fails after it had written, the whole group is undone and `f`
+    /// runs again from the start with a savepoint per write; the writes after the failure in
+    /// the first run fail with [`LedgerError::GroupRedone`], and nothing of that run is kept.
     fn group(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()>;
     /// Runs `f`, whose calls only read, in one read transaction: on SQLite every read sees the
     /// same snapshot and the connection's page cache is kept between them (each read of its own
@@ -472,8 +477,9 @@ pub(crate) trait Store {
     /// Runs `f` in a write transaction, retrying on transient conflicts, and inserts the
     /// outbox row of the event `f` returns in the same transaction: no write commits without it.
     fn write<R>(&mut self, f: &mut WriteFn<'_, R>) -> Result<R>;
-    /// Opens a group: one transaction holding the write lock until [`Store::group_end`], whose
-    /// writes each run in a savepoint. A backend without groups keeps one transaction a write.
+    /// Opens a group: one transaction holding the write lock until [`Store::group_end`], in
+    /// which a failing write undoes only itself ([`Store::group_redo`]). A backend without
+    /// groups keeps one transaction a write.
     fn group_begin(&mut self) -> Result<()> {
         Ok(())
     }
@@ -484,6 +490,13 @@ pub(crate) trait Store {
     /// Rolls the open group back (after a panic in it).
     fn group_abort(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// After the first run of a group's function: whether it must run again. A backend whose
+    /// group writes run without savepoints (SQLite) says so when one of them failed after it
+    /// had written: it has then undone the whole group and opened it again, with a savepoint
+    /// per write. Otherwise (and on a backend without groups) `false`.
+    fn group_redo(&mut self) -> Result<bool> {
+        Ok(false)
     }
     /// Opens a read transaction (see [`LedgerStore::read_snapshot`]); returns whether it did
     /// (not inside an open transaction, nor on a backend without them).
@@ -905,7 +918,8 @@ macro_rules! impl_ledger_store {
                 // The shipment's audit row commits with it (see `Store::write`).
                 let mut s = self.write(&mut |tx| engine::record_shipment(tx, shipment, now))?;
                 if !s.replayed {
-                    s.determination = std::mem::take(&mut shipment.determination);
+                    // Copied, not moved: a group run again records the same shipment again.
+                    s.determination = shipment.determination.clone();
                 }
                 Ok(s)
             }
@@ -913,6 +927,9 @@ macro_rules! impl_ledger_store {
                 self.group_begin()?;
                 // Rolled back if `f` unwinds, so the connection is never left inside it.
                 run_unwind_safe(self, Some(<$ty as Store>::group_abort), f);
+                if self.group_redo()? {
+                    run_unwind_safe(self, Some(<$ty as Store>::group_abort), f);
+                }
                 self.group_end()
             }
             fn read_snapshot(&mut self, f: &mut dyn FnMut(&mut dyn LedgerStore)) -> Result<()> {

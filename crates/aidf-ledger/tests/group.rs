@@ -1,9 +1,10 @@
 //! Group commit on SQLite: what a group wrote is neither visible to other connections nor
-//! durable before its one commit, and a group that panics leaves nothing behind.
+//! durable before its one commit, a group that panics leaves nothing behind, and a write that
+//! fails part-way undoes only itself.
 
 mod common;
 
-use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta};
+use aidf_ledger::{AccountKind, Ledger, LedgerStore, Meta, NewShipment, Op, ShipmentStatus};
 use common::{Backend, t};
 
 const MY: &str = "country:MY:2025-2027";
@@ -109,4 +110,90 @@ fn a_read_snapshot_that_panics_is_ended_and_one_inside_a_group_only_runs() {
     .expect("group");
     assert_eq!(inside, vec![15]);
     assert_eq!(posted(&mut b.open()), 35);
+}
+
+/// A shipment drawing `amount` on MY.
+fn shipment(id: &str, amount: u64) -> NewShipment {
+    NewShipment {
+        shipment_id: id.into(),
+        input_digest: format!("sha256:{id}"),
+        determination: serde_json::json!({"determination": {"authorization": "license"}}).into(),
+        status: ShipmentStatus::Authorized,
+        ops: vec![Op::Transfer {
+            op_id: format!("{id}:d0"),
+            account: MY.into(),
+            amount,
+            meta: Meta::default(),
+        }],
+        ..NewShipment::default()
+    }
+}
+
+/// Records three shipments in one group; returns how many times the group ran and each
+/// shipment's answer (the number of entries it applied).
+fn three_in_a_group(l: &mut Ledger, ids: [(&str, u64); 3]) -> (usize, Vec<Result<usize, String>>) {
+    let mut runs = 0;
+    let mut answers = Vec::new();
+    l.group(&mut |s| {
+        runs += 1;
+        answers.clear();
+        for (id, amount) in ids {
+            let recorded = s.record_shipment(&mut shipment(id, amount), t(1));
+            answers.push(recorded.map(|r| r.applied.len()).map_err(|e| e.to_string()));
+        }
+    })
+    .expect("group");
+    (runs, answers)
+}
+
+#[test]
+fn a_write_that_fails_part_way_undoes_only_itself() {
+    let (b, mut l) = with_allocation();
+    // The second shipment's row is refused after its draw was applied: the draw must go too.
+    b.raw_exec(
+        "CREATE TRIGGER boom BEFORE INSERT ON shipments WHEN NEW.id = 'boom' \
+         BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+    )
+    .expect("trigger");
+    let backlog = l.audit_backlog().expect("backlog");
+    let (runs, answers) = three_in_a_group(&mut l, [("one", 10), ("boom", 20), ("three", 30)]);
+    assert_eq!(
+        runs, 2,
+        "the group was not run again after a write failed part-way"
+    );
+    assert_eq!(answers[0], Ok(1));
+    assert!(
+        answers[1]
+            .as_ref()
+            .is_err_and(|e| e.contains("boom refused")),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(answers[2], Ok(1));
+    let mut other = b.open();
+    assert_eq!(
+        posted(&mut other),
+        40,
+        "the failed shipment's draw was kept"
+    );
+    assert!(other.op("boom:d0").expect("op").is_none());
+    assert!(other.shipment("boom").expect("read").is_none());
+    for id in ["one", "three"] {
+        let kept = other.shipment(id).expect("read").expect("kept");
+        assert_eq!(kept.determination, shipment(id, 0).determination);
+    }
+    // One audit record a kept shipment: none of the undone first run's.
+    assert_eq!(l.audit_backlog().expect("backlog"), backlog + 2);
+}
+
+#[test]
+fn a_write_that_fails_before_writing_does_not_run_the_group_again() {
+    let (b, mut l) = with_allocation();
+    // Past the cap: refused before anything is written.
+    let (runs, answers) = three_in_a_group(&mut l, [("one", 600), ("over", 401), ("three", 400)]);
+    assert_eq!(runs, 1);
+    assert_eq!(answers[0], Ok(1));
+    assert!(answers[1].is_err(), "{:?}", answers[1]);
+    assert_eq!(answers[2], Ok(1));
+    assert_eq!(posted(&mut b.open()), 1000);
 }

@@ -3,8 +3,10 @@
 //! SQLite has one writer at a time, so shipments are recorded by one thread that owns a ledger
 //! connection: it takes every shipment waiting, records them one after the other inside a single
 //! transaction ([`aidf_service::ship_group`]), commits once, and only then answers each request.
-//! Each shipment is still determined against the balances its predecessors left and written in
-//! its own savepoint with its audit row, so the invariants of the single-shipment path hold; what
+//! Each shipment is still determined against the balances its predecessors left and written with
+//! its audit row, undone alone if it fails (the group runs again, with a savepoint per shipment,
+//! when one fails part-way: [`aidf_ledger::LedgerStore::group`]), so the invariants of the
+//! single-shipment path hold; what
 //! the group saves is the per-transaction work (lock, WAL frames, commit) and the hand-offs. The
 //! group's audit rows are chained in the same transaction, on the writer's connection: the audit
 //! writer's own commits would otherwise empty the writer's page cache after every group.

@@ -251,7 +251,8 @@ pub struct GroupItem<'a> {
 
 /// Records several shipments with one commit ([`LedgerStore::group`]): each is determined and
 /// written in turn, against the balances its predecessors left, exactly as [`ship`] alone would
-/// (a plan whose balances moved is determined again); one that fails undoes only its own writes.
+/// (a plan whose balances moved is determined again); one that fails undoes only its own writes
+/// (the group may be run twice for that: see [`LedgerStore::group`]).
 /// The answers are returned only once the group is committed; if the commit fails, every answer
 /// is that failure and nothing was recorded. With `chain`, the group's audit records are chained
 /// in its own transaction (on SQLite) instead of waiting in the outbox for the audit writer.
@@ -264,6 +265,8 @@ pub fn ship_group(
 ) -> Vec<Result<ShipOutcome, ShipError>> {
     let mut out = Vec::with_capacity(items.len());
     let committed = store.group(&mut |s| {
+        // A group can run twice (see `LedgerStore::group`): only the last run's answers count.
+        out.clear();
         for item in items.iter_mut() {
             s.set_audit_context(item.ctx.clone());
             out.push(match item.plan.as_deref_mut() {
