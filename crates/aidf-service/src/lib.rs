@@ -144,12 +144,22 @@ struct StoredParts<'a> {
     screening: Option<&'a RawValue>,
 }
 
-impl ShipOutcome {
-    /// The outcome a stored shipment record gives: its parts copied as written, so the first
-    /// answer and every replay are the same bytes.
-    pub fn from_record(s: Shipment, replayed: bool) -> ShipOutcome {
-        let parts: StoredParts<'_> = match s.determination.is_object() {
-            true => s.determination.parse().unwrap_or_default(),
+/// An answer's parts besides what the ledger's record gives: what a shipment's stored text
+/// holds next to its input (see `ship::StoredAnswer`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnswerParts {
+    pub determination: JsonText,
+    pub screening: Option<JsonText>,
+    pub license_id: Option<String>,
+    pub refusal: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl AnswerParts {
+    /// The parts of a stored text, copied as written.
+    fn of_stored(stored: &JsonText) -> AnswerParts {
+        let parts: StoredParts<'_> = match stored.is_object() {
+            true => stored.parse().unwrap_or_default(),
             false => StoredParts::default(),
         };
         let text =
@@ -164,7 +174,7 @@ impl ShipOutcome {
                 _ => None,
             })
             .collect();
-        ShipOutcome {
+        AnswerParts {
             license_id: text(parts.license_id),
             refusal: text(parts.refusal),
             notes,
@@ -173,6 +183,26 @@ impl ShipOutcome {
                 .determination
                 .map(JsonText::from_raw)
                 .unwrap_or_default(),
+        }
+    }
+}
+
+impl ShipOutcome {
+    /// The outcome a stored shipment record gives: its parts copied as written, so the first
+    /// answer and every replay are the same bytes.
+    pub fn from_record(s: Shipment, replayed: bool) -> ShipOutcome {
+        let parts = AnswerParts::of_stored(&s.determination);
+        ShipOutcome::of_parts(s, parts, replayed)
+    }
+
+    /// The outcome of a record and its answer's parts (the parts its stored text holds).
+    pub(crate) fn of_parts(s: Shipment, parts: AnswerParts, replayed: bool) -> ShipOutcome {
+        ShipOutcome {
+            license_id: parts.license_id,
+            refusal: parts.refusal,
+            notes: parts.notes,
+            screening: parts.screening,
+            determination: parts.determination,
             shipment_id: s.shipment_id,
             status: s.status,
             business_date: s.business_date,

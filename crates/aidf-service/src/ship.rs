@@ -9,16 +9,17 @@ use aidf_core::{
 use aidf_ledger::audit::{AuditContext, Auditor};
 use aidf_ledger::{
     Account, AccountKind, AccountSpec, ExpectedBalance, JsonText, LedgerError, LedgerStore,
-    License, LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, ShipmentStatus,
-    Timestamp, VeuKind,
+    License, LicenseCondition, LicenseStatus, Meta, NewShipment, Op, Party, Shipment,
+    ShipmentStatus, Timestamp, VeuKind,
 };
 use chrono::{DateTime, Days, NaiveDate};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::in_flight::InFlight;
 use crate::screening::{self, ScreeningError, TenantScreening, TransactionScreening};
 use crate::screening_decisions::DecisionError;
-use crate::{ShipConfig, ShipError, ShipOutcome, input_digest};
+use crate::{AnswerParts, ShipConfig, ShipError, ShipOutcome, input_digest};
 
 /// Determinations redone at most this often when balances move under them.
 const ATTEMPTS: u32 = 16;
@@ -64,9 +65,9 @@ fn determine_and_record(
     req: &ShipRequest<'_>,
 ) -> Result<ShipOutcome, ShipError> {
     for _ in 0..ATTEMPTS {
-        let mut new = plan(store, policy, fresh, req, None)?;
+        let (mut new, parts) = plan(store, policy, fresh, req, None)?;
         match store.record_shipment(&mut new, req.now) {
-            Ok(rec) => return Ok(ShipOutcome::from_record(rec, false)),
+            Ok(rec) => return Ok(answer(rec, parts)),
             // A balance moved or another writer took the room: determine again.
             Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => continue,
             Err(e) => return Err(e.into()),
@@ -92,6 +93,8 @@ pub struct Plan {
     fresh: Fresh,
     /// The shipment to record.
     shipment: NewShipment,
+    /// Its answer's parts, as its stored text holds them.
+    parts: AnswerParts,
 }
 
 impl Plan {
@@ -116,8 +119,12 @@ pub fn prepare(
     match begin(store, config, req)? {
         Begun::Replayed(out) => Ok(Prepared::Replayed(out)),
         Begun::New(fresh) => {
-            let shipment = plan(store, policy, &fresh, req, Some(in_flight))?;
-            Ok(Prepared::Planned(Box::new(Plan { fresh, shipment })))
+            let (shipment, parts) = plan(store, policy, &fresh, req, Some(in_flight))?;
+            Ok(Prepared::Planned(Box::new(Plan {
+                fresh,
+                shipment,
+                parts,
+            })))
         }
     }
 }
@@ -137,7 +144,8 @@ pub fn commit_prepared(
         "a plan of another request"
     );
     match store.record_shipment(&mut plan.shipment, req.now) {
-        Ok(rec) => Ok(ShipOutcome::from_record(rec, false)),
+        // Cloned: a group can run twice (see `LedgerStore::group`).
+        Ok(rec) => Ok(answer(rec, plan.parts.clone())),
         Err(e) if e.is_exceeds_cap() || e.is_balance_moved() => {
             determine_and_record(store, policy, &plan.fresh, req)
         }
@@ -443,14 +451,24 @@ impl Reads {
     }
 }
 
-/// Reads, determines and builds the shipment to record.
+/// The answer to a shipment just recorded: made from the parts its plan wrote into the stored
+/// text (the same bytes a replay copies out of it), unless another request had recorded the id
+/// first, whose stored answer it is then.
+fn answer(rec: Shipment, parts: AnswerParts) -> ShipOutcome {
+    match rec.replayed {
+        true => ShipOutcome::from_record(rec, false),
+        false => ShipOutcome::of_parts(rec, parts, false),
+    }
+}
+
+/// Reads, determines and builds the shipment to record, with its answer's parts.
 fn plan(
     store: &mut dyn LedgerStore,
     policy: &Policy,
     fresh: &Fresh,
     req: &ShipRequest<'_>,
     in_flight: Option<&InFlight>,
-) -> Result<NewShipment, ShipError> {
+) -> Result<(NewShipment, AnswerParts), ShipError> {
     let reads = Reads::load(store, policy, &fresh.input, req, in_flight)?;
     let mut input = context_input(store, fresh, &reads, req)?;
     let d = determine(policy, &input)?;
@@ -497,16 +515,30 @@ fn plan(
                 .flat_map(|l| license_notes(l, &d, req.input.value_usd.is_some())),
         );
     }
+    let unserializable = |e: serde_json::Error| {
+        ShipError::Unavailable(format!("serializing the determination: {e}"))
+    };
+    let parts = AnswerParts {
+        determination: JsonText::of(&d).map_err(unserializable)?,
+        screening: (fresh.screening.as_ref())
+            .map(JsonText::of)
+            .transpose()
+            .map_err(unserializable)?,
+        license_id: license.map(|l| l.id),
+        refusal,
+        notes,
+    };
+    // The parts are embedded as they were written: the stored text holds the answer's bytes.
     new.determination = JsonText::of(&StoredAnswer {
-        determination: &d,
+        determination: parts.determination.as_raw(),
         input: req.input,
-        license_id: license.as_ref().map(|l| l.id.as_str()),
-        notes: &notes,
-        refusal: refusal.as_deref(),
-        screening: fresh.screening.as_ref(),
+        license_id: parts.license_id.as_deref(),
+        notes: &parts.notes,
+        refusal: parts.refusal.as_deref(),
+        screening: parts.screening.as_ref().map(JsonText::as_raw),
     })
-    .map_err(|e| ShipError::Unavailable(format!("serializing the determination: {e}")))?;
-    Ok(new)
+    .map_err(unserializable)?;
+    Ok((new, parts))
 }
 
 /// What a shipment's record stores as its determination, written once as text: the answer's
@@ -514,12 +546,12 @@ fn plan(
 /// the ledger's balances (so `reevaluate` can run it again).
 #[derive(Serialize)]
 struct StoredAnswer<'a> {
-    determination: &'a Determination,
+    determination: &'a RawValue,
     input: &'a DeterminationInput,
     license_id: Option<&'a str>,
     notes: &'a [String],
     refusal: Option<&'a str>,
-    screening: Option<&'a TransactionScreening>,
+    screening: Option<&'a RawValue>,
 }
 
 /// The input as determined against the ledger: the balances read, a certified larger LPP
