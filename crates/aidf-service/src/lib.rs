@@ -146,7 +146,7 @@ struct StoredParts<'a> {
 
 /// An answer's parts besides what the ledger's record gives: what a shipment's stored text
 /// holds next to its input (see `ship::StoredAnswer`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct AnswerParts {
     pub determination: JsonText,
     pub screening: Option<JsonText>,
@@ -157,7 +157,7 @@ pub(crate) struct AnswerParts {
 
 impl AnswerParts {
     /// The parts of a stored text, copied as written.
-    fn of_stored(stored: &JsonText) -> AnswerParts {
+    pub(crate) fn of_stored(stored: &JsonText) -> AnswerParts {
         let parts: StoredParts<'_> = match stored.is_object() {
             true => stored.parse().unwrap_or_default(),
             false => StoredParts::default(),

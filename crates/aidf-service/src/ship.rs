@@ -515,9 +515,6 @@ fn plan(
                 .flat_map(|l| license_notes(l, &d, req.input.value_usd.is_some())),
         );
     }
-    let unserializable = |e: serde_json::Error| {
-        ShipError::Unavailable(format!("serializing the determination: {e}"))
-    };
     let parts = AnswerParts {
         determination: JsonText::of(&d).map_err(unserializable)?,
         screening: (fresh.screening.as_ref())
@@ -528,17 +525,32 @@ fn plan(
         refusal,
         notes,
     };
-    // The parts are embedded as they were written: the stored text holds the answer's bytes.
-    new.determination = JsonText::of(&StoredAnswer {
+    new.determination = stored_text(&parts, req.input)?;
+    Ok((new, parts))
+}
+
+fn unserializable(e: serde_json::Error) -> ShipError {
+    ShipError::Unavailable(format!("serializing the determination: {e}"))
+}
+
+/// The text a shipment's record stores: the answer's parts embedded as they were written, so
+/// the stored text holds the answer's bytes, and the input as given.
+fn stored_text(parts: &AnswerParts, input: &DeterminationInput) -> Result<JsonText, ShipError> {
+    let text = JsonText::of(&StoredAnswer {
         determination: parts.determination.as_raw(),
-        input: req.input,
+        input,
         license_id: parts.license_id.as_deref(),
         notes: &parts.notes,
         refusal: parts.refusal.as_deref(),
         screening: parts.screening.as_ref().map(JsonText::as_raw),
     })
     .map_err(unserializable)?;
-    Ok((new, parts))
+    debug_assert_eq!(
+        &AnswerParts::of_stored(&text),
+        parts,
+        "a replay would answer other bytes"
+    );
+    Ok(text)
 }
 
 /// What a shipment's record stores as its determination, written once as text: the answer's
