@@ -210,6 +210,10 @@ pub(crate) fn insert_sql(rows: usize) -> &'static str {
 pub(crate) const CHECKPOINT_INSERT_SQL: &str = "INSERT INTO aidf_audit_checkpoints \
      (records, head_hash, at, mac) VALUES ($1, $2, $3, $4) ON CONFLICT (records) DO NOTHING";
 
+/// The PostgreSQL advisory lock (transaction-scoped) that serializes chainers across processes
+/// ("aidfaudt").
+pub const PG_CHAIN_LOCK: i64 = 0x6169_6466_6175_6474;
+
 /// Whether the outbox holds any row (a cheap look before [`OUTBOX_DRAIN_SQL`], whose temporary
 /// tables and re-prepared plan cost more than the rest of a group's chaining on SQLite).
 pub(crate) const OUTBOX_ANY_SQL: &str = "SELECT EXISTS (SELECT 1 FROM aidf_audit_outbox)";

@@ -150,8 +150,8 @@ CREATE TRIGGER aidf_audit_checkpoints_no_truncate BEFORE TRUNCATE ON aidf_audit_
     FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 "#;
 
-/// Advisory lock key serialising chainers across processes ("aidfaudt").
-const AUDIT_LOCK: i64 = 0x6169_6466_6175_6474;
+/// Advisory lock key serialising chainers across processes.
+const AUDIT_LOCK: i64 = audit::PG_CHAIN_LOCK;
 
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
@@ -1143,6 +1143,13 @@ impl Store for PgLedger {
         checkpoint: bool,
     ) -> Result<Chained> {
         let client = &mut self.client;
+        if direct.is_empty() && !checkpoint {
+            // Nothing to chain: the chain lock is not taken (an idle audit writer looks often).
+            let waiting: bool = client.query_one(audit::OUTBOX_ANY_SQL, &[])?.try_get(0)?;
+            if !waiting {
+                return Ok(Chained::default());
+            }
+        }
         retrying(|| {
             let mut tx = client.transaction()?;
             // One chain across every process.

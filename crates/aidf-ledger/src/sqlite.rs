@@ -1335,6 +1335,12 @@ fn outbox_row(r: &Row<'_>) -> rusqlite::Result<(i64, NewAudit)> {
     ))
 }
 
+/// Whether the audit outbox holds any row ([`audit::OUTBOX_ANY_SQL`]).
+fn outbox_any(c: &Connection) -> Result<bool> {
+    Ok(c.prepare_cached(audit::OUTBOX_ANY_SQL)?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// One chaining inside the caller's `BEGIN IMMEDIATE` transaction (which is the chain lock).
 fn chain_tx(
     c: &Connection,
@@ -1348,10 +1354,7 @@ fn chain_tx(
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     // In a group the outbox is nearly always empty: its own records wait in memory.
-    let waiting: bool = c
-        .prepare_cached(audit::OUTBOX_ANY_SQL)?
-        .query_row([], |r| r.get(0))?;
-    let drained = match waiting {
+    let drained = match outbox_any(c)? {
         false => Vec::new(),
         true => c
             .prepare_cached(audit::OUTBOX_DRAIN_SQL)?
@@ -1514,6 +1517,12 @@ impl Store for SqliteLedger {
                 self.group_audit = rows;
             }
             return chained;
+        }
+        if direct.is_empty() && !checkpoint && !outbox_any(conn)? {
+            // Nothing waits and nothing is to be signed: the write lock is not taken. An idle
+            // audit writer looks every 50 ms; taking the lock each time, it polled for it
+            // against a busy shipment writer (1,700 sleeps a second) and then held it up.
+            return Ok(Chained::default());
         }
         checkpointed(self.checkpointer.as_ref(), || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use aidf_ledger::audit::{AuditContext, AuditKey, AuditRecord, Auditor, record_hash_text};
+use aidf_ledger::audit::{self, AuditContext, AuditKey, AuditRecord, Auditor, record_hash_text};
 use aidf_ledger::{AccountKind, G2gArrangement, Ledger, LedgerStore, Meta};
 use common::{Backend, PgSchema, T0, t};
 
@@ -140,6 +140,60 @@ fn checking_an_existing_account_writes_no_record() {
         l.ensure_account("aia:new", AccountKind::AiaCumulative, None, t(1))
             .expect("opened");
         assert_eq!(l.audit_backlog().expect("backlog"), 1);
+    });
+}
+
+/// Holds the chain's lock from another connection until dropped: SQLite's write lock, or the
+/// chainers' advisory lock on PostgreSQL.
+fn hold_chain_lock(backend: &Backend) -> Box<dyn std::any::Any> {
+    match backend {
+        Backend::Sqlite { path, .. } => {
+            let c = rusqlite::Connection::open(path).expect("open");
+            c.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+            Box::new(c)
+        }
+        Backend::Pg(s) => {
+            let mut c = s.client();
+            c.execute("SELECT pg_advisory_lock($1)", &[&audit::PG_CHAIN_LOCK])
+                .expect("advisory lock");
+            Box::new(c)
+        }
+    }
+}
+
+/// An idle chainer looks at the outbox every 50 ms: with nothing waiting and nothing to sign it
+/// must not wait for the chain's lock, which a busy shipment writer holds nearly all the time
+/// (it used to take the lock, polling for it on SQLite and queueing on PostgreSQL). With a row
+/// waiting it still chains it once the lock is free.
+#[test]
+fn an_idle_look_at_an_empty_outbox_takes_no_lock() {
+    both(|backend| {
+        let a = audited(backend);
+        let mut l = seven_writes(&a);
+        let holder = hold_chain_lock(&a.backend);
+        let key = a.auditor.key().clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let looker = std::thread::spawn(move || {
+            let out = l.chain_audit(&key, &[], 64, false).map(|c| c.drained);
+            tx.send(out).expect("send");
+            l
+        });
+        let looked = rx.recv_timeout(std::time::Duration::from_secs(5));
+        drop(holder);
+        let mut l = looker.join().expect("looker");
+        let drained = looked.expect("the look waited for the chain's lock");
+        assert_eq!(drained.expect("look"), 0);
+
+        l.ensure_account("aia:idle", AccountKind::AiaCumulative, None, t(9))
+            .expect("opened");
+        assert_eq!(l.audit_backlog().expect("backlog"), 1);
+        let key = a.auditor.key().clone();
+        assert_eq!(
+            l.chain_audit(&key, &[], 64, false).expect("chain").drained,
+            1
+        );
+        assert_eq!(l.audit_backlog().expect("backlog"), 0);
+        assert!(verify(&a, &mut l).ok);
     });
 }
 
