@@ -150,9 +150,6 @@ CREATE TRIGGER aidf_audit_checkpoints_no_truncate BEFORE TRUNCATE ON aidf_audit_
     FOR EACH STATEMENT EXECUTE FUNCTION aidf_append_only();
 "#;
 
-/// Advisory lock key serialising chainers across processes.
-const AUDIT_LOCK: i64 = audit::PG_CHAIN_LOCK;
-
 /// Schema version 4: the party registry (consignees and other parties by stable id, per tenant).
 const MIGRATION_4: &str = r#"
 CREATE TABLE parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL);
@@ -1153,7 +1150,7 @@ impl Store for PgLedger {
         retrying(|| {
             let mut tx = client.transaction()?;
             // One chain across every process.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&audit::PG_CHAIN_LOCK])?;
             let out = chain_tx(&mut tx, key, direct, limit, checkpoint)?;
             tx.commit()?;
             Ok(out)
