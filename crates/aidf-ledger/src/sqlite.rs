@@ -481,7 +481,7 @@ const CACHE_KIB: i64 = -8_192;
 /// The background checkpointer copies most frames, but only a checkpoint right after a commit
 /// lets the WAL restart; until one succeeds (no reader in the WAL) the writer checkpoints after
 /// every commit, with two fsyncs on its own thread. At 10,000 frames the server's shipment writer
-/// fsynced 17 times a second; at 80,000, twice: shipments over HTTP +6-9 %, p99 20 ms -> 10-14 ms,
+/// fsynced 17 times a second; at 80,000, twice: shipments over HTTP +9 %, p99 20 ms -> 10-14 ms,
 /// and +22 % on a ledger of a million shipments (2026-12-02, docs/benchmarks.md). Under a load
 /// that leaves the writer idle now and then, the WAL restarts long before this.
 const WAL_AUTOCHECKPOINT_FRAMES: i64 = 80_000;
