@@ -464,8 +464,9 @@ fn short_busy_wait(calls: i32) -> bool {
     std::thread::sleep(Duration::from_micros(50));
     true
 }
-/// Page cache of a ledger connection (negative: KiB), 8 MiB. Reads come through the memory map
-/// and need no cache; the cache holds the pages a transaction changes and the WAL's pages.
+/// Page cache of a ledger connection (negative: KiB), 8 MiB. Reads of the file's first
+/// [`MMAP_BYTES`] come through the memory map and need no cache; the cache holds the pages a
+/// transaction changes, the WAL's pages and pages read past the map.
 /// It was 64 MiB: SQLite's cache then grew a hash table of 16,384 slots, and each commit walked
 /// all of it. A b-tree balance that reorders pages parks one under a temporary number, the page
 /// of the file's lock byte at 1 GiB, which raises the cache's largest key past the file's end; at
@@ -660,8 +661,8 @@ impl SqliteLedger {
         // shipments and its audit writer) that, not the work, set the latency. Poll in short
         // sleeps instead, for the same 30 s in all.
         conn.busy_handler(Some(short_busy_wait))?;
-        // A larger page cache and fewer (fsyncing) WAL checkpoints: with
-        // synchronous=NORMAL commits do not fsync, checkpoints do.
+        // The page cache's size and the WAL's bound are measured choices (see the constants):
+        // with synchronous=NORMAL commits do not fsync, checkpoints do.
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_FRAMES)?;
         // Savepoints (one per shipment of a group) journal the pages they change: in memory,
