@@ -1284,6 +1284,18 @@ fn checkpointed<R>(
     }
 }
 
+/// Runs reads `f` in one snapshot: inside the open transaction (a group's, or the planner's read
+/// snapshot), which already is one, else in a read transaction of its own ([`in_savepoint`]).
+/// Inside a transaction the savepoint would only cost two statements: reads have nothing to
+/// undo. The planner's reads of every shipment ran those two, in a snapshot already held.
+fn in_read_snapshot<R>(conn: &Connection, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    if conn.is_autocommit() {
+        in_savepoint(conn, f)
+    } else {
+        f()
+    }
+}
+
 /// Runs `f` in a savepoint: nested in the open transaction, or a deferred transaction of its own
 /// outside one. Undone if `f` fails. Its statements are prepared once per connection (rusqlite's
 /// `Savepoint` parses them on every use, which showed in the shipment writer's profile).
@@ -1643,9 +1655,9 @@ impl Store for SqliteLedger {
     }
 
     fn read_live(&mut self, keys: &[&str], now: Timestamp) -> Result<Vec<Option<Account>>> {
-        // One snapshot: a read transaction of its own, or nested in a group's.
+        // One snapshot: a read transaction of its own, or the open one.
         let conn = &self.conn;
-        let found = in_savepoint(conn, || {
+        let found = in_read_snapshot(conn, || {
             let mut found = Vec::with_capacity(keys.len());
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {ACCOUNT_COLS}, (SELECT COALESCE(SUM(o.amount), 0) FROM ops o \
@@ -1684,9 +1696,9 @@ impl Store for SqliteLedger {
             Clock::Business { date, .. } => Box::new(date.clone()),
         };
         let until = clock.holds_until().0;
-        // One snapshot for the three queries: a read transaction of its own, or nested in a group's.
+        // One snapshot for the three queries: a read transaction of its own, or the open one.
         let tx = &self.conn;
-        let (posted_sum, pending_sum, cap, unswept_due) = in_savepoint(tx, || {
+        let (posted_sum, pending_sum, cap, unswept_due) = in_read_snapshot(tx, || {
             let (posted_sum, pending_sum): (i64, i64) = tx
                 .prepare_cached(&format!(
                     "SELECT COALESCE(SUM(posted_delta), 0), COALESCE(SUM(pending_delta), 0) \
@@ -1733,9 +1745,9 @@ impl Store for SqliteLedger {
     }
 
     fn read_sums(&mut self) -> Result<Sums> {
-        // One snapshot: a read transaction of its own, or nested in a group's.
+        // One snapshot: a read transaction of its own, or the open one.
         let tx = &self.conn;
-        in_savepoint(tx, || {
+        in_read_snapshot(tx, || {
             let mut sums = Sums::default();
             {
                 let mut stmt = tx.prepare(
